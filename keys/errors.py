@@ -1,0 +1,36 @@
+"""The errors the key layer raises.
+
+Runtime failures to open protected data are one opaque :class:`DecryptionError`: a wrong key,
+a bad tag, truncated input and mismatched associated data are indistinguishable to the caller
+(and so to an attacker). A caller's mistake (wrong key length, wrong type) is a ``ValueError`` or
+``TypeError`` raised where the mistake is made.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DecryptionError", "KeyNotFoundError", "KeyringError", "KeysError"]
+
+
+class KeysError(Exception):
+    """Base class of every error of the key layer."""
+
+
+class DecryptionError(KeysError):
+    """Protected data could not be opened. Deliberately says nothing more."""
+
+    def __init__(self) -> None:
+        super().__init__("decryption failed")
+
+
+class KeyNotFoundError(KeysError):
+    """No usable (enabled or disabled, not destroyed) key with the requested id."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"no usable key with id {key_id!r}")
+        self.key_id = key_id
+
+
+class KeyringError(KeysError):
+    """A keyring file could not be opened or written. The message names the file."""
+
+
