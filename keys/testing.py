@@ -1,0 +1,72 @@
+"""An in-memory KEK provider for tests: the same contract as every real provider.
+
+It holds its root key versions in process memory only. It is importable from the installed
+package so that the test suites of the project and of its users can share it, but nothing in the
+project selects it outside tests.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from keys.errors import KeyNotFoundError
+from keys.keyset import Keyset, KeyStatus
+from keys.provider import KekProvider, KeyInfo, WrappedKey
+from keys.secrets import SecretBytes
+from keys.wrap import generate_key, unwrap_key, wrap_key
+
+__all__ = ["FakeKmsProvider"]
+
+_PREFIX = "fake:"
+
+
+class FakeKmsProvider(KekProvider):
+    """Root KEK versions in memory; wraps with RFC 5649 like the local keyring."""
+
+    kind = "fake"
+
+    def __init__(self, *, now: datetime | None = None) -> None:
+        self._keyset = Keyset.new(generate_key(), now or datetime.now(UTC))
+
+    def _version(self, key_id: str) -> int:
+        if not key_id.startswith(_PREFIX) or not key_id[len(_PREFIX) :].isdigit():
+            raise KeyNotFoundError(key_id)
+        return int(key_id[len(_PREFIX) :])
+
+    @property
+    def primary_key_id(self) -> str:
+        return f"{_PREFIX}{self._keyset.primary}"
+
+    def wrap(self, key: SecretBytes) -> WrappedKey:
+        primary = self._keyset.primary_version
+        assert primary.material is not None
+        return WrappedKey(self.primary_key_id, wrap_key(primary.material, key))
+
+    def unwrap(self, wrapped: WrappedKey) -> SecretBytes:
+        version = self._keyset.get(self._version(wrapped.key_id))
+        assert version.material is not None
+        return unwrap_key(version.material, wrapped.ciphertext)
+
+    def rotate(self) -> str:
+        self._keyset = self._keyset.add(generate_key(), datetime.now(UTC))
+        return self.primary_key_id
+
+    def keys(self) -> list[KeyInfo]:
+        return [
+            KeyInfo(
+                key_id=f"{_PREFIX}{v.version}",
+                status=v.status.value,
+                primary=v.version == self._keyset.primary,
+                created_at=v.created_at.isoformat(),
+            )
+            for v in self._keyset.versions
+        ]
+
+    def destroy(self, key_id: str) -> None:
+        self._keyset = self._keyset.with_status(self._version(key_id), KeyStatus.DESTROYED)
+
+    def disable(self, key_id: str) -> None:
+        self._keyset = self._keyset.with_status(self._version(key_id), KeyStatus.DISABLED)
+
+    def enable(self, key_id: str) -> None:
+        self._keyset = self._keyset.with_status(self._version(key_id), KeyStatus.ENABLED)

@@ -1,0 +1,1 @@
+"""The vault domain: subjects, records, checks, retention. No HTTP in it."""
