@@ -23,7 +23,7 @@ class DecryptionError(KeysError):
 
 
 class KeyNotFoundError(KeysError):
-    """No usable (enabled or disabled, not destroyed) key with the requested id."""
+    """No usable key with the requested id: unknown, disabled or destroyed."""
 
     def __init__(self, key_id: str) -> None:
         super().__init__(f"no usable key with id {key_id!r}")

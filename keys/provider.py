@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from datetime import datetime
 
 from keys.secrets import SecretBytes
 
@@ -63,7 +64,7 @@ class KekProvider(abc.ABC):
         """
 
     @abc.abstractmethod
-    def rotate(self) -> str:
+    def rotate(self, *, now: datetime | None = None) -> str:
         """Add a new KEK version and make it primary; return its id. Old versions still unwrap."""
 
     @abc.abstractmethod
@@ -73,6 +74,14 @@ class KekProvider(abc.ABC):
     @abc.abstractmethod
     def destroy(self, key_id: str) -> None:
         """Destroy a non-primary version for good. Irreversible."""
+
+    @abc.abstractmethod
+    def disable(self, key_id: str) -> None:
+        """Stop a non-primary version from unwrapping until :meth:`enable`. Reversible."""
+
+    @abc.abstractmethod
+    def enable(self, key_id: str) -> None:
+        """Let a disabled version unwrap again."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(primary={self.primary_key_id!r})"

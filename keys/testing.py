@@ -7,6 +7,7 @@ project selects it outside tests.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from keys.errors import KeyNotFoundError
@@ -18,6 +19,7 @@ from keys.wrap import generate_key, unwrap_key, wrap_key
 __all__ = ["FakeKmsProvider"]
 
 _PREFIX = "fake:"
+_KEY_ID = re.compile(r"fake:([1-9][0-9]{0,17})")  # ASCII digits, no leading zero: one spelling per id
 
 
 class FakeKmsProvider(KekProvider):
@@ -29,9 +31,10 @@ class FakeKmsProvider(KekProvider):
         self._keyset = Keyset.new(generate_key(), now or datetime.now(UTC))
 
     def _version(self, key_id: str) -> int:
-        if not key_id.startswith(_PREFIX) or not key_id[len(_PREFIX) :].isdigit():
-            raise KeyNotFoundError(key_id)
-        return int(key_id[len(_PREFIX) :])
+        match = _KEY_ID.fullmatch(key_id) if isinstance(key_id, str) else None
+        if match is None:
+            raise KeyNotFoundError(str(key_id))
+        return int(match.group(1))
 
     @property
     def primary_key_id(self) -> str:
@@ -43,12 +46,15 @@ class FakeKmsProvider(KekProvider):
         return WrappedKey(self.primary_key_id, wrap_key(primary.material, key))
 
     def unwrap(self, wrapped: WrappedKey) -> SecretBytes:
-        version = self._keyset.get(self._version(wrapped.key_id))
+        try:
+            version = self._keyset.get(self._version(wrapped.key_id))
+        except KeyNotFoundError:
+            raise KeyNotFoundError(wrapped.key_id) from None  # the id asked for, not the bare version
         assert version.material is not None
         return unwrap_key(version.material, wrapped.ciphertext)
 
-    def rotate(self) -> str:
-        self._keyset = self._keyset.add(generate_key(), datetime.now(UTC))
+    def rotate(self, *, now: datetime | None = None) -> str:
+        self._keyset = self._keyset.add(generate_key(), now or datetime.now(UTC))
         return self.primary_key_id
 
     def keys(self) -> list[KeyInfo]:
@@ -62,11 +68,17 @@ class FakeKmsProvider(KekProvider):
             for v in self._keyset.versions
         ]
 
+    def _set_status(self, key_id: str, status: KeyStatus) -> None:
+        try:
+            self._keyset = self._keyset.with_status(self._version(key_id), status)
+        except KeyNotFoundError:
+            raise KeyNotFoundError(key_id) from None
+
     def destroy(self, key_id: str) -> None:
-        self._keyset = self._keyset.with_status(self._version(key_id), KeyStatus.DESTROYED)
+        self._set_status(key_id, KeyStatus.DESTROYED)
 
     def disable(self, key_id: str) -> None:
-        self._keyset = self._keyset.with_status(self._version(key_id), KeyStatus.DISABLED)
+        self._set_status(key_id, KeyStatus.DISABLED)
 
     def enable(self, key_id: str) -> None:
-        self._keyset = self._keyset.with_status(self._version(key_id), KeyStatus.ENABLED)
+        self._set_status(key_id, KeyStatus.ENABLED)
