@@ -1,0 +1,108 @@
+"""Email addresses (normalization version 1).
+
+1. Shared rules (``text.prepare``), at most 254 characters.
+2. Syntax by email-validator, no DNS: internationalized (SMTPUTF8) local parts allowed; quoted
+   local parts, domain literals (``user@[192.0.2.1]``), display names, dotless domains and
+   special-use domains (``.test``, ``.localhost``, ...) rejected; local part at most 64 characters.
+3. Domain: UTS #46 mapped (so case-folded) and IDNA-encoded: ``user@bücher.example``,
+   ``USER@BÜCHER.EXAMPLE`` and ``user@xn--bcher-kva.example`` are one identifier.
+4. Local part: **case-folded** (v1 choice): ``NFC(casefold(NFD(local)))``. RFC 5321 lets a server
+   treat case as significant, but the providers that matter do not, and an abuser re-registering
+   with ``John@`` instead of ``john@`` is the case to catch. The cost is that the rare mailbox whose
+   server does tell ``John`` from ``john`` shares an identifier with its lower-case twin; and full
+   case folding makes ``ß`` and ``ss`` one.
+5. Provider rules, only for the domains they were written for: with the default configuration,
+   Gmail's local parts lose every ``.`` and any ``+tag``, and ``googlemail.com`` becomes
+   ``gmail.com``; for domains listed in ``strip_plus_tags_domains`` a ``+tag`` is dropped. No other
+   domain is touched: ``a.b+x@example.com`` and ``ab@example.com`` stay two identifiers.
+6. The result ``<local>@<A-label domain>`` is validated again (it must be its own normal form);
+   a local part left empty by a rule (``+tag@gmail.com``) is rejected.
+
+Lookalike: the skeleton of the local part, ``@``, the skeleton of the domain's Unicode form.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import idna
+from email_validator import EmailNotValidError, validate_email
+
+from vault.identifiers.config import EmailProviderRule, NormalizerConfig
+from vault.identifiers.confusables import skeleton
+from vault.identifiers.errors import InvalidIdentifierError
+from vault.identifiers.text import prepare
+
+__all__ = ["MAX_LENGTH", "EmailNormalizer"]
+
+MAX_LENGTH = 254
+
+_OPTIONS = dict(
+    check_deliverability=False,
+    allow_smtputf8=True,
+    allow_quoted_local=False,
+    allow_domain_literal=False,
+    allow_display_name=False,
+    allow_empty_local=False,
+    globally_deliverable=True,
+    test_environment=False,
+    strict=True,
+)
+
+
+def _reason(error: EmailNotValidError) -> tuple[str, str]:
+    """Classify email-validator's message (which quotes characters) into words of our own."""
+    message = str(error)
+    if "too long" in message or "so many characters" in message:
+        return "too_long", "email identifier is too long"
+    if "must have an @-sign" in message:
+        return "invalid_email", "email identifier has no @-sign"
+    if any(k in message for k in ("after the @-sign", "end with", "top-level", "should have a period", "Punycode")):
+        return "invalid_email_domain", "email identifier: the part after the @-sign is not a valid domain name"
+    if any(k in message for k in ("before the @-sign", "Quot", "start with")):
+        return "invalid_email_local_part", "email identifier: the part before the @-sign is not valid"
+    return "invalid_email", "email identifier is not a valid email address"
+
+
+def _validate(kind: str, text: str) -> tuple[str, str]:
+    try:
+        result = validate_email(text, **_OPTIONS)
+    except EmailNotValidError as error:
+        code, words = _reason(error)
+        raise InvalidIdentifierError(kind, code, words) from None
+    return result.local_part, result.ascii_domain
+
+
+class EmailNormalizer:
+    """Email normalization under one configuration (module docstring)."""
+
+    def __init__(self, config: NormalizerConfig) -> None:
+        self._rules: dict[str, EmailProviderRule] = {d: rule for rule in config.email_rules for d in rule.domains}
+        self._strip_tags = frozenset(config.strip_plus_tags_domains)
+
+    def normalize(self, raw: object, kind: str = "email") -> tuple[str, str | None]:
+        """Return (value, lookalike or None)."""
+        text = prepare(kind, raw, MAX_LENGTH)
+        local, domain = _validate(kind, text)
+        local = unicodedata.normalize("NFC", unicodedata.normalize("NFD", local).casefold())
+        rule = self._rules.get(domain)
+        if rule is not None:
+            domain = rule.domains[0]
+            if rule.strip_plus_tags:
+                local = local.split("+", 1)[0]
+            if rule.ignore_dots:
+                local = local.replace(".", "")
+        elif domain in self._strip_tags:
+            local = local.split("+", 1)[0]
+        if not local:
+            raise InvalidIdentifierError(
+                kind,
+                "invalid_email_local_part",
+                "email identifier: nothing is left before the @-sign once the provider's +tag and dots are removed",
+            )
+        value = f"{local}@{domain}"
+        if _validate(kind, value) != (local, domain):
+            raise InvalidIdentifierError(kind, "invalid_email", "email identifier has no stable normal form")
+        unicode_domain = idna.decode(domain) if "xn--" in domain else domain
+        look = f"{skeleton(local)}@{skeleton(unicode_domain)}"
+        return value, (look if look != value else None)

@@ -1,0 +1,93 @@
+"""``Normalizer``: one entry point over every identifier kind.
+
+Pure: no storage, no keys, no clock, no network (email domains are not looked up). The per-kind
+rules live in ``emails``, ``phones``, ``ips``, ``national_ids`` and ``tokens``; the rules every
+kind shares in ``text``; look-alike skeletons in ``confusables``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from vault.identifiers.config import NormalizerConfig
+from vault.identifiers.confusables import load_prototypes, skeleton
+from vault.identifiers.emails import EmailNormalizer
+from vault.identifiers.errors import InvalidIdentifierError
+from vault.identifiers.ips import normalize_ip
+from vault.identifiers.model import CUSTOM_PREFIX, NormalizedIdentifier, parse_kind, version_of
+from vault.identifiers.national_ids import normalize_national_id
+from vault.identifiers.phones import normalize_phone
+from vault.identifiers.tokens import (
+    normalize_account_id,
+    normalize_card_fingerprint,
+    normalize_custom,
+    normalize_device_id,
+)
+
+__all__ = ["Normalizer"]
+
+
+class Normalizer:
+    """Turns ``(kind, raw)`` into a ``NormalizedIdentifier`` or raises ``InvalidIdentifierError``.
+
+    Thread-safe and cheap to share: it holds only its (immutable) configuration.
+    """
+
+    def __init__(self, config: NormalizerConfig | None = None) -> None:
+        if config is None:
+            config = NormalizerConfig()
+        if not isinstance(config, NormalizerConfig):
+            raise TypeError("Normalizer needs a NormalizerConfig")
+        load_prototypes()  # a damaged data file fails here, not on the first signup
+        self._config = config
+        self._email = EmailNormalizer(config)
+        region, prefix = config.default_region, config.ipv6_prefix
+        self._plain: dict[str, Callable[[object], str]] = {
+            "phone": lambda raw: normalize_phone(raw, region),
+            "ip": lambda raw: normalize_ip(raw, prefix),
+            "device_id": normalize_device_id,
+            "card_fingerprint": normalize_card_fingerprint,
+            "national_id": normalize_national_id,
+        }
+
+    @property
+    def config(self) -> NormalizerConfig:
+        return self._config
+
+    @staticmethod
+    def parse_kind(kind: str) -> str:
+        """``kind`` if it is a built-in kind or ``custom:<name>``; ``InvalidIdentifierError`` otherwise."""
+        return parse_kind(kind)
+
+    def normalize(self, kind: str, raw: str) -> NormalizedIdentifier:
+        kind = parse_kind(kind)
+        version = version_of(kind)
+        if kind == "email":
+            value, lookalike = self._email.normalize(raw)
+            return NormalizedIdentifier(kind, value, version, lookalike)
+        if kind == "account_id" or kind.startswith(CUSTOM_PREFIX):
+            value = normalize_account_id(raw) if kind == "account_id" else normalize_custom(raw, kind)
+            look = skeleton(value)
+            return NormalizedIdentifier(kind, value, version, look if look != value else None)
+        return NormalizedIdentifier(kind, self._plain[kind](raw), version, None)
+
+    def normalize_many(self, items: Iterable[tuple[str, str]]) -> list[NormalizedIdentifier]:
+        """Normalize every ``(kind, raw)`` pair, in order; the first invalid one raises, naming its index."""
+        results: list[NormalizedIdentifier] = []
+        for index, item in enumerate(items):
+            if not isinstance(item, tuple) or len(item) != 2:
+                raise InvalidIdentifierError(
+                    "kind", "invalid_item", "each identifier must be a (kind, value) pair", index=index
+                )
+            try:
+                results.append(self.normalize(*item))
+            except InvalidIdentifierError as error:
+                raise error.with_index(index) from None
+        return results
+
+    def __repr__(self) -> str:
+        c = self._config
+        return (
+            f"Normalizer(default_region={c.default_region!r}, ipv6_prefix={c.ipv6_prefix}, "
+            f"email_rules={len(c.email_rules)}, strip_plus_tags_domains={len(c.strip_plus_tags_domains)})"
+        )
