@@ -1,0 +1,132 @@
+"""From configuration to an open vault: the keyring provider, the two stores, first-run setup.
+
+The CLI and (later) the HTTP server both start here, so first-run behaviour is the same for both.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from keys.keyring import Argon2Params, LocalKeyring
+from keys.secrets import SecretBytes
+from vault.clock import Clock
+from vault.config import Settings
+from vault.errors import ConflictError, InvalidInputError, NotInitialisedError
+from vault.vault import Vault
+
+__all__ = ["PassphraseSource", "InitResult", "init_vault", "open_vault", "is_initialised"]
+
+#: called when no passphrase is configured; ``confirm`` is True when a new keyring is created
+PassphraseSource = Callable[[bool], str]
+
+MIN_PASSPHRASE_LENGTH = 12
+
+
+@dataclass(frozen=True)
+class InitResult:
+    vault: Vault
+    created: bool
+
+
+def _passphrase(settings: Settings, source: PassphraseSource | None, *, confirm: bool) -> SecretBytes:
+    if settings.passphrase is not None:
+        value = settings.passphrase.get_secret_value()
+    elif source is not None:
+        value = source(confirm)
+    else:
+        raise NotInitialisedError("no passphrase: set PSEUDOVAULT_PASSPHRASE or run interactively to be prompted")
+    if confirm and len(value) < MIN_PASSPHRASE_LENGTH:
+        raise InvalidInputError("passphrase", f"must be at least {MIN_PASSPHRASE_LENGTH} characters")
+    if not value:
+        raise InvalidInputError("passphrase", "must not be empty")
+    return SecretBytes(value.encode("utf-8"))
+
+
+def is_initialised(settings: Settings) -> bool:
+    return settings.keyring_path.exists()
+
+
+def _vault_kwargs(settings: Settings, clock: Clock | None) -> dict[str, object]:
+    kwargs: dict[str, object] = {
+        "cache_ttl": timedelta(seconds=settings.key_cache_ttl_seconds),
+        "cache_size": settings.key_cache_size,
+    }
+    if clock is not None:
+        kwargs["clock"] = clock
+    return kwargs
+
+
+def init_vault(
+    settings: Settings, passphrase: PassphraseSource | None = None, *, clock: Clock | None = None
+) -> InitResult:
+    """Create the data directory, the keyring and both stores; on an existing vault, open it.
+
+    Safe to run again: an initialised vault is opened (which checks the passphrase) and its stores
+    are migrated to the current schema; nothing is overwritten.
+    """
+    path = settings.keyring_path
+    if path.exists():
+        provider = LocalKeyring.open(path, _passphrase(settings, passphrase, confirm=False))
+        return InitResult(
+            Vault.create(
+                provider, settings.resolved_data_url, settings.resolved_keys_url, **_vault_kwargs(settings, clock)
+            ),
+            created=False,
+        )
+    home = settings.home_dir
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    secret = _passphrase(settings, passphrase, confirm=True)
+    # A key store that already holds wrapped keys would be orphaned by a fresh keyring: refuse.
+    if _key_store_has_keys(settings.resolved_keys_url):
+        raise ConflictError(
+            f"the key store already holds keys but the keyring file {path} is missing; "
+            "restore the keyring instead of creating a new one"
+        )
+    params = Argon2Params(
+        time_cost=settings.kdf_time_cost,
+        memory_cost=settings.kdf_memory_kib,
+        parallelism=settings.kdf_parallelism,
+    )
+    provider = LocalKeyring.create(path, secret, params=params)
+    try:
+        vault = Vault.create(
+            provider, settings.resolved_data_url, settings.resolved_keys_url, **_vault_kwargs(settings, clock)
+        )
+    except BaseException:
+        # The stores could not be set up: leave no keyring that looks like a working vault.
+        os.unlink(path)
+        raise
+    return InitResult(vault, created=True)
+
+
+def open_vault(settings: Settings, passphrase: PassphraseSource | None = None, *, clock: Clock | None = None) -> Vault:
+    path = settings.keyring_path
+    if not path.exists():
+        raise NotInitialisedError(f"no vault at {settings.home_dir} (keyring {path} not found); run 'pseudovault init'")
+    provider = LocalKeyring.open(path, _passphrase(settings, passphrase, confirm=False))
+    return Vault.open(
+        provider, settings.resolved_data_url, settings.resolved_keys_url, **_vault_kwargs(settings, clock)
+    )
+
+
+def _key_store_has_keys(keys_url: str) -> bool:
+    from sqlalchemy import inspect, text
+
+    from vault.db import make_engine
+
+    if keys_url.startswith("sqlite:///"):
+        file = keys_url.removeprefix("sqlite:///")
+        if not os.path.exists(file):
+            return False
+    engine = make_engine(keys_url)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("wrapping_keys"):
+                return False
+            return conn.execute(text("SELECT COUNT(*) FROM wrapping_keys")).scalar_one() > 0
+    finally:
+        engine.dispose()

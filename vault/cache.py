@@ -1,0 +1,121 @@
+"""A bounded in-memory cache of unwrapped keys.
+
+Least recently used entries go first once ``max_entries`` is reached, and every entry expires
+``ttl`` after it was put, as measured by the injectable clock. The TTL is what bounds how long a
+key shredded by *another* process stays usable here ("gone everywhere within ``ttl``"); the
+process that shreds evicts its own entry at once. If the clock moves backwards, entries put
+"in the future" count as expired, so a clock step never extends a key's life.
+
+A fill that raced with an eviction must not win: read :attr:`KeyCache.stamp` before loading a key
+from its store and pass it to :meth:`KeyCache.put`; the put is skipped if anything was evicted or
+cleared since. (Conservative: an unrelated eviction only costs one cache fill.)
+
+``max_entries == 0`` or a zero ``ttl`` disables caching: every put is skipped.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from datetime import datetime, timedelta
+from typing import NoReturn
+
+from keys.secrets import SecretBytes
+from vault.clock import Clock
+
+__all__ = ["KeyCache"]
+
+
+class KeyCache:
+    """LRU + TTL cache from a string key to :class:`SecretBytes`; thread-safe."""
+
+    __slots__ = ("_max_entries", "_ttl", "_clock", "_lock", "_entries", "_stamp")
+
+    def __init__(self, max_entries: int, ttl: timedelta, clock: Clock) -> None:
+        if not isinstance(max_entries, int) or isinstance(max_entries, bool) or max_entries < 0:
+            raise ValueError("max_entries must be an integer >= 0")
+        if not isinstance(ttl, timedelta) or ttl < timedelta(0):
+            raise ValueError("ttl must be a non-negative timedelta")
+        self._max_entries = max_entries
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        # key -> (value, put_at); the order is least recently used first
+        self._entries: OrderedDict[str, tuple[SecretBytes, datetime]] = OrderedDict()
+        self._stamp = 0
+
+    @property
+    def max_entries(self) -> int:
+        return self._max_entries
+
+    @property
+    def ttl(self) -> timedelta:
+        return self._ttl
+
+    @property
+    def stamp(self) -> int:
+        """Changes whenever an entry is evicted or the cache is cleared; see :meth:`put`."""
+        with self._lock:
+            return self._stamp
+
+    def _expired(self, put_at: datetime, now: datetime) -> bool:
+        return now < put_at or now - put_at >= self._ttl
+
+    def get(self, key: str) -> SecretBytes | None:
+        """The value for ``key`` if present and not expired; an expired entry is dropped."""
+        now = self._clock.now()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            value, put_at = entry
+            if self._expired(put_at, now):
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: SecretBytes, *, stamp: int | None = None) -> bool:
+        """Cache ``value`` under ``key``; returns whether it was cached.
+
+        With ``stamp`` (a value of :attr:`stamp` read before the key was loaded) the put is
+        skipped when an eviction or clear happened in between.
+        """
+        if not isinstance(value, SecretBytes):
+            raise TypeError("KeyCache holds SecretBytes only")
+        if self._max_entries == 0 or self._ttl == timedelta(0):
+            return False
+        now = self._clock.now()
+        with self._lock:
+            if stamp is not None and stamp != self._stamp:
+                return False
+            self._entries[key] = (value, now)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+            return True
+
+    def evict(self, key: str) -> bool:
+        """Drop ``key``; returns whether it was present. Always invalidates pending stamps."""
+        with self._lock:
+            self._stamp += 1
+            return self._entries.pop(key, None) is not None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._stamp += 1
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        """Entries held, expired ones not yet dropped included."""
+        with self._lock:
+            return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+    def __repr__(self) -> str:
+        return f"KeyCache(entries={len(self)}, max_entries={self._max_entries}, ttl={self._ttl.total_seconds():g}s)"
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("KeyCache cannot be pickled")

@@ -1,0 +1,63 @@
+"""Configuration from ``PSEUDOVAULT_*`` environment variables (pydantic-settings).
+
+Everything has a working default: with nothing set, the vault lives in ``~/.pseudovault`` as two
+SQLite files (data and keys, kept apart so that a backup of the data holds no keys) and a local
+keyring file sealed under a passphrase.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "redact_url"]
+
+
+def redact_url(url: str) -> str:
+    """A database URL with any password replaced, fit for display and logs."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL is shown as its scheme only
+        return url.split(":", 1)[0] + ":<unparseable>"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PSEUDOVAULT_", extra="ignore")
+
+    home: Path = Field(default=Path("~/.pseudovault"), description="Data directory.")
+    data_url: str | None = Field(default=None, description="Data store URL (default: SQLite in home).")
+    keys_url: str | None = Field(default=None, description="Key store URL (default: SQLite in home).")
+    keyring: Path | None = Field(default=None, description="Local keyring file (default: home/keyring.json).")
+    passphrase: SecretStr | None = Field(default=None, description="Keyring passphrase; prompted if unset.")
+    key_cache_ttl_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    key_cache_size: int = Field(default=10_000, ge=1, le=10_000_000)
+    default_region: str = Field(default="KR", min_length=2, max_length=2)
+    # Argon2id parameters used when a keyring is created; an existing keyring keeps its own.
+    kdf_time_cost: int = Field(default=3, ge=1, le=100)
+    kdf_memory_kib: int = Field(default=65_536, ge=8, le=4_194_304)
+    kdf_parallelism: int = Field(default=4, ge=1, le=64)
+
+    @field_validator("default_region")
+    @classmethod
+    def _region_upper(cls, v: str) -> str:
+        return v.upper()
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser()
+
+    @property
+    def resolved_data_url(self) -> str:
+        return self.data_url or f"sqlite:///{self.home_dir / 'data.sqlite3'}"
+
+    @property
+    def resolved_keys_url(self) -> str:
+        return self.keys_url or f"sqlite:///{self.home_dir / 'keys.sqlite3'}"
+
+    @property
+    def keyring_path(self) -> Path:
+        return (self.keyring or self.home_dir / "keyring.json").expanduser()

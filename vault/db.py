@@ -1,0 +1,206 @@
+"""Engines and units of work for the two stores (data store and key store).
+
+Each store is one SQLAlchemy URL. Two backends are supported:
+
+* **SQLite** (``sqlite:///path/to/file.sqlite3``), the default. :func:`make_engine` creates the
+  parent directory (mode 0700) and the database file itself with mode 0600 before SQLite opens
+  it; SQLite creates its ``-wal`` and ``-shm`` files with the database file's permissions. Every
+  connection runs ``journal_mode=WAL``, ``secure_delete=ON`` (deleted content is overwritten with
+  zeros, so a shredded key does not linger in free pages), ``foreign_keys=ON``,
+  ``busy_timeout`` and ``synchronous=NORMAL``. The driver's own implicit transaction handling is
+  switched off: SQLAlchemy emits ``BEGIN`` itself, so a unit of work reads and writes one
+  snapshot; a *write* unit of work (``session_scope(engine, write=True)``) begins with
+  ``BEGIN IMMEDIATE`` and so takes the write lock up front instead of failing when it upgrades
+  from reading to writing while another writer got there first.
+* **PostgreSQL** through psycopg 3 (``postgresql+psycopg://...``; a bare ``postgresql://`` is
+  taken to mean psycopg 3 as well), with a bounded, pre-pinged connection pool.
+
+Anything else is refused with :class:`vault.errors.InvalidInputError` naming the URL's scheme
+only (a URL may hold a password; it is never echoed, see :func:`redact_url`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
+
+from vault.errors import InvalidInputError
+
+__all__ = [
+    "make_engine",
+    "session_scope",
+    "redact_url",
+    "is_sqlite",
+    "sqlite_path",
+    "checkpoint_sqlite",
+    "BUSY_TIMEOUT_MS",
+]
+
+log = logging.getLogger(__name__)
+
+#: how long a SQLite connection waits for a lock before it gives up
+BUSY_TIMEOUT_MS = 10_000
+
+_WRITE_OPTION = "pseudovault_write"
+
+
+def redact_url(url: str | URL) -> str:
+    """The URL with its password (if any) replaced by ``***``: safe to show and log."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _parse(url: str | URL) -> URL:
+    try:
+        return make_url(url)
+    except Exception:  # the message of a parse error may quote the URL, password included
+        raise InvalidInputError("url", "not a database URL") from None
+
+
+def is_sqlite(engine_or_url: Engine | str | URL) -> bool:
+    url = engine_or_url.url if isinstance(engine_or_url, Engine) else _parse(engine_or_url)
+    return url.get_backend_name() == "sqlite"
+
+
+def sqlite_path(engine_or_url: Engine | str | URL) -> Path | None:
+    """The database file of a SQLite URL, or None for an in-memory database or another backend."""
+    url = engine_or_url.url if isinstance(engine_or_url, Engine) else _parse(engine_or_url)
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _create_sqlite_file(path: Path) -> None:
+    """Create the database file with mode 0600 (and its directory with 0700) if it is missing."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    path = sqlite_path(url)
+    kwargs: dict[str, Any] = {}
+    if path is None:
+        # one in-memory database shared by every session of this engine
+        kwargs["poolclass"] = StaticPool
+        kwargs["connect_args"] = {"check_same_thread": False}
+    else:
+        _create_sqlite_file(path)
+        kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000}
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # SQLAlchemy, not the driver, decides where transactions begin (see "begin" below)
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            if path is not None:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA secure_delete=ON")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS:d}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(_WRITE_OPTION):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def _postgres_engine(url: URL) -> Engine:
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    return create_engine(
+        url,
+        pool_size=5,
+        max_overflow=10,
+        pool_timeout=30,
+        pool_recycle=1800,
+        pool_pre_ping=True,
+    )
+
+
+def make_engine(url: str | URL) -> Engine:
+    """An engine for one store; see the module docstring for what each backend gets."""
+    parsed = _parse(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.drivername not in ("sqlite", "sqlite+pysqlite"):
+            raise InvalidInputError("url", "unsupported SQLite driver; use sqlite:///path")
+        return _sqlite_engine(parsed)
+    if backend == "postgresql":
+        if parsed.drivername not in ("postgresql", "postgresql+psycopg"):
+            raise InvalidInputError("url", "unsupported PostgreSQL driver; use postgresql+psycopg://")
+        return _postgres_engine(parsed)
+    raise InvalidInputError("url", f"unsupported database {backend!r}; use sqlite:/// or postgresql+psycopg://")
+
+
+@contextmanager
+def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
+    """One unit of work: commit when the block ends normally, roll back when it raises.
+
+    ``write=True`` marks a unit of work that will write; on SQLite it takes the write lock at
+    ``BEGIN`` (see the module docstring). Objects stay readable after the commit.
+    """
+    bind = engine.execution_options(**{_WRITE_OPTION: True}) if write else engine
+    session = Session(bind=bind, expire_on_commit=False, autoflush=True)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def checkpoint_sqlite(engine: Engine, *, busy_timeout_ms: int = 200) -> bool:
+    """Copy a SQLite store's write-ahead log into the database file and truncate the log.
+
+    Old page images (a deleted row's previous contents among them) stay in the ``-wal`` file
+    until it is checkpointed and reset; this does both. Returns False when a reader still needs
+    the log after ``busy_timeout_ms`` (the checkpoint is then partial and the log is not
+    truncated; SQLite resets it on a later write once no reader needs it) and for stores that are
+    not SQLite files. It never waits long: a busy store is not held up for a checkpoint.
+    """
+    if sqlite_path(engine) is None:
+        return False
+    # a raw DBAPI connection runs outside any transaction (the driver's autocommit is on, see
+    # _on_connect), as a checkpoint must
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms):d}")
+            try:
+                busy, _log_frames, _checkpointed = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS:d}")
+        finally:
+            cursor.close()
+    finally:
+        raw.close()
+    if busy:
+        log.debug("wal checkpoint of %s was partial: a reader holds the log", redact_url(engine.url))
+    return not busy

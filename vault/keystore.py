@@ -1,0 +1,498 @@
+"""The key hierarchy of the key store: root KEK -> epoch wrapping keys -> subject data keys.
+
+::
+
+    root KEK version (provider)  --provider.wrap-->       wrapping key of an epoch (256-bit, random)
+    wrapping key of the epoch    --RFC 5649 wrap_key-->   subject data key (DEK, 256-bit, random)
+    subject data key             --AES-256-GCM-->         the subject's fields (vault.subjects)
+
+``wrapping_keys`` holds one row per epoch: the wrapping key as the provider wrapped it, and the
+id of the root KEK version that did (``kek_id``). The newest enabled epoch is *current*: new data
+keys are wrapped under it. ``subject_keys`` holds each subject's data key wrapped under one epoch.
+
+Rotation: :meth:`KeyHierarchy.rotate_epoch` adds a new current epoch; :meth:`KeyHierarchy.rewrap`
+then moves every data key to it, destroys every older epoch no data key refers to any more
+(its wrapped bytes are set to NULL for good; the row keeps the history), and rewraps the
+remaining epoch keys under the provider's primary root KEK version. A key-store backup taken
+before the rotation holds epoch keys that no longer exist, which is what stops an old backup from
+bringing back a subject shredded since.
+
+Failure rules: a subject without a data key is :class:`vault.errors.NotFoundError`; a wrapped key
+that does not unwrap is :class:`keys.errors.DecryptionError`; a root KEK version the provider no
+longer has is :class:`keys.errors.KeyNotFoundError`.
+
+Unwrapped keys are cached (:class:`vault.cache.KeyCache`): data keys under ``dek/<subject id>``,
+epoch keys under ``epoch/<n>/<fingerprint of the stored row>``, so that a cached epoch key can
+never be taken for a different key that reused the epoch number (after a key-store restore).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Engine, delete, event, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from keys.errors import DecryptionError
+from keys.provider import KekProvider, WrappedKey
+from keys.secrets import SecretBytes
+from keys.wrap import generate_key, unwrap_key, wrap_key
+from vault.cache import KeyCache
+from vault.clock import Clock
+from vault.db import session_scope
+from vault.errors import ConflictError, NotFoundError, NotInitialisedError
+from vault.models import EpochStatus, ShredLedgerEntry, SubjectKey, WrappingKey
+
+__all__ = ["KeyHierarchy", "RewrapReport", "EpochInfo"]
+
+log = logging.getLogger(__name__)
+
+_ENABLED = EpochStatus.ENABLED.value
+_DESTROYED = EpochStatus.DESTROYED.value
+
+
+@dataclass(frozen=True)
+class RewrapReport:
+    """What a :meth:`KeyHierarchy.rewrap` run did.
+
+    ``root_key_ids_in_use`` are the root KEK versions that still wrap an enabled epoch key: a
+    root version not listed may be destroyed at the provider.
+    """
+
+    data_keys_rewrapped: int
+    epoch_keys_rewrapped: int
+    epochs_destroyed: int
+    root_key_ids_in_use: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data (lists, ints), ready for JSON."""
+        return {
+            "data_keys_rewrapped": self.data_keys_rewrapped,
+            "epoch_keys_rewrapped": self.epoch_keys_rewrapped,
+            "epochs_destroyed": self.epochs_destroyed,
+            "root_key_ids_in_use": list(self.root_key_ids_in_use),
+        }
+
+
+@dataclass(frozen=True)
+class EpochInfo:
+    """What may be shown about one epoch: never key material."""
+
+    epoch: int
+    kek_id: str
+    status: str
+    current: bool
+    created_at: datetime
+    destroyed_at: datetime | None
+    data_keys: int
+
+
+def _dek_cache_key(subject_id: str) -> str:
+    return f"dek/{subject_id}"
+
+
+def _epoch_cache_key(epoch: int, kek_id: str, wrapped: bytes) -> str:
+    fingerprint = hashlib.blake2b(kek_id.encode() + b"\x00" + wrapped, digest_size=16).hexdigest()
+    return f"epoch/{epoch}/{fingerprint}"
+
+
+class KeyHierarchy:
+    """Epoch wrapping keys and subject data keys in the key store, under the provider's root KEK."""
+
+    def __init__(self, provider: KekProvider, keys_engine: Engine, clock: Clock, cache: KeyCache) -> None:
+        if not isinstance(provider, KekProvider):
+            raise TypeError("provider must be a KekProvider")
+        self._provider = provider
+        self._engine = keys_engine
+        self._clock = clock
+        self._cache = cache
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def cache(self) -> KeyCache:
+        return self._cache
+
+    def __repr__(self) -> str:
+        return f"KeyHierarchy(provider={self._provider!r}, cache={self._cache!r})"
+
+    # --- epochs ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _current_epoch_row(session: Session, *, lock: bool = False) -> WrappingKey | None:
+        stmt = select(WrappingKey).where(WrappingKey.status == _ENABLED).order_by(WrappingKey.epoch.desc()).limit(1)
+        if lock:
+            # FOR SHARE on PostgreSQL: destroying this epoch (FOR UPDATE) waits until the data key
+            # wrapped under it is committed, and then sees it (see _destroy_epoch)
+            stmt = stmt.with_for_update(read=True)
+        return session.scalars(stmt).first()
+
+    def current_epoch(self) -> int:
+        """The epoch new data keys are wrapped under. NotInitialisedError if there is none."""
+        with session_scope(self._engine) as session:
+            row = self._current_epoch_row(session)
+            if row is None:
+                raise NotInitialisedError("the key store has no enabled epoch")
+            return row.epoch
+
+    def _insert_epoch(self, session: Session) -> int:
+        last = session.scalar(select(func.max(WrappingKey.epoch)))
+        epoch = (last or 0) + 1
+        wrapped = self._provider.wrap(generate_key())
+        session.add(
+            WrappingKey(
+                epoch=epoch,
+                kek_id=wrapped.key_id,
+                wrapped=wrapped.ciphertext,
+                status=_ENABLED,
+                created_at=self._clock.now(),
+                destroyed_at=None,
+            )
+        )
+        session.flush()
+        return epoch
+
+    def ensure_epoch(self) -> int:
+        """The current epoch, creating epoch 1 (or the next number) when none is enabled."""
+        try:
+            with session_scope(self._engine, write=True) as session:
+                row = self._current_epoch_row(session)
+                if row is not None:
+                    return row.epoch
+                epoch = self._insert_epoch(session)
+        except IntegrityError:
+            # another process created it at the same moment
+            return self.current_epoch()
+        log.info("created key epoch %d", epoch)
+        return epoch
+
+    def rotate_epoch(self) -> int:
+        """Add a new epoch (its wrapping key wrapped by the provider's primary) and make it current.
+
+        Existing data keys stay under their epoch until :meth:`rewrap` moves them.
+        """
+        try:
+            with session_scope(self._engine, write=True) as session:
+                epoch = self._insert_epoch(session)
+        except IntegrityError:
+            raise ConflictError("another epoch rotation ran at the same time; try again") from None
+        log.info("rotated to key epoch %d", epoch)
+        return epoch
+
+    def _epoch_key(self, epoch: int, kek_id: str, wrapped: bytes | None, *, stamp: int | None = None) -> SecretBytes:
+        if wrapped is None:  # a data key under a destroyed epoch cannot be opened
+            raise DecryptionError()
+        cache_key = _epoch_cache_key(epoch, kek_id, wrapped)
+        key = self._cache.get(cache_key)
+        if key is None:
+            key = self._provider.unwrap(WrappedKey(kek_id, wrapped))
+            self._cache.put(cache_key, key, stamp=stamp)
+        return key
+
+    def check(self) -> int:
+        """Unwrap the current epoch key through the provider; returns the epoch.
+
+        Fails now, rather than on first use, when the provider is not the one that wrapped it.
+        """
+        with session_scope(self._engine) as session:
+            row = self._current_epoch_row(session)
+            if row is None:
+                raise NotInitialisedError("the key store has no enabled epoch")
+            epoch, kek_id, wrapped = row.epoch, row.kek_id, row.wrapped
+        self._epoch_key(epoch, kek_id, wrapped)
+        return epoch
+
+    def epochs(self) -> list[EpochInfo]:
+        """Every epoch, oldest first, with how many data keys each wraps."""
+        with session_scope(self._engine) as session:
+            counts = {
+                epoch: count
+                for epoch, count in session.execute(select(SubjectKey.epoch, func.count()).group_by(SubjectKey.epoch))
+            }
+            rows = session.scalars(select(WrappingKey).order_by(WrappingKey.epoch)).all()
+        current = max((r.epoch for r in rows if r.status == _ENABLED), default=None)
+        return [
+            EpochInfo(
+                epoch=r.epoch,
+                kek_id=r.kek_id,
+                status=r.status,
+                current=r.epoch == current,
+                created_at=r.created_at,
+                destroyed_at=r.destroyed_at,
+                data_keys=counts.get(r.epoch, 0),
+            )
+            for r in rows
+        ]
+
+    def root_key_ids_in_use(self) -> tuple[str, ...]:
+        """Root KEK versions that wrap at least one enabled epoch key, sorted."""
+        with session_scope(self._engine) as session:
+            ids = session.scalars(select(WrappingKey.kek_id).where(WrappingKey.status == _ENABLED).distinct()).all()
+        return tuple(sorted(ids))
+
+    # --- data keys ------------------------------------------------------------------------
+
+    def create_data_key(self, session: Session, subject_id: str) -> SecretBytes:
+        """A new data key for ``subject_id``, wrapped under the current epoch and added in ``session``.
+
+        ``session`` is a key-store session; the key exists once the caller commits it.
+        """
+        row = self._current_epoch_row(session, lock=True)
+        if row is None:
+            raise NotInitialisedError("the key store has no enabled epoch")
+        epoch_key = self._epoch_key(row.epoch, row.kek_id, row.wrapped)
+        data_key = generate_key()
+        session.add(
+            SubjectKey(
+                subject_id=subject_id,
+                epoch=row.epoch,
+                wrapped=wrap_key(epoch_key, data_key),
+                created_at=self._clock.now(),
+            )
+        )
+        try:
+            session.flush()
+        except IntegrityError:
+            raise ConflictError(f"subject {subject_id} already has a data key") from None
+        return data_key
+
+    def data_key(self, subject_id: str) -> SecretBytes:
+        """The unwrapped data key of ``subject_id``; NotFoundError("subject", id) if it has none."""
+        cache_key = _dek_cache_key(subject_id)
+        key = self._cache.get(cache_key)
+        if key is not None:
+            return key
+        stamp = self._cache.stamp
+        with session_scope(self._engine) as session:
+            row = session.execute(
+                select(SubjectKey.epoch, SubjectKey.wrapped, WrappingKey.kek_id, WrappingKey.wrapped)
+                .join(WrappingKey, WrappingKey.epoch == SubjectKey.epoch)
+                .where(SubjectKey.subject_id == subject_id)
+            ).one_or_none()
+        if row is None:
+            raise NotFoundError("subject", subject_id)
+        epoch, dek_wrapped, kek_id, epoch_wrapped = row
+        key = unwrap_key(self._epoch_key(epoch, kek_id, epoch_wrapped, stamp=stamp), dek_wrapped)
+        self._cache.put(cache_key, key, stamp=stamp)
+        return key
+
+    def has_data_key(self, subject_id: str, session: Session | None = None) -> bool:
+        stmt = select(exists().where(SubjectKey.subject_id == subject_id))
+        if session is not None:
+            return bool(session.scalar(stmt))
+        with session_scope(self._engine) as own:
+            return bool(own.scalar(stmt))
+
+    def data_keys_present(self, session: Session, subject_ids: list[str]) -> set[str]:
+        """Which of ``subject_ids`` have a data key."""
+        if not subject_ids:
+            return set()
+        return set(session.scalars(select(SubjectKey.subject_id).where(SubjectKey.subject_id.in_(subject_ids))))
+
+    def destroy_data_key(self, session: Session, subject_id: str) -> bool:
+        """Delete the wrapped data key of ``subject_id`` in ``session``; returns whether there was one.
+
+        The cached key is evicted now and again when ``session`` commits, so that a concurrent
+        cache fill cannot outlive the deletion in this process.
+        """
+        cache_key = _dek_cache_key(subject_id)
+        result = cast(CursorResult[Any], session.execute(delete(SubjectKey).where(SubjectKey.subject_id == subject_id)))
+        self._cache.evict(cache_key)
+        event.listen(session, "after_commit", lambda _session: self._cache.evict(cache_key), once=True)
+        return bool(result.rowcount)
+
+    def count_data_keys(self) -> int:
+        with session_scope(self._engine) as session:
+            return int(session.scalar(select(func.count()).select_from(SubjectKey)) or 0)
+
+    # --- shred ledger ---------------------------------------------------------------------
+
+    @staticmethod
+    def ledger_entry(session: Session, subject_id: str) -> datetime | None:
+        """When ``subject_id`` was recorded as shredded, or None."""
+        return session.scalar(select(ShredLedgerEntry.shredded_at).where(ShredLedgerEntry.subject_id == subject_id))
+
+    @staticmethod
+    def record_shred(session: Session, subject_id: str, shredded_at: datetime) -> None:
+        """Add ``subject_id`` to the shred ledger unless it is there already."""
+        if session.get(ShredLedgerEntry, subject_id) is None:
+            session.add(ShredLedgerEntry(subject_id=subject_id, shredded_at=shredded_at))
+            session.flush()
+
+    @staticmethod
+    def ledger_page(session: Session, after: str | None, limit: int) -> list[tuple[str, datetime]]:
+        """Shred ledger entries ordered by subject id, ``limit`` at a time after ``after``."""
+        stmt = select(ShredLedgerEntry.subject_id, ShredLedgerEntry.shredded_at).order_by(ShredLedgerEntry.subject_id)
+        if after is not None:
+            stmt = stmt.where(ShredLedgerEntry.subject_id > after)
+        return [(subject_id, shredded_at) for subject_id, shredded_at in session.execute(stmt.limit(limit))]
+
+    @staticmethod
+    def ledger_present(session: Session, subject_ids: list[str]) -> set[str]:
+        if not subject_ids:
+            return set()
+        return set(
+            session.scalars(select(ShredLedgerEntry.subject_id).where(ShredLedgerEntry.subject_id.in_(subject_ids)))
+        )
+
+    def count_shredded(self) -> int:
+        with session_scope(self._engine) as session:
+            return int(session.scalar(select(func.count()).select_from(ShredLedgerEntry)) or 0)
+
+    # --- rewrap ---------------------------------------------------------------------------
+
+    def rewrap(self, batch_size: int = 500, progress: Callable[[int, int], None] | None = None) -> RewrapReport:
+        """Move every data key to the current epoch, destroy the epochs left unused, and rewrap
+        every remaining epoch key under the provider's primary root KEK version.
+
+        Work is done in batches, each committed on its own; after each, ``progress(done, total)``
+        is called with the keys moved plus epochs destroyed so far and the total this run expects
+        (counted at its start; raised if concurrent writers add work). Each row changes in one
+        atomic UPDATE, and an epoch is destroyed only once no data key refers to it, so the run may
+        be interrupted anywhere (an exception from ``progress`` included) and re-run to continue.
+        Metadata is kept: a data key keeps its ``created_at``, an epoch its ``created_at``.
+        """
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError("batch_size must be a positive integer")
+        counts = {"data": 0, "epochs": 0, "destroyed": 0}
+        current = self.current_epoch()
+        primary = self._provider.primary_key_id
+        total = self._rewrap_work(current, primary)
+
+        def report() -> RewrapReport:
+            return RewrapReport(counts["data"], counts["epochs"], counts["destroyed"], self.root_key_ids_in_use())
+
+        def done_batch() -> None:
+            if progress is not None:
+                done = sum(counts.values())
+                progress(done, max(total, done))
+
+        # 1. data keys under older epochs -> the current epoch
+        while True:
+            moved = self._rewrap_data_key_batch(current, batch_size)
+            if moved is None:
+                break
+            counts["data"] += moved
+            done_batch()
+
+        # 2. older epochs no data key refers to any more -> destroyed
+        with session_scope(self._engine) as session:
+            older = session.scalars(
+                select(WrappingKey.epoch)
+                .where(WrappingKey.status == _ENABLED, WrappingKey.epoch < current)
+                .order_by(WrappingKey.epoch)
+            ).all()
+        for epoch in older:
+            if self._destroy_epoch(epoch):
+                counts["destroyed"] += 1
+                done_batch()
+
+        # 3. epoch keys wrapped by a non-primary root KEK version -> the primary
+        with session_scope(self._engine) as session:
+            stale = session.scalars(
+                select(WrappingKey.epoch)
+                .where(WrappingKey.status == _ENABLED, WrappingKey.kek_id != primary)
+                .order_by(WrappingKey.epoch)
+            ).all()
+        for epoch in stale:
+            if self._rewrap_epoch_key(epoch):
+                counts["epochs"] += 1
+                done_batch()
+
+        final = report()
+        log.info(
+            "rewrap: %d data keys rewrapped, %d epoch keys rewrapped, %d epochs destroyed",
+            final.data_keys_rewrapped,
+            final.epoch_keys_rewrapped,
+            final.epochs_destroyed,
+        )
+        return final
+
+    def _rewrap_work(self, current: int, primary: str) -> int:
+        """What a rewrap expects to do: data keys to move, older epochs to destroy, and newer
+        epoch keys to rewrap under the primary root version."""
+        with session_scope(self._engine) as session:
+            data_keys = session.scalar(select(func.count()).select_from(SubjectKey).where(SubjectKey.epoch < current))
+            epochs = session.scalar(
+                select(func.count())
+                .select_from(WrappingKey)
+                .where(
+                    WrappingKey.status == _ENABLED,
+                    (WrappingKey.epoch < current) | (WrappingKey.kek_id != primary),
+                )
+            )
+        return int(data_keys or 0) + int(epochs or 0)
+
+    def _rewrap_data_key_batch(self, current: int, batch_size: int) -> int | None:
+        """Rewrap up to ``batch_size`` data keys of older epochs; None when there were none left."""
+        with session_scope(self._engine, write=True) as session:
+            rows = session.execute(
+                select(SubjectKey.subject_id, SubjectKey.epoch, SubjectKey.wrapped)
+                .where(SubjectKey.epoch < current)
+                .order_by(SubjectKey.subject_id)
+                .limit(batch_size)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                return None
+            wanted = {r.epoch for r in rows} | {current}
+            epoch_rows = {
+                r.epoch: (r.kek_id, r.wrapped)
+                for r in session.execute(
+                    select(WrappingKey.epoch, WrappingKey.kek_id, WrappingKey.wrapped).where(
+                        WrappingKey.epoch.in_(wanted)
+                    )
+                )
+            }
+            target = self._epoch_key(current, *epoch_rows[current])
+            moved = 0
+            for subject_id, epoch, wrapped in rows:
+                data_key = unwrap_key(self._epoch_key(epoch, *epoch_rows[epoch]), wrapped)
+                result = cast(
+                    CursorResult[Any],
+                    session.execute(
+                        update(SubjectKey)
+                        .where(SubjectKey.subject_id == subject_id, SubjectKey.epoch == epoch)
+                        .values(epoch=current, wrapped=wrap_key(target, data_key))
+                    ),
+                )
+                moved += result.rowcount
+        return moved
+
+    def _destroy_epoch(self, epoch: int) -> bool:
+        with session_scope(self._engine, write=True) as session:
+            # FOR UPDATE first: waits for any transaction still adding a data key under this epoch
+            # (it holds FOR SHARE), so the check below, a new statement, sees that key
+            row = session.get(WrappingKey, epoch, with_for_update=True, populate_existing=True)
+            if row is None or row.status != _ENABLED or row.wrapped is None:
+                return False
+            if session.scalar(select(exists().where(SubjectKey.epoch == epoch))):
+                return False
+            cache_key = _epoch_cache_key(row.epoch, row.kek_id, row.wrapped)
+            row.wrapped = None
+            row.status = _DESTROYED
+            row.destroyed_at = self._clock.now()
+        self._cache.evict(cache_key)
+        log.info("destroyed key epoch %d", epoch)
+        return True
+
+    def _rewrap_epoch_key(self, epoch: int) -> bool:
+        primary = self._provider.primary_key_id
+        with session_scope(self._engine, write=True) as session:
+            row = session.get(WrappingKey, epoch, with_for_update=True, populate_existing=True)
+            if row is None or row.status != _ENABLED or row.wrapped is None or row.kek_id == primary:
+                return False
+            old_cache_key = _epoch_cache_key(row.epoch, row.kek_id, row.wrapped)
+            rewrapped = self._provider.wrap(self._provider.unwrap(WrappedKey(row.kek_id, row.wrapped)))
+            row.kek_id = rewrapped.key_id
+            row.wrapped = rewrapped.ciphertext
+        self._cache.evict(old_cache_key)
+        return True

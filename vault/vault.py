@@ -1,0 +1,287 @@
+"""The vault as one object: both stores, the key hierarchy and the domain services over them.
+
+:meth:`Vault.create` migrates both stores to head and creates the first key epoch if there is
+none (running it again on an existing vault is harmless); :meth:`Vault.open` refuses stores that
+are not migrated to head or have no key epoch (:class:`vault.errors.NotInitialisedError`). Both
+check, before returning, that the provider unwraps the current epoch key, so a wrong provider
+fails at once (:class:`vault.errors.UnavailableError`), not on the first read. A store that
+cannot be reached is :class:`vault.errors.UnavailableError` too.
+
+Services are attributes (``subjects``, ``keys``); features added later (records, checks, audit)
+become further attributes built in :meth:`Vault._assemble`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, NoReturn, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from keys.errors import DecryptionError, KeyNotFoundError
+from keys.provider import KekProvider
+from vault.audit import AuditLog
+from vault.cache import KeyCache
+from vault.clock import Clock, SystemClock
+from vault.db import make_engine, redact_url, sqlite_path
+from vault.errors import NotInitialisedError, UnavailableError
+from vault.keystore import KeyHierarchy, RewrapReport
+from vault.migrate import DATA, KEYS, StoreSchema, current_revision, head_revisions, upgrade_store
+from vault.subjects import SubjectService
+
+__all__ = ["Vault"]
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+DEFAULT_CACHE_TTL = timedelta(seconds=300)
+DEFAULT_CACHE_SIZE = 10_000
+
+
+def _reach(store: StoreSchema, action: Callable[[], _T]) -> _T:
+    """Run ``action``; a database that cannot be reached becomes UnavailableError naming the store."""
+    try:
+        return action()
+    except (OperationalError, InterfaceError) as exc:
+        raise UnavailableError(f"the {store.name} store cannot be reached ({type(exc.orig).__name__})") from exc
+
+
+def _open_engine(store: StoreSchema, url: str) -> Engine:
+    try:
+        return make_engine(url)
+    except OSError as exc:  # a SQLite file or its directory cannot be created
+        raise UnavailableError(f"the {store.name} store cannot be opened ({type(exc).__name__})") from exc
+
+
+class Vault:
+    """Both stores and the services over them. Build it with :meth:`create` or :meth:`open`."""
+
+    subjects: SubjectService
+    keys: KeyHierarchy
+    audit: AuditLog
+
+    def __init__(
+        self,
+        *,
+        provider: KekProvider,
+        clock: Clock,
+        data_engine: Engine,
+        keys_engine: Engine,
+        cache: KeyCache,
+    ) -> None:
+        self.provider = provider
+        self.clock = clock
+        self.data_engine = data_engine
+        self.keys_engine = keys_engine
+        self.cache = cache
+        self._closed = False
+        self._assemble()
+
+    def _assemble(self) -> None:
+        self.audit = AuditLog(self.data_engine, self.clock)
+        self.keys = KeyHierarchy(self.provider, self.keys_engine, self.clock, self.cache)
+        self.subjects = SubjectService(self.data_engine, self.keys, self.clock, self.audit)
+
+    @classmethod
+    def _build(
+        cls,
+        provider: KekProvider,
+        data_url: str,
+        keys_url: str,
+        *,
+        clock: Clock | None,
+        cache_ttl: timedelta,
+        cache_size: int,
+        initialise: bool,
+    ) -> Vault:
+        if not isinstance(provider, KekProvider):
+            raise TypeError("provider must be a KekProvider")
+        clock = clock or SystemClock()
+        cache = KeyCache(cache_size, cache_ttl, clock)  # checks its arguments before any engine exists
+        if not initialise:
+            for store, url in ((KEYS, keys_url), (DATA, data_url)):
+                path = sqlite_path(url)
+                if path is not None and not path.exists():  # opening must not create an empty store
+                    raise NotInitialisedError(f"the {store.name} store is not initialised")
+        data_engine = _open_engine(DATA, data_url)
+        try:
+            keys_engine = _open_engine(KEYS, keys_url)
+        except BaseException:
+            data_engine.dispose()
+            raise
+        try:
+            if initialise:
+                _reach(KEYS, lambda: upgrade_store(keys_engine, KEYS))
+                _reach(DATA, lambda: upgrade_store(data_engine, DATA))
+            else:
+                for store, engine in ((KEYS, keys_engine), (DATA, data_engine)):
+                    _check_at_head(store, engine)
+            vault = cls(provider=provider, clock=clock, data_engine=data_engine, keys_engine=keys_engine, cache=cache)
+            if initialise:
+                _reach(KEYS, vault.keys.ensure_epoch)
+            try:
+                _reach(KEYS, vault.keys.check)
+            except (KeyNotFoundError, DecryptionError):
+                raise UnavailableError("the key provider cannot unwrap the key store's current epoch key") from None
+        except BaseException:
+            data_engine.dispose()
+            keys_engine.dispose()
+            raise
+        return vault
+
+    @classmethod
+    def create(
+        cls,
+        provider: KekProvider,
+        data_url: str,
+        keys_url: str,
+        *,
+        clock: Clock | None = None,
+        cache_ttl: timedelta = DEFAULT_CACHE_TTL,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> Vault:
+        """Migrate both stores to head, create key epoch 1 if there is no epoch, and open the vault."""
+        return cls._build(
+            provider, data_url, keys_url, clock=clock, cache_ttl=cache_ttl, cache_size=cache_size, initialise=True
+        )
+
+    @classmethod
+    def open(
+        cls,
+        provider: KekProvider,
+        data_url: str,
+        keys_url: str,
+        *,
+        clock: Clock | None = None,
+        cache_ttl: timedelta = DEFAULT_CACHE_TTL,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> Vault:
+        """Open an existing vault; NotInitialisedError if a store is not migrated to head."""
+        return cls._build(
+            provider, data_url, keys_url, clock=clock, cache_ttl=cache_ttl, cache_size=cache_size, initialise=False
+        )
+
+    def rotate_keys(self) -> dict[str, Any]:
+        """A new root KEK version and a new wrapping epoch (audited). Old keys still unwrap until
+        :meth:`rewrap` has moved everything off them."""
+        try:
+            root = self.provider.rotate()
+            epoch = self.keys.rotate_epoch()
+        except Exception:
+            self.audit.append("keys.rotate", outcome="error")
+            raise
+        self.audit.append("keys.rotate", detail={"root_key_id": root, "epoch": epoch})
+        return {"root_key_id": root, "epoch": epoch}
+
+    def rewrap(self, *, batch_size: int = 500, progress: Callable[[int, int], None] | None = None) -> RewrapReport:
+        """Move every wrapped key to the current keys (audited with its counts)."""
+        try:
+            report = self.keys.rewrap(batch_size=batch_size, progress=progress)
+        except Exception:
+            self.audit.append("keys.rewrap", outcome="error")
+            raise
+        self.audit.append(
+            "keys.rewrap",
+            detail={
+                "data_keys_rewrapped": report.data_keys_rewrapped,
+                "epoch_keys_rewrapped": report.epoch_keys_rewrapped,
+                "epochs_destroyed": report.epochs_destroyed,
+            },
+        )
+        return report
+
+    def status(self) -> dict[str, Any]:
+        """What an operator may see: store locations (no password), schema revisions, root key
+        versions, epochs and counts. Never key material, never PII."""
+        stores = {}
+        for store, engine in ((DATA, self.data_engine), (KEYS, self.keys_engine)):
+            revision = current_revision(engine, store)
+            head = head_revisions(store)
+            stores[store.name] = {
+                "url": redact_url(engine.url),
+                "engine": engine.dialect.name,
+                "revision": list(revision),
+                "head": list(head),
+                "at_head": revision == head,
+            }
+        epochs = self.keys.epochs()
+        current = next((e.epoch for e in epochs if e.current), None)
+        return {
+            "stores": stores,
+            "provider": {
+                "kind": self.provider.kind,
+                "primary_key_id": self.provider.primary_key_id,
+                "keys": [dataclasses.asdict(info) for info in self.provider.keys()],
+            },
+            "epochs": {
+                "current": current,
+                "root_key_ids_in_use": sorted({e.kek_id for e in epochs if e.status == "enabled"}),
+                "list": [
+                    {
+                        "epoch": e.epoch,
+                        "kek_id": e.kek_id,
+                        "status": e.status,
+                        "current": e.current,
+                        "created_at": e.created_at.isoformat(),
+                        "destroyed_at": e.destroyed_at.isoformat() if e.destroyed_at else None,
+                        "data_keys": e.data_keys,
+                    }
+                    for e in epochs
+                ],
+            },
+            "cache": {
+                "entries": len(self.cache),
+                "max_entries": self.cache.max_entries,
+                "ttl_seconds": self.cache.ttl.total_seconds(),
+            },
+            "counts": {
+                "subjects": self.subjects.count(),
+                "data_keys": self.keys.count_data_keys(),
+                "epochs": sum(1 for e in epochs if e.status == "enabled"),
+                "epochs_destroyed": sum(1 for e in epochs if e.status == "destroyed"),
+                "tombstones": self.subjects.count_tombstones(),
+                "shred_ledger": self.keys.count_shredded(),
+                "audit_entries": self.audit.count(),
+            },
+        }
+
+    def close(self) -> None:
+        """Forget every cached key and close both stores' connections. Closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        self.cache.clear()
+        self.data_engine.dispose()
+        self.keys_engine.dispose()
+
+    def __enter__(self) -> Vault:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        data, keys = self.data_engine.dialect.name, self.keys_engine.dialect.name
+        return f"Vault(data={data}, keys={keys}, provider={self.provider.kind})"
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("Vault cannot be pickled")
+
+
+def _check_at_head(store: StoreSchema, engine: Engine) -> None:
+    current = _reach(store, lambda: current_revision(engine, store))
+    head = head_revisions(store)
+    if not current:
+        raise NotInitialisedError(f"the {store.name} store is not initialised")
+    if current != head:
+        raise NotInitialisedError(
+            f"the {store.name} store is at schema revision {','.join(current)}, not {','.join(head)}: migrate it first"
+        )
