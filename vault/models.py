@@ -50,6 +50,9 @@ __all__ = [
     "AUDIT_PURPOSE_LENGTH",
     "AuditEntry",
     "AuditHead",
+    "AuditCheckpoint",
+    "ApiKey",
+    "SigningKeyRow",
 ]
 
 NAMING_CONVENTION = {
@@ -254,3 +257,63 @@ class AuditHead(DataBase):
 
     def __repr__(self) -> str:
         return f"AuditHead(id={self.id!r})"
+
+
+class AuditCheckpoint(DataBase):
+    """An Ed25519 signature over the chain's head at ``seq`` (see vault.audit)."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    key_id: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+
+    def __repr__(self) -> str:
+        return f"AuditCheckpoint(seq={self.seq!r})"
+
+
+# --- data store: API keys -------------------------------------------------------------------
+
+
+class ApiKey(DataBase):
+    """An API key: only the SHA-256 of its secret part is stored; the token is shown once.
+
+    ``scopes`` is a space-separated list of scope names.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    scopes: Mapped[str] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    def __repr__(self) -> str:
+        return f"ApiKey(id={self.id!r})"
+
+
+# --- key store: signing keys ----------------------------------------------------------------
+
+
+class SigningKeyRow(KeysBase):
+    """An Ed25519 signing key (audit checkpoints, erasure receipts): its 32-byte seed wrapped
+    (RFC 5649) by root KEK version ``kek_id``; the public key in the clear."""
+
+    __tablename__ = "signing_keys"
+    __table_args__ = (CheckConstraint("status IN ('enabled', 'retired', 'destroyed')", name="status"),)
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    kek_id: Mapped[str] = mapped_column(String(KEK_ID_LENGTH))
+    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    def __repr__(self) -> str:
+        return f"SigningKeyRow(key_id={self.key_id!r})"
