@@ -1,0 +1,141 @@
+"""The pseudovault command for the core vault: init, status, subjects, keys. Shapes from the issue."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from canary import CANARY_PII
+
+from typing import Any
+
+
+def test_init_creates_a_private_home_and_is_safe_to_run_again(cli: Any, cli_env: dict[str, str]) -> None:
+    first = cli.json("init")
+    assert first["created"] is True
+    home = Path(cli_env["PSEUDOVAULT_HOME"])
+    assert stat.S_IMODE(os.stat(home).st_mode) == 0o700
+    for name in ("keyring.json", "data.sqlite3", "keys.sqlite3"):
+        assert stat.S_IMODE(os.stat(home / name).st_mode) == 0o600, name
+    keyring_bytes = (home / "keyring.json").read_bytes()
+    again = cli.json("init")
+    assert again["created"] is False
+    assert (home / "keyring.json").read_bytes() == keyring_bytes
+
+
+def test_init_with_a_short_passphrase_is_refused_and_leaves_nothing(cli: Any, cli_env: dict[str, str]) -> None:
+    result = cli("init", env={"PSEUDOVAULT_PASSPHRASE": "short"})
+    assert result.exit_code == 4
+    assert "passphrase" in result.stderr and "Traceback" not in result.stderr
+    assert not (Path(cli_env["PSEUDOVAULT_HOME"]) / "keyring.json").exists()
+
+
+def test_commands_before_init_say_so_in_one_line(cli: Any) -> None:
+    result = cli("status")
+    assert result.exit_code == 5
+    assert result.stderr.strip().count("\n") == 0
+    assert "pseudovault init" in result.stderr
+
+
+def test_wrong_passphrase_is_one_clear_line_naming_the_keyring(initialised: Any, cli_env: dict[str, str]) -> None:
+    result = initialised("status", env={"PSEUDOVAULT_PASSPHRASE": "not the right passphrase"})
+    assert result.exit_code == 7
+    assert "keyring.json" in result.stderr and "wrong passphrase" in result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.strip().count("\n") == 0
+
+
+def test_subject_lifecycle_with_the_issue_shapes(initialised: Any) -> None:
+    cli = initialised
+    added = cli.ok("subjects", "add", "--field", "email=a@b.example", "--field", "name=Kim")
+    subject_id = added.stdout.split()[-1]
+    assert len(subject_id) == 36
+
+    shown = cli.json("subjects", "show", subject_id)
+    assert shown == {"subject_id": subject_id, "fields": {"email": "a@b.example", "name": "Kim"}}
+    assert "Kim" in cli.ok("subjects", "show", subject_id).stdout
+    assert cli.json("subjects", "show", subject_id, "--field", "name")["fields"] == {"name": "Kim"}
+
+    cli.ok("subjects", "update", subject_id, "--field", "phone=010-1234-5678", "--unset", "name")
+    assert cli.json("subjects", "show", subject_id)["fields"] == {"email": "a@b.example", "phone": "010-1234-5678"}
+
+    listed = cli.json("subjects", "list")
+    assert [row["subject_id"] for row in listed] == [subject_id]
+    assert listed[0]["fields"] == ["email", "phone"]
+
+    shredded = cli.json("subjects", "shred", subject_id, "--yes")
+    assert shredded["already"] is False
+    again = cli.json("subjects", "shred", subject_id, "--yes")
+    assert again["already"] is True
+
+    gone = cli("subjects", "show", subject_id)
+    never = cli("subjects", "show", "00000000-0000-4000-8000-000000000000")
+    assert gone.exit_code == never.exit_code == 3
+    assert gone.stderr.replace(subject_id, "ID") == never.stderr.replace("00000000-0000-4000-8000-000000000000", "ID")
+
+
+def test_shred_without_yes_asks_and_does_nothing_when_not_confirmed(initialised: Any) -> None:
+    subject_id = initialised.ok("subjects", "add", "--field", "name=Lee").stdout.split()[-1]
+    result = initialised("subjects", "shred", subject_id)
+    assert result.exit_code != 0
+    assert initialised.json("subjects", "show", subject_id)["fields"] == {"name": "Lee"}
+
+
+def test_fields_from_standard_input_keep_pii_out_of_argv(initialised: Any) -> None:
+    payload = '{"email": "%s", "name": "Park"}' % CANARY_PII
+    subject_id = initialised.ok("subjects", "add", "--fields-json", "-", input=payload).stdout.split()[-1]
+    assert initialised.json("subjects", "show", subject_id)["fields"]["email"] == CANARY_PII
+
+
+def test_invalid_input_is_a_clear_line_and_writes_nothing(initialised: Any) -> None:
+    for args in (
+        ("subjects", "add", "--field", "noequals"),
+        ("subjects", "add", "--field", f"Bad-Name={CANARY_PII}"),
+        ("subjects", "add", "--field", "email="),
+        ("subjects", "add"),
+        ("subjects", "show", "not-a-uuid"),
+    ):
+        result = initialised(*args)
+        assert result.exit_code == 4, (args, result.stderr)
+        assert CANARY_PII not in result.stderr and "Traceback" not in result.stderr
+    assert initialised.json("status")["counts"]["subjects"] == 0
+
+
+def test_status_shows_counts_and_never_key_material(initialised: Any, cli_env: dict[str, str]) -> None:
+    initialised.ok("subjects", "add", "--field", f"email={CANARY_PII}")
+    status = initialised.json("status")
+    assert status["counts"]["subjects"] == 1
+    assert status["provider"]["kind"] == "local"
+    text = initialised.ok("status").stdout
+    assert CANARY_PII not in text and cli_env["PSEUDOVAULT_PASSPHRASE"] not in text
+
+
+def test_keys_rotate_then_rewrap_keeps_subjects_readable(initialised: Any) -> None:
+    ids = [initialised.ok("subjects", "add", "--field", f"name=n{i}").stdout.split()[-1] for i in range(5)]
+    rotated = initialised.json("keys", "rotate")
+    assert rotated["root_key_id"] == "local:2" and rotated["epoch"] == 2
+    report = initialised.json("keys", "rewrap", "--batch-size", "2")
+    assert report["data_keys_rewrapped"] == 5
+    assert report["epochs_destroyed"] == 1
+    status = initialised.json("status")
+    assert status["epochs"]["root_key_ids_in_use"] == ["local:2"]
+    for i, subject_id in enumerate(ids):
+        assert initialised.json("subjects", "show", subject_id)["fields"] == {"name": f"n{i}"}
+    assert initialised.json("keys", "rewrap")["data_keys_rewrapped"] == 0
+
+
+def test_privileged_cli_actions_are_audited_without_pii(initialised: Any) -> None:
+    subject_id = initialised.ok("subjects", "add", "--field", f"email={CANARY_PII}").stdout.split()[-1]
+    initialised.ok("subjects", "show", subject_id, "--purpose", "support ticket 42")
+    initialised.ok("subjects", "shred", subject_id, "--yes")
+    from vault.bootstrap import open_vault
+    from vault.config import Settings
+
+    with open_vault(Settings(**{k.removeprefix("PSEUDOVAULT_").lower(): v for k, v in initialised.env.items()})) as vault:
+        entries = vault.audit.query(limit=100)
+        assert vault.audit.verify().ok
+    actions = [(e.action, e.actor_kind, e.purpose) for e in entries]
+    assert ("subject.create", "cli", None) in actions
+    assert ("subject.reveal", "cli", "support ticket 42") in actions
+    assert ("subject.shred", "cli", None) in actions
+    assert all(CANARY_PII not in repr(e.as_dict()) for e in entries)
