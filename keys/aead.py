@@ -42,9 +42,12 @@ class Aead:
         return nonce + self._aesgcm.encrypt(nonce, plaintext, associated_data)
 
     def decrypt(self, ciphertext: bytes, associated_data: bytes) -> bytes:
-        if not isinstance(ciphertext, (bytes, bytearray, memoryview)) or len(ciphertext) < OVERHEAD:
+        if type(ciphertext) is not bytes:
+            if not isinstance(ciphertext, (bytearray, memoryview)):
+                raise DecryptionError()
+            ciphertext = bytes(ciphertext)
+        if len(ciphertext) < OVERHEAD:
             raise DecryptionError()
-        ciphertext = bytes(ciphertext)
         try:
             return self._aesgcm.decrypt(ciphertext[:NONCE_SIZE], ciphertext[NONCE_SIZE:], associated_data)
         except (InvalidTag, ValueError, TypeError, OverflowError):

@@ -11,6 +11,10 @@ from its store and pass it to :meth:`KeyCache.put`; the put is skipped if anythi
 cleared since. (Conservative: an unrelated eviction only costs one cache fill.)
 
 ``max_entries == 0`` or a zero ``ttl`` disables caching: every put is skipped.
+
+An entry can carry one object derived from its key (:meth:`KeyCache.derived`, e.g. the
+AES-GCM context built over a data key), so hot paths do not rebuild it for every field. The
+derived object lives and dies with its entry: eviction, expiry and ``clear`` drop both.
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from datetime import datetime, timedelta
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 from keys.secrets import SecretBytes
 from vault.clock import Clock
 
 __all__ = ["KeyCache"]
+
+_D = TypeVar("_D")
 
 
 class KeyCache:
@@ -40,8 +47,8 @@ class KeyCache:
         self._ttl = ttl
         self._clock = clock
         self._lock = threading.Lock()
-        # key -> (value, put_at); the order is least recently used first
-        self._entries: OrderedDict[str, tuple[SecretBytes, datetime]] = OrderedDict()
+        # key -> [value, put_at, derived object or None]; least recently used first
+        self._entries: OrderedDict[str, list[Any]] = OrderedDict()
         self._stamp = 0
 
     @property
@@ -68,12 +75,29 @@ class KeyCache:
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            value, put_at = entry
+            value, put_at, _derived = entry
             if self._expired(put_at, now):
                 del self._entries[key]
                 return None
             self._entries.move_to_end(key)
-            return value
+            return value  # type: ignore[no-any-return]
+
+    def derived(self, key: str, derive: Callable[[SecretBytes], _D]) -> _D | None:
+        """The object derived from ``key``'s value (built by ``derive`` on first use), or None
+        when ``key`` is absent or expired. ``derive`` must always build the same kind of object
+        for the same key name."""
+        now = self._clock.now()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if self._expired(entry[1], now):
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            if entry[2] is None:
+                entry[2] = derive(entry[0])
+            return entry[2]  # type: ignore[no-any-return]
 
     def put(self, key: str, value: SecretBytes, *, stamp: int | None = None) -> bool:
         """Cache ``value`` under ``key``; returns whether it was cached.
@@ -89,7 +113,7 @@ class KeyCache:
         with self._lock:
             if stamp is not None and stamp != self._stamp:
                 return False
-            self._entries[key] = (value, now)
+            self._entries[key] = [value, now, None]
             self._entries.move_to_end(key)
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)

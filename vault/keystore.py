@@ -39,6 +39,7 @@ from sqlalchemy import CursorResult, Engine, delete, event, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from keys.aead import Aead
 from keys.errors import DecryptionError
 from keys.provider import KekProvider, WrappedKey
 from keys.secrets import SecretBytes
@@ -283,6 +284,19 @@ class KeyHierarchy:
         key = unwrap_key(self._epoch_key(epoch, kek_id, epoch_wrapped, stamp=stamp), dek_wrapped)
         self._cache.put(cache_key, key, stamp=stamp)
         return key
+
+    def data_aead(self, subject_id: str) -> Aead:
+        """AES-256-GCM over the data key of ``subject_id``, built once per cache entry.
+
+        The same key as :meth:`data_key`, with the same lifetime in memory: shredding evicts
+        both at once.
+        """
+        cache_key = _dek_cache_key(subject_id)
+        aead = self._cache.derived(cache_key, Aead)
+        if aead is not None:
+            return aead
+        key = self.data_key(subject_id)
+        return self._cache.derived(cache_key, Aead) or Aead(key)
 
     def has_data_key(self, subject_id: str, session: Session | None = None) -> bool:
         stmt = select(exists().where(SubjectKey.subject_id == subject_id))

@@ -36,6 +36,7 @@ after the first step, shredding again completes it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import uuid
@@ -106,6 +107,7 @@ class ShredResult:
     already: bool
 
 
+@functools.lru_cache(maxsize=16_384)
 def field_associated_data(subject_id: str, name: str, schema_version: int) -> bytes:
     """The associated data binding a field ciphertext to its subject, name and schema version."""
     parts = (
@@ -259,7 +261,7 @@ class SubjectService:
             if wanted is not None:
                 stmt = stmt.where(SubjectField.name.in_(wanted))
             rows = session.execute(stmt).all() if wanted is None or wanted else []
-        aead = Aead(self._keys.data_key(subject_id))
+        aead = self._keys.data_aead(subject_id)
         out: dict[str, str] = {}
         try:
             for name, ciphertext, schema_version in rows:
@@ -286,7 +288,7 @@ class SubjectService:
         """Set the given fields (adding new ones); a value of None deletes that field."""
         subject_id = validate_subject_id(subject_id)
         values = _validate_fields(fields, allow_delete=True)
-        aead = Aead(self._keys.data_key(subject_id))  # NotFoundError when shredded
+        aead = self._keys.data_aead(subject_id)  # NotFoundError when shredded
         ciphertexts = {
             name: self._encrypt(aead, subject_id, name, value) for name, value in values.items() if value is not None
         }

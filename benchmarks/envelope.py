@@ -1,0 +1,106 @@
+"""Envelope encryption: field encrypt+decrypt through the vault next to raw AES-GCM, and subject
+create / read / shred rates on SQLite and PostgreSQL.
+
+The vault path is what ``SubjectService.read``/``update`` do per field with a warm data key: the
+AES-GCM context over the subject's data key from the key cache (``KeyHierarchy.data_aead``, looked
+up once per operation, as a read of a one-field subject does) and the field's associated data
+(``field_associated_data``, built for the encryption and again for the decryption). The raw baseline is ``cryptography``'s
+``AESGCM`` on the same sizes with a fixed object and random nonces, in the same run.
+
+    python benchmarks/envelope.py [--quick] [--no-postgres]
+
+PostgreSQL is measured when PSEUDOVAULT_BENCH_POSTGRES_URL or PSEUDOVAULT_TEST_POSTGRES_URL is
+set (throwaway databases are created next to it). The last line printed is JSON; each ratio is
+under a key ending in ``_ratio``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
+
+from _common import emit, postgres_stores, postgres_url, rate, sqlite_stores, timed  # noqa: E402
+from keys.testing import FakeKmsProvider  # noqa: E402
+from vault.subjects import SCHEMA_VERSION, field_associated_data  # noqa: E402
+from vault.vault import Vault  # noqa: E402
+
+
+def field_rates(vault: Vault, subject_id: str, size: int, seconds: float) -> tuple[float, float]:
+    value = os.urandom(size)
+    associated_data = field_associated_data(subject_id, "email", SCHEMA_VERSION)
+
+    def through_vault() -> None:
+        aead = vault.keys.data_aead(subject_id)  # warm: served by the key cache
+        ciphertext = aead.encrypt(value, field_associated_data(subject_id, "email", SCHEMA_VERSION))
+        aead.decrypt(ciphertext, field_associated_data(subject_id, "email", SCHEMA_VERSION))
+
+    raw = AESGCM(AESGCM.generate_key(bit_length=256))
+
+    def raw_aesgcm() -> None:
+        nonce = os.urandom(12)
+        ciphertext = raw.encrypt(nonce, value, associated_data)
+        raw.decrypt(nonce, ciphertext, associated_data)
+
+    # interleave so that machine noise hits both sides alike
+    v1, r1 = rate(through_vault, seconds=seconds / 2), rate(raw_aesgcm, seconds=seconds / 2)
+    v2, r2 = rate(through_vault, seconds=seconds / 2), rate(raw_aesgcm, seconds=seconds / 2)
+    return (v1 + v2) / 2, (r1 + r2) / 2
+
+
+def subject_rates(data_url: str, keys_url: str, n: int) -> dict[str, float]:
+    with Vault.create(FakeKmsProvider(), data_url, keys_url) as vault:
+        fields = {"name": "Kim Minji", "email": "minji@example.com", "phone": "+821012345678"}
+        ids: list[str] = []
+        t_create = timed(lambda: ids.extend(vault.subjects.create(fields) for _ in range(n)))
+        vault.cache.clear()
+        t_read_cold = timed(lambda: [vault.subjects.read(i) for i in ids])
+        t_read_warm = timed(lambda: [vault.subjects.read(i) for i in ids])
+        t_shred = timed(lambda: [vault.subjects.shred(i) for i in ids])
+    return {
+        "create_per_s": n / t_create,
+        "read_cold_per_s": n / t_read_cold,
+        "read_warm_per_s": n / t_read_warm,
+        "shred_per_s": n / t_shred,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short run (well under a minute)")
+    parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL even if configured")
+    args = parser.parse_args()
+    seconds = 1.0 if args.quick else 4.0
+    n_subjects = 200 if args.quick else 2000
+
+    figures: dict[str, object] = {"benchmark": "envelope", "quick": args.quick}
+    with sqlite_stores() as (data_url, keys_url), Vault.create(FakeKmsProvider(), data_url, keys_url) as vault:
+        subject_id = vault.subjects.create({"email": "warm@example.com"})
+        vault.keys.data_key(subject_id)
+        for size, label in ((64, "64b"), (1024, "1kib")):
+            through, raw = field_rates(vault, subject_id, size, seconds)
+            figures[f"field_{label}_vault_ops_per_s"] = round(through, 1)
+            figures[f"field_{label}_raw_ops_per_s"] = round(raw, 1)
+            figures[f"field_{label}_ratio"] = round(through / raw, 3)
+
+    with sqlite_stores() as (data_url, keys_url):
+        for key, value in subject_rates(data_url, keys_url, n_subjects).items():
+            figures[f"sqlite_subject_{key}"] = round(value, 1)
+
+    url = None if args.no_postgres else postgres_url()
+    if url:
+        with postgres_stores(url) as (data_url, keys_url):
+            for key, value in subject_rates(data_url, keys_url, n_subjects).items():
+                figures[f"postgres_subject_{key}"] = round(value, 1)
+    figures["subjects_measured"] = n_subjects
+    emit(figures)
+
+
+if __name__ == "__main__":
+    main()
