@@ -15,6 +15,8 @@ from keys.secrets import SecretBytes
 from vault.clock import Clock
 from vault.config import Settings
 from vault.errors import ConflictError, InvalidInputError, NotInitialisedError
+from vault.records import RecordsConfig
+from vault.retention.policies import load_policies
 from vault.vault import Vault
 
 __all__ = ["PassphraseSource", "InitResult", "init_vault", "open_vault", "is_initialised"]
@@ -49,10 +51,32 @@ def is_initialised(settings: Settings) -> bool:
     return settings.keyring_path.exists()
 
 
+def records_config(settings: Settings) -> RecordsConfig:
+    """Identifier normalization, the decision policy and the lookup-key refresh from settings.
+
+    A bad default region or policy file fails here, before any store is opened.
+    """
+    from vault.decisions import DecisionPolicy
+    from vault.identifiers import NormalizerConfig
+
+    try:
+        normalizer = NormalizerConfig(default_region=settings.default_region, ipv6_prefix=settings.ipv6_prefix)
+    except ValueError as exc:
+        raise InvalidInputError("PSEUDOVAULT_DEFAULT_REGION", str(exc)) from None
+    policy = DecisionPolicy.from_file(settings.decision_policy.expanduser()) if settings.decision_policy else None
+    return RecordsConfig(
+        normalizer=normalizer, policy=policy, lookup_refresh=timedelta(seconds=settings.lookup_refresh_seconds)
+    )
+
+
 def _vault_kwargs(settings: Settings, clock: Clock | None) -> dict[str, object]:
     kwargs: dict[str, object] = {
         "cache_ttl": timedelta(seconds=settings.key_cache_ttl_seconds),
         "cache_size": settings.key_cache_size,
+        "audit_checkpoint_every": settings.audit_checkpoint_every,
+        "records_config": records_config(settings),
+        # a bad retention policy file fails here (file, line, reason), before any store is opened
+        "retention_policies": load_policies(settings.retention_policies),
     }
     if clock is not None:
         kwargs["clock"] = clock

@@ -36,10 +36,21 @@ class Settings(BaseSettings):
     key_cache_ttl_seconds: float = Field(default=300.0, gt=0, le=86_400)
     key_cache_size: int = Field(default=10_000, ge=1, le=10_000_000)
     default_region: str = Field(default="KR", min_length=2, max_length=2)
+    # Ban checks: a TOML decision policy file (vault.decisions; default policy if unset), the
+    # IPv6 prefix identifiers are reduced to, and how often lookup-key versions are re-read.
+    decision_policy: Path | None = Field(default=None, description="Decision policy TOML file.")
+    ipv6_prefix: int = Field(default=64, ge=16, le=128)
+    lookup_refresh_seconds: float = Field(default=5.0, ge=0, le=3600)
+    # Retention: the operator's policy file (vault.retention.policies; the shipped presets if unset).
+    retention_policies: Path | None = Field(default=None, description="Retention policy TOML file.")
     # Argon2id parameters used when a keyring is created; an existing keyring keeps its own.
     kdf_time_cost: int = Field(default=3, ge=1, le=100)
     kdf_memory_kib: int = Field(default=65_536, ge=8, le=4_194_304)
     kdf_parallelism: int = Field(default=4, ge=1, le=64)
+    # Audit log: a signed checkpoint every N entries; entries older than the retention are pruned
+    # by 'pseudovault audit prune' (the operator-access-log period: 2 years).
+    audit_checkpoint_every: int = Field(default=100, ge=1, le=1_000_000)
+    audit_retention_days: int = Field(default=730, ge=1, le=36_500)
 
     @field_validator("default_region")
     @classmethod

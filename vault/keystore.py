@@ -17,6 +17,13 @@ remaining epoch keys under the provider's primary root KEK version. A key-store 
 before the rotation holds epoch keys that no longer exist, which is what stops an old backup from
 bringing back a subject shredded since.
 
+Records without a subject (vault.records) have data keys of their own in ``record_keys``, handled
+exactly like subject data keys (cache key ``rdek/<record id>``) and moved by the same rewrap. The
+lookup keys of pseudonyms (``lookup_keys``, vault.lookup) are wrapped by the root KEK directly, like
+epoch keys: :meth:`KeyHierarchy.rewrap` moves them to the primary root KEK version too, so that one
+call rewraps everything and ``root_key_ids_in_use`` covers every key the root KEK wraps. The same
+holds for the seeds of the Ed25519 signing keys (``signing_keys``, vault.signing).
+
 Failure rules: a subject without a data key is :class:`vault.errors.NotFoundError`; a wrapped key
 that does not unwrap is :class:`keys.errors.DecryptionError`; a root KEK version the provider no
 longer has is :class:`keys.errors.KeyNotFoundError`.
@@ -30,12 +37,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, delete, event, exists, func, select, update
+from sqlalchemy import CursorResult, Engine, delete, event, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -48,7 +55,7 @@ from vault.cache import KeyCache
 from vault.clock import Clock
 from vault.db import session_scope
 from vault.errors import ConflictError, NotFoundError, NotInitialisedError
-from vault.models import EpochStatus, ShredLedgerEntry, SubjectKey, WrappingKey
+from vault.models import EpochStatus, LookupKey, RecordKey, ShredLedgerEntry, SigningKeyRow, SubjectKey, WrappingKey
 
 __all__ = ["KeyHierarchy", "RewrapReport", "EpochInfo"]
 
@@ -62,14 +69,18 @@ _DESTROYED = EpochStatus.DESTROYED.value
 class RewrapReport:
     """What a :meth:`KeyHierarchy.rewrap` run did.
 
-    ``root_key_ids_in_use`` are the root KEK versions that still wrap an enabled epoch key: a
-    root version not listed may be destroyed at the provider.
+    ``root_key_ids_in_use`` are the root KEK versions that still wrap an enabled epoch key, a
+    lookup key that is not destroyed or a signing key seed: a root version not listed may be
+    destroyed at the provider.
+    ``data_keys_rewrapped`` counts subject and record data keys.
     """
 
     data_keys_rewrapped: int
     epoch_keys_rewrapped: int
     epochs_destroyed: int
     root_key_ids_in_use: tuple[str, ...]
+    lookup_keys_rewrapped: int = 0
+    signing_keys_rewrapped: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (lists, ints), ready for JSON."""
@@ -77,6 +88,8 @@ class RewrapReport:
             "data_keys_rewrapped": self.data_keys_rewrapped,
             "epoch_keys_rewrapped": self.epoch_keys_rewrapped,
             "epochs_destroyed": self.epochs_destroyed,
+            "lookup_keys_rewrapped": self.lookup_keys_rewrapped,
+            "signing_keys_rewrapped": self.signing_keys_rewrapped,
             "root_key_ids_in_use": list(self.root_key_ids_in_use),
         }
 
@@ -96,6 +109,10 @@ class EpochInfo:
 
 def _dek_cache_key(subject_id: str) -> str:
     return f"dek/{subject_id}"
+
+
+def _record_key_cache_key(record_id: str) -> str:
+    return f"rdek/{record_id}"
 
 
 def _epoch_cache_key(epoch: int, kek_id: str, wrapped: bytes) -> str:
@@ -214,10 +231,10 @@ class KeyHierarchy:
     def epochs(self) -> list[EpochInfo]:
         """Every epoch, oldest first, with how many data keys each wraps."""
         with session_scope(self._engine) as session:
-            counts = {
-                epoch: count
-                for epoch, count in session.execute(select(SubjectKey.epoch, func.count()).group_by(SubjectKey.epoch))
-            }
+            counts: dict[int, int] = {}
+            for model in (SubjectKey, RecordKey):
+                for epoch, count in session.execute(select(model.epoch, func.count()).group_by(model.epoch)):
+                    counts[epoch] = counts.get(epoch, 0) + count
             rows = session.scalars(select(WrappingKey).order_by(WrappingKey.epoch)).all()
         current = max((r.epoch for r in rows if r.status == _ENABLED), default=None)
         return [
@@ -234,9 +251,11 @@ class KeyHierarchy:
         ]
 
     def root_key_ids_in_use(self) -> tuple[str, ...]:
-        """Root KEK versions that wrap at least one enabled epoch key, sorted."""
+        """Root KEK versions that wrap at least one enabled epoch key or live lookup key, sorted."""
         with session_scope(self._engine) as session:
-            ids = session.scalars(select(WrappingKey.kek_id).where(WrappingKey.status == _ENABLED).distinct()).all()
+            ids = set(session.scalars(select(WrappingKey.kek_id).where(WrappingKey.status == _ENABLED).distinct()))
+            ids.update(session.scalars(select(LookupKey.kek_id).where(LookupKey.status != _DESTROYED).distinct()))
+            ids.update(session.scalars(select(SigningKeyRow.kek_id).where(SigningKeyRow.wrapped.is_not(None)).distinct()))
         return tuple(sorted(ids))
 
     # --- data keys ------------------------------------------------------------------------
@@ -323,9 +342,86 @@ class KeyHierarchy:
         event.listen(session, "after_commit", lambda _session: self._cache.evict(cache_key), once=True)
         return bool(result.rowcount)
 
+    def destroy_data_keys(self, session: Session, subject_ids: Collection[str]) -> int:
+        """:meth:`destroy_data_key` for many subjects in one DELETE (vault.subjects.shred_many);
+        returns how many keys there were. Evicted now and again on commit, like one."""
+        ids = list(subject_ids)
+        if not ids:
+            return 0
+        result = cast(CursorResult[Any], session.execute(delete(SubjectKey).where(SubjectKey.subject_id.in_(ids))))
+        cache_keys = [_dek_cache_key(subject_id) for subject_id in ids]
+
+        def evict(_session: Session | None = None) -> None:
+            for cache_key in cache_keys:
+                self._cache.evict(cache_key)
+
+        evict()
+        event.listen(session, "after_commit", evict, once=True)
+        return int(result.rowcount or 0)
+
     def count_data_keys(self) -> int:
         with session_scope(self._engine) as session:
             return int(session.scalar(select(func.count()).select_from(SubjectKey)) or 0)
+
+    # --- record data keys -----------------------------------------------------------------
+
+    def create_record_key(self, session: Session, record_id: str, data_key: SecretBytes | None = None) -> SecretBytes:
+        """A data key for the record ``record_id`` (``data_key``, or a new random one), wrapped under
+        the current epoch and added in ``session`` (a key-store session the caller commits)."""
+        row = self._current_epoch_row(session, lock=True)
+        if row is None:
+            raise NotInitialisedError("the key store has no enabled epoch")
+        epoch_key = self._epoch_key(row.epoch, row.kek_id, row.wrapped)
+        key = data_key if data_key is not None else generate_key()
+        session.add(
+            RecordKey(record_id=record_id, epoch=row.epoch, wrapped=wrap_key(epoch_key, key), created_at=self._clock.now())
+        )
+        try:
+            session.flush()
+        except IntegrityError:
+            raise ConflictError(f"record {record_id} already has a data key") from None
+        return key
+
+    def record_key(self, record_id: str) -> SecretBytes:
+        """The unwrapped data key of the record ``record_id``; NotFoundError("record key", id) if none."""
+        cache_key = _record_key_cache_key(record_id)
+        key = self._cache.get(cache_key)
+        if key is not None:
+            return key
+        stamp = self._cache.stamp
+        with session_scope(self._engine) as session:
+            row = session.execute(
+                select(RecordKey.epoch, RecordKey.wrapped, WrappingKey.kek_id, WrappingKey.wrapped)
+                .join(WrappingKey, WrappingKey.epoch == RecordKey.epoch)
+                .where(RecordKey.record_id == record_id)
+            ).one_or_none()
+        if row is None:
+            raise NotFoundError("record key", record_id)
+        epoch, dek_wrapped, kek_id, epoch_wrapped = row
+        key = unwrap_key(self._epoch_key(epoch, kek_id, epoch_wrapped, stamp=stamp), dek_wrapped)
+        self._cache.put(cache_key, key, stamp=stamp)
+        return key
+
+    def record_aead(self, record_id: str) -> Aead:
+        """AES-256-GCM over the record's own data key, built once per cache entry."""
+        cache_key = _record_key_cache_key(record_id)
+        aead = self._cache.derived(cache_key, Aead)
+        if aead is not None:
+            return aead
+        key = self.record_key(record_id)
+        return self._cache.derived(cache_key, Aead) or Aead(key)
+
+    def destroy_record_key(self, session: Session, record_id: str) -> bool:
+        """Delete the wrapped data key of a record in ``session``; evicted now and on commit."""
+        cache_key = _record_key_cache_key(record_id)
+        result = cast(CursorResult[Any], session.execute(delete(RecordKey).where(RecordKey.record_id == record_id)))
+        self._cache.evict(cache_key)
+        event.listen(session, "after_commit", lambda _session: self._cache.evict(cache_key), once=True)
+        return bool(result.rowcount)
+
+    def count_record_keys(self) -> int:
+        with session_scope(self._engine) as session:
+            return int(session.scalar(select(func.count()).select_from(RecordKey)) or 0)
 
     # --- shred ledger ---------------------------------------------------------------------
 
@@ -340,6 +436,14 @@ class KeyHierarchy:
         if session.get(ShredLedgerEntry, subject_id) is None:
             session.add(ShredLedgerEntry(subject_id=subject_id, shredded_at=shredded_at))
             session.flush()
+
+    @staticmethod
+    def record_shreds(session: Session, entries: Sequence[tuple[str, datetime]]) -> None:
+        """:meth:`record_shred` for many subjects: ``(subject id, shredded at)`` pairs."""
+        present = KeyHierarchy.ledger_present(session, [subject_id for subject_id, _ in entries])
+        rows = [{"subject_id": subject_id, "shredded_at": at} for subject_id, at in entries if subject_id not in present]
+        if rows:
+            session.execute(insert(ShredLedgerEntry), rows)
 
     @staticmethod
     def ledger_page(session: Session, after: str | None, limit: int) -> list[tuple[str, datetime]]:
@@ -364,8 +468,9 @@ class KeyHierarchy:
     # --- rewrap ---------------------------------------------------------------------------
 
     def rewrap(self, batch_size: int = 500, progress: Callable[[int, int], None] | None = None) -> RewrapReport:
-        """Move every data key to the current epoch, destroy the epochs left unused, and rewrap
-        every remaining epoch key under the provider's primary root KEK version.
+        """Move every data key (subjects' and records') to the current epoch, destroy the epochs
+        left unused, and rewrap every remaining epoch key and every lookup key under the
+        provider's primary root KEK version.
 
         Work is done in batches, each committed on its own; after each, ``progress(done, total)``
         is called with the keys moved plus epochs destroyed so far and the total this run expects
@@ -376,26 +481,34 @@ class KeyHierarchy:
         """
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError("batch_size must be a positive integer")
-        counts = {"data": 0, "epochs": 0, "destroyed": 0}
+        counts = {"data": 0, "epochs": 0, "destroyed": 0, "lookup": 0, "signing": 0}
         current = self.current_epoch()
         primary = self._provider.primary_key_id
         total = self._rewrap_work(current, primary)
 
         def report() -> RewrapReport:
-            return RewrapReport(counts["data"], counts["epochs"], counts["destroyed"], self.root_key_ids_in_use())
+            return RewrapReport(
+                counts["data"],
+                counts["epochs"],
+                counts["destroyed"],
+                self.root_key_ids_in_use(),
+                counts["lookup"],
+                counts["signing"],
+            )
 
         def done_batch() -> None:
             if progress is not None:
                 done = sum(counts.values())
                 progress(done, max(total, done))
 
-        # 1. data keys under older epochs -> the current epoch
-        while True:
-            moved = self._rewrap_data_key_batch(current, batch_size)
-            if moved is None:
-                break
-            counts["data"] += moved
-            done_batch()
+        # 1. data keys (subjects', then records') under older epochs -> the current epoch
+        for model in (SubjectKey, RecordKey):
+            while True:
+                moved = self._rewrap_data_key_batch(current, batch_size, model)
+                if moved is None:
+                    break
+                counts["data"] += moved
+                done_batch()
 
         # 2. older epochs no data key refers to any more -> destroyed
         with session_scope(self._engine) as session:
@@ -421,6 +534,30 @@ class KeyHierarchy:
                 counts["epochs"] += 1
                 done_batch()
 
+        # 4. lookup keys wrapped by a non-primary root KEK version -> the primary
+        with session_scope(self._engine) as session:
+            stale_lookup = session.scalars(
+                select(LookupKey.version)
+                .where(LookupKey.status != _DESTROYED, LookupKey.kek_id != primary)
+                .order_by(LookupKey.version)
+            ).all()
+        for version in stale_lookup:
+            if self._rewrap_lookup_key(version):
+                counts["lookup"] += 1
+                done_batch()
+
+        # 5. signing key seeds wrapped by a non-primary root KEK version -> the primary
+        with session_scope(self._engine) as session:
+            stale_signing = session.scalars(
+                select(SigningKeyRow.key_id)
+                .where(SigningKeyRow.wrapped.is_not(None), SigningKeyRow.kek_id != primary)
+                .order_by(SigningKeyRow.key_id)
+            ).all()
+        for key_id in stale_signing:
+            if self._rewrap_signing_key(key_id):
+                counts["signing"] += 1
+                done_batch()
+
         final = report()
         log.info(
             "rewrap: %d data keys rewrapped, %d epoch keys rewrapped, %d epochs destroyed",
@@ -432,9 +569,22 @@ class KeyHierarchy:
 
     def _rewrap_work(self, current: int, primary: str) -> int:
         """What a rewrap expects to do: data keys to move, older epochs to destroy, and newer
-        epoch keys to rewrap under the primary root version."""
+        epoch keys and lookup keys to rewrap under the primary root version."""
         with session_scope(self._engine) as session:
-            data_keys = session.scalar(select(func.count()).select_from(SubjectKey).where(SubjectKey.epoch < current))
+            data_keys = sum(
+                int(session.scalar(select(func.count()).select_from(model).where(model.epoch < current)) or 0)
+                for model in (SubjectKey, RecordKey)
+            )
+            lookup_keys = session.scalar(
+                select(func.count())
+                .select_from(LookupKey)
+                .where(LookupKey.status != _DESTROYED, LookupKey.kek_id != primary)
+            )
+            signing_keys = session.scalar(
+                select(func.count())
+                .select_from(SigningKeyRow)
+                .where(SigningKeyRow.wrapped.is_not(None), SigningKeyRow.kek_id != primary)
+            )
             epochs = session.scalar(
                 select(func.count())
                 .select_from(WrappingKey)
@@ -443,15 +593,19 @@ class KeyHierarchy:
                     (WrappingKey.epoch < current) | (WrappingKey.kek_id != primary),
                 )
             )
-        return int(data_keys or 0) + int(epochs or 0)
+        return data_keys + int(epochs or 0) + int(lookup_keys or 0) + int(signing_keys or 0)
 
-    def _rewrap_data_key_batch(self, current: int, batch_size: int) -> int | None:
-        """Rewrap up to ``batch_size`` data keys of older epochs; None when there were none left."""
+    def _rewrap_data_key_batch(
+        self, current: int, batch_size: int, model: type[SubjectKey] | type[RecordKey] = SubjectKey
+    ) -> int | None:
+        """Rewrap up to ``batch_size`` data keys (of ``model``'s table) of older epochs; None when
+        there were none left."""
+        owner = model.subject_id if model is SubjectKey else model.record_id  # type: ignore[union-attr]
         with session_scope(self._engine, write=True) as session:
             rows = session.execute(
-                select(SubjectKey.subject_id, SubjectKey.epoch, SubjectKey.wrapped)
-                .where(SubjectKey.epoch < current)
-                .order_by(SubjectKey.subject_id)
+                select(owner, model.epoch, model.wrapped)
+                .where(model.epoch < current)
+                .order_by(owner)
                 .limit(batch_size)
                 .with_for_update(skip_locked=True)
             ).all()
@@ -468,13 +622,13 @@ class KeyHierarchy:
             }
             target = self._epoch_key(current, *epoch_rows[current])
             moved = 0
-            for subject_id, epoch, wrapped in rows:
+            for owner_id, epoch, wrapped in rows:
                 data_key = unwrap_key(self._epoch_key(epoch, *epoch_rows[epoch]), wrapped)
                 result = cast(
                     CursorResult[Any],
                     session.execute(
-                        update(SubjectKey)
-                        .where(SubjectKey.subject_id == subject_id, SubjectKey.epoch == epoch)
+                        update(model)
+                        .where(owner == owner_id, model.epoch == epoch)
                         .values(epoch=current, wrapped=wrap_key(target, data_key))
                     ),
                 )
@@ -489,6 +643,8 @@ class KeyHierarchy:
             if row is None or row.status != _ENABLED or row.wrapped is None:
                 return False
             if session.scalar(select(exists().where(SubjectKey.epoch == epoch))):
+                return False
+            if session.scalar(select(exists().where(RecordKey.epoch == epoch))):
                 return False
             cache_key = _epoch_cache_key(row.epoch, row.kek_id, row.wrapped)
             row.wrapped = None
@@ -509,4 +665,29 @@ class KeyHierarchy:
             row.kek_id = rewrapped.key_id
             row.wrapped = rewrapped.ciphertext
         self._cache.evict(old_cache_key)
+        return True
+
+    def _rewrap_lookup_key(self, version: int) -> bool:
+        """Rewrap one lookup key under the provider's primary root KEK version (the key is unchanged)."""
+        primary = self._provider.primary_key_id
+        with session_scope(self._engine, write=True) as session:
+            row = session.get(LookupKey, version, with_for_update=True, populate_existing=True)
+            if row is None or row.status == _DESTROYED or row.wrapped is None or row.kek_id == primary:
+                return False
+            rewrapped = self._provider.wrap(self._provider.unwrap(WrappedKey(row.kek_id, row.wrapped)))
+            row.kek_id = rewrapped.key_id
+            row.wrapped = rewrapped.ciphertext
+        return True
+
+    def _rewrap_signing_key(self, key_id: str) -> bool:
+        """Rewrap one signing key seed under the provider's primary root KEK version (the seed, and
+        so every signature made with it, is unchanged)."""
+        primary = self._provider.primary_key_id
+        with session_scope(self._engine, write=True) as session:
+            row = session.get(SigningKeyRow, key_id, with_for_update=True, populate_existing=True)
+            if row is None or row.wrapped is None or row.kek_id == primary:
+                return False
+            rewrapped = self._provider.wrap(self._provider.unwrap(WrappedKey(row.kek_id, row.wrapped)))
+            row.kek_id = rewrapped.key_id
+            row.wrapped = rewrapped.ciphertext
         return True

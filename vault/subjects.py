@@ -22,6 +22,10 @@ so a ciphertext copied to another subject, another field or another schema versi
 decrypt. Any failure to decrypt while reading is one opaque :class:`keys.errors.DecryptionError`:
 the read returns nothing, never the fields that did decrypt.
 
+Legal holds: a subject under an active hold (vault.retention.holds) is not shredded: ``shred``
+and ``shred_many`` raise :class:`vault.retention.holds.HeldError` (a ConflictError naming the hold)
+and destroy nothing.
+
 Not found: a subject that never existed, a shredded subject and a subject whose data key is gone
 answer the same :class:`vault.errors.NotFoundError` ("subject <id> not found"). Shredding is the
 one exception, on purpose: shredding a shredded subject again is an idempotent success
@@ -45,7 +49,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, delete, exists, func, select, update
+from sqlalchemy import CursorResult, Engine, delete, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from keys.aead import Aead
@@ -55,7 +59,8 @@ from vault.clock import Clock
 from vault.db import checkpoint_sqlite, session_scope
 from vault.errors import InvalidInputError, NotFoundError
 from vault.keystore import KeyHierarchy
-from vault.models import Subject, SubjectField, Tombstone
+from vault.models import Record, RecordField, ShredLedgerEntry, Subject, SubjectField, Tombstone
+from vault.retention.holds import HeldError, active_holds, refuse_if_held
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -381,6 +386,11 @@ class SubjectService:
         subject_id = validate_subject_id(subject_id)
         reason_code = validate_reason_code(reason_code)
         with session_scope(self._engine) as session:
+            try:  # a legal hold (vault.retention.holds) blocks shredding: HeldError names it
+                refuse_if_held(session, "subject", subject_id, self._clock.now())
+            except HeldError:
+                self._audit.append("subject.shred", targets=[subject_id], outcome="conflict", detail={"reason": reason_code})
+                raise
             present = bool(session.scalar(select(exists().where(Subject.id == subject_id))))
             tombstoned_at = session.scalar(select(Tombstone.shredded_at).where(Tombstone.subject_id == subject_id))
         with session_scope(self._keys.engine) as key_session:
@@ -396,12 +406,93 @@ class SubjectService:
         log.info("shredded subject %s (reason %s, already %s)", subject_id, reason_code, already)
         return ShredResult(subject_id=subject_id, shredded_at=shredded_at, already=already)
 
+    def shred_many(self, subject_ids: Collection[str], reason_code: str = "request") -> list[ShredResult]:
+        """Shred many subjects with one unit of work per store (the retention sweeper's batch
+        path): for each, what :meth:`shred` does, in the same order (every data key is deleted and
+        ledgered, then the data and tombstones go), audited as one ``subject.shred_many`` entry
+        whose targets are the subjects shredded by this call.
+
+        All or nothing up front: an id that never existed is NotFoundError and a held one
+        HeldError, before anything is destroyed. Interrupted, it is completed by running it (or
+        :meth:`shred`) again.
+        """
+        ids = list(dict.fromkeys(validate_subject_id(s) for s in subject_ids))
+        reason_code = validate_reason_code(reason_code)
+        if not ids:
+            return []
+        now = self._clock.now()
+        with session_scope(self._engine) as session:
+            held = active_holds(session, "subject", ids, now)
+            if held:
+                first = next(s for s in ids if s in held)
+                self._audit.append("subject.shred_many", targets=[first], outcome="conflict", detail={"reason": reason_code})
+                raise HeldError("subject", first, held[first])
+            present = set(session.scalars(select(Subject.id).where(Subject.id.in_(ids))))
+            tombstoned = dict(
+                session.execute(
+                    select(Tombstone.subject_id, Tombstone.shredded_at).where(Tombstone.subject_id.in_(ids))
+                ).all()
+            )
+        with session_scope(self._keys.engine) as key_session:
+            with_keys = self._keys.data_keys_present(key_session, ids)
+            ledgered = dict(
+                key_session.execute(
+                    select(ShredLedgerEntry.subject_id, ShredLedgerEntry.shredded_at).where(
+                        ShredLedgerEntry.subject_id.in_(ids)
+                    )
+                ).all()
+            )
+        for subject_id in ids:
+            if not (subject_id in present or subject_id in with_keys or subject_id in tombstoned or subject_id in ledgered):
+                raise NotFoundError("subject", subject_id)
+        results = [
+            ShredResult(
+                subject_id=s,
+                shredded_at=tombstoned.get(s) or ledgered.get(s) or now,
+                already=s in tombstoned or s in ledgered,
+            )
+            for s in ids
+        ]
+        with session_scope(self._keys.engine, write=True) as key_session:
+            self._keys.destroy_data_keys(key_session, ids)
+            self._keys.record_shreds(key_session, [(r.subject_id, r.shredded_at) for r in results])
+        with session_scope(self._engine, write=True) as session:
+            self._delete_data_many(session, ids)
+            tombstones = [
+                {"subject_id": r.subject_id, "shredded_at": r.shredded_at, "reason_code": reason_code}
+                for r in results
+                if r.subject_id not in tombstoned
+            ]
+            if tombstones:
+                session.execute(insert(Tombstone), tombstones)
+            shredded = [r.subject_id for r in results if not r.already]
+            self._audit.append(
+                "subject.shred_many",
+                targets=shredded,
+                detail={"reason": reason_code, "subjects": len(shredded), "already": len(results) - len(shredded)},
+                session=session,
+            )
+        self._checkpoint()
+        log.info("shredded %d subjects (reason %s)", len(results), reason_code)
+        return results
+
     @staticmethod
     def _delete_data(session: Session, subject_id: str) -> bool:
+        return bool(SubjectService._delete_data_many(session, [subject_id]))
+
+    @staticmethod
+    def _delete_data_many(session: Session, subject_ids: Collection[str]) -> int:
+        """Delete the subjects' data (set-based, for :meth:`shred_many`); returns how many went."""
+        ids = list(subject_ids)
         # fields first: the FK cascade is not relied upon (SQLite needs foreign_keys=ON for it)
-        session.execute(delete(SubjectField).where(SubjectField.subject_id == subject_id))
-        result = cast(CursorResult[Any], session.execute(delete(Subject).where(Subject.id == subject_id)))
-        return bool(result.rowcount)
+        session.execute(delete(SubjectField).where(SubjectField.subject_id.in_(ids)))
+        # fraud records (vault.records) outlive the subject: they lose the link and the text that
+        # was under the subject's data key; their codes and pseudonyms stay (bans survive erasure)
+        linked = select(Record.id).where(Record.subject_id.in_(ids), Record.own_key.is_(False))
+        session.execute(delete(RecordField).where(RecordField.record_id.in_(linked)))
+        session.execute(update(Record).where(Record.subject_id.in_(ids)).values(subject_id=None))
+        result = cast(CursorResult[Any], session.execute(delete(Subject).where(Subject.id.in_(ids))))
+        return int(result.rowcount or 0)
 
     def _destroy(self, subject_id: str, shredded_at: datetime, reason_code: str) -> None:
         """Key store first (data key deleted, ledger entry), then the data store (data, tombstone)."""

@@ -7,8 +7,12 @@ check, before returning, that the provider unwraps the current epoch key, so a w
 fails at once (:class:`vault.errors.UnavailableError`), not on the first read. A store that
 cannot be reached is :class:`vault.errors.UnavailableError` too.
 
-Services are attributes (``subjects``, ``keys``); features added later (records, checks, audit)
-become further attributes built in :meth:`Vault._assemble`.
+Services are attributes (``subjects``, ``keys``, ``audit``, ``signing``, ``apikeys``,
+``lookup``, ``records``, ``checks``), built in :meth:`Vault._assemble`. :meth:`Vault.create` also
+creates lookup key version 1 when there is no lookup key (vault.lookup); ``records_config``
+(vault.records.RecordsConfig) says how identifiers are normalized and checks decided.
+The audit log signs a checkpoint every ``audit_checkpoint_every`` entries with the ``audit``
+signing key (vault.signing), which :meth:`Vault.create` makes if there is none.
 """
 
 from __future__ import annotations
@@ -20,19 +24,32 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, NoReturn, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from keys.errors import DecryptionError, KeyNotFoundError
 from keys.provider import KekProvider
-from vault.audit import AuditLog
+from vault.apikeys import ApiKeyService
+from vault.audit import DEFAULT_CHECKPOINT_EVERY, AuditLog
 from vault.cache import KeyCache
 from vault.clock import Clock, SystemClock
 from vault.db import make_engine, redact_url, sqlite_path
 from vault.errors import NotInitialisedError, UnavailableError
 from vault.keystore import KeyHierarchy, RewrapReport
 from vault.migrate import DATA, KEYS, StoreSchema, current_revision, head_revisions, upgrade_store
+from vault.signing import AUDIT_PURPOSE, SigningKeys
+from vault.checks import CheckService
+from vault.identifiers import Normalizer
+from vault.lookup import LookupKeys
+from vault.records import RecordsConfig, RecordService
 from vault.subjects import SubjectService
+from vault.categories import CATALOGUE
+from vault.retention.erasure import ErasureService
+from vault.retention.holds import HoldService
+from vault.retention.policies import PolicySet, shipped_presets
+from vault.retention.rights import RightsService
+from vault.retention.separate import SeparateStorage
+from vault.retention.service import RetentionService
 
 __all__ = ["Vault"]
 
@@ -65,6 +82,16 @@ class Vault:
     subjects: SubjectService
     keys: KeyHierarchy
     audit: AuditLog
+    signing: SigningKeys
+    apikeys: ApiKeyService
+    lookup: LookupKeys
+    records: RecordService
+    checks: CheckService
+    holds: HoldService
+    separate: SeparateStorage
+    retention: RetentionService
+    erasure: ErasureService
+    rights: RightsService
 
     def __init__(
         self,
@@ -74,19 +101,65 @@ class Vault:
         data_engine: Engine,
         keys_engine: Engine,
         cache: KeyCache,
+        audit_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        records_config: RecordsConfig | None = None,
+        retention_policies: PolicySet | None = None,
     ) -> None:
         self.provider = provider
         self.clock = clock
         self.data_engine = data_engine
         self.keys_engine = keys_engine
         self.cache = cache
+        self.audit_checkpoint_every = audit_checkpoint_every
+        self.retention_policies = retention_policies if retention_policies is not None else shipped_presets()
+        config = records_config or RecordsConfig()
+        if retention_policies is not None and config.catalogue is CATALOGUE:
+            # records validate categories and default expiry under the retention policies in force
+            config = dataclasses.replace(config, catalogue=self.retention_policies.catalogue())
+        self.records_config = config
         self._closed = False
         self._assemble()
 
     def _assemble(self) -> None:
-        self.audit = AuditLog(self.data_engine, self.clock)
+        self.signing = SigningKeys(self.provider, self.keys_engine, self.clock)
+        self.audit = AuditLog(
+            self.data_engine,
+            self.clock,
+            self.signing.signer(AUDIT_PURPOSE),
+            checkpoint_every=self.audit_checkpoint_every,
+        )
+        self.apikeys = ApiKeyService(self.data_engine, self.clock, self.audit)
         self.keys = KeyHierarchy(self.provider, self.keys_engine, self.clock, self.cache)
         self.subjects = SubjectService(self.data_engine, self.keys, self.clock, self.audit)
+        config = self.records_config
+        self.normalizer = Normalizer(config.normalizer)
+        self.lookup = LookupKeys(
+            self.provider,
+            self.keys_engine,
+            self.data_engine,
+            self.clock,
+            self.audit,
+            refresh_interval=config.lookup_refresh,
+        )
+        self.records = RecordService(
+            self.data_engine, self.keys, self.lookup, self.normalizer, self.clock, self.audit, config.catalogue
+        )
+        self.checks = CheckService(self.data_engine, self.lookup, self.normalizer, self.clock, config.policy)
+        # retention (vault.retention): holds, separate storage, policies and the sweeper, erasure, rights
+        self.holds = HoldService(self.data_engine, self.clock, self.audit)
+        self.separate = SeparateStorage(self.data_engine, self.keys, self.clock, self.audit)
+        self.retention = RetentionService(
+            self.data_engine,
+            self.keys,
+            self.clock,
+            self.audit,
+            self.subjects,
+            self.separate,
+            self.holds,
+            self.retention_policies,
+        )
+        self.erasure = ErasureService(self.retention, self.signing, self.clock, self.audit)
+        self.rights = RightsService(self.retention, self.records, self.clock, self.audit)
 
     @classmethod
     def _build(
@@ -99,6 +172,9 @@ class Vault:
         cache_ttl: timedelta,
         cache_size: int,
         initialise: bool,
+        audit_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        records_config: RecordsConfig | None = None,
+        retention_policies: PolicySet | None = None,
     ) -> Vault:
         if not isinstance(provider, KekProvider):
             raise TypeError("provider must be a KekProvider")
@@ -122,9 +198,20 @@ class Vault:
             else:
                 for store, engine in ((KEYS, keys_engine), (DATA, data_engine)):
                     _check_at_head(store, engine)
-            vault = cls(provider=provider, clock=clock, data_engine=data_engine, keys_engine=keys_engine, cache=cache)
+            vault = cls(
+                provider=provider,
+                clock=clock,
+                data_engine=data_engine,
+                keys_engine=keys_engine,
+                cache=cache,
+                audit_checkpoint_every=audit_checkpoint_every,
+                records_config=records_config,
+                retention_policies=retention_policies,
+            )
             if initialise:
                 _reach(KEYS, vault.keys.ensure_epoch)
+                _reach(KEYS, lambda: vault.signing.ensure(AUDIT_PURPOSE))
+                _reach(KEYS, vault.lookup.ensure)
             try:
                 _reach(KEYS, vault.keys.check)
             except (KeyNotFoundError, DecryptionError):
@@ -145,10 +232,23 @@ class Vault:
         clock: Clock | None = None,
         cache_ttl: timedelta = DEFAULT_CACHE_TTL,
         cache_size: int = DEFAULT_CACHE_SIZE,
+        audit_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        records_config: RecordsConfig | None = None,
+        retention_policies: PolicySet | None = None,
     ) -> Vault:
-        """Migrate both stores to head, create key epoch 1 if there is no epoch, and open the vault."""
+        """Migrate both stores to head, create key epoch 1 if there is no epoch (and the audit
+        signing key if there is none), and open the vault."""
         return cls._build(
-            provider, data_url, keys_url, clock=clock, cache_ttl=cache_ttl, cache_size=cache_size, initialise=True
+            provider,
+            data_url,
+            keys_url,
+            clock=clock,
+            cache_ttl=cache_ttl,
+            cache_size=cache_size,
+            initialise=True,
+            audit_checkpoint_every=audit_checkpoint_every,
+            records_config=records_config,
+            retention_policies=retention_policies,
         )
 
     @classmethod
@@ -161,10 +261,22 @@ class Vault:
         clock: Clock | None = None,
         cache_ttl: timedelta = DEFAULT_CACHE_TTL,
         cache_size: int = DEFAULT_CACHE_SIZE,
+        audit_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        records_config: RecordsConfig | None = None,
+        retention_policies: PolicySet | None = None,
     ) -> Vault:
         """Open an existing vault; NotInitialisedError if a store is not migrated to head."""
         return cls._build(
-            provider, data_url, keys_url, clock=clock, cache_ttl=cache_ttl, cache_size=cache_size, initialise=False
+            provider,
+            data_url,
+            keys_url,
+            clock=clock,
+            cache_ttl=cache_ttl,
+            cache_size=cache_size,
+            initialise=False,
+            audit_checkpoint_every=audit_checkpoint_every,
+            records_config=records_config,
+            retention_policies=retention_policies,
         )
 
     def rotate_keys(self) -> dict[str, Any]:
@@ -192,9 +304,28 @@ class Vault:
                 "data_keys_rewrapped": report.data_keys_rewrapped,
                 "epoch_keys_rewrapped": report.epoch_keys_rewrapped,
                 "epochs_destroyed": report.epochs_destroyed,
+                "signing_keys_rewrapped": report.signing_keys_rewrapped,
+                "lookup_keys_rewrapped": report.lookup_keys_rewrapped,
             },
         )
         return report
+
+    def readiness(self) -> dict[str, str]:
+        """Cheap checks that the vault can serve: one query on each store, and the provider unwraps
+        the current epoch key (through the key cache, so the provider is asked at most once per
+        cache lifetime). Returns what was checked; UnavailableError names what failed."""
+        for store, engine in ((DATA, self.data_engine), (KEYS, self.keys_engine)):
+
+            def ping(engine: Engine = engine) -> None:
+                with engine.connect() as connection:
+                    connection.execute(text("SELECT 1"))
+
+            _reach(store, ping)
+        try:
+            _reach(KEYS, self.keys.check)
+        except (KeyNotFoundError, DecryptionError):
+            raise UnavailableError("the key provider cannot unwrap the key store's current epoch key") from None
+        return {"data_store": "ok", "key_store": "ok", "key_provider": "ok"}
 
     def status(self) -> dict[str, Any]:
         """What an operator may see: store locations (no password), schema revisions, root key
@@ -212,8 +343,19 @@ class Vault:
             }
         epochs = self.keys.epochs()
         current = next((e.epoch for e in epochs if e.current), None)
+        last_checkpoint = self.audit.last_checkpoint()
+        lookup_keys = self.lookup.versions()
+        pseudonyms = self.lookup.pseudonym_counts()
+        records_by_status = self.records.count_by_status()
         return {
             "stores": stores,
+            "signing_keys": [info.as_dict() for info in self.signing.list()],
+            "audit": {
+                "entries": self.audit.count(),
+                "checkpoints": self.audit.count_checkpoints(),
+                "last_checkpoint_seq": last_checkpoint.seq if last_checkpoint else None,
+                "checkpoint_every": self.audit.checkpoint_every,
+            },
             "provider": {
                 "kind": self.provider.kind,
                 "primary_key_id": self.provider.primary_key_id,
@@ -235,6 +377,17 @@ class Vault:
                     for e in epochs
                 ],
             },
+            "lookup_keys": {
+                "primary": next((k.version for k in lookup_keys if k.primary), None),
+                "root_key_ids_in_use": sorted({k.kek_id for k in lookup_keys if k.status != "destroyed"}),
+                "list": [{**k.as_dict(), "pseudonyms": pseudonyms.get(k.version, 0)} for k in lookup_keys],
+            },
+            "records": {
+                "total": sum(records_by_status.values()),
+                "by_status": records_by_status,
+                "record_keys": self.keys.count_record_keys(),
+            },
+            "retention": self.retention.status(),
             "cache": {
                 "entries": len(self.cache),
                 "max_entries": self.cache.max_entries,
@@ -248,6 +401,8 @@ class Vault:
                 "tombstones": self.subjects.count_tombstones(),
                 "shred_ledger": self.keys.count_shredded(),
                 "audit_entries": self.audit.count(),
+                "api_keys_active": self.apikeys.count_active(),
+                "records": sum(records_by_status.values()),
             },
         }
 
@@ -256,6 +411,7 @@ class Vault:
         if self._closed:
             return
         self._closed = True
+        self.checks.close()
         self.cache.clear()
         self.data_engine.dispose()
         self.keys_engine.dispose()

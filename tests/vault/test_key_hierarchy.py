@@ -90,16 +90,24 @@ def test_rotate_root_and_epoch_then_rewrap(vault: Vault, provider: FakeKmsProvid
     progress: list[tuple[int, int]] = []
     report = vault.keys.rewrap(batch_size=2, progress=lambda done, total: progress.append((done, total)))
     assert report == RewrapReport(
-        data_keys_rewrapped=5, epoch_keys_rewrapped=0, epochs_destroyed=1, root_key_ids_in_use=("fake:2",)
+        data_keys_rewrapped=5,
+        epoch_keys_rewrapped=0,
+        epochs_destroyed=1,
+        root_key_ids_in_use=("fake:2",),
+        lookup_keys_rewrapped=1,
+        signing_keys_rewrapped=1,
     )
     assert report.as_dict() == {
         "data_keys_rewrapped": 5,
         "epoch_keys_rewrapped": 0,
         "epochs_destroyed": 1,
+        "lookup_keys_rewrapped": 1,
+        "signing_keys_rewrapped": 1,
         "root_key_ids_in_use": ["fake:2"],
     }
-    # three batches of data keys (5 of them), then epoch 1 destroyed: 6 units of work
-    assert progress == [(2, 6), (4, 6), (5, 6), (6, 6)]
+    # three batches of data keys (5 of them), then epoch 1 destroyed, then the lookup key and the
+    # audit signing key's seed rewrapped: 8 units of work
+    assert progress == [(2, 8), (4, 8), (5, 8), (6, 8), (7, 8), (8, 8)]
 
     after_keys = _subject_keys(vault)
     assert after_keys.keys() == before_keys.keys()
@@ -129,9 +137,10 @@ def test_rewrap_moves_epoch_keys_to_the_primary_root_version(vault: Vault, provi
 
     progress: list[tuple[int, int]] = []
     report = vault.keys.rewrap(progress=lambda done, total: progress.append((done, total)))
-    assert report == RewrapReport(3, 1, 1, ("fake:2",))
-    # one batch of 3 data keys, epoch 1 destroyed, epoch 2 rewrapped under fake:2
-    assert progress == [(3, 5), (4, 5), (5, 5)]
+    assert report == RewrapReport(3, 1, 1, ("fake:2",), lookup_keys_rewrapped=1, signing_keys_rewrapped=1)
+    # one batch of 3 data keys, epoch 1 destroyed, epoch 2, the lookup key and the signing key
+    # rewrapped under fake:2
+    assert progress == [(3, 7), (4, 7), (5, 7), (6, 7), (7, 7)]
     epoch_2 = _epochs(vault)[2]
     assert epoch_2["kek_id"] == "fake:2"
     assert bytes(epoch_2["wrapped"]) != bytes(epoch_2_before["wrapped"])
@@ -159,7 +168,7 @@ def test_an_interrupted_rewrap_continues_when_run_again(vault: Vault, provider: 
     _all_read_back(vault, stored)
 
     report = vault.keys.rewrap(batch_size=2)
-    assert report == RewrapReport(3, 0, 1, ("fake:2",))
+    assert report == RewrapReport(3, 0, 1, ("fake:2",), lookup_keys_rewrapped=1, signing_keys_rewrapped=1)
     assert {row["epoch"] for row in _subject_keys(vault).values()} == {2}
     _all_read_back(vault, stored)
 
@@ -204,7 +213,9 @@ def test_a_destroyed_root_version_is_reported_not_papered_over(vault: Vault, pro
     with pytest.raises(KeyNotFoundError):
         vault.keys.rewrap()
     provider.enable("fake:1")
-    assert vault.keys.rewrap() == RewrapReport(0, 1, 0, ("fake:2",))
+    assert vault.keys.rewrap() == RewrapReport(
+        0, 1, 0, ("fake:2",), lookup_keys_rewrapped=1, signing_keys_rewrapped=1
+    )
 
 
 def test_rewrap_rejects_a_bad_batch_size(vault: Vault) -> None:

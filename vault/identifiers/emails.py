@@ -15,8 +15,12 @@
    Gmail's local parts lose every ``.`` and any ``+tag``, and ``googlemail.com`` becomes
    ``gmail.com``; for domains listed in ``strip_plus_tags_domains`` a ``+tag`` is dropped. No other
    domain is touched: ``a.b+x@example.com`` and ``ab@example.com`` stay two identifiers.
-6. The result ``<local>@<A-label domain>`` is validated again (it must be its own normal form);
-   a local part left empty by a rule (``+tag@gmail.com``) is rejected.
+6. The result ``<local>@<A-label domain>`` is validated again (it must be its own normal form)
+   whenever that is not evident: for a non-ASCII local part, and wherever a provider rule applied.
+   An ASCII local part no rule touched is only lower-cased (``casefold`` is ``lower`` on ASCII),
+   which keeps a valid dot-atom valid at the same length, so it is not validated twice (the
+   second validation was most of the cost of an email). A local part left empty by a rule
+   (``+tag@gmail.com``) is rejected.
 
 Lookalike: the skeleton of the local part, ``@``, the skeleton of the domain's Unicode form.
 """
@@ -84,15 +88,20 @@ class EmailNormalizer:
         """Return (value, lookalike or None)."""
         text = prepare(kind, raw, MAX_LENGTH)
         local, domain = _validate(kind, text)
-        local = unicodedata.normalize("NFC", unicodedata.normalize("NFD", local).casefold())
+        # an ASCII local part that no rule touches is only lower-cased: a dot-atom stays one, with
+        # the same length, so the result is valid and its own normal form without validating again
+        revalidate = not local.isascii()
+        local = local.lower() if local.isascii() else unicodedata.normalize("NFC", unicodedata.normalize("NFD", local).casefold())
         rule = self._rules.get(domain)
         if rule is not None:
+            revalidate = True
             domain = rule.domains[0]
             if rule.strip_plus_tags:
                 local = local.split("+", 1)[0]
             if rule.ignore_dots:
                 local = local.replace(".", "")
         elif domain in self._strip_tags:
+            revalidate = True
             local = local.split("+", 1)[0]
         if not local:
             raise InvalidIdentifierError(
@@ -101,7 +110,7 @@ class EmailNormalizer:
                 "email identifier: nothing is left before the @-sign once the provider's +tag and dots are removed",
             )
         value = f"{local}@{domain}"
-        if _validate(kind, value) != (local, domain):
+        if revalidate and _validate(kind, value) != (local, domain):
             raise InvalidIdentifierError(kind, "invalid_email", "email identifier has no stable normal form")
         unicode_domain = idna.decode(domain) if "xn--" in domain else domain
         look = f"{skeleton(local)}@{skeleton(unicode_domain)}"

@@ -1,0 +1,132 @@
+"""The FastAPI application.
+
+:func:`create_app` builds it from settings: over the given vault, or over the vault the settings
+point to (opened now, with the passphrase from ``PSEUDOVAULT_PASSPHRASE``, so a misconfiguration
+fails at start, not on the first request). A vault the app opened is closed when the app shuts
+down (uvicorn's lifespan, after SIGTERM); a vault handed in belongs to the caller.
+:func:`create_app_from_env` is the factory uvicorn's worker processes call
+(``pseudovault serve --workers N``).
+
+On the app: ``app.state.vault``, ``.settings`` (:class:`api.settings.ApiSettings`), ``.metrics``
+(:class:`api.metrics.Metrics`) and ``.limiter`` (:class:`api.ratelimit.RateLimiter`). Routes:
+the routers of :data:`api.routers.ROUTERS`; :func:`create_app` refuses a route that does not
+enforce an API key unless it is one of :data:`api.auth.PUBLIC_PATHS`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import metadata
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from api.auth import PUBLIC_PATHS, ApiRoute, iter_routes, required_scopes
+from api.errors import install_error_handlers
+from api.metrics import Metrics
+from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.openapi import install_openapi
+from api.ratelimit import NoRateLimit, RateLimiter, RedisRateLimiter, TokenBucketLimiter
+from api.routers import ROUTERS
+from api.settings import ApiSettings
+from vault.config import Settings
+from vault.vault import Vault
+
+__all__ = ["create_app", "create_app_from_env", "limiter_from_settings"]
+
+log = logging.getLogger(__name__)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("pseudovault")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+def limiter_from_settings(settings: ApiSettings) -> RateLimiter:
+    """The limiter the settings ask for: none, Redis (``rate_limit_url``) or in process."""
+    if settings.rate_limit_per_second == 0:
+        return NoRateLimit()
+    if settings.rate_limit_url is not None:
+        return RedisRateLimiter(
+            settings.rate_limit_url.get_secret_value(), settings.rate_limit_per_second, settings.rate_limit_burst
+        )
+    return TokenBucketLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+
+
+def _check_routes(app: FastAPI) -> None:
+    """Every route enforces an API key through ApiRoute, or is a listed public one."""
+    for path, route in iter_routes(app.routes):
+        if isinstance(route, APIRoute) and not isinstance(route, ApiRoute):
+            raise TypeError(f"route {path} must use route_class=ApiRoute")
+        if required_scopes(route) is None and path not in PUBLIC_PATHS:
+            raise TypeError(f"route {path} requires no API key and is not listed in api.auth.PUBLIC_PATHS")
+
+
+def create_app(
+    settings: ApiSettings | Settings,
+    *,
+    vault: Vault | None = None,
+    limiter: RateLimiter | None = None,
+) -> FastAPI:
+    """The API over ``vault`` (or the vault ``settings`` point to), rate-limited by ``limiter``
+    (or the one the settings ask for)."""
+    api_settings = ApiSettings.from_settings(settings)
+    owns_vault = vault is None
+    owns_limiter = limiter is None
+    if vault is None:
+        from vault.bootstrap import open_vault
+
+        vault = open_vault(api_settings)
+    try:
+        if limiter is None:
+            limiter = limiter_from_settings(api_settings)
+        metrics = Metrics()
+
+        @asynccontextmanager
+        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            log.info("API started")
+            try:
+                yield
+            finally:  # after uvicorn's graceful shutdown: close what this app opened
+                if owns_limiter:
+                    app.state.limiter.close()
+                if owns_vault:
+                    app.state.vault.close()
+                log.info("API stopped")
+
+        app = FastAPI(
+            title="pseudovault",
+            version=_version(),
+            lifespan=lifespan,
+            docs_url="/docs",
+            redoc_url="/redoc",
+            openapi_url="/openapi.json",
+        )
+        app.state.vault = vault
+        app.state.settings = api_settings
+        app.state.metrics = metrics
+        app.state.limiter = limiter
+        install_error_handlers(app)
+        for router in ROUTERS:
+            app.include_router(router)
+        _check_routes(app)
+        install_openapi(app)
+        app.add_middleware(BodyLimitMiddleware, max_bytes=api_settings.max_body_bytes)
+        static_paths = frozenset(
+            path for path, route in iter_routes(app.routes) if not isinstance(route, APIRoute) and "{" not in path
+        )
+        app.add_middleware(RequestContextMiddleware, metrics=metrics, static_paths=static_paths)
+    except BaseException:
+        if owns_vault:
+            vault.close()
+        raise
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The app over the vault the ``PSEUDOVAULT_*`` environment describes (uvicorn factory)."""
+    return create_app(ApiSettings())

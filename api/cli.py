@@ -1,0 +1,161 @@
+"""The ``pseudovault`` command: every command of vault.cli, plus ``serve`` (the HTTP API).
+
+``serve`` lives here, not in vault.cli, because imports point one way (api -> vault -> keys).
+
+``pseudovault serve [--host 127.0.0.1] [--port 8000] [--workers N]``:
+
+1. initialises the embedded vault on first run, as ``pseudovault init`` would (the passphrase
+   comes from ``PSEUDOVAULT_PASSPHRASE`` or is asked for now, before any worker starts), and
+   migrates the stores of an existing one;
+2. prints where the API and its interactive documentation are, and how to create an API key if
+   there is none;
+3. runs uvicorn: with one worker, in this process over the vault just opened; with more, as
+   worker processes that each open the vault (``api.app:create_app_from_env``), the passphrase
+   handed to them through this process's environment, never on a command line. Their metrics
+   are aggregated through ``PROMETHEUS_MULTIPROC_DIR`` (a private temporary directory unless set).
+
+SIGTERM or Ctrl-C stops accepting connections, lets requests in flight finish (up to 30 s), then
+closes the vault; the exit status is 0.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Annotated
+
+import typer
+from pydantic import SecretStr
+
+from api.settings import ApiSettings
+from vault.cli import _prompt_passphrase, app, err, out, run_command
+from vault.errors import InvalidInputError
+
+__all__ = ["app", "main", "serve"]
+
+GRACEFUL_SHUTDOWN_SECONDS = 30
+
+
+class _Stopped(Exception):
+    """SIGTERM or SIGINT arrived, after uvicorn's graceful shutdown (uvicorn raises the signal
+    again once it has finished) or before it started listening."""
+
+
+@contextmanager
+def _clean_exit_on_signals() -> Iterator[None]:
+    """Turn a stop signal into a normal return, so a graceful shutdown exits with status 0."""
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        raise _Stopped
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    except _Stopped:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _load_api_settings() -> ApiSettings:
+    try:
+        return ApiSettings()
+    except Exception as exc:  # pydantic ValidationError: name the variable, never its value
+        names = []
+        for e in getattr(exc, "errors", list)():
+            loc = ".".join(str(p) for p in e.get("loc", ()))
+            names.append(f"PSEUDOVAULT_{loc.upper()}: {e.get('msg')}")
+        raise InvalidInputError("configuration", "; ".join(names) or "invalid settings") from None
+
+
+def _url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+) -> None:
+    """Run the HTTP API; on a fresh machine, initialise the vault first."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.logs import configure_logging, logging_config
+    from vault.bootstrap import init_vault
+
+    with run_command():
+        settings = _load_api_settings()
+        configure_logging(settings.log_level)
+        prompted: list[str] = []
+
+        def ask(confirm: bool) -> str:
+            value = _prompt_passphrase(confirm)
+            prompted.append(value)
+            return value
+
+        result = init_vault(settings, ask)
+        if prompted:
+            settings = settings.model_copy(update={"passphrase": SecretStr(prompted[-1])})
+        vault = result.vault
+        try:
+            if result.created:
+                out.print(f"Initialised a new vault in {settings.home_dir}", markup=False)
+            base = _url(host, port)
+            out.print(f"pseudovault API on {base}/v1  (interactive docs: {base}/docs)", markup=False)
+            if vault.apikeys.count_active() == 0:
+                out.print(
+                    "No API key yet. Create one (the token is printed once, as the last word):\n"
+                    "  pseudovault apikeys create --name my-service --scope subjects:write",
+                    markup=False,
+                )
+            log_config = logging_config(settings.log_level)
+            common = {
+                "host": host,
+                "port": port,
+                "log_config": log_config,
+                "access_log": False,
+                "server_header": False,
+                "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+            }
+            if workers == 1:
+                with _clean_exit_on_signals():
+                    uvicorn.run(create_app(settings, vault=vault), **common)  # type: ignore[arg-type]
+                return
+        finally:
+            vault.close()
+        _serve_workers(settings, workers, common)
+
+
+def _serve_workers(settings: ApiSettings, workers: int, common: dict[str, object]) -> None:
+    import uvicorn
+
+    if settings.passphrase is not None:
+        os.environ["PSEUDOVAULT_PASSPHRASE"] = settings.passphrase.get_secret_value()
+    metrics_dir = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = tempfile.mkdtemp(prefix="pseudovault-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        with _clean_exit_on_signals():
+            uvicorn.run("api.app:create_app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+        err.print("pseudovault API stopped", markup=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Prometheus metrics of the API, served at ``/metrics``.
+
+=========================================  =========  ==========================================
+metric                                     type       labels
+=========================================  =========  ==========================================
+pseudovault_http_requests_total            counter    method, route (the template), status
+pseudovault_http_request_duration_seconds  histogram  method, route
+pseudovault_shreds_total                   counter    outcome: shredded | already_shredded
+pseudovault_check_decisions_total          counter    decision: allow | review | deny
+=========================================  =========  ==========================================
+
+Labels carry route templates (``/v1/subjects/{subject_id}``), never raw paths, so neither ids nor
+anything a caller typed become label values, and cardinality stays bounded; requests that match
+no route are counted under ``route="<unmatched>"``.
+
+Each app has its own registry (several apps in one process, as in tests, do not collide). With
+several worker processes, set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory shared by them
+(``pseudovault serve --workers N`` does so) and ``/metrics`` aggregates every worker's values.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+
+__all__ = ["Metrics", "CONTENT_TYPE_LATEST", "UNMATCHED_ROUTE"]
+
+UNMATCHED_ROUTE = "<unmatched>"
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "pseudovault_http_requests_total",
+            "HTTP requests answered, by route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "pseudovault_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template.",
+            ["method", "route"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.shreds = Counter(
+            "pseudovault_shreds_total",
+            "Subjects shredded through the API.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.check_decisions = Counter(
+            "pseudovault_check_decisions_total",
+            "Ban check decisions answered through the API.",
+            ["decision"],
+            registry=self.registry,
+        )
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def render(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+    def __repr__(self) -> str:
+        return "Metrics()"

@@ -1,0 +1,135 @@
+"""ASGI middleware around every request: request id, access log, metrics, the last-resort error
+answer, and the request body size limit.
+
+Order, outermost first: :class:`RequestContextMiddleware` (so it sees every answer, the 413 of
+the body limit included), then :class:`BodyLimitMiddleware`, then FastAPI's exception handling.
+
+Request id: an incoming ``X-Request-ID`` of 16 to 64 hex digits and hyphens (a UUID, say) is
+kept, anything else is replaced by a fresh one, so a caller cannot put arbitrary text (PII) into
+the logs through it; the id is echoed in ``X-Request-ID`` and named in every problem body.
+Every response also gets ``Cache-Control: no-store``: answers may hold PII, and no cache should
+keep them.
+
+Body limit: a ``Content-Length`` over the limit is answered 413 at once, without reading the
+body or calling the app; a body without one (chunked) is counted while it is read, and the
+request fails with 413 as soon as it passes the limit, so at most the limit is ever buffered.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import internal_error_response, problem_response, where
+from api.metrics import UNMATCHED_ROUTE, Metrics
+
+__all__ = ["RequestContextMiddleware", "BodyLimitMiddleware", "PayloadTooLarge"]
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("api.access")
+
+_REQUEST_ID = re.compile(r"[0-9A-Fa-f-]{16,64}")
+
+
+class PayloadTooLarge(StarletteHTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than the limit of {limit} bytes")
+
+
+class RequestContextMiddleware:
+    """``static_paths``: paths without parameters (the documentation's) that are their own
+    template, for routes that do not record themselves in the scope."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, static_paths: frozenset[str] = frozenset()) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.static_paths = static_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get("x-request-id")
+        request_id = incoming if incoming and _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        status = 500
+        started = False
+
+        async def send_with_context(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
+                if "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        start = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_with_context)
+        except Exception as exc:  # the last resort: a 500 problem, never a traceback
+            if started:
+                log.error("request %s failed after its answer started: %s", request_id, where(exc))
+            else:
+                await internal_error_response(scope, exc)(scope, receive, send_with_context)
+        finally:
+            seconds = time.perf_counter() - start
+            route = getattr(scope.get("route"), "path", None)
+            if route is None:
+                route = scope["path"] if scope["path"] in self.static_paths else UNMATCHED_ROUTE
+            method = scope["method"]
+            self.metrics.observe_request(method, route, status, seconds)
+            access_log.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 3),
+                    "key_id": state.get("key_id"),
+                },
+            )
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None:
+            try:
+                too_large = int(declared) > self.max_bytes
+            except ValueError:
+                too_large = False  # the server refuses a malformed Content-Length before we run
+            if too_large:
+                await problem_response(
+                    scope, 413, f"the request body is larger than the limit of {self.max_bytes} bytes"
+                )(scope, receive, send)
+                return
+        received = 0
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise PayloadTooLarge(self.max_bytes)
+            return message
+
+        await self.app(scope, receive_limited, send)

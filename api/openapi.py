@@ -1,0 +1,133 @@
+"""The OpenAPI document: FastAPI's, plus what it cannot know about this API.
+
+For every operation: ``security`` (bearer API key) and ``x-required-scopes`` (the scopes of
+which the key must hold one, from the route's authenticator, see api.auth.required_scopes), and
+the problem answers it can give, as ``application/problem+json`` with the ``Problem`` schema:
+401/403/429 for authenticated operations, 413/415 for operations with a body, 422 for operations
+with parameters or a body (in place of FastAPI's own validation error schema), 404 where the path
+names a resource, 409 where a state conflict is possible, and 500/503 everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from api.auth import iter_routes, required_scopes
+from api.errors import PROBLEM_MEDIA_TYPE, TITLES, Problem, ProblemFieldError
+from vault.apikeys import SCOPE_DESCRIPTIONS, SCOPES
+
+__all__ = ["install_openapi", "SECURITY_SCHEME"]
+
+SECURITY_SCHEME = "apiKey"
+
+_DESCRIPTION = """\
+The HTTP API of pseudovault, a pseudonymization and fraud-record vault.
+
+**Authentication**: every `/v1` operation needs an API key, sent as `Authorization: Bearer
+pvk_<key id>_<secret>`. Keys are created with `pseudovault apikeys create --name NAME --scope
+SCOPE` and carry scopes; each operation lists the scopes of which the key must hold one in
+`x-required-scopes`.
+
+**Errors** are RFC 9457 problem details (`application/problem+json`); no error body ever quotes
+a value that was sent. **Rate limits** are per API key (token bucket); a 429 says when to retry
+in `Retry-After`.
+
+Scopes:
+
+""" + "\n".join(f"- `{scope}`: {SCOPE_DESCRIPTIONS[scope]}" for scope in SCOPES)
+
+_TAGS = [
+    {"name": "checks", "description": "Ban checks at signup: allow, review or deny; hits and misses look alike."},
+    {"name": "records", "description": "Fraud records (bans) keyed by pseudonyms: create, find, review, revoke."},
+    {"name": "subjects", "description": "A person's recoverable PII, encrypted, revealed with a purpose, shredded."},
+    {"name": "keys", "description": "The key hierarchy: status, rotation, rewrap."},
+    {"name": "audit", "description": "The hash-chained, signed audit log of privileged actions."},
+    {"name": "operations", "description": "Liveness, readiness, metrics."},
+]
+
+
+def _problem(status: int, description: str | None = None) -> dict[str, Any]:
+    return {
+        "description": description or TITLES.get(status, "Error"),
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def _operation_problems(route: APIRoute, scopes: frozenset[str] | None) -> dict[str, dict[str, Any]]:
+    problems: dict[int, str | None] = {
+        500: "A fault of the server (never of the input).",
+        503: "A store, the key provider or the rate limiter is unavailable.",
+    }
+    if scopes is not None:
+        problems[401] = "No API key, or an invalid or revoked one."
+        problems[403] = "The API key lacks the scope this operation needs."
+        problems[429] = "The API key's rate limit is exhausted; see Retry-After."
+    has_params = bool(route.dependant.path_params or route.dependant.query_params)
+    if route.body_field is not None:
+        problems[413] = "The request body is over the size limit."
+        problems[415] = "The request body is not JSON."
+    if route.body_field is not None or has_params:
+        problems[422] = "The request is invalid: `errors` says where and why."
+    if route.dependant.path_params:
+        problems[404] = "Not found (or no longer exists: the two are never told apart)."
+    if route.methods and route.methods & {"POST", "PATCH", "DELETE"}:
+        problems[409] = "The request conflicts with the current state."
+    return {str(status): _problem(status, text) for status, text in sorted(problems.items())}
+
+
+def install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=_DESCRIPTION,
+            routes=app.routes,
+            tags=_TAGS,
+        )
+        components = schema.setdefault("components", {})
+        schemas = components.setdefault("schemas", {})
+        for model in (Problem, ProblemFieldError):
+            definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            definition.pop("$defs", None)
+            schemas[model.__name__] = definition
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        components["securitySchemes"] = {
+            SECURITY_SCHEME: {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "pvk_<key id>_<secret>",
+                "description": "An API key from `pseudovault apikeys create`.",
+            }
+        }
+        for path, route in iter_routes(app.routes):
+            if not isinstance(route, APIRoute) or not route.include_in_schema:
+                continue
+            scopes = required_scopes(route)
+            path_item = schema["paths"].get(path, {})
+            for method in route.methods or ():
+                operation = path_item.get(method.lower())
+                if operation is None:
+                    continue
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                for status, answer in _operation_problems(route, scopes).items():
+                    if status in responses and "content" in responses[status]:
+                        responses[status]["content"] = answer["content"]
+                    else:
+                        responses[status] = answer
+                if scopes is not None:
+                    operation["security"] = [{SECURITY_SCHEME: []}]
+                    operation["x-required-scopes"] = [s for s in SCOPES if s in scopes]
+                else:
+                    operation["security"] = []
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

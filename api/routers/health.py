@@ -1,0 +1,59 @@
+"""Liveness, readiness and metrics: public, no API key."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from api.auth import ApiRoute
+from api.deps import MetricsDep, VaultDep
+from api.errors import Problem
+from api.metrics import CONTENT_TYPE_LATEST
+from api.schemas import ResponseModel
+
+__all__ = ["router"]
+
+router = APIRouter(route_class=ApiRoute, tags=["operations"])
+
+
+class Health(ResponseModel):
+    status: Literal["ok"]
+
+
+class Readiness(ResponseModel):
+    status: Literal["ready"]
+    checks: dict[str, Literal["ok"]]
+
+
+@router.get(
+    "/healthz",
+    summary="Liveness",
+    description="The process answers. Touches neither store: use it to restart a hung process, not to route traffic.",
+)
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness",
+    description="Both stores answer a query and the key provider unwraps the current epoch key "
+    "(through the key cache). 503 with a problem body naming what failed otherwise.",
+    responses={503: {"model": Problem, "description": "A store or the key provider is unavailable."}},
+)
+def readyz(vault: VaultDep) -> Readiness:
+    return Readiness(status="ready", checks=vault.readiness())  # type: ignore[arg-type]
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description="Request counts and latencies per route template and status, shreds, check "
+    "decisions, in the Prometheus text format.",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Metrics."}},
+)
+async def metrics(metrics: MetricsDep) -> Response:
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,138 @@
+"""Key status, rotation and rewrap (scope ``admin``). Never key material.
+
+With the local keyring and several worker processes, a rotation made through one worker is not
+seen by the others (each holds the keyring it opened at start): restart the server after
+rotating, or rotate with ``pseudovault keys rotate`` and restart. A KMS or HSM provider has no
+such limit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+
+from api.auth import Admin, ApiRoute
+from api.deps import VaultDep
+from api.schemas import ResponseModel
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/keys", route_class=ApiRoute, tags=["keys"])
+
+
+class RootKeyVersion(ResponseModel):
+    key_id: str = Field(examples=["local:2"])
+    status: str = Field(examples=["enabled"])
+    primary: bool
+    created_at: str
+
+
+class Provider(ResponseModel):
+    kind: str = Field(examples=["local"])
+    primary_key_id: str = Field(examples=["local:2"])
+    keys: list[RootKeyVersion]
+
+
+class Epoch(ResponseModel):
+    epoch: int
+    kek_id: str
+    status: str
+    current: bool
+    created_at: datetime
+    destroyed_at: datetime | None
+    data_keys: int
+
+
+class SigningKey(ResponseModel):
+    key_id: str = Field(examples=["ed25519:3f9c0a1b2c3d4e5f"])
+    purpose: str = Field(examples=["audit"])
+    kek_id: str
+    status: str
+    public_key: str = Field(description="The raw Ed25519 public key, hex.")
+    created_at: datetime
+
+
+class LookupKeyVersion(ResponseModel):
+    version: int
+    kek_id: str
+    status: str
+    primary: bool
+    created_at: datetime
+    destroyed_at: datetime | None
+
+
+class KeyStatus(ResponseModel):
+    provider: Provider
+    epochs: list[Epoch]
+    current_epoch: int | None
+    root_key_ids_in_use: list[str] = Field(
+        description="Root key versions still wrapping something: any other version may be destroyed at the provider."
+    )
+    signing_keys: list[SigningKey]
+    lookup_keys: list[LookupKeyVersion]
+
+
+class Rotation(ResponseModel):
+    root_key_id: str = Field(examples=["local:3"])
+    epoch: int = Field(examples=[3])
+
+
+class RewrapResult(ResponseModel):
+    data_keys_rewrapped: int
+    epoch_keys_rewrapped: int
+    epochs_destroyed: int
+    lookup_keys_rewrapped: int = 0
+    signing_keys_rewrapped: int = 0
+    root_key_ids_in_use: list[str]
+
+
+@router.get(
+    "",
+    summary="Key status",
+    description="Root key versions at the provider, wrapping epochs (with how many data keys each "
+    "wraps), signing keys and lookup key versions: ids, statuses and times only.",
+)
+def key_status(vault: VaultDep, _caller: Admin) -> KeyStatus:
+    epochs = vault.keys.epochs()
+    return KeyStatus(
+        provider=Provider(
+            kind=vault.provider.kind,
+            primary_key_id=vault.provider.primary_key_id,
+            keys=[RootKeyVersion.pick(info) for info in vault.provider.keys()],
+        ),
+        epochs=[Epoch.pick(e) for e in epochs],
+        current_epoch=next((e.epoch for e in epochs if e.current), None),
+        root_key_ids_in_use=list(vault.keys.root_key_ids_in_use()),
+        signing_keys=[SigningKey.pick(s) for s in vault.signing.list()],
+        lookup_keys=[LookupKeyVersion.pick(v) for v in vault.lookup.versions()],
+    )
+
+
+@router.post(
+    "/rotate",
+    summary="Rotate the root key and the wrapping epoch",
+    description="Adds a root key version at the provider (the new primary) and a new wrapping "
+    "epoch. Everything wrapped before still opens; run a rewrap to move it. Audited as "
+    "`keys.rotate`.",
+)
+def rotate_keys(vault: VaultDep, _caller: Admin) -> Rotation:
+    return Rotation.pick(vault.rotate_keys())
+
+
+@router.post(
+    "/rewrap",
+    summary="Rewrap every key under the current keys",
+    description="Moves every data key to the current epoch, destroys epochs nothing refers to any "
+    "more, and rewraps every key the root key wraps (epoch, lookup and signing keys) under the "
+    "primary root version. Resumable: run it again after an interruption. Audited as "
+    "`keys.rewrap` with its counts.",
+)
+def rewrap_keys(
+    vault: VaultDep,
+    _caller: Admin,
+    batch_size: Annotated[int, Query(ge=1, le=100_000, description="Data keys per unit of work.")] = 500,
+) -> RewrapResult:
+    return RewrapResult.pick(vault.rewrap(batch_size=batch_size).as_dict())

@@ -1,0 +1,64 @@
+"""Settings of the HTTP server: the vault's settings (vault.config.Settings) and a few more, all
+from ``PSEUDOVAULT_*`` environment variables.
+
+==================================  =========  =================================================
+variable                            default    meaning
+==================================  =========  =================================================
+PSEUDOVAULT_MAX_BODY_BYTES          1048576    largest request body accepted (413 beyond)
+PSEUDOVAULT_RATE_LIMIT_PER_SECOND   50         tokens added per second to each API key's bucket
+                                               (0 switches rate limiting off)
+PSEUDOVAULT_RATE_LIMIT_BURST        100        bucket size: requests a key may make at once
+PSEUDOVAULT_RATE_LIMIT_URL          (none)     ``redis://...``: one bucket per key shared by every
+                                               worker and server; without it, per process
+PSEUDOVAULT_CHECK_BATCH_MAX         1000       most signups in one ``POST /v1/checks/batch``
+PSEUDOVAULT_CHECK_BATCH_MAX_IDS     5000       most identifiers in one batch, all signups together
+PSEUDOVAULT_CHECK_BATCH_COST        1.0        rate-limit tokens a batch costs per signup (at
+                                               least 1 per batch): a batch is no way around the
+                                               limit on the check oracle
+PSEUDOVAULT_LOG_LEVEL               info       debug, info, warning, error
+==================================  =========  =================================================
+
+The audit checkpoint interval and retention (``PSEUDOVAULT_AUDIT_CHECKPOINT_EVERY``,
+``PSEUDOVAULT_AUDIT_RETENTION_DAYS``) are vault settings, shared with the CLI.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+
+from vault.checks import MAX_BATCH_SIGNUPS
+from vault.config import Settings
+
+__all__ = ["ApiSettings", "DEFAULT_MAX_BODY_BYTES"]
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+class ApiSettings(Settings):
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024, le=1024 * 1024 * 1024)
+    rate_limit_per_second: float = Field(default=50.0, ge=0, le=1_000_000)
+    rate_limit_burst: int = Field(default=100, ge=1, le=1_000_000)
+    rate_limit_url: SecretStr | None = Field(default=None, description="redis://host:port/db (may hold a password)")
+    check_batch_max: int = Field(default=1000, ge=1, le=MAX_BATCH_SIGNUPS)
+    check_batch_max_ids: int = Field(default=5000, ge=1, le=1_000_000)
+    check_batch_cost: float = Field(default=1.0, ge=0, le=1000)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("rate_limit_url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        scheme = value.get_secret_value().split("://", 1)[0]
+        if scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ApiSettings:
+        """API settings holding ``settings``' values, the API's own ones from the environment."""
+        if isinstance(settings, ApiSettings):
+            return settings
+        return cls(**{name: getattr(settings, name) for name in Settings.model_fields})

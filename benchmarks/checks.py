@@ -1,0 +1,497 @@
+"""Ban checks and bulk import: the vault's hot path next to a raw baseline, on SQLite and PostgreSQL.
+
+Population: N records (default 1,000,000; ``--quick`` 50,000), each banning three identifiers
+(an email, a KR mobile phone, an IPv4 address), category ``fraudulent_transaction``. The first
+``--import-rows`` of them (default 100,000; quick 10,000) go through the vault's own bulk import
+(:func:`vault.bulk.import_records`, a JSON Lines file, batches of 1,000): that is the import
+figure. The rest are **generated directly** (the same normal forms, pseudonyms derived with the
+vault's own Pseudonymizer, rows written with the driver's executemany / ``COPY``), because
+importing a million rows through normalization would take minutes; this is setup, not measured.
+
+Measured, each next to a raw baseline in the same run:
+
+* ``single_device``: one signup with one identifier (device_id) per call, ``check()``;
+* ``single_email``: one signup with one identifier (email);
+* ``single_three``: one signup with three identifiers (email, phone, IP);
+* ``batch100``: ``check_batch()`` of 100 three-identifier signups (rate in signups per second);
+* ``import``: rows per second through ``import_records`` (three identifiers, no reason text)
+  and ``import_with_reason`` (each row also has a reason: a data key per record, encrypted).
+
+10% of the checked signups hit a record; the rest miss. The raw baseline does what the check
+must do, with the same libraries and no vault layer: the same ``Normalizer.normalize`` calls,
+stdlib ``hmac`` with precomputed HMAC-SHA256 keys over the same message bytes (the exact value
+and, for emails, the look-alike skeleton candidates the vault derives too), then one indexed
+lookup of those keys in a plain table (``sqlite3`` / ``psycopg``) holding the same pseudonym rows
+with an index on the pseudonym column. The import baseline normalizes and HMACs the same rows and
+writes them with a raw ``executemany`` (1,000 per transaction) into plain tables.
+
+    python benchmarks/checks.py [--quick] [--records N] [--import-rows M] [--seconds S] [--no-postgres]
+
+PostgreSQL is measured when PSEUDOVAULT_BENCH_POSTGRES_URL or PSEUDOVAULT_TEST_POSTGRES_URL is
+set (throwaway databases are created next to it). The last line printed is JSON; ratios (vault
+rate / raw rate) are under keys ending in ``_ratio``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from _common import emit, postgres_stores, postgres_url, rate, sqlite_stores, timed  # noqa: E402
+from keys.pseudonym import derive_kind_key  # noqa: E402
+from keys.secrets import SecretBytes  # noqa: E402
+from keys.testing import FakeKmsProvider  # noqa: E402
+from vault.bulk import import_records  # noqa: E402
+from vault.identifiers import Normalizer  # noqa: E402
+from vault.lookup import lookalike_label  # noqa: E402
+from vault.vault import Vault  # noqa: E402
+
+CATEGORY = "fraudulent_transaction"
+DOMAIN = "default"
+HIT_SHARE = 0.10
+BATCH = 1000
+RAW_KEY = SecretBytes(bytes(range(32)))  # the baseline's lookup key: any 32 bytes will do
+
+
+# --- the population -------------------------------------------------------------------------
+
+
+def email(i: int) -> str:
+    return f"user{i}@shop{i % 997}.kr"
+
+
+def phone(i: int) -> str:
+    return f"+8210{20_000_000 + i:08d}"  # E.164 of 010-2000-0000 onwards: valid KR mobiles
+
+
+def phone_as_typed(i: int) -> str:
+    digits = f"{20_000_000 + i:08d}"
+    return f"010-{digits[:4]}-{digits[4:]}"
+
+
+def ip(i: int) -> str:
+    return f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
+
+
+def device(i: int) -> str:
+    return f"dev-{i:08d}"
+
+
+def identifiers(i: int) -> list[tuple[str, str]]:
+    return [("email", email(i)), ("phone", phone_as_typed(i)), ("ip", ip(i))]
+
+
+def _lp(data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + data
+
+
+def message(value: str, norm_version: int) -> bytes:
+    """The pseudonym message layout of keys.pseudonym (the baseline HMACs the same bytes)."""
+    return _lp(norm_version.to_bytes(4, "big")) + _lp(value.encode("utf-8"))
+
+
+class RawPseudonyms:
+    """stdlib hmac under precomputed per-label keys: the baseline's derive."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, bytes] = {}
+
+    def key(self, label: str) -> bytes:
+        found = self._keys.get(label)
+        if found is None:
+            found = self._keys[label] = derive_kind_key(RAW_KEY, kind=label, domain=DOMAIN).reveal()
+        return found
+
+    def derive(self, label: str, value: str, norm_version: int) -> bytes:
+        return hmac.new(self.key(label), message(value, norm_version), hashlib.sha256).digest()
+
+
+def candidates(item: Any) -> list[tuple[str, str, bool]]:
+    """(label, value, row lookalike) the vault derives for one normalized identifier."""
+    out = [(item.kind, item.value, False)]
+    skeleton = item.skeleton
+    if skeleton is not None:
+        out.append((lookalike_label(item.kind), skeleton, True))
+        if item.lookalike is not None:
+            out.append((item.kind, skeleton, False))
+    return out
+
+
+def stored_rows(normalizer: Normalizer, values: list[tuple[str, str]]) -> list[tuple[int, bool, str, str, int]]:
+    """(slot, lookalike, label, value, norm_version) of the pseudonyms a record stores."""
+    rows = []
+    for slot, (kind, value) in enumerate(values):
+        item = normalizer.normalize(kind, value)
+        rows.append((slot, False, kind, item.value, item.version))
+        if item.lookalike is not None:
+            rows.append((slot, True, lookalike_label(kind), item.lookalike, item.version))
+    return rows
+
+
+def populate_direct(vault: Vault, start: int, stop: int, raw: RawBaseline) -> None:
+    """Records start..stop-1 written straight into the vault's tables (and the raw table)."""
+    normalizer = vault.normalizer
+    primary = vault.lookup.current().primary
+    now = vault.clock.now()
+    expires = now + timedelta(days=3 * 365)
+    # normal forms are known: check that the generator's values are their own normal form
+    for i in range(start, min(stop, start + 50)):
+        assert normalizer.normalize("email", email(i)).value == email(i)
+        assert normalizer.normalize("phone", phone_as_typed(i)).value == phone(i)
+        assert normalizer.normalize("ip", ip(i)).value == ip(i)
+    from vault.identifiers import skeleton
+
+    chunk = 20_000
+    for lo in range(start, stop, chunk):
+        records = []
+        idents = []
+        raw_rows = []
+        for i in range(lo, min(stop, lo + chunk)):
+            record_id = str(uuid.UUID(int=i + 1))
+            records.append(record_id)
+            values = [("email", email(i)), ("phone", phone(i)), ("ip", ip(i))]
+            e = email(i)
+            local, _, dom = e.partition("@")
+            look = f"{skeleton(local)}@{skeleton(dom)}"
+            rows = [(0, False, "email", e), (1, False, "phone", phone(i)), (2, False, "ip", ip(i))]
+            if look != e:
+                rows.append((0, True, lookalike_label("email"), look))
+            for slot, lookalike, label, value in rows:
+                kind = values[slot][0]
+                idents.append((record_id, slot, primary.version, lookalike, kind, 1, primary.derive(label, DOMAIN, value, 1)))
+                raw_rows.append((record_id, slot, lookalike, raw.pseudonyms.derive(label, value, 1)))
+        write_direct(vault, records, idents, now, expires)
+        raw.insert_identifiers(raw_rows)
+
+
+def write_direct(vault: Vault, record_ids: list[str], idents: list[tuple[Any, ...]], now: datetime, expires: datetime) -> None:
+    engine = vault.data_engine
+    if engine.dialect.name == "sqlite":
+        fmt = "%Y-%m-%d %H:%M:%S.%f"
+        created = now.astimezone(UTC).replace(tzinfo=None).strftime(fmt)
+        until = expires.astimezone(UTC).replace(tzinfo=None).strftime(fmt)
+        raw = engine.raw_connection()
+        try:
+            driver = raw.dbapi_connection
+            driver.execute("BEGIN")
+            driver.executemany(
+                "INSERT INTO records (id, domain, category, reason_code, severity, status, status_reason_code, source,"
+                " external_ref, subject_id, own_key, created_at, updated_at, expires_at, review_at, schema_version)"
+                " VALUES (?, 'default', ?, 'fraud', 'high', 'active', NULL, 'bench', NULL, NULL, 0, ?, ?, ?, NULL, 1)",
+                [(rid, CATEGORY, created, created, until) for rid in record_ids],
+            )
+            driver.executemany(
+                "INSERT INTO record_identifiers (record_id, slot, lookup_version, lookalike, kind, norm_version, pseudonym)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                idents,
+            )
+            driver.execute("COMMIT")
+        finally:
+            raw.close()
+        return
+    raw = engine.raw_connection()
+    try:
+        driver = raw.dbapi_connection
+        with driver.cursor() as cursor:
+            with cursor.copy(
+                "COPY records (id, domain, category, reason_code, severity, status, source, own_key, created_at,"
+                " updated_at, expires_at, schema_version) FROM STDIN"
+            ) as copy:
+                for rid in record_ids:
+                    copy.write_row((rid, DOMAIN, CATEGORY, "fraud", "high", "active", "bench", False, now, now, expires, 1))
+            with cursor.copy(
+                "COPY record_identifiers (record_id, slot, lookup_version, lookalike, kind, norm_version, pseudonym)"
+                " FROM STDIN"
+            ) as copy:
+                for row in idents:
+                    copy.write_row(row)
+        driver.commit()
+    finally:
+        raw.close()
+
+
+# --- the raw baseline -------------------------------------------------------------------------
+
+
+class RawBaseline:
+    """Plain tables with the same pseudonym rows, read and written by the driver alone."""
+
+    def __init__(self, engine_name: str, url: str | None, tmp: Path) -> None:
+        self.engine_name = engine_name
+        self.pseudonyms = RawPseudonyms()
+        if engine_name == "sqlite":
+            self.db: Any = sqlite3.connect(tmp / "raw.sqlite3", isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.param = "?"
+        else:
+            import psycopg
+
+            assert url is not None
+            libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+            self.db = psycopg.connect(libpq, autocommit=True)
+            self.param = "%s"
+        self.db.execute("CREATE TABLE raw_identifiers (record_id TEXT, slot INTEGER, lookalike BOOLEAN, pseudonym BYTEA)"
+                        .replace("BYTEA", "BLOB" if engine_name == "sqlite" else "BYTEA"))
+        self.db.execute("CREATE INDEX ix_raw_identifiers_pseudonym ON raw_identifiers (pseudonym)")
+        self.db.execute("CREATE TABLE raw_import_records (id TEXT PRIMARY KEY, category TEXT, reason_code TEXT)")
+        self.db.execute(
+            "CREATE TABLE raw_import_identifiers (record_id TEXT, slot INTEGER, lookalike BOOLEAN, pseudonym "
+            + ("BLOB" if engine_name == "sqlite" else "BYTEA")
+            + ")"
+        )
+        self.db.execute("CREATE INDEX ix_raw_import_identifiers_pseudonym ON raw_import_identifiers (pseudonym)")
+        self._queries: dict[int, str] = {}
+
+    def _executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if self.engine_name == "sqlite":
+            self.db.execute("BEGIN")
+            self.db.executemany(sql, rows)
+            self.db.execute("COMMIT")
+        else:
+            with self.db.transaction(), self.db.cursor() as cursor:
+                cursor.executemany(sql, rows)
+
+    def insert_identifiers(self, rows: list[tuple[Any, ...]]) -> None:
+        p = self.param
+        if self.engine_name == "sqlite":
+            self._executemany(f"INSERT INTO raw_identifiers VALUES ({p}, {p}, {p}, {p})", rows)
+        else:
+            with self.db.cursor() as cursor, cursor.copy("COPY raw_identifiers FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+
+    def analyze(self) -> None:
+        self.db.execute("ANALYZE")
+
+    def lookup(self, keys: list[bytes]) -> list[Any]:
+        if self.engine_name == "sqlite":
+            sql = self._queries.get(len(keys))
+            if sql is None:
+                sql = self._queries[len(keys)] = (
+                    "SELECT record_id, slot, lookalike, pseudonym FROM raw_identifiers WHERE pseudonym IN ("
+                    + ", ".join("?" * len(keys))
+                    + ")"
+                )
+            return self.db.execute(sql, keys).fetchall()
+        return self.db.execute(
+            "SELECT record_id, slot, lookalike, pseudonym FROM raw_identifiers WHERE pseudonym = ANY(%s)", (keys,)
+        ).fetchall()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def raw_check(normalizer: Normalizer, raw: RawBaseline, groups: list[list[tuple[str, str]]]) -> list[Any]:
+    keys = []
+    for signup in groups:
+        for kind, value in signup:
+            item = normalizer.normalize(kind, value)
+            for label, candidate, _ in candidates(item):
+                keys.append(raw.pseudonyms.derive(label, candidate, item.version))
+    return raw.lookup(keys)
+
+
+def raw_import(normalizer: Normalizer, raw: RawBaseline, lo: int, hi: int) -> None:
+    p = raw.param
+    for start in range(lo, hi, BATCH):
+        records = []
+        idents = []
+        for i in range(start, min(hi, start + BATCH)):
+            record_id = str(uuid.uuid4())
+            records.append((record_id, CATEGORY, "fraud"))
+            for slot, lookalike, label, value, version in stored_rows(normalizer, identifiers(i)):
+                idents.append((record_id, slot, lookalike, raw.pseudonyms.derive(label, value, version)))
+        if raw.engine_name == "sqlite":
+            raw.db.execute("BEGIN")
+            raw.db.executemany(f"INSERT INTO raw_import_records VALUES ({p}, {p}, {p})", records)
+            raw.db.executemany(f"INSERT INTO raw_import_identifiers VALUES ({p}, {p}, {p}, {p})", idents)
+            raw.db.execute("COMMIT")
+        else:
+            with raw.db.transaction(), raw.db.cursor() as cursor:
+                cursor.executemany(f"INSERT INTO raw_import_records VALUES ({p}, {p}, {p})", records)
+                cursor.executemany(f"INSERT INTO raw_import_identifiers VALUES ({p}, {p}, {p}, {p})", idents)
+
+
+# --- measuring -------------------------------------------------------------------------------
+
+
+def signups(n_records: int, count: int, seed: int, make: Callable[[int], list[tuple[str, str]]]) -> list[list[tuple[str, str]]]:
+    """``count`` signups, HIT_SHARE of them banned identifiers, the rest fresh ones."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        if rng.random() < HIT_SHARE:
+            out.append(make(rng.randrange(n_records)))
+        else:
+            out.append(make(n_records + 10_000_000 + rng.randrange(10_000_000)))
+    return out
+
+
+def cycle(items: list[Any]) -> Callable[[], Any]:
+    iterator: Iterator[Any] = iter(())
+    state = {"it": iterator}
+
+    def next_item() -> Any:
+        try:
+            return next(state["it"])
+        except StopIteration:
+            state["it"] = iter(items)
+            return next(state["it"])
+
+    return next_item
+
+
+def paired(vault_fn: Callable[[], object], raw_fn: Callable[[], object], seconds: float) -> tuple[float, float]:
+    """Interleaved halves, so machine noise hits both sides alike."""
+    v1, r1 = rate(vault_fn, seconds=seconds / 2), rate(raw_fn, seconds=seconds / 2)
+    v2, r2 = rate(vault_fn, seconds=seconds / 2), rate(raw_fn, seconds=seconds / 2)
+    return (v1 + v2) / 2, (r1 + r2) / 2
+
+
+def write_import_file(path: Path, lo: int, hi: int, *, reason: bool) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for i in range(lo, hi):
+            row: dict[str, Any] = {
+                "identifiers": dict(identifiers(i)),
+                "category": CATEGORY,
+                "reason_code": "fraud",
+            }
+            if reason:
+                row["reason"] = "chargeback ring, case 4711"
+            handle.write(json.dumps(row) + "\n")
+
+
+def measure(engine_name: str, data_url: str, keys_url: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    p = engine_name
+    n, m = args.records, min(args.import_rows, args.records)
+    raw = RawBaseline(engine_name, data_url if engine_name == "postgres" else None, tmp)
+    with Vault.create(FakeKmsProvider(), data_url, keys_url) as vault:
+        normalizer = vault.normalizer
+        # import: the first m records through the vault's bulk import, the raw baseline alongside
+        source = tmp / f"{p}-import.jsonl"
+        write_import_file(source, 0, m, reason=False)
+        t_import = timed(lambda: import_records(vault.records, source, batch_size=BATCH))
+        t_raw_import = timed(lambda: raw_import(normalizer, raw, 0, m))
+        figures[f"{p}_import_rows_per_s"] = round(m / t_import, 1)
+        figures[f"{p}_import_raw_rows_per_s"] = round(m / t_raw_import, 1)
+        figures[f"{p}_import_ratio"] = round(t_raw_import / t_import, 3)
+        reasoned = min(args.reason_rows, m)
+        source_r = tmp / f"{p}-import-reason.jsonl"
+        write_import_file(source_r, n + 50_000_000, n + 50_000_000 + reasoned, reason=True)
+        t_reason = timed(lambda: import_records(vault.records, source_r, batch_size=BATCH))
+        figures[f"{p}_import_with_reason_rows_per_s"] = round(reasoned / t_reason, 1)
+        # the raw table gets the imported records' pseudonyms too (the same rows as the vault's)
+        raw_rows = []
+        for i in range(m):
+            for slot, lookalike, label, value, version in stored_rows(normalizer, identifiers(i)):
+                raw_rows.append((f"imported-{i}", slot, lookalike, raw.pseudonyms.derive(label, value, version)))
+        raw.insert_identifiers(raw_rows)
+        # the rest of the population, generated directly
+        t_direct = timed(lambda: populate_direct(vault, m, n, raw))
+        figures[f"{p}_population_direct_s"] = round(t_direct, 1)
+        if engine_name == "postgres":
+            with vault.data_engine.connect() as connection:
+                connection.exec_driver_sql("ANALYZE")
+                connection.commit()
+        raw.analyze()
+        figures[f"{p}_records"] = vault.records.count()
+        assert figures[f"{p}_records"] == n + reasoned, figures
+
+        # the same devices in a second domain would not matter; one identifier: device ids of
+        # records added through the vault (10% hits)
+        n_dev = min(20_000, n)
+        prepared = [
+            vault.records.prepare([("device_id", device(i))], category=CATEGORY, reason_code="fraud")
+            for i in range(n_dev)
+        ]
+        for start in range(0, n_dev, 10_000):
+            vault.records.create_many(prepared[start : start + 10_000])
+        dev_rows = []
+        for i in range(n_dev):
+            dev_rows.append((f"dev-{i}", 0, False, raw.pseudonyms.derive("device_id", device(i), 1)))
+        raw.insert_identifiers(dev_rows)
+
+        cases: list[tuple[str, list[list[tuple[str, str]]]]] = [
+            ("single_device", signups(n_dev, 4000, 1, lambda i: [("device_id", device(i))])),
+            ("single_email", signups(n, 4000, 2, lambda i: [("email", email(i))])),
+            ("single_three", signups(n, 4000, 3, identifiers)),
+        ]
+        for name, items in cases:
+            hits = sum(1 for s in items[:400] if vault.checks.check(s).decision != "allow")
+            raw_hits = sum(1 for s in items[:400] if raw_check(normalizer, raw, [s]))
+            assert hits == raw_hits, (name, hits, raw_hits)
+            figures[f"{p}_{name}_hits_in_400"] = hits
+            nxt_v, nxt_r = cycle(items), cycle(items)
+            v_rate, r_rate = paired(
+                lambda: vault.checks.check(nxt_v()), lambda: raw_check(normalizer, raw, [nxt_r()]), args.seconds
+            )
+            figures[f"{p}_{name}_checks_per_s"] = round(v_rate, 1)
+            figures[f"{p}_{name}_raw_per_s"] = round(r_rate, 1)
+            figures[f"{p}_{name}_ratio"] = round(v_rate / r_rate, 3)
+
+        batches = [signups(n, 100, 100 + b, identifiers) for b in range(20)]
+        nxt_v, nxt_r = cycle(batches), cycle(batches)
+        v_rate, r_rate = paired(
+            lambda: vault.checks.check_batch(nxt_v()), lambda: raw_check(normalizer, raw, nxt_r()), args.seconds
+        )
+        figures[f"{p}_batch100_signups_per_s"] = round(v_rate * 100, 1)
+        figures[f"{p}_batch100_raw_signups_per_s"] = round(r_rate * 100, 1)
+        figures[f"{p}_batch100_ratio"] = round(v_rate / r_rate, 3)
+    raw.close()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="50,000 records, short timings (well under a minute)")
+    parser.add_argument("--records", type=int, default=None, help="records in the population (default 1,000,000)")
+    parser.add_argument("--import-rows", type=int, default=None, help="of which through the bulk import")
+    parser.add_argument("--reason-rows", type=int, default=None, help="rows of the with-reason import")
+    parser.add_argument("--seconds", type=float, default=None, help="seconds per measured rate")
+    parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL even if configured")
+    args = parser.parse_args()
+    args.records = args.records or (50_000 if args.quick else 1_000_000)
+    args.import_rows = args.import_rows or (10_000 if args.quick else 100_000)
+    args.reason_rows = args.reason_rows or (2_000 if args.quick else 10_000)
+    args.seconds = args.seconds or (1.0 if args.quick else 4.0)
+
+    started = time.perf_counter()
+    figures: dict[str, Any] = {
+        "benchmark": "checks",
+        "quick": args.quick,
+        "records": args.records,
+        "imported_records": min(args.import_rows, args.records),
+        "generated_records": args.records - min(args.import_rows, args.records),
+        "hit_share": HIT_SHARE,
+    }
+    with tempfile.TemporaryDirectory(prefix="pvbench-") as tmp, sqlite_stores() as (data_url, keys_url):
+        figures.update(measure("sqlite", data_url, keys_url, args, Path(tmp)))
+    url = None if args.no_postgres else postgres_url()
+    if url:
+        with tempfile.TemporaryDirectory(prefix="pvbench-") as tmp, postgres_stores(url) as (data_url, keys_url):
+            figures.update(measure("postgres", data_url, keys_url, args, Path(tmp)))
+    figures["duration_s"] = round(time.perf_counter() - started, 1)
+    emit(figures)
+
+
+if __name__ == "__main__":
+    main()

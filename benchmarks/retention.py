@@ -1,0 +1,250 @@
+"""Retention: the sweeper over due subjects, and shredding one subject as its data grows.
+
+1. **Sweep**: N subjects (two encrypted fields each, category ``access_log``) all due; one
+   ``retention sweep`` (batches of 1,000) shreds them: data keys deleted and ledgered, data and
+   tombstones, one audit entry per subject, the items marked done. Baseline, in the same run: raw
+   driver statements (``sqlite3`` / ``psycopg``) deleting the same rows of another N subjects
+   (keys, fields, subjects) and writing their tombstones, also 1,000 per transaction.
+2. **Shred one subject** holding 1, 10, 100 and 1,000 fields (64-byte values): the median time of
+   ``SubjectService.shred`` next to a raw ``DELETE`` of the same rows in one transaction. Shredding
+   destroys one data key whatever the subject holds, so the time should stay flat;
+   ``shred_1000_vs_1_fields_ratio`` says how flat.
+
+The populations are written in bulk (real data keys wrapped under the vault's epoch key, real
+AES-GCM ciphertext, items computed by the retention policies), which is setup, not measured.
+
+    python benchmarks/retention.py [--quick] [--no-postgres] [--subjects N]
+
+``--quick`` sweeps 5,000 subjects (well under a minute); the default is 100,000. PostgreSQL is
+measured when PSEUDOVAULT_BENCH_POSTGRES_URL or PSEUDOVAULT_TEST_POSTGRES_URL is set. The last
+line printed is JSON; ratios (vault rate / raw rate, or time / time) are under keys ending in
+``_ratio``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sqlalchemy import insert  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from _common import emit, postgres_stores, postgres_url, sqlite_stores, timed  # noqa: E402
+from keys.aead import Aead  # noqa: E402
+from keys.testing import FakeKmsProvider  # noqa: E402
+from keys.wrap import generate_key, wrap_key  # noqa: E402
+from vault.clock import FrozenClock  # noqa: E402
+from vault.db import session_scope  # noqa: E402
+from vault.models import RetentionEvent, RetentionItem, Subject, SubjectCategory, SubjectField, SubjectKey  # noqa: E402
+from vault.subjects import SCHEMA_VERSION, field_associated_data  # noqa: E402
+from vault.vault import Vault  # noqa: E402
+
+T0 = datetime(2026, 1, 15, 10, tzinfo=UTC)
+DUE = datetime(2026, 4, 16, 1, tzinfo=UTC)  # access logs collected at T0 are due
+CHUNK = 5000
+BATCH = 1000
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def populate(vault: Vault, n: int, n_fields: int = 2, *, items: bool = True) -> list[str]:
+    """``n`` subjects with ``n_fields`` encrypted fields each, category access_log, created at the
+    vault clock's now; written in bulk. (Setup: it reaches into the key hierarchy for the epoch key.)"""
+    ids = [str(uuid.uuid4()) for _ in range(n)]
+    now = vault.clock.now()
+    policies = vault.retention.policies
+    policy = policies["access_log"]
+    due = policies.due(policy, now)
+    vault.retention.ensure_applied()
+    with session_scope(vault.keys_engine) as key_session:
+        row = vault.keys._current_epoch_row(key_session)
+        assert row is not None
+        epoch, epoch_key = row.epoch, vault.keys._epoch_key(row.epoch, row.kek_id, row.wrapped)
+    for chunk in _chunks(ids, CHUNK):
+        keys = {sid: generate_key() for sid in chunk}
+        key_rows = [{"subject_id": sid, "epoch": epoch, "wrapped": wrap_key(epoch_key, k), "created_at": now}
+                    for sid, k in keys.items()]
+        subject_rows, field_rows, category_rows, event_rows, item_rows = [], [], [], [], []
+        for sid, key in keys.items():
+            aead = Aead(key)
+            subject_rows.append({"id": sid, "created_at": now, "updated_at": now, "schema_version": SCHEMA_VERSION})
+            for i in range(n_fields):
+                name = f"field_{i}"
+                value = os.urandom(32).hex().encode()
+                field_rows.append({"subject_id": sid, "name": name, "schema_version": SCHEMA_VERSION,
+                                   "ciphertext": aead.encrypt(value, field_associated_data(sid, name, SCHEMA_VERSION))})
+            category_rows.append({"subject_id": sid, "category": "access_log", "field": "*", "added_at": now})
+            event_rows.append({"target_kind": "subject", "target_id": sid, "event": "collected", "at": now})
+            item_rows.append({"kind": "subject_category", "target_id": sid, "category": "access_log",
+                              "stage": "period", "trigger_at": now, "due_at": due, "action": policy.action,
+                              "state": "pending", "updated_at": now})
+        with vault.keys_engine.begin() as connection:
+            connection.execute(insert(SubjectKey.__table__), key_rows)
+        with vault.data_engine.begin() as connection:
+            connection.execute(insert(Subject.__table__), subject_rows)
+            connection.execute(insert(SubjectField.__table__), field_rows)
+            if items:
+                connection.execute(insert(SubjectCategory.__table__), category_rows)
+                connection.execute(insert(RetentionEvent.__table__), event_rows)
+                connection.execute(insert(RetentionItem.__table__), item_rows)
+    return ids
+
+
+# --- raw baselines ----------------------------------------------------------------------------------
+
+
+class RawStores:
+    """Raw driver connections to both stores (sqlite3 or psycopg), outside SQLAlchemy."""
+
+    def __init__(self, data_url: str, keys_url: str) -> None:
+        self.sqlite = make_url(data_url).get_backend_name() == "sqlite"
+        if self.sqlite:
+            import sqlite3
+
+            def connect(url: str) -> Any:
+                connection = sqlite3.connect(make_url(url).database, isolation_level=None)
+                for pragma in ("journal_mode=WAL", "secure_delete=ON", "synchronous=NORMAL"):
+                    connection.execute(f"PRAGMA {pragma}")
+                return connection
+
+            self.param = "?"
+        else:
+            import psycopg
+
+            def connect(url: str) -> Any:
+                return psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
+
+            self.param = "%s"
+        self.data = connect(data_url)
+        self.keys = connect(keys_url)
+
+    def _in(self, n: int) -> str:
+        return "(" + ",".join([self.param] * n) + ")"
+
+    def _run(self, connection: Any, statements: list[tuple[str, list[Any]]]) -> None:
+        if self.sqlite:
+            connection.execute("BEGIN IMMEDIATE")
+            for sql, params in statements:
+                if params and isinstance(params[0], tuple):
+                    connection.executemany(sql, params)
+                else:
+                    connection.execute(sql, params)
+            connection.execute("COMMIT")
+        else:
+            with connection.transaction(), connection.cursor() as cursor:
+                for sql, params in statements:
+                    if params and isinstance(params[0], tuple):
+                        cursor.executemany(sql, params)
+                    else:
+                        cursor.execute(sql, params)
+
+    def shred(self, ids: list[str], at: datetime) -> None:
+        """Delete the subjects' keys, then their data, and write tombstones: one transaction per store."""
+        marks = self._in(len(ids))
+        self._run(self.keys, [(f"DELETE FROM subject_keys WHERE subject_id IN {marks}", ids)])
+        stamp: Any = at.replace(tzinfo=None).isoformat(sep=" ") if self.sqlite else at
+        p = self.param
+        self._run(
+            self.data,
+            [
+                (f"DELETE FROM subject_fields WHERE subject_id IN {marks}", ids),
+                (f"DELETE FROM subjects WHERE id IN {marks}", ids),
+                (f"INSERT INTO tombstones (subject_id, shredded_at, reason_code) VALUES ({p}, {p}, {p})",
+                 [(sid, stamp, "retention") for sid in ids]),
+            ],
+        )
+
+    def close(self) -> None:
+        self.data.close()
+        self.keys.close()
+
+
+# --- measurements ------------------------------------------------------------------------------------
+
+
+def sweep_rates(data_url: str, keys_url: str, n: int) -> dict[str, float]:
+    clock = FrozenClock(T0)
+    with Vault.create(FakeKmsProvider(now=T0), data_url, keys_url, clock=clock) as vault:
+        swept = populate(vault, n)
+        raw_ids = populate(vault, n, items=False)
+        clock.set(DUE)
+        report: list[Any] = []
+        t_vault = timed(lambda: report.append(vault.retention.sweeper.sweep(batch_size=BATCH)))
+        assert report[0].applied == n and report[0].failed == 0, report[0].as_dict()
+        assert not vault.subjects.exists(swept[0])
+        raw = RawStores(data_url, keys_url)
+        try:
+            t_raw = timed(lambda: [raw.shred(chunk, DUE) for chunk in _chunks(raw_ids, BATCH)])
+        finally:
+            raw.close()
+    return {"vault_subjects_per_s": n / t_vault, "raw_subjects_per_s": n / t_raw}
+
+
+def shred_times(data_url: str, keys_url: str, repeats: int) -> dict[int, tuple[float, float]]:
+    """``{fields: (median vault shred seconds, median raw delete seconds)}``."""
+    out: dict[int, tuple[float, float]] = {}
+    with Vault.create(FakeKmsProvider(now=T0), data_url, keys_url, clock=FrozenClock(T0)) as vault:
+        raw = RawStores(data_url, keys_url)
+        try:
+            for n_fields in (1, 10, 100, 1000):
+                ids = populate(vault, 2 * repeats, n_fields, items=False)
+                vault_times, raw_times = [], []
+                for sid, other in zip(ids[:repeats], ids[repeats:], strict=True):  # interleaved
+                    vault_times.append(timed(lambda sid=sid: vault.subjects.shred(sid, "benchmark")))
+                    raw_times.append(timed(lambda other=other: raw.shred([other], T0)))
+                out[n_fields] = (statistics.median(vault_times), statistics.median(raw_times))
+        finally:
+            raw.close()
+    return out
+
+
+def measure(figures: dict[str, Any], backend: str, stores: Any, n: int, repeats: int) -> None:
+    with stores() as (data_url, keys_url):
+        rates = sweep_rates(data_url, keys_url, n)
+    figures[f"sweep_{backend}_vault_subjects_per_s"] = round(rates["vault_subjects_per_s"], 1)
+    figures[f"sweep_{backend}_raw_subjects_per_s"] = round(rates["raw_subjects_per_s"], 1)
+    figures[f"sweep_{backend}_ratio"] = round(rates["vault_subjects_per_s"] / rates["raw_subjects_per_s"], 3)
+    with stores() as (data_url, keys_url):
+        times = shred_times(data_url, keys_url, repeats)
+    for n_fields, (vault_s, raw_s) in times.items():
+        figures[f"shred_{backend}_{n_fields}_fields_vault_ms"] = round(vault_s * 1000, 3)
+        figures[f"shred_{backend}_{n_fields}_fields_raw_ms"] = round(raw_s * 1000, 3)
+        figures[f"shred_{backend}_{n_fields}_fields_ratio"] = round(raw_s / vault_s, 3)
+    figures[f"shred_{backend}_1000_vs_1_fields_ratio"] = round(times[1000][0] / times[1][0], 3)
+    figures[f"shred_{backend}_raw_1000_vs_1_fields_ratio"] = round(times[1000][1] / times[1][1], 3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="5,000 subjects (well under a minute)")
+    parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL even if configured")
+    parser.add_argument("--subjects", type=int, default=None, help="how many due subjects to sweep")
+    args = parser.parse_args()
+    n = args.subjects or (5_000 if args.quick else 100_000)
+    repeats = 5 if args.quick else 15
+    figures: dict[str, Any] = {"benchmark": "retention", "quick": args.quick, "subjects_swept": n}
+    started = time.perf_counter()
+    measure(figures, "sqlite", sqlite_stores, n, repeats)
+    url = None if args.no_postgres else postgres_url()
+    if url:
+        measure(figures, "postgres", lambda: postgres_stores(url), n, repeats)
+    figures["seconds"] = round(time.perf_counter() - started, 1)
+    emit(figures)
+
+
+if __name__ == "__main__":
+    main()

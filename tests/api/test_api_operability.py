@@ -1,0 +1,166 @@
+"""Request ids, the access log (one PII-free JSON line per request, route templates only),
+Prometheus metrics, liveness and readiness, and the app's own checks of its routes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+
+import pytest
+from canary import CANARY_PII
+from fastapi import APIRouter, FastAPI
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.logs import JsonFormatter
+from api.routers import ROUTERS
+from api.settings import ApiSettings
+from vault.vault import Vault
+
+Auth = Callable[..., dict[str, str]]
+
+
+def _access(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "api.access"]
+
+
+def test_request_ids_are_echoed_or_made(client: TestClient) -> None:
+    given = "2f1c7d0e-6a4b-4c1e-9f3a-0b8d5e7a9c21"
+    assert client.get("/healthz", headers={"X-Request-ID": given}).headers["x-request-id"] == given
+    for unsafe in (CANARY_PII, "x" * 100, "short"):
+        made = client.get("/healthz", headers={"X-Request-ID": unsafe}).headers["x-request-id"]
+        assert made != unsafe and len(made) == 32
+    problem = client.get("/v1/subjects", headers={"X-Request-ID": given})
+    assert problem.json()["request_id"] == given
+
+
+def test_one_pii_free_access_line_per_request(
+    client: TestClient, auth: Auth, vault: Vault, caplog: pytest.LogCaptureFixture
+) -> None:
+    subject_id = vault.subjects.create({"email": CANARY_PII})
+    headers = auth("subjects:reveal")
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        response = client.post(
+            f"/v1/subjects/{subject_id}/reveal",
+            json={"purpose": "case 7"},
+            headers={**headers, "X-Request-ID": "ab" * 16},
+        )
+        assert CANARY_PII in response.text  # the reveal itself returns the PII...
+        client.post(f"/v1/subjects/{CANARY_PII}/reveal", json={"purpose": CANARY_PII}, headers=headers)
+        client.get(f"/nowhere/{CANARY_PII}")
+    lines = _access(caplog)
+    assert len(lines) == 3
+    first = lines[0].__dict__
+    assert {k: first[k] for k in ("request_id", "method", "route", "status", "key_id")} == {
+        "request_id": "ab" * 16,
+        "method": "POST",
+        "route": "/v1/subjects/{subject_id}/reveal",
+        "status": 200,
+        "key_id": headers["Authorization"].split("_")[1],
+    }
+    assert first["duration_ms"] >= 0
+    assert [r.__dict__["route"] for r in lines[1:]] == ["/v1/subjects/{subject_id}/reveal", "<unmatched>"]
+    formatter = JsonFormatter()
+    for record in caplog.records:  # ...but no log line does
+        line = formatter.format(record)
+        assert CANARY_PII not in line and subject_id not in line or record.name != "api.access"
+        assert CANARY_PII not in line
+
+
+def test_the_json_formatter_writes_exceptions_by_class_and_place_only() -> None:
+    try:
+        raise ValueError(f"bad value {CANARY_PII}")
+    except ValueError:
+        record = logging.LogRecord("api.x", logging.ERROR, __file__, 1, "failed %s", ("id-1",), sys.exc_info())
+    record.request_id = "r1"
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "failed id-1" and line["request_id"] == "r1" and line["level"] == "error"
+    assert line["exception"].startswith("ValueError at test_api_operability.py:")
+    assert CANARY_PII not in json.dumps(line)
+
+
+def test_metrics_count_requests_per_route_template_and_status(client: TestClient, auth: Auth, vault: Vault) -> None:
+    subject_id = vault.subjects.create({"name": "Kim"})
+    headers = auth("subjects:write")
+    client.patch(f"/v1/subjects/{subject_id}", json={"fields": {"name": "Lee"}}, headers=headers)
+    client.patch(f"/v1/subjects/{subject_id}", json={"fields": {"name": "Park"}}, headers=headers)
+    client.get("/v1/subjects")
+    response = client.get("/metrics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'pseudovault_http_requests_total{method="PATCH",route="/v1/subjects/{subject_id}",status="200"} 2.0' in text
+    assert 'pseudovault_http_requests_total{method="GET",route="/v1/subjects",status="401"} 1.0' in text
+    assert (
+        'pseudovault_http_request_duration_seconds_count{method="PATCH",route="/v1/subjects/{subject_id}"} 2.0' in text
+    )
+    assert "pseudovault_check_decisions_total" in text and "pseudovault_shreds_total" in text
+    assert subject_id not in text
+
+
+def test_liveness_and_readiness(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "checks": {"data_store": "ok", "key_store": "ok", "key_provider": "ok"}}
+
+
+def test_readiness_fails_when_a_store_is_gone(
+    vault: Vault, api_settings: ApiSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import create_engine
+
+    url = vault.data_engine.url
+    if url.get_backend_name() == "sqlite":
+        gone = create_engine("sqlite:////nonexistent-dir/data.sqlite3")
+    else:
+        gone = create_engine(url.set(port=1), connect_args={"connect_timeout": 2})
+    with TestClient(create_app(api_settings, vault=vault)) as client:
+        monkeypatch.setattr(vault, "data_engine", gone)
+        response = client.get("/readyz")
+    gone.dispose()
+    assert response.status_code == 503 and response.json()["detail"].startswith("the data store cannot be reached")
+
+
+def test_the_app_refuses_a_route_without_a_declared_scope(
+    vault: Vault, api_settings: ApiSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.auth import ApiRoute
+
+    stray = APIRouter(prefix="/v1/stray", route_class=ApiRoute)
+
+    @stray.get("")
+    def open_to_all() -> dict[str, str]:
+        return {}
+
+    monkeypatch.setattr("api.app.ROUTERS", (*ROUTERS, stray))
+    with pytest.raises(TypeError, match="requires no API key"):
+        create_app(api_settings, vault=vault)
+    plain = APIRouter(prefix="/v1/plain")
+
+    @plain.get("")
+    def plain_route() -> dict[str, str]:
+        return {}
+
+    monkeypatch.setattr("api.app.ROUTERS", (*ROUTERS, plain))
+    with pytest.raises(TypeError, match="route_class=ApiRoute"):
+        create_app(api_settings, vault=vault)
+
+
+def test_openapi_documents_problems_scopes_and_examples(app: FastAPI) -> None:
+    schema = app.openapi()
+    assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    reveal = schema["paths"]["/v1/subjects/{subject_id}/reveal"]["post"]
+    assert reveal["x-required-scopes"] == ["subjects:reveal"] and reveal["security"] == [{"apiKey": []}]
+    for status in ("401", "403", "404", "413", "415", "422", "429", "500", "503"):
+        assert reveal["responses"][status]["content"] == {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        }
+    assert schema["paths"]["/healthz"]["get"]["security"] == []
+    assert "examples" in json.dumps(schema["components"]["schemas"]["RevealRequest"])
+    assert "HTTPValidationError" not in json.dumps(schema)
+    for path, item in schema["paths"].items():
+        for operation in item.values():
+            assert operation.get("description"), path

@@ -1,0 +1,119 @@
+"""``pseudovault serve`` as a real process on a free loopback port: first run on a fresh home
+initialises the vault, the API and its docs answer, SIGTERM ends it cleanly; then with two
+worker processes over the same vault."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+PASSPHRASE = "correct horse battery staple"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _command() -> list[str]:
+    script = Path(sys.executable).parent / "pseudovault"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "api.cli"]
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PSEUDOVAULT_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+    env.update(
+        PSEUDOVAULT_HOME=str(home),
+        PSEUDOVAULT_PASSPHRASE=PASSPHRASE,
+        PSEUDOVAULT_KDF_TIME_COST="1",
+        PSEUDOVAULT_KDF_MEMORY_KIB="8",
+        PSEUDOVAULT_KDF_PARALLELISM="1",
+    )
+    return env
+
+
+def _wait_until_up(process: subprocess.Popen[str], base: str, deadline: float = 60.0) -> None:
+    start = time.monotonic()
+    while time.monotonic() - start < deadline:
+        if process.poll() is not None:
+            out, err = process.communicate()
+            pytest.fail(f"serve exited with {process.returncode}: {out}\n{err}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)  # waiting for another process to bind its port
+    process.kill()
+    pytest.fail("serve did not answer /healthz in time")
+
+
+def _serve(home: Path, *extra: str) -> tuple[str, str, str]:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [*_command(), "serve", "--port", str(port), *extra],
+        env=_env(home),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_until_up(process, base)
+        ready = httpx.get(f"{base}/readyz", timeout=5.0)
+        assert ready.status_code == 200 and ready.json()["status"] == "ready"
+        docs = httpx.get(f"{base}/docs", timeout=5.0)
+        assert docs.status_code == 200 and "swagger" in docs.text.lower()
+        assert httpx.get(f"{base}/openapi.json", timeout=5.0).json()["info"]["title"] == "pseudovault"
+        unauthorised = httpx.get(f"{base}/v1/subjects", timeout=5.0)
+        assert unauthorised.status_code == 401
+        metrics = httpx.get(f"{base}/metrics", timeout=5.0).text
+        assert 'route="/v1/subjects",status="401"' in metrics
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    return base, out, err
+
+
+def test_serve_initialises_a_fresh_home_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    base, out, err = _serve(home)
+    assert (home / "keyring.json").exists() and (home / "data.sqlite3").exists()
+    assert "Initialised a new vault" in out
+    assert f"{base}/docs" in out and f"{base}/v1" in out
+    assert "pseudovault apikeys create" in out
+    for line in err.splitlines():  # the server's logs: one JSON object per line
+        record = json.loads(line)
+        assert {"ts", "level", "logger", "message"} <= set(record)
+    access = [json.loads(line) for line in err.splitlines() if '"logger": "api.access"' in line]
+    assert {r["route"] for r in access} >= {"/healthz", "/readyz", "/docs", "/v1/subjects", "/metrics"}
+    assert all("path" not in r and "client" not in r for r in access)
+    assert any(json.loads(line)["message"] == "API stopped" for line in err.splitlines())
+
+
+def test_serve_with_two_workers_over_an_existing_vault(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    init = subprocess.run(
+        [*_command(), "init"], env=_env(home), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert init.returncode == 0, init.stderr
+    _base, out, err = _serve(home, "--workers", "2")
+    assert "Initialised" not in out and "/docs" in out
+    assert PASSPHRASE not in out + err

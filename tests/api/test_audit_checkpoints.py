@@ -1,0 +1,331 @@
+"""The audit log's tamper evidence, on SQLite and PostgreSQL: the hash chain, the signed
+checkpoints, and retention. Each test tampers the way someone with write access to the data store
+(but not to the root key) could, and verify must name the first broken link."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from keys.signing import SigningKey
+from keys.testing import FakeKmsProvider
+from vault.audit import _row_fields, chain_hash, checkpoint_message
+from vault.clock import FrozenClock
+from vault.errors import ConflictError
+from vault.models import AuditCheckpoint, AuditEntry, AuditHead, SigningKeyRow
+from vault.vault import Vault
+
+EVERY = 5
+
+
+@pytest.fixture
+def vault(store_urls: Any, provider: FakeKmsProvider, clock: FrozenClock) -> Iterator[Vault]:
+    with Vault.create(provider, store_urls.data, store_urls.keys, clock=clock, audit_checkpoint_every=EVERY) as v:
+        yield v
+
+
+def _fill(vault: Vault, count: int, clock: FrozenClock | None = None) -> None:
+    for i in range(count):
+        if clock is not None:
+            clock.advance(timedelta(days=1))
+        vault.audit.append("test.event", targets=[f"t{i}"], detail={"n": i})
+
+
+def _session(vault: Vault) -> Session:
+    return Session(vault.data_engine, expire_on_commit=False)
+
+
+def _entries(vault: Vault) -> list[AuditEntry]:
+    with _session(vault) as s:
+        return list(s.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
+
+
+def _recompute(session: Session, from_seq: int) -> None:
+    """What an attacker without the signing key can do: rebuild every hash from ``from_seq`` on,
+    and the head."""
+    prev = session.scalar(select(AuditEntry.entry_hash).where(AuditEntry.seq == from_seq - 1)) or "0" * 64
+    last = None
+    for row in session.scalars(select(AuditEntry).where(AuditEntry.seq >= from_seq).order_by(AuditEntry.seq)):
+        row.prev_hash = prev
+        row.entry_hash = chain_hash(prev, _row_fields(row))
+        prev, last = row.entry_hash, row.seq
+    head = session.get(AuditHead, 1)
+    assert head is not None
+    if last is not None:
+        head.last_seq, head.last_hash = last, prev
+    session.flush()
+
+
+def _broken(vault: Vault, seq: int, reason: str) -> None:
+    report = vault.audit.verify()
+    assert not report.ok, report
+    assert report.first_broken_seq == seq, report
+    assert reason in (report.reason or ""), report
+
+
+def test_an_intact_chain_verifies_with_its_checkpoints(vault: Vault) -> None:
+    _fill(vault, 23)
+    report = vault.audit.verify()
+    assert report.ok and report.signed
+    assert (report.entries, report.checkpoints, report.last_checkpoint_seq) == (23, 4, 20)
+    with _session(vault) as s:
+        assert list(s.scalars(select(AuditCheckpoint.seq).order_by(AuditCheckpoint.seq))) == [5, 10, 15, 20]
+    # the seed is stored wrapped, never in the clear
+    with Session(vault.keys_engine) as s:
+        row = s.scalars(select(SigningKeyRow)).one()
+    key = vault.signing.current("audit")
+    assert row.wrapped is not None and key.seed().reveal() not in bytes(row.wrapped)
+    assert bytes(row.public_key) == key.public_key_bytes() and row.purpose == "audit"
+
+
+def test_an_edited_entry_is_detected_whichever_column(vault: Vault) -> None:
+    _fill(vault, 12)
+    edits = {
+        "action": "test.other",
+        "outcome": "denied",
+        "actor_id": "someone",
+        "actor_kind": "cli",
+        "purpose": "another purpose",
+        "client": "10.0.0.1",
+        "detail": '{"n":99}',
+        "targets": '["t0"]',
+    }
+    for column, value in edits.items():
+        original = getattr(_entries(vault)[6], column)
+        with _session(vault) as s:
+            s.execute(update(AuditEntry).where(AuditEntry.seq == 7).values({column: value}))
+            s.commit()
+        _broken(vault, 7, "altered")
+        with _session(vault) as s:
+            s.execute(update(AuditEntry).where(AuditEntry.seq == 7).values({column: original}))
+            s.commit()
+        assert vault.audit.verify().ok, column
+
+
+def test_a_deleted_entry_is_detected(vault: Vault) -> None:
+    _fill(vault, 12)
+    with _session(vault) as s:
+        s.execute(delete(AuditEntry).where(AuditEntry.seq == 4))
+        s.commit()
+    _broken(vault, 4, "gap")
+
+
+def test_an_inserted_entry_is_detected(vault: Vault) -> None:
+    _fill(vault, 12)
+    with _session(vault) as s:
+        for seq in range(12, 5, -1):  # make room at seq 6, one row at a time (primary keys)
+            s.execute(update(AuditEntry).where(AuditEntry.seq == seq).values(seq=seq + 1))
+        previous = s.scalar(select(AuditEntry).where(AuditEntry.seq == 5))
+        assert previous is not None
+        forged = AuditEntry(
+            seq=6,
+            at=previous.at,
+            actor_kind="system",
+            actor_id="system",
+            action="test.forged",
+            targets="[]",
+            purpose=None,
+            outcome="ok",
+            client=None,
+            detail="{}",
+            prev_hash=previous.entry_hash,
+            entry_hash="",
+        )
+        forged.entry_hash = chain_hash(previous.entry_hash, _row_fields(forged))
+        s.add(forged)
+        s.commit()
+    _broken(vault, 7, "")
+
+
+def test_reordered_entries_are_detected(vault: Vault) -> None:
+    _fill(vault, 12)
+    with _session(vault) as s:
+        a, b = (s.get(AuditEntry, 3), s.get(AuditEntry, 4))
+        assert a is not None and b is not None
+        columns = (
+            "at",
+            "actor_kind",
+            "actor_id",
+            "action",
+            "targets",
+            "purpose",
+            "outcome",
+            "client",
+            "detail",
+            "prev_hash",
+            "entry_hash",
+        )
+        values_a, values_b = ({c: getattr(a, c) for c in columns}, {c: getattr(b, c) for c in columns})
+        for c in columns:
+            setattr(a, c, values_b[c])
+            setattr(b, c, values_a[c])
+        s.commit()
+    _broken(vault, 3, "")
+
+
+def test_a_truncated_tail_is_detected_even_with_the_head_rewritten(vault: Vault) -> None:
+    _fill(vault, 12)  # checkpoints at 5 and 10
+    with _session(vault) as s:
+        s.execute(delete(AuditEntry).where(AuditEntry.seq > 11))
+        s.commit()
+    _broken(vault, 12, "newest entries missing or head altered")
+    with _session(vault) as s:
+        s.execute(delete(AuditEntry).where(AuditEntry.seq > 7))
+        head = s.get(AuditHead, 1)
+        last = s.get(AuditEntry, 7)
+        assert head is not None and last is not None
+        head.last_seq, head.last_hash = 7, last.entry_hash  # the head now agrees with the chain
+        s.commit()
+    _broken(vault, 8, "a signed checkpoint names seq 10")
+
+
+def test_a_recomputed_chain_is_detected_by_the_next_checkpoint(vault: Vault) -> None:
+    _fill(vault, 12)  # checkpoints at 5 and 10
+    with _session(vault) as s:
+        s.execute(update(AuditEntry).where(AuditEntry.seq == 7).values(outcome="denied"))
+        _recompute(s, 7)
+        s.commit()
+    _broken(vault, 10, "differs from the signed checkpoint at seq 10 (rewritten after seq 5)")
+    # rewriting the checkpoint's hash too breaks its signature
+    with _session(vault) as s:
+        fresh = s.get(AuditEntry, 10)
+        assert fresh is not None
+        s.execute(update(AuditCheckpoint).where(AuditCheckpoint.seq == 10).values(entry_hash=fresh.entry_hash))
+        s.commit()
+    _broken(vault, 10, "does not verify")
+
+
+def test_a_removed_checkpoint_is_detected(vault: Vault) -> None:
+    _fill(vault, 17)  # checkpoints at 5, 10, 15
+    with _session(vault) as s:
+        s.execute(delete(AuditCheckpoint).where(AuditCheckpoint.seq == 10))
+        s.commit()
+    _broken(vault, 15, "does not verify")
+
+
+def test_removing_the_newest_checkpoints_leaves_too_long_an_unsigned_tail(vault: Vault) -> None:
+    _fill(vault, 23)  # checkpoints at 5, 10, 15, 20
+    with _session(vault) as s:
+        s.execute(delete(AuditCheckpoint).where(AuditCheckpoint.seq >= 15))
+        s.commit()
+    _broken(vault, 11, "13 entries after seq 10 are not covered")
+
+
+def test_a_checkpoint_signed_with_another_key_is_refused(vault: Vault) -> None:
+    _fill(vault, 7)  # checkpoint at 5
+    intruder = SigningKey.generate()
+    with Session(vault.keys_engine) as s:  # a row of their own: they cannot wrap a seed under the root key
+        real = s.scalars(select(SigningKeyRow)).one()
+        s.add(
+            SigningKeyRow(
+                key_id=intruder.key_id,
+                purpose="audit",
+                kek_id=real.kek_id,
+                wrapped=bytes(real.wrapped or b""),
+                public_key=intruder.public_key_bytes(),
+                status="enabled",
+                created_at=real.created_at,
+            )
+        )
+        s.commit()
+    with _session(vault) as s:
+        cp = s.get(AuditCheckpoint, 5)
+        assert cp is not None
+        cp.key_id = intruder.key_id
+        cp.signature = intruder.sign(checkpoint_message(cp.seq, cp.entry_hash, cp.signed_at, intruder.key_id, 0))
+        s.commit()
+    _broken(vault, 5, "does not verify")
+
+
+def test_checkpoint_on_demand_is_audited_and_signs_its_own_entry(vault: Vault) -> None:
+    _fill(vault, 2)
+    checkpoint = vault.audit.checkpoint()
+    assert checkpoint.seq == 3 and checkpoint.key_id.startswith("ed25519:")
+    assert _entries(vault)[-1].action == "audit.checkpoint"
+    assert vault.audit.head() == (3, checkpoint.entry_hash)
+    again = vault.audit.checkpoint()
+    assert again.seq == 4
+    report = vault.audit.verify()
+    assert report.ok and report.checkpoints == 2 and report.last_checkpoint_seq == 4
+
+
+def test_a_failing_signer_never_fails_the_action_and_is_retried(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fill(vault, 3)
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("signer down")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(vault.signing, "current", broken)
+        _fill(vault, 9)  # seq 5 and 10 would have been checkpoints
+    assert vault.audit.count_checkpoints() == 0
+    _broken(vault, 1, "12 entries after seq 0 are not covered")
+    _fill(vault, 1)  # the next append signs again
+    report = vault.audit.verify()
+    assert report.ok and report.last_checkpoint_seq == 13
+
+
+def test_checkpoints_survive_a_root_key_rotation_and_rewrap(vault: Vault, provider: FakeKmsProvider) -> None:
+    _fill(vault, 6)
+    vault.rotate_keys()
+    report = vault.rewrap()
+    assert report.signing_keys_rewrapped == 1
+    provider.destroy("fake:1")
+    fresh = Vault.open(
+        provider,
+        str(vault.data_engine.url.render_as_string(hide_password=False)),
+        str(vault.keys_engine.url.render_as_string(hide_password=False)),
+        audit_checkpoint_every=EVERY,
+    )
+    with fresh:
+        assert fresh.audit.verify().ok
+        _fill(fresh, 5)
+        assert fresh.audit.verify().ok
+
+
+def test_prune_keeps_the_log_verifiable_and_anchors_at_a_checkpoint(vault: Vault, clock: FrozenClock) -> None:
+    _fill(vault, 23, clock)  # one entry a day; checkpoints at 5, 10, 15, 20
+    cutoff = clock.now() - timedelta(days=11)  # entries 1..12 are older
+    assert vault.audit.prune(cutoff, batch_size=3) == 10  # up to the newest checkpoint before the cutoff
+    report = vault.audit.verify()
+    assert report.ok and report.entries == 13 and report.checkpoints == 3
+    with _session(vault) as s:
+        head = s.get(AuditHead, 1)
+        assert head is not None and head.anchor_seq == 10
+        # the checkpoint before the anchor stays (the anchor's signature names it), older ones go
+        assert list(s.scalars(select(AuditCheckpoint.seq).order_by(AuditCheckpoint.seq))) == [5, 10, 15, 20]
+    assert vault.audit.prune(cutoff) == 0
+    assert vault.audit.prune(clock.now() - timedelta(days=2)) == 10
+    with _session(vault) as s:
+        assert list(s.scalars(select(AuditCheckpoint.seq).order_by(AuditCheckpoint.seq))) == [15, 20]
+    assert vault.audit.verify().ok
+    _fill(vault, 3)
+    assert vault.audit.verify().ok
+
+
+def test_moving_the_anchor_or_deleting_old_entries_by_hand_is_detected(vault: Vault, clock: FrozenClock) -> None:
+    _fill(vault, 12, clock)
+    with _session(vault) as s:
+        s.execute(delete(AuditEntry).where(AuditEntry.seq <= 3))
+        head = s.get(AuditHead, 1)
+        entry = s.get(AuditEntry, 3 + 1)
+        assert head is not None and entry is not None
+        head.anchor_seq, head.anchor_hash = 3, entry.prev_hash
+        s.commit()
+    _broken(vault, 3, "the anchor is not a signed checkpoint")
+
+
+def test_prune_refuses_to_destroy_evidence_of_tampering(vault: Vault, clock: FrozenClock) -> None:
+    _fill(vault, 12, clock)
+    with _session(vault) as s:
+        s.execute(update(AuditEntry).where(AuditEntry.seq == 2).values(outcome="denied"))
+        _recompute(s, 2)
+        s.commit()
+    with pytest.raises(ConflictError, match="does not match its checkpoint"):
+        vault.audit.prune(clock.now())
+    assert len(_entries(vault)) == 12

@@ -1,0 +1,72 @@
+"""Helpers for the retention tests: the start of time, policy sets, raw rows, audit entries."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from vault.retention.policies import PolicySet, parse_policies, shipped_presets
+from vault.vault import Vault
+
+#: every retention test starts on 15 January 2026 at 10:00 UTC (not midnight, so that the
+#: day-based reckoning of due dates is visible)
+T0 = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+
+EMAIL = ("email", "kim.minji@example.com")
+
+#: the dormant-account preset, switched on (it is off by default)
+DORMANT_ON = """
+[policies.dormant_account]
+period = "1y"
+trigger = "last_activity"
+basis = "Personal Information Protection Act, former Art. 39-6 (repealed in 2023)"
+action = "restrict"
+restricted_period = "4y"
+enabled = true
+"""
+
+
+def policies_with(text: str) -> PolicySet:
+    """The presets overridden by ``text`` (an operator's file)."""
+    return parse_policies(text, source="test.toml", catalogue=shipped_presets())
+
+
+def rows(engine: Engine, sql: str, **params: Any) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        return [dict(row) for row in connection.execute(text(sql), params).mappings()]
+
+
+def scalar(engine: Engine, sql: str, **params: Any) -> Any:
+    with engine.connect() as connection:
+        return connection.execute(text(sql), params).scalar()
+
+
+def audit(vault: Vault, action: str) -> list[Any]:
+    return vault.audit.query(action=action, limit=1000)
+
+
+def audit_text(vault: Vault) -> str:
+    """Every audit entry as JSON text, to search for leaks."""
+    out = []
+    after = 0
+    while True:
+        page = vault.audit.query(after_seq=after, limit=1000)
+        if not page:
+            return "\n".join(out)
+        out.extend(json.dumps(e.as_dict(), default=str) for e in page)
+        after = page[-1].seq
+
+
+def subject_exists(vault: Vault, subject_id: str) -> bool:
+    return scalar(vault.data_engine, "SELECT COUNT(*) FROM subjects WHERE id = :id", id=subject_id) == 1
+
+
+def record_exists(vault: Vault, record_id: str) -> bool:
+    return scalar(vault.data_engine, "SELECT COUNT(*) FROM records WHERE id = :id", id=record_id) == 1
+
+
+def separated_of(vault: Vault, subject_id: str) -> list[dict[str, Any]]:
+    return [v.as_dict() for v in vault.separate.origins(subject_id)]

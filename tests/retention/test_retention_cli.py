@@ -1,0 +1,183 @@
+"""The retention commands with the issue's shapes (typer CliRunner over a fresh home per test)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from canary import CANARY_PII
+from typer.testing import CliRunner, Result
+
+from vault.cli import ExitCode, app
+
+PASSPHRASE = "correct horse battery staple"
+LONG_AGO = "2019-03-01T09:00:00+00:00"
+
+
+class Cli:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, env: dict[str, str] | None = None) -> Result:
+        return self.runner.invoke(app, list(args), env={**self.env, **(env or {})}, catch_exceptions=False)
+
+    def ok(self, *args: str) -> Result:
+        result = self(*args)
+        assert result.exit_code == 0, (args, result.exit_code, result.stdout, result.stderr)
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.ok(*args, "--json").stdout)
+
+    def last_word(self, *args: str) -> str:
+        return self.ok(*args).stdout.split()[-1]
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    for name in list(__import__("os").environ):
+        if name.startswith("PSEUDOVAULT_") and name != "PSEUDOVAULT_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
+    runner = Cli(
+        {
+            "PSEUDOVAULT_HOME": str(tmp_path / "home"),
+            "PSEUDOVAULT_PASSPHRASE": PASSPHRASE,
+            "PSEUDOVAULT_KDF_TIME_COST": "1",
+            "PSEUDOVAULT_KDF_MEMORY_KIB": "8",
+            "PSEUDOVAULT_KDF_PARALLELISM": "1",
+        }
+    )
+    runner.ok("init")
+    return runner
+
+
+def test_categories_events_report_and_sweep(cli: Cli) -> None:
+    paid = cli.last_word("subjects", "add", "--field", "order_ref=o-1", "--category", "payment")
+    member = cli.last_word("subjects", "add", "--field", "name=Kim", "--field", f"email={CANARY_PII}",
+                           "--category", "member")
+    items = cli.json("subjects", "event", paid, "--event", "payment", "--at", LONG_AGO)["items"]
+    assert [(i["category"], i["due_at"]) for i in items] == [("payment_supply", "2024-03-02T00:00:00+00:00")]
+    assert cli.json("subjects", "categorize", member, "--category", "access_log:email")["categories"] == {
+        "access_log": ["email"], "member_data": ["*"]}
+
+    policies = cli.json("retention", "policies")
+    assert {p["category"] for p in policies["policies"]} >= {"payment_supply", "member_data", "dormant_account"}
+    assert "Policies in force: presets" in cli.ok("retention", "policies").stdout
+
+    report = cli.json("retention", "report", "--days", "30")
+    assert [(g["category"], g["items"], g["overdue"]) for g in report["categories"]] == [("payment_supply", 1, 1)]
+
+    dry = cli.json("retention", "sweep", "--dry-run")
+    assert dry["dry_run"] and dry["due"] == 1 and [p["target_id"] for p in dry["planned"]] == [paid]
+    done = cli.json("retention", "sweep", "--batch-size", "10")
+    assert done["applied"] == 1 and done["outcomes"] == {"shredded": 1}
+    assert cli("subjects", "show", paid).exit_code == ExitCode.NOT_FOUND
+    assert "Applied: 0" in cli.ok("retention", "sweep").stdout
+    assert [i["state"] for i in cli.json("retention", "items", paid)] == ["done"]
+
+
+def test_holds_block_shredding_and_erasure_until_released(cli: Cli) -> None:
+    subject_id = cli.last_word("subjects", "add", "--field", "name=Kim", "--category", "member")
+    hold_id = cli.last_word("holds", "add", "--subject", subject_id, "--reason-code", "dispute",
+                            "--reference", "KCA-2026-7")
+    refused = cli("subjects", "shred", subject_id, "--yes")
+    assert refused.exit_code == ExitCode.CONFLICT and hold_id in refused.stderr
+    refused = cli("erasure", "request", subject_id)
+    assert refused.exit_code == ExitCode.CONFLICT and hold_id in refused.stderr
+    assert [h["hold_id"] for h in cli.json("holds", "list")] == [hold_id]
+    cli.ok("holds", "release", hold_id)
+    assert cli.json("holds", "list") == [] and len(cli.json("holds", "list", "--all")) == 1
+    cli.ok("subjects", "shred", subject_id, "--yes")
+
+
+def test_erasure_request_writes_a_receipt_that_verifies_offline_and_against_the_vault(
+    cli: Cli, tmp_path: Path
+) -> None:
+    subject_id = cli.last_word("subjects", "add", "--field", f"email={CANARY_PII}", "--field", "order_ref=o-9",
+                               "--category", "member", "--category", "payment_supply:order_ref")
+    cli.ok("subjects", "event", subject_id, "--event", "payment")
+    receipt_file = tmp_path / "receipt.json"
+    summary = cli.ok("erasure", "request", subject_id, "--request-id", "ER-7", "--output", str(receipt_file)).stdout
+    assert "destroyed fields: email" in summary and "payment_supply" in summary
+    document = receipt_file.read_bytes()
+    assert CANARY_PII.encode() not in document
+    receipt = json.loads(document)
+    assert receipt["receipt"]["request_id"] == "ER-7"
+
+    assert "against this vault's keys" in cli.ok("receipts", "verify", str(receipt_file)).stdout
+    assert "offline" in cli.ok("receipts", "verify", str(receipt_file), "--offline").stdout
+    public_key = receipt["signature"]["public_key"]
+    assert cli.json("receipts", "verify", str(receipt_file), "--offline", "--public-key", public_key)["pinned"]
+    wrong = cli("receipts", "verify", str(receipt_file), "--offline", "--public-key", "ab" * 32)
+    assert wrong.exit_code == ExitCode.INVALID and "INVALID" in wrong.stderr
+    tampered = tmp_path / "tampered.json"
+    tampered.write_bytes(document.replace(b'"ER-7"', b'"ER-8"'))
+    failed = cli("receipts", "verify", str(tampered))
+    assert failed.exit_code == ExitCode.INVALID and "signature does not verify" in failed.stderr
+
+    again = cli.ok("erasure", "request", subject_id, "--request-id", "ER-7")
+    assert again.stdout.encode() == document  # the same receipt, printed on standard output
+    assert cli.ok("erasure", "receipt", subject_id).stdout.encode() == document
+    (item,) = cli.json("separated", "list", "--subject", subject_id)
+    assert item["category"] == "payment_supply" and item["fields"] == ["order_ref"]
+    read = cli.json("separated", "read", item["item_id"], "--purpose", "tax audit 2026")
+    assert read["values"] == {"order_ref": "o-9"}
+
+
+def test_policy_files_diff_apply_and_rejection(cli: Cli, tmp_path: Path) -> None:
+    subject_id = cli.last_word("subjects", "add", "--field", "ip=203.0.113.5", "--category", "access_log")
+    changed = tmp_path / "policies.toml"
+    changed.write_text(
+        '[policies.access_log]\nperiod = "1mo"\ntrigger = "collected"\n'
+        'basis = "Protection of Communications Secrets Act, shortened"\naction = "shred_subject"\n',
+        encoding="utf-8",
+    )
+    diff = cli.json("retention", "policies", "--diff", str(changed))
+    assert diff["policies_changed"] == ["access_log"] and diff["summary"]["access_log"]["earlier"] == 1
+    assert [c["target_id"] for c in diff["changes"]] == [subject_id]
+    dry = cli.json("retention", "apply-policies", str(changed), "--dry-run")
+    assert not dry["applied"] and len(dry["changes"]) == 1
+    refused = cli("retention", "apply-policies", str(changed))
+    assert refused.exit_code == ExitCode.INVALID and "PSEUDOVAULT_RETENTION_POLICIES" in refused.stderr
+
+    in_force = {"PSEUDOVAULT_RETENTION_POLICIES": str(changed)}
+    conflict = cli("retention", "report", env=in_force)
+    assert conflict.exit_code == ExitCode.CONFLICT and "apply-policies" in conflict.stderr
+    applied = cli("retention", "apply-policies", "--json", env=in_force)
+    assert applied.exit_code == 0 and json.loads(applied.stdout)["applied"] is True
+    assert cli("retention", "report", env=in_force).exit_code == 0
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[policies.access_log]\nperiod = "-3mo"\ntrigger = "collected"\nbasis = "x"\n'
+                   'action = "shred_subject"\n', encoding="utf-8")
+    rejected = cli("status", env={"PSEUDOVAULT_RETENTION_POLICIES": str(bad)})
+    assert rejected.exit_code == ExitCode.INVALID
+    assert f"{bad}:2: " in rejected.stderr and "negative" in rejected.stderr
+    assert "dormant_account" in cli.ok("retention", "policies", "--template").stdout
+
+
+def test_rights_requests_export_and_corrections(cli: Cli, tmp_path: Path) -> None:
+    subject_id = cli.last_word("subjects", "add", "--field", "name=Kim", "--field", "email=k@example.com",
+                               "--category", "member")
+    late = cli.last_word("rights", "open", subject_id, "--kind", "access", "--received-at", "2020-01-01T00:00:00Z")
+    assert [r["request_id"] for r in cli.json("rights", "requests", "--overdue")] == [late]
+    assert "OVERDUE" in cli.ok("rights", "requests").stdout
+    cli.last_word("rights", "provide", subject_id, "--recipient", "Acme", "--item", "email", "--purpose", "billing",
+                  "--basis", "contract", "--retention", "5 years")
+    export_file = tmp_path / "export.json"
+    cli.ok("rights", "export", subject_id, "--purpose", "access request", "--request-id", late,
+           "--output", str(export_file))
+    export = json.loads(export_file.read_text(encoding="utf-8"))
+    assert export["fields"] == {"name": "Kim", "email": "k@example.com"}
+    assert export["provisions"][0]["recipient"] == "Acme"
+    assert cli.json("rights", "requests", "--overdue") == []
+
+    correction = cli.last_word("rights", "correct", subject_id)
+    result = cli.json("rights", "correct-complete", correction, "--field", "email=kim@example.com")
+    assert result["fields_changed"] == ["email"] and [n["recipient"] for n in result["notify"]] == ["Acme"]
+    cli.ok("rights", "restrict", subject_id)
+    assert cli.json("rights", "lift", subject_id)["lifted"] is True
+    assert len(cli.json("rights", "provisions", subject_id)) == 1

@@ -1,0 +1,220 @@
+"""Time travel over every preset (SQLite and PostgreSQL): nothing is destroyed a day early, what is
+due is destroyed (or moved, or put up for review) on its day, and held items survive until the
+hold is released."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from canary import CANARY_PII
+from retention_support import (
+    DORMANT_ON,
+    T0,
+    policies_with,
+    record_exists,
+    separated_of,
+    subject_exists,
+)
+
+from vault.clock import FrozenClock
+from vault.errors import NotFoundError
+from vault.retention.policies import PolicySet
+from vault.vault import Vault
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def policies() -> PolicySet:
+    return policies_with(DORMANT_ON)
+
+
+def _subject(vault: Vault, category: str, event: str | None) -> str:
+    n = next(_counter)
+    subject_id = vault.retention.create_subject(
+        {"name": f"Kim {n}", "email": CANARY_PII, "ref": f"ref-{n}"}, [category]
+    )
+    if event is not None:
+        vault.retention.record_event("subject", subject_id, event, at=T0)
+    return subject_id
+
+
+def _record(vault: Vault, category: str, reason_code: str) -> str:
+    n = next(_counter)
+    return vault.records.create(
+        [("email", f"banned{n}@example.com")], category=category, reason_code=reason_code, evidence=CANARY_PII
+    )
+
+
+def _live_subject(vault: Vault, target: str) -> bool:
+    return subject_exists(vault, target)
+
+
+def _subject_data_anywhere(vault: Vault, target: str) -> bool:
+    return subject_exists(vault, target) or bool(separated_of(vault, target))
+
+
+def _record_live(vault: Vault, target: str) -> bool:
+    return record_exists(vault, target)
+
+
+def _not_up_for_review(vault: Vault, target: str) -> bool:
+    return record_exists(vault, target) and all(i.state != "review" for i in vault.retention.items(target))
+
+
+@dataclass(frozen=True)
+class Case:
+    category: str
+    kind: str  # what a hold names: subject | record
+    due: datetime
+    make: Callable[[Vault], str]
+    alive: Callable[[Vault, str], bool]
+
+
+def _day(year: int, month: int, day: int, hour: int = 0) -> datetime:
+    return datetime(year, month, day, hour, tzinfo=UTC)
+
+
+CASES = [
+    # subjects' data: due at midnight after the last day of the period (T0 is 15 January 2026, 10:00)
+    Case("contract_withdrawal", "subject", _day(2031, 1, 16),
+         lambda v: _subject(v, "contract_withdrawal", "contract_end"), _live_subject),
+    Case("payment_supply", "subject", _day(2031, 1, 16), lambda v: _subject(v, "payment_supply", "payment"),
+         _live_subject),
+    Case("consumer_complaint", "subject", _day(2029, 1, 16),
+         lambda v: _subject(v, "consumer_complaint", "complaint_closed"), _live_subject),
+    Case("access_log", "subject", _day(2026, 4, 16), lambda v: _subject(v, "access_log", None), _live_subject),
+    # withdrawal moves member data to separate storage at once; it is destroyed a year later
+    Case("member_data", "subject", _day(2027, 1, 16), lambda v: _subject(v, "member_data", "withdrawal"),
+         _subject_data_anywhere),
+    # the optional dormant preset (switched on here): after a year without activity, the account's
+    # data moves to separate storage
+    Case("dormant_account", "subject", _day(2027, 1, 16), lambda v: _subject(v, "dormant_account", "last_activity"),
+         _live_subject),
+    # anti-abuse records: never kept past their own expiry (created at T0)
+    Case("unauthorized_registration", "record", _day(2026, 7, 15, 10),
+         lambda v: _record(v, "unauthorized_registration", "unauthorized_use"), _record_live),
+    Case("fraudulent_transaction", "record", _day(2029, 1, 15, 10),
+         lambda v: _record(v, "fraudulent_transaction", "fraud"), _record_live),
+    Case("bad_usage_rejoin", "record", _day(2027, 1, 15, 10), lambda v: _record(v, "bad_usage_rejoin", "bad_usage"),
+         _record_live),
+    # kept without an end date: up for review after a year
+    Case("rejoin_restriction", "record", _day(2027, 1, 15, 10),
+         lambda v: _record(v, "rejoin_restriction", "rejoin_restriction"), _not_up_for_review),
+]
+
+
+def test_the_cases_cover_every_preset(policies: PolicySet) -> None:
+    assert {c.category for c in CASES} == set(policies.codes())
+
+
+def _due_of(vault: Vault, target: str, category: str) -> datetime | None:
+    dues = [i.due_at for i in vault.retention.items(target) if i.category == category and i.state != "done"]
+    assert len(dues) == 1, dues
+    return dues[0]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.category for c in CASES])
+def test_nothing_early_everything_on_the_day_held_until_release(vault: Vault, clock: FrozenClock, case: Case) -> None:
+    target = case.make(vault)
+    held = case.make(vault)
+    hold = vault.holds.place(case.kind, held, reason_code="investigation", reference="CASE-2026-001")
+    vault.retention.sweeper.sweep()  # at T0: nothing is due; records get their items
+    assert _due_of(vault, target, case.category) == case.due
+    assert case.alive(vault, target) and case.alive(vault, held)
+
+    for early in (case.due - timedelta(days=1), case.due - timedelta(microseconds=1)):
+        clock.set(early)
+        report = vault.retention.sweeper.sweep()
+        assert report.applied == 0, (case.category, early, report.as_dict())
+        assert case.alive(vault, target), f"{case.category} acted on before its day ({early})"
+        assert case.alive(vault, held)
+
+    clock.set(case.due)
+    report = vault.retention.sweeper.sweep()
+    assert not case.alive(vault, target), f"{case.category} not acted on on its day"
+    assert case.alive(vault, held), "a held item was destroyed"
+    assert report.held >= 1 and report.applied >= 1
+
+    clock.advance(timedelta(days=400))
+    vault.retention.sweeper.sweep()
+    assert case.alive(vault, held), "a held item was destroyed while the hold stands"
+
+    vault.holds.release(hold.hold_id)
+    vault.retention.sweeper.sweep()
+    assert not case.alive(vault, held), "a released item was not acted on by the next sweep"
+
+
+def test_restrict_moves_dormant_accounts_and_destroys_them_at_their_own_expiry(vault: Vault, clock: FrozenClock) -> None:
+    subject_id = _subject(vault, "dormant_account", "last_activity")
+    clock.set(_day(2027, 1, 16, 3))
+    vault.retention.sweeper.sweep()
+    assert not subject_exists(vault, subject_id)
+    (item,) = separated_of(vault, subject_id)
+    assert item["category"] == "dormant_account" and item["fields"] == ["email", "name", "ref"]
+    assert item["due_at"] == _day(2031, 1, 17).isoformat()  # 4 years from the day it moved
+    with pytest.raises(NotFoundError):
+        vault.subjects.read(subject_id)
+    clock.set(_day(2031, 1, 16, 23))
+    vault.retention.sweeper.sweep()
+    assert separated_of(vault, subject_id)
+    clock.set(_day(2031, 1, 17))
+    vault.retention.sweeper.sweep()
+    assert separated_of(vault, subject_id) == []
+
+
+def test_a_review_decided_for_destruction_deletes_the_record(vault: Vault, clock: FrozenClock) -> None:
+    record_id = _record(vault, "rejoin_restriction", "rejoin_restriction")
+    clock.set(_day(2027, 1, 15, 10))
+    vault.retention.sweeper.sweep()
+    (item,) = [i for i in vault.retention.items(record_id) if i.state == "review"]
+    kept = vault.retention.complete_review(item.item_id, decision="keep")
+    assert kept.state == "pending" and kept.due_at == _day(2028, 1, 16)
+    clock.set(_day(2028, 1, 16))
+    vault.retention.sweeper.sweep()
+    assert vault.retention.get_item(item.item_id).state == "review"
+    destroyed = vault.retention.complete_review(item.item_id, decision="destroy", reason_code="no_longer_needed")
+    assert destroyed.state == "done" and destroyed.outcome == "deleted"
+    assert not record_exists(vault, record_id)
+    assert [e.detail["decision"] for e in vault.audit.query(action="retention.review")] == ["keep", "destroy"]
+
+
+def test_categories_of_named_fields_are_kept_apart(vault: Vault, clock: FrozenClock) -> None:
+    subject_id = vault.retention.create_subject(
+        {"name": "Kim", "email": CANARY_PII, "order_ref": "ord-1", "amount": "12000"},
+        {"member": None, "payment_supply": ["order_ref", "amount"]},
+    )
+    vault.retention.record_event("subject", subject_id, "payment", at=T0)
+    clock.set(_day(2026, 6, 1))
+    vault.retention.record_event("subject", subject_id, "withdrawal")
+    assert not subject_exists(vault, subject_id)  # everything it held moved out
+    moved = {item["category"]: item for item in separated_of(vault, subject_id)}
+    assert moved["payment_supply"]["fields"] == ["amount", "order_ref"]
+    assert moved["payment_supply"]["due_at"] == _day(2031, 1, 16).isoformat()  # from the payment
+    assert moved["member_data"]["due_at"] == _day(2027, 6, 2).isoformat()  # from the withdrawal
+    clock.set(_day(2027, 6, 2))
+    vault.retention.sweeper.sweep()
+    assert [i["category"] for i in separated_of(vault, subject_id)] == ["payment_supply"]
+    clock.set(_day(2031, 1, 16))
+    vault.retention.sweeper.sweep()
+    assert separated_of(vault, subject_id) == []
+
+
+def test_a_category_due_before_another_deletes_only_its_own_fields(vault: Vault, clock: FrozenClock) -> None:
+    subject_id = vault.retention.create_subject(
+        {"name": "Kim", "login_ip": "203.0.113.9", "order_ref": "ord-1"},
+        {"access_log": ["login_ip"], "payment_supply": ["order_ref"]},
+    )
+    vault.retention.record_event("subject", subject_id, "payment", at=T0)
+    clock.set(_day(2026, 4, 16))
+    report = vault.retention.sweeper.sweep()
+    assert report.outcomes["fields_deleted"] == 1
+    assert vault.subjects.read(subject_id) == {"name": "Kim", "order_ref": "ord-1"}
+    clock.set(_day(2031, 1, 16))
+    vault.retention.sweeper.sweep()
+    # "name" has no category: no policy destroys it, so the subject stays with it
+    assert vault.subjects.read(subject_id) == {"name": "Kim"}

@@ -1,0 +1,303 @@
+"""API keys: scoped bearer tokens for the HTTP API, stored only as a hash.
+
+Token::
+
+    pvk_<key id>_<secret>
+
+``pvk_`` is a fixed prefix, so a leaked token is easy to find in a scan; the key id is 10
+characters of lower-case base32 (``a-z2-7``, 50 random bits), safe to log and to show; the secret
+is 32 random bytes in unpadded base64url (43 characters). The key store never sees a token; the
+data store's ``api_keys`` row holds, for the secret part only::
+
+    secret_hash = SHA-256(b"pseudovault/api-key/v1" 0x00 || key id || 0x00 || secret)
+
+Verification (:meth:`ApiKeyService.authenticate`) finds the row by key id and compares hashes
+with :func:`hmac.compare_digest`; an unknown id is compared against a dummy hash so it takes the
+same time. A malformed token, an unknown id, a wrong secret and a revoked key all raise the same
+:class:`InvalidApiKeyError`. ``last_used_at`` is written at most once per ``touch_interval``
+(a minute) per key, not on every request.
+
+Scopes (:data:`SCOPES`, defined here and nowhere else): each grants exactly what it names, and
+``admin`` grants key, audit and server management only; it does not imply any other scope (least
+privilege: an operator's key cannot read PII). A key carries any set of scopes.
+
+Creating and revoking keys is audited (``apikey.create``, ``apikey.revoke``: the key id as
+target, the scopes as flags); the token and the name never reach the audit log.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import SecretStr
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from vault.audit import AuditLog
+from vault.clock import Clock
+from vault.db import session_scope
+from vault.errors import InvalidInputError, NotFoundError, VaultError
+from vault.models import ApiKey
+
+__all__ = [
+    "Scope",
+    "SCOPES",
+    "SCOPE_DESCRIPTIONS",
+    "TOKEN_PREFIX",
+    "ApiKeyInfo",
+    "ApiKeyService",
+    "InvalidApiKeyError",
+    "secret_hash",
+    "sort_scopes",
+    "validate_scopes",
+]
+
+log = logging.getLogger(__name__)
+
+
+class Scope(StrEnum):
+    CHECKS = "checks"
+    RECORDS_READ = "records:read"
+    RECORDS_WRITE = "records:write"
+    SUBJECTS_WRITE = "subjects:write"
+    SUBJECTS_REVEAL = "subjects:reveal"
+    ERASURE = "erasure"
+    ADMIN = "admin"
+
+
+#: every scope, in the order the documentation lists them
+SCOPES: tuple[str, ...] = tuple(scope.value for scope in Scope)
+
+SCOPE_DESCRIPTIONS: dict[str, str] = {
+    Scope.CHECKS: "Ban checks at signup: decisions only, never records or PII.",
+    Scope.RECORDS_READ: "Read fraud records (no identifiers, no decrypted text).",
+    Scope.RECORDS_WRITE: "Create, update and revoke fraud records.",
+    Scope.SUBJECTS_WRITE: "Create, update and list subjects (ids and field names, never values).",
+    Scope.SUBJECTS_REVEAL: "Decrypt a subject's fields, with a stated purpose that is audited.",
+    Scope.ERASURE: "Shred subjects (crypto-shredding; irreversible).",
+    Scope.ADMIN: "Key status, rotation and rewrap; audit query, verification and checkpoints. No PII.",
+}
+
+TOKEN_PREFIX = "pvk_"
+KEY_ID_LENGTH = 10
+NAME_MAX_LENGTH = 64
+DEFAULT_TOUCH_INTERVAL = timedelta(minutes=1)
+
+_KEY_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+_KEY_ID = re.compile(rf"[a-z2-7]{{{KEY_ID_LENGTH}}}")
+_TOKEN = re.compile(rf"{TOKEN_PREFIX}([a-z2-7]{{{KEY_ID_LENGTH}}})_([A-Za-z0-9_-]{{43}})")
+_HASH_DOMAIN = b"pseudovault/api-key/v1\x00"
+_DUMMY_HASH = hashlib.sha256(b"pseudovault/api-key/no-such-key").digest()
+
+
+class InvalidApiKeyError(VaultError):
+    """The token is malformed, unknown, wrong or revoked: the four are never told apart."""
+
+    code = "unauthorized"
+
+    def __init__(self) -> None:
+        super().__init__("invalid or revoked API key")
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    """An API key as it may be shown: never the token or its hash."""
+
+    key_id: str
+    name: str
+    scopes: frozenset[str]
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key_id": self.key_id,
+            "name": self.name,
+            "scopes": sort_scopes(self.scopes),
+            "created_at": self.created_at.isoformat(),
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "last_used_at": self.last_used_at.isoformat() if self.last_used_at else None,
+            "active": self.active,
+        }
+
+
+def secret_hash(key_id: str, secret: str) -> bytes:
+    """What ``api_keys.secret_hash`` holds for a token's key id and secret part."""
+    return hashlib.sha256(_HASH_DOMAIN + key_id.encode("ascii") + b"\x00" + secret.encode("ascii")).digest()
+
+
+def sort_scopes(scopes: Iterable[str]) -> list[str]:
+    """Scopes in the order of :data:`SCOPES` (any unknown name last)."""
+    return sorted(scopes, key=lambda s: (SCOPES.index(s) if s in SCOPES else len(SCOPES), s))
+
+
+def validate_scopes(scopes: Iterable[str]) -> frozenset[str]:
+    if isinstance(scopes, str):
+        raise TypeError("scopes must be a collection of scope names, not a single string")
+    chosen = frozenset(scopes)
+    if not chosen:
+        raise InvalidInputError("scopes", "at least one scope is required")
+    unknown = chosen - set(SCOPES)
+    if unknown:
+        # scope names are not PII, but an unknown one is the caller's text: name the count only
+        raise InvalidInputError("scopes", f"{len(unknown)} unknown scope(s); known: {', '.join(SCOPES)}")
+    return chosen
+
+
+def _validate_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInputError("name", "a name is required")
+    name = name.strip()
+    if len(name) > NAME_MAX_LENGTH:
+        raise InvalidInputError("name", f"at most {NAME_MAX_LENGTH} characters")
+    if any(not ch.isprintable() for ch in name):
+        raise InvalidInputError("name", "must be one line of printable characters")
+    return name
+
+
+def _validate_key_id(key_id: object) -> str:
+    if not isinstance(key_id, str) or _KEY_ID.fullmatch(key_id) is None:
+        raise InvalidInputError("key_id", f"must be {KEY_ID_LENGTH} characters of a-z and 2-7")
+    return key_id
+
+
+def _new_key_id() -> str:
+    return "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(KEY_ID_LENGTH))
+
+
+def _new_secret() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode("ascii")
+
+
+def _scope_flags(scopes: frozenset[str]) -> dict[str, bool]:
+    return {"scope_" + scope.replace(":", "_"): True for scope in sorted(scopes)}
+
+
+def _to_info(row: ApiKey) -> ApiKeyInfo:
+    return ApiKeyInfo(
+        key_id=row.id,
+        name=row.name,
+        scopes=frozenset(row.scopes.split()),
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
+    )
+
+
+class ApiKeyService:
+    """Create, list, revoke and authenticate API keys (data store table ``api_keys``)."""
+
+    def __init__(
+        self, engine: Engine, clock: Clock, audit: AuditLog, *, touch_interval: timedelta = DEFAULT_TOUCH_INTERVAL
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._audit = audit
+        self._touch_interval = touch_interval
+
+    def __repr__(self) -> str:
+        return "ApiKeyService()"
+
+    def create(self, name: str, scopes: Iterable[str]) -> tuple[ApiKeyInfo, SecretStr]:
+        """A new key; returns its description and its token, which is never available again."""
+        name = _validate_name(name)
+        chosen = validate_scopes(scopes)
+        now = self._clock.now()
+        for _attempt in range(5):
+            key_id, secret = _new_key_id(), _new_secret()
+            try:
+                with session_scope(self._engine, write=True) as session:
+                    row = ApiKey(
+                        id=key_id,
+                        name=name,
+                        secret_hash=secret_hash(key_id, secret),
+                        scopes=" ".join(sort_scopes(chosen)),
+                        created_at=now,
+                        revoked_at=None,
+                        last_used_at=None,
+                    )
+                    session.add(row)
+                    session.flush()
+                    self._audit.append("apikey.create", targets=[key_id], detail=_scope_flags(chosen), session=session)
+            except IntegrityError:  # the random id was taken: draw another
+                continue
+            log.info("created API key %s with %d scope(s)", key_id, len(chosen))
+            return _to_info(row), SecretStr(f"{TOKEN_PREFIX}{key_id}_{secret}")
+        raise VaultError("could not draw a free API key id")
+
+    def list(self, *, include_revoked: bool = True) -> list[ApiKeyInfo]:
+        stmt = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
+        if not include_revoked:
+            stmt = stmt.where(ApiKey.revoked_at.is_(None))
+        with session_scope(self._engine) as session:
+            return [_to_info(row) for row in session.scalars(stmt)]
+
+    def get(self, key_id: str) -> ApiKeyInfo:
+        key_id = _validate_key_id(key_id)
+        with session_scope(self._engine) as session:
+            row = session.get(ApiKey, key_id)
+            if row is None:
+                raise NotFoundError("API key", key_id)
+            return _to_info(row)
+
+    def count_active(self) -> int:
+        with session_scope(self._engine) as session:
+            return int(session.scalar(select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None))) or 0)
+
+    def revoke(self, key_id: str) -> ApiKeyInfo:
+        """Revoke a key for good; revoking a revoked key again changes nothing (and is audited)."""
+        key_id = _validate_key_id(key_id)
+        with session_scope(self._engine, write=True) as session:
+            row = session.get(ApiKey, key_id, with_for_update=True)
+            if row is None:
+                raise NotFoundError("API key", key_id)
+            already = row.revoked_at is not None
+            if not already:
+                row.revoked_at = self._clock.now()
+            self._audit.append("apikey.revoke", targets=[key_id], detail={"already": already}, session=session)
+            info = _to_info(row)
+        log.info("revoked API key %s (already %s)", key_id, already)
+        return info
+
+    def authenticate(self, token: str) -> ApiKeyInfo:
+        """The active key ``token`` belongs to, or InvalidApiKeyError."""
+        match = _TOKEN.fullmatch(token) if isinstance(token, str) else None
+        if match is None:
+            raise InvalidApiKeyError()
+        key_id, secret = match.group(1), match.group(2)
+        presented = secret_hash(key_id, secret)
+        with session_scope(self._engine) as session:
+            row = session.get(ApiKey, key_id)
+            stored = bytes(row.secret_hash) if row is not None else _DUMMY_HASH
+            if not hmac.compare_digest(presented, stored) or row is None or row.revoked_at is not None:
+                raise InvalidApiKeyError()
+            info = _to_info(row)
+        now = self._clock.now()
+        if info.last_used_at is None or now - info.last_used_at >= self._touch_interval:
+            self._touch(key_id, now)
+        return info
+
+    def _touch(self, key_id: str, now: datetime) -> None:
+        """Record a use; a no-op when another request recorded one within the interval."""
+        with session_scope(self._engine, write=True) as session:
+            session.execute(
+                update(ApiKey)
+                .where(ApiKey.id == key_id)
+                .where((ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at <= now - self._touch_interval))
+                .values(last_used_at=now)
+            )

@@ -1,0 +1,309 @@
+"""Legal holds: an investigation or a dispute stops the destruction of a subject or a record.
+
+A hold names its target (``subject`` or ``record`` and the id), a reason code
+(``[a-z][a-z0-9_]{0,39}``, e.g. ``investigation``, ``dispute``, ``litigation``), a reference (a
+case or ticket id matching ``[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}``; never personal data), who placed
+it (the audit actor) and, optionally, ``until`` when it lapses by itself. It is *active* while it
+is not released and ``until`` (if any) is in the future.
+
+While a hold is active:
+
+* shredding the subject (``SubjectService.shred``, ``shred_many``) and an erasure request for it
+  are refused with :class:`HeldError` (a :class:`vault.errors.ConflictError`) naming the hold;
+* the sweeper leaves the subject's and its records' due items alone (they are applied by the
+  first sweep after the release), and leaves a held record alone;
+* a hold on a subject also covers its data in separate storage and the records linked to it.
+
+Placing and releasing are audited (``hold.place``, ``hold.release``) with the hold id, the target
+id and the codes; a hold is never deleted, so its history stays readable.
+
+This module depends on the models only, so that :mod:`vault.subjects` can call
+:func:`refuse_if_held` without an import cycle.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, or_, select
+from sqlalchemy.orm import Session
+
+from vault.audit import AuditLog, current_actor
+from vault.clock import Clock
+from vault.db import session_scope
+from vault.errors import ConflictError, InvalidInputError, NotFoundError
+from vault.models import LegalHold, Record, SeparatedItem, Subject
+
+__all__ = [
+    "TARGET_KINDS",
+    "HeldError",
+    "HoldService",
+    "HoldView",
+    "active_holds",
+    "refuse_if_held",
+    "validate_reference",
+]
+
+TARGET_KINDS = ("subject", "record")
+MAX_LIST_LIMIT = 1000
+
+_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+class HeldError(ConflictError):
+    """The target is under an active legal hold: ``hold_id`` names it."""
+
+    code = "held"
+
+    def __init__(self, target_kind: str, target_id: str, hold_id: str) -> None:
+        super().__init__(f"{target_kind} {target_id} is under legal hold {hold_id}: release the hold first")
+        self.target_kind = target_kind
+        self.target_id = target_id
+        self.hold_id = hold_id
+
+
+def validate_reference(value: object) -> str:
+    if not isinstance(value, str) or _REFERENCE.fullmatch(value) is None:
+        raise InvalidInputError("reference", "must match [A-Za-z0-9][A-Za-z0-9_.:-]{0,63} (a case id, never PII)")
+    return value
+
+
+def _validate_code(value: object, field: str) -> str:
+    if not isinstance(value, str) or _CODE.fullmatch(value) is None:
+        raise InvalidInputError(field, "must match [a-z][a-z0-9_]{0,39}")
+    return value
+
+
+def _validate_kind(value: object) -> str:
+    if value not in TARGET_KINDS:
+        raise InvalidInputError("target_kind", "must be subject or record")
+    return str(value)
+
+
+def _active(now: datetime) -> Any:
+    return LegalHold.released_at.is_(None) & or_(LegalHold.until.is_(None), LegalHold.until > now)
+
+
+def active_holds(session: Session, target_kind: str, target_ids: Collection[str], now: datetime) -> dict[str, str]:
+    """``{target id: hold id}`` for the ``target_ids`` under an active hold (the oldest hold each)."""
+    if not target_ids:
+        return {}
+    out: dict[str, str] = {}
+    ids = list(target_ids)
+    for start in range(0, len(ids), 1000):
+        rows = session.execute(
+            select(LegalHold.target_id, LegalHold.id)
+            .where(LegalHold.target_kind == target_kind, LegalHold.target_id.in_(ids[start : start + 1000]), _active(now))
+            .order_by(LegalHold.placed_at.desc(), LegalHold.id.desc())
+        )
+        for target_id, hold_id in rows:
+            out[target_id] = hold_id  # ordered newest first: the oldest wins
+    return out
+
+
+def refuse_if_held(session: Session, target_kind: str, target_id: str, now: datetime) -> None:
+    """HeldError when ``target_id`` is under an active legal hold."""
+    held = active_holds(session, target_kind, [target_id], now)
+    if held:
+        raise HeldError(target_kind, target_id, held[target_id])
+
+
+@dataclass(frozen=True)
+class HoldView:
+    """A legal hold as shown to operators: ids, codes and times."""
+
+    hold_id: str
+    target_kind: str
+    target_id: str
+    reason_code: str
+    reference: str
+    placed_by: str
+    placed_at: datetime
+    until: datetime | None
+    released_at: datetime | None
+    released_by: str | None
+    release_reason_code: str | None
+    active: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "hold_id": self.hold_id,
+            "target_kind": self.target_kind,
+            "target_id": self.target_id,
+            "reason_code": self.reason_code,
+            "reference": self.reference,
+            "placed_by": self.placed_by,
+            "placed_at": self.placed_at.isoformat(),
+            "until": self.until.isoformat() if self.until else None,
+            "released_at": self.released_at.isoformat() if self.released_at else None,
+            "released_by": self.released_by,
+            "release_reason_code": self.release_reason_code,
+            "active": self.active,
+        }
+
+
+def _view(row: LegalHold, now: datetime) -> HoldView:
+    active = row.released_at is None and (row.until is None or row.until > now)
+    return HoldView(
+        hold_id=row.id,
+        target_kind=row.target_kind,
+        target_id=row.target_id,
+        reason_code=row.reason_code,
+        reference=row.reference,
+        placed_by=row.placed_by,
+        placed_at=row.placed_at,
+        until=row.until,
+        released_at=row.released_at,
+        released_by=row.released_by,
+        release_reason_code=row.release_reason_code,
+        active=active,
+    )
+
+
+class HoldService:
+    """Place, release and list legal holds. Scope: ``admin`` (the privacy officer's tool)."""
+
+    def __init__(self, data_engine: Engine, clock: Clock, audit: AuditLog) -> None:
+        self._engine = data_engine
+        self._clock = clock
+        self._audit = audit
+
+    def __repr__(self) -> str:
+        return "HoldService()"
+
+    def place(
+        self,
+        target_kind: str,
+        target_id: str,
+        *,
+        reason_code: str,
+        reference: str,
+        until: datetime | None = None,
+    ) -> HoldView:
+        """Hold ``target_id`` (a subject, with its separated data and linked records, or a
+        record). ``until`` None is open-ended. Scope ``admin``.
+
+        The target must exist: a subject that is present or has data in separate storage, or a
+        record; otherwise NotFoundError.
+        """
+        from vault.subjects import validate_subject_id
+
+        target_kind = _validate_kind(target_kind)
+        target_id = validate_subject_id(target_id, "target_id")
+        reason_code = _validate_code(reason_code, "reason_code")
+        reference = validate_reference(reference)
+        now = self._clock.now()
+        if until is not None:
+            if not isinstance(until, datetime) or until.tzinfo is None:
+                raise InvalidInputError("until", "must be a timezone-aware timestamp")
+            if until <= now:
+                raise InvalidInputError("until", "must be in the future")
+        hold_id = str(uuid.uuid4())
+        actor = current_actor()
+        with session_scope(self._engine) as session:
+            exists = self._exists(session, target_kind, target_id)
+        if not exists:
+            self._audit.append("hold.place", targets=[target_id], outcome="not_found")
+            raise NotFoundError(target_kind, target_id)
+        with session_scope(self._engine, write=True) as session:
+            row = LegalHold(
+                id=hold_id,
+                target_kind=target_kind,
+                target_id=target_id,
+                reason_code=reason_code,
+                reference=reference,
+                placed_by=actor.id,
+                placed_at=now,
+                until=until,
+            )
+            session.add(row)
+            session.flush()
+            self._audit.append(
+                "hold.place",
+                targets=[hold_id, target_id],
+                detail={
+                    "target_kind": target_kind,
+                    "reason": reason_code,
+                    "reference": reference,
+                    "open_ended": until is None,
+                },
+                session=session,
+            )
+            return _view(row, now)
+
+    @staticmethod
+    def _exists(session: Session, target_kind: str, target_id: str) -> bool:
+        if target_kind == "record":
+            return session.get(Record, target_id) is not None
+        if session.get(Subject, target_id) is not None:
+            return True
+        return session.scalar(select(SeparatedItem.id).where(SeparatedItem.origin_id == target_id).limit(1)) is not None
+
+    def release(self, hold_id: str, *, reason_code: str = "released") -> HoldView:
+        """Release a hold; releasing a released hold again is harmless. Scope ``admin``."""
+        from vault.subjects import validate_subject_id
+
+        hold_id = validate_subject_id(hold_id, "hold_id")
+        reason_code = _validate_code(reason_code, "reason_code")
+        now = self._clock.now()
+        with session_scope(self._engine, write=True) as session:
+            row = session.get(LegalHold, hold_id, with_for_update=True)
+            if row is None:
+                raise NotFoundError("hold", hold_id)
+            already = row.released_at is not None
+            if not already:
+                row.released_at = now
+                row.released_by = current_actor().id
+                row.release_reason_code = reason_code
+            self._audit.append(
+                "hold.release",
+                targets=[hold_id, row.target_id],
+                detail={"target_kind": row.target_kind, "reason": reason_code, "already": already},
+                session=session,
+            )
+            return _view(row, now)
+
+    def get(self, hold_id: str) -> HoldView:
+        from vault.subjects import validate_subject_id
+
+        hold_id = validate_subject_id(hold_id, "hold_id")
+        with session_scope(self._engine) as session:
+            row = session.get(LegalHold, hold_id)
+            if row is None:
+                raise NotFoundError("hold", hold_id)
+            return _view(row, self._clock.now())
+
+    def list(
+        self,
+        *,
+        active_only: bool = True,
+        target_kind: str | None = None,
+        target_id: str | None = None,
+        limit: int = 100,
+    ) -> builtins.list[HoldView]:
+        """Holds, newest first; by default the active ones only. Scope ``admin``."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIST_LIMIT:
+            raise InvalidInputError("limit", f"must be an integer from 1 to {MAX_LIST_LIMIT}")
+        now = self._clock.now()
+        stmt = select(LegalHold).order_by(LegalHold.placed_at.desc(), LegalHold.id).limit(limit)
+        if active_only:
+            stmt = stmt.where(_active(now))
+        if target_kind is not None:
+            stmt = stmt.where(LegalHold.target_kind == _validate_kind(target_kind))
+        if target_id is not None:
+            stmt = stmt.where(LegalHold.target_id == target_id)
+        with session_scope(self._engine) as session:
+            return [_view(row, now) for row in session.scalars(stmt)]
+
+    def held(self, target_kind: str, target_ids: Sequence[str]) -> dict[str, str]:
+        """``{target id: hold id}`` for those of ``target_ids`` under an active hold."""
+        target_kind = _validate_kind(target_kind)
+        with session_scope(self._engine) as session:
+            return active_holds(session, target_kind, target_ids, self._clock.now())

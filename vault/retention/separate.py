@@ -1,0 +1,374 @@
+"""Separate storage: data that must be kept under another law after it may no longer be used.
+
+When a subject withdraws (a category with ``on_withdrawal = "separate"``), asks for erasure (a
+category with ``on_erasure = "retain"``) or a category's period ends with the ``restrict``
+action, the fields of that category move out of the subject into a *separated item*: new rows in
+``separated_items``/``separated_fields``, encrypted under a data key of the item's own (key store
+``record_keys``, keyed by the item id, a random UUID; rewrapped and counted like records' keys),
+with associated data (every part prefixed by its length, 4 bytes big endian)::
+
+    len || b"pseudovault/separated" || len || item id (ASCII) || len || field name (ASCII)
+        || len || schema version (4 bytes, big endian)
+
+A separated item is not a subject: it is in no subject listing, read, check or export. It is
+read only through :meth:`SeparateStorage.read` (scope ``restricted:read``, a legal-request
+purpose required, audited as ``separated.read``) and destroyed at its own expiry (a retention
+item of kind ``separated`` written in the same transaction as the item, so it cannot be left
+without one) by destroying its key, then its rows. ``origin_id`` keeps the subject id it came
+from: the retained data is that person's, and a legal request names them.
+
+A *record* moved to separate storage stays in ``records`` with a ``separate_storage``
+processing restriction (vault.retention.restrictions): it no longer matches in checks and is
+left out of listings, and its text is read with :meth:`SeparateStorage.read_record` (scope
+``restricted:read``, purpose required).
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.orm import Session
+
+from keys.aead import Aead
+from keys.errors import DecryptionError
+from vault.audit import AuditLog, validate_purpose
+from vault.clock import Clock
+from vault.db import checkpoint_sqlite, session_scope
+from vault.errors import ConflictError, InvalidInputError, NotFoundError
+from vault.keystore import KeyHierarchy
+from vault.models import (
+    Record,
+    RecordField,
+    RetentionItem,
+    SeparatedField,
+    SeparatedItem,
+    SubjectField,
+)
+from vault.retention.holds import refuse_if_held
+from vault.retention.restrictions import add_restriction, restriction_reasons
+from vault.subjects import field_associated_data, validate_subject_id
+
+__all__ = ["DESTROY_ACTION", "SCHEMA_VERSION", "SeparateStorage", "SeparatedView", "separated_associated_data"]
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+#: the action of a separated item's retention item
+DESTROY_ACTION = "destroy"
+_AD_LABEL = b"pseudovault/separated"
+
+
+def separated_associated_data(item_id: str, name: str, schema_version: int) -> bytes:
+    parts = (_AD_LABEL, item_id.encode("ascii"), name.encode("ascii"), schema_version.to_bytes(4, "big"))
+    return b"".join(len(part).to_bytes(4, "big") + part for part in parts)
+
+
+@dataclass(frozen=True)
+class SeparatedView:
+    """A separated item without its values: where it came from, what it holds, until when."""
+
+    item_id: str
+    origin_id: str
+    category: str
+    reason_code: str
+    created_at: datetime
+    field_names: tuple[str, ...]
+    due_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "item_id": self.item_id,
+            "origin_id": self.origin_id,
+            "category": self.category,
+            "reason_code": self.reason_code,
+            "created_at": self.created_at.isoformat(),
+            "fields": list(self.field_names),
+            "due_at": self.due_at.isoformat() if self.due_at else None,
+        }
+
+
+class SeparateStorage:
+    """Moves subjects' data into separate storage, reads it for legal requests, destroys it."""
+
+    def __init__(self, data_engine: Engine, keys: KeyHierarchy, clock: Clock, audit: AuditLog) -> None:
+        self._engine = data_engine
+        self._keys = keys
+        self._clock = clock
+        self._audit = audit
+
+    def __repr__(self) -> str:
+        return "SeparateStorage()"
+
+    # --- moving -------------------------------------------------------------------------------
+
+    def move(
+        self,
+        subject_id: str,
+        category: str,
+        names: Collection[str] | None,
+        *,
+        reason_code: str,
+        trigger_at: datetime | None,
+        due_at: datetime | None,
+        stage: str,
+    ) -> SeparatedView | None:
+        """Copy the subject's fields ``names`` (None: every field) into a new separated item of
+        ``category`` due at ``due_at``; None when the subject has none of those fields.
+
+        The subject's fields are left as they are: the caller deletes or shreds them (so that a
+        failure here never loses data). Audited as ``separated.create``.
+        """
+        with session_scope(self._engine) as session:
+            stmt = select(SubjectField.name, SubjectField.ciphertext, SubjectField.schema_version).where(
+                SubjectField.subject_id == subject_id
+            )
+            if names is not None:
+                if not names:
+                    return None
+                stmt = stmt.where(SubjectField.name.in_(list(names)))
+            rows = session.execute(stmt.order_by(SubjectField.name)).all()
+        if not rows:
+            return None
+        source = self._keys.data_aead(subject_id)
+        plaintexts: dict[str, bytes] = {}
+        for name, ciphertext, schema_version in rows:
+            plaintexts[name] = source.decrypt(bytes(ciphertext), field_associated_data(subject_id, name, schema_version))
+        item_id = str(uuid.uuid4())
+        now = self._clock.now()
+        with session_scope(self._keys.engine, write=True) as key_session:
+            item_key = self._keys.create_record_key(key_session, item_id)
+        try:
+            aead = Aead(item_key)
+            with session_scope(self._engine, write=True) as session:
+                session.add(
+                    SeparatedItem(
+                        id=item_id,
+                        origin_kind="subject",
+                        origin_id=subject_id,
+                        category=category,
+                        reason_code=reason_code,
+                        created_at=now,
+                        schema_version=SCHEMA_VERSION,
+                    )
+                )
+                session.flush()
+                session.add_all(
+                    SeparatedField(
+                        item_id=item_id,
+                        name=name,
+                        ciphertext=aead.encrypt(value, separated_associated_data(item_id, name, SCHEMA_VERSION)),
+                        schema_version=SCHEMA_VERSION,
+                    )
+                    for name, value in plaintexts.items()
+                )
+                session.add(
+                    RetentionItem(
+                        kind="separated",
+                        target_id=item_id,
+                        category=category,
+                        stage=stage,
+                        trigger_at=trigger_at,
+                        due_at=due_at,
+                        action=DESTROY_ACTION,
+                        state="pending",
+                        updated_at=now,
+                    )
+                )
+                self._audit.append(
+                    "separated.create",
+                    targets=[item_id, subject_id],
+                    detail={"category": category, "fields": len(plaintexts), "reason": reason_code},
+                    session=session,
+                )
+        except BaseException:
+            with session_scope(self._keys.engine, write=True) as key_session:
+                self._keys.destroy_record_key(key_session, item_id)
+            raise
+        finally:
+            plaintexts.clear()
+        log.info("moved %d field(s) of subject %s to separated item %s (%s)", len(rows), subject_id, item_id, category)
+        return SeparatedView(item_id, subject_id, category, reason_code, now, tuple(sorted(r.name for r in rows)), due_at)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _views(self, session: Session, items: list[SeparatedItem]) -> list[SeparatedView]:
+        ids = [i.id for i in items]
+        names: dict[str, list[str]] = {i: [] for i in ids}
+        dues: dict[str, datetime | None] = {}
+        if ids:
+            for item_id, name in session.execute(
+                select(SeparatedField.item_id, SeparatedField.name)
+                .where(SeparatedField.item_id.in_(ids))
+                .order_by(SeparatedField.item_id, SeparatedField.name)
+            ):
+                names[item_id].append(name)
+            for target_id, due in session.execute(
+                select(RetentionItem.target_id, RetentionItem.due_at).where(
+                    RetentionItem.kind == "separated", RetentionItem.target_id.in_(ids)
+                )
+            ):
+                dues[target_id] = due
+        return [
+            SeparatedView(i.id, i.origin_id, i.category, i.reason_code, i.created_at, tuple(names[i.id]), dues.get(i.id))
+            for i in items
+        ]
+
+    def list(self, origin_id: str | None = None, *, limit: int = 100) -> builtins.list[SeparatedView]:
+        """Separated items (metadata only, no values), oldest first; of one subject if
+        ``origin_id`` is given. Scope ``restricted:read``."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1000:
+            raise InvalidInputError("limit", "must be an integer from 1 to 1000")
+        stmt = select(SeparatedItem).order_by(SeparatedItem.created_at, SeparatedItem.id).limit(limit)
+        if origin_id is not None:
+            stmt = stmt.where(SeparatedItem.origin_id == validate_subject_id(origin_id, "origin_id"))
+        with session_scope(self._engine) as session:
+            return self._views(session, list(session.scalars(stmt)))
+
+    def read(self, item_id: str, *, purpose: str) -> dict[str, Any]:
+        """The decrypted values of a separated item, for a legal request. Scope
+        ``restricted:read``; ``purpose`` (the legal request) is required and audited."""
+        item_id = validate_subject_id(item_id, "item_id")
+        purpose_text = validate_purpose(purpose, required=True)
+        with session_scope(self._engine) as session:
+            item = session.get(SeparatedItem, item_id)
+            if item is None:
+                self._audit.append("separated.read", targets=[item_id], purpose=purpose_text, outcome="not_found")
+                raise NotFoundError("separated item", item_id)
+            view = self._views(session, [item])[0]
+            rows = session.execute(
+                select(SeparatedField.name, SeparatedField.ciphertext, SeparatedField.schema_version).where(
+                    SeparatedField.item_id == item_id
+                )
+            ).all()
+        try:
+            aead = self._keys.record_aead(item_id)
+            values = {
+                name: aead.decrypt(bytes(ct), separated_associated_data(item_id, name, version)).decode("utf-8")
+                for name, ct, version in rows
+            }
+        except NotFoundError:
+            self._audit.append("separated.read", targets=[item_id], purpose=purpose_text, outcome="not_found")
+            raise NotFoundError("separated item", item_id) from None
+        except (DecryptionError, UnicodeDecodeError):
+            log.warning("separated item %s: a field failed to decrypt", item_id)
+            self._audit.append("separated.read", targets=[item_id], purpose=purpose_text, outcome="error")
+            raise DecryptionError() from None
+        self._audit.append(
+            "separated.read", targets=[item_id, view.origin_id], purpose=purpose_text, detail={"fields": len(values)}
+        )
+        return {**view.as_dict(), "values": values}
+
+    # --- records ------------------------------------------------------------------------------
+
+    def restrict_record(self, session: Session, record_id: str, now: datetime) -> str:
+        """Move a record to separate storage (in ``session``): it stops matching and listing."""
+        return add_restriction(session, "record", record_id, "separate_storage", now)
+
+    def read_record(self, record_id: str, *, purpose: str) -> dict[str, Any]:
+        """The text of a record in separate storage, for a legal request. Scope
+        ``restricted:read``; ``purpose`` required and audited (``separated.read_record``).
+        A record that is not in separate storage is ConflictError: read it the usual way."""
+        from vault.records import (
+            TEXT_FIELDS,
+            record_associated_data,
+            validate_record_id,
+        )
+
+        record_id = validate_record_id(record_id)
+        purpose_text = validate_purpose(purpose, required=True)
+        with session_scope(self._engine) as session:
+            row = session.get(Record, record_id)
+            if row is None:
+                self._audit.append("separated.read_record", targets=[record_id], purpose=purpose_text, outcome="not_found")
+                raise NotFoundError("record", record_id)
+            if "separate_storage" not in restriction_reasons(session, "record", record_id):
+                raise ConflictError(f"record {record_id} is not in separate storage")
+            own_key, subject_id, category = row.own_key, row.subject_id, row.category
+            rows = session.execute(
+                select(RecordField.name, RecordField.ciphertext, RecordField.schema_version).where(
+                    RecordField.record_id == record_id
+                )
+            ).all()
+        values: dict[str, str | None] = dict.fromkeys(TEXT_FIELDS)
+        if rows:
+            aead = self._keys.record_aead(record_id) if own_key else self._keys.data_aead(subject_id or "")
+            try:
+                for name, ct, version in rows:
+                    values[name] = aead.decrypt(bytes(ct), record_associated_data(record_id, name, version)).decode("utf-8")
+            except (DecryptionError, UnicodeDecodeError):
+                self._audit.append("separated.read_record", targets=[record_id], purpose=purpose_text, outcome="error")
+                raise DecryptionError() from None
+        self._audit.append(
+            "separated.read_record", targets=[record_id], purpose=purpose_text, detail={"fields": len(rows)}
+        )
+        return {"record_id": record_id, "category": category, "available": bool(rows), **values}
+
+    # --- destroying -----------------------------------------------------------------------------
+
+    def destroy(self, item_id: str, *, reason_code: str, outcome: str = "destroyed") -> bool:
+        """Destroy a separated item for good: its key, then its rows; its retention item is marked
+        done. Refused (HeldError) while its subject is under a legal hold. Returns whether there
+        was anything to destroy (destroying twice is harmless). Scope ``admin``."""
+        item_id = validate_subject_id(item_id, "item_id")
+        with session_scope(self._engine) as session:
+            item = session.get(SeparatedItem, item_id)
+            if item is not None:
+                refuse_if_held(session, "subject", item.origin_id, self._clock.now())
+        destroyed = self.destroy_many([item_id], reason_code=reason_code, outcome=outcome)
+        return bool(destroyed)
+
+    def destroy_many(self, item_ids: Collection[str], *, reason_code: str, outcome: str = "destroyed") -> builtins.list[str]:
+        """Destroy several separated items (holds are the caller's business: the sweeper checks
+        them first). Keys first, in one key-store unit of work; then the rows and the retention
+        items, in one data-store unit of work. Returns the ids that still had something."""
+        ids = list(dict.fromkeys(item_ids))
+        if not ids:
+            return []
+        now = self._clock.now()
+        with session_scope(self._engine) as session:
+            present = set(session.scalars(select(SeparatedItem.id).where(SeparatedItem.id.in_(ids))))
+        with session_scope(self._keys.engine, write=True) as key_session:
+            had_key = {i for i in ids if self._keys.destroy_record_key(key_session, i)}
+        with session_scope(self._engine, write=True) as session:
+            items = {
+                i.id: i for i in session.scalars(select(SeparatedItem).where(SeparatedItem.id.in_(ids)))
+            }
+            session.execute(delete(SeparatedField).where(SeparatedField.item_id.in_(ids)))
+            session.execute(delete(SeparatedItem).where(SeparatedItem.id.in_(ids)))
+            session.execute(
+                update(RetentionItem)
+                .where(RetentionItem.kind == "separated", RetentionItem.target_id.in_(ids), RetentionItem.state != "done")
+                .values(state="done", outcome=outcome, done_at=now, updated_at=now, claim=None)
+            )
+            for item_id in ids:
+                if item_id in present or item_id in had_key:
+                    item = items.get(item_id)
+                    self._audit.append(
+                        "separated.destroy",
+                        targets=[item_id] + ([item.origin_id] if item is not None else []),
+                        detail={"reason": reason_code, "category": item.category if item else "unknown"},
+                        session=session,
+                    )
+        checkpoint_sqlite(self._keys.engine)
+        checkpoint_sqlite(self._engine)
+        return [i for i in ids if i in present or i in had_key]
+
+    def origins(self, subject_id: str) -> builtins.list[SeparatedView]:
+        """Every separated item of one subject (for erasure and access requests)."""
+        subject_id = validate_subject_id(subject_id)
+        with session_scope(self._engine) as session:
+            items = list(
+                session.scalars(
+                    select(SeparatedItem)
+                    .where(SeparatedItem.origin_id == subject_id)
+                    .order_by(SeparatedItem.created_at, SeparatedItem.id)
+                )
+            )
+            return self._views(session, items)

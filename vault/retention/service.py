@@ -1,0 +1,955 @@
+"""Retention: subjects' categories, trigger events, stored due dates, policy changes and reports.
+
+Categories
+    A subject's fields carry data categories (``subject_categories``): a category applies to
+    every field (``*``) or to named fields (``payment_supply`` for ``order_ref`` and ``amount``,
+    ``member_data`` for the rest). Only categories that are not anti-abuse record categories may
+    be given to subjects; records carry their one category themselves (vault.records).
+
+Trigger events
+    ``retention_events`` holds the time each trigger event last happened to a subject or a record
+    (recording it again replaces the time: the latest occurrence counts). ``collected`` is the
+    subject's creation time unless recorded otherwise. A record's period runs from its own event
+    if recorded, else its linked subject's, else the record's creation time (so a record is never
+    kept longer for want of an event).
+
+Stored expiry (``retention_items``)
+    One item per subject category, record and separated item, with its due date and action,
+    computed when a category is given, an event is recorded, a record is first seen
+    (:meth:`RetentionService.sync_records`, run by every sweep) and when the policies change.
+    Subject category: due = the policy's period after its trigger event (vault.retention.periods:
+    from midnight after the last day); none while the event has not happened. Once the subject
+    withdraws, a category with ``on_withdrawal = "separate"`` is due at once with the action
+    ``separate``. Record: the same, and never later than the record's own ``expires_at``; a
+    ``review`` category is due at the record's ``review_at``. A disabled policy schedules nothing
+    (due date NULL). The sweeper (vault.retention.sweeper) applies due items.
+
+Policies in force
+    The due dates are computed under one policy set; ``retention_policy_state`` stores its
+    fingerprint. The first use stores the set in force; afterwards, when the vault is opened with
+    a different set (the operator edited the file), every operation that computes or applies due
+    dates is refused with :class:`PoliciesChangedError` until :meth:`apply_policies` has
+    recomputed them (its dry run, and :meth:`diff` for any candidate file, show what would be
+    destroyed earlier or later). The policy change is audited (``retention.policy_change``).
+
+Scopes (for the HTTP layer): categorize and subject events ``subjects:write``; record events
+``records:write``; policies, report, diff, apply, review, sweep ``admin``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from vault.audit import AuditLog
+from vault.clock import Clock
+from vault.db import session_scope
+from vault.errors import ConflictError, InvalidInputError, NotFoundError
+from vault.keystore import KeyHierarchy
+from vault.models import (
+    Record,
+    RetentionEvent,
+    RetentionItem,
+    RetentionPolicyState,
+    SeparatedItem,
+    Subject,
+    SubjectCategory,
+    SubjectField,
+)
+from vault.retention.holds import HoldService, active_holds
+from vault.retention.policies import TRIGGERS, Policy, PolicySet
+from vault.retention.separate import SeparateStorage
+from vault.subjects import (
+    SubjectService,
+    validate_field_name,
+    validate_reason_code,
+    validate_subject_id,
+)
+
+__all__ = [
+    "ALL_FIELDS",
+    "CategorySpec",
+    "ItemChange",
+    "ItemView",
+    "PoliciesChangedError",
+    "PolicyDiff",
+    "RetentionService",
+    "parse_category_specs",
+]
+
+log = logging.getLogger(__name__)
+
+ALL_FIELDS = "*"
+_OPEN_STATES = ("pending", "claimed", "review")
+_SYNC_BATCH = 1000
+
+#: a subject's categories: codes (every field), or code -> field names (None: every field)
+CategorySpec = Mapping[str, Collection[str] | None] | Collection[str]
+
+
+def parse_category_specs(specs: list[str]) -> dict[str, list[str] | None]:
+    """``["member", "payment_supply:order_ref,amount"]`` as ``{code: fields or None}``."""
+    parsed: dict[str, list[str] | None] = {}
+    for spec in specs:
+        code, sep, names = spec.partition(":")
+        fields = [n.strip() for n in names.split(",") if n.strip()] if sep else None
+        if sep and not fields:
+            raise InvalidInputError("--category", "CODE:FIELD,FIELD names at least one field after the colon")
+        previous = parsed.get(code, [])
+        parsed[code] = None if previous is None or fields is None else [*previous, *fields]
+    return parsed
+
+
+
+class PoliciesChangedError(ConflictError):
+    """The policies in force are not the ones the stored due dates were computed under."""
+
+    code = "policies_changed"
+
+    def __init__(self, stored: str, in_force: str) -> None:
+        super().__init__(
+            f"the retention policies in force ({in_force[:12]}) differ from those the stored due dates were "
+            f"computed under ({stored[:12]}): review 'pseudovault retention apply-policies --dry-run', then apply them"
+        )
+        self.stored = stored
+        self.in_force = in_force
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """One stored due date: what, of which category, due when, to undergo which action."""
+
+    item_id: int
+    kind: str
+    target_id: str
+    category: str
+    stage: str
+    trigger_at: datetime | None
+    due_at: datetime | None
+    action: str
+    state: str
+    outcome: str | None
+    done_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "item_id": self.item_id,
+            "kind": self.kind,
+            "target_id": self.target_id,
+            "category": self.category,
+            "stage": self.stage,
+            "trigger_at": _iso(self.trigger_at),
+            "due_at": _iso(self.due_at),
+            "action": self.action,
+            "state": self.state,
+            "outcome": self.outcome,
+            "done_at": _iso(self.done_at),
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _view(row: RetentionItem) -> ItemView:
+    return ItemView(
+        item_id=row.id,
+        kind=row.kind,
+        target_id=row.target_id,
+        category=row.category,
+        stage=row.stage,
+        trigger_at=row.trigger_at,
+        due_at=row.due_at,
+        action=row.action,
+        state=row.state,
+        outcome=row.outcome,
+        done_at=row.done_at,
+    )
+
+
+@dataclass(frozen=True)
+class ItemChange:
+    """How a policy change moves one item's due date or action."""
+
+    kind: str
+    target_id: str
+    category: str
+    old_due: datetime | None
+    new_due: datetime | None
+    old_action: str
+    new_action: str
+    change: str  # earlier | later | unscheduled | scheduled | action
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "target_id": self.target_id,
+            "category": self.category,
+            "old_due": _iso(self.old_due),
+            "new_due": _iso(self.new_due),
+            "old_action": self.old_action,
+            "new_action": self.new_action,
+            "change": self.change,
+        }
+
+
+@dataclass(frozen=True)
+class PolicyDiff:
+    """What switching from the stored policies to ``to`` would change. ``due_now`` counts items
+    the change would make due at once (destroyed by the next sweep)."""
+
+    stored_fingerprint: str | None
+    to_fingerprint: str
+    policies_changed: tuple[str, ...]
+    changes: tuple[ItemChange, ...]
+    applied: bool
+    now: datetime
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for c in self.changes:
+            entry = out.setdefault(c.category, {"earlier": 0, "later": 0, "scheduled": 0, "unscheduled": 0,
+                                                "action": 0, "due_now": 0})
+            entry[c.change] += 1
+            if c.new_due is not None and c.new_due <= self.now and (c.old_due is None or c.old_due > self.now):
+                entry["due_now"] += 1
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stored_fingerprint": self.stored_fingerprint,
+            "to_fingerprint": self.to_fingerprint,
+            "policies_changed": list(self.policies_changed),
+            "applied": self.applied,
+            "now": self.now.isoformat(),
+            "summary": self.summary(),
+            "changes": [c.as_dict() for c in self.changes],
+        }
+
+
+# --- plans: the due date and action of an item under a policy set ------------------------------------
+
+
+@dataclass(frozen=True)
+class _Plan:
+    stage: str
+    trigger_at: datetime | None
+    due_at: datetime | None
+    action: str
+
+
+#: the stage of an item a reviewer decided to destroy: due now, kept as it is by recomputation
+DECIDED = "review_decided"
+
+
+def _subject_plan(policies: PolicySet, policy: Policy, events: Mapping[str, datetime], item: RetentionItem | None) -> _Plan:
+    if item is not None and item.stage == DECIDED:
+        return _Plan(item.stage, item.trigger_at, item.due_at, item.action)
+    if item is not None and item.stage == "review_interval" and item.trigger_at is not None:
+        due = policies.due(policy, item.trigger_at, policy.review_interval) if policy.enabled and policy.review_interval else None
+        return _Plan("review_interval", item.trigger_at, due, policy.action)
+    withdrawal = events.get("withdrawal")
+    if policy.enabled and policy.on_withdrawal == "separate" and withdrawal is not None:
+        return _Plan("withdrawal", withdrawal, withdrawal, "separate")
+    trigger = events.get(policy.trigger)
+    due = policies.due(policy, trigger) if policy.enabled and trigger is not None else None
+    return _Plan("period", trigger, due, policy.action)
+
+
+def _record_plan(
+    policies: PolicySet,
+    policy: Policy,
+    record: Any,
+    events: Mapping[str, datetime],
+    subject_events: Mapping[str, datetime],
+    item: RetentionItem | None,
+) -> _Plan:
+    if item is not None and item.stage == DECIDED:
+        return _Plan(item.stage, item.trigger_at, item.due_at, item.action)
+    if item is not None and item.stage in ("restricted_period", "review_interval") and item.trigger_at is not None:
+        period = policy.restricted_period if item.stage == "restricted_period" else policy.review_interval
+        action = "delete_record" if item.stage == "restricted_period" else policy.action
+        due = policies.due(policy, item.trigger_at, period) if policy.enabled and period is not None else None
+        return _Plan(item.stage, item.trigger_at, due, action)
+    trigger = events.get(policy.trigger) or subject_events.get(policy.trigger) or record.created_at
+    if not policy.enabled:
+        return _Plan("period", trigger, None, policy.action)
+    if policy.action == "review" and record.review_at is not None and policy.trigger not in events:
+        return _Plan("period", trigger, record.review_at, policy.action)
+    due = policies.due(policy, trigger)
+    if record.expires_at is not None and policy.action != "review":
+        due = min(due, record.expires_at)
+    return _Plan("period", trigger, due, policy.action)
+
+
+def _separated_plan(policies: PolicySet, policy: Policy, item: RetentionItem) -> _Plan:
+    if item.trigger_at is None or not policy.enabled:
+        return _Plan(item.stage, item.trigger_at, None, item.action)
+    period = policy.restricted_period if item.stage == "restricted_period" else policy.first_period()
+    return _Plan(item.stage, item.trigger_at, policies.due(policy, item.trigger_at, period), item.action)
+
+
+def _change(old_due: datetime | None, new_due: datetime | None, old_action: str, new_action: str) -> str | None:
+    if old_due == new_due:
+        return "action" if old_action != new_action else None
+    if old_due is None:
+        return "scheduled"
+    if new_due is None:
+        return "unscheduled"
+    return "earlier" if new_due < old_due else "later"
+
+
+class RetentionService:
+    """Categories, events, stored due dates, policy changes and reports. See the module docstring."""
+
+    def __init__(
+        self,
+        data_engine: Engine,
+        keys: KeyHierarchy,
+        clock: Clock,
+        audit: AuditLog,
+        subjects: SubjectService,
+        separate: SeparateStorage,
+        holds: HoldService,
+        policies: PolicySet,
+    ) -> None:
+        from vault.retention.sweeper import Sweeper
+
+        self._engine = data_engine
+        self._keys = keys
+        self._clock = clock
+        self._audit = audit
+        self.subjects = subjects
+        self.separate = separate
+        self.holds = holds
+        self._policies = policies
+        self.sweeper = Sweeper(self, data_engine, keys, clock, audit, subjects, separate)
+
+    def __repr__(self) -> str:
+        return f"RetentionService(policies={self._policies!r})"
+
+    @property
+    def policies(self) -> PolicySet:
+        """The policies in force (scope ``admin`` to list them; they hold no PII)."""
+        return self._policies
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    # --- the policies the due dates were computed under --------------------------------------------
+
+    def applied_state(self) -> dict[str, Any] | None:
+        """The stored policy state: fingerprint, source, applied_at; None before first use."""
+        with session_scope(self._engine) as session:
+            row = session.get(RetentionPolicyState, 1)
+            if row is None:
+                return None
+            return {"fingerprint": row.fingerprint, "source": row.source, "applied_at": row.applied_at.isoformat()}
+
+    def ensure_applied(self, session: Session | None = None) -> None:
+        """Store the policies in force on first use; PoliciesChangedError if others are stored."""
+        if session is None:
+            try:
+                with session_scope(self._engine, write=True) as own:
+                    self.ensure_applied(own)
+            except IntegrityError:  # another process stored them at the same moment
+                with session_scope(self._engine) as own:
+                    self.ensure_applied(own)
+            return
+        row = session.get(RetentionPolicyState, 1)
+        if row is None:
+            session.add(self._state_row(self._policies))
+            session.flush()
+            return
+        if row.fingerprint != self._policies.fingerprint:
+            raise PoliciesChangedError(row.fingerprint, self._policies.fingerprint)
+
+    def _state_row(self, policies: PolicySet) -> RetentionPolicyState:
+        return RetentionPolicyState(
+            id=1,
+            fingerprint=policies.fingerprint,
+            source=policies.source,
+            applied_at=self._clock.now(),
+            policies=json.dumps(policies.as_dict(), sort_keys=True, separators=(",", ":")),
+        )
+
+    # --- categories -----------------------------------------------------------------------------------
+
+    def validate_categories(self, categories: CategorySpec) -> dict[str, tuple[str, ...] | None]:
+        """``{category code: field names or None (every field)}``; aliases resolved. Subjects take
+        only categories that are not anti-abuse record categories."""
+        if isinstance(categories, (str, bytes)):
+            raise TypeError("categories must be a collection of codes or a mapping, not a single string")
+        items: Iterable[tuple[Any, Any]]
+        items = categories.items() if isinstance(categories, Mapping) else ((c, None) for c in categories)
+        out: dict[str, tuple[str, ...] | None] = {}
+        for code, fields in items:
+            policy = self._policies.resolve(code, "categories")
+            if policy.for_records:
+                raise InvalidInputError("categories", f"{policy.category} is a category of anti-abuse records, not of subjects")
+            if fields is not None:
+                if isinstance(fields, (str, bytes)):
+                    raise TypeError("the fields of a category must be a collection of names")
+                names = tuple(sorted({validate_field_name(f, f"categories.{policy.category}") for f in fields}))
+                if not names:
+                    raise InvalidInputError(f"categories.{policy.category}", "name at least one field, or none for all")
+            else:
+                names = None
+            previous = out.get(policy.category, ())
+            if previous is None or names is None:
+                out[policy.category] = None
+            else:
+                out[policy.category] = tuple(sorted(set(previous) | set(names)))
+        return out
+
+    def categorize(self, subject_id: str, categories: CategorySpec) -> list[ItemView]:
+        """Give the subject's fields data categories (adding to those it has) and compute their due
+        dates. Scope ``subjects:write``. Returns the subject's items."""
+        subject_id = validate_subject_id(subject_id)
+        wanted = self.validate_categories(categories)
+        if not wanted:
+            raise InvalidInputError("categories", "at least one category")
+        now = self._clock.now()
+        with session_scope(self._engine, write=True) as session:
+            self.ensure_applied(session)
+            subject = session.get(Subject, subject_id)
+            if subject is None:
+                raise NotFoundError("subject", subject_id)
+            existing = {
+                (c, f)
+                for c, f in session.execute(
+                    select(SubjectCategory.category, SubjectCategory.field).where(SubjectCategory.subject_id == subject_id)
+                )
+            }
+            added = 0
+            for code, fields in wanted.items():
+                for name in fields or (ALL_FIELDS,):
+                    if (code, name) not in existing:
+                        session.add(SubjectCategory(subject_id=subject_id, category=code, field=name, added_at=now))
+                        added += 1
+            if session.get(RetentionEvent, ("subject", subject_id, "collected")) is None:
+                session.add(RetentionEvent(target_kind="subject", target_id=subject_id, event="collected",
+                                           at=subject.created_at))
+            session.flush()
+            self._refresh_subjects(session, [subject_id], self._policies, now)
+            self._audit.append(
+                "retention.categorize",
+                targets=[subject_id],
+                detail={"categories": len(wanted), "added": added},
+                session=session,
+            )
+        return self.items(subject_id)
+
+    def create_subject(self, fields: Mapping[str, str], categories: CategorySpec) -> str:
+        """A new subject with ``fields`` and ``categories`` (validated before anything is written;
+        if categorizing fails after the subject was created, it is shredded again). Scope
+        ``subjects:write``."""
+        wanted = self.validate_categories(categories)
+        self.ensure_applied()
+        subject_id = self.subjects.create(fields)
+        if not wanted:
+            return subject_id
+        try:
+            self.categorize(subject_id, wanted)
+        except BaseException:
+            self.subjects.shred(subject_id, "aborted")
+            raise
+        return subject_id
+
+    def categories_of(self, subject_id: str) -> dict[str, list[str]]:
+        """``{category: field names}`` (``["*"]`` for every field) of a subject."""
+        subject_id = validate_subject_id(subject_id)
+        out: dict[str, list[str]] = {}
+        with session_scope(self._engine) as session:
+            for code, name in session.execute(
+                select(SubjectCategory.category, SubjectCategory.field)
+                .where(SubjectCategory.subject_id == subject_id)
+                .order_by(SubjectCategory.category, SubjectCategory.field)
+            ):
+                out.setdefault(code, []).append(name)
+        return out
+
+    # --- events ---------------------------------------------------------------------------------------
+
+    def record_event(
+        self, target_kind: str, target_id: str, event: str, *, at: datetime | None = None
+    ) -> list[ItemView]:
+        """Record that ``event`` happened to a subject or a record (at ``at``, default now; not in
+        the future) and recompute the due dates that run from it. A subject's ``withdrawal`` moves
+        the categories kept under another law to separate storage at once (unless the subject is
+        held: the next sweep after the release does it). Scope ``subjects:write`` for subjects,
+        ``records:write`` for records. Returns the target's items."""
+        from vault.records import validate_record_id
+
+        if target_kind not in ("subject", "record"):
+            raise InvalidInputError("target_kind", "must be subject or record")
+        target_id = validate_subject_id(target_id) if target_kind == "subject" else validate_record_id(target_id)
+        if event not in TRIGGERS:
+            raise InvalidInputError("event", f"must be one of: {', '.join(TRIGGERS)}")
+        now = self._clock.now()
+        if at is None:
+            at = now
+        elif not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
+            raise InvalidInputError("at", "must be a timezone-aware timestamp")
+        elif at > now:
+            raise InvalidInputError("at", "must not be in the future")
+        with session_scope(self._engine, write=True) as session:
+            self.ensure_applied(session)
+            model = Subject if target_kind == "subject" else Record
+            if session.get(model, target_id) is None:
+                raise NotFoundError(target_kind, target_id)
+            row = session.get(RetentionEvent, (target_kind, target_id, event))
+            if row is None:
+                session.add(RetentionEvent(target_kind=target_kind, target_id=target_id, event=event, at=at))
+            else:
+                row.at = at
+            session.flush()
+            if target_kind == "subject":
+                self._refresh_subjects(session, [target_id], self._policies, now)
+                linked = list(session.scalars(select(Record.id).where(Record.subject_id == target_id)))
+                self._refresh_records(session, linked, self._policies, now)
+            else:
+                self._refresh_records(session, [target_id], self._policies, now)
+            self._audit.append(
+                "retention.event", targets=[target_id], detail={"target_kind": target_kind, "event": event},
+                session=session,
+            )
+        if target_kind == "subject" and event == "withdrawal":
+            self.sweeper.sweep(target_id=target_id, actions=("separate",))
+        return self.items(target_id)
+
+    # --- items ------------------------------------------------------------------------------------------
+
+    def items(self, target_id: str, *, include_done: bool = True) -> list[ItemView]:
+        """The retention items of a subject (and its separated data) or a record."""
+        target_id = validate_subject_id(target_id, "target_id")
+        with session_scope(self._engine) as session:
+            separated = select(SeparatedItem.id).where(SeparatedItem.origin_id == target_id)
+            stmt = select(RetentionItem).where(
+                or_(
+                    RetentionItem.target_id == target_id,
+                    and_(RetentionItem.kind == "separated", RetentionItem.target_id.in_(separated)),
+                )
+            )
+            if not include_done:
+                stmt = stmt.where(RetentionItem.state != "done")
+            return [_view(r) for r in session.scalars(stmt.order_by(RetentionItem.id))]
+
+    def get_item(self, item_id: int) -> ItemView:
+        with session_scope(self._engine) as session:
+            row = session.get(RetentionItem, item_id)
+            if row is None:
+                raise NotFoundError("retention item", str(item_id))
+            return _view(row)
+
+    # --- computing and storing due dates ----------------------------------------------------------------
+
+    @staticmethod
+    def _events(session: Session, target_kind: str, ids: Collection[str]) -> dict[str, dict[str, datetime]]:
+        out: dict[str, dict[str, datetime]] = {}
+        listed = list(ids)
+        for start in range(0, len(listed), 1000):
+            for target_id, event, at in session.execute(
+                select(RetentionEvent.target_id, RetentionEvent.event, RetentionEvent.at).where(
+                    RetentionEvent.target_kind == target_kind, RetentionEvent.target_id.in_(listed[start : start + 1000])
+                )
+            ):
+                out.setdefault(target_id, {})[event] = at
+        return out
+
+    @staticmethod
+    def _store(session: Session, item: RetentionItem | None, kind: str, target_id: str, category: str,
+               plan: _Plan, now: datetime) -> RetentionItem:
+        if item is None:
+            item = RetentionItem(
+                kind=kind, target_id=target_id, category=category, stage=plan.stage, trigger_at=plan.trigger_at,
+                due_at=plan.due_at, action=plan.action, state="pending", updated_at=now,
+            )
+            session.add(item)
+            return item
+        if (item.stage, item.trigger_at, item.due_at, item.action) != (plan.stage, plan.trigger_at, plan.due_at, plan.action):
+            item.stage, item.trigger_at, item.due_at, item.action = plan.stage, plan.trigger_at, plan.due_at, plan.action
+            item.updated_at = now
+        return item
+
+    def _refresh_subjects(self, session: Session, subject_ids: Sequence[str], policies: PolicySet, now: datetime) -> None:
+        if not subject_ids:
+            return
+        events = self._events(session, "subject", subject_ids)
+        categories: dict[str, set[str]] = {}
+        for sid, code in session.execute(
+            select(SubjectCategory.subject_id, SubjectCategory.category)
+            .where(SubjectCategory.subject_id.in_(list(subject_ids)))
+            .distinct()
+        ):
+            categories.setdefault(sid, set()).add(code)
+        existing = {
+            (i.target_id, i.category): i
+            for i in session.scalars(
+                select(RetentionItem).where(
+                    RetentionItem.kind == "subject_category", RetentionItem.target_id.in_(list(subject_ids))
+                )
+            )
+        }
+        for sid in subject_ids:
+            for code in sorted(categories.get(sid, ())):
+                policy = policies.get(code)
+                item = existing.get((sid, code))
+                if policy is None or (item is not None and item.state != "pending"):
+                    continue
+                self._store(session, item, "subject_category", sid, code,
+                            _subject_plan(policies, policy, events.get(sid, {}), item), now)
+        session.flush()
+
+    def _refresh_records(self, session: Session, record_ids: Sequence[str], policies: PolicySet, now: datetime) -> None:
+        if not record_ids:
+            return
+        records = list(session.scalars(select(Record).where(Record.id.in_(list(record_ids)))))
+        events = self._events(session, "record", [r.id for r in records])
+        subject_events = self._events(session, "subject", {r.subject_id for r in records if r.subject_id})
+        existing = {
+            i.target_id: i
+            for i in session.scalars(
+                select(RetentionItem).where(RetentionItem.kind == "record", RetentionItem.target_id.in_(list(record_ids)))
+            )
+        }
+        for record in records:
+            policy = policies.get(record.category)
+            item = existing.get(record.id)
+            if policy is None or (item is not None and item.state != "pending"):
+                continue
+            plan = _record_plan(policies, policy, record, events.get(record.id, {}),
+                                subject_events.get(record.subject_id or "", {}), item)
+            self._store(session, item, "record", record.id, record.category, plan, now)
+        session.flush()
+
+    def sync_records(self, session: Session, policies: PolicySet | None = None) -> int:
+        """Give every record without a retention item one (in ``session``); returns how many."""
+        policies = policies or self._policies
+        now = self._clock.now()
+        added = 0
+        while True:
+            missing = list(
+                session.scalars(
+                    select(Record.id)
+                    .where(
+                        ~exists().where(
+                            RetentionItem.kind == "record", RetentionItem.target_id == Record.id,
+                            RetentionItem.category == Record.category,
+                        )
+                    )
+                    .limit(_SYNC_BATCH)
+                )
+            )
+            if not missing:
+                return added
+            self._refresh_records(session, missing, policies, now)
+            added += len(missing)
+
+    def _recompute_all(self, session: Session, policies: PolicySet, now: datetime) -> list[ItemChange]:
+        """Recompute every open item under ``policies`` (in ``session``); returns what changed.
+
+        Records not seen yet get their items under the stored policies first, so that what the
+        change does to them is reported too."""
+        state = session.get(RetentionPolicyState, 1)
+        self.sync_records(session, PolicySet.from_dict(json.loads(state.policies)) if state is not None else policies)
+        before = {
+            i.id: (i.due_at, i.action)
+            for i in session.scalars(select(RetentionItem).where(RetentionItem.state == "pending"))
+        }
+        last = 0
+        while True:
+            rows = list(
+                session.scalars(
+                    select(RetentionItem)
+                    .where(RetentionItem.state == "pending", RetentionItem.id > last)
+                    .order_by(RetentionItem.id)
+                    .limit(_SYNC_BATCH)
+                )
+            )
+            if not rows:
+                break
+            last = rows[-1].id
+            subjects = sorted({r.target_id for r in rows if r.kind == "subject_category"})
+            records = sorted({r.target_id for r in rows if r.kind == "record"})
+            self._refresh_subjects(session, subjects, policies, now)
+            self._refresh_records(session, records, policies, now)
+            for item in rows:
+                if item.kind == "separated":
+                    policy = policies.get(item.category)
+                    if policy is not None:
+                        self._store(session, item, "separated", item.target_id, item.category,
+                                    _separated_plan(policies, policy, item), now)
+            session.flush()
+        changes = []
+        for item in session.scalars(
+            select(RetentionItem).where(RetentionItem.id.in_(list(before))).order_by(RetentionItem.id)
+        ):
+            old_due, old_action = before[item.id]
+            change = _change(old_due, item.due_at, old_action, item.action)
+            if change is not None:
+                changes.append(ItemChange(item.kind, item.target_id, item.category, old_due, item.due_at, old_action,
+                                          item.action, change))
+        return changes
+
+    # --- policy changes -------------------------------------------------------------------------------
+
+    def _stored_policies(self, session: Session) -> tuple[str | None, dict[str, dict[str, Any]]]:
+        row = session.get(RetentionPolicyState, 1)
+        if row is None:
+            return None, {}
+        stored = json.loads(row.policies)
+        return row.fingerprint, {p["category"]: p for p in stored.get("policies", [])}
+
+    def diff(self, candidate: PolicySet | None = None) -> PolicyDiff:
+        """What the stored due dates would become under ``candidate`` (default: the policies in
+        force), changing nothing. Scope ``admin``."""
+        candidate = candidate or self._policies
+        now = self._clock.now()
+        with session_scope(self._engine, write=True) as session:
+            fingerprint, stored = self._stored_policies(session)
+            changes = self._recompute_all(session, candidate, now)
+            session.rollback()
+        changed = tuple(c for c in candidate.codes() if stored.get(c) != candidate[c].as_dict()) if stored else ()
+        return PolicyDiff(fingerprint, candidate.fingerprint, changed, tuple(changes), False, now)
+
+    def apply_policies(self, *, dry_run: bool = False) -> PolicyDiff:
+        """Recompute every stored due date under the policies in force and record them as applied
+        (audited ``retention.policy_change``). ``dry_run`` only reports. Scope ``admin``."""
+        if dry_run:
+            return self.diff()
+        now = self._clock.now()
+        with session_scope(self._engine, write=True) as session:
+            fingerprint, stored = self._stored_policies(session)
+            changes = self._recompute_all(session, self._policies, now)
+            row = session.get(RetentionPolicyState, 1)
+            new = self._state_row(self._policies)
+            if row is None:
+                session.add(new)
+            else:
+                row.fingerprint, row.source, row.applied_at, row.policies = new.fingerprint, new.source, new.applied_at, new.policies
+            changed = tuple(c for c in self._policies.codes() if stored.get(c) != self._policies[c].as_dict()) if stored else ()
+            self._audit.append(
+                "retention.policy_change",
+                targets=[],
+                detail={
+                    "from": (fingerprint or "none")[:16],
+                    "to": self._policies.fingerprint[:16],
+                    "policies_changed": len(changed),
+                    "items_changed": len(changes),
+                    "earlier": sum(1 for c in changes if c.change == "earlier"),
+                    "later": sum(1 for c in changes if c.change == "later"),
+                },
+                session=session,
+            )
+        log.info("retention policies applied: %d policies changed, %d items changed", len(changed), len(changes))
+        return PolicyDiff(fingerprint, self._policies.fingerprint, changed, tuple(changes), True, now)
+
+    # --- reports ----------------------------------------------------------------------------------------
+
+    def report(self, days: int) -> dict[str, Any]:
+        """What falls due within ``days`` days (overdue items included), per category and action,
+        with how many are held, and the reviews waiting for a decision. Changes nothing. Scope
+        ``admin``."""
+        if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 36_600:
+            raise InvalidInputError("days", "must be an integer from 0 to 36600")
+        now = self._clock.now()
+        until = now + timedelta(days=days)
+        with session_scope(self._engine, write=True) as session:
+            self.ensure_applied(session)
+            self.sync_records(session)
+            rows = session.execute(
+                select(RetentionItem.id, RetentionItem.kind, RetentionItem.target_id, RetentionItem.category,
+                       RetentionItem.action, RetentionItem.due_at)
+                .where(RetentionItem.state.in_(("pending", "claimed")), RetentionItem.due_at.is_not(None),
+                       RetentionItem.due_at <= until)
+                .order_by(RetentionItem.due_at, RetentionItem.id)
+            ).all()
+            held = self.held_items(session, [(r.id, r.kind, r.target_id) for r in rows], now)
+            reviews = session.execute(
+                select(RetentionItem.category, func.count()).where(RetentionItem.state == "review")
+                .group_by(RetentionItem.category)
+            ).all()
+            session.rollback()
+        groups: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in rows:
+            g = groups.setdefault((r.category, r.action), {"category": r.category, "action": r.action, "items": 0,
+                                                          "overdue": 0, "held": 0, "first_due": None, "last_due": None})
+            g["items"] += 1
+            g["overdue"] += int(r.due_at <= now)
+            g["held"] += int(r.id in held)
+            g["first_due"] = g["first_due"] or r.due_at.isoformat()
+            g["last_due"] = r.due_at.isoformat()
+        categories = sorted(groups.values(), key=lambda g: (g["first_due"], g["category"], g["action"]))
+        for g in categories:
+            policy = self._policies.get(g["category"])
+            g["basis"] = policy.basis if policy else None
+        return {
+            "now": now.isoformat(),
+            "until": until.isoformat(),
+            "days": days,
+            "total": len(rows),
+            "held": len(held),
+            "categories": categories,
+            "reviews_waiting": {category: int(count) for category, count in reviews},
+        }
+
+    def held_items(self, session: Session, items: Sequence[tuple[int, str, str]], now: datetime) -> dict[int, str]:
+        """``{item id: hold id}`` for the items under an active legal hold: a subject's own hold
+        covers its categories, its separated data and its records; a record's covers the record."""
+        subjects = {t for _, k, t in items if k == "subject_category"}
+        records = {t for _, k, t in items if k == "record"}
+        separated = {t for _, k, t in items if k == "separated"}
+        origin: dict[str, str] = {}
+        record_subject: dict[str, str] = {}  # records with a subject only
+        listed = list(separated)
+        for start in range(0, len(listed), 1000):
+            origin.update(session.execute(
+                select(SeparatedItem.id, SeparatedItem.origin_id).where(SeparatedItem.id.in_(listed[start : start + 1000]))
+            ).all())
+        listed = list(records)
+        for start in range(0, len(listed), 1000):
+            for record_id, subject_id in session.execute(
+                select(Record.id, Record.subject_id).where(Record.id.in_(listed[start : start + 1000]))
+            ):
+                if subject_id is not None:
+                    record_subject[record_id] = subject_id
+        subject_holds = active_holds(session, "subject", subjects | set(origin.values()) | set(record_subject.values()), now)
+        record_holds = active_holds(session, "record", records, now)
+        out: dict[int, str] = {}
+        for item_id, kind, target in items:
+            if kind == "subject_category":
+                hold = subject_holds.get(target)
+            elif kind == "record":
+                hold = record_holds.get(target) or subject_holds.get(record_subject.get(target, ""))
+            else:
+                hold = subject_holds.get(origin.get(target, ""))
+            if hold is not None:
+                out[item_id] = hold
+        return out
+
+    # --- status -------------------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Counts for ``pseudovault status``: ids and numbers only."""
+        from vault.models import LegalHold, ProcessingRestriction, RightsRequest
+
+        now = self._clock.now()
+        with session_scope(self._engine) as session:
+            states = dict(
+                session.execute(select(RetentionItem.state, func.count()).group_by(RetentionItem.state)).all()
+            )
+            due_now = session.scalar(
+                select(func.count()).select_from(RetentionItem).where(
+                    RetentionItem.state == "pending", RetentionItem.due_at.is_not(None), RetentionItem.due_at <= now
+                )
+            )
+            holds = session.scalar(
+                select(func.count()).select_from(LegalHold).where(
+                    LegalHold.released_at.is_(None), or_(LegalHold.until.is_(None), LegalHold.until > now)
+                )
+            )
+            separated = session.scalar(select(func.count()).select_from(SeparatedItem))
+            restrictions = session.scalar(select(func.count()).select_from(ProcessingRestriction))
+            open_requests = session.scalar(
+                select(func.count()).select_from(RightsRequest).where(RightsRequest.state == "open")
+            )
+            overdue = session.scalar(
+                select(func.count()).select_from(RightsRequest).where(
+                    RightsRequest.state == "open", RightsRequest.due_at < now
+                )
+            )
+            state = session.get(RetentionPolicyState, 1)
+        return {
+            "policies": {
+                "source": self._policies.source,
+                "fingerprint": self._policies.fingerprint,
+                "applied": state is None or state.fingerprint == self._policies.fingerprint,
+                "applied_at": state.applied_at.isoformat() if state is not None else None,
+            },
+            "items": {s: int(states.get(s, 0)) for s in ("pending", "claimed", "review", "done")},
+            "due_now": int(due_now or 0),
+            "holds_active": int(holds or 0),
+            "separated_items": int(separated or 0),
+            "restrictions": int(restrictions or 0),
+            "requests_open": int(open_requests or 0),
+            "requests_overdue": int(overdue or 0),
+        }
+
+    # --- reviews ----------------------------------------------------------------------------------------
+
+    def complete_review(self, item_id: int, *, decision: str, reason_code: str = "reviewed") -> ItemView:
+        """Decide a review: ``keep`` schedules the next review (``review_interval`` from now);
+        ``destroy`` makes the item due now with the category's destroying action (the next sweep,
+        or this call's, applies it). Audited ``retention.review``. Scope ``admin``."""
+        if decision not in ("keep", "destroy"):
+            raise InvalidInputError("decision", "must be keep or destroy")
+        reason_code = validate_reason_code(reason_code)
+        now = self._clock.now()
+        with session_scope(self._engine, write=True) as session:
+            self.ensure_applied(session)
+            row = session.get(RetentionItem, item_id, with_for_update=True)
+            if row is None:
+                raise NotFoundError("retention item", str(item_id))
+            if row.state != "review":
+                raise ConflictError(f"retention item {item_id} is not waiting for a review")
+            policy = self._policies[row.category]
+            if decision == "keep":
+                interval = policy.review_interval or policy.first_period()
+                row.stage, row.trigger_at, row.due_at = "review_interval", now, self._policies.due(policy, now, interval)
+                row.action = "review"
+            else:
+                row.stage, row.due_at = DECIDED, now
+                row.action = "delete_record" if row.kind == "record" else "shred_subject"
+            row.state, row.updated_at, row.outcome = "pending", now, f"review_{decision}"
+            self._audit.append(
+                "retention.review",
+                targets=[row.target_id],
+                detail={"item": row.id, "category": row.category, "decision": decision, "reason": reason_code},
+                session=session,
+            )
+            view = _view(row)
+        if decision == "destroy":
+            self.sweeper.sweep(target_id=view.target_id)
+            return self.get_item(item_id)
+        return view
+
+    # --- subject fields (for the sweeper and erasure) ----------------------------------------------------
+
+    @staticmethod
+    def subject_fields(session: Session, subject_ids: Collection[str]) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {sid: set() for sid in subject_ids}
+        listed = list(subject_ids)
+        for start in range(0, len(listed), 1000):
+            for sid, name in session.execute(
+                select(SubjectField.subject_id, SubjectField.name).where(SubjectField.subject_id.in_(listed[start : start + 1000]))
+            ):
+                out[sid].add(name)
+        return out
+
+    @staticmethod
+    def category_fields(session: Session, subject_ids: Collection[str]) -> dict[str, dict[str, set[str]]]:
+        """``{subject: {category: field names or {"*"}}}``."""
+        out: dict[str, dict[str, set[str]]] = {sid: {} for sid in subject_ids}
+        listed = list(subject_ids)
+        for start in range(0, len(listed), 1000):
+            for sid, code, name in session.execute(
+                select(SubjectCategory.subject_id, SubjectCategory.category, SubjectCategory.field).where(
+                    SubjectCategory.subject_id.in_(listed[start : start + 1000])
+                )
+            ):
+                out[sid].setdefault(code, set()).add(name)
+        return out
