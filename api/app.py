@@ -8,7 +8,8 @@ down (uvicorn's lifespan, after SIGTERM); a vault handed in belongs to the calle
 (``pseudovault serve --workers N``).
 
 On the app: ``app.state.vault``, ``.settings`` (:class:`api.settings.ApiSettings`), ``.metrics``
-(:class:`api.metrics.Metrics`) and ``.limiter`` (:class:`api.ratelimit.RateLimiter`). Routes:
+(:class:`api.metrics.Metrics`), ``.limiter`` (:class:`api.ratelimit.RateLimiter`) and ``.key_cache``
+(:class:`api.keycache.KeyCache`, evicting a key revoked through the vault at once). Routes:
 the routers of :data:`api.routers.ROUTERS`; :func:`create_app` refuses a route that does not
 enforce an API key unless it is one of :data:`api.auth.PUBLIC_PATHS`.
 """
@@ -19,12 +20,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import metadata
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from api.auth import PUBLIC_PATHS, ApiRoute, iter_routes, required_scopes
 from api.errors import install_error_handlers
+from api.keycache import KeyCache
 from api.metrics import Metrics
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.openapi import install_openapi
@@ -110,6 +113,9 @@ def create_app(
         app.state.settings = api_settings
         app.state.metrics = metrics
         app.state.limiter = limiter
+        key_cache: KeyCache[Any] = KeyCache(api_settings.api_key_cache_seconds)
+        vault.apikeys.on_revoke(key_cache.evict_key)
+        app.state.key_cache = key_cache
         install_error_handlers(app)
         for router in ROUTERS:
             app.include_router(router)

@@ -13,6 +13,7 @@ Enforcement happens in :class:`ApiRoute` (every router of the app uses it), befo
 body is read or parsed, in this order:
 
 1. ``Authorization: Bearer <token>`` present and valid, key not revoked   else 401 (``WWW-Authenticate``)
+   (verified keys are cached for a few seconds: api.keycache)
 2. the key holds one of the route's scopes                               else 403
 3. the key's rate limit bucket has a token (api.ratelimit)               else 429 (``Retry-After``)
 4. no query parameter the operation does not take                        else 422
@@ -42,7 +43,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from api.errors import ApiProblem
-from api.ratelimit import retry_after_header
+from api.ratelimit import NoRateLimit, TokenBucketLimiter, retry_after_header
 from vault.apikeys import SCOPES, Scope, sort_scopes
 from vault.audit import Actor, acting_as
 
@@ -70,6 +71,8 @@ PUBLIC_PATHS = frozenset(
 _PRINCIPAL = "principal"
 _KEY_ID = "key_id"
 _CLIENT_MAX = 64
+_IN_PROCESS_LIMITERS = (TokenBucketLimiter, NoRateLimit)
+_PLAIN_JSON = frozenset({"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"})
 
 
 @dataclass(frozen=True)
@@ -182,11 +185,22 @@ def _client(request: Request) -> str | None:
     return request.client.host[:_CLIENT_MAX] if request.client and request.client.host else None
 
 
-def _admit(request: Request, guard: Authenticator) -> Principal:
-    """Steps 1 to 3 of the module docstring; runs in a worker thread (it queries the store)."""
+def _verify(request: Request, token: str) -> Any:
+    """The key ``token`` belongs to, from the store (runs in a worker thread); cached on success."""
+    info = request.app.state.vault.apikeys.authenticate(token)  # InvalidApiKeyError -> 401
+    request.app.state.key_cache.put(token, info.key_id, info)
+    return info
+
+
+async def _admit(request: Request, guard: Authenticator) -> Principal:
+    """Steps 1 to 3 of the module docstring. The store is asked only when the key is not in the
+    cache of recently verified keys (api.keycache), and the in-process limiter needs no thread;
+    anything that does I/O runs in a worker thread."""
     token = _bearer_token(request)
     state = request.scope.setdefault("state", {})
-    info = request.app.state.vault.apikeys.authenticate(token)  # InvalidApiKeyError -> 401
+    info = request.app.state.key_cache.get(token)
+    if info is None:
+        info = await run_in_threadpool(_verify, request, token)
     state[_KEY_ID] = info.key_id
     principal = Principal(info.key_id, info.name, info.scopes, _client(request))
     if not guard.allows(principal):
@@ -196,7 +210,11 @@ def _admit(request: Request, guard: Authenticator) -> Principal:
             f"this API key lacks the scope this operation needs ({wanted})",
             headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{wanted}"'},
         )
-    decision = request.app.state.limiter.acquire(principal.key_id)
+    limiter = request.app.state.limiter
+    if isinstance(limiter, _IN_PROCESS_LIMITERS):
+        decision = limiter.acquire(principal.key_id)
+    else:  # a shared limiter (Redis) is a network round trip
+        decision = await run_in_threadpool(limiter.acquire, principal.key_id)
     if not decision.allowed:
         raise ApiProblem(
             429,
@@ -207,6 +225,8 @@ def _admit(request: Request, guard: Authenticator) -> Principal:
 
 
 def _is_json(content_type: str) -> bool:
+    if content_type in _PLAIN_JSON:  # the common case, without parsing the header
+        return True
     message = email.message.Message()
     message["content-type"] = content_type
     if message.get_content_maintype() != "application":
@@ -273,7 +293,7 @@ class ApiRoute(APIRoute):
                     _require_json(request)
                     await _require_utf8(request)
                 return await handler(request)
-            principal = await run_in_threadpool(_admit, request, guard)
+            principal = await _admit(request, guard)
             request.scope.setdefault("state", {})[_PRINCIPAL] = principal
             _refuse_unknown_query(request, known_query)
             if takes_body:

@@ -10,6 +10,9 @@ PSEUDOVAULT_RATE_LIMIT_PER_SECOND   50         tokens added per second to each A
 PSEUDOVAULT_RATE_LIMIT_BURST        100        bucket size: requests a key may make at once
 PSEUDOVAULT_RATE_LIMIT_URL          (none)     ``redis://...``: one bucket per key shared by every
                                                worker and server; without it, per process
+PSEUDOVAULT_API_KEY_CACHE_SECONDS   5          how long a verified API key is trusted without
+                                               asking the store (0: always ask); a key revoked
+                                               elsewhere works here for at most this long
 PSEUDOVAULT_CHECK_BATCH_MAX         1000       most signups in one ``POST /v1/checks/batch``
 PSEUDOVAULT_CHECK_BATCH_MAX_IDS     5000       most identifiers in one batch, all signups together
 PSEUDOVAULT_CHECK_BATCH_COST        1.0        rate-limit tokens a batch costs per signup (at
@@ -41,6 +44,7 @@ class ApiSettings(Settings):
     rate_limit_per_second: float = Field(default=50.0, ge=0, le=1_000_000)
     rate_limit_burst: int = Field(default=100, ge=1, le=1_000_000)
     rate_limit_url: SecretStr | None = Field(default=None, description="redis://host:port/db (may hold a password)")
+    api_key_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     check_batch_max: int = Field(default=1000, ge=1, le=MAX_BATCH_SIGNUPS)
     check_batch_max_ids: int = Field(default=5000, ge=1, le=1_000_000)
     check_batch_cost: float = Field(default=1.0, ge=0, le=1000)

@@ -33,7 +33,7 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -209,9 +209,15 @@ class ApiKeyService:
         self._clock = clock
         self._audit = audit
         self._touch_interval = touch_interval
+        self._revoke_listeners: list[Callable[[str], None]] = []
 
     def __repr__(self) -> str:
         return "ApiKeyService()"
+
+    def on_revoke(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(key_id)`` after every revocation through this object (a cache of
+        verified keys evicts the key at once; see api.keycache)."""
+        self._revoke_listeners.append(listener)
 
     def create(self, name: str, scopes: Iterable[str]) -> tuple[ApiKeyInfo, SecretStr]:
         """A new key; returns its description and its token, which is never available again."""
@@ -271,6 +277,8 @@ class ApiKeyService:
                 row.revoked_at = self._clock.now()
             self._audit.append("apikey.revoke", targets=[key_id], detail={"already": already}, session=session)
             info = _to_info(row)
+        for listener in self._revoke_listeners:
+            listener(key_id)
         log.info("revoked API key %s (already %s)", key_id, already)
         return info
 

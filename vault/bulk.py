@@ -70,23 +70,30 @@ from vault.records import (
 from vault.retention.restrictions import not_in_separate_storage
 
 __all__ = [
-    "FORMATS",
-    "RECORD_COLUMNS",
-    "MAX_REPORTED_REJECTIONS",
     "EXPORT_CSV_COLUMNS",
-    "Rejection",
-    "ImportReport",
+    "FORMATS",
+    "MAX_REPORTED_REJECTIONS",
+    "RECORD_COLUMNS",
     "ExportReport",
-    "import_records",
-    "export_records",
+    "ImportReport",
+    "Rejection",
     "detect_format",
+    "export_records",
+    "import_records",
 ]
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("csv", "jsonl")
 #: the columns (CSV) or keys (JSON Lines) a row may have besides its identifiers
-RECORD_COLUMNS = ("category", "reason_code", "reason", "severity", "expires_at", "source_ref")
+RECORD_COLUMNS = (
+    "category",
+    "reason_code",
+    "reason",
+    "severity",
+    "expires_at",
+    "source_ref",
+)
 _REQUIRED = ("category", "reason_code")
 #: an import report keeps this many rejections (all of them go to ``on_reject``)
 MAX_REPORTED_REJECTIONS = 1000
@@ -137,7 +144,12 @@ class Rejection:
     message: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "reason_code": self.reason_code, "field": self.field, "message": self.message}
+        return {
+            "line": self.line,
+            "reason_code": self.reason_code,
+            "field": self.field,
+            "message": self.message,
+        }
 
 
 @dataclass
@@ -156,7 +168,11 @@ class ImportReport:
     rejections: list[Rejection] = field(default_factory=list)
 
     def as_dict(self, *, max_rejections: int | None = None) -> dict[str, Any]:
-        shown = self.rejections if max_rejections is None else self.rejections[:max_rejections]
+        shown = (
+            self.rejections
+            if max_rejections is None
+            else self.rejections[:max_rejections]
+        )
         return {
             "import_id": self.import_id,
             "format": self.format,
@@ -180,7 +196,11 @@ class ExportReport:
     pseudonyms: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"format": self.format, "records": self.records, "pseudonyms": self.pseudonyms}
+        return {
+            "format": self.format,
+            "records": self.records,
+            "pseudonyms": self.pseudonyms,
+        }
 
 
 class _Rejected(Exception):
@@ -220,7 +240,9 @@ def detect_format(name: str | os.PathLike[str] | None, given: str | None) -> str
         return "csv"
     if suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"
-    raise InvalidInputError("format", "cannot tell the format from the file name: give csv or jsonl")
+    raise InvalidInputError(
+        "format", "cannot tell the format from the file name: give csv or jsonl"
+    )
 
 
 def _hash_path(path: Path) -> tuple[str, int]:
@@ -273,11 +295,19 @@ def _parse_expires(value: object) -> datetime | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise _Rejected("invalid_expires_at", "expires_at", "expires_at must be an ISO 8601 timestamp")
+        raise _Rejected(
+            "invalid_expires_at",
+            "expires_at",
+            "expires_at must be an ISO 8601 timestamp",
+        )
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise _Rejected("invalid_expires_at", "expires_at", "expires_at must be an ISO 8601 timestamp") from None
+        raise _Rejected(
+            "invalid_expires_at",
+            "expires_at",
+            "expires_at must be an ISO 8601 timestamp",
+        ) from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
@@ -299,38 +329,54 @@ def _record_values(raw: dict[str, Any]) -> dict[str, Any]:
     source_ref = values.get("source_ref")
     if source_ref is not None and _SOURCE_REF.fullmatch(source_ref) is None:
         raise _Rejected(
-            "invalid_source_ref", "source_ref", "source_ref must match [A-Za-z0-9][A-Za-z0-9_.:/#+-]{0,127}"
+            "invalid_source_ref",
+            "source_ref",
+            "source_ref must match [A-Za-z0-9][A-Za-z0-9_.:/#+-]{0,127}",
         )
     return values
 
 
 def _check_identifiers(identifiers: list[tuple[str, str]]) -> None:
     if not identifiers:
-        raise _Rejected("missing_identifier", "identifiers", "a row needs at least one identifier")
+        raise _Rejected(
+            "missing_identifier", "identifiers", "a row needs at least one identifier"
+        )
     if len(identifiers) > MAX_IDENTIFIERS:
-        raise _Rejected("too_many_identifiers", "identifiers", f"at most {MAX_IDENTIFIERS} identifiers per row")
+        raise _Rejected(
+            "too_many_identifiers",
+            "identifiers",
+            f"at most {MAX_IDENTIFIERS} identifiers per row",
+        )
     for kind, value in identifiers:
         if not isinstance(value, str):
-            raise _Rejected("invalid_identifier", _kind_field(kind), "an identifier value must be a string")
+            raise _Rejected(
+                "invalid_identifier",
+                _kind_field(kind),
+                "an identifier value must be a string",
+            )
         _check_text(value, _kind_field(kind))
 
 
-def _csv_header(cells: list[str]) -> tuple[list[str | None], list[int]]:
-    """(column name per position, or None for the identifier columns' kinds; identifier positions)."""
-    names: list[str | None] = []
+def _csv_header(cells: list[str]) -> tuple[list[str], list[int]]:
+    """(column name per position, positions of the identifier columns)."""
+    names: list[str] = []
     seen: set[str] = set()
     identifier_positions: list[int] = []
     for position, cell in enumerate(cells, start=1):
         name = cell.strip().lstrip("\ufeff")
         if name in seen:
-            raise InvalidInputError("header", f"column {position} repeats an earlier column")
+            raise InvalidInputError(
+                "header", f"column {position} repeats an earlier column"
+            )
         if name in RECORD_COLUMNS:
             names.append(name)
         elif name in BUILTIN_KINDS or name.startswith(CUSTOM_PREFIX):
             try:
                 parse_kind(name)
             except InvalidIdentifierError:
-                raise InvalidInputError("header", f"column {position} is not a valid custom:<name> kind") from None
+                raise InvalidInputError(
+                    "header", f"column {position} is not a valid custom:<name> kind"
+                ) from None
             names.append(name)
             identifier_positions.append(position - 1)
         else:
@@ -348,7 +394,11 @@ def _csv_header(cells: list[str]) -> tuple[list[str | None], list[int]]:
     return names, identifier_positions
 
 
-def _csv_rows(stream: IO[str]) -> Iterator[tuple[int, int, Callable[[], tuple[list[tuple[str, str]], dict[str, Any]]]]]:
+def _csv_rows(
+    stream: IO[str],
+) -> Iterator[
+    tuple[int, int, Callable[[], tuple[list[tuple[str, str]], dict[str, Any]]]]
+]:
     """(first line, last line, parse) per data row; ``parse`` raises _Rejected for a bad row."""
     reader = csv.reader(stream, strict=True)
     header: list[str] | None = None
@@ -356,9 +406,13 @@ def _csv_rows(stream: IO[str]) -> Iterator[tuple[int, int, Callable[[], tuple[li
         try:
             cells = next(reader)
         except StopIteration:
-            raise InvalidInputError("header", "the file is empty: a CSV import needs a header line") from None
+            raise InvalidInputError(
+                "header", "the file is empty: a CSV import needs a header line"
+            ) from None
         except csv.Error:
-            raise InvalidInputError("header", "the header line is not valid CSV") from None
+            raise InvalidInputError(
+                "header", "the header line is not valid CSV"
+            ) from None
         if cells:
             header = cells
     names, identifier_positions = _csv_header(header)
@@ -375,7 +429,9 @@ def _csv_rows(stream: IO[str]) -> Iterator[tuple[int, int, Callable[[], tuple[li
             previous = last
 
             def malformed() -> tuple[list[tuple[str, str]], dict[str, Any]]:
-                raise _Rejected("malformed_csv", None, "the row is not valid CSV (quoting)")
+                raise _Rejected(
+                    "malformed_csv", None, "the row is not valid CSV (quoting)"
+                )
 
             yield first, last, malformed
             continue
@@ -383,11 +439,23 @@ def _csv_rows(stream: IO[str]) -> Iterator[tuple[int, int, Callable[[], tuple[li
         if not cells or (len(cells) == 1 and not cells[0].strip()):
             continue  # a blank line
 
-        def parse(cells: list[str] = cells) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+        def parse(
+            cells: list[str] = cells,
+        ) -> tuple[list[tuple[str, str]], dict[str, Any]]:
             if len(cells) != width:
-                raise _Rejected("wrong_column_count", None, f"the row has {len(cells)} cells, the header {width}")
-            identifiers = [(names[i], cells[i]) for i in identifier_positions if cells[i].strip()]  # type: ignore[misc]
-            raw = {name: cells[i] for i, name in enumerate(names) if i not in identifier_positions}
+                raise _Rejected(
+                    "wrong_column_count",
+                    None,
+                    f"the row has {len(cells)} cells, the header {width}",
+                )
+            identifiers = [
+                (names[i], cells[i]) for i in identifier_positions if cells[i].strip()
+            ]
+            raw = {
+                name: cells[i]
+                for i, name in enumerate(names)
+                if i not in identifier_positions
+            }
             _check_identifiers(identifiers)
             return identifiers, _record_values(raw)
 
@@ -406,23 +474,35 @@ def _json_identifiers(value: object) -> list[tuple[str, str]]:
         for item in value:
             if not isinstance(item, dict) or set(item) != {"kind", "value"}:
                 raise _Rejected(
-                    "invalid_identifiers", "identifiers", 'each identifier must be an object {"kind": ..., "value": ...}'
+                    "invalid_identifiers",
+                    "identifiers",
+                    'each identifier must be an object {"kind": ..., "value": ...}',
                 )
             identifiers.append((item["kind"], item["value"]))
     else:
         raise _Rejected(
-            "invalid_identifiers", "identifiers", 'identifiers must be an object {kind: value} or a list of {"kind", "value"}'
+            "invalid_identifiers",
+            "identifiers",
+            'identifiers must be an object {kind: value} or a list of {"kind", "value"}',
         )
     for kind, _ in identifiers:
         if not isinstance(kind, str):
-            raise _Rejected("invalid_identifiers", "identifiers", "an identifier kind must be a string")
+            raise _Rejected(
+                "invalid_identifiers",
+                "identifiers",
+                "an identifier kind must be a string",
+            )
     return identifiers
 
 
 _JSON_KEYS = frozenset({"identifiers", *RECORD_COLUMNS})
 
 
-def _jsonl_rows(stream: IO[str]) -> Iterator[tuple[int, int, Callable[[], tuple[list[tuple[str, str]], dict[str, Any]]]]]:
+def _jsonl_rows(
+    stream: IO[str],
+) -> Iterator[
+    tuple[int, int, Callable[[], tuple[list[tuple[str, str]], dict[str, Any]]]]
+]:
     for number, line in enumerate(stream, start=1):
         if not line.strip():
             continue
@@ -431,16 +511,26 @@ def _jsonl_rows(stream: IO[str]) -> Iterator[tuple[int, int, Callable[[], tuple[
             try:
                 data = json.loads(line)
             except (json.JSONDecodeError, RecursionError):
-                raise _Rejected("malformed_json", None, "the line is not valid JSON") from None
+                raise _Rejected(
+                    "malformed_json", None, "the line is not valid JSON"
+                ) from None
             if not isinstance(data, dict):
-                raise _Rejected("not_an_object", None, "each line must be one JSON object")
+                raise _Rejected(
+                    "not_an_object", None, "each line must be one JSON object"
+                )
             if not set(data) <= _JSON_KEYS:
                 unknown = len(set(data) - _JSON_KEYS)
                 raise _Rejected(
-                    "unknown_field", None, f"the object has {unknown} unknown key(s); known: identifiers, {', '.join(RECORD_COLUMNS)}"
+                    "unknown_field",
+                    None,
+                    f"the object has {unknown} unknown key(s); known: identifiers, {', '.join(RECORD_COLUMNS)}",
                 )
             if "identifiers" not in data:
-                raise _Rejected("missing_identifier", "identifiers", "a row needs at least one identifier")
+                raise _Rejected(
+                    "missing_identifier",
+                    "identifiers",
+                    "a row needs at least one identifier",
+                )
             identifiers = _json_identifiers(data["identifiers"])
             _check_identifiers(identifiers)
             return identifiers, _record_values(data)
@@ -450,27 +540,48 @@ def _jsonl_rows(stream: IO[str]) -> Iterator[tuple[int, int, Callable[[], tuple[
 
 # --- import -------------------------------------------------------------------------------------
 
-_FIELD_CODES = {"severity": "invalid_severity", "reason_code": "invalid_reason_code", "reason": "invalid_reason"}
+_FIELD_CODES = {
+    "severity": "invalid_severity",
+    "reason_code": "invalid_reason_code",
+    "reason": "invalid_reason",
+}
 
 
 def _rejection_of(error: InvalidInputError) -> _Rejected:
     """A prepare() error as a rejection, in words of our own (an InvalidInputError's reason may
     quote a code the row gave)."""
     if isinstance(error, InvalidIdentifierError):
-        kind = error.kind if error.kind != "kind" else None
-        field = f"identifier.{kind}" if kind else "identifiers"
-        return _Rejected(error.reason_code, field, f"{field}: invalid ({error.reason_code})")
+        field = _kind_field(
+            error.kind
+        )  # a kind the row named is echoed only if it is one
+        return _Rejected(
+            error.reason_code, field, f"{field}: invalid ({error.reason_code})"
+        )
     name = error.field
     if name == "category":
-        return _Rejected("unknown_category", "category", "not a category records may use (see 'records categories')")
+        return _Rejected(
+            "unknown_category",
+            "category",
+            "not a category records may use (see 'records categories')",
+        )
     if name == "expires_at":
         return _Rejected(
-            "invalid_expires_at", "expires_at", "expires_at must be in the future and within the category's period"
+            "invalid_expires_at",
+            "expires_at",
+            "expires_at must be in the future and within the category's period",
         )
     if name == "domain":
         return _Rejected("invalid_domain", "domain", "invalid pseudonymisation domain")
-    code = _FIELD_CODES.get(name, f"invalid_{re.sub(r'[^a-z0-9_]', '_', name.lower())}"[:40])
-    return _Rejected(code, name, f"{name}: {error.reason}" if name in ("severity", "reason_code", "reason") else f"{name} is invalid")
+    code = _FIELD_CODES.get(
+        name, f"invalid_{re.sub(r'[^a-z0-9_]', '_', name.lower())}"[:40]
+    )
+    return _Rejected(
+        code,
+        name,
+        f"{name}: {error.reason}"
+        if name in ("severity", "reason_code", "reason")
+        else f"{name} is invalid",
+    )
 
 
 class _Importer:
@@ -490,7 +601,9 @@ class _Importer:
 
     def reject(self, line: int, error: _Rejected) -> None:
         """Note a rejection; :meth:`flush` reports a batch's rejections in line order."""
-        self.pending.append(Rejection(line, error.reason_code, error.field, error.message))
+        self.pending.append(
+            Rejection(line, error.reason_code, error.field, error.message)
+        )
 
     def flush(self) -> None:
         self.pending.sort(key=lambda r: r.line)
@@ -509,7 +622,11 @@ class _Importer:
         with session_scope(self.service._engine) as session:
             for start in range(0, len(refs), 1000):
                 found.update(
-                    session.scalars(select(Record.external_ref).where(Record.external_ref.in_(refs[start : start + 1000])))
+                    session.scalars(
+                        select(Record.external_ref).where(
+                            Record.external_ref.in_(refs[start : start + 1000])
+                        )
+                    )
                 )
         return found
 
@@ -555,7 +672,9 @@ class _Importer:
 
     def run(
         self,
-        rows: Iterator[tuple[int, int, Callable[[], tuple[list[tuple[str, str]], dict[str, Any]]]]],
+        rows: Iterator[
+            tuple[int, int, Callable[[], tuple[list[tuple[str, str]], dict[str, Any]]]]
+        ],
         progress: Progress | None,
         total_lines: int | None,
     ) -> None:
@@ -574,7 +693,14 @@ class _Importer:
             if ref is None:
                 ref = f"{prefix}{first}"
             elif ref in self.seen_refs:
-                self.reject(first, _Rejected("duplicate_source_ref", "source_ref", "an earlier row has this source_ref"))
+                self.reject(
+                    first,
+                    _Rejected(
+                        "duplicate_source_ref",
+                        "source_ref",
+                        "an earlier row has this source_ref",
+                    ),
+                )
                 continue
             else:
                 self.seen_refs.add(ref)
@@ -589,7 +715,10 @@ class _Importer:
             self.write(batch)
         self.flush()
         if progress is not None:
-            progress(last_line if total_lines is None else max(last_line, total_lines), total_lines)
+            progress(
+                last_line if total_lines is None else max(last_line, total_lines),
+                total_lines,
+            )
 
 
 def import_records(
@@ -616,10 +745,20 @@ def import_records(
     anything is written.
     """
     domain = validate_domain(domain)
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 1 <= batch_size <= MAX_BATCH:
-        raise InvalidInputError("batch_size", f"must be an integer from 1 to {MAX_BATCH}")
-    if import_id is not None and (not isinstance(import_id, str) or _IMPORT_ID.fullmatch(import_id) is None):
-        raise InvalidInputError("import_id", "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+    if (
+        not isinstance(batch_size, int)
+        or isinstance(batch_size, bool)
+        or not 1 <= batch_size <= MAX_BATCH
+    ):
+        raise InvalidInputError(
+            "batch_size", f"must be an integer from 1 to {MAX_BATCH}"
+        )
+    if import_id is not None and (
+        not isinstance(import_id, str) or _IMPORT_ID.fullmatch(import_id) is None
+    ):
+        raise InvalidInputError(
+            "import_id", "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+        )
 
     total_lines: int | None = None
     if isinstance(source, (str, os.PathLike)):
@@ -627,14 +766,21 @@ def import_records(
         fmt = detect_format(path, format)
         if import_id is None:
             import_id, total_lines = _hash_path(path)
-        stream: IO[str] = path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="")
+        stream: IO[str] = path.open(
+            "r", encoding="utf-8-sig", errors="surrogateescape", newline=""
+        )
         owned = True
     elif hasattr(source, "read"):
         stream = source
-        fmt = detect_format(getattr(source, "name", None) if format is None else None, format)
+        fmt = detect_format(
+            getattr(source, "name", None) if format is None else None, format
+        )
         if import_id is None:
             if not (hasattr(source, "seekable") and source.seekable()):
-                raise InvalidInputError("import_id", "a stream that cannot seek needs an import_id (it cannot be hashed first)")
+                raise InvalidInputError(
+                    "import_id",
+                    "a stream that cannot seek needs an import_id (it cannot be hashed first)",
+                )
             import_id, total_lines = _hash_stream(source)
         owned = False
     else:
@@ -656,7 +802,12 @@ def import_records(
         _audit_import(service, report, outcome)
     log.info(
         "import %s (%s): %d imported, %d skipped, %d rejected in %d batch(es)",
-        report.import_id, fmt, report.imported, report.skipped, report.rejected, report.batches,
+        report.import_id,
+        fmt,
+        report.imported,
+        report.skipped,
+        report.rejected,
+        report.batches,
     )
     return report
 
@@ -674,10 +825,16 @@ def _audit_import(service: RecordService, report: ImportReport, outcome: str) ->
     }
     try:
         service._audit.append("record.import", outcome=outcome, detail=detail)
-    except Exception as exc:  # a failing store fails the import already; do not mask that error
+    except (
+        Exception
+    ) as exc:  # a failing store fails the import already; do not mask that error
         if outcome == "ok":
             raise
-        log.error("could not audit the failed import %s (%s)", report.import_id, type(exc).__name__)
+        log.error(
+            "could not audit the failed import %s (%s)",
+            report.import_id,
+            type(exc).__name__,
+        )
 
 
 # --- export -------------------------------------------------------------------------------------
@@ -706,7 +863,9 @@ def export_records(
     if status is not None and status not in STATUSES:
         raise InvalidInputError("status", f"must be one of {', '.join(STATUSES)}")
     if category is not None and category not in service.catalogue:
-        raise InvalidInputError("category", "unknown category (see 'records categories')")
+        raise InvalidInputError(
+            "category", "unknown category (see 'records categories')"
+        )
     if domain is not None:
         domain = validate_domain(domain)
     now = service._clock.now()
@@ -716,14 +875,25 @@ def export_records(
         r.c.id, r.c.domain, r.c.category, r.c.reason_code, r.c.severity, r.c.status, r.c.status_reason_code,
         r.c.source, r.c.external_ref, r.c.created_at, r.c.updated_at, r.c.expires_at, r.c.review_at,
     )  # fmt: skip
-    stmt = select(*record_columns).where(not_in_separate_storage(r)).order_by(r.c.created_at, r.c.id).limit(_EXPORT_PAGE)
+    stmt = (
+        select(*record_columns)
+        .where(not_in_separate_storage(r))
+        .order_by(r.c.created_at, r.c.id)
+        .limit(_EXPORT_PAGE)
+    )
     if status in LIVE_STATUSES:
-        stmt = stmt.where(r.c.status == status, or_(r.c.expires_at.is_(None), r.c.expires_at > now))
+        stmt = stmt.where(
+            r.c.status == status, or_(r.c.expires_at.is_(None), r.c.expires_at > now)
+        )
     elif status == "expired":
         stmt = stmt.where(
             or_(
                 r.c.status == "expired",
-                and_(r.c.status.in_(LIVE_STATUSES), r.c.expires_at.is_not(None), r.c.expires_at <= now),
+                and_(
+                    r.c.status.in_(LIVE_STATUSES),
+                    r.c.expires_at.is_not(None),
+                    r.c.expires_at <= now,
+                ),
             )
         )
     elif status == "revoked":
@@ -745,16 +915,31 @@ def export_records(
                 page_stmt = stmt
                 if anchor is not None:
                     page_stmt = stmt.where(
-                        or_(r.c.created_at > anchor[0], and_(r.c.created_at == anchor[0], r.c.id > anchor[1]))
+                        or_(
+                            r.c.created_at > anchor[0],
+                            and_(r.c.created_at == anchor[0], r.c.id > anchor[1]),
+                        )
                     )
                 page = session.execute(page_stmt).all()
                 if not page:
                     break
-                by_record: dict[str, list[dict[str, Any]]] = {row.id: [] for row in page}
+                by_record: dict[str, list[dict[str, Any]]] = {
+                    row.id: [] for row in page
+                }
                 for ident in session.execute(
-                    select(ri.c.record_id, ri.c.slot, ri.c.kind, ri.c.lookalike, ri.c.lookup_version, ri.c.norm_version, ri.c.pseudonym)
+                    select(
+                        ri.c.record_id,
+                        ri.c.slot,
+                        ri.c.kind,
+                        ri.c.lookalike,
+                        ri.c.lookup_version,
+                        ri.c.norm_version,
+                        ri.c.pseudonym,
+                    )
                     .where(ri.c.record_id.in_(list(by_record)))
-                    .order_by(ri.c.record_id, ri.c.slot, ri.c.lookalike, ri.c.lookup_version)
+                    .order_by(
+                        ri.c.record_id, ri.c.slot, ri.c.lookalike, ri.c.lookup_version
+                    )
                 ):
                     by_record[ident.record_id].append(
                         {
@@ -784,7 +969,12 @@ def export_records(
                     }
                     items = by_record[row.id]
                     if writer is None:
-                        out.write(json.dumps({**data, "pseudonyms": items}, separators=(",", ":")) + "\n")
+                        out.write(
+                            json.dumps(
+                                {**data, "pseudonyms": items}, separators=(",", ":")
+                            )
+                            + "\n"
+                        )
                     else:
                         head = [data[c] for c in EXPORT_CSV_COLUMNS[:13]]
                         for item in items:
@@ -800,8 +990,16 @@ def export_records(
                     break
         outcome = "ok"
     finally:
-        detail: dict[str, Any] = {"format": format, "records": records, "pseudonyms": pseudonyms}
-        for key, value in (("status", status), ("category", category), ("domain", domain)):
+        detail: dict[str, Any] = {
+            "format": format,
+            "records": records,
+            "pseudonyms": pseudonyms,
+        }
+        for key, value in (
+            ("status", status),
+            ("category", category),
+            ("domain", domain),
+        ):
             if value is not None:
                 detail[key] = value
         try:
@@ -810,5 +1008,7 @@ def export_records(
             if outcome == "ok":
                 raise
             log.error("could not audit the failed export (%s)", type(exc).__name__)
-    log.info("exported %d record(s), %d pseudonym(s) as %s", records, pseudonyms, format)
+    log.info(
+        "exported %d record(s), %d pseudonym(s) as %s", records, pseudonyms, format
+    )
     return ExportReport(format=format, records=records, pseudonyms=pseudonyms)

@@ -46,7 +46,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, bindparam, or_, select, true
+from sqlalchemy import Engine, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import StaticPool
 
@@ -347,6 +347,8 @@ class CheckService:
         keys = self._lookup.current()
         candidates = self._candidates(groups, domain, keys)
         rows = self._fetch(list(candidates), domain)
+        if not rows:  # the common case: nothing matched, nothing to re-index
+            return [Decision("allow", (), tuple(sorted({item.kind for item in ids}))) for ids in groups]
         primary = keys.primary.version
 
         # per signup: (record_id, slot, row lookalike) -> versions matched, and what matched

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routers import audit, health, keys, subjects
+from api.routers import audit, checks, health, keys, records, subjects
 
 __all__ = ["ROUTERS"]
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
+    checks.router,
+    records.router,
     subjects.router,
     keys.router,
     audit.router,

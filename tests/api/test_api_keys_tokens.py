@@ -14,12 +14,14 @@ from typing import Any
 
 import pytest
 from canary import CANARY_PII
+from conftest import ManualTime
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from api.app import create_app
 from api.cli import app as cli_app
+from api.keycache import KeyCache
 from api.settings import ApiSettings
 from vault.apikeys import InvalidApiKeyError, secret_hash
 from vault.clock import FrozenClock
@@ -160,6 +162,8 @@ def test_cli_apikeys_create_prints_the_token_last_and_warns_once(home: dict[str,
     assert [k["scopes"] for k in listed] == [["checks"]] and token.split("_")[2] not in json.dumps(listed)
     # the token works against an app that opens the same vault from the environment
     app = create_app(ApiSettings())
+    cache_time = ManualTime()
+    app.state.key_cache = KeyCache(5, clock=cache_time)  # verified keys are trusted for 5 s
     with TestClient(app) as client:
         assert client.get("/v1/subjects", headers={"Authorization": f"Bearer {token}"}).status_code == 403
         key = _cli(home, "apikeys", "create", "--name", "y", "--scope", "subjects:write", "--scope", "admin")
@@ -167,6 +171,9 @@ def test_cli_apikeys_create_prints_the_token_last_and_warns_once(home: dict[str,
         assert client.get("/v1/subjects", headers=headers).status_code == 200
         revoked = _cli(home, "apikeys", "revoke", key.stdout.split()[-1].split("_")[1], "--json")
         assert json.loads(revoked.stdout)["active"] is False
+        # revoked by another process: the server's cache trusts the key until its entry expires
+        assert client.get("/v1/subjects", headers=headers).status_code == 200
+        cache_time.advance(5)
         assert client.get("/v1/subjects", headers=headers).status_code == 401
 
 

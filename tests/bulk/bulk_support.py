@@ -22,11 +22,18 @@ class Cli:
         self.runner = CliRunner()
 
     def __call__(self, *args: str, input: str | None = None) -> Result:
-        return self.runner.invoke(app, list(args), input=input, env=self.env, catch_exceptions=False)
+        return self.runner.invoke(
+            app, list(args), input=input, env=self.env, catch_exceptions=False
+        )
 
     def ok(self, *args: str, input: str | None = None) -> Result:
         result = self(*args, input=input)
-        assert result.exit_code == 0, (args, result.exit_code, result.stdout, result.stderr)
+        assert result.exit_code == 0, (
+            args,
+            result.exit_code,
+            result.stdout,
+            result.stderr,
+        )
         return result
 
     def json(self, *args: str, input: str | None = None) -> Any:
@@ -46,9 +53,13 @@ def table_text(engine: Engine, table: str) -> str:
     """Every value of every row of ``table`` as text (bytes as hex), to search for leaks."""
     parts = []
     with engine.connect() as connection:
-        for row in connection.execute(text(f"SELECT * FROM {table}")).mappings():  # noqa: S608 - fixed names
+        for row in connection.execute(text(f"SELECT * FROM {table}")).mappings():
             for value in row.values():
-                parts.append(bytes(value).hex() if isinstance(value, (bytes, memoryview)) else str(value))
+                parts.append(
+                    bytes(value).hex()
+                    if isinstance(value, (bytes, memoryview))
+                    else str(value)
+                )
     return "\n".join(parts)
 
 

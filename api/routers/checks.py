@@ -1,0 +1,272 @@
+"""Ban checks: is any of a signup's identifiers banned? The hot path of every signup.
+
+A check is an oracle (does this identifier belong to someone banned?), so:
+
+* the answer to a hit and to a miss has the same shape and the same status (200): ``decision``,
+  ``matches`` (empty for a miss) and ``checked_kinds``; matches name record ids, categories,
+  reason codes, severities, statuses, matched kinds and the match type, never an identifier or
+  a pseudonym;
+* it needs the ``checks`` scope, which reads nothing else (no record listing, no export);
+* it is rate limited per API key (api.ratelimit): a single check costs one token; a batch costs
+  ``PSEUDOVAULT_CHECK_BATCH_COST`` tokens per signup (default 1, at least 1 per batch), so a
+  batch is no cheaper way to query the oracle than single checks. A batch costing more tokens
+  than the bucket holds (its burst) could never pass: it is refused with 422 (split it), not
+  with a 429 whose ``Retry-After`` would be a lie.
+
+Audit: a batch is recorded as ``check.batch`` with counts (signups, identifiers, decisions per
+kind), never identifiers. Single checks are not audited one by one: at signup volume that would
+be one audit write (and a lock on the chain's head) per signup, the largest cost of a check,
+and would say nothing an auditor needs; the Prometheus counter
+``pseudovault_check_decisions_total`` counts them (and batches' decisions) by decision.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from typing import Annotated, Literal
+
+from fastapi import APIRouter
+from pydantic import ConfigDict, Field, StringConstraints
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.auth import ApiRoute, Checks
+from api.deps import MetricsDep, SettingsDep, VaultDep
+from api.errors import ApiProblem, ProblemFieldError
+from api.identifiers import Identifier, invalid_identifier, pairs
+from api.ratelimit import retry_after_header
+from api.schemas import RequestModel, ResponseModel
+from vault.checks import MAX_BATCH_SIGNUPS
+from vault.decisions import Decision
+from vault.identifiers import InvalidIdentifierError
+from vault.lookup import DEFAULT_DOMAIN
+from vault.records import MAX_IDENTIFIERS, normalize_identifiers
+from vault.vault import Vault
+
+__all__ = ["router", "DOMAIN_PATTERN", "CheckDecision", "CheckMatch"]
+
+router = APIRouter(prefix="/v1/checks", route_class=ApiRoute, tags=["checks"])
+
+DOMAIN_PATTERN = r"^[a-z0-9][a-z0-9_.:-]{0,63}$"
+Domain = Annotated[str, StringConstraints(pattern=DOMAIN_PATTERN)]
+_RECORD_ID = "6f1c2a9e-3b7d-4e8a-9c41-5d2f0b8e7a13"
+
+DOMAIN_FIELD = Field(
+    DEFAULT_DOMAIN,
+    description="The pseudonymisation domain (a tenant or a purpose) whose records are checked.",
+    examples=[DEFAULT_DOMAIN],
+)
+
+
+class CheckRequest(RequestModel):
+    identifiers: list[Identifier] = Field(
+        min_length=1,
+        max_length=MAX_IDENTIFIERS,
+        description=f"The new account's identifiers (1 to {MAX_IDENTIFIERS}).",
+        examples=[[{"kind": "email", "value": "user@example.com"}, {"kind": "phone", "value": "+82 10-1234-5678"}]],
+    )
+    domain: Domain = DOMAIN_FIELD
+
+
+class Signup(RequestModel):
+    identifiers: list[Identifier] = Field(min_length=1, max_length=MAX_IDENTIFIERS)
+
+
+class CheckBatchRequest(RequestModel):
+    signups: list[Signup] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_SIGNUPS,
+        description="Signups to check, each with its identifiers. At most `PSEUDOVAULT_CHECK_BATCH_MAX` "
+        "signups and `PSEUDOVAULT_CHECK_BATCH_MAX_IDS` identifiers in all (defaults 1000 and 5000).",
+        examples=[
+            [
+                {"identifiers": [{"kind": "email", "value": "user@example.com"}]},
+                {"identifiers": [{"kind": "ip", "value": "192.0.2.10"}, {"kind": "device_id", "value": "dev-0001"}]},
+            ]
+        ],
+    )
+    domain: Domain = DOMAIN_FIELD
+
+
+class CheckMatch(ResponseModel):
+    """A record the check matched: codes and kinds, never an identifier."""
+
+    record_id: str = Field(examples=[_RECORD_ID])
+    category: str = Field(examples=["fraudulent_transaction"])
+    reason_code: str = Field(examples=["chargeback"])
+    severity: Literal["low", "medium", "high", "critical"] = Field(examples=["high"])
+    status: Literal["active", "under_review"] = Field(examples=["active"])
+    matched_kinds: list[str] = Field(description="The identifier kinds that matched.", examples=[["email"]])
+    match: Literal["exact", "lookalike"] = Field(
+        description="`exact`: the same normalized identifier; `lookalike`: the same confusable "
+        "skeleton (a review signal, never more).",
+        examples=["exact"],
+    )
+
+
+class CheckDecision(ResponseModel):
+    """The answer to one signup; a hit and a miss have the same shape."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "decision": "deny",
+                    "matches": [
+                        {
+                            "record_id": _RECORD_ID,
+                            "category": "fraudulent_transaction",
+                            "reason_code": "chargeback",
+                            "severity": "high",
+                            "status": "active",
+                            "matched_kinds": ["email"],
+                            "match": "exact",
+                        }
+                    ],
+                    "checked_kinds": ["email", "phone"],
+                },
+                {"decision": "allow", "matches": [], "checked_kinds": ["email", "phone"]},
+            ]
+        },
+    )
+
+    decision: Literal["allow", "review", "deny"] = Field(
+        description="The strongest decision over every match under the decision policy; `allow` when nothing matched."
+    )
+    matches: list[CheckMatch] = Field(description="Matched records, strongest first; empty for a miss.")
+    checked_kinds: list[str] = Field(description="The identifier kinds that were checked.")
+
+
+class CheckBatchResponse(ResponseModel):
+    decisions: list[CheckDecision] = Field(description="One decision per signup, in the order sent.")
+
+
+def _json(data: object) -> Response:
+    return Response(json.dumps(data, separators=(",", ":")).encode("utf-8"), media_type="application/json")
+
+
+@router.post(
+    "",
+    summary="Check one signup",
+    description="Normalizes the identifiers, derives their keyed pseudonyms and looks them up among "
+    "live records (active or under review, not expired, not revoked) of the domain. Hits and "
+    "misses answer 200 with the same shape. An invalid identifier is a 422 naming its position and "
+    "kind (never its value). Costs one rate-limit token. Not audited per call (counted in "
+    "`pseudovault_check_decisions_total`).",
+    response_model=CheckDecision,
+)
+async def check(body: CheckRequest, request: Request, _caller: Checks) -> Response:
+    # the hot path: the vault's Decision (already the documented shape) is serialized as it is,
+    # not validated again; see _run_check for where the check runs
+    vault = request.app.state.vault
+    try:
+        decision = await _run_check(vault, pairs(body.identifiers), body.domain)
+    except InvalidIdentifierError as error:
+        raise invalid_identifier(error) from None
+    request.app.state.metrics.check_decisions.labels(decision.decision).inc()
+    return _json(decision.as_dict())
+
+
+async def _run_check(vault: Vault, identifiers: list[tuple[str, str]], domain: str) -> Decision:
+    """On SQLite (an embedded file: a check is a few hundred microseconds of CPU and no network
+    wait) the check runs on the event loop: a hop to a worker thread would cost more than the
+    check. On PostgreSQL it waits for the network, so it runs in a worker thread and the loop
+    keeps serving other requests meanwhile. Batches always run in a worker thread."""
+    if vault.data_engine.dialect.name == "sqlite":
+        return vault.checks.check(identifiers, domain=domain)
+    return await run_in_threadpool(vault.checks.check, identifiers, domain=domain)
+
+
+def _locate_invalid(vault: VaultDep, signups: list[Signup]) -> ApiProblem:
+    """The 422 for the first invalid identifier of a batch (only on the error path: the batch
+    check names the signup in its message only)."""
+    for index, signup in enumerate(signups):
+        try:
+            normalize_identifiers(vault.normalizer, pairs(signup.identifiers))
+        except InvalidIdentifierError as error:
+            return invalid_identifier(error, f"#/signups/{index}/identifiers")
+    return ApiProblem(422, "an identifier is invalid")
+
+
+def _charge(request: Request, key_id: str, signups: int, cost_per_signup: float) -> None:
+    """Take the batch's tokens beyond the one the route already took."""
+    cost = max(1, math.ceil(signups * cost_per_signup))
+    if cost <= 1:
+        return
+    limiter = request.app.state.limiter
+    burst = getattr(limiter, "burst", None)  # None: no limit (NoRateLimit)
+    decision = None if burst is not None and cost > burst else limiter.acquire(key_id, cost - 1)
+    if decision is not None and decision.allowed:
+        return
+    if decision is None or math.isinf(decision.retry_after):
+        raise ApiProblem(
+            422,
+            "the request is invalid",
+            errors=[
+                ProblemFieldError(
+                    location="body",
+                    pointer="#/signups",
+                    detail=f"this batch costs {cost} rate-limit tokens, more than this API key's bucket holds; "
+                    "send fewer signups per batch",
+                    code="batch_over_rate_limit",
+                )
+            ],
+        )
+    raise ApiProblem(
+        429, "rate limit exceeded for this API key", headers={"Retry-After": retry_after_header(decision.retry_after)}
+    )
+
+
+@router.post(
+    "/batch",
+    summary="Check many signups",
+    description="The decisions for many signups in one call, in order, each the same as checking that "
+    "signup alone. Costs `PSEUDOVAULT_CHECK_BATCH_COST` rate-limit tokens per signup (default 1). "
+    "An invalid identifier rejects the whole batch with a 422 naming the signup, the item and the "
+    "kind. Audited as `check.batch` with counts only.",
+    response_model=CheckBatchResponse,
+)
+def check_batch(
+    body: CheckBatchRequest,
+    request: Request,
+    vault: VaultDep,
+    metrics: MetricsDep,
+    settings: SettingsDep,
+    caller: Checks,
+) -> Response:
+    signups = body.signups
+    identifiers = sum(len(signup.identifiers) for signup in signups)
+    limits = (
+        (len(signups) > settings.check_batch_max, f"at most {settings.check_batch_max} signups per batch"),
+        (identifiers > settings.check_batch_max_ids, f"at most {settings.check_batch_max_ids} identifiers per batch"),
+    )
+    for over, detail in limits:
+        if over:
+            raise ApiProblem(
+                422,
+                "the request is invalid",
+                errors=[ProblemFieldError(location="body", pointer="#/signups", detail=detail, code="too_long")],
+            )
+    _charge(request, caller.key_id, len(signups), settings.check_batch_cost)
+    try:
+        decisions = vault.checks.check_batch([pairs(s.identifiers) for s in signups], domain=body.domain)
+    except InvalidIdentifierError:
+        raise _locate_invalid(vault, signups) from None
+    counts = Counter(d.decision for d in decisions)
+    for name, count in counts.items():
+        metrics.check_decisions.labels(name).inc(count)
+    vault.audit.append(
+        "check.batch",
+        detail={
+            "signups": len(decisions),
+            "identifiers": identifiers,
+            "allow": counts["allow"],
+            "review": counts["review"],
+            "deny": counts["deny"],
+        },
+    )
+    return _json({"decisions": [d.as_dict() for d in decisions]})

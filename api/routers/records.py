@@ -1,0 +1,374 @@
+"""Fraud records: create, read, find by identifier, list, review, revoke and reveal.
+
+A record answer carries codes, timestamps, identifier kinds and counts: never an identifier, a
+pseudonym or the record's text. The text (reason, evidence, notes, encrypted) is returned only by
+``POST /v1/records/{id}/reveal``, which needs ``subjects:reveal`` and a purpose, and is audited
+with the API key as the actor.
+
+Finding a record by identifier is a ``POST`` with the identifier in the body: a URL (path or query
+string) ends up in access logs, proxies and browser histories, so no route takes an identifier in
+one; ``find`` refuses any query parameter (422) like every route refuses ones it does not take.
+
+Listing is cursor-paginated in creation order. The cursor is opaque (base64url over the last
+record's id and the filters it was made for): a cursor used with other filters is refused (422),
+so a page walk never silently changes what it walks. ``next`` is the URL of the next page, null
+on the last one.
+
+``PATCH`` changes severity, expiry and notes (one audited update) and/or moves the status between
+``active`` and ``under_review`` (audited as a status change, with a reason code); a revoked or
+expired record cannot change (409). Revoking is final and idempotent.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query, status
+from pydantic import ConfigDict, Field, Strict, StringConstraints
+
+from api.auth import ApiRoute, RecordsRead, RecordsWrite, SubjectsReveal
+from api.deps import VaultDep
+from api.errors import ApiProblem, ProblemFieldError
+from api.identifiers import Identifier, invalid_identifier, pairs
+from api.routers.checks import DOMAIN_PATTERN
+from api.schemas import IsoDatetime, RequestModel, ResponseModel
+from vault.errors import InvalidInputError
+from vault.identifiers import InvalidIdentifierError
+from vault.lookup import DEFAULT_DOMAIN
+from vault.models import AUDIT_PURPOSE_LENGTH
+from vault.records import MAX_IDENTIFIERS, MAX_LIST_LIMIT, MAX_TEXT_BYTES, RecordView
+
+__all__ = ["router", "RecordOut", "RecordPageOut", "encode_cursor", "decode_cursor"]
+
+router = APIRouter(prefix="/v1/records", route_class=ApiRoute, tags=["records"])
+
+CODE_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
+Domain = Annotated[str, StringConstraints(pattern=DOMAIN_PATTERN)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_BYTES, pattern=r"\S")]
+Purpose = Annotated[str, StringConstraints(min_length=1, max_length=AUDIT_PURPOSE_LENGTH, pattern=r"\S")]
+Severity = Literal["low", "medium", "high", "critical"]
+RecordIdPath = Annotated[
+    UUID, Path(description="The record's id (a UUID).", examples=["6f1c2a9e-3b7d-4e8a-9c41-5d2f0b8e7a13"])
+]
+
+_EXAMPLE_ID = "6f1c2a9e-3b7d-4e8a-9c41-5d2f0b8e7a13"
+_CURSOR_VERSION = 1
+_RECORD_EXAMPLE: dict[str, Any] = {
+    "record_id": _EXAMPLE_ID,
+    "domain": "default",
+    "category": "fraudulent_transaction",
+    "reason_code": "chargeback",
+    "severity": "high",
+    "status": "active",
+    "status_reason_code": None,
+    "source": "api",
+    "external_ref": "case-4411",
+    "subject_id": None,
+    "created_at": "2026-01-31T09:12:44.120331Z",
+    "updated_at": "2026-01-31T09:12:44.120331Z",
+    "expires_at": "2029-01-31T09:12:44.120331Z",
+    "review_at": None,
+    "text_fields": ["reason"],
+    "identifier_kinds": {"email": 1, "phone": 1},
+    "identifiers": 2,
+    "lookup_versions": [1],
+}
+
+
+# --- bodies -----------------------------------------------------------------------------------
+
+
+class RecordCreate(RequestModel):
+    identifiers: list[Identifier] = Field(
+        min_length=1,
+        max_length=MAX_IDENTIFIERS,
+        description="The banned person's identifiers; stored as keyed pseudonyms only.",
+        examples=[[{"kind": "email", "value": "user@example.com"}, {"kind": "phone", "value": "010-1234-5678"}]],
+    )
+    category: str = Field(
+        description="A retention category records may use: unauthorized_registration, "
+        "fraudulent_transaction, bad_usage_rejoin or rejoin_restriction.",
+        examples=["fraudulent_transaction"],
+    )
+    reason_code: Code = Field(examples=["chargeback"])
+    reason: Text | None = Field(None, description="Free text, encrypted.", examples=["chargeback ring, case 4411"])
+    severity: Severity = Field("high", examples=["high"])
+    source: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.:-]{0,63}$")] = Field(
+        "api", description="Where the record comes from.", examples=["api"]
+    )
+    expires_at: IsoDatetime | None = Field(
+        None,
+        description="When the ban ends; at most the category's retention period (its default).",
+        examples=["2027-01-31T00:00:00Z"],
+    )
+    subject_id: Annotated[UUID, Strict(False)] | None = Field(None, description="Link to an existing subject (its key encrypts the text).")
+    evidence: Text | None = Field(None, description="Free text, encrypted.", examples=["order 991 disputed"])
+    notes: Text | None = Field(None, description="Free text, encrypted.", examples=["see ticket 4411"])
+    domain: Domain = Field(DEFAULT_DOMAIN, description="The pseudonymisation domain.", examples=[DEFAULT_DOMAIN])
+    external_ref: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/#+-]{0,127}$")] | None = Field(
+        None, description="A unique id of your own (never personal data); a duplicate is 409.", examples=["case-4411"]
+    )
+
+
+class FindRequest(RequestModel):
+    identifier: Identifier = Field(examples=[{"kind": "email", "value": "user@example.com"}])
+    domain: Domain = Field(DEFAULT_DOMAIN, examples=[DEFAULT_DOMAIN])
+
+
+class RecordUpdate(RequestModel):
+    severity: Severity | None = Field(None, examples=["critical"])
+    expires_at: IsoDatetime | None = Field(
+        None, description="A new expiry, in the future and within the category's period.", examples=["2027-06-30T00:00:00Z"]
+    )
+    notes: Text | None = Field(None, description="Replaces the notes (encrypted).", examples=["appeal rejected"])
+    status: Literal["active", "under_review"] | None = Field(
+        None, description="Move the record between active and under review (revoke with /revoke).", examples=["under_review"]
+    )
+    status_reason_code: Code | None = Field(
+        None, description="Why the status changes; required with `status`.", examples=["appeal"]
+    )
+
+
+class RevokeRequest(RequestModel):
+    reason_code: Code = Field(description="Why the record is revoked.", examples=["false_positive"])
+
+
+class RecordRevealRequest(RequestModel):
+    purpose: Purpose = Field(
+        description="Why the text is revealed. Recorded in the audit log as given: state a case or "
+        "ticket, never personal data.",
+        examples=["appeal review, case 4411"],
+    )
+
+
+# --- answers ----------------------------------------------------------------------------------
+
+
+class RecordOut(ResponseModel):
+    """A record without its text and without its identifiers."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_RECORD_EXAMPLE]})
+
+    record_id: str
+    domain: str
+    category: str
+    reason_code: str
+    severity: Severity
+    status: Literal["active", "under_review", "revoked", "expired"] = Field(
+        description="The effective status: a live record past `expires_at` is `expired`."
+    )
+    status_reason_code: str | None
+    source: str
+    external_ref: str | None
+    subject_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None
+    review_at: datetime | None
+    text_fields: list[str] = Field(description="Which text fields the record has (reveal them with /reveal).")
+    identifier_kinds: dict[str, int] = Field(description="Identifier kind -> how many the record has.")
+    identifiers: int
+    lookup_versions: list[int]
+
+
+class RecordList(ResponseModel):
+    items: list[RecordOut]
+
+
+class RecordPageOut(ResponseModel):
+    items: list[RecordOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+    next: str | None = Field(
+        description="The URL (path and query) of the next page; null on the last page.",
+        examples=["/v1/records?limit=100&cursor=eyJ2IjoxfQ"],
+    )
+
+
+class RecordTextOut(ResponseModel):
+    record_id: str = Field(examples=[_EXAMPLE_ID])
+    reason: str | None = Field(examples=["chargeback ring, case 4411"])
+    evidence: str | None = Field(examples=[None])
+    notes: str | None = Field(examples=[None])
+    available: bool = Field(
+        description="False when the record has no text (never had any, or it was shredded with its subject)."
+    )
+
+
+def _out(view: RecordView) -> RecordOut:
+    data = view.as_dict()
+    data.pop("pseudonyms", None)
+    return RecordOut(**data)
+
+
+# --- cursors ----------------------------------------------------------------------------------
+
+
+def encode_cursor(after: str, filters: dict[str, str | None]) -> str:
+    raw = json.dumps({"v": _CURSOR_VERSION, "after": after, "f": filters}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(raw.encode("ascii")).rstrip(b"=").decode("ascii")
+
+
+def _bad_cursor(detail: str) -> ApiProblem:
+    return ApiProblem(
+        422,
+        "the request is invalid",
+        errors=[ProblemFieldError(location="query", pointer="#/cursor", detail=detail, code="invalid_cursor")],
+    )
+
+
+def decode_cursor(cursor: str, filters: dict[str, str | None]) -> str:
+    """The record id a cursor continues after; 422 for a malformed cursor or other filters."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError):
+        raise _bad_cursor("not a cursor this API made") from None
+    if not isinstance(data, dict) or data.get("v") != _CURSOR_VERSION or not isinstance(data.get("after"), str):
+        raise _bad_cursor("not a cursor this API made")
+    if data.get("f") != filters:
+        raise _bad_cursor("the cursor was made for other filters")
+    return str(data["after"])
+
+
+# --- routes -----------------------------------------------------------------------------------
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a record",
+    description="A fraud record (a ban) for the identifiers, stored as keyed pseudonyms; the text fields "
+    "are encrypted under the linked subject's key or the record's own. `expires_at` defaults to the "
+    "category's retention period. Audited as `record.create` (codes and counts). An invalid identifier "
+    "is a 422 naming its position and kind, never its value; a duplicate `external_ref` is 409.",
+)
+def create_record(body: RecordCreate, vault: VaultDep, _caller: RecordsWrite) -> RecordOut:
+    try:
+        record_id = vault.records.create(
+            pairs(body.identifiers),
+            category=body.category,
+            reason_code=body.reason_code,
+            reason=body.reason,
+            severity=body.severity,
+            source=body.source,
+            expires_at=body.expires_at,
+            subject_id=str(body.subject_id) if body.subject_id else None,
+            evidence=body.evidence,
+            notes=body.notes,
+            domain=body.domain,
+            external_ref=body.external_ref,
+        )
+    except InvalidIdentifierError as error:
+        raise invalid_identifier(error) from None
+    return _out(vault.records.get(record_id))
+
+
+@router.post(
+    "/find",
+    summary="Find records by identifier",
+    description="Every record (any status) holding the identifier, under any enabled lookup-key version. "
+    "The identifier travels in the body, never in the URL. Audited as `record.find` with the kind "
+    "and the number of records found.",
+)
+def find_records(body: FindRequest, vault: VaultDep, _caller: RecordsRead) -> RecordList:
+    try:
+        views = vault.records.find(body.identifier.kind, body.identifier.value, domain=body.domain)
+    except InvalidIdentifierError as error:
+        raise invalid_identifier(error, "#/identifier") from None
+    return RecordList(items=[_out(v) for v in views])
+
+
+@router.get(
+    "",
+    summary="List records",
+    description="Records in creation order, optionally filtered by effective status, category and domain. "
+    "Cursor pagination: follow `next` (or pass `next_cursor` as `cursor` with the same filters).",
+)
+def list_records(
+    vault: VaultDep,
+    _caller: RecordsRead,
+    status: Annotated[Literal["active", "under_review", "revoked", "expired"] | None, Query(description="Effective status.")] = None,
+    category: Annotated[str | None, Query(pattern=CODE_PATTERN, description="A category code.")] = None,
+    domain: Annotated[str | None, Query(pattern=DOMAIN_PATTERN, description="A pseudonymisation domain.")] = None,
+    cursor: Annotated[str | None, Query(max_length=512, description="From `next_cursor` of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = 100,
+) -> RecordPageOut:
+    filters = {"status": status, "category": category, "domain": domain}
+    after = decode_cursor(cursor, filters) if cursor is not None else None
+    try:
+        page = vault.records.list(status=status, category=category, domain=domain, after=after, limit=limit)
+    except InvalidInputError as error:
+        if error.field == "after":
+            raise _bad_cursor("the cursor names no record") from None
+        raise
+    next_cursor = encode_cursor(page.next_after, filters) if page.next_after else None
+    next_url = None
+    if next_cursor is not None:
+        query = {name: value for name, value in filters.items() if value is not None}
+        query.update(limit=str(limit), cursor=next_cursor)
+        next_url = f"{router.prefix}?{urlencode(query)}"
+    return RecordPageOut(items=[_out(v) for v in page.items], next_cursor=next_cursor, next=next_url)
+
+
+@router.get(
+    "/{record_id}",
+    summary="Get a record",
+    description="The record's codes, status, timestamps and identifier kinds; no text, no identifiers.",
+)
+def get_record(record_id: RecordIdPath, vault: VaultDep, _caller: RecordsRead) -> RecordOut:
+    return _out(vault.records.get(str(record_id)))
+
+
+@router.patch(
+    "/{record_id}",
+    summary="Update a record",
+    description="Changes severity, expiry (within the category's period) or notes (audited as "
+    "`record.update`), and/or moves the status between `active` and `under_review` with a reason "
+    "code (audited as `record.set_status`). A revoked or expired record cannot change (409).",
+)
+def update_record(record_id: RecordIdPath, body: RecordUpdate, vault: VaultDep, _caller: RecordsWrite) -> RecordOut:
+    rid = str(record_id)
+    changes = body.severity is not None or body.expires_at is not None or body.notes is not None
+    if body.status is None and not changes:
+        raise InvalidInputError("update", "nothing to change")
+    if (body.status is None) != (body.status_reason_code is None):
+        raise InvalidInputError("status_reason_code", "give status and status_reason_code together")
+    view = None
+    if changes:
+        view = vault.records.update(rid, severity=body.severity, expires_at=body.expires_at, notes=body.notes)
+    if body.status is not None:
+        assert body.status_reason_code is not None
+        view = vault.records.set_status(rid, body.status, reason_code=body.status_reason_code)
+    assert view is not None
+    return _out(view)
+
+
+@router.post(
+    "/{record_id}/revoke",
+    summary="Revoke a record",
+    description="The record never matches again; revocation is final. Revoking again is harmless. "
+    "Audited as `record.revoke` with the reason code.",
+)
+def revoke_record(record_id: RecordIdPath, body: RevokeRequest, vault: VaultDep, _caller: RecordsWrite) -> RecordOut:
+    return _out(vault.records.revoke(str(record_id), reason_code=body.reason_code))
+
+
+@router.post(
+    "/{record_id}/reveal",
+    summary="Reveal a record's text",
+    description="Decrypts the record's reason, evidence and notes. A purpose is required and audited "
+    "(`record.reveal`, with the API key as the actor and the field count), never the text. A record "
+    "whose subject was shredded has no text any more: `available: false`.",
+)
+def reveal_record(
+    record_id: RecordIdPath, body: RecordRevealRequest, vault: VaultDep, _caller: SubjectsReveal
+) -> RecordTextOut:
+    text = vault.records.reveal(str(record_id), purpose=body.purpose)
+    return RecordTextOut(**text.as_dict())

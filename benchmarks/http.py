@@ -1,0 +1,438 @@
+"""The HTTP API under load: single ban checks next to a bare FastAPI endpoint, and batches beside them.
+
+Setup (not measured, but timed and reported): a fresh ``PSEUDOVAULT_HOME`` in a temporary
+directory, a cheap Argon2 KDF (the keyring is opened once per process; the KDF is not what is
+measured), the vault initialised and populated with N records (default 1,000,000; ``--quick``
+20,000) through the vault's own bulk import (:func:`vault.bulk.import_records`: a JSON Lines
+file, batches of 10,000; every record bans one email address, category
+``fraudulent_transaction``), and one API key of scope ``checks``. The per-key rate limit is set
+high (1,000,000 per second) so that the limiter runs on every request but never refuses one.
+
+Measured, for 1 and 2 worker processes (``--workers``), each server started as a subprocess on
+a free loopback port:
+
+* ``pseudovault serve --workers W`` (``python -m api.cli serve``): single checks
+  (``POST /v1/checks``, one email per signup, 10% of them banned) at 32 concurrent keep-alive
+  connections: requests per second, p50 and p99 latency;
+* a bare FastAPI app whose one endpoint returns a constant, served by uvicorn the same way
+  (``uvicorn.run``, the same worker count, no access log, no server header), under the same
+  load generator in the same run: the ceiling the framework and server allow on this machine;
+* single checks again while a separate client sends batches of 100 identifiers (100 signups of
+  one email each) back to back: the batches' p50/p99 and the single checks' p99 beside them,
+  next to the single checks' p99 alone (a batch must not stall the other requests).
+
+Load generator: ``wrk`` (``-t2 -c32``, a Lua script cycling through the request bodies) when it
+is installed, else an asyncio httpx client in a separate process (32 tasks over 32 keep-alive
+connections). Loopback only; every run is bounded by ``--seconds`` (``--quick``: 2) and a
+request cap; the servers are stopped (SIGTERM, then SIGKILL after 30 s) whatever happens.
+
+    python benchmarks/http.py [--quick] [--records N] [--seconds S] [--workers 1,2] [--loadgen wrk|httpx]
+
+The last line printed is JSON; ratios are under keys ending in ``_ratio``:
+``check_vs_bare_wN_ratio`` (check throughput / bare throughput; aim >= 0.5) and
+``check_p99_with_batches_vs_alone_wN_ratio`` (single-check p99 with batches / without).
+
+Note: this file is named ``http.py``, like the standard library's ``http`` package; so that
+``import http`` anywhere (httpx, uvicorn) finds the standard library, this script takes its own
+directory off ``sys.path`` before importing anything else and loads ``_common`` by path.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+_REPO = _HERE.parent
+if str(_REPO) not in sys.path:
+    sys.path.insert(0, str(_REPO))
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_spec = importlib.util.spec_from_file_location("_bench_common", _HERE / "_common.py")
+assert _spec is not None and _spec.loader is not None
+_common = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_common)
+emit = _common.emit
+
+CONCURRENCY = 32
+BATCH_IDENTIFIERS = 100
+HIT_EVERY = 10  # one single-check body in ten names a banned email
+BODIES = 2000  # distinct single-check bodies the load generator cycles through
+MAX_REQUESTS = 2_000_000  # a cap on any one httpx run, whatever the duration
+PASSPHRASE = "benchmark passphrase, not a secret"
+
+BARE_APP = '''
+from fastapi import FastAPI
+
+app = FastAPI()
+ANSWER = {"decision": "allow", "matches": [], "checked_kinds": ["email"]}
+
+
+@app.post("/bare")
+async def bare() -> dict:
+    return ANSWER
+'''
+
+WRK_SCRIPT = """
+local bodies = {}
+for line in io.lines("%(bodies)s") do bodies[#bodies + 1] = line end
+local i = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(token)s"
+request = function()
+  i = i + 1
+  return wrk.format(nil, "%(path)s", nil, bodies[(i %% #bodies) + 1])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRKJSON {\\"requests\\": %%d, \\"seconds\\": %%f, \\"p50_ms\\": %%f, \\"p99_ms\\": %%f, \\"errors\\": %%d}\\n",
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+"""
+
+
+def _email(i: int) -> str:
+    return f"user{i}@bench.example"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _environment(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PSEUDOVAULT_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+    env.update(
+        PSEUDOVAULT_HOME=str(home),
+        PSEUDOVAULT_PASSPHRASE=PASSPHRASE,
+        PSEUDOVAULT_KDF_TIME_COST="1",
+        PSEUDOVAULT_KDF_MEMORY_KIB="8",
+        PSEUDOVAULT_KDF_PARALLELISM="1",
+        PSEUDOVAULT_RATE_LIMIT_PER_SECOND="1000000",
+        PSEUDOVAULT_RATE_LIMIT_BURST="1000000",
+        PSEUDOVAULT_LOG_LEVEL="warning",
+        PYTHONPATH=os.pathsep.join(p for p in (str(_REPO), env_path(home)) if p),
+    )
+    return env
+
+
+def env_path(home: Path) -> str:
+    return str(home / "bare")
+
+
+# --- setup --------------------------------------------------------------------------------------
+
+
+def populate(home: Path, records: int) -> tuple[str, float]:
+    """Initialise the vault in ``home`` and import ``records`` records; the API token and the
+    import's rows per second."""
+    os.environ.update(_environment(home))
+    from api.settings import ApiSettings
+    from vault.bootstrap import init_vault
+
+    settings = ApiSettings()
+    vault = init_vault(settings).vault
+    try:
+        source = home / "records.jsonl"
+        with source.open("w", encoding="utf-8") as out:
+            for i in range(records):
+                row = {
+                    "identifiers": {"email": _email(i)},
+                    "category": "fraudulent_transaction",
+                    "reason_code": "bench",
+                    "severity": "high",
+                }
+                out.write(json.dumps(row, separators=(",", ":")) + "\n")
+        started = time.perf_counter()
+        report = vault.records.import_records(str(source), batch_size=10_000)
+        seconds = time.perf_counter() - started
+        if report.imported != records:
+            raise RuntimeError(f"imported {report.imported} of {records} records ({report.rejected} rejected)")
+        source.unlink()
+        _info, token = vault.apikeys.create("http-benchmark", ["checks"])
+    finally:
+        vault.close()
+    return token.get_secret_value(), records / seconds
+
+
+def write_bodies(path: Path, records: int) -> None:
+    """Single-check bodies, one per line: every tenth a banned email, the rest unknown ones."""
+    with path.open("w", encoding="utf-8") as out:
+        for n in range(BODIES):
+            email = _email((n * 7919) % records) if n % HIT_EVERY == 0 else f"new{n}@signup.example"
+            out.write(json.dumps({"identifiers": [{"kind": "email", "value": email}]}, separators=(",", ":")) + "\n")
+
+
+# --- servers ------------------------------------------------------------------------------------
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 180.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with status {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the server did not answer {url} within {timeout:.0f} s")
+
+
+@contextmanager
+def server(command: list[str], env: dict[str, str], ready_url: str) -> Iterator[None]:
+    process = subprocess.Popen(command, env=env, cwd=_REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_ready(ready_url, process)
+        yield
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def vault_server(env: dict[str, str], port: int, workers: int) -> Any:
+    command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    return server(command, env, f"http://127.0.0.1:{port}/readyz")
+
+
+def bare_server(env: dict[str, str], port: int, workers: int) -> Any:
+    code = (
+        "import uvicorn; uvicorn.run('bare_app:app', host='127.0.0.1', port=%d, workers=%d, "
+        "access_log=False, server_header=False, log_level='warning', timeout_graceful_shutdown=30)" % (port, workers)
+    )
+    return server([sys.executable, "-c", code], env, f"http://127.0.0.1:{port}/docs")
+
+
+# --- load generators ----------------------------------------------------------------------------
+
+
+def run_wrk(url: str, path: str, token: str, bodies: Path, seconds: float, work: Path) -> dict[str, float]:
+    script = work / "bench.lua"
+    script.write_text(WRK_SCRIPT % {"bodies": bodies, "token": token, "path": path}, encoding="utf-8")
+    result = subprocess.run(
+        ["wrk", "-t2", f"-c{CONCURRENCY}", f"-d{max(1, round(seconds))}s", "--timeout", "5s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    )
+    for line in result.stdout.splitlines():
+        if line.startswith("WRKJSON "):
+            data = json.loads(line.removeprefix("WRKJSON "))
+            return {
+                "rps": data["requests"] / data["seconds"],
+                "p50_ms": data["p50_ms"],
+                "p99_ms": data["p99_ms"],
+                "requests": data["requests"],
+                "errors": data["errors"],
+            }
+    raise RuntimeError("wrk printed no result")
+
+
+async def _httpx_load(url: str, token: str, bodies: list[bytes], seconds: float) -> dict[str, float]:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    latencies: list[float] = []
+    errors = 0
+    counter = 0
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    async with httpx.AsyncClient(limits=limits, timeout=5.0) as client:
+        deadline = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal errors, counter
+            while time.perf_counter() < deadline and counter < MAX_REQUESTS:
+                body = bodies[counter % len(bodies)]
+                counter += 1
+                start = time.perf_counter()
+                try:
+                    response = await client.post(url, content=body, headers=headers)
+                    if response.status_code != 200:
+                        errors += 1
+                except httpx.HTTPError:
+                    errors += 1
+                latencies.append(time.perf_counter() - start)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - started
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": _percentile(latencies, 50) * 1000,
+        "p99_ms": _percentile(latencies, 99) * 1000,
+        "requests": len(latencies),
+        "errors": errors,
+    }
+
+
+def run_httpx(url: str, path: str, token: str, bodies: Path, seconds: float) -> dict[str, float]:
+    """The httpx load generator, in a process of its own (``--loadgen-child``)."""
+    result = subprocess.run(
+        [sys.executable, __file__, "--loadgen-child", url + path, token, str(bodies), str(seconds)],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    )
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+class BatchClient:
+    """Sends batches of 100 identifiers back to back, on one keep-alive connection, until stopped."""
+
+    def __init__(self, url: str, token: str, records: int) -> None:
+        self.url = url
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.bodies = [
+            {
+                "signups": [
+                    {"identifiers": [{"kind": "email", "value": _email((b * 1000 + i * 37) % records) if i % HIT_EVERY == 0 else f"b{b}x{i}@signup.example"}]}
+                    for i in range(BATCH_IDENTIFIERS)
+                ]
+            }
+            for b in range(20)
+        ]
+        self.latencies: list[float] = []
+        self.errors = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import httpx
+
+        with httpx.Client(timeout=30.0) as client:
+            n = 0
+            while not self._stop.is_set() and n < 100_000:
+                start = time.perf_counter()
+                response = client.post(self.url, json=self.bodies[n % len(self.bodies)], headers=self.headers)
+                self.latencies.append(time.perf_counter() - start)
+                if response.status_code != 200 or len(response.json()["decisions"]) != BATCH_IDENTIFIERS:
+                    self.errors += 1
+                n += 1
+
+    def __enter__(self) -> BatchClient:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="20,000 records, 2-second runs")
+    parser.add_argument("--records", type=int, default=None)
+    parser.add_argument("--seconds", type=float, default=None, help="length of each measured run")
+    parser.add_argument("--workers", default="1,2", help="worker counts to measure, comma-separated")
+    parser.add_argument("--loadgen", choices=("wrk", "httpx"), default=None, help="default: wrk if installed")
+    args = parser.parse_args()
+    records = args.records or (20_000 if args.quick else 1_000_000)
+    seconds = args.seconds or (2.0 if args.quick else 10.0)
+    workers_list = [int(w) for w in args.workers.split(",") if w.strip()]
+    loadgen = args.loadgen or ("wrk" if shutil.which("wrk") else "httpx")
+    if loadgen == "wrk" and not shutil.which("wrk"):
+        parser.error("wrk is not installed")
+
+    home = Path(tempfile.mkdtemp(prefix="pvbench-http-"))
+    figures: dict[str, Any] = {"records": records, "seconds_per_run": seconds, "loadgen": loadgen, "concurrency": CONCURRENCY}
+    try:
+        env = _environment(home)
+        (home / "bare").mkdir()
+        (home / "bare" / "bare_app.py").write_text(BARE_APP, encoding="utf-8")
+        started = time.perf_counter()
+        token, import_rate = populate(home, records)
+        figures["setup_import_seconds"] = round(time.perf_counter() - started, 1)
+        figures["setup_import_rows_per_second"] = round(import_rate)
+        bodies = home / "bodies.txt"
+        write_bodies(bodies, records)
+
+        def load(base: str, path: str, duration: float) -> dict[str, float]:
+            if loadgen == "wrk":
+                return run_wrk(base, path, token, bodies, duration, home)
+            return run_httpx(base, path, token, bodies, duration)
+
+        for workers in workers_list:
+            w = f"w{workers}"
+            port, bare_port = _free_port(), _free_port()
+            with bare_server(env, bare_port, workers):
+                base = f"http://127.0.0.1:{bare_port}"
+                load(base, "/bare", 1)  # warm-up
+                bare = load(base, "/bare", seconds)
+            with vault_server(env, port, workers):
+                base = f"http://127.0.0.1:{port}"
+                load(base, "/v1/checks", 1)  # warm-up
+                alone = load(base, "/v1/checks", seconds)
+                with BatchClient(base + "/v1/checks/batch", token, records) as batches:
+                    beside = load(base, "/v1/checks", seconds)
+            if alone["errors"] or beside["errors"] or batches.errors or not batches.latencies:
+                raise RuntimeError(f"errors under load: {alone['errors']}, {beside['errors']}, batches {batches.errors}")
+            figures[f"bare_rps_{w}"] = round(bare["rps"], 1)
+            figures[f"bare_p99_ms_{w}"] = round(bare["p99_ms"], 2)
+            figures[f"check_rps_{w}"] = round(alone["rps"], 1)
+            figures[f"check_p50_ms_{w}"] = round(alone["p50_ms"], 2)
+            figures[f"check_p99_ms_{w}"] = round(alone["p99_ms"], 2)
+            figures[f"check_rps_with_batches_{w}"] = round(beside["rps"], 1)
+            figures[f"check_p99_ms_with_batches_{w}"] = round(beside["p99_ms"], 2)
+            figures[f"batch100_count_{w}"] = len(batches.latencies)
+            figures[f"batch100_p50_ms_{w}"] = round(_percentile(batches.latencies, 50) * 1000, 2)
+            figures[f"batch100_p99_ms_{w}"] = round(_percentile(batches.latencies, 99) * 1000, 2)
+            figures[f"check_vs_bare_{w}_ratio"] = round(alone["rps"] / bare["rps"], 3)
+            figures[f"check_p99_with_batches_vs_alone_{w}_ratio"] = round(beside["p99_ms"] / alone["p99_ms"], 3)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    emit(figures)
+
+
+def _loadgen_child(argv: list[str]) -> None:
+    url, token, bodies_path, seconds = argv[0], argv[1], Path(argv[2]), float(argv[3])
+    bodies = [line.encode() for line in bodies_path.read_text(encoding="utf-8").splitlines()]
+    print(json.dumps(asyncio.run(_httpx_load(url, token, bodies, seconds))))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--loadgen-child":
+        _loadgen_child(sys.argv[2:])
+    else:
+        main()
