@@ -284,25 +284,38 @@ class KeyHierarchy:
             raise ConflictError(f"subject {subject_id} already has a data key") from None
         return data_key
 
-    def data_key(self, subject_id: str) -> SecretBytes:
-        """The unwrapped data key of ``subject_id``; NotFoundError("subject", id) if it has none."""
-        cache_key = _dek_cache_key(subject_id)
+    def _load_key(self, cache_key: str, model: type[SubjectKey] | type[RecordKey], owner: Any, what: str, ident: str) -> SecretBytes:
+        """A data key wrapped under an epoch (subject keys and record keys alike): from the cache,
+        or unwrapped from ``model``'s row whose ``owner`` column is ``ident`` and then cached.
+        NotFoundError(what, ident) when there is no row."""
         key = self._cache.get(cache_key)
         if key is not None:
             return key
         stamp = self._cache.stamp
         with session_scope(self._engine) as session:
             row = session.execute(
-                select(SubjectKey.epoch, SubjectKey.wrapped, WrappingKey.kek_id, WrappingKey.wrapped)
-                .join(WrappingKey, WrappingKey.epoch == SubjectKey.epoch)
-                .where(SubjectKey.subject_id == subject_id)
+                select(model.epoch, model.wrapped, WrappingKey.kek_id, WrappingKey.wrapped)
+                .join(WrappingKey, WrappingKey.epoch == model.epoch)
+                .where(owner == ident)
             ).one_or_none()
         if row is None:
-            raise NotFoundError("subject", subject_id)
+            raise NotFoundError(what, ident)
         epoch, dek_wrapped, kek_id, epoch_wrapped = row
         key = unwrap_key(self._epoch_key(epoch, kek_id, epoch_wrapped, stamp=stamp), dek_wrapped)
         self._cache.put(cache_key, key, stamp=stamp)
         return key
+
+    def _load_aead(self, cache_key: str, load: Callable[[], SecretBytes]) -> Aead:
+        """AES-256-GCM over a cached data key, built once per cache entry and evicted with it."""
+        aead = self._cache.derived(cache_key, Aead)
+        if aead is not None:
+            return aead
+        key = load()
+        return self._cache.derived(cache_key, Aead) or Aead(key)
+
+    def data_key(self, subject_id: str) -> SecretBytes:
+        """The unwrapped data key of ``subject_id``; NotFoundError("subject", id) if it has none."""
+        return self._load_key(_dek_cache_key(subject_id), SubjectKey, SubjectKey.subject_id, "subject", subject_id)
 
     def data_aead(self, subject_id: str) -> Aead:
         """AES-256-GCM over the data key of ``subject_id``, built once per cache entry.
@@ -310,12 +323,7 @@ class KeyHierarchy:
         The same key as :meth:`data_key`, with the same lifetime in memory: shredding evicts
         both at once.
         """
-        cache_key = _dek_cache_key(subject_id)
-        aead = self._cache.derived(cache_key, Aead)
-        if aead is not None:
-            return aead
-        key = self.data_key(subject_id)
-        return self._cache.derived(cache_key, Aead) or Aead(key)
+        return self._load_aead(_dek_cache_key(subject_id), lambda: self.data_key(subject_id))
 
     def has_data_key(self, subject_id: str, session: Session | None = None) -> bool:
         stmt = select(exists().where(SubjectKey.subject_id == subject_id))
@@ -384,32 +392,11 @@ class KeyHierarchy:
 
     def record_key(self, record_id: str) -> SecretBytes:
         """The unwrapped data key of the record ``record_id``; NotFoundError("record key", id) if none."""
-        cache_key = _record_key_cache_key(record_id)
-        key = self._cache.get(cache_key)
-        if key is not None:
-            return key
-        stamp = self._cache.stamp
-        with session_scope(self._engine) as session:
-            row = session.execute(
-                select(RecordKey.epoch, RecordKey.wrapped, WrappingKey.kek_id, WrappingKey.wrapped)
-                .join(WrappingKey, WrappingKey.epoch == RecordKey.epoch)
-                .where(RecordKey.record_id == record_id)
-            ).one_or_none()
-        if row is None:
-            raise NotFoundError("record key", record_id)
-        epoch, dek_wrapped, kek_id, epoch_wrapped = row
-        key = unwrap_key(self._epoch_key(epoch, kek_id, epoch_wrapped, stamp=stamp), dek_wrapped)
-        self._cache.put(cache_key, key, stamp=stamp)
-        return key
+        return self._load_key(_record_key_cache_key(record_id), RecordKey, RecordKey.record_id, "record key", record_id)
 
     def record_aead(self, record_id: str) -> Aead:
         """AES-256-GCM over the record's own data key, built once per cache entry."""
-        cache_key = _record_key_cache_key(record_id)
-        aead = self._cache.derived(cache_key, Aead)
-        if aead is not None:
-            return aead
-        key = self.record_key(record_id)
-        return self._cache.derived(cache_key, Aead) or Aead(key)
+        return self._load_aead(_record_key_cache_key(record_id), lambda: self.record_key(record_id))
 
     def destroy_record_key(self, session: Session, record_id: str) -> bool:
         """Delete the wrapped data key of a record in ``session``; evicted now and on commit."""
