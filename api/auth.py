@@ -60,6 +60,7 @@ __all__ = [
     "SubjectsWrite",
     "SubjectsReveal",
     "Erasure",
+    "RestrictedRead",
     "Admin",
 ]
 
@@ -122,6 +123,7 @@ RecordsWrite = Annotated[Principal, Depends(Authenticator(scopes={Scope.RECORDS_
 SubjectsWrite = Annotated[Principal, Depends(Authenticator(scopes={Scope.SUBJECTS_WRITE}))]
 SubjectsReveal = Annotated[Principal, Depends(Authenticator(scopes={Scope.SUBJECTS_REVEAL}))]
 Erasure = Annotated[Principal, Depends(Authenticator(scopes={Scope.ERASURE}))]
+RestrictedRead = Annotated[Principal, Depends(Authenticator(scopes={Scope.RESTRICTED_READ}))]
 Admin = Annotated[Principal, Depends(Authenticator(scopes={Scope.ADMIN}))]
 
 

@@ -21,6 +21,7 @@ exception                                                status code
 vault.apikeys.InvalidApiKeyError, missing credentials    401    unauthorized
 (scope missing: raised by api.auth)                      403    forbidden
 vault.errors.NotFoundError, unknown route                404    not_found
+vault.retention.holds.HeldError (body names ``hold_id``)  409    held
 vault.errors.ConflictError                               409    conflict
 body over the limit (api.middleware)                     413    payload_too_large
 body that is not JSON                                    415    unsupported_media_type
@@ -64,6 +65,7 @@ from vault.errors import (
     UnavailableError,
     VaultError,
 )
+from vault.retention.holds import HeldError
 
 __all__ = [
     "PROBLEM_BASE",
@@ -154,6 +156,9 @@ class Problem(BaseModel):
     instance: str = Field(description="Names this occurrence: the request id as a URN.")
     request_id: str
     errors: list[ProblemFieldError] | None = Field(None, description="For 422: each invalid part of the request.")
+    hold_id: str | None = Field(
+        None, description="For 409 `held`: the legal hold that refused the request (release it first)."
+    )
 
 
 class ApiProblem(Exception):
@@ -194,6 +199,7 @@ def problem_response(
     code: str | None = None,
     headers: Mapping[str, str] | None = None,
     errors: Sequence[ProblemFieldError] | None = None,
+    extensions: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     request_id = request_id_of(scope)
     body: dict[str, Any] = {
@@ -206,6 +212,8 @@ def problem_response(
     }
     if errors is not None:
         body["errors"] = [error.model_dump() for error in errors]
+    if extensions:
+        body.update(extensions)
     return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_MEDIA_TYPE)
 
 
@@ -289,6 +297,8 @@ def _vault_error(request: Request, exc: Exception) -> Response:
         return problem_response(scope, 404, f"{exc.what} not found")
     if isinstance(exc, InvalidInputError):
         return problem_response(scope, 422, "the request is invalid", errors=[_field_error(exc)])
+    if isinstance(exc, HeldError):  # names the hold, so the caller knows what to release
+        return problem_response(scope, 409, str(exc), code=HeldError.code, extensions={"hold_id": exc.hold_id})
     if isinstance(exc, ConflictError):
         return problem_response(scope, 409, str(exc))
     if isinstance(exc, (NotInitialisedError, UnavailableError)):

@@ -4,17 +4,19 @@ For every operation: ``security`` (bearer API key) and ``x-required-scopes`` (th
 which the key must hold one, from the route's authenticator, see api.auth.required_scopes), and
 the problem answers it can give, as ``application/problem+json`` with the ``Problem`` schema:
 401/403/429 for authenticated operations, 413/415 for operations with a body, 422 for operations
-with parameters or a body (in place of FastAPI's own validation error schema), 404 where the path
-names a resource, 409 where a state conflict is possible, and 500/503 everywhere.
+with parameters or a body (in place of FastAPI's own validation error schema), 404 where the path,
+a required query parameter or the body names a resource by id, 409 where a state conflict is possible, and 500/503 everywhere.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
+from uuid import UUID
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from api.auth import iter_routes, required_scopes
 from api.errors import PROBLEM_MEDIA_TYPE, TITLES, Problem, ProblemFieldError
@@ -46,6 +48,12 @@ _TAGS = [
     {"name": "subjects", "description": "A person's recoverable PII, encrypted, revealed with a purpose, shredded."},
     {"name": "keys", "description": "The key hierarchy: status, rotation, rewrap."},
     {"name": "audit", "description": "The hash-chained, signed audit log of privileged actions."},
+    {"name": "retention", "description": "Retention policies in force, what falls due, the sweeper, reviews."},
+    {"name": "holds", "description": "Legal holds: nothing held is shredded, deleted or expired until release."},
+    {"name": "erasure", "description": "Erasure requests and their signed receipts (no PII in them)."},
+    {"name": "rights", "description": "Data-subject rights: access export, correction, restriction, provisions, "
+     "request deadlines."},
+    {"name": "separated", "description": "Data kept under another law in separate storage: read for a legal request."},
     {"name": "operations", "description": "Liveness, readiness, metrics."},
 ]
 
@@ -55,6 +63,29 @@ def _problem(status: int, description: str | None = None) -> dict[str, Any]:
         "description": description or TITLES.get(status, "Error"),
         "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
+
+
+def _mentions_uuid(annotation: Any, seen: frozenset[int] = frozenset()) -> bool:
+    """Whether a type annotation is, or holds, a UUID (through Optional, Annotated, lists and
+    request models): an id that may name nothing."""
+    if annotation is UUID:
+        return True
+    if id(annotation) in seen:
+        return False
+    seen = seen | {id(annotation)}
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return any(_mentions_uuid(f.annotation, seen) for f in annotation.model_fields.values())
+    return any(_mentions_uuid(arg, seen) for arg in get_args(annotation))
+
+
+def _names_an_id(route: APIRoute) -> bool:
+    """A path parameter, a required UUID in the query (an optional one filters a list), or a UUID
+    in the body: the operation can answer 404."""
+    if route.dependant.path_params:
+        return True
+    if any(p.field_info.is_required() and _mentions_uuid(p.field_info.annotation) for p in route.dependant.query_params):
+        return True
+    return route.body_field is not None and _mentions_uuid(route.body_field.field_info.annotation)
 
 
 def _operation_problems(route: APIRoute, scopes: frozenset[str] | None) -> dict[str, dict[str, Any]]:
@@ -72,7 +103,7 @@ def _operation_problems(route: APIRoute, scopes: frozenset[str] | None) -> dict[
         problems[415] = "The request body is not JSON."
     if route.body_field is not None or has_params:
         problems[422] = "The request is invalid: `errors` says where and why."
-    if route.dependant.path_params:
+    if _names_an_id(route):
         problems[404] = "Not found (or no longer exists: the two are never told apart)."
     if route.methods and route.methods & {"POST", "PATCH", "DELETE"}:
         problems[409] = "The request conflicts with the current state."

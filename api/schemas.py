@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any, Self
+from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Strict, StringConstraints
 
-__all__ = ["RequestModel", "ResponseModel", "IsoDatetime"]
+__all__ = [
+    "RequestModel",
+    "ResponseModel",
+    "IsoDatetime",
+    "BodyUuid",
+    "BodyDatetime",
+    "PastTimestamp",
+    "ReasonCode",
+    "Reference",
+]
 
 _NUMBER = re.compile(r"\s*[-+]?[0-9]+(\.[0-9]*)?\s*")
 
@@ -19,8 +30,38 @@ def _iso_only(value: Any) -> Any:
     return value
 
 
+def _in_utc_range(value: datetime) -> datetime:
+    # 0001-01-01T00:00:00+14:00 parses but has no UTC equivalent (OverflowError deeper down)
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
+    return value
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _not_before_1970(value: datetime) -> datetime:
+    if value < _EPOCH:
+        raise ValueError("must be on or after 1970-01-01T00:00:00Z")
+    return value
+
+
 #: an ISO 8601 date-time with a UTC offset (pydantic alone would also take a Unix timestamp)
-IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_only), AfterValidator(_in_utc_range)]
+
+#: in a (strict) request body: a UUID given as a JSON string
+BodyUuid = Annotated[UUID, Strict(False)]
+#: in a (strict) request body: an ISO 8601 date-time with a UTC offset, given as a JSON string
+BodyDatetime = Annotated[AwareDatetime, Strict(False), BeforeValidator(_iso_only), AfterValidator(_in_utc_range)]
+#: a moment the caller says something happened (a request received, data provided): not before 1970
+PastTimestamp = Annotated[BodyDatetime, AfterValidator(_not_before_1970)]
+
+#: a reason or outcome, as a code (audited as given: a code cannot carry personal data)
+ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+#: a case or ticket id: no spaces, no ``@``, so it cannot carry an e-mail address or a name
+Reference = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 
 
 class RequestModel(BaseModel):

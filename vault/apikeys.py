@@ -72,6 +72,7 @@ class Scope(StrEnum):
     SUBJECTS_WRITE = "subjects:write"
     SUBJECTS_REVEAL = "subjects:reveal"
     ERASURE = "erasure"
+    RESTRICTED_READ = "restricted:read"
     ADMIN = "admin"
 
 
@@ -84,8 +85,11 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
     Scope.RECORDS_WRITE: "Create, update and revoke fraud records.",
     Scope.SUBJECTS_WRITE: "Create, update and list subjects (ids and field names, never values).",
     Scope.SUBJECTS_REVEAL: "Decrypt a subject's fields, with a stated purpose that is audited.",
-    Scope.ERASURE: "Shred subjects (crypto-shredding; irreversible).",
-    Scope.ADMIN: "Key status, rotation and rewrap; audit query, verification and checkpoints. No PII.",
+    Scope.ERASURE: "Shred subjects and make erasure requests (crypto-shredding; irreversible); their receipts.",
+    Scope.RESTRICTED_READ: "Read data in separate storage (kept under another law after a withdrawal or "
+    "erasure), with a stated legal-request purpose that is audited.",
+    Scope.ADMIN: "Key status, rotation and rewrap; audit query, verification and checkpoints; retention policies, "
+    "reports and sweeps; legal holds; data-subject request tracking. No PII.",
 }
 
 TOKEN_PREFIX = "pvk_"

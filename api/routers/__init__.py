@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routers import audit, checks, health, keys, records, subjects
+from api.routers import audit, checks, erasure, health, holds, keys, records, retention, rights, separated, subjects
 
 __all__ = ["ROUTERS"]
 
@@ -22,4 +22,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     subjects.router,
     keys.router,
     audit.router,
+    retention.router,
+    holds.router,
+    erasure.router,
+    separated.router,
+    rights.router,
 )

@@ -17,6 +17,10 @@ on the last one.
 ``PATCH`` changes severity, expiry and notes (one audited update) and/or moves the status between
 ``active`` and ``under_review`` (audited as a status change, with a reason code); a revoked or
 expired record cannot change (409). Revoking is final and idempotent.
+
+``POST /v1/records/{id}/events`` records a retention trigger event of the record (e.g.
+``fraud_confirmed``) and answers its retention items (the body and answer models are those of the
+subject events, api.routers.subjects).
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ from api.deps import VaultDep
 from api.errors import ApiProblem, ProblemFieldError
 from api.identifiers import Identifier, invalid_identifier, pairs
 from api.routers.checks import DOMAIN_PATTERN
-from api.schemas import IsoDatetime, RequestModel, ResponseModel
+from api.routers.subjects import EventRequest, RetentionItems
+from api.schemas import BodyDatetime, RequestModel, ResponseModel
 from vault.errors import InvalidInputError
 from vault.identifiers import InvalidIdentifierError
 from vault.lookup import DEFAULT_DOMAIN
@@ -103,7 +108,7 @@ class RecordCreate(RequestModel):
     source: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.:-]{0,63}$")] = Field(
         "api", description="Where the record comes from.", examples=["api"]
     )
-    expires_at: IsoDatetime | None = Field(
+    expires_at: BodyDatetime | None = Field(
         None,
         description="When the ban ends; at most the category's retention period (its default).",
         examples=["2027-01-31T00:00:00Z"],
@@ -124,7 +129,7 @@ class FindRequest(RequestModel):
 
 class RecordUpdate(RequestModel):
     severity: Severity | None = Field(None, examples=["critical"])
-    expires_at: IsoDatetime | None = Field(
+    expires_at: BodyDatetime | None = Field(
         None, description="A new expiry, in the future and within the category's period.", examples=["2027-06-30T00:00:00Z"]
     )
     notes: Text | None = Field(None, description="Replaces the notes (encrypted).", examples=["appeal rejected"])
@@ -372,3 +377,18 @@ def reveal_record(
 ) -> RecordTextOut:
     text = vault.records.reveal(str(record_id), purpose=body.purpose)
     return RecordTextOut(**text.as_dict())
+
+
+@router.post(
+    "/{record_id}/events",
+    summary="Record a retention event of a record",
+    description="Records that a trigger event happened to the record (at `at`, default now; e.g. "
+    "`fraud_confirmed`) and recomputes its due date: a record's period runs from its own event if "
+    "recorded, else its linked subject's, else its creation, and never past its `expires_at`. "
+    "Answers the record's retention items. Audited as `retention.event`. 404 for a record that does "
+    "not exist; a future `at` is a 422.",
+)
+def record_record_event(
+    record_id: RecordIdPath, body: EventRequest, vault: VaultDep, _caller: RecordsWrite
+) -> RetentionItems:
+    return RetentionItems.of(vault.retention.record_event("record", str(record_id), body.event, at=body.at))

@@ -3,12 +3,20 @@
 A subject that was shredded answers exactly like one that never existed (404) to every read and
 update. Shredding is the one exception, on purpose, as in the vault: shredding a shredded subject
 again succeeds (``already: true``), so a retried erasure request is harmless.
+
+Retention metadata (vault.retention.service): a subject's fields carry data categories, given at
+creation (``categories`` in the body) or later (``POST /{id}/categories``), each a category code
+or alias mapped to null (every field) or to field names. Trigger events (``POST /{id}/events``:
+withdrawal, payment, ...) start the periods that run from them; a withdrawal moves the categories
+kept under another law to separate storage at once (api.routers.separated). Both answer the
+subject's retention items: what is due when, to undergo which action. The models of events and
+items are shared with the record events of api.routers.records.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, status
@@ -17,11 +25,13 @@ from pydantic.json_schema import JsonDict
 
 from api.auth import ApiRoute, Erasure, SubjectsReveal, SubjectsWrite
 from api.deps import MetricsDep, VaultDep
-from api.schemas import RequestModel, ResponseModel
+from api.schemas import PastTimestamp, RequestModel, ResponseModel
+from vault.errors import NotFoundError
 from vault.models import AUDIT_PURPOSE_LENGTH
+from vault.retention.service import ItemView
 from vault.subjects import MAX_FIELDS, MAX_LIST_LIMIT, MAX_VALUE_BYTES
 
-__all__ = ["router"]
+__all__ = ["router", "Event", "EventRequest", "RetentionItemOut", "RetentionItems"]
 
 router = APIRouter(prefix="/v1/subjects", route_class=ApiRoute, tags=["subjects"])
 
@@ -37,8 +47,26 @@ SubjectIdPath = Annotated[
     ),
 ]
 
+CategoryCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+#: at most this many categories in one request (the catalogue has fewer)
+MAX_CATEGORIES = 64
+#: the earliest time an event may be recorded at: earlier ones are typing errors, and times near
+#: year 1 would overflow in the calendar arithmetic of due dates
+#: the trigger events a retention period can run from (vault.retention.policies.TRIGGERS)
+Event = Literal[
+    "collected", "withdrawal", "contract_end", "payment", "complaint_closed", "last_activity", "fraud_confirmed"
+]
+
 _EXAMPLE_ID = "0b7c4f52-8a55-4d4e-9a51-1f0e4c3b2a10"
 _FIELDS_SCHEMA: JsonDict = {"additionalProperties": False}
+_CATEGORIES_DESCRIPTION = (
+    "Data category code or alias of the retention policies in force (e.g. `member_data` or "
+    "`member`, `payment_supply` or `payment`) -> null for every field of the subject, or the names "
+    "of the fields it covers. Categories of anti-abuse records are refused (422)."
+)
+_CATEGORIES_EXAMPLE = {"member": None, "payment": ["order_ref", "amount"]}
+#: a category's field names: at least one (null covers every field)
+CategoryFields = Annotated[list[FieldName], Field(min_length=1, max_length=MAX_FIELDS)]
 
 
 class SubjectCreate(RequestModel):
@@ -48,6 +76,14 @@ class SubjectCreate(RequestModel):
         f"{MAX_VALUE_BYTES} bytes). Each value is encrypted under the subject's own key.",
         examples=[{"email": "kim@example.com", "name": "Kim Minji"}],
         json_schema_extra=_FIELDS_SCHEMA,
+    )
+    categories: dict[CategoryCode, CategoryFields | None] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_CATEGORIES,
+        description=_CATEGORIES_DESCRIPTION + " Validated before the subject is created: an unknown "
+        "category creates nothing.",
+        examples=[_CATEGORIES_EXAMPLE],
     )
 
 
@@ -108,14 +144,71 @@ class SubjectPage(ResponseModel):
     next_cursor: str | None = Field(description="Pass as `after` for the next page; null on the last page.")
 
 
+class CategorizeRequest(RequestModel):
+    categories: dict[CategoryCode, CategoryFields | None] = Field(
+        min_length=1,
+        max_length=MAX_CATEGORIES,
+        description=_CATEGORIES_DESCRIPTION + " Added to the categories the subject has.",
+        examples=[_CATEGORIES_EXAMPLE],
+    )
+
+
+class SubjectCategories(ResponseModel):
+    subject_id: str = Field(examples=[_EXAMPLE_ID])
+    categories: dict[str, list[str]] = Field(
+        description="Category code -> the field names it covers (`[\"*\"]`: every field).",
+        examples=[{"member_data": ["*"], "payment_supply": ["amount", "order_ref"]}],
+    )
+
+
+class EventRequest(RequestModel):
+    event: Event = Field(description="The trigger event that happened.", examples=["withdrawal"])
+    at: PastTimestamp | None = Field(
+        None,
+        description="When it happened (ISO 8601 with a UTC offset; not in the future, not before 1970); "
+        "now when absent. Recording an event again replaces its time: the latest occurrence counts.",
+        examples=["2026-01-15T10:00:00Z"],
+    )
+
+
+class RetentionItemOut(ResponseModel):
+    """One stored due date: what, of which category, due when, to undergo which action."""
+
+    item_id: int
+    kind: Literal["subject_category", "record", "separated"] = Field(
+        description="A category of a subject, a record, or a separated item (its `target_id`)."
+    )
+    target_id: str
+    category: str
+    stage: str = Field(description="Which period runs: `period`, `withdrawal`, `restricted_period`, ...")
+    trigger_at: datetime | None = Field(description="When the event the period runs from happened.")
+    due_at: datetime | None = Field(description="When the action is due (null: not scheduled yet).")
+    action: str = Field(description="shred_subject, delete_record, restrict, review, separate or destroy.")
+    state: Literal["pending", "claimed", "review", "done"]
+    outcome: str | None = Field(description="How it ended (or was last applied), e.g. `separated`, `shredded`.")
+    done_at: datetime | None
+
+
+class RetentionItems(ResponseModel):
+    items: list[RetentionItemOut]
+
+    @classmethod
+    def of(cls, views: list[ItemView]) -> RetentionItems:
+        return cls(items=[RetentionItemOut.pick(v.as_dict()) for v in views])
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Create a subject",
     description="Stores a person's PII, each field encrypted (AES-256-GCM) under a new data key of "
-    "the subject's own. Audited as `subject.create` (field count only).",
+    "the subject's own. Audited as `subject.create` (field count only). With `categories`, the "
+    "fields get their data categories too (audited as `retention.categorize`); an unknown category "
+    "is a 422 naming `categories` and creates nothing.",
 )
 def create_subject(body: SubjectCreate, vault: VaultDep, _caller: SubjectsWrite) -> SubjectCreated:
+    if body.categories is not None:  # validated before anything is written (vault.retention)
+        return SubjectCreated(subject_id=vault.retention.create_subject(body.fields, body.categories))
     return SubjectCreated(subject_id=vault.subjects.create(body.fields))
 
 
@@ -199,3 +292,46 @@ def shred_subject(
     result = vault.subjects.shred(str(subject_id), reason)
     metrics.shreds.labels("already_shredded" if result.already else "shredded").inc()
     return ShredReceipt(subject_id=result.subject_id, shredded_at=result.shredded_at, already=result.already)
+
+
+@router.get(
+    "/{subject_id}/categories",
+    summary="Get a subject's data categories",
+    description="Which data categories the subject's fields carry: category code -> field names "
+    "(`[\"*\"]` for every field). 404 for a subject that does not exist or was shredded.",
+)
+def get_subject_categories(subject_id: SubjectIdPath, vault: VaultDep, _caller: SubjectsWrite) -> SubjectCategories:
+    sid = str(subject_id)
+    if not vault.subjects.exists(sid):
+        raise NotFoundError("subject", sid)
+    return SubjectCategories(subject_id=sid, categories=vault.retention.categories_of(sid))
+
+
+@router.post(
+    "/{subject_id}/categories",
+    summary="Give a subject's fields data categories",
+    description="Adds data categories to the subject's fields (keeping those it has) and computes "
+    "their due dates under the retention policies in force. Answers the subject's retention items. "
+    "Audited as `retention.categorize` (counts). An unknown category, or one of anti-abuse records, "
+    "is a 422 naming `categories`; 404 for a subject that does not exist.",
+)
+def categorize_subject(
+    subject_id: SubjectIdPath, body: CategorizeRequest, vault: VaultDep, _caller: SubjectsWrite
+) -> RetentionItems:
+    return RetentionItems.of(vault.retention.categorize(str(subject_id), body.categories))
+
+
+@router.post(
+    "/{subject_id}/events",
+    summary="Record a retention event of a subject",
+    description="Records that a trigger event happened to the subject (at `at`, default now) and "
+    "recomputes the due dates that run from it (and those of its records). A `withdrawal` moves the "
+    "categories kept under another law to separate storage at once (unless the subject is under a "
+    "legal hold: then the first sweep after the release does). Answers the subject's retention "
+    "items, its separated data's included. Audited as `retention.event`. 404 for a subject that "
+    "does not exist; a future `at` is a 422.",
+)
+def record_subject_event(
+    subject_id: SubjectIdPath, body: EventRequest, vault: VaultDep, _caller: SubjectsWrite
+) -> RetentionItems:
+    return RetentionItems.of(vault.retention.record_event("subject", str(subject_id), body.event, at=body.at))

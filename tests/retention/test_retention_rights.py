@@ -3,6 +3,8 @@ request deadlines; and records in separate storage."""
 
 from __future__ import annotations
 
+import json
+
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -173,3 +175,28 @@ def test_a_record_in_separate_storage_does_not_match_is_not_listed_and_is_read_w
         clock.set(expected)
         vault.retention.sweeper.sweep()
         assert not record_exists(vault, record_id)
+
+
+def test_the_access_export_names_a_linked_record_in_separate_storage_without_its_text(
+    lite: Vault, provider: FakeKmsProvider, clock: FrozenClock
+) -> None:
+    lite.retention.apply_policies()
+    with Vault.open(provider, str(lite.data_engine.url), str(lite.keys_engine.url), clock=clock,
+                    retention_policies=policies_with(RESTRICT_BAD_USAGE)) as vault:
+        vault.retention.apply_policies()
+        subject_id = vault.retention.create_subject({"email": CANARY_PII}, ["member"])
+        separated = vault.records.create([EMAIL], category="bad_usage_rejoin", reason_code="bad_usage",
+                                         reason="abusive chat", subject_id=subject_id,
+                                         expires_at=T0 + timedelta(days=200))
+        active = vault.records.create([("phone", "+821099998888")], category="fraudulent_transaction",
+                                      reason_code="chargeback", reason="two chargebacks", subject_id=subject_id)
+        clock.set(T0 + timedelta(days=200))
+        assert vault.retention.sweeper.sweep().outcomes["restricted"] == 1
+        export = vault.rights.access_export(subject_id, purpose="access request REQ-9")
+        records = {r["record_id"]: r for r in export["records"]}
+        assert records[separated]["separate_storage"] is True
+        assert records[separated]["text"] == {"reason": None, "evidence": None, "notes": None, "available": False}
+        assert records[active]["separate_storage"] is False
+        assert records[active]["text"]["reason"] == "two chargebacks"
+        assert "abusive chat" not in json.dumps(export)
+        assert export["fields"] == {"email": CANARY_PII}

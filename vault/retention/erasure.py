@@ -141,6 +141,16 @@ class ErasureService:
             raise NotFoundError("erasure receipt", subject_id)
         return found
 
+    def receipt_of_request(self, request_id: str) -> ErasureReceipt:
+        """The stored receipt of the erasure request ``request_id``; NotFoundError if there is none.
+        Scope ``erasure``."""
+        request_id = validate_request_id(request_id)
+        with session_scope(self._engine) as session:
+            row = session.get(ErasureReceiptRow, request_id)
+            if row is None:
+                raise NotFoundError("erasure request", request_id)
+            return ErasureReceipt(row.request_id, row.subject_id, row.document.encode("ascii") + b"\n", True)
+
     # --- the request ----------------------------------------------------------------------------
 
     def request(self, subject_id: str, *, request_id: str | None = None) -> ErasureReceipt:

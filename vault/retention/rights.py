@@ -50,6 +50,7 @@ from vault.models import Provision, Record, RightsRequest, Subject
 from vault.retention.holds import validate_reference
 from vault.retention.restrictions import (
     add_restriction,
+    in_separate_storage,
     lift_restriction,
     restricted_ids,
     restriction_reasons,
@@ -314,11 +315,17 @@ class RightsService:
                 session.scalars(select(Record.id).where(Record.subject_id == subject_id).order_by(Record.created_at, Record.id))
             )
             restrictions = restriction_reasons(session, "subject", subject_id)
+            separated_records = {r for r in record_ids if in_separate_storage(session, r)}
         records = []
         for record_id in record_ids:
             view = self._records.get(record_id).as_dict()
+            if record_id in separated_records:  # its text is read with restricted:read only: named, not shown
+                records.append({**view, "text": {"reason": None, "evidence": None, "notes": None, "available": False},
+                                "separate_storage": True})
+                continue
             text = self._records.reveal(record_id, purpose=purpose_text).as_dict()
-            records.append({**view, "text": {k: text[k] for k in ("reason", "evidence", "notes", "available")}})
+            records.append({**view, "text": {k: text[k] for k in ("reason", "evidence", "notes", "available")},
+                            "separate_storage": False})
         policies = self._retention.policies
         categories = []
         items = {(i.kind, i.category): i for i in self._retention.items(subject_id) if i.kind == "subject_category"}

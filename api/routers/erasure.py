@@ -1,0 +1,182 @@
+"""Erasure requests: erase a subject, keep what a law or a hold requires, and get a signed receipt.
+
+``POST /v1/erasure-requests`` is idempotent by request id: the same request (same id, or any
+request for a subject already erased) answers 200 with the receipt first issued, a new one 201.
+A subject under a legal hold (or linked to a held record) is refused: 409, problem type ``held``,
+with the ``hold_id``; nothing is changed.
+
+The receipt is canonical JSON (vault.retention.receipts) signed by the audit signing key. Its
+exact bytes are what a verifier checks: ``GET /v1/erasure-requests/{request_id}`` returns them
+as the body, ready to save and check offline with ``pseudovault receipts verify FILE``; the
+``document`` of the POST answer is the same text. The receipt holds ids, category codes, field
+names, legal bases and dates: no value of the subject's data. Scope: ``erasure``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query, status
+from fastapi.responses import Response
+from pydantic import Field
+
+from api.auth import ApiRoute, Erasure
+from api.deps import VaultDep
+from api.schemas import BodyUuid, Reference, RequestModel, ResponseModel
+from vault.retention.erasure import ErasureReceipt
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/erasure-requests", route_class=ApiRoute, tags=["erasure"])
+
+#: a receipt lists every field, record and separated item of one subject: a few hundred KiB at most
+MAX_DOCUMENT = 512 * 1024
+
+#: an erasure request id: a case or ticket id, like a hold's reference
+RequestId = Reference
+_SUBJECT_EXAMPLE = "0b7c4f52-8a55-4d4e-9a51-1f0e4c3b2a10"
+_REQUEST_EXAMPLE = "DSR-2026-00017"
+
+
+class ErasureCreate(RequestModel):
+    subject_id: BodyUuid = Field(examples=[_SUBJECT_EXAMPLE])
+    request_id: RequestId | None = Field(
+        None,
+        description="Idempotency key (a case or ticket id, never personal data): retrying with the same id "
+        "returns the same receipt. A UUID is assigned when absent.",
+        examples=[_REQUEST_EXAMPLE],
+    )
+
+
+class Signature(ResponseModel):
+    algorithm: str = Field(examples=["Ed25519"])
+    key_id: str = Field(description="Names the public key (see `pseudovault status`).")
+    public_key: str = Field(description="The Ed25519 public key, 64 hex digits.")
+    value: str = Field(description="The signature, 128 hex digits.")
+
+
+class ReceiptDocument(ResponseModel):
+    receipt: dict[str, Any] = Field(
+        description="request_id, subject_id, requested_at, completed_at, destroyed (subject_fields, "
+        "record_evidence, records, separated), retained (kind, category, legal_basis, retained_until), "
+        "recipients_to_notify, policies fingerprint. No PII."
+    )
+    signature: Signature
+
+
+class ErasureOut(ResponseModel):
+    request_id: str = Field(examples=[_REQUEST_EXAMPLE])
+    subject_id: str = Field(examples=[_SUBJECT_EXAMPLE])
+    already: bool = Field(description="True when this answers with the receipt of an earlier request.")
+    receipt: ReceiptDocument
+    document: str = Field(
+        description="The receipt file's exact text (canonical JSON and a newline): store it as is to verify it "
+        "later; re-encoding the parsed receipt differently breaks the check."
+    )
+
+
+class VerifyRequest(RequestModel):
+    document: str = Field(
+        min_length=2, max_length=MAX_DOCUMENT, description="A receipt file's exact text, as issued."
+    )
+    public_key: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="Pin: the public key the receipt must be signed with (64 lower-case hex digits).",
+    )
+
+
+class VerifyOut(ResponseModel):
+    ok: bool
+    reason: str | None = Field(description="Why it failed (the first check that failed); null when valid.")
+    key_id: str | None
+    vault_checked: bool = Field(description="The signing key was checked to be one of this vault's own.")
+    pinned: bool
+    request_id: str | None
+    subject_id: str | None
+
+
+def _out(receipt: ErasureReceipt) -> ErasureOut:
+    return ErasureOut(
+        request_id=receipt.request_id,
+        subject_id=receipt.subject_id,
+        already=receipt.already,
+        receipt=ReceiptDocument.model_validate(receipt.as_dict()),
+        document=receipt.document.decode("ascii"),
+    )
+
+
+def _document(receipt: ErasureReceipt) -> Response:
+    return Response(content=receipt.document, media_type="application/json")
+
+
+_RECEIPT_FILE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The receipt file's exact bytes (canonical JSON and a newline)."}
+}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Request the erasure of a subject",
+    description="Shreds the subject's PII (its data key, then its data), deletes the records a policy lets go, "
+    "keeps bans (unlinked: they still match) and moves data kept under another law to separate storage "
+    "with its own expiry; answers with a signed receipt of what was destroyed and what was retained, with "
+    "category, legal basis and until when. 201 for a new erasure; 200 with the first receipt for a repeat "
+    "(same request id, or a subject already erased). 409 `held` naming the hold when a legal hold blocks "
+    "it; 409 when the request id was used for another subject; 404 for a subject that never existed. "
+    "Audited as `erasure.request`.",
+    responses={200: {"description": "The receipt of an earlier request (`already: true`).", "model": ErasureOut}},
+)
+def request_erasure(body: ErasureCreate, vault: VaultDep, _caller: Erasure, response: Response) -> ErasureOut:
+    receipt = vault.erasure.request(str(body.subject_id), request_id=body.request_id)
+    if receipt.already:
+        response.status_code = status.HTTP_200_OK
+    response.headers["Location"] = f"{router.prefix}/{receipt.request_id}"
+    return _out(receipt)
+
+
+@router.get(
+    "",
+    summary="The receipt of a subject's erasure",
+    description="The receipt file of the erasure of `subject_id`, byte for byte as issued. 404 when the subject "
+    "was not erased through an erasure request.",
+    response_model=ReceiptDocument,
+    responses=_RECEIPT_FILE,
+)
+def receipt_of_subject(
+    vault: VaultDep,
+    _caller: Erasure,
+    subject_id: Annotated[UUID, Query(description="The erased subject's id.", examples=[_SUBJECT_EXAMPLE])],
+) -> Response:
+    return _document(vault.erasure.receipt(str(subject_id)))
+
+
+@router.get(
+    "/{request_id}",
+    summary="The receipt of an erasure request",
+    description="The receipt file, byte for byte as issued: save it and run `pseudovault receipts verify FILE` "
+    "(offline, optionally pinning the vault's public key). 404 for an unknown request id.",
+    response_model=ReceiptDocument,
+    responses=_RECEIPT_FILE,
+)
+def receipt_of_request(
+    request_id: Annotated[RequestId, Path(description="The erasure request's id.", examples=[_REQUEST_EXAMPLE])],
+    vault: VaultDep,
+    _caller: Erasure,
+) -> Response:
+    return _document(vault.erasure.receipt_of_request(request_id))
+
+
+@router.post(
+    "/verify-receipt",
+    summary="Verify an erasure receipt",
+    description="Checks a receipt file's text: canonical form, the signature, that the signing key is one of "
+    "this vault's, and the pinned public key if given. Answers 200 with `ok` false and the reason for an "
+    "invalid receipt. The same check runs offline with `pseudovault receipts verify`.",
+)
+def verify_receipt(body: VerifyRequest, vault: VaultDep, _caller: Erasure) -> VerifyOut:
+    pin = bytes.fromhex(body.public_key) if body.public_key is not None else None
+    check = vault.erasure.verify(body.document.encode("utf-8"), pin=pin)
+    return VerifyOut.model_validate(check.as_dict())

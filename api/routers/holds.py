@@ -1,0 +1,110 @@
+"""Legal holds: a hold on a subject or a record blocks shredding, deletion and expiry until it is
+released (or lapses at its ``until``).
+
+While a subject is held, ``DELETE /v1/subjects/{id}`` and ``POST /v1/erasure-requests`` answer
+409 with problem type ``held`` and the ``hold_id``; the sweeper leaves held items pending and
+applies them at the first sweep after the release. Every placement and release is audited
+(``hold.place``, ``hold.release``) with the caller's key. Scope: ``admin``. A hold's reference is
+a case or ticket id, never personal data (the pattern allows no spaces or ``@``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query, status
+from pydantic import Field
+
+from api.auth import Admin, ApiRoute
+from api.deps import VaultDep
+from api.schemas import BodyDatetime, BodyUuid, ReasonCode, Reference, RequestModel, ResponseModel
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/holds", route_class=ApiRoute, tags=["holds"])
+
+MAX_HOLDS_LISTED = 1000
+
+HoldIdPath = Annotated[UUID, Path(description="The hold's id.", examples=["5f0c2b8e-0d1e-4e0f-9a7d-3c1b2a4d5e6f"])]
+
+
+class HoldCreate(RequestModel):
+    target_kind: Literal["subject", "record"] = Field(
+        description="subject (with its separated data and the records linked to it) or record."
+    )
+    target_id: BodyUuid = Field(examples=["0b7c4f52-8a55-4d4e-9a51-1f0e4c3b2a10"])
+    reason_code: ReasonCode = Field(examples=["litigation"], description="Why, as a code: investigation, dispute, litigation...")
+    reference: Reference = Field(examples=["CASE-2026-0142"], description="The case or ticket it belongs to (never PII).")
+    until: BodyDatetime | None = Field(
+        None, description="When it lapses by itself (in the future); open-ended when absent.", examples=["2027-06-30T00:00:00Z"]
+    )
+
+
+class HoldRelease(RequestModel):
+    reason_code: ReasonCode = Field("released", description="Why, as a code (audited).")
+
+
+class HoldOut(ResponseModel):
+    hold_id: str = Field(examples=["5f0c2b8e-0d1e-4e0f-9a7d-3c1b2a4d5e6f"])
+    target_kind: str
+    target_id: str
+    reason_code: str
+    reference: str
+    placed_by: str = Field(description="Who placed it: the API key id, or the operator for the CLI.")
+    placed_at: datetime
+    until: datetime | None
+    released_at: datetime | None
+    released_by: str | None
+    release_reason_code: str | None
+    active: bool = Field(description="Not released and not lapsed.")
+
+
+class HoldList(ResponseModel):
+    items: list[HoldOut]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Place a legal hold",
+    description="Holds a subject or a record: no shredding, deletion, erasure or expiry until it is released. "
+    "404 for a target that does not exist. Audited as `hold.place`.",
+)
+def place_hold(body: HoldCreate, vault: VaultDep, _caller: Admin) -> HoldOut:
+    view = vault.holds.place(
+        body.target_kind, str(body.target_id), reason_code=body.reason_code, reference=body.reference, until=body.until
+    )
+    return HoldOut.model_validate(view.as_dict())
+
+
+@router.get(
+    "",
+    summary="List legal holds",
+    description="Newest first; the active ones unless `all` is true; those on one target with `target_id`.",
+)
+def list_holds(
+    vault: VaultDep,
+    _caller: Admin,
+    all: Annotated[bool, Query(description="Released and lapsed holds too.")] = False,  # noqa: A002
+    target_id: Annotated[UUID | None, Query(description="Only the holds on this subject or record.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_HOLDS_LISTED)] = 100,
+) -> HoldList:
+    held = vault.holds.list(active_only=not all, target_id=str(target_id) if target_id else None, limit=limit)
+    return HoldList(items=[HoldOut.model_validate(h.as_dict()) for h in held])
+
+
+@router.get("/{hold_id}", summary="Show a legal hold", description="404 for an unknown hold.")
+def get_hold(hold_id: HoldIdPath, vault: VaultDep, _caller: Admin) -> HoldOut:
+    return HoldOut.model_validate(vault.holds.get(str(hold_id)).as_dict())
+
+
+@router.post(
+    "/{hold_id}/release",
+    summary="Release a legal hold",
+    description="What it held becomes due again: the next sweep applies what fell due meanwhile. Releasing a "
+    "released hold again changes nothing. Audited as `hold.release`.",
+)
+def release_hold(hold_id: HoldIdPath, body: HoldRelease, vault: VaultDep, _caller: Admin) -> HoldOut:
+    return HoldOut.model_validate(vault.holds.release(str(hold_id), reason_code=body.reason_code).as_dict())
