@@ -9,7 +9,9 @@ down (uvicorn's lifespan, after SIGTERM); a vault handed in belongs to the calle
 
 On the app: ``app.state.vault``, ``.settings`` (:class:`api.settings.ApiSettings`), ``.metrics``
 (:class:`api.metrics.Metrics`), ``.limiter`` (:class:`api.ratelimit.RateLimiter`) and ``.key_cache``
-(:class:`api.keycache.KeyCache`, evicting a key revoked through the vault at once). Routes:
+(:class:`api.keycache.KeyCache`, evicting a key revoked through the vault at once); while it
+runs, ``.periodic_sweep`` (:class:`api.sweeper.PeriodicSweep`, when
+``PSEUDOVAULT_SWEEP_INTERVAL_SECONDS`` is set; stopped before the vault is closed). Routes:
 the routers of :data:`api.routers.ROUTERS`; :func:`create_app` refuses a route that does not
 enforce an API key unless it is one of :data:`api.auth.PUBLIC_PATHS`.
 """
@@ -34,6 +36,7 @@ from api.openapi import install_openapi
 from api.ratelimit import NoRateLimit, RateLimiter, RedisRateLimiter, TokenBucketLimiter
 from api.routers import ROUTERS
 from api.settings import ApiSettings
+from api.sweeper import PeriodicSweep
 from vault.config import Settings
 from vault.vault import Vault
 
@@ -91,10 +94,19 @@ def create_app(
 
         @asynccontextmanager
         async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+            sweep: PeriodicSweep | None = None
+            if api_settings.sweep_interval_seconds > 0:
+                sweep = PeriodicSweep(
+                    app.state.vault, api_settings.sweep_interval_seconds, metrics, batch_size=api_settings.sweep_batch_size
+                )
+                sweep.start()
+            app.state.periodic_sweep = sweep
             log.info("API started")
             try:
                 yield
             finally:  # after uvicorn's graceful shutdown: close what this app opened
+                if sweep is not None:
+                    await sweep.stop()  # before the vault closes
                 if owns_limiter:
                     app.state.limiter.close()
                 if owns_vault:

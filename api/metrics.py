@@ -7,6 +7,9 @@ pseudovault_http_requests_total            counter    method, route (the templat
 pseudovault_http_request_duration_seconds  histogram  method, route
 pseudovault_shreds_total                   counter    outcome: shredded | already_shredded
 pseudovault_check_decisions_total          counter    decision: allow | review | deny
+pseudovault_retention_sweeps_total         counter    outcome: completed | refused | failed | stopped
+pseudovault_retention_swept_items_total    counter    outcome: shredded, deleted, separated, ... (the
+                                                      sweeper's outcomes)
 =========================================  =========  ==========================================
 
 Labels carry route templates (``/v1/subjects/{subject_id}``), never raw paths, so neither ids nor
@@ -62,6 +65,19 @@ class Metrics:
             "pseudovault_check_decisions_total",
             "Ban check decisions answered through the API.",
             ["decision"],
+            registry=self.registry,
+        )
+
+        self.sweeps = Counter(
+            "pseudovault_retention_sweeps_total",
+            "Rounds of the in-server periodic retention sweep, by how they ended.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.swept_items = Counter(
+            "pseudovault_retention_swept_items_total",
+            "Retention items the in-server periodic sweep applied, by outcome.",
+            ["outcome"],
             registry=self.registry,
         )
 

@@ -18,6 +18,10 @@ PSEUDOVAULT_CHECK_BATCH_MAX_IDS     5000       most identifiers in one batch, al
 PSEUDOVAULT_CHECK_BATCH_COST        1.0        rate-limit tokens a batch costs per signup (at
                                                least 1 per batch): a batch is no way around the
                                                limit on the check oracle
+PSEUDOVAULT_SWEEP_INTERVAL_SECONDS  0          run the retention sweep in the server every this
+                                               many seconds (0: off; run ``pseudovault retention
+                                               sweep`` from cron instead); see api.sweeper
+PSEUDOVAULT_SWEEP_BATCH_SIZE        500        items per transaction of those sweeps
 PSEUDOVAULT_LOG_LEVEL               info       debug, info, warning, error
 ==================================  =========  =================================================
 
@@ -33,6 +37,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from vault.checks import MAX_BATCH_SIGNUPS
 from vault.config import Settings
+from vault.retention.sweeper import MAX_BATCH_SIZE
 
 __all__ = ["ApiSettings", "DEFAULT_MAX_BODY_BYTES"]
 
@@ -48,6 +53,8 @@ class ApiSettings(Settings):
     check_batch_max: int = Field(default=1000, ge=1, le=MAX_BATCH_SIGNUPS)
     check_batch_max_ids: int = Field(default=5000, ge=1, le=1_000_000)
     check_batch_cost: float = Field(default=1.0, ge=0, le=1000)
+    sweep_interval_seconds: float = Field(default=0.0, ge=0, le=7 * 24 * 3600)
+    sweep_batch_size: int = Field(default=500, ge=1, le=MAX_BATCH_SIZE)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("rate_limit_url")
