@@ -13,25 +13,51 @@ Each store is one SQLAlchemy URL. Two backends are supported:
   ``BEGIN IMMEDIATE`` and so takes the write lock up front instead of failing when it upgrades
   from reading to writing while another writer got there first.
 * **PostgreSQL** through psycopg 3 (``postgresql+psycopg://...``; a bare ``postgresql://`` is
-  taken to mean psycopg 3 as well), with a bounded, pre-pinged connection pool.
+  taken to mean psycopg 3 as well), with a bounded, pre-pinged connection pool. List parameters
+  (the arrays of :func:`one_of`) are sent in binary form.
 
 Anything else is refused with :class:`vault.errors.InvalidInputError` naming the URL's scheme
 only (a URL may hold a password; it is never echoed, see :func:`redact_url`).
+
+:func:`one_of` is ``column IN (...)`` written so that PostgreSQL gets the whole list as one array
+parameter (``column = ANY(:values)``) instead of one bind parameter per value; :func:`insert_rows`
+inserts a batch of rows as one statement there (one array parameter per column) instead of one
+statement per row.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    Engine,
+    String,
+    Table,
+    TypeDecorator,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement, Grouping, UnaryExpression
+from sqlalchemy.sql.type_api import TypeEngine
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from vault.errors import InvalidInputError
 
@@ -42,6 +68,8 @@ __all__ = [
     "is_sqlite",
     "sqlite_path",
     "checkpoint_sqlite",
+    "one_of",
+    "insert_rows",
     "BUSY_TIMEOUT_MS",
 ]
 
@@ -131,7 +159,7 @@ def _sqlite_engine(url: URL) -> Engine:
 def _postgres_engine(url: URL) -> Engine:
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=5,
         max_overflow=10,
@@ -139,6 +167,17 @@ def _postgres_engine(url: URL) -> Engine:
         pool_recycle=1800,
         pool_pre_ping=True,
     )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # list parameters (the arrays of one_of) go in binary form: the same array, but psycopg's
+        # text form runs every element through a regular expression to quote it, about ten times
+        # slower for a list of 1,000 ids
+        from psycopg.types.array import ListBinaryDumper
+
+        dbapi_connection.adapters.register_dumper(list, ListBinaryDumper)
+
+    return engine
 
 
 def make_engine(url: str | URL) -> Engine:
@@ -204,3 +243,105 @@ def checkpoint_sqlite(engine: Engine, *, busy_timeout_ms: int = 200) -> bool:
     if busy:
         log.debug("wal checkpoint of %s was partial: a reader holds the log", redact_url(engine.url))
     return not busy
+
+
+# --- one_of: IN over a list, one array parameter on PostgreSQL ----------------------------------------
+
+
+def _array_of(item_type: TypeEngine[Any]) -> ARRAY[Any]:
+    """The array type of a parameter holding values of ``item_type``. A VARCHAR(n) loses its length,
+    as in SQLAlchemy's own casts of bind parameters (``::VARCHAR``): PostgreSQL cuts a value cast
+    to VARCHAR(n) to n characters, so a longer value would compare (or be stored) as its prefix."""
+    if isinstance(item_type, String) and not isinstance(item_type, TypeDecorator) and item_type.length is not None:
+        item_type = String()
+    return ARRAY(item_type)
+
+
+class _OneOf(ColumnElement[bool]):
+    """``column IN (values)``: rendered as such by default (SQLite), as ``column = ANY(:values)``
+    on PostgreSQL. Both forms are built up front and both take part in the statement's cache key
+    (their bind parameters are extracted like any others, the values never are), so a cached
+    compiled statement is reused with the new values whichever form the dialect renders."""
+
+    __visit_name__ = "pseudovault_one_of"
+    inherit_cache = True
+    _is_implicitly_boolean = True
+    _traverse_internals = [
+        ("in_clause", InternalTraversal.dp_clauseelement),
+        ("any_clause", InternalTraversal.dp_clauseelement),
+    ]
+    type = Boolean()
+
+    def __init__(self, column: Any, values: list[Any]) -> None:
+        expression = column.__clause_element__() if hasattr(column, "__clause_element__") else column
+        # one expanding parameter, as in_(values) makes, without coercing every value on the way
+        self.in_clause = expression.in_(bindparam(None, values, type_=expression.type, expanding=True))
+        # an array of the column's own type (VARCHAR[] for a string id, INTEGER[] for an integer
+        # one): the comparison is then of like types and the column's index serves it
+        self.any_clause = expression == any_(bindparam(None, values, type_=_array_of(expression.type)))
+
+    def _negate(self) -> ColumnElement[bool]:
+        return UnaryExpression(Grouping(self), operator=operators.inv)  # NOT (...)
+
+
+@compiles(_OneOf)
+def _compile_one_of(element: _OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.in_clause, **kw)
+
+
+@compiles(_OneOf, "postgresql")
+def _compile_one_of_postgresql(element: _OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.any_clause, **kw)
+
+
+def one_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column IN (values)`` for a list of any length, as one bind parameter on PostgreSQL.
+
+    SQLAlchemy's ``column.in_(values)`` renders one bind parameter per value on every execution,
+    and psycopg then parses a query text that grows with the list; with a batch of 1,000 ids that
+    costs more than the statement itself. This renders ``column IN (...)`` on SQLite (as ``in_``
+    does) and ``column = ANY(:values)`` on PostgreSQL: one array parameter of the column's type,
+    a constant query text, the same index lookups. An empty ``values`` matches nothing on both.
+    ``~one_of(...)`` is ``NOT (...)``: like ``NOT IN``, it matches no row where ``column`` is NULL.
+
+    The ORM cannot evaluate it in Python, so a bulk UPDATE or DELETE through a session falls back
+    from ``synchronize_session="auto"`` to ``"fetch"`` (the matched keys are fetched back); pass
+    ``execution_options(synchronize_session=False)`` when the session holds none of the rows.
+    """
+    return _OneOf(column, list(values))
+
+
+# --- insert_rows: a batch of rows in one statement on PostgreSQL --------------------------------------
+
+
+def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` into the table of ``model`` (a mapped class or a Table) in ``session``.
+
+    Each row maps column names to values (None is NULL), and every row names the same columns.
+    A Core INSERT of the table: no autoflush, no ORM events, no objects. Elsewhere it is an
+    executemany (one statement per row on the wire); on PostgreSQL it is one statement,
+    ``INSERT INTO t (a, b) SELECT a, b FROM unnest(:a, :b) AS x(a, b)``, with one array parameter
+    per column, of that column's type (bind processing applies to each value, as for a row).
+    Either way a duplicate key fails the whole batch. A column left out gets its server-side
+    default; one with a Python-side default is refused (one statement would evaluate it once for
+    every row).
+    """
+    if not rows:
+        return
+    table: Table = model if isinstance(model, Table) else model.__table__
+    names = list(rows[0])
+    given = set(names)
+    if any(row.keys() != given for row in rows):
+        raise ValueError("insert_rows: every row must name the same columns")
+    unknown = given - set(table.c.keys())
+    if unknown:
+        raise ValueError(f"insert_rows: {table.name} has no column(s) {sorted(unknown)}")
+    defaulted = [c.key for c in table.c if c.key not in given and c.default is not None]
+    if defaulted:
+        raise ValueError(f"insert_rows: columns {defaulted} of {table.name} have Python-side defaults; give them")
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(table), list(rows))
+        return
+    arrays = [bindparam(None, [row[name] for row in rows], type_=_array_of(table.c[name].type)) for name in names]
+    source = func.unnest(*arrays).table_valued(*names).render_derived()
+    session.execute(insert(table).from_select(names, select(*source.c)))

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, delete, event, exists, func, insert, select, update
+from sqlalchemy import CursorResult, Engine, delete, event, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,7 +53,7 @@ from keys.secrets import SecretBytes
 from keys.wrap import generate_key, unwrap_key, wrap_key
 from vault.cache import KeyCache
 from vault.clock import Clock
-from vault.db import session_scope
+from vault.db import insert_rows, one_of, session_scope
 from vault.errors import ConflictError, NotFoundError, NotInitialisedError
 from vault.models import EpochStatus, LookupKey, RecordKey, ShredLedgerEntry, SigningKeyRow, SubjectKey, WrappingKey
 
@@ -336,7 +336,7 @@ class KeyHierarchy:
         """Which of ``subject_ids`` have a data key."""
         if not subject_ids:
             return set()
-        return set(session.scalars(select(SubjectKey.subject_id).where(SubjectKey.subject_id.in_(subject_ids))))
+        return set(session.scalars(select(SubjectKey.subject_id).where(one_of(SubjectKey.subject_id, subject_ids))))
 
     def destroy_data_key(self, session: Session, subject_id: str) -> bool:
         """Delete the wrapped data key of ``subject_id`` in ``session``; returns whether there was one.
@@ -356,7 +356,15 @@ class KeyHierarchy:
         ids = list(subject_ids)
         if not ids:
             return 0
-        result = cast(CursorResult[Any], session.execute(delete(SubjectKey).where(SubjectKey.subject_id.in_(ids))))
+        # synchronize_session=False: a SubjectKey the session holds as an object is not marked
+        # deleted (the callers load none: they work with ids)
+        result = cast(
+            CursorResult[Any],
+            session.execute(
+                delete(SubjectKey).where(one_of(SubjectKey.subject_id, ids)),
+                execution_options={"synchronize_session": False},
+            ),
+        )
         cache_keys = [_dek_cache_key(subject_id) for subject_id in ids]
 
         def evict(_session: Session | None = None) -> None:
@@ -430,7 +438,7 @@ class KeyHierarchy:
         present = KeyHierarchy.ledger_present(session, [subject_id for subject_id, _ in entries])
         rows = [{"subject_id": subject_id, "shredded_at": at} for subject_id, at in entries if subject_id not in present]
         if rows:
-            session.execute(insert(ShredLedgerEntry), rows)
+            insert_rows(session, ShredLedgerEntry, rows)
 
     @staticmethod
     def ledger_page(session: Session, after: str | None, limit: int) -> list[tuple[str, datetime]]:
@@ -445,7 +453,7 @@ class KeyHierarchy:
         if not subject_ids:
             return set()
         return set(
-            session.scalars(select(ShredLedgerEntry.subject_id).where(ShredLedgerEntry.subject_id.in_(subject_ids)))
+            session.scalars(select(ShredLedgerEntry.subject_id).where(one_of(ShredLedgerEntry.subject_id, subject_ids)))
         )
 
     def count_shredded(self) -> int:

@@ -49,14 +49,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, delete, exists, func, insert, select, update
+from sqlalchemy import CursorResult, Engine, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from keys.aead import Aead
 from keys.errors import DecryptionError
 from vault.audit import AuditLog, validate_purpose
 from vault.clock import Clock
-from vault.db import checkpoint_sqlite, session_scope
+from vault.db import checkpoint_sqlite, insert_rows, one_of, session_scope
 from vault.errors import InvalidInputError, NotFoundError
 from vault.keystore import KeyHierarchy
 from vault.models import Record, RecordField, ShredLedgerEntry, Subject, SubjectField, Tombstone
@@ -427,10 +427,10 @@ class SubjectService:
                 first = next(s for s in ids if s in held)
                 self._audit.append("subject.shred_many", targets=[first], outcome="conflict", detail={"reason": reason_code})
                 raise HeldError("subject", first, held[first])
-            present = set(session.scalars(select(Subject.id).where(Subject.id.in_(ids))))
+            present = set(session.scalars(select(Subject.id).where(one_of(Subject.id, ids))))
             tombstoned = dict(
                 session.execute(
-                    select(Tombstone.subject_id, Tombstone.shredded_at).where(Tombstone.subject_id.in_(ids))
+                    select(Tombstone.subject_id, Tombstone.shredded_at).where(one_of(Tombstone.subject_id, ids))
                 ).all()
             )
         with session_scope(self._keys.engine) as key_session:
@@ -438,7 +438,7 @@ class SubjectService:
             ledgered = dict(
                 key_session.execute(
                     select(ShredLedgerEntry.subject_id, ShredLedgerEntry.shredded_at).where(
-                        ShredLedgerEntry.subject_id.in_(ids)
+                        one_of(ShredLedgerEntry.subject_id, ids)
                     )
                 ).all()
             )
@@ -464,7 +464,7 @@ class SubjectService:
                 if r.subject_id not in tombstoned
             ]
             if tombstones:
-                session.execute(insert(Tombstone), tombstones)
+                insert_rows(session, Tombstone, tombstones)
             shredded = [r.subject_id for r in results if not r.already]
             self._audit.append(
                 "subject.shred_many",
@@ -484,14 +484,25 @@ class SubjectService:
     def _delete_data_many(session: Session, subject_ids: Collection[str]) -> int:
         """Delete the subjects' data (set-based, for :meth:`shred_many`); returns how many went."""
         ids = list(subject_ids)
+        # every caller's session is fresh here (no Subject, field or record loaded as an object):
+        # there is nothing in it to synchronise with these bulk statements
+        unsynchronised = {"synchronize_session": False}
         # fields first: the FK cascade is not relied upon (SQLite needs foreign_keys=ON for it)
-        session.execute(delete(SubjectField).where(SubjectField.subject_id.in_(ids)))
+        session.execute(
+            delete(SubjectField).where(one_of(SubjectField.subject_id, ids)), execution_options=unsynchronised
+        )
         # fraud records (vault.records) outlive the subject: they lose the link and the text that
         # was under the subject's data key; their codes and pseudonyms stay (bans survive erasure)
-        linked = select(Record.id).where(Record.subject_id.in_(ids), Record.own_key.is_(False))
-        session.execute(delete(RecordField).where(RecordField.record_id.in_(linked)))
-        session.execute(update(Record).where(Record.subject_id.in_(ids)).values(subject_id=None))
-        result = cast(CursorResult[Any], session.execute(delete(Subject).where(Subject.id.in_(ids))))
+        linked = select(Record.id).where(one_of(Record.subject_id, ids), Record.own_key.is_(False))
+        session.execute(delete(RecordField).where(RecordField.record_id.in_(linked)), execution_options=unsynchronised)
+        session.execute(
+            update(Record).where(one_of(Record.subject_id, ids)).values(subject_id=None),
+            execution_options=unsynchronised,
+        )
+        result = cast(
+            CursorResult[Any],
+            session.execute(delete(Subject).where(one_of(Subject.id, ids)), execution_options=unsynchronised),
+        )
         return int(result.rowcount or 0)
 
     def _destroy(self, subject_id: str, shredded_at: datetime, reason_code: str) -> None:

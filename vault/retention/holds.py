@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from vault.audit import AuditLog, current_actor
 from vault.clock import Clock
-from vault.db import session_scope
+from vault.db import one_of, session_scope
 from vault.errors import ConflictError, InvalidInputError, NotFoundError
 from vault.models import LegalHold, Record, SeparatedItem, Subject
 
@@ -100,7 +100,9 @@ def active_holds(session: Session, target_kind: str, target_ids: Collection[str]
     for start in range(0, len(ids), 1000):
         rows = session.execute(
             select(LegalHold.target_id, LegalHold.id)
-            .where(LegalHold.target_kind == target_kind, LegalHold.target_id.in_(ids[start : start + 1000]), _active(now))
+            .where(
+                LegalHold.target_kind == target_kind, one_of(LegalHold.target_id, ids[start : start + 1000]), _active(now)
+            )
             .order_by(LegalHold.placed_at.desc(), LegalHold.id.desc())
         )
         for target_id, hold_id in rows:

@@ -51,7 +51,7 @@ from sqlalchemy.orm import Session
 
 from vault.audit import AuditLog
 from vault.clock import Clock
-from vault.db import session_scope
+from vault.db import one_of, session_scope
 from vault.errors import ConflictError, InvalidInputError, NotFoundError
 from vault.keystore import KeyHierarchy
 from vault.models import (
@@ -564,7 +564,8 @@ class RetentionService:
         for start in range(0, len(listed), 1000):
             for target_id, event, at in session.execute(
                 select(RetentionEvent.target_id, RetentionEvent.event, RetentionEvent.at).where(
-                    RetentionEvent.target_kind == target_kind, RetentionEvent.target_id.in_(listed[start : start + 1000])
+                    RetentionEvent.target_kind == target_kind,
+                    one_of(RetentionEvent.target_id, listed[start : start + 1000]),
                 )
             ):
                 out.setdefault(target_id, {})[event] = at
@@ -818,12 +819,14 @@ class RetentionService:
         listed = list(separated)
         for start in range(0, len(listed), 1000):
             origin.update(session.execute(
-                select(SeparatedItem.id, SeparatedItem.origin_id).where(SeparatedItem.id.in_(listed[start : start + 1000]))
+                select(SeparatedItem.id, SeparatedItem.origin_id).where(
+                    one_of(SeparatedItem.id, listed[start : start + 1000])
+                )
             ).all())
         listed = list(records)
         for start in range(0, len(listed), 1000):
             for record_id, subject_id in session.execute(
-                select(Record.id, Record.subject_id).where(Record.id.in_(listed[start : start + 1000]))
+                select(Record.id, Record.subject_id).where(one_of(Record.id, listed[start : start + 1000]))
             ):
                 if subject_id is not None:
                     record_subject[record_id] = subject_id
@@ -935,7 +938,9 @@ class RetentionService:
         listed = list(subject_ids)
         for start in range(0, len(listed), 1000):
             for sid, name in session.execute(
-                select(SubjectField.subject_id, SubjectField.name).where(SubjectField.subject_id.in_(listed[start : start + 1000]))
+                select(SubjectField.subject_id, SubjectField.name).where(
+                    one_of(SubjectField.subject_id, listed[start : start + 1000])
+                )
             ):
                 out[sid].add(name)
         return out
@@ -948,7 +953,7 @@ class RetentionService:
         for start in range(0, len(listed), 1000):
             for sid, code, name in session.execute(
                 select(SubjectCategory.subject_id, SubjectCategory.category, SubjectCategory.field).where(
-                    SubjectCategory.subject_id.in_(listed[start : start + 1000])
+                    one_of(SubjectCategory.subject_id, listed[start : start + 1000])
                 )
             ):
                 out[sid].setdefault(code, set()).add(name)

@@ -52,7 +52,7 @@ from sqlalchemy import Engine, and_, delete, func, literal, or_, select, tuple_,
 
 from vault.audit import AuditLog
 from vault.clock import Clock
-from vault.db import checkpoint_sqlite, session_scope
+from vault.db import checkpoint_sqlite, one_of, session_scope
 from vault.errors import InvalidInputError
 from vault.keystore import KeyHierarchy
 from vault.models import (
@@ -208,14 +208,18 @@ class Sweeper:
             )
             if not ids:
                 return []
+            # the session holds no RetentionItem yet (ids only): nothing to synchronise
             session.execute(
                 update(RetentionItem)
-                .where(RetentionItem.id.in_(ids))
+                .where(one_of(RetentionItem.id, ids))
                 .values(state="claimed", claim=token, claimed_at=now, updated_at=now)
+                .execution_options(synchronize_session=False)
             )
             return list(
                 session.scalars(
-                    select(RetentionItem).where(RetentionItem.id.in_(ids)).order_by(RetentionItem.due_at, RetentionItem.id)
+                    select(RetentionItem)
+                    .where(one_of(RetentionItem.id, ids))
+                    .order_by(RetentionItem.due_at, RetentionItem.id)
                 )
             )
 
@@ -336,7 +340,7 @@ class Sweeper:
                     values["done_at"] = now
                 session.execute(
                     update(RetentionItem)
-                    .where(RetentionItem.id.in_(ids), RetentionItem.claim == token)
+                    .where(one_of(RetentionItem.id, ids), RetentionItem.claim == token)
                     .values(**values)
                     .execution_options(synchronize_session=False)
                 )
@@ -423,7 +427,7 @@ class Sweeper:
         policies = self._service.policies
         results: dict[int, _Result] = {}
         with session_scope(self._engine, write=True) as session:
-            present = set(session.scalars(select(Record.id).where(Record.id.in_([i.target_id for i in items]))))
+            present = set(session.scalars(select(Record.id).where(one_of(Record.id, [i.target_id for i in items]))))
             for item in items:
                 if item.target_id not in present:
                     results[item.id] = _Result("done", "gone")
@@ -453,23 +457,34 @@ class Sweeper:
         if not ids:
             return set()
         with session_scope(self._engine) as session:
-            rows = dict(session.execute(select(Record.id, Record.own_key).where(Record.id.in_(ids))).all())
+            rows = dict(session.execute(select(Record.id, Record.own_key).where(one_of(Record.id, ids))).all())
         with session_scope(self._keys.engine, write=True) as key_session:
             for record_id in ids:
                 self._keys.destroy_record_key(key_session, record_id)
         with session_scope(self._engine, write=True) as session:
-            categories = dict(session.execute(select(Record.id, Record.category).where(Record.id.in_(ids))).all())
-            session.execute(delete(RecordField).where(RecordField.record_id.in_(ids)))
-            session.execute(delete(RecordIdentifier).where(RecordIdentifier.record_id.in_(ids)))
+            categories = dict(session.execute(select(Record.id, Record.category).where(one_of(Record.id, ids))).all())
+            # the session holds none of these rows as objects: nothing to synchronise
+            unsynchronised = {"synchronize_session": False}
+            session.execute(
+                delete(RecordField).where(one_of(RecordField.record_id, ids)), execution_options=unsynchronised
+            )
+            session.execute(
+                delete(RecordIdentifier).where(one_of(RecordIdentifier.record_id, ids)),
+                execution_options=unsynchronised,
+            )
             session.execute(
                 delete(ProcessingRestriction).where(
-                    ProcessingRestriction.target_kind == "record", ProcessingRestriction.target_id.in_(ids)
-                )
+                    ProcessingRestriction.target_kind == "record", one_of(ProcessingRestriction.target_id, ids)
+                ),
+                execution_options=unsynchronised,
             )
             session.execute(
-                delete(RetentionEvent).where(RetentionEvent.target_kind == "record", RetentionEvent.target_id.in_(ids))
+                delete(RetentionEvent).where(
+                    RetentionEvent.target_kind == "record", one_of(RetentionEvent.target_id, ids)
+                ),
+                execution_options=unsynchronised,
             )
-            session.execute(delete(Record).where(Record.id.in_(ids)))
+            session.execute(delete(Record).where(one_of(Record.id, ids)), execution_options=unsynchronised)
             for record_id in ids:
                 if record_id in categories:
                     self._audit.append(
@@ -490,7 +505,7 @@ class Sweeper:
             by_subject.setdefault(item.target_id, []).append(item)
         ids = list(by_subject)
         with session_scope(self._engine) as session:
-            present = set(session.scalars(select(Subject.id).where(Subject.id.in_(ids))))
+            present = set(session.scalars(select(Subject.id).where(one_of(Subject.id, ids))))
             fields = self._service.subject_fields(session, present)
             categories = self._service.category_fields(session, present)
             others: dict[str, set[str]] = {sid: set() for sid in present}
@@ -503,7 +518,7 @@ class Sweeper:
                     RetentionItem.id,
                     RetentionItem.kind,
                     RetentionItem.state,
-                ).where(RetentionItem.target_id.in_(list(present)))
+                ).where(one_of(RetentionItem.target_id, present))
             ):
                 if kind == "subject_category" and state != "done" and item_id not in claimed_ids:
                     others[sid].add(code)
