@@ -21,12 +21,12 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field
 
 from api.auth import ApiRoute, RestrictedRead
 from api.deps import VaultDep
+from api.routers.subjects import Purpose
 from api.schemas import RequestModel, ResponseModel
-from vault.models import AUDIT_PURPOSE_LENGTH
 
 __all__ = ["router", "MAX_LIST_LIMIT"]
 
@@ -35,7 +35,6 @@ router = APIRouter(prefix="/v1/separated", route_class=ApiRoute, tags=["separate
 #: the most items one listing returns (vault.retention.separate.SeparateStorage.list)
 MAX_LIST_LIMIT = 1000
 
-Purpose = Annotated[str, StringConstraints(min_length=1, max_length=AUDIT_PURPOSE_LENGTH, pattern=r"\S")]
 ItemIdPath = Annotated[
     UUID, Path(description="The separated item's id (a UUID).", examples=["3d9e6b1a-7c2f-4e58-b0a4-9f1d2c3e4a5b"])
 ]

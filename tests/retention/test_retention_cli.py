@@ -88,7 +88,15 @@ def test_holds_block_shredding_and_erasure_until_released(cli: Cli) -> None:
     refused = cli("erasure", "request", subject_id)
     assert refused.exit_code == ExitCode.CONFLICT and hold_id in refused.stderr
     assert [h["hold_id"] for h in cli.json("holds", "list")] == [hold_id]
+    assert [h["hold_id"] for h in cli.json("holds", "list", "--target", subject_id)] == [hold_id]
+    assert cli.json("holds", "list", "--target", "0b7c4f52-8a55-4d4e-9a51-1f0e4c3b2a10") == []
+    shown = cli.json("holds", "show", hold_id)
+    assert (shown["target_id"], shown["reason_code"], shown["reference"], shown["active"]) == (
+        subject_id, "dispute", "KCA-2026-7", True)
+    assert "KCA-2026-7" in cli.ok("holds", "show", hold_id).stdout
+    assert cli("holds", "show", "0b7c4f52-8a55-4d4e-9a51-1f0e4c3b2a10").exit_code == ExitCode.NOT_FOUND
     cli.ok("holds", "release", hold_id)
+    assert cli.json("holds", "show", hold_id)["active"] is False
     assert cli.json("holds", "list") == [] and len(cli.json("holds", "list", "--all")) == 1
     cli.ok("subjects", "shred", subject_id, "--yes")
 

@@ -320,14 +320,30 @@ def holds_release(
         base.emit(data, as_json, lambda: base.out.print(f"Released legal hold {hold_id}"))
 
 
+@holds_app.command("show")
+def holds_show(hold_id: str, as_json: JsonOpt = False) -> None:
+    """One legal hold: target, reason, reference, who placed it, until when, released or not."""
+    with base.run_command(), base.open_from_env() as vault:
+        data = vault.holds.get(hold_id).as_dict()
+
+        def render() -> None:
+            table = Table("", "")
+            for key, value in data.items():
+                table.add_row(key, "-" if value is None else str(value))
+            base.out.print(table)
+
+        base.emit(data, as_json, render)
+
+
 @holds_app.command("list")
 def holds_list(
     all_holds: Annotated[bool, typer.Option("--all", help="Released and lapsed holds too.")] = False,
+    target: Annotated[str | None, typer.Option("--target", help="Only the holds on this subject or record.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Legal holds, newest first (active ones unless --all)."""
     with base.run_command(), base.open_from_env() as vault:
-        data = [h.as_dict() for h in vault.holds.list(active_only=not all_holds, limit=1000)]
+        data = [h.as_dict() for h in vault.holds.list(active_only=not all_holds, target_id=target, limit=1000)]
 
         def render() -> None:
             table = Table("hold", "target", "reason", "reference", "placed", "until", "active")
