@@ -500,7 +500,12 @@ def _parse_time(text: str | None, option: str) -> Any:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInputError(option, "expected an ISO 8601 timestamp, e.g. 2027-01-01T00:00:00+00:00") from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    value = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    try:
+        value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 has no UTC equivalent
+        raise InvalidInputError(option, "is out of range") from None
+    return value
 
 
 def _render_records(items: list[Any]) -> None:

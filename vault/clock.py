@@ -6,11 +6,33 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "SystemClock", "FrozenClock", "utcnow"]
+__all__ = ["Clock", "SystemClock", "FrozenClock", "utcnow", "EARLIEST", "past_timestamp"]
+
+#: the earliest moment a caller may say something happened (an event, a request received, a
+#: provision): anything before is a typo, and an event time decides when data is destroyed
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def past_timestamp(value: object, field: str, now: datetime) -> datetime:
+    """``value`` as a UTC timestamp if it is a timezone-aware datetime from :data:`EARLIEST` to
+    ``now``; else :class:`vault.errors.InvalidInputError` naming ``field``."""
+    from vault.errors import InvalidInputError
+
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInputError(field, "must be a timezone-aware timestamp")
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 has no UTC equivalent
+        raise InvalidInputError(field, "is out of range") from None
+    if value < EARLIEST:
+        raise InvalidInputError(field, "must not be before 1970-01-01T00:00:00Z")
+    if value > now:
+        raise InvalidInputError(field, "must not be in the future")
+    return value
 
 
 class Clock(Protocol):

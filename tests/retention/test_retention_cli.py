@@ -189,3 +189,16 @@ def test_rights_requests_export_and_corrections(cli: Cli, tmp_path: Path) -> Non
     cli.ok("rights", "restrict", subject_id)
     assert cli.json("rights", "lift", subject_id)["lifted"] is True
     assert len(cli.json("rights", "provisions", subject_id)) == 1
+
+
+def test_a_time_out_of_range_is_invalid_input_and_changes_nothing(cli: Cli) -> None:
+    subject_id = cli.last_word("subjects", "add", "--field", "name=Kim", "--category", "member")
+    for at in ("0001-01-01T00:00:00+14:00", "1900-01-01T00:00:00Z"):
+        result = cli("subjects", "event", subject_id, "--event", "withdrawal", "--at", at)
+        assert result.exit_code == ExitCode.INVALID, (at, result.stderr)
+        assert "--at" in result.stderr or "at:" in result.stderr
+    result = cli("holds", "add", "--subject", subject_id, "--reason-code", "dispute", "--reference", "C-1",
+                 "--until", "9999-12-31T23:59:59-14:00")
+    assert result.exit_code == ExitCode.INVALID
+    assert cli.json("retention", "items", subject_id)[0]["trigger_at"] is None  # no withdrawal recorded
+    assert cli("subjects", "show", subject_id).exit_code == 0

@@ -43,7 +43,7 @@ from typing import Any
 from sqlalchemy import select
 
 from vault.audit import AuditLog, validate_purpose
-from vault.clock import Clock
+from vault.clock import Clock, past_timestamp
 from vault.db import session_scope
 from vault.errors import ConflictError, InvalidInputError, NotFoundError
 from vault.models import Provision, Record, RightsRequest, Subject
@@ -160,14 +160,6 @@ def _text(value: object, field: str, limit: int) -> str:
     return value
 
 
-def _timestamp(value: object, field: str, now: datetime) -> datetime:
-    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInputError(field, "must be a timezone-aware timestamp")
-    if value > now:
-        raise InvalidInputError(field, "must not be in the future")
-    return value
-
-
 class RightsService:
     """Access, correction, restriction, provisions and request deadlines (module docstring)."""
 
@@ -209,7 +201,7 @@ class RightsService:
         if reference is not None:
             reference = validate_reference(reference)
         now = self._clock.now()
-        received = now if received_at is None else _timestamp(received_at, "received_at", now)
+        received = now if received_at is None else past_timestamp(received_at, "received_at", now)
         with session_scope(self._engine, write=True) as session:
             if session.get(Subject, subject_id) is None:
                 raise NotFoundError("subject", subject_id)
@@ -379,7 +371,7 @@ class RightsService:
         if reference is not None:
             reference = validate_reference(reference)
         now = self._clock.now()
-        received = now if received_at is None else _timestamp(received_at, "received_at", now)
+        received = now if received_at is None else past_timestamp(received_at, "received_at", now)
         with session_scope(self._engine, write=True) as session:
             if session.get(Subject, subject_id) is None:
                 raise NotFoundError("subject", subject_id)
@@ -458,7 +450,7 @@ class RightsService:
         if reference is not None:
             reference = validate_reference(reference)
         now = self._clock.now()
-        received = now if received_at is None else _timestamp(received_at, "received_at", now)
+        received = now if received_at is None else past_timestamp(received_at, "received_at", now)
         with session_scope(self._engine, write=True) as session:
             if session.get(Subject, subject_id) is None:
                 raise NotFoundError("subject", subject_id)
@@ -509,7 +501,7 @@ class RightsService:
         if len(items) > _MAX_ITEMS or not all(isinstance(i, str) and _ITEM.fullmatch(i) for i in items):
             raise InvalidInputError("items", "field names or category codes ([a-z][a-z0-9_]{0,63}, or *)")
         now = self._clock.now()
-        provided = now if provided_at is None else _timestamp(provided_at, "provided_at", now)
+        provided = now if provided_at is None else past_timestamp(provided_at, "provided_at", now)
         row = Provision(
             id=str(uuid.uuid4()),
             subject_id=subject_id,

@@ -50,7 +50,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vault.audit import AuditLog
-from vault.clock import Clock
+from vault.clock import Clock, past_timestamp
 from vault.db import one_of, session_scope
 from vault.errors import ConflictError, InvalidInputError, NotFoundError
 from vault.keystore import KeyHierarchy
@@ -488,7 +488,7 @@ class RetentionService:
         self, target_kind: str, target_id: str, event: str, *, at: datetime | None = None
     ) -> list[ItemView]:
         """Record that ``event`` happened to a subject or a record (at ``at``, default now; not in
-        the future) and recompute the due dates that run from it. A subject's ``withdrawal`` moves
+        the future, not before 1970) and recompute the due dates that run from it. A subject's ``withdrawal`` moves
         the categories kept under another law to separate storage at once (unless the subject is
         held: the next sweep after the release does it). Scope ``subjects:write`` for subjects,
         ``records:write`` for records. Returns the target's items."""
@@ -500,12 +500,7 @@ class RetentionService:
         if event not in TRIGGERS:
             raise InvalidInputError("event", f"must be one of: {', '.join(TRIGGERS)}")
         now = self._clock.now()
-        if at is None:
-            at = now
-        elif not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
-            raise InvalidInputError("at", "must be a timezone-aware timestamp")
-        elif at > now:
-            raise InvalidInputError("at", "must not be in the future")
+        at = now if at is None else past_timestamp(at, "at", now)
         with session_scope(self._engine, write=True) as session:
             self.ensure_applied(session)
             model = Subject if target_kind == "subject" else Record
