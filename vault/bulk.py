@@ -67,7 +67,7 @@ from vault.records import (
     RecordService,
     effective_status,
 )
-from vault.retention.restrictions import not_in_separate_storage
+from vault.retention.restrictions import processable_records
 
 __all__ = [
     "EXPORT_CSV_COLUMNS",
@@ -877,7 +877,7 @@ def export_records(
     )  # fmt: skip
     stmt = (
         select(*record_columns)
-        .where(not_in_separate_storage(r))
+        .where(processable_records(r))  # nothing restricted: separate storage, a subject's restriction
         .order_by(r.c.created_at, r.c.id)
         .limit(_EXPORT_PAGE)
     )

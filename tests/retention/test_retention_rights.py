@@ -3,6 +3,7 @@ request deadlines; and records in separate storage."""
 
 from __future__ import annotations
 
+import io
 import json
 
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from canary import CANARY_PII
 from retention_support import T0, audit, audit_text, policies_with, record_exists
 
 from keys.testing import FakeKmsProvider
+from vault.bulk import export_records
 from vault.clock import FrozenClock
 from vault.errors import ConflictError, InvalidInputError, NotFoundError
 from vault.vault import Vault
@@ -29,6 +31,12 @@ def _member_with_ban(vault: Vault) -> tuple[str, str]:
     return subject_id, record_id
 
 
+def _exported_ids(vault: Vault) -> set[str]:
+    out = io.StringIO()
+    export_records(vault.records, out)
+    return {json.loads(line)["record_id"] for line in out.getvalue().splitlines()}
+
+
 def test_a_pending_correction_or_a_restriction_stops_matching_until_lifted(vault: Vault) -> None:
     subject_id, record_id = _member_with_ban(vault)
     assert vault.checks.check([EMAIL]).decision == "deny"
@@ -37,6 +45,7 @@ def test_a_pending_correction_or_a_restriction_stops_matching_until_lifted(vault
     assert vault.checks.check([EMAIL]).decision == "allow"
     assert vault.checks.check([EMAIL]).matches == ()
     assert vault.rights.exportable([subject_id]) == set()
+    assert _exported_ids(vault) == set()  # the subject's records are not exported meanwhile
     vault.rights.record_provision(subject_id, recipient="Acme Payments", items=["email"], purpose="billing",
                                   legal_basis="contract", retention="5 years")
     vault.rights.record_provision(subject_id, recipient="Courier Co", items=["name"], purpose="delivery",
@@ -50,8 +59,10 @@ def test_a_pending_correction_or_a_restriction_stops_matching_until_lifted(vault
     restriction = vault.rights.restrict_processing(subject_id, reference="REQ-2")
     assert restriction.state == "completed" and restriction.outcome == "restricted"
     assert vault.checks.check([EMAIL]).decision == "allow"
+    assert _exported_ids(vault) == set()
     assert vault.rights.lift_restriction(subject_id) is True
     assert vault.checks.check([EMAIL]).matches[0].record_id == record_id
+    assert _exported_ids(vault) == {record_id}
     assert vault.rights.lift_restriction(subject_id) is False
 
 
