@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from fastapi import APIRouter, Path, Query
 from pydantic import Field
@@ -165,9 +166,8 @@ class ReviewRequest(RequestModel):
 
 
 TargetIdPath = Annotated[
-    str,
+    UUID,
     Path(
-        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
         description="A subject's id (its items and its separated data's) or a record's id.",
         examples=[_SUBJECT_EXAMPLE],
     ),
@@ -244,7 +244,7 @@ def sweep(body: SweepRequest, vault: VaultDep, _caller: Admin) -> SweepOut:
     "trigger, due date, action and state.",
 )
 def items(target_id: TargetIdPath, vault: VaultDep, _caller: Admin) -> RetentionItems:
-    return RetentionItems.of(vault.retention.items(target_id))
+    return RetentionItems.of(vault.retention.items(str(target_id)))
 
 
 @router.post(
