@@ -8,7 +8,7 @@ a bad tag, truncated input and mismatched associated data are indistinguishable 
 
 from __future__ import annotations
 
-__all__ = ["DecryptionError", "KeyNotFoundError", "KeyringError", "KeysError"]
+__all__ = ["DecryptionError", "KeyNotFoundError", "KeyringError", "KeysError", "ProviderUnavailableError"]
 
 
 class KeysError(Exception):
@@ -33,4 +33,11 @@ class KeyNotFoundError(KeysError):
 class KeyringError(KeysError):
     """A keyring file could not be opened or written. The message names the file."""
 
+
+class ProviderUnavailableError(KeysError):
+    """The root KEK provider (an HSM, a KMS) cannot be reached or refused the session now.
+
+    A passing condition, not a fault of the data: callers answer "try again later". The message
+    names the provider kind and the failure's class, never a key, a PIN or a credential.
+    """
 

@@ -51,6 +51,15 @@ durable. Before every write the file is checked to be the one this object last r
 two processes that opened the same keyring cannot silently undo each other's rotation (the second
 writer gets a KeyringError and must open the file again). A symlink at the path is replaced by the
 file on the first write.
+
+Following other processes. Several processes (servers, workers, the CLI) open the same file; any
+of them may rotate, disable or destroy a version. Every provider call first checks the file's
+identity (inode, size, modification time) at most once per ``follow_seconds`` (default 1 s) and,
+when it changed, reads it again and adopts what it holds (under the same passphrase; a file
+re-sealed under another passphrase is logged and ignored until the process restarts). An unwrap
+that names a version this object does not hold (or holds disabled) re-reads the file at once
+before it fails. So a version added elsewhere is usable here on first use, and a version destroyed
+elsewhere stops unwrapping here within ``follow_seconds`` of the next call.
 """
 
 from __future__ import annotations
@@ -60,9 +69,11 @@ import binascii
 import errno
 import hashlib
 import json
+import logging
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,13 +86,16 @@ from keys.provider import KekProvider, KeyInfo, WrappedKey
 from keys.secrets import SecretBytes
 from keys.wrap import generate_key, unwrap_key, wrap_key
 
-__all__ = ["Argon2Params", "LocalKeyring", "FORMAT", "FORMAT_VERSION"]
+__all__ = ["Argon2Params", "LocalKeyring", "FORMAT", "FORMAT_VERSION", "DEFAULT_FOLLOW_SECONDS"]
+
+log = logging.getLogger(__name__)
 
 FORMAT = "pseudovault-keyring"
 FORMAT_VERSION = 1
 KDF_NAME = "argon2id"
 KEK_SIZE = 32
 MAX_FILE_SIZE = 16 * 1024 * 1024
+DEFAULT_FOLLOW_SECONDS = 1.0
 
 _PREFIX = "local:"
 _KEY_ID = re.compile(r"local:([1-9][0-9]{0,17})")  # ASCII digits only, no leading zero
@@ -309,6 +323,15 @@ def _write_atomic(path: Path, data: bytes, *, exclusive: bool) -> None:
     _fsync_directory(directory)
 
 
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """What tells a rewritten file from the one last read: inode, size, modification time."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def _now(now: datetime | None) -> datetime:
     if now is None:
         return datetime.now(UTC)
@@ -331,15 +354,23 @@ class LocalKeyring(KekProvider):
         aead: Aead,
         keyset: Keyset,
         digest: bytes,
+        passphrase: SecretBytes,
+        follow_seconds: float = DEFAULT_FOLLOW_SECONDS,
     ) -> None:
         if token is not _CONSTRUCT:
             raise TypeError("use LocalKeyring.create() or LocalKeyring.open()")
+        if not isinstance(follow_seconds, (int, float)) or isinstance(follow_seconds, bool) or follow_seconds < 0:
+            raise ValueError("follow_seconds must be a number >= 0")
         self._path = path
         self._header = header
         self._aead = aead
         self._keyset = keyset
         self._digest = digest
-        self._lock = threading.Lock()
+        self._passphrase = passphrase
+        self._follow_seconds = float(follow_seconds)
+        self._identity = _identity(path)
+        self._checked_at = time.monotonic()
+        self._lock = threading.RLock()
 
     # --- construction ---------------------------------------------------------------------
 
@@ -351,6 +382,7 @@ class LocalKeyring(KekProvider):
         *,
         params: Argon2Params | None = None,
         now: datetime | None = None,
+        follow_seconds: float = DEFAULT_FOLLOW_SECONDS,
     ) -> LocalKeyring:
         """Write a new keyring with one fresh 256-bit KEK version. Never overwrites a file."""
         path = Path(path)
@@ -371,28 +403,88 @@ class LocalKeyring(KekProvider):
             raise exists from None
         except OSError as exc:
             raise KeyringError(f"cannot create keyring {path}: {_reason(exc)}") from None
-        return cls(_CONSTRUCT, path=path, header=header, aead=aead, keyset=keyset, digest=_digest(data))
+        return cls(
+            _CONSTRUCT,
+            path=path,
+            header=header,
+            aead=aead,
+            keyset=keyset,
+            digest=_digest(data),
+            passphrase=secret,
+            follow_seconds=follow_seconds,
+        )
 
     @classmethod
-    def open(cls, path: Path | str, passphrase: str | SecretBytes) -> LocalKeyring:
+    def open(
+        cls, path: Path | str, passphrase: str | SecretBytes, *, follow_seconds: float = DEFAULT_FOLLOW_SECONDS
+    ) -> LocalKeyring:
         """Open an existing keyring. Every failure is a KeyringError naming the file."""
         path = Path(path)
         secret = passphrase_bytes(passphrase)
+        header, aead, keyset, raw = cls._load(path, secret)
+        return cls(
+            _CONSTRUCT,
+            path=path,
+            header=header,
+            aead=aead,
+            keyset=keyset,
+            digest=_digest(raw),
+            passphrase=secret,
+            follow_seconds=follow_seconds,
+        )
+
+    @staticmethod
+    def _load(
+        path: Path, secret: SecretBytes, known: tuple[_Header, Aead] | None = None
+    ) -> tuple[_Header, Aead, Keyset, bytes]:
+        """Read and open the file; ``known`` (a header and its sealing key) skips the KDF when the
+        file's header is unchanged."""
         raw = _read_file(path)
         header, sealed = _parse_header(path, raw)
         altered = KeyringError(f"cannot open keyring {path}: wrong passphrase or the file was altered")
         if _render(header, sealed) != raw:
             raise altered
-        try:
-            aead = Aead(derive_sealing_key(secret, header.salt, header.params))
-        except ValueError as exc:
-            raise KeyringError(f"cannot open keyring {path}: {exc}") from None
+        if known is not None and known[0] == header:
+            aead = known[1]
+        else:
+            try:
+                aead = Aead(derive_sealing_key(secret, header.salt, header.params))
+            except ValueError as exc:
+                raise KeyringError(f"cannot open keyring {path}: {exc}") from None
         try:
             payload = aead.decrypt(sealed, header.associated_data())
         except DecryptionError:
             raise altered from None
-        keyset = _parse_payload(path, payload)
-        return cls(_CONSTRUCT, path=path, header=header, aead=aead, keyset=keyset, digest=_digest(raw))
+        return header, aead, _parse_payload(path, payload), raw
+
+    # --- following other processes ------------------------------------------------------
+
+    def _follow(self, *, force: bool = False) -> None:
+        """Adopt the file's current contents if another process changed it (see the module
+        docstring). Checks at most once per ``follow_seconds`` unless ``force``."""
+        now = time.monotonic()
+        if not force and now - self._checked_at < self._follow_seconds:
+            return
+        with self._lock:
+            self._checked_at = now
+            identity = _identity(self._path)
+            if identity is None or identity == self._identity:
+                return
+            try:
+                header, aead, keyset, raw = self._load(self._path, self._passphrase, (self._header, self._aead))
+            except KeyringError as exc:
+                # keep serving with what this process holds; say why once per change of the file
+                log.warning("keyring changed on disk but cannot be re-read; keeping the keys in memory (%s)", exc)
+                self._identity = identity
+                return
+            self._identity = identity
+            if _digest(raw) != self._digest:
+                self._adopt(keyset, header, aead, raw)
+                log.info("keyring re-read: primary root key %s", self.primary_key_id_unfollowed)
+
+    def refresh(self) -> None:
+        """Re-read the file now if it changed (the provider interface's hook)."""
+        self._follow(force=True)
 
     # --- persistence ----------------------------------------------------------------------
 
@@ -432,6 +524,7 @@ class LocalKeyring(KekProvider):
 
     def _adopt(self, keyset: Keyset, header: _Header, aead: Aead, data: bytes) -> None:
         self._keyset, self._header, self._aead, self._digest = keyset, header, aead, _digest(data)
+        self._identity = _identity(self._path)
 
     def _version(self, key_id: str) -> int:
         match = _KEY_ID.fullmatch(key_id) if isinstance(key_id, str) else None
@@ -442,6 +535,7 @@ class LocalKeyring(KekProvider):
     def _with_status(self, key_id: str, status: KeyStatus) -> None:
         version = self._version(key_id)
         with self._lock:
+            self._follow(force=True)
             try:
                 keyset = self._keyset.with_status(version, status)
             except KeyNotFoundError:
@@ -456,9 +550,15 @@ class LocalKeyring(KekProvider):
 
     @property
     def primary_key_id(self) -> str:
+        self._follow()
+        return f"{_PREFIX}{self._keyset.primary}"
+
+    @property
+    def primary_key_id_unfollowed(self) -> str:
         return f"{_PREFIX}{self._keyset.primary}"
 
     def wrap(self, key: SecretBytes) -> WrappedKey:
+        self._follow(force=True)  # rare (new epochs and lookup keys, rewraps): never under a stale primary
         keyset = self._keyset
         primary = keyset.primary_version
         assert primary.material is not None
@@ -467,10 +567,16 @@ class LocalKeyring(KekProvider):
     def unwrap(self, wrapped: WrappedKey) -> SecretBytes:
         if not isinstance(wrapped, WrappedKey):
             raise TypeError("unwrap takes a WrappedKey")
+        number = self._version(wrapped.key_id)
+        self._follow()
         try:
-            version = self._keyset.get(self._version(wrapped.key_id))
+            version = self._keyset.get(number)
         except KeyNotFoundError:
-            raise KeyNotFoundError(wrapped.key_id) from None
+            self._follow(force=True)  # a version another process added since this one last looked?
+            try:
+                version = self._keyset.get(number)
+            except KeyNotFoundError:
+                raise KeyNotFoundError(wrapped.key_id) from None
         assert version.material is not None
         return unwrap_key(version.material, wrapped.ciphertext)
 
@@ -478,10 +584,12 @@ class LocalKeyring(KekProvider):
         """Add a fresh KEK version, make it primary, persist; return its id."""
         created = _now(now)
         with self._lock:
+            self._follow(force=True)
             self._commit(self._keyset.add(generate_key(KEK_SIZE), created))
             return self.primary_key_id
 
     def keys(self) -> list[KeyInfo]:
+        self._follow(force=True)
         keyset = self._keyset
         return [
             KeyInfo(
@@ -513,7 +621,9 @@ class LocalKeyring(KekProvider):
                 raise TypeError("params must be Argon2Params")
             header = _Header(params, os.urandom(SALT_SIZE))
             aead = Aead(derive_sealing_key(secret, header.salt, params))
+            self._follow(force=True)
             self._commit(self._keyset, header, aead)
+            self._passphrase = secret
 
     def __repr__(self) -> str:
-        return f"LocalKeyring(path={str(self._path)!r}, primary={self.primary_key_id!r})"
+        return f"LocalKeyring(path={str(self._path)!r}, primary={self.primary_key_id_unfollowed!r})"

@@ -4,7 +4,10 @@ A provider holds the root KEK versions (a local keyring file, a PKCS#11 HSM or a
 and exposes only wrap and unwrap: root key material never leaves it through this interface.
 
 A wrapped key names the KEK version that wrapped it (``key_id``), so unwrap finds the right
-version after rotation. Key ids are opaque strings chosen by the provider, for example
+version after rotation. Several processes may share one provider's backend (a keyring file, a
+token, a KMS alias): each provider follows the versions other processes add, disable or destroy
+(see :meth:`KekProvider.refresh`). A backend that cannot be reached is
+:class:`keys.errors.ProviderUnavailableError`, never a decryption error. Key ids are opaque strings chosen by the provider, for example
 ``"local:3"``; they are stable, never reused, and safe to store and log.
 """
 
@@ -82,6 +85,17 @@ class KekProvider(abc.ABC):
     @abc.abstractmethod
     def enable(self, key_id: str) -> None:
         """Let a disabled version unwrap again."""
+
+    def refresh(self) -> None:
+        """Pick up versions another process added, disabled or destroyed, now.
+
+        Every provider also does this by itself: at the latest when :meth:`unwrap` is asked for a
+        version it does not know, and within its documented bound otherwise. A provider that asks
+        its backend on every call has nothing to do here.
+        """
+
+    def close(self) -> None:
+        """Release sessions or connections to the backend. Closing twice is harmless."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(primary={self.primary_key_id!r})"

@@ -24,7 +24,7 @@ from keys_support import CHEAP_PARAMS, PASSPHRASE, T0, assert_not_shown, decrypt
 
 import keys.keyring as keyring_module
 from keys.aead import Aead
-from keys.errors import DecryptionError, KeyringError
+from keys.errors import DecryptionError, KeyNotFoundError, KeyringError
 from keys.kdf import Argon2Params, derive_sealing_key, passphrase_bytes
 from keys.keyring import LocalKeyring, _Header, _parse_header, _render
 from keys.secrets import SecretBytes
@@ -548,13 +548,58 @@ def test_a_second_writer_cannot_undo_the_first(keyring: LocalKeyring, keyring_pa
     other = LocalKeyring.open(keyring_path, PASSPHRASE)
     wrapped = keyring.wrap(generate_key())
     keyring.rotate()
+    # the second writer reads the first one's rotation before it writes: it builds on local:2
+    assert other.rotate() == "local:3"
+    reopened = LocalKeyring.open(keyring_path, PASSPHRASE)
+    assert [(i.key_id, i.status, i.primary) for i in reopened.keys()] == [
+        ("local:1", "enabled", False),
+        ("local:2", "enabled", False),
+        ("local:3", "enabled", True),
+    ]
+    reopened.unwrap(wrapped)
+
+
+def test_a_write_racing_past_the_check_is_refused(keyring: LocalKeyring, keyring_path: Path) -> None:
+    other = LocalKeyring.open(keyring_path, PASSPHRASE)
+    keyring.rotate()
     after_first = keyring_path.read_bytes()
+    other._follow = lambda **_: None  # type: ignore[method-assign]  # white-box: the race window
     with pytest.raises(KeyringError) as err:
         other.rotate()  # would write its own local:2 over the first writer's
     assert "changed by another process" in str(err.value) and str(keyring_path) in str(err.value)
     assert keyring_path.read_bytes() == after_first
-    assert other.primary_key_id == "local:1" and [i.status for i in other.keys()] == ["enabled"]
-    LocalKeyring.open(keyring_path, PASSPHRASE).unwrap(wrapped)
+
+
+def test_another_process_rotation_is_followed_on_first_use(keyring: LocalKeyring, keyring_path: Path) -> None:
+    other = LocalKeyring.open(keyring_path, PASSPHRASE, follow_seconds=3600)
+    keyring.rotate()
+    key = generate_key()
+    wrapped = keyring.wrap(key)
+    assert wrapped.key_id == "local:2"
+    assert other.unwrap(wrapped) == key  # an unknown version makes it read the file at once
+    assert other.primary_key_id == "local:2"
+
+
+def test_another_process_destroy_is_followed_within_the_bound(keyring_path: Path, keyring: LocalKeyring) -> None:
+    other = LocalKeyring.open(keyring_path, PASSPHRASE, follow_seconds=0)
+    key = generate_key()
+    old = keyring.wrap(key)
+    assert other.unwrap(old) == key
+    keyring.rotate()
+    keyring.destroy(old.key_id)
+    with pytest.raises(KeyNotFoundError):
+        other.unwrap(old)
+    assert [(i.key_id, i.status) for i in other.keys()] == [("local:1", "destroyed"), ("local:2", "enabled")]
+
+
+def test_a_passphrase_change_elsewhere_is_followed(keyring: LocalKeyring, keyring_path: Path) -> None:
+    other = LocalKeyring.open(keyring_path, PASSPHRASE, follow_seconds=0)
+    keyring.change_passphrase(PASSPHRASE + " new", params=CHEAP_PARAMS)
+    keyring.rotate()
+    # the file is now sealed under a passphrase the other process does not know: it keeps what it has
+    assert other.primary_key_id == "local:1"
+    key = SecretBytes(b"k" * 32)
+    assert other.unwrap(other.wrap(key)) == key
 
 
 def test_writing_after_the_file_was_removed_fails(keyring: LocalKeyring, keyring_path: Path) -> None:
