@@ -81,10 +81,12 @@ class RewrapReport:
     root_key_ids_in_use: tuple[str, ...]
     lookup_keys_rewrapped: int = 0
     signing_keys_rewrapped: int = 0
+    root_keys_destroyed: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (lists, ints), ready for JSON."""
         return {
+            "root_keys_destroyed": list(self.root_keys_destroyed),
             "data_keys_rewrapped": self.data_keys_rewrapped,
             "epoch_keys_rewrapped": self.epoch_keys_rewrapped,
             "epochs_destroyed": self.epochs_destroyed,
@@ -462,7 +464,13 @@ class KeyHierarchy:
 
     # --- rewrap ---------------------------------------------------------------------------
 
-    def rewrap(self, batch_size: int = 500, progress: Callable[[int, int], None] | None = None) -> RewrapReport:
+    def rewrap(
+        self,
+        batch_size: int = 500,
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        destroy_root: bool = True,
+    ) -> RewrapReport:
         """Move every data key (subjects' and records') to the current epoch, destroy the epochs
         left unused, and rewrap every remaining epoch key and every lookup key under the
         provider's primary root KEK version.
@@ -473,6 +481,9 @@ class KeyHierarchy:
         atomic UPDATE, and an epoch is destroyed only once no data key refers to it, so the run may
         be interrupted anywhere (an exception from ``progress`` included) and re-run to continue.
         Metadata is kept: a data key keeps its ``created_at``, an epoch its ``created_at``.
+
+        Last, with ``destroy_root`` (the default), every root KEK version left wrapping nothing is
+        destroyed at the provider (:meth:`destroy_unused_root_versions`).
         """
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError("batch_size must be a positive integer")
@@ -481,7 +492,7 @@ class KeyHierarchy:
         primary = self._provider.primary_key_id
         total = self._rewrap_work(current, primary)
 
-        def report() -> RewrapReport:
+        def report(root_destroyed: tuple[str, ...] = ()) -> RewrapReport:
             return RewrapReport(
                 counts["data"],
                 counts["epochs"],
@@ -489,6 +500,7 @@ class KeyHierarchy:
                 self.root_key_ids_in_use(),
                 counts["lookup"],
                 counts["signing"],
+                root_destroyed,
             )
 
         def done_batch() -> None:
@@ -553,14 +565,40 @@ class KeyHierarchy:
                 counts["signing"] += 1
                 done_batch()
 
-        final = report()
+        # 6. root KEK versions that no longer wrap anything -> destroyed at the provider
+        final = report(self.destroy_unused_root_versions() if destroy_root else ())
         log.info(
-            "rewrap: %d data keys rewrapped, %d epoch keys rewrapped, %d epochs destroyed",
+            "rewrap: %d data keys rewrapped, %d epoch keys rewrapped, %d epochs destroyed, %d root versions destroyed",
             final.data_keys_rewrapped,
             final.epoch_keys_rewrapped,
             final.epochs_destroyed,
+            len(final.root_keys_destroyed),
         )
         return final
+
+    def destroy_unused_root_versions(self) -> tuple[str, ...]:
+        """Destroy, at the provider, every root KEK version that is not the primary and wraps
+        nothing in the key store any more (no enabled epoch key, live lookup key or signing key
+        seed); returns their ids. Irreversible: a key-store backup from before the rewrap holds
+        keys wrapped only under those versions, and no longer opens.
+
+        Called at the end of a complete :meth:`rewrap`, once every key has moved to the primary.
+        """
+        self._provider.refresh()
+        primary = self._provider.primary_key_id
+        in_use = set(self.root_key_ids_in_use())
+        destroyed = []
+        for info in self._provider.keys():
+            if info.status == "destroyed" or info.key_id == primary or info.key_id in in_use:
+                continue
+            # checked again right before: a key wrapped under it since (by a process that had not
+            # yet seen the new primary) keeps the version alive
+            if info.key_id in self.root_key_ids_in_use():
+                continue
+            self._provider.destroy(info.key_id)
+            destroyed.append(info.key_id)
+            log.info("destroyed root key version %s", info.key_id)
+        return tuple(destroyed)
 
     def _rewrap_work(self, current: int, primary: str) -> int:
         """What a rewrap expects to do: data keys to move, older epochs to destroy, and newer

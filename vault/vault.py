@@ -306,6 +306,7 @@ class Vault:
                 "epochs_destroyed": report.epochs_destroyed,
                 "signing_keys_rewrapped": report.signing_keys_rewrapped,
                 "lookup_keys_rewrapped": report.lookup_keys_rewrapped,
+                "root_keys_destroyed": len(report.root_keys_destroyed),
             },
         )
         return report

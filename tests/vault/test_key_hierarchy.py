@@ -96,8 +96,11 @@ def test_rotate_root_and_epoch_then_rewrap(vault: Vault, provider: FakeKmsProvid
         root_key_ids_in_use=("fake:2",),
         lookup_keys_rewrapped=1,
         signing_keys_rewrapped=1,
+        root_keys_destroyed=("fake:1",),
     )
+    assert [(i.key_id, i.status) for i in provider.keys()] == [("fake:1", "destroyed"), ("fake:2", "enabled")]
     assert report.as_dict() == {
+        "root_keys_destroyed": ["fake:1"],
         "data_keys_rewrapped": 5,
         "epoch_keys_rewrapped": 0,
         "epochs_destroyed": 1,
@@ -137,7 +140,9 @@ def test_rewrap_moves_epoch_keys_to_the_primary_root_version(vault: Vault, provi
 
     progress: list[tuple[int, int]] = []
     report = vault.keys.rewrap(progress=lambda done, total: progress.append((done, total)))
-    assert report == RewrapReport(3, 1, 1, ("fake:2",), lookup_keys_rewrapped=1, signing_keys_rewrapped=1)
+    assert report == RewrapReport(
+        3, 1, 1, ("fake:2",), lookup_keys_rewrapped=1, signing_keys_rewrapped=1, root_keys_destroyed=("fake:1",)
+    )
     # one batch of 3 data keys, epoch 1 destroyed, epoch 2, the lookup key and the signing key
     # rewrapped under fake:2
     assert progress == [(3, 7), (4, 7), (5, 7), (6, 7), (7, 7)]
@@ -168,7 +173,9 @@ def test_an_interrupted_rewrap_continues_when_run_again(vault: Vault, provider: 
     _all_read_back(vault, stored)
 
     report = vault.keys.rewrap(batch_size=2)
-    assert report == RewrapReport(3, 0, 1, ("fake:2",), lookup_keys_rewrapped=1, signing_keys_rewrapped=1)
+    assert report == RewrapReport(
+        3, 0, 1, ("fake:2",), lookup_keys_rewrapped=1, signing_keys_rewrapped=1, root_keys_destroyed=("fake:1",)
+    )
     assert {row["epoch"] for row in _subject_keys(vault).values()} == {2}
     _all_read_back(vault, stored)
 
@@ -214,7 +221,7 @@ def test_a_destroyed_root_version_is_reported_not_papered_over(vault: Vault, pro
         vault.keys.rewrap()
     provider.enable("fake:1")
     assert vault.keys.rewrap() == RewrapReport(
-        0, 1, 0, ("fake:2",), lookup_keys_rewrapped=1, signing_keys_rewrapped=1
+        0, 1, 0, ("fake:2",), lookup_keys_rewrapped=1, signing_keys_rewrapped=1, root_keys_destroyed=("fake:1",)
     )
 
 

@@ -139,7 +139,7 @@ def test_status_shows_state_and_never_secrets(
     assert status["provider"]["kind"] == "fake"
     assert status["provider"]["primary_key_id"] == "fake:2"
     assert [(k["key_id"], k["status"], k["primary"]) for k in status["provider"]["keys"]] == [
-        ("fake:1", "enabled", False),
+        ("fake:1", "destroyed", False),
         ("fake:2", "enabled", True),
     ]
     assert status["epochs"]["current"] == 2
