@@ -28,6 +28,7 @@ body that is not JSON                                    415    unsupported_medi
 RequestValidationError, vault.errors.InvalidInputError   422    invalid_request
 rate limit (api.ratelimit)                               429    rate_limited
 NotInitialisedError, UnavailableError, KeyringError,     503    unavailable
+  keys.errors.ProviderUnavailableError (HSM, KMS down),
   SQLAlchemy OperationalError / InterfaceError
 keys.errors.DecryptionError, KeyNotFoundError            500    stored_data_unreadable
 anything else                                            500    internal_error
@@ -55,7 +56,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
-from keys.errors import DecryptionError, KeyNotFoundError, KeyringError, KeysError
+from keys.errors import DecryptionError, KeyNotFoundError, KeyringError, KeysError, ProviderUnavailableError
 from vault.apikeys import InvalidApiKeyError
 from vault.errors import (
     ConflictError,
@@ -84,6 +85,8 @@ log = logging.getLogger(__name__)
 
 PROBLEM_BASE = "https://pseudovault.dev/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+#: seconds a client waits before retrying a 503 (a store, the rate limiter or the key provider down)
+RETRY_AFTER_UNAVAILABLE = "5"
 
 TITLES: dict[int, str] = {
     400: "Bad request",
@@ -214,7 +217,10 @@ def problem_response(
         body["errors"] = [error.model_dump() for error in errors]
     if extensions:
         body.update(extensions)
-    return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_MEDIA_TYPE)
+    sent = dict(headers or {})
+    if status == 503:  # what is down is passing: say when to try again
+        sent.setdefault("Retry-After", RETRY_AFTER_UNAVAILABLE)
+    return JSONResponse(body, status_code=status, headers=sent, media_type=PROBLEM_MEDIA_TYPE)
 
 
 def where(exc: BaseException) -> str:
@@ -311,6 +317,9 @@ def _keys_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, KeyringError):
         log.warning("request %s: keyring unavailable", request_id_of(request.scope))
         return problem_response(request.scope, 503, "the keyring cannot be used")
+    if isinstance(exc, ProviderUnavailableError):
+        log.warning("request %s: root key provider unavailable (%s)", request_id_of(request.scope), exc)
+        return problem_response(request.scope, 503, "the root key provider cannot be reached")
     if isinstance(exc, (DecryptionError, KeyNotFoundError)):
         return internal_error_response(request.scope, exc, code="stored_data_unreadable")
     return internal_error_response(request.scope, exc)

@@ -1,6 +1,13 @@
-"""From configuration to an open vault: the keyring provider, the two stores, first-run setup.
+"""From configuration to an open vault: the root KEK provider, the two stores, first-run setup.
 
-The CLI and (later) the HTTP server both start here, so first-run behaviour is the same for both.
+The CLI and the HTTP server both start here, so first-run behaviour is the same for both.
+
+The provider comes from ``PSEUDOVAULT_KEK`` (keys.kek_uri): the keyring file (default; created on
+first run under a new passphrase), a PKCS#11 token (PIN from ``PSEUDOVAULT_PKCS11_PIN``; on first
+run, version 1 of the key is generated in the token) or AWS KMS (on first run, an alias without
+versions is adopted, or a key and alias created). A vault is initialised when its keyring file
+exists (keyring) or its key store holds keys (HSM, KMS). A provider that cannot be reached is
+:class:`vault.errors.UnavailableError` (one line on the CLI, 503 from the API).
 """
 
 from __future__ import annotations
@@ -10,11 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from keys.errors import ProviderUnavailableError
+from keys.kek_uri import KekUri
 from keys.keyring import Argon2Params, LocalKeyring
+from keys.provider import KekProvider
 from keys.secrets import SecretBytes
 from vault.clock import Clock
 from vault.config import Settings
-from vault.errors import ConflictError, InvalidInputError, NotInitialisedError
+from vault.errors import ConflictError, InvalidInputError, NotInitialisedError, UnavailableError
 from vault.records import RecordsConfig
 from vault.retention.policies import load_policies
 from vault.vault import Vault
@@ -48,7 +58,39 @@ def _passphrase(settings: Settings, source: PassphraseSource | None, *, confirm:
 
 
 def is_initialised(settings: Settings) -> bool:
-    return settings.keyring_path.exists()
+    uri = settings.kek_uri
+    if uri.kind == "keyring":
+        assert uri.path is not None
+        return uri.path.exists()
+    return _key_store_has_keys(settings.resolved_keys_url)
+
+
+def _external_provider(settings: Settings, uri: KekUri, *, create: bool) -> KekProvider:
+    """The HSM or KMS provider ``uri`` names; ``create`` sets up version 1 where there is none."""
+    try:
+        if uri.kind == "pkcs11":
+            from keys.pkcs11 import Pkcs11Provider
+
+            if settings.pkcs11_pin is None or not settings.pkcs11_pin.get_secret_value():
+                raise NotInitialisedError("no PKCS#11 PIN: set PSEUDOVAULT_PKCS11_PIN")
+            assert uri.module is not None and uri.token is not None and uri.key is not None
+            kwargs = {
+                "module": uri.module,
+                "token_label": uri.token,
+                "key_label": uri.key,
+                "pin": SecretBytes(settings.pkcs11_pin.get_secret_value().encode("utf-8")),
+                "mechanism": uri.mechanism,
+            }
+            provider: KekProvider = Pkcs11Provider.open(**kwargs) if create else Pkcs11Provider(**kwargs)
+        else:
+            from keys.awskms import AwsKmsProvider
+
+            assert uri.target is not None
+            provider = AwsKmsProvider.open(uri.target) if create else AwsKmsProvider(uri.target)
+        provider.primary_key_id  # noqa: B018  # a provider with no usable version fails here, not later
+    except ProviderUnavailableError as exc:
+        raise UnavailableError(f"the root key provider ({uri.kind}) cannot be used: {exc}") from None
+    return provider
 
 
 def records_config(settings: Settings) -> RecordsConfig:
@@ -86,12 +128,29 @@ def _vault_kwargs(settings: Settings, clock: Clock | None) -> dict[str, object]:
 def init_vault(
     settings: Settings, passphrase: PassphraseSource | None = None, *, clock: Clock | None = None
 ) -> InitResult:
-    """Create the data directory, the keyring and both stores; on an existing vault, open it.
+    """Create the data directory, the root key (keyring file, token key or KMS key) and both
+    stores; on an existing vault, open it.
 
-    Safe to run again: an initialised vault is opened (which checks the passphrase) and its stores
-    are migrated to the current schema; nothing is overwritten.
+    Safe to run again: an initialised vault is opened (which checks the passphrase or PIN) and its
+    stores are migrated to the current schema; nothing is overwritten.
     """
-    path = settings.keyring_path
+    uri = settings.kek_uri
+    if uri.kind != "keyring":
+        created = not _key_store_has_keys(settings.resolved_keys_url)
+        if settings.data_url is None or settings.keys_url is None:
+            settings.home_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        provider = _external_provider(settings, uri, create=True)
+        try:
+            vault = Vault.create(
+                provider, settings.resolved_data_url, settings.resolved_keys_url, **_vault_kwargs(settings, clock)
+            )
+        except BaseException:
+            provider.close()
+            raise
+        vault.own_provider()
+        return InitResult(vault, created=created)
+    assert uri.path is not None
+    path = uri.path
     if path.exists():
         provider = LocalKeyring.open(path, _passphrase(settings, passphrase, confirm=False))
         return InitResult(
@@ -128,13 +187,28 @@ def init_vault(
 
 
 def open_vault(settings: Settings, passphrase: PassphraseSource | None = None, *, clock: Clock | None = None) -> Vault:
-    path = settings.keyring_path
-    if not path.exists():
-        raise NotInitialisedError(f"no vault at {settings.home_dir} (keyring {path} not found); run 'pseudovault init'")
-    provider = LocalKeyring.open(path, _passphrase(settings, passphrase, confirm=False))
-    return Vault.open(
-        provider, settings.resolved_data_url, settings.resolved_keys_url, **_vault_kwargs(settings, clock)
-    )
+    uri = settings.kek_uri
+    if uri.kind != "keyring":
+        if not _key_store_has_keys(settings.resolved_keys_url):
+            raise NotInitialisedError(f"no vault in the key store {settings.resolved_keys_url.split(':', 1)[0]}:...; run 'pseudovault init'")
+        provider = _external_provider(settings, uri, create=False)
+    else:
+        assert uri.path is not None
+        path = uri.path
+        if not path.exists():
+            raise NotInitialisedError(
+                f"no vault at {settings.home_dir} (keyring {path} not found); run 'pseudovault init'"
+            )
+        provider = LocalKeyring.open(path, _passphrase(settings, passphrase, confirm=False))
+    try:
+        vault = Vault.open(
+            provider, settings.resolved_data_url, settings.resolved_keys_url, **_vault_kwargs(settings, clock)
+        )
+    except BaseException:
+        provider.close()
+        raise
+    vault.own_provider()
+    return vault
 
 
 def _key_store_has_keys(keys_url: str) -> bool:

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from keys.errors import DecryptionError, KeyNotFoundError, KeyringError, KeysError
+from keys.errors import DecryptionError, KeyNotFoundError, KeyringError, KeysError, ProviderUnavailableError
 from vault.config import Settings
 from vault.errors import (
     ConflictError,
@@ -94,6 +94,8 @@ def _map_error(exc: BaseException) -> tuple[str, ExitCode]:
         return str(exc), ExitCode.CONFLICT
     if isinstance(exc, KeyringError):
         return str(exc), ExitCode.KEYRING
+    if isinstance(exc, ProviderUnavailableError):
+        return f"the root key provider cannot be reached: {exc}", ExitCode.UNAVAILABLE
     if isinstance(exc, (DecryptionError, KeyNotFoundError)):
         return "stored data could not be decrypted with the available keys", ExitCode.KEYRING
     if isinstance(exc, (VaultError, KeysError)):
@@ -210,7 +212,8 @@ def init(as_json: JsonOpt = False) -> None:
             data = {
                 "created": result.created,
                 "home": str(settings.home_dir),
-                "keyring": str(settings.keyring_path),
+                "keyring": str(settings.keyring_path) if settings.kek_uri.kind == "keyring" else None,
+                "kek": str(settings.kek_uri),
                 "data_store": redact_url(settings.resolved_data_url),
                 "key_store": redact_url(settings.resolved_keys_url),
             }
@@ -220,7 +223,7 @@ def init(as_json: JsonOpt = False) -> None:
         def render() -> None:
             verb = "Initialised" if result.created else "Already initialised:"
             out.print(f"{verb} vault in {data['home']}")
-            out.print(f"  keyring     {data['keyring']}")
+            out.print(f"  root key    {data['kek']}")
             out.print(f"  data store  {data['data_store']}")
             out.print(f"  key store   {data['key_store']}")
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from keys.kek_uri import KekUri, parse_kek_uri
+
 __all__ = ["Settings", "redact_url"]
 
 
@@ -33,6 +35,18 @@ class Settings(BaseSettings):
     keys_url: str | None = Field(default=None, description="Key store URL (default: SQLite in home).")
     keyring: Path | None = Field(default=None, description="Local keyring file (default: home/keyring.json).")
     passphrase: SecretStr | None = Field(default=None, description="Keyring passphrase; prompted if unset.")
+    # The root KEK provider (keys.kek_uri): keyring:PATH (default: the keyring above),
+    # pkcs11:module=...;token=...;key=... (PIN in pkcs11_pin), aws-kms:KEY_ID_OR_ARN_OR_ALIAS.
+    kek: str | None = Field(default=None, description="Root KEK provider URI.")
+    pkcs11_pin: SecretStr | None = Field(default=None, description="PIN of the PKCS#11 token's user.")
+    # The shred ledger outside both stores (vault.ledger): file:PATH or a database URL
+    # (default: file beside the keyring, or in home for an HSM or KMS).
+    ledger_url: str | None = Field(default=None, description="Shred ledger location.")
+    # Backup horizon: the wrapping epoch (and root version) is rotated, everything rewrapped and
+    # the old keys destroyed once the current epoch is this old (0: never, by hand only).
+    epoch_max_age_days: float = Field(default=30.0, ge=0, le=3650)
+    # PostgreSQL: after shreds, VACUUM the key tables ("plain"), rewrite them ("full"), or not.
+    key_vacuum: str = Field(default="plain", pattern="^(plain|full|off)$")
     key_cache_ttl_seconds: float = Field(default=300.0, gt=0, le=86_400)
     key_cache_size: int = Field(default=10_000, ge=1, le=10_000_000)
     default_region: str = Field(default="KR", min_length=2, max_length=2)
@@ -51,6 +65,14 @@ class Settings(BaseSettings):
     # by 'pseudovault audit prune' (the operator-access-log period: 2 years).
     audit_checkpoint_every: int = Field(default=100, ge=1, le=1_000_000)
     audit_retention_days: int = Field(default=730, ge=1, le=36_500)
+
+    @field_validator("kek")
+    @classmethod
+    def _kek_uri(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        parse_kek_uri(v)  # ValueError says what is wrong
+        return v
 
     @field_validator("default_region")
     @classmethod
@@ -72,3 +94,21 @@ class Settings(BaseSettings):
     @property
     def keyring_path(self) -> Path:
         return (self.keyring or self.home_dir / "keyring.json").expanduser()
+
+    @property
+    def kek_uri(self) -> KekUri:
+        """The root KEK provider: ``PSEUDOVAULT_KEK``, or the keyring file by default."""
+        if self.kek:
+            uri = parse_kek_uri(self.kek)
+            if uri.kind == "keyring" and uri.path is not None and not uri.path.is_absolute():
+                return KekUri("keyring", path=self.home_dir / uri.path)
+            return uri
+        return KekUri("keyring", path=self.keyring_path)
+
+    @property
+    def resolved_ledger_url(self) -> str:
+        if self.ledger_url:
+            return self.ledger_url
+        uri = self.kek_uri
+        beside = uri.path.parent if uri.kind == "keyring" and uri.path is not None else self.home_dir
+        return f"file:{beside / 'shred-ledger.jsonl'}"

@@ -27,7 +27,7 @@ from typing import Any, NoReturn, TypeVar
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from keys.errors import DecryptionError, KeyNotFoundError
+from keys.errors import DecryptionError, KeyNotFoundError, ProviderUnavailableError
 from keys.provider import KekProvider
 from vault.apikeys import ApiKeyService
 from vault.audit import DEFAULT_CHECKPOINT_EVERY, AuditLog
@@ -118,6 +118,7 @@ class Vault:
             config = dataclasses.replace(config, catalogue=self.retention_policies.catalogue())
         self.records_config = config
         self._closed = False
+        self._owns_provider = False
         self._assemble()
 
     def _assemble(self) -> None:
@@ -216,6 +217,8 @@ class Vault:
                 _reach(KEYS, vault.keys.check)
             except (KeyNotFoundError, DecryptionError):
                 raise UnavailableError("the key provider cannot unwrap the key store's current epoch key") from None
+            except ProviderUnavailableError as exc:
+                raise UnavailableError(f"the key provider cannot be reached ({exc})") from None
         except BaseException:
             data_engine.dispose()
             keys_engine.dispose()
@@ -326,6 +329,8 @@ class Vault:
             _reach(KEYS, self.keys.check)
         except (KeyNotFoundError, DecryptionError):
             raise UnavailableError("the key provider cannot unwrap the key store's current epoch key") from None
+        except ProviderUnavailableError as exc:
+            raise UnavailableError(f"the key provider cannot be reached ({exc})") from None
         return {"data_store": "ok", "key_store": "ok", "key_provider": "ok"}
 
     def status(self) -> dict[str, Any]:
@@ -416,6 +421,12 @@ class Vault:
         self.cache.clear()
         self.data_engine.dispose()
         self.keys_engine.dispose()
+        if self._owns_provider:
+            self.provider.close()
+
+    def own_provider(self) -> None:
+        """Close the provider (an HSM session) with the vault: the vault was built around it."""
+        self._owns_provider = True
 
     def __enter__(self) -> Vault:
         return self
