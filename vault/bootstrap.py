@@ -24,6 +24,7 @@ from keys.provider import KekProvider
 from keys.secrets import SecretBytes
 from vault.clock import Clock
 from vault.config import Settings
+from vault.ledger import open_ledger
 from vault.errors import ConflictError, InvalidInputError, NotInitialisedError, UnavailableError
 from vault.records import RecordsConfig
 from vault.retention.policies import load_policies
@@ -119,6 +120,7 @@ def _vault_kwargs(settings: Settings, clock: Clock | None) -> dict[str, object]:
         "records_config": records_config(settings),
         # a bad retention policy file fails here (file, line, reason), before any store is opened
         "retention_policies": load_policies(settings.retention_policies),
+        "shred_ledger": open_ledger(settings.resolved_ledger_url),
     }
     if clock is not None:
         kwargs["clock"] = clock

@@ -55,7 +55,8 @@ from vault.cache import KeyCache
 from vault.clock import Clock
 from vault.db import insert_rows, one_of, session_scope
 from vault.errors import ConflictError, NotFoundError, NotInitialisedError
-from vault.models import EpochStatus, LookupKey, RecordKey, ShredLedgerEntry, SigningKeyRow, SubjectKey, WrappingKey
+from vault.ledger import ShredLedger
+from vault.models import EpochStatus, LedgerReplay, LookupKey, RecordKey, ShredLedgerEntry, SigningKeyRow, SubjectKey, WrappingKey
 
 __all__ = ["KeyHierarchy", "RewrapReport", "EpochInfo"]
 
@@ -132,6 +133,8 @@ class KeyHierarchy:
         self._engine = keys_engine
         self._clock = clock
         self._cache = cache
+        #: the shred ledger outside both stores (vault.ledger), when the vault has one
+        self.external_ledger: ShredLedger | None = None
 
     @property
     def engine(self) -> Engine:
@@ -427,20 +430,37 @@ class KeyHierarchy:
         """When ``subject_id`` was recorded as shredded, or None."""
         return session.scalar(select(ShredLedgerEntry.shredded_at).where(ShredLedgerEntry.subject_id == subject_id))
 
-    @staticmethod
-    def record_shred(session: Session, subject_id: str, shredded_at: datetime) -> None:
-        """Add ``subject_id`` to the shred ledger unless it is there already."""
+    def record_shred(self, session: Session, subject_id: str, shredded_at: datetime) -> None:
+        """Add ``subject_id`` to the shred ledger unless it is there already, and first to the
+        ledger outside the stores (:attr:`external_ledger`, written before ``session`` commits)."""
         if session.get(ShredLedgerEntry, subject_id) is None:
+            if self.external_ledger is not None:
+                self.external_ledger.append([(subject_id, shredded_at)])
             session.add(ShredLedgerEntry(subject_id=subject_id, shredded_at=shredded_at))
             session.flush()
 
-    @staticmethod
-    def record_shreds(session: Session, entries: Sequence[tuple[str, datetime]]) -> None:
+    def record_shreds(self, session: Session, entries: Sequence[tuple[str, datetime]]) -> None:
         """:meth:`record_shred` for many subjects: ``(subject id, shredded at)`` pairs."""
         present = KeyHierarchy.ledger_present(session, [subject_id for subject_id, _ in entries])
-        rows = [{"subject_id": subject_id, "shredded_at": at} for subject_id, at in entries if subject_id not in present]
-        if rows:
-            insert_rows(session, ShredLedgerEntry, rows)
+        new = [(subject_id, at) for subject_id, at in entries if subject_id not in present]
+        if new and self.external_ledger is not None:
+            self.external_ledger.append(new)
+        if new:
+            insert_rows(session, ShredLedgerEntry, [{"subject_id": s, "shredded_at": at} for s, at in new])
+
+    def ledger_position(self, source: str) -> int:
+        """How far the external ledger ``source`` has been replayed into this key store."""
+        with session_scope(self._engine) as session:
+            row = session.get(LedgerReplay, source)
+            return int(row.position) if row is not None else 0
+
+    def set_ledger_position(self, source: str, position: int) -> None:
+        with session_scope(self._engine, write=True) as session:
+            row = session.get(LedgerReplay, source, with_for_update=True)
+            if row is None:
+                session.add(LedgerReplay(source=source, position=position, replayed_at=self._clock.now()))
+            elif position != row.position:
+                row.position, row.replayed_at = position, self._clock.now()
 
     @staticmethod
     def ledger_page(session: Session, after: str | None, limit: int) -> list[tuple[str, datetime]]:

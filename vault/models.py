@@ -24,6 +24,7 @@ import enum
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -48,6 +49,7 @@ __all__ = [
     "UtcDateTime",
     "DataBase",
     "KeysBase",
+    "LedgerReplay",
     "Subject",
     "SubjectField",
     "Tombstone",
@@ -228,6 +230,21 @@ class ShredLedgerEntry(KeysBase):
 
     def __repr__(self) -> str:
         return f"ShredLedgerEntry(subject_id={self.subject_id!r})"
+
+
+class LedgerReplay(KeysBase):
+    """How far the shred ledger kept outside the stores (vault.ledger) has been replayed into this
+    key store. It travels with the key store: a key store restored from a backup carries the
+    position of its time, so the next open replays every shred made since."""
+
+    __tablename__ = "ledger_replay"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger())
+    replayed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    def __repr__(self) -> str:
+        return f"LedgerReplay(source={self.source!r}, position={self.position})"
 
 
 # --- data store: audit log ------------------------------------------------------------------

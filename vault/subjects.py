@@ -59,6 +59,8 @@ from vault.clock import Clock
 from vault.db import checkpoint_sqlite, insert_rows, one_of, session_scope
 from vault.errors import InvalidInputError, NotFoundError
 from vault.keystore import KeyHierarchy
+from vault.ledger import SOURCE as LEDGER_SOURCE
+from vault.ledger import ShredLedger
 from vault.models import Record, RecordField, ShredLedgerEntry, Subject, SubjectField, Tombstone
 from vault.retention.holds import HeldError, active_holds, refuse_if_held
 
@@ -514,6 +516,41 @@ class SubjectService:
             self._delete_data(session, subject_id)
             if session.get(Tombstone, subject_id) is None:
                 session.add(Tombstone(subject_id=subject_id, shredded_at=shredded_at, reason_code=reason_code))
+
+    def replay_external_ledger(self, ledger: ShredLedger) -> int:
+        """Replay the shred ledger kept outside the stores (vault.ledger) from where this key
+        store last left it: every subject it names whose data key or data is present again (the
+        stores were restored from a backup) is destroyed again, audited and logged. Returns how
+        many; moves the key store's position to the ledger's end."""
+        position = self._keys.ledger_position(LEDGER_SOURCE)
+        entries, end = ledger.read(position)
+        latest: dict[str, datetime] = {}
+        for subject_id, shredded_at in entries:
+            latest.setdefault(subject_id, shredded_at)
+        ids = list(latest)
+        destroyed: list[str] = []
+        for start in range(0, len(ids), _REPLAY_BATCH):
+            batch = ids[start : start + _REPLAY_BATCH]
+            with session_scope(self._keys.engine) as key_session:
+                with_keys = self._keys.data_keys_present(key_session, batch)
+            with session_scope(self._engine) as session:
+                with_data = set(session.scalars(select(Subject.id).where(one_of(Subject.id, batch))))
+            for subject_id in batch:
+                if subject_id in with_keys or subject_id in with_data:
+                    self._destroy(subject_id, latest[subject_id], REPLAY_REASON_CODE)
+                    destroyed.append(subject_id)
+        if end != position:
+            self._keys.set_ledger_position(LEDGER_SOURCE, end)
+        if destroyed:
+            self._checkpoint()
+            log.warning(
+                "shred ledger replayed at open: %d subject(s) restored from a backup were destroyed again",
+                len(destroyed),
+            )
+            self._audit.append(
+                "subject.replay_shreds", targets=destroyed, detail={"destroyed": len(destroyed), "source": LEDGER_SOURCE}
+            )
+        return len(destroyed)
 
     def replay_shred_ledger(self) -> int:
         """After restoring either store from a backup, shred again every subject that came back.

@@ -36,6 +36,8 @@ from vault.clock import Clock, SystemClock
 from vault.db import make_engine, redact_url, sqlite_path
 from vault.errors import NotInitialisedError, UnavailableError
 from vault.keystore import KeyHierarchy, RewrapReport
+from vault.ledger import SOURCE as LEDGER_SOURCE
+from vault.ledger import ShredLedger
 from vault.migrate import DATA, KEYS, StoreSchema, current_revision, head_revisions, upgrade_store
 from vault.signing import AUDIT_PURPOSE, SigningKeys
 from vault.checks import CheckService
@@ -104,8 +106,10 @@ class Vault:
         audit_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
         records_config: RecordsConfig | None = None,
         retention_policies: PolicySet | None = None,
+        shred_ledger: ShredLedger | None = None,
     ) -> None:
         self.provider = provider
+        self.shred_ledger = shred_ledger
         self.clock = clock
         self.data_engine = data_engine
         self.keys_engine = keys_engine
@@ -131,6 +135,7 @@ class Vault:
         )
         self.apikeys = ApiKeyService(self.data_engine, self.clock, self.audit)
         self.keys = KeyHierarchy(self.provider, self.keys_engine, self.clock, self.cache)
+        self.keys.external_ledger = self.shred_ledger
         self.subjects = SubjectService(self.data_engine, self.keys, self.clock, self.audit)
         config = self.records_config
         self.normalizer = Normalizer(config.normalizer)
@@ -176,6 +181,7 @@ class Vault:
         audit_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
         records_config: RecordsConfig | None = None,
         retention_policies: PolicySet | None = None,
+        shred_ledger: ShredLedger | None = None,
     ) -> Vault:
         if not isinstance(provider, KekProvider):
             raise TypeError("provider must be a KekProvider")
@@ -208,6 +214,7 @@ class Vault:
                 audit_checkpoint_every=audit_checkpoint_every,
                 records_config=records_config,
                 retention_policies=retention_policies,
+                shred_ledger=shred_ledger,
             )
             if initialise:
                 _reach(KEYS, vault.keys.ensure_epoch)
@@ -219,6 +226,9 @@ class Vault:
                 raise UnavailableError("the key provider cannot unwrap the key store's current epoch key") from None
             except ProviderUnavailableError as exc:
                 raise UnavailableError(f"the key provider cannot be reached ({exc})") from None
+            if shred_ledger is not None:
+                # stores restored from a backup: the shreds made since are applied again, now
+                vault.subjects.replay_external_ledger(shred_ledger)
         except BaseException:
             data_engine.dispose()
             keys_engine.dispose()
@@ -238,6 +248,7 @@ class Vault:
         audit_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
         records_config: RecordsConfig | None = None,
         retention_policies: PolicySet | None = None,
+        shred_ledger: ShredLedger | None = None,
     ) -> Vault:
         """Migrate both stores to head, create key epoch 1 if there is no epoch (and the audit
         signing key if there is none), and open the vault."""
@@ -252,6 +263,7 @@ class Vault:
             audit_checkpoint_every=audit_checkpoint_every,
             records_config=records_config,
             retention_policies=retention_policies,
+            shred_ledger=shred_ledger,
         )
 
     @classmethod
@@ -267,6 +279,7 @@ class Vault:
         audit_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
         records_config: RecordsConfig | None = None,
         retention_policies: PolicySet | None = None,
+        shred_ledger: ShredLedger | None = None,
     ) -> Vault:
         """Open an existing vault; NotInitialisedError if a store is not migrated to head."""
         return cls._build(
@@ -280,6 +293,7 @@ class Vault:
             audit_checkpoint_every=audit_checkpoint_every,
             records_config=records_config,
             retention_policies=retention_policies,
+            shred_ledger=shred_ledger,
         )
 
     def rotate_keys(self) -> dict[str, Any]:
@@ -394,6 +408,10 @@ class Vault:
                 "record_keys": self.keys.count_record_keys(),
             },
             "retention": self.retention.status(),
+            "shred_ledger": {
+                "external": repr(self.shred_ledger) if self.shred_ledger is not None else None,
+                "replayed_to": self.keys.ledger_position(LEDGER_SOURCE) if self.shred_ledger is not None else None,
+            },
             "cache": {
                 "entries": len(self.cache),
                 "max_entries": self.cache.max_entries,
@@ -423,6 +441,8 @@ class Vault:
         self.keys_engine.dispose()
         if self._owns_provider:
             self.provider.close()
+        if self.shred_ledger is not None:
+            self.shred_ledger.close()
 
     def own_provider(self) -> None:
         """Close the provider (an HSM session) with the vault: the vault was built around it."""

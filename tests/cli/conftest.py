@@ -58,3 +58,9 @@ def initialised(cli: Cli) -> Cli:
 
 
 CliFactory = Callable[[dict[str, str]], Cli]
+
+
+@pytest.fixture
+def make_cli() -> CliFactory:
+    """A CLI runner over the given environment (for tests that build their own)."""
+    return Cli

@@ -6,22 +6,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 from canary import CANARY_PII
-from conftest import Cli
 from providers import fresh_label, kek_uri, softhsm
 
 
 @pytest.fixture(params=["pkcs11", "aws-kms"])
-def provider_cli(request: pytest.FixtureRequest, cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+def provider_cli(
+    request: pytest.FixtureRequest, cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, make_cli: Any
+) -> Iterator[Any]:
     env = {k: v for k, v in cli_env.items() if k != "PSEUDOVAULT_PASSPHRASE"}
     if request.param == "pkcs11":
         hsm = softhsm()
         env.update(hsm.env())
         env["PSEUDOVAULT_KEK"] = kek_uri(hsm, fresh_label())
-        yield Cli(env)
+        yield make_cli(env)
         return
     from moto import mock_aws
 
@@ -34,10 +35,10 @@ def provider_cli(request: pytest.FixtureRequest, cli_env: dict[str, str], monkey
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     env["PSEUDOVAULT_KEK"] = "aws-kms:alias/pseudovault-cli"
     with mock_aws():
-        yield Cli(env)
+        yield make_cli(env)
 
 
-def test_walk_through_on_the_provider(provider_cli: Cli) -> None:
+def test_walk_through_on_the_provider(provider_cli: Any) -> None:
     cli = provider_cli
     prefix = "hsm:" if "pkcs11" in cli.env["PSEUDOVAULT_KEK"] else "kms:"
     created = cli.json("init")
@@ -71,18 +72,20 @@ def test_walk_through_on_the_provider(provider_cli: Cli) -> None:
     assert cli.json("check", "--identifier", "email=banned@example.com")["decision"] == "deny"
 
 
-def test_an_unreachable_token_is_one_line_and_exit_6(cli_env: dict[str, str]) -> None:
+def test_an_unreachable_token_is_one_line_and_exit_6(cli_env: dict[str, str], make_cli: Any) -> None:
     hsm = softhsm()
     env = {k: v for k, v in cli_env.items() if k != "PSEUDOVAULT_PASSPHRASE"}
     env.update(hsm.env())
     env["PSEUDOVAULT_KEK"] = f"pkcs11:module={hsm.module};token=no-such-token;key=k"
-    result = Cli(env)("init")
+    result = make_cli(env)("init")
     assert result.exit_code == 6, result.output
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
     assert hsm.pin not in result.output
 
 
-def test_an_unreachable_kms_is_one_line_and_exit_6(cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreachable_kms_is_one_line_and_exit_6(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, make_cli: Any
+) -> None:
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -93,15 +96,15 @@ def test_an_unreachable_kms_is_one_line_and_exit_6(cli_env: dict[str, str], monk
         monkeypatch.setenv(name, value)
     env = {k: v for k, v in cli_env.items() if k != "PSEUDOVAULT_PASSPHRASE"}
     env["PSEUDOVAULT_KEK"] = "aws-kms:alias/unreachable"
-    result = Cli(env)("init")
+    result = make_cli(env)("init")
     assert result.exit_code == 6, result.output
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
 
 
-def test_a_pin_is_required_for_the_token(cli_env: dict[str, str], tmp_path: Path) -> None:
+def test_a_pin_is_required_for_the_token(cli_env: dict[str, str], make_cli: Any) -> None:
     hsm = softhsm()
     env = {k: v for k, v in cli_env.items() if k != "PSEUDOVAULT_PASSPHRASE"}
     env["SOFTHSM2_CONF"] = str(hsm.conf)
     env["PSEUDOVAULT_KEK"] = kek_uri(hsm, fresh_label())
-    result = Cli(env)("init")
+    result = make_cli(env)("init")
     assert result.exit_code == 5 and "PSEUDOVAULT_PKCS11_PIN" in result.stderr
