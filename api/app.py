@@ -30,6 +30,7 @@ from fastapi.routing import APIRoute
 from api.auth import PUBLIC_PATHS, ApiRoute, iter_routes, required_scopes
 from api.errors import install_error_handlers
 from api.keycache import KeyCache
+from api.keymaint import PeriodicKeyMaintenance
 from api.metrics import Metrics
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.openapi import install_openapi
@@ -101,10 +102,19 @@ def create_app(
                 )
                 sweep.start()
             app.state.periodic_sweep = sweep
+            maintenance: PeriodicKeyMaintenance | None = None
+            if api_settings.key_maintenance_interval_seconds > 0 and api_settings.epoch_max_age_days > 0:
+                maintenance = PeriodicKeyMaintenance(
+                    app.state.vault, api_settings.key_maintenance_interval_seconds, metrics
+                )
+                maintenance.start()
+            app.state.key_maintenance = maintenance
             log.info("API started")
             try:
                 yield
             finally:  # after uvicorn's graceful shutdown: close what this app opened
+                if maintenance is not None:
+                    await maintenance.stop()
                 if sweep is not None:
                     await sweep.stop()  # before the vault closes
                 if owns_limiter:

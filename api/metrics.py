@@ -80,6 +80,12 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.key_maintenance = Counter(
+            "pseudovault_key_maintenance_total",
+            "Rounds of the in-server key maintenance (backup horizon), by what they did.",
+            ["outcome"],
+            registry=self.registry,
+        )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

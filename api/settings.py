@@ -22,6 +22,10 @@ PSEUDOVAULT_SWEEP_INTERVAL_SECONDS  0          run the retention sweep in the se
                                                many seconds (0: off; run ``pseudovault retention
                                                sweep`` from cron instead); see api.sweeper
 PSEUDOVAULT_SWEEP_BATCH_SIZE        500        items per transaction of those sweeps
+PSEUDOVAULT_KEY_MAINTENANCE_        3600       how often the server checks the backup horizon
+INTERVAL_SECONDS                               (``PSEUDOVAULT_EPOCH_MAX_AGE_DAYS``) and rotates,
+                                               rewraps and destroys old keys (0: off); see
+                                               api.keymaint
 PSEUDOVAULT_LOG_LEVEL               info       debug, info, warning, error
 ==================================  =========  =================================================
 
@@ -55,6 +59,7 @@ class ApiSettings(Settings):
     check_batch_cost: float = Field(default=1.0, ge=0, le=1000)
     sweep_interval_seconds: float = Field(default=0.0, ge=0, le=7 * 24 * 3600)
     sweep_batch_size: int = Field(default=500, ge=1, le=MAX_BATCH_SIZE)
+    key_maintenance_interval_seconds: float = Field(default=3600.0, ge=0, le=7 * 24 * 3600)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("rate_limit_url")

@@ -121,6 +121,7 @@ def _vault_kwargs(settings: Settings, clock: Clock | None) -> dict[str, object]:
         # a bad retention policy file fails here (file, line, reason), before any store is opened
         "retention_policies": load_policies(settings.retention_policies),
         "shred_ledger": open_ledger(settings.resolved_ledger_url),
+        "epoch_max_age": timedelta(days=settings.epoch_max_age_days) if settings.epoch_max_age_days else None,
     }
     if clock is not None:
         kwargs["clock"] = clock

@@ -453,6 +453,35 @@ def keys_rewrap(
         )
 
 
+@keys_app.command("maintain")
+def keys_maintain(
+    max_age_days: Annotated[
+        float | None,
+        typer.Option(min=0, help="Rotate when the current epoch is this many days old (default: PSEUDOVAULT_EPOCH_MAX_AGE_DAYS)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Keep the backup horizon: rotate when the current epoch is too old, then rewrap and destroy
+    the old keys. What the server does on its own schedule; run it from cron without a server."""
+    from datetime import timedelta
+
+    with run_command(), open_from_env() as vault:
+        max_age = timedelta(days=max_age_days) if max_age_days is not None else None
+        data = vault.maintain_keys(max_age)
+
+        def render() -> None:
+            if data["rotated"]:
+                out.print(f"Rotated to root key {data['rotated']['root_key_id']} and epoch {data['rotated']['epoch']}")
+            if data["rewrap"]:
+                destroyed = ", ".join(data["rewrap"]["root_keys_destroyed"]) or "none"
+                out.print(f"Rewrapped; epochs destroyed: {data['rewrap']['epochs_destroyed']}; root keys destroyed: {destroyed}")
+            if not data["rotated"] and not data["rewrap"]:
+                out.print("Nothing to do")
+            out.print(f"Next rotation due: {data['next_rotation_at'] or 'never (no maximum age set)'}")
+
+        emit(data, as_json, render)
+
+
 # ---------------------------------------------------------------------------------------------
 # records and checks
 

@@ -620,6 +620,19 @@ class KeyHierarchy:
             log.info("destroyed root key version %s", info.key_id)
         return tuple(destroyed)
 
+    def rewrap_pending(self) -> bool:
+        """Whether :meth:`rewrap` has anything to do: keys under older epochs or root versions,
+        or a root version left wrapping nothing but not yet destroyed."""
+        self._provider.refresh()
+        primary = self._provider.primary_key_id
+        if self._rewrap_work(self.current_epoch(), primary):
+            return True
+        in_use = set(self.root_key_ids_in_use())
+        return any(
+            info.status != "destroyed" and info.key_id != primary and info.key_id not in in_use
+            for info in self._provider.keys()
+        )
+
     def _rewrap_work(self, current: int, primary: str) -> int:
         """What a rewrap expects to do: data keys to move, older epochs to destroy, and newer
         epoch keys and lookup keys to rewrap under the primary root version."""

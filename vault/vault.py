@@ -34,7 +34,7 @@ from vault.audit import DEFAULT_CHECKPOINT_EVERY, AuditLog
 from vault.cache import KeyCache
 from vault.clock import Clock, SystemClock
 from vault.db import make_engine, redact_url, sqlite_path
-from vault.errors import NotInitialisedError, UnavailableError
+from vault.errors import ConflictError, NotInitialisedError, UnavailableError
 from vault.keystore import KeyHierarchy, RewrapReport
 from vault.ledger import SOURCE as LEDGER_SOURCE
 from vault.ledger import ShredLedger
@@ -107,9 +107,11 @@ class Vault:
         records_config: RecordsConfig | None = None,
         retention_policies: PolicySet | None = None,
         shred_ledger: ShredLedger | None = None,
+        epoch_max_age: timedelta | None = None,
     ) -> None:
         self.provider = provider
         self.shred_ledger = shred_ledger
+        self.epoch_max_age = epoch_max_age
         self.clock = clock
         self.data_engine = data_engine
         self.keys_engine = keys_engine
@@ -182,6 +184,7 @@ class Vault:
         records_config: RecordsConfig | None = None,
         retention_policies: PolicySet | None = None,
         shred_ledger: ShredLedger | None = None,
+        epoch_max_age: timedelta | None = None,
     ) -> Vault:
         if not isinstance(provider, KekProvider):
             raise TypeError("provider must be a KekProvider")
@@ -215,6 +218,7 @@ class Vault:
                 records_config=records_config,
                 retention_policies=retention_policies,
                 shred_ledger=shred_ledger,
+                epoch_max_age=epoch_max_age,
             )
             if initialise:
                 _reach(KEYS, vault.keys.ensure_epoch)
@@ -249,6 +253,7 @@ class Vault:
         records_config: RecordsConfig | None = None,
         retention_policies: PolicySet | None = None,
         shred_ledger: ShredLedger | None = None,
+        epoch_max_age: timedelta | None = None,
     ) -> Vault:
         """Migrate both stores to head, create key epoch 1 if there is no epoch (and the audit
         signing key if there is none), and open the vault."""
@@ -264,6 +269,7 @@ class Vault:
             records_config=records_config,
             retention_policies=retention_policies,
             shred_ledger=shred_ledger,
+            epoch_max_age=epoch_max_age,
         )
 
     @classmethod
@@ -280,6 +286,7 @@ class Vault:
         records_config: RecordsConfig | None = None,
         retention_policies: PolicySet | None = None,
         shred_ledger: ShredLedger | None = None,
+        epoch_max_age: timedelta | None = None,
     ) -> Vault:
         """Open an existing vault; NotInitialisedError if a store is not migrated to head."""
         return cls._build(
@@ -294,6 +301,7 @@ class Vault:
             records_config=records_config,
             retention_policies=retention_policies,
             shred_ledger=shred_ledger,
+            epoch_max_age=epoch_max_age,
         )
 
     def rotate_keys(self) -> dict[str, Any]:
@@ -327,6 +335,49 @@ class Vault:
             },
         )
         return report
+
+    def maintain_keys(self, max_age: timedelta | None = None) -> dict[str, Any]:
+        """Keep the backup horizon: when the current epoch is ``max_age`` old (default: the
+        vault's ``epoch_max_age``; None or zero: never by age), rotate the root key and the epoch;
+        then, whenever anything is left under old keys (this rotation, or an interrupted rewrap),
+        rewrap, which destroys the old epoch and the old root version. Returns what it did.
+
+        Safe in several processes at once: a rotation that loses a race is skipped (the winner's
+        epoch is young), and a rewrap continues where another left off.
+        """
+        max_age = self.epoch_max_age if max_age is None else max_age
+        now = self.clock.now()
+        current = next((e for e in self.keys.epochs() if e.current), None)
+        if current is None:
+            raise NotInitialisedError("the key store has no enabled epoch")
+        rotated: dict[str, Any] | None = None
+        if max_age and now - current.created_at >= max_age:
+            try:
+                rotated = self.rotate_keys()
+            except ConflictError:  # another process rotated at the same moment
+                rotated = None
+        report = None
+        if rotated is not None or self.keys.rewrap_pending():
+            report = self.rewrap()
+        epoch_created = next(e.created_at for e in self.keys.epochs() if e.current)
+        return {
+            "rotated": rotated,
+            "rewrap": report.as_dict() if report is not None else None,
+            "current_epoch_created_at": epoch_created.isoformat(),
+            "next_rotation_at": (epoch_created + max_age).isoformat() if max_age else None,
+        }
+
+    def horizon(self) -> dict[str, Any]:
+        """The backup horizon as configured: how old the current epoch may grow, and when the
+        next rotation is due (no backup older than that can open a subject shredded since)."""
+        current = next((e for e in self.keys.epochs() if e.current), None)
+        max_age = self.epoch_max_age
+        return {
+            "epoch_max_age_days": max_age.total_seconds() / 86400 if max_age else None,
+            "current_epoch": current.epoch if current else None,
+            "current_epoch_created_at": current.created_at.isoformat() if current else None,
+            "next_rotation_at": (current.created_at + max_age).isoformat() if current and max_age else None,
+        }
 
     def readiness(self) -> dict[str, str]:
         """Cheap checks that the vault can serve: one query on each store, and the provider unwraps
@@ -408,6 +459,7 @@ class Vault:
                 "record_keys": self.keys.count_record_keys(),
             },
             "retention": self.retention.status(),
+            "horizon": self.horizon(),
             "shred_ledger": {
                 "external": repr(self.shred_ledger) if self.shred_ledger is not None else None,
                 "replayed_to": self.keys.ledger_position(LEDGER_SOURCE) if self.shred_ledger is not None else None,

@@ -139,3 +139,17 @@ def test_privileged_cli_actions_are_audited_without_pii(initialised: Any) -> Non
     assert ("subject.reveal", "cli", "support ticket 42") in actions
     assert ("subject.shred", "cli", None) in actions
     assert all(CANARY_PII not in repr(e.as_dict()) for e in entries)
+
+
+def test_keys_maintain_rotates_an_old_epoch_and_destroys_the_old_keys(initialised: Any) -> None:
+    cli = initialised
+    subject = cli.json("subjects", "add", "--field", "email=kim@example.com")["subject_id"]
+    assert cli.json("keys", "maintain", "--max-age-days", "30")["rotated"] is None
+    done = cli.json("keys", "maintain", "--max-age-days", "0.000000001")
+    assert done["rotated"]["root_key_id"] == "local:2"
+    assert done["rewrap"]["root_keys_destroyed"] == ["local:1"]
+    status = cli.json("status")
+    assert [(k["key_id"], k["status"]) for k in status["provider"]["keys"]] == [("local:1", "destroyed"), ("local:2", "enabled")]
+    assert status["horizon"]["epoch_max_age_days"] == 30
+    assert cli.json("subjects", "show", subject)["fields"]["email"] == "kim@example.com"
+    assert "Nothing to do" in cli.ok("keys", "maintain", "--max-age-days", "30").stdout
