@@ -122,6 +122,7 @@ def _vault_kwargs(settings: Settings, clock: Clock | None) -> dict[str, object]:
         "retention_policies": load_policies(settings.retention_policies),
         "shred_ledger": open_ledger(settings.resolved_ledger_url),
         "epoch_max_age": timedelta(days=settings.epoch_max_age_days) if settings.epoch_max_age_days else None,
+        "key_vacuum": (settings.key_vacuum, settings.key_vacuum_delay_seconds),
     }
     if clock is not None:
         kwargs["clock"] = clock

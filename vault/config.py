@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     # the old keys destroyed once the current epoch is this old (0: never, by hand only).
     epoch_max_age_days: float = Field(default=30.0, ge=0, le=3650)
     # PostgreSQL: after shreds, VACUUM the key tables ("plain"), rewrite them ("full"), or not.
-    key_vacuum: str = Field(default="plain", pattern="^(plain|full|off)$")
+    key_vacuum: str = Field(default="full", pattern="^(plain|full|off)$")
+    key_vacuum_delay_seconds: float = Field(default=10.0, ge=0, le=3600)
     key_cache_ttl_seconds: float = Field(default=300.0, gt=0, le=86_400)
     key_cache_size: int = Field(default=10_000, ge=1, le=10_000_000)
     default_region: str = Field(default="KR", min_length=2, max_length=2)

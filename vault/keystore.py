@@ -56,6 +56,7 @@ from vault.clock import Clock
 from vault.db import insert_rows, one_of, session_scope
 from vault.errors import ConflictError, NotFoundError, NotInitialisedError
 from vault.ledger import ShredLedger
+from vault.vacuum import DeferredVacuum
 from vault.models import EpochStatus, LedgerReplay, LookupKey, RecordKey, ShredLedgerEntry, SigningKeyRow, SubjectKey, WrappingKey
 
 __all__ = ["KeyHierarchy", "RewrapReport", "EpochInfo"]
@@ -135,6 +136,19 @@ class KeyHierarchy:
         self._cache = cache
         #: the shred ledger outside both stores (vault.ledger), when the vault has one
         self.external_ledger: ShredLedger | None = None
+        #: key-table vacuum after shreds on PostgreSQL (vault.vacuum); None: autovacuum only
+        self.vacuum: DeferredVacuum | None = None
+
+    def _after_shred(self, session: Session, evict: Callable[[], None]) -> None:
+        """Evict now and when ``session`` commits; once committed, ask for the key tables' vacuum."""
+        evict()
+
+        def committed(_session: Session) -> None:
+            evict()
+            if self.vacuum is not None:
+                self.vacuum.request()
+
+        event.listen(session, "after_commit", committed, once=True)
 
     @property
     def engine(self) -> Engine:
@@ -351,8 +365,7 @@ class KeyHierarchy:
         """
         cache_key = _dek_cache_key(subject_id)
         result = cast(CursorResult[Any], session.execute(delete(SubjectKey).where(SubjectKey.subject_id == subject_id)))
-        self._cache.evict(cache_key)
-        event.listen(session, "after_commit", lambda _session: self._cache.evict(cache_key), once=True)
+        self._after_shred(session, lambda: self._cache.evict(cache_key))
         return bool(result.rowcount)
 
     def destroy_data_keys(self, session: Session, subject_ids: Collection[str]) -> int:
@@ -372,12 +385,11 @@ class KeyHierarchy:
         )
         cache_keys = [_dek_cache_key(subject_id) for subject_id in ids]
 
-        def evict(_session: Session | None = None) -> None:
+        def evict() -> None:
             for cache_key in cache_keys:
                 self._cache.evict(cache_key)
 
-        evict()
-        event.listen(session, "after_commit", evict, once=True)
+        self._after_shred(session, evict)
         return int(result.rowcount or 0)
 
     def count_data_keys(self) -> int:
@@ -415,8 +427,7 @@ class KeyHierarchy:
         """Delete the wrapped data key of a record in ``session``; evicted now and on commit."""
         cache_key = _record_key_cache_key(record_id)
         result = cast(CursorResult[Any], session.execute(delete(RecordKey).where(RecordKey.record_id == record_id)))
-        self._cache.evict(cache_key)
-        event.listen(session, "after_commit", lambda _session: self._cache.evict(cache_key), once=True)
+        self._after_shred(session, lambda: self._cache.evict(cache_key))
         return bool(result.rowcount)
 
     def count_record_keys(self) -> int:

@@ -36,6 +36,7 @@ from vault.clock import Clock, SystemClock
 from vault.db import make_engine, redact_url, sqlite_path
 from vault.errors import ConflictError, NotInitialisedError, UnavailableError
 from vault.keystore import KeyHierarchy, RewrapReport
+from vault.vacuum import DeferredVacuum
 from vault.ledger import SOURCE as LEDGER_SOURCE
 from vault.ledger import ShredLedger
 from vault.migrate import DATA, KEYS, StoreSchema, current_revision, head_revisions, upgrade_store
@@ -108,8 +109,10 @@ class Vault:
         retention_policies: PolicySet | None = None,
         shred_ledger: ShredLedger | None = None,
         epoch_max_age: timedelta | None = None,
+        key_vacuum: tuple[str, float] = ("full", 10.0),
     ) -> None:
         self.provider = provider
+        self.key_vacuum = key_vacuum
         self.shred_ledger = shred_ledger
         self.epoch_max_age = epoch_max_age
         self.clock = clock
@@ -138,6 +141,8 @@ class Vault:
         self.apikeys = ApiKeyService(self.data_engine, self.clock, self.audit)
         self.keys = KeyHierarchy(self.provider, self.keys_engine, self.clock, self.cache)
         self.keys.external_ledger = self.shred_ledger
+        mode, delay = self.key_vacuum
+        self.keys.vacuum = DeferredVacuum(self.keys_engine, ("subject_keys", "record_keys"), mode=mode, delay=delay)
         self.subjects = SubjectService(self.data_engine, self.keys, self.clock, self.audit)
         config = self.records_config
         self.normalizer = Normalizer(config.normalizer)
@@ -185,6 +190,7 @@ class Vault:
         retention_policies: PolicySet | None = None,
         shred_ledger: ShredLedger | None = None,
         epoch_max_age: timedelta | None = None,
+        key_vacuum: tuple[str, float] = ("full", 10.0),
     ) -> Vault:
         if not isinstance(provider, KekProvider):
             raise TypeError("provider must be a KekProvider")
@@ -219,6 +225,7 @@ class Vault:
                 retention_policies=retention_policies,
                 shred_ledger=shred_ledger,
                 epoch_max_age=epoch_max_age,
+                key_vacuum=key_vacuum,
             )
             if initialise:
                 _reach(KEYS, vault.keys.ensure_epoch)
@@ -254,6 +261,7 @@ class Vault:
         retention_policies: PolicySet | None = None,
         shred_ledger: ShredLedger | None = None,
         epoch_max_age: timedelta | None = None,
+        key_vacuum: tuple[str, float] = ("full", 10.0),
     ) -> Vault:
         """Migrate both stores to head, create key epoch 1 if there is no epoch (and the audit
         signing key if there is none), and open the vault."""
@@ -270,6 +278,7 @@ class Vault:
             retention_policies=retention_policies,
             shred_ledger=shred_ledger,
             epoch_max_age=epoch_max_age,
+            key_vacuum=key_vacuum,
         )
 
     @classmethod
@@ -287,6 +296,7 @@ class Vault:
         retention_policies: PolicySet | None = None,
         shred_ledger: ShredLedger | None = None,
         epoch_max_age: timedelta | None = None,
+        key_vacuum: tuple[str, float] = ("full", 10.0),
     ) -> Vault:
         """Open an existing vault; NotInitialisedError if a store is not migrated to head."""
         return cls._build(
@@ -302,6 +312,7 @@ class Vault:
             retention_policies=retention_policies,
             shred_ledger=shred_ledger,
             epoch_max_age=epoch_max_age,
+            key_vacuum=key_vacuum,
         )
 
     def rotate_keys(self) -> dict[str, Any]:
@@ -488,6 +499,8 @@ class Vault:
             return
         self._closed = True
         self.checks.close()
+        if self.keys.vacuum is not None:
+            self.keys.vacuum.flush()  # before the engine goes: a shred's key row leaves the files now
         self.cache.clear()
         self.data_engine.dispose()
         self.keys_engine.dispose()

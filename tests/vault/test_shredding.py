@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import time
 import pytest
 from canary import CANARY_PII
 from sqlalchemy import Engine, text
@@ -421,3 +422,37 @@ def test_shredded_bytes_are_gone_from_postgres(
         assert vault.subjects.read(bystander)["name"] == "Bystander"
     if not pageinspect:
         pytest.skip("pageinspect is not available: rows and statistics were checked, raw pages were not")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("mode", ["full", "off"])
+def test_the_key_store_vacuums_shredded_key_rows_by_itself(
+    postgres_urls: StoreUrls, provider: FakeKmsProvider, clock: FrozenClock, mode: str
+) -> None:
+    """No VACUUM run by the test: after a shred the key store rewrites its key tables by itself
+    (PSEUDOVAULT_KEY_VACUUM=full, within the delay); with it off, the deleted row's bytes are
+    still in the table file (the control that shows the scan can find them)."""
+    with Vault.create(
+        provider, postgres_urls.data, postgres_urls.keys, clock=clock, key_vacuum=(mode, 0.05)
+    ) as vault:
+        try:
+            _maintenance(vault.keys_engine, "CREATE EXTENSION IF NOT EXISTS pageinspect")
+        except Exception:  # needs PostgreSQL's contrib package and a superuser
+            pytest.skip("pageinspect is not available")
+        vault.subjects.create({"name": "Earlier"})
+        victim = vault.subjects.create({"email": CANARY_PII})  # inserted last: its bytes linger longest
+        (wrapped,) = [
+            bytes(row["wrapped"])
+            for row in _rows(vault.keys_engine, "SELECT wrapped FROM subject_keys WHERE subject_id = :s", s=victim)
+        ]
+        vault.subjects.shred(victim)
+        assert vault.keys.vacuum is not None
+        deadline = time.monotonic() + 20
+        while mode == "full" and vault.keys.vacuum.runs == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        found = _found(_pages(vault.keys_engine), {"wrapped data key": [wrapped]})
+        if mode == "full":
+            assert vault.keys.vacuum.runs >= 1
+            assert found == []
+        else:
+            assert found != [], "the control must find the deleted row's bytes"
