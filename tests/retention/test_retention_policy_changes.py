@@ -75,9 +75,27 @@ def test_a_dry_run_diff_then_applying_the_new_policies(lite: Vault, provider: Fa
         report = changed.retention.sweeper.sweep()
         assert report.outcomes["shredded"] == 2 and report.outcomes["deleted"] == 1
         assert changed.retention.apply_policies(dry_run=True).changes == ()
-    # the old policies are no longer the ones in force
-    with pytest.raises(PoliciesChangedError):
-        lite.retention.report(30)
+    # a process started before the change follows the applied policies, without a restart
+    assert lite.retention.report(30) is not None
+    assert lite.retention.policies.fingerprint == new.fingerprint
+    assert lite.retention.status()["policies"]["applied"] is True
+
+
+def test_a_process_started_with_an_unapplied_file_still_refuses(
+    lite: Vault, provider: FakeKmsProvider, clock: FrozenClock
+) -> None:
+    lite.retention.apply_policies()  # the presets are the applied policies
+    new = policies_with(SHORTER_PAYMENTS)
+    with Vault.open(provider, str(lite.data_engine.url), str(lite.keys_engine.url), clock=clock,
+                    retention_policies=new) as edited:
+        for _ in range(2):  # and keeps refusing: nothing was applied in between
+            with pytest.raises(PoliciesChangedError):
+                edited.retention.report(30)
+        edited.retention.apply_policies()
+        with Vault.open(provider, str(lite.data_engine.url), str(lite.keys_engine.url), clock=clock) as presets:
+            # started with the shipped presets after the edit was applied: the presets are the edit now
+            with pytest.raises(PoliciesChangedError):
+                presets.retention.report(30)
 
 
 def test_disabling_a_policy_unschedules_its_items(lite: Vault, provider: FakeKmsProvider, clock: FrozenClock) -> None:

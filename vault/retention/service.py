@@ -31,6 +31,9 @@ Policies in force
     dates is refused with :class:`PoliciesChangedError` until :meth:`apply_policies` has
     recomputed them (its dry run, and :meth:`diff` for any candidate file, show what would be
     destroyed earlier or later). The policy change is audited (``retention.policy_change``).
+    Other processes follow: every operation reads the stored state in its own transaction, and a
+    process that finds a set applied since it started (not the one it was started with) adopts it
+    from the stored copy, at once, without a restart.
 
 Scopes (for the HTTP layer): categorize and subject events ``subjects:write``; record events
 ``records:write``; policies, report, diff, apply, review, sweep ``admin``.
@@ -332,6 +335,11 @@ class RetentionService:
         self.holds = holds
         self._policies = policies
         self.sweeper = Sweeper(self, data_engine, keys, clock, audit, subjects, separate)
+        # the policy state stored when this process started: a different one stored later was
+        # applied by another process, and is followed (see ensure_applied)
+        with session_scope(self._engine) as session:
+            row = session.get(RetentionPolicyState, 1)
+            self._stored_at_start = row.fingerprint if row is not None else None
 
     def __repr__(self) -> str:
         return f"RetentionService(policies={self._policies!r})"
@@ -374,8 +382,16 @@ class RetentionService:
             session.add(self._state_row(self._policies))
             session.flush()
             return
-        if row.fingerprint != self._policies.fingerprint:
+        if row.fingerprint == self._policies.fingerprint:
+            return
+        if row.fingerprint == self._stored_at_start:
+            # this process was started with a policy file that differs from the applied one
             raise PoliciesChangedError(row.fingerprint, self._policies.fingerprint)
+        # another process applied other policies since this one started: follow them
+        adopted = PolicySet.from_dict(json.loads(row.policies))
+        log.info("retention policies applied by another process adopted (%s)", adopted.fingerprint[:12])
+        self._policies = adopted
+        self._stored_at_start = row.fingerprint
 
     def _state_row(self, policies: PolicySet) -> RetentionPolicyState:
         return RetentionPolicyState(
