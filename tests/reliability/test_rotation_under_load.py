@@ -1,0 +1,169 @@
+"""Rotation that every running process follows, without a restart: two ``pseudovault serve``
+processes on the same stores answer creates, reveals and checks without a single error while the
+CLI rotates the root key and the epoch, rotates the lookup key and rewraps (destroying the old
+root version), twice. On PostgreSQL two servers; on SQLite the same (shared files).
+
+Bounded in time (about 20 s of load), loopback only."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import StoreUrls
+
+PASSPHRASE = "rotation under load passphrase"
+LOAD_SECONDS_AFTER = 2.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _command() -> list[str]:
+    script = Path(sys.executable).parent / "pseudovault"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "api.cli"]
+
+
+def _env(home: Path, urls: StoreUrls) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PSEUDOVAULT_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+    env.update(
+        PSEUDOVAULT_HOME=str(home),
+        PSEUDOVAULT_DATA_URL=urls.data,
+        PSEUDOVAULT_KEYS_URL=urls.keys,
+        PSEUDOVAULT_PASSPHRASE=PASSPHRASE,
+        PSEUDOVAULT_KDF_TIME_COST="1",
+        PSEUDOVAULT_KDF_MEMORY_KIB="8",
+        PSEUDOVAULT_KDF_PARALLELISM="1",
+        PSEUDOVAULT_RATE_LIMIT_PER_SECOND="0",
+        PSEUDOVAULT_LOOKUP_REFRESH_SECONDS="1",
+        PSEUDOVAULT_LOG_LEVEL="warning",
+    )
+    return env
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([*_command(), *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
+    return done.stdout
+
+
+def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [*_command(), "serve", "--port", str(port)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"serve exited: {process.communicate()[1]}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1.0).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    pytest.fail("serve did not become ready")
+
+
+class Load:
+    """Creates, reveals and checks against every server in turn until stopped."""
+
+    def __init__(self, bases: list[str], token: str) -> None:
+        self.bases = bases
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.statuses: Counter[tuple[str, int]] = Counter()
+        self.errors: list[str] = []
+        self.stop = threading.Event()
+        self.subjects: list[tuple[str, str]] = []
+
+    def run(self, worker: int) -> None:
+        with httpx.Client(timeout=30.0, headers=self.headers) as client:
+            i = 0
+            while not self.stop.is_set():
+                base = self.bases[(i + worker) % len(self.bases)]
+                i += 1
+                email = f"load-{worker}-{i}@example.com"
+                self._call(client, "create", "POST", f"{base}/v1/subjects", {"fields": {"email": email}}, email)
+                if self.subjects:
+                    subject_id, expected = self.subjects[(i * 7 + worker) % len(self.subjects)]
+                    other = self.bases[(i + worker + 1) % len(self.bases)]  # read on the other server
+                    self._call(client, "reveal", "POST", f"{other}/v1/subjects/{subject_id}/reveal",
+                               {"purpose": "load test"}, expected)
+                self._call(client, "check", "POST", f"{base}/v1/checks",
+                           {"identifiers": [{"kind": "email", "value": "banned@example.com"}]}, None)
+
+    def _call(self, client: httpx.Client, what: str, method: str, url: str, body: dict[str, Any], expect: Any) -> None:
+        try:
+            response = client.request(method, url, json=body)
+        except httpx.TransportError as exc:
+            self.errors.append(f"{what}: {type(exc).__name__}")
+            return
+        self.statuses[(what, response.status_code)] += 1
+        if response.status_code >= 300:
+            self.errors.append(f"{what}: {response.status_code} {response.text[:200]}")
+            return
+        data = response.json()
+        if what == "create":
+            self.subjects.append((data["subject_id"], expect))
+        elif what == "reveal" and data["fields"]["email"] != expect:
+            self.errors.append("reveal: wrong data")
+        elif what == "check" and data["decision"] != "deny":
+            self.errors.append(f"check: {data['decision']}")
+
+
+def test_rotation_and_rewrap_under_load_on_two_servers(store_urls: StoreUrls, tmp_path: Path) -> None:
+    env = _env(tmp_path / "home", store_urls)
+    _cli(env, "init")
+    token = _cli(
+        env, "apikeys", "create", "--name", "load", "--scope", "subjects:write", "--scope", "subjects:reveal",
+        "--scope", "checks",
+    ).split()[-1]
+    _cli(env, "records", "add", "--identifier", "email=banned@example.com", "--category", "fraudulent_transaction")
+    servers = [_start(env), _start(env)]
+    load = Load([base for _, base in servers], token)
+    threads = [threading.Thread(target=load.run, args=(w,), daemon=True) for w in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        time.sleep(1.5)
+        for cycle in range(2):
+            _cli(env, "keys", "rotate")
+            time.sleep(0.5)
+            _cli(env, "keys", "rotate-lookup")
+            time.sleep(0.5)
+            rewrap = _cli(env, "keys", "rewrap", "--json")
+            assert f'"local:{cycle + 1}"' in rewrap  # the old root version is destroyed
+            time.sleep(LOAD_SECONDS_AFTER)
+    finally:
+        load.stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+        for process, _ in servers:
+            process.terminate()
+        logs = [process.communicate(timeout=30)[1] for process, _ in servers]
+    done = sum(load.statuses.values())
+    assert load.errors == [], (load.errors[:10], dict(load.statuses))
+    assert done > 50, dict(load.statuses)
+    assert {what for what, _ in load.statuses} == {"create", "reveal", "check"}
+    assert not any('"status": 500' in log for log in logs)
+    status = _cli(env, "status", "--json")
+    assert '"key_id": "local:1"' in status and '"destroyed"' in status
