@@ -1,9 +1,7 @@
 """Key status, rotation and rewrap (scope ``admin``). Never key material.
 
-With the local keyring and several worker processes, a rotation made through one worker is not
-seen by the others (each holds the keyring it opened at start): restart the server after
-rotating, or rotate with ``pseudovault keys rotate`` and restart. A KMS or HSM provider has no
-such limit.
+A rotation or rewrap made through one worker (or the CLI, or another server) is followed by every
+other process without a restart (docs/key-hierarchy.md, "Every process follows every rotation").
 """
 
 from __future__ import annotations
@@ -64,6 +62,15 @@ class LookupKeyVersion(ResponseModel):
     destroyed_at: datetime | None
 
 
+class Horizon(ResponseModel):
+    epoch_max_age_days: float | None = Field(
+        description="The current epoch is rotated (and the old keys destroyed) once it is this old; null: never."
+    )
+    current_epoch: int | None
+    current_epoch_created_at: str | None
+    next_rotation_at: str | None = Field(description="When the server rotates next; null: never by age.")
+
+
 class KeyStatus(ResponseModel):
     provider: Provider
     epochs: list[Epoch]
@@ -73,6 +80,7 @@ class KeyStatus(ResponseModel):
     )
     signing_keys: list[SigningKey]
     lookup_keys: list[LookupKeyVersion]
+    horizon: Horizon
 
 
 class Rotation(ResponseModel):
@@ -87,6 +95,9 @@ class RewrapResult(ResponseModel):
     lookup_keys_rewrapped: int = 0
     signing_keys_rewrapped: int = 0
     root_key_ids_in_use: list[str]
+    root_keys_destroyed: list[str] = Field(
+        default_factory=list, description="Root key versions destroyed at the provider: nothing was wrapped under them any more."
+    )
 
 
 @router.get(
@@ -108,6 +119,7 @@ def key_status(vault: VaultDep, _caller: Admin) -> KeyStatus:
         root_key_ids_in_use=list(vault.keys.root_key_ids_in_use()),
         signing_keys=[SigningKey.pick(s) for s in vault.signing.list()],
         lookup_keys=[LookupKeyVersion.pick(v) for v in vault.lookup.versions()],
+        horizon=Horizon.pick(vault.horizon()),
     )
 
 
@@ -126,9 +138,10 @@ def rotate_keys(vault: VaultDep, _caller: Admin) -> Rotation:
     "/rewrap",
     summary="Rewrap every key under the current keys",
     description="Moves every data key to the current epoch, destroys epochs nothing refers to any "
-    "more, and rewraps every key the root key wraps (epoch, lookup and signing keys) under the "
-    "primary root version. Resumable: run it again after an interruption. Audited as "
-    "`keys.rewrap` with its counts.",
+    "more, rewraps every key the root key wraps (epoch, lookup and signing keys) under the "
+    "primary root version, and destroys at the provider every root version that wraps nothing "
+    "any more. Resumable: run it again after an interruption. Audited as `keys.rewrap` with its "
+    "counts.",
 )
 def rewrap_keys(
     vault: VaultDep,
