@@ -75,9 +75,11 @@ class TestRewrapKeys:
             "lookup_keys_rewrapped": 1,
             "signing_keys_rewrapped": 1,
             "root_key_ids_in_use": ["fake:2"],
+            "root_keys_destroyed": ["fake:1"],
         }
         [entry] = vault.audit.query(action="keys.rewrap")
         assert entry.actor_id == _key_id(headers) and entry.detail["signing_keys_rewrapped"] == 1
+        assert entry.detail["root_keys_destroyed"] == 1
         assert client.get("/v1/audit/verify", headers=headers).json()["ok"] is True
 
 

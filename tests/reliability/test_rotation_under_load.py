@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import StoreUrls
 
 PASSPHRASE = "rotation under load passphrase"
 LOAD_SECONDS_AFTER = 2.0
@@ -36,7 +35,7 @@ def _command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "api.cli"]
 
 
-def _env(home: Path, urls: StoreUrls) -> dict[str, str]:
+def _env(home: Path, urls: Any) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PSEUDOVAULT_") and k != "PROMETHEUS_MULTIPROC_DIR"}
     env.update(
         PSEUDOVAULT_HOME=str(home),
@@ -130,7 +129,7 @@ class Load:
             self.errors.append(f"check: {data['decision']}")
 
 
-def test_rotation_and_rewrap_under_load_on_two_servers(store_urls: StoreUrls, tmp_path: Path) -> None:
+def test_rotation_and_rewrap_under_load_on_two_servers(store_urls: Any, tmp_path: Path) -> None:
     env = _env(tmp_path / "home", store_urls)
     _cli(env, "init")
     token = _cli(
