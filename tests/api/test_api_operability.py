@@ -124,6 +124,31 @@ def test_readiness_fails_when_a_store_is_gone(
     assert response.status_code == 503 and response.json()["detail"].startswith("the data store cannot be reached")
 
 
+def test_a_root_key_provider_that_goes_away_is_503_with_retry_after_and_comes_back(
+    vault: Vault, api_settings: ApiSettings, auth: Callable[..., dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keys.errors import ProviderUnavailableError
+
+    with TestClient(create_app(api_settings, vault=vault)) as client:
+        headers = auth("subjects:write")
+        vault.cache.clear()  # the next request needs the provider to unwrap the epoch key
+
+        def down(*_args: object, **_kwargs: object) -> None:
+            raise ProviderUnavailableError("AWS KMS cannot be used now (ThrottlingException)")
+
+        monkeypatch.setattr(vault.provider, "unwrap", down)
+        created = client.post("/v1/subjects", json={"fields": {"email": CANARY_PII}}, headers=headers)
+        assert created.status_code == 503 and created.headers["Retry-After"] == "5"
+        assert created.json()["detail"] == "the root key provider cannot be reached"
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.headers["Retry-After"] == "5"
+        assert vault.subjects.count() == 0
+        monkeypatch.undo()
+        again = client.post("/v1/subjects", json={"fields": {"email": CANARY_PII}}, headers=headers)
+        assert again.status_code == 201
+        assert client.get("/readyz").status_code == 200
+
+
 def test_the_app_refuses_a_route_without_a_declared_scope(
     vault: Vault, api_settings: ApiSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
