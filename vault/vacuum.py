@@ -15,6 +15,10 @@ asks for one of these on the key tables (``subject_keys``, ``record_keys``), cho
   reused. For very large key stores, where the horizon (epoch destruction) is the guarantee.
 - ``off``: nothing (autovacuum only).
 
+A row deleted while another transaction still had it in view is kept by that run (PostgreSQL
+calls it recently dead): so each burst of shreds is vacuumed twice, the second time ``delay``
+seconds after the first, by when such transactions have normally ended.
+
 In every mode WAL segments, archives and replicas keep the deleted row until they are recycled:
 the backup horizon covers them (the epoch key that wraps it is destroyed, docs/operations.md).
 :meth:`DeferredVacuum.flush` runs a pending vacuum now (the vault's ``close``, so a CLI shred is
@@ -55,6 +59,7 @@ class DeferredVacuum:
         self._timer: threading.Timer | None = None
         self._last = float("-inf")
         self._closed = False
+        self._followed_up = True  # the next successful run starts a burst: a second run follows
         self.runs = 0
 
     @property
@@ -69,6 +74,7 @@ class DeferredVacuum:
             if self._closed:
                 return
             self._pending = True
+            self._followed_up = False
             if self._timer is None:
                 wait = max(0.0, self._last + self._delay - time.monotonic())
                 self._timer = threading.Timer(wait, self._fire)
@@ -78,12 +84,18 @@ class DeferredVacuum:
     def _fire(self) -> None:
         with self._lock:
             self._timer = None
-        if not self.run():
-            with self._lock:  # the lock was not had: later
-                if not self._closed and self._timer is None:
-                    self._timer = threading.Timer(self._delay or 1.0, self._fire)
-                    self._timer.daemon = True
-                    self._timer.start()
+        done = self.run()
+        with self._lock:
+            if done and not self._followed_up:
+                # once more after the delay: rows a transaction still had in view are gone by then
+                self._followed_up = True
+                self._pending = True
+            elif done:
+                self._followed_up = False
+            if (self._pending or not done) and not self._closed and self._timer is None:
+                self._timer = threading.Timer(self._delay or 1.0, self._fire)
+                self._timer.daemon = True
+                self._timer.start()
 
     def run(self) -> bool:
         """Vacuum now if anything is pending; False when the table lock could not be had."""
