@@ -27,19 +27,19 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from api.auth import PUBLIC_PATHS, ApiRoute, iter_routes, required_scopes
-from api.errors import install_error_handlers
-from api.keycache import KeyCache
-from api.keymaint import PeriodicKeyMaintenance
-from api.metrics import Metrics
-from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from api.openapi import install_openapi
-from api.ratelimit import NoRateLimit, RateLimiter, RedisRateLimiter, TokenBucketLimiter
-from api.routers import ROUTERS
-from api.settings import ApiSettings
-from api.sweeper import PeriodicSweep
-from vault.config import Settings
-from vault.vault import Vault
+from pseudovault.api.auth import PUBLIC_PATHS, ApiRoute, iter_routes, required_scopes
+from pseudovault.api.errors import install_error_handlers
+from pseudovault.api.keycache import KeyCache
+from pseudovault.api.keymaint import PeriodicKeyMaintenance
+from pseudovault.api.metrics import Metrics
+from pseudovault.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from pseudovault.api.openapi import install_openapi
+from pseudovault.api.ratelimit import NoRateLimit, RateLimiter, RedisRateLimiter, TokenBucketLimiter
+from pseudovault.api.routers import ROUTERS
+from pseudovault.api.settings import ApiSettings
+from pseudovault.api.sweeper import PeriodicSweep
+from pseudovault.vault.config import Settings
+from pseudovault.vault.vault import Vault
 
 __all__ = ["create_app", "create_app_from_env", "limiter_from_settings"]
 
@@ -85,7 +85,7 @@ def create_app(
     owns_vault = vault is None
     owns_limiter = limiter is None
     if vault is None:
-        from vault.bootstrap import open_vault
+        from pseudovault.vault.bootstrap import open_vault
 
         vault = open_vault(api_settings)
     try:

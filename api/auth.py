@@ -42,10 +42,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from api.errors import ApiProblem
-from api.ratelimit import NoRateLimit, TokenBucketLimiter, retry_after_header
-from vault.apikeys import SCOPES, Scope, sort_scopes
-from vault.audit import Actor, acting_as
+from pseudovault.api.errors import ApiProblem
+from pseudovault.api.ratelimit import NoRateLimit, TokenBucketLimiter, retry_after_header
+from pseudovault.vault.apikeys import SCOPES, Scope, sort_scopes
+from pseudovault.vault.audit import Actor, acting_as
 
 __all__ = [
     "Principal",

@@ -32,9 +32,9 @@ from typing import Annotated
 import typer
 from pydantic import SecretStr
 
-from api.settings import ApiSettings
-from vault.cli import _prompt_passphrase, app, err, out, run_command
-from vault.errors import InvalidInputError
+from pseudovault.api.settings import ApiSettings
+from pseudovault.vault.cli import _prompt_passphrase, app, err, out, run_command
+from pseudovault.vault.errors import InvalidInputError
 
 __all__ = ["app", "main", "serve"]
 
@@ -88,9 +88,9 @@ def serve(
     """Run the HTTP API; on a fresh machine, initialise the vault first."""
     import uvicorn
 
-    from api.app import create_app
-    from api.logs import configure_logging, logging_config
-    from vault.bootstrap import init_vault
+    from pseudovault.api.app import create_app
+    from pseudovault.api.logs import configure_logging, logging_config
+    from pseudovault.vault.bootstrap import init_vault
 
     with run_command():
         settings = _load_api_settings()
@@ -146,7 +146,7 @@ def _serve_workers(settings: ApiSettings, workers: int, common: dict[str, object
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
         with _clean_exit_on_signals():
-            uvicorn.run("api.app:create_app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+            uvicorn.run("pseudovault.api.app:create_app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -13,9 +13,9 @@ from typing import Annotated
 from fastapi import Depends
 from starlette.requests import Request
 
-from api.metrics import Metrics
-from api.settings import ApiSettings
-from vault.vault import Vault
+from pseudovault.api.metrics import Metrics
+from pseudovault.api.settings import ApiSettings
+from pseudovault.vault.vault import Vault
 
 __all__ = ["VaultDep", "MetricsDep", "SettingsDep"]
 

@@ -56,9 +56,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
-from keys.errors import DecryptionError, KeyNotFoundError, KeyringError, KeysError, ProviderUnavailableError
-from vault.apikeys import InvalidApiKeyError
-from vault.errors import (
+from pseudovault.keys.errors import DecryptionError, KeyNotFoundError, KeyringError, KeysError, ProviderUnavailableError
+from pseudovault.vault.apikeys import InvalidApiKeyError
+from pseudovault.vault.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
@@ -66,7 +66,7 @@ from vault.errors import (
     UnavailableError,
     VaultError,
 )
-from vault.retention.holds import HeldError
+from pseudovault.vault.retention.holds import HeldError
 
 __all__ = [
     "PROBLEM_BASE",

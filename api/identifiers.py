@@ -16,10 +16,10 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from api.errors import ApiProblem, ProblemFieldError
-from api.schemas import RequestModel
-from vault.identifiers import InvalidIdentifierError
-from vault.identifiers.model import BUILTIN_KINDS
+from pseudovault.api.errors import ApiProblem, ProblemFieldError
+from pseudovault.api.schemas import RequestModel
+from pseudovault.vault.identifiers import InvalidIdentifierError
+from pseudovault.vault.identifiers.model import BUILTIN_KINDS
 
 __all__ = ["Identifier", "KIND_PATTERN", "MAX_VALUE_LENGTH", "invalid_identifier", "pairs"]
 

@@ -40,7 +40,7 @@ class JsonFormatter(logging.Formatter):
             if key not in _STANDARD and not key.startswith("_"):
                 line[key] = value
         if record.exc_info and record.exc_info[1] is not None:
-            from api.errors import where
+            from pseudovault.api.errors import where
 
             line["exception"] = where(record.exc_info[1])
         return json.dumps(line, default=str, ensure_ascii=False)

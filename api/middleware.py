@@ -26,13 +26,13 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import internal_error_response, problem_response, where
-from api.metrics import UNMATCHED_ROUTE, Metrics
+from pseudovault.api.errors import internal_error_response, problem_response, where
+from pseudovault.api.metrics import UNMATCHED_ROUTE, Metrics
 
 __all__ = ["RequestContextMiddleware", "BodyLimitMiddleware", "PayloadTooLarge"]
 
 log = logging.getLogger(__name__)
-access_log = logging.getLogger("api.access")
+access_log = logging.getLogger("pseudovault.api.access")
 
 _REQUEST_ID = re.compile(r"[0-9A-Fa-f-]{16,64}")
 

@@ -18,9 +18,9 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from api.auth import iter_routes, required_scopes
-from api.errors import PROBLEM_MEDIA_TYPE, TITLES, Problem, ProblemFieldError
-from vault.apikeys import SCOPE_DESCRIPTIONS, SCOPES
+from pseudovault.api.auth import iter_routes, required_scopes
+from pseudovault.api.errors import PROBLEM_MEDIA_TYPE, TITLES, Problem, ProblemFieldError
+from pseudovault.vault.apikeys import SCOPE_DESCRIPTIONS, SCOPES
 
 __all__ = ["install_openapi", "SECURITY_SCHEME"]
 

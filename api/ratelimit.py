@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from vault.errors import UnavailableError
+from pseudovault.vault.errors import UnavailableError
 
 __all__ = ["RateDecision", "RateLimiter", "TokenBucketLimiter", "RedisRateLimiter", "NoRateLimit", "retry_after_header"]
 

@@ -39,9 +39,9 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from vault.checks import MAX_BATCH_SIGNUPS
-from vault.config import Settings
-from vault.retention.sweeper import MAX_BATCH_SIZE
+from pseudovault.vault.checks import MAX_BATCH_SIGNUPS
+from pseudovault.vault.config import Settings
+from pseudovault.vault.retention.sweeper import MAX_BATCH_SIZE
 
 __all__ = ["ApiSettings", "DEFAULT_MAX_BODY_BYTES"]
 

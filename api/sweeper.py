@@ -24,11 +24,11 @@ import threading
 
 from starlette.concurrency import run_in_threadpool
 
-from api.errors import where
-from api.metrics import Metrics
-from vault.audit import Actor, acting_as
-from vault.retention.service import PoliciesChangedError
-from vault.vault import Vault
+from pseudovault.api.errors import where
+from pseudovault.api.metrics import Metrics
+from pseudovault.vault.audit import Actor, acting_as
+from pseudovault.vault.retention.service import PoliciesChangedError
+from pseudovault.vault.vault import Vault
 
 __all__ = ["PeriodicSweep", "SWEEPER_ACTOR"]
 

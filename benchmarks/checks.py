@@ -55,13 +55,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, postgres_stores, postgres_url, rate, sqlite_stores, timed
 from sqlalchemy.engine import make_url
 
-from keys.pseudonym import derive_kind_key
-from keys.secrets import SecretBytes
-from keys.testing import FakeKmsProvider
-from vault.bulk import import_records
-from vault.identifiers import Normalizer
-from vault.lookup import lookalike_label
-from vault.vault import Vault
+from pseudovault.keys.pseudonym import derive_kind_key
+from pseudovault.keys.secrets import SecretBytes
+from pseudovault.keys.testing import FakeKmsProvider
+from pseudovault.vault.bulk import import_records
+from pseudovault.vault.identifiers import Normalizer
+from pseudovault.vault.lookup import lookalike_label
+from pseudovault.vault.vault import Vault
 
 CATEGORY = "fraudulent_transaction"
 DOMAIN = "default"
@@ -168,7 +168,7 @@ def populate_direct(vault: Vault, start: int, stop: int, raw: RawBaseline) -> No
         assert normalizer.normalize("email", email(i)).value == email(i)
         assert normalizer.normalize("phone", phone_as_typed(i)).value == phone(i)
         assert normalizer.normalize("ip", ip(i)).value == ip(i)
-    from vault.identifiers import skeleton
+    from pseudovault.vault.identifiers import skeleton
 
     chunk = 20_000
     for lo in range(start, stop, chunk):

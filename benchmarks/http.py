@@ -148,8 +148,8 @@ def populate(home: Path, records: int) -> tuple[str, float]:
     """Initialise the vault in ``home`` and import ``records`` records; the API token and the
     import's rows per second."""
     os.environ.update(_environment(home))
-    from api.settings import ApiSettings
-    from vault.bootstrap import init_vault
+    from pseudovault.api.settings import ApiSettings
+    from pseudovault.vault.bootstrap import init_vault
 
     settings = ApiSettings()
     vault = init_vault(settings).vault
@@ -220,7 +220,7 @@ def server(command: list[str], env: dict[str, str], ready_url: str) -> Iterator[
 
 
 def vault_server(env: dict[str, str], port: int, workers: int) -> Any:
-    command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    command = [sys.executable, "-m", "pseudovault.api.cli", "serve", "--port", str(port), "--workers", str(workers)]
     return server(command, env, f"http://127.0.0.1:{port}/readyz")
 
 

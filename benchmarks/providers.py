@@ -56,12 +56,12 @@ def main() -> None:
     args = parser.parse_args()
     rounds, seconds, subjects = (3, 0.6, 400) if args.quick else (7, 2.0, 2000)
 
-    from keys.keyring import Argon2Params, LocalKeyring
-    from keys.pkcs11 import Pkcs11Provider
-    from keys.provider import KekProvider
-    from keys.secrets import SecretBytes
-    from keys.wrap import generate_key
-    from vault.vault import Vault
+    from pseudovault.keys.keyring import Argon2Params, LocalKeyring
+    from pseudovault.keys.pkcs11 import Pkcs11Provider
+    from pseudovault.keys.provider import KekProvider
+    from pseudovault.keys.secrets import SecretBytes
+    from pseudovault.keys.wrap import generate_key
+    from pseudovault.vault.vault import Vault
 
     with tempfile.TemporaryDirectory(prefix="pvbench-providers-") as tmp:
         root = Path(tmp)

@@ -41,14 +41,14 @@ from sqlalchemy import insert  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from _common import emit, postgres_stores, postgres_url, sqlite_stores, timed  # noqa: E402
-from keys.aead import Aead  # noqa: E402
-from keys.testing import FakeKmsProvider  # noqa: E402
-from keys.wrap import generate_key, wrap_key  # noqa: E402
-from vault.clock import FrozenClock  # noqa: E402
-from vault.db import session_scope  # noqa: E402
-from vault.models import RetentionEvent, RetentionItem, Subject, SubjectCategory, SubjectField, SubjectKey  # noqa: E402
-from vault.subjects import SCHEMA_VERSION, field_associated_data  # noqa: E402
-from vault.vault import Vault  # noqa: E402
+from pseudovault.keys.aead import Aead  # noqa: E402
+from pseudovault.keys.testing import FakeKmsProvider  # noqa: E402
+from pseudovault.keys.wrap import generate_key, wrap_key  # noqa: E402
+from pseudovault.vault.clock import FrozenClock  # noqa: E402
+from pseudovault.vault.db import session_scope  # noqa: E402
+from pseudovault.vault.models import RetentionEvent, RetentionItem, Subject, SubjectCategory, SubjectField, SubjectKey  # noqa: E402
+from pseudovault.vault.subjects import SCHEMA_VERSION, field_associated_data  # noqa: E402
+from pseudovault.vault.vault import Vault  # noqa: E402
 
 T0 = datetime(2026, 1, 15, 10, tzinfo=UTC)
 DUE = datetime(2026, 4, 16, 1, tzinfo=UTC)  # access logs collected at T0 are due

@@ -14,8 +14,8 @@ import os
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from keys.errors import DecryptionError
-from keys.secrets import SecretBytes
+from pseudovault.keys.errors import DecryptionError
+from pseudovault.keys.secrets import SecretBytes
 
 __all__ = ["Aead", "KEY_SIZE", "NONCE_SIZE", "TAG_SIZE", "OVERHEAD"]
 

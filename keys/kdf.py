@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from argon2.exceptions import HashingError
 from argon2.low_level import ARGON2_VERSION, Type, hash_secret_raw
 
-from keys.secrets import SecretBytes
+from pseudovault.keys.secrets import SecretBytes
 
 __all__ = [
     "Argon2Params",

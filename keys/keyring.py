@@ -78,13 +78,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from keys.aead import Aead
-from keys.errors import DecryptionError, KeyNotFoundError, KeyringError
-from keys.kdf import SALT_SIZE, Argon2Params, derive_sealing_key, passphrase_bytes
-from keys.keyset import Keyset, KeyStatus, KeyVersion
-from keys.provider import KekProvider, KeyInfo, WrappedKey
-from keys.secrets import SecretBytes
-from keys.wrap import generate_key, unwrap_key, wrap_key
+from pseudovault.keys.aead import Aead
+from pseudovault.keys.errors import DecryptionError, KeyNotFoundError, KeyringError
+from pseudovault.keys.kdf import SALT_SIZE, Argon2Params, derive_sealing_key, passphrase_bytes
+from pseudovault.keys.keyset import Keyset, KeyStatus, KeyVersion
+from pseudovault.keys.provider import KekProvider, KeyInfo, WrappedKey
+from pseudovault.keys.secrets import SecretBytes
+from pseudovault.keys.wrap import generate_key, unwrap_key, wrap_key
 
 __all__ = ["Argon2Params", "LocalKeyring", "FORMAT", "FORMAT_VERSION", "DEFAULT_FOLLOW_SECONDS"]
 

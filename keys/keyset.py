@@ -11,8 +11,8 @@ import enum
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from keys.errors import KeyNotFoundError
-from keys.secrets import SecretBytes
+from pseudovault.keys.errors import KeyNotFoundError
+from pseudovault.keys.secrets import SecretBytes
 
 __all__ = ["KeyStatus", "KeyVersion", "Keyset"]
 

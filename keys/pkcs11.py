@@ -50,9 +50,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from keys.errors import DecryptionError, KeyNotFoundError, ProviderUnavailableError
-from keys.provider import KekProvider, KeyInfo, WrappedKey
-from keys.secrets import SecretBytes
+from pseudovault.keys.errors import DecryptionError, KeyNotFoundError, ProviderUnavailableError
+from pseudovault.keys.provider import KekProvider, KeyInfo, WrappedKey
+from pseudovault.keys.secrets import SecretBytes
 
 __all__ = ["Pkcs11Provider", "MECHANISMS"]
 

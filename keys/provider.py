@@ -17,7 +17,7 @@ import abc
 from dataclasses import dataclass
 from datetime import datetime
 
-from keys.secrets import SecretBytes
+from pseudovault.keys.secrets import SecretBytes
 
 __all__ = ["WrappedKey", "KekProvider", "KeyInfo"]
 

@@ -32,7 +32,7 @@ import threading
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from keys.secrets import SecretBytes
+from pseudovault.keys.secrets import SecretBytes
 
 __all__ = [
     "HKDF_SALT",

@@ -18,7 +18,7 @@ import hashlib
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from keys.secrets import SecretBytes
+from pseudovault.keys.secrets import SecretBytes
 
 __all__ = [
     "PUBLIC_KEY_SIZE",

@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from keys.errors import KeyNotFoundError
-from keys.keyset import Keyset, KeyStatus
-from keys.provider import KekProvider, KeyInfo, WrappedKey
-from keys.secrets import SecretBytes
-from keys.wrap import generate_key, unwrap_key, wrap_key
+from pseudovault.keys.errors import KeyNotFoundError
+from pseudovault.keys.keyset import Keyset, KeyStatus
+from pseudovault.keys.provider import KekProvider, KeyInfo, WrappedKey
+from pseudovault.keys.secrets import SecretBytes
+from pseudovault.keys.wrap import generate_key, unwrap_key, wrap_key
 
 __all__ = ["FakeKmsProvider"]
 

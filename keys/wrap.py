@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.keywrap import (
     aes_key_wrap_with_padding,
 )
 
-from keys.errors import DecryptionError
-from keys.secrets import SecretBytes
+from pseudovault.keys.errors import DecryptionError
+from pseudovault.keys.secrets import SecretBytes
 
 __all__ = ["wrap_key", "unwrap_key", "generate_key", "DATA_KEY_SIZE"]
 

@@ -34,9 +34,9 @@ from pathlib import Path
 import pytest
 from canary import CANARY_PII, record_leaks_canary
 
-from keys.testing import FakeKmsProvider
-from vault.clock import FrozenClock
-from vault.vault import Vault
+from pseudovault.keys.testing import FakeKmsProvider
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.vault import Vault
 
 __all__ = ["CANARY_PII", "StoreUrls", "POSTGRES_URL_VARIABLE"]
 

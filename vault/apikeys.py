@@ -43,11 +43,11 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from vault.audit import AuditLog
-from vault.clock import Clock
-from vault.db import session_scope
-from vault.errors import InvalidInputError, NotFoundError, VaultError
-from vault.models import ApiKey
+from pseudovault.vault.audit import AuditLog
+from pseudovault.vault.clock import Clock
+from pseudovault.vault.db import session_scope
+from pseudovault.vault.errors import InvalidInputError, NotFoundError, VaultError
+from pseudovault.vault.models import ApiKey
 
 __all__ = [
     "Scope",

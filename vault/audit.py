@@ -71,10 +71,10 @@ from typing import Any, Protocol, cast
 from sqlalchemy import CursorResult, Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from vault.clock import Clock
-from vault.db import session_scope
-from vault.errors import ConflictError, InvalidInputError
-from vault.models import AUDIT_PURPOSE_LENGTH, AuditCheckpoint, AuditEntry, AuditHead
+from pseudovault.vault.clock import Clock
+from pseudovault.vault.db import session_scope
+from pseudovault.vault.errors import ConflictError, InvalidInputError
+from pseudovault.vault.models import AUDIT_PURPOSE_LENGTH, AuditCheckpoint, AuditEntry, AuditHead
 
 __all__ = [
     "Actor",

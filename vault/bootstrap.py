@@ -17,18 +17,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from keys.errors import ProviderUnavailableError
-from keys.kek_uri import KekUri
-from keys.keyring import Argon2Params, LocalKeyring
-from keys.provider import KekProvider
-from keys.secrets import SecretBytes
-from vault.clock import Clock
-from vault.config import Settings
-from vault.ledger import open_ledger
-from vault.errors import ConflictError, InvalidInputError, NotInitialisedError, UnavailableError
-from vault.records import RecordsConfig
-from vault.retention.policies import load_policies
-from vault.vault import Vault
+from pseudovault.keys.errors import ProviderUnavailableError
+from pseudovault.keys.kek_uri import KekUri
+from pseudovault.keys.keyring import Argon2Params, LocalKeyring
+from pseudovault.keys.provider import KekProvider
+from pseudovault.keys.secrets import SecretBytes
+from pseudovault.vault.clock import Clock
+from pseudovault.vault.config import Settings
+from pseudovault.vault.ledger import open_ledger
+from pseudovault.vault.errors import ConflictError, InvalidInputError, NotInitialisedError, UnavailableError
+from pseudovault.vault.records import RecordsConfig
+from pseudovault.vault.retention.policies import load_policies
+from pseudovault.vault.vault import Vault
 
 __all__ = ["PassphraseSource", "InitResult", "init_vault", "open_vault", "is_initialised"]
 
@@ -70,7 +70,7 @@ def _external_provider(settings: Settings, uri: KekUri, *, create: bool) -> KekP
     """The HSM or KMS provider ``uri`` names; ``create`` sets up version 1 where there is none."""
     try:
         if uri.kind == "pkcs11":
-            from keys.pkcs11 import Pkcs11Provider
+            from pseudovault.keys.pkcs11 import Pkcs11Provider
 
             if settings.pkcs11_pin is None or not settings.pkcs11_pin.get_secret_value():
                 raise NotInitialisedError("no PKCS#11 PIN: set PSEUDOVAULT_PKCS11_PIN")
@@ -84,7 +84,7 @@ def _external_provider(settings: Settings, uri: KekUri, *, create: bool) -> KekP
             }
             provider: KekProvider = Pkcs11Provider.open(**kwargs) if create else Pkcs11Provider(**kwargs)
         else:
-            from keys.awskms import AwsKmsProvider
+            from pseudovault.keys.awskms import AwsKmsProvider
 
             assert uri.target is not None
             provider = AwsKmsProvider.open(uri.target) if create else AwsKmsProvider(uri.target)
@@ -99,8 +99,8 @@ def records_config(settings: Settings) -> RecordsConfig:
 
     A bad default region or policy file fails here, before any store is opened.
     """
-    from vault.decisions import DecisionPolicy
-    from vault.identifiers import NormalizerConfig
+    from pseudovault.vault.decisions import DecisionPolicy
+    from pseudovault.vault.identifiers import NormalizerConfig
 
     try:
         normalizer = NormalizerConfig(default_region=settings.default_region, ipv6_prefix=settings.ipv6_prefix)
@@ -218,7 +218,7 @@ def open_vault(settings: Settings, passphrase: PassphraseSource | None = None, *
 def _key_store_has_keys(keys_url: str) -> bool:
     from sqlalchemy import inspect, text
 
-    from vault.db import make_engine
+    from pseudovault.vault.db import make_engine
 
     if keys_url.startswith("sqlite:///"):
         file = keys_url.removeprefix("sqlite:///")

@@ -52,13 +52,13 @@ from typing import IO, Any, TextIO
 
 from sqlalchemy import and_, or_, select
 
-from vault.db import session_scope
-from vault.errors import ConflictError, InvalidInputError
-from vault.identifiers import InvalidIdentifierError
-from vault.identifiers.model import BUILTIN_KINDS, CUSTOM_PREFIX, parse_kind
-from vault.lookup import DEFAULT_DOMAIN, validate_domain
-from vault.models import Record, RecordIdentifier
-from vault.records import (
+from pseudovault.vault.db import session_scope
+from pseudovault.vault.errors import ConflictError, InvalidInputError
+from pseudovault.vault.identifiers import InvalidIdentifierError
+from pseudovault.vault.identifiers.model import BUILTIN_KINDS, CUSTOM_PREFIX, parse_kind
+from pseudovault.vault.lookup import DEFAULT_DOMAIN, validate_domain
+from pseudovault.vault.models import Record, RecordIdentifier
+from pseudovault.vault.records import (
     LIVE_STATUSES,
     MAX_BATCH,
     MAX_IDENTIFIERS,
@@ -67,7 +67,7 @@ from vault.records import (
     RecordService,
     effective_status,
 )
-from vault.retention.restrictions import processable_records
+from pseudovault.vault.retention.restrictions import processable_records
 
 __all__ = [
     "EXPORT_CSV_COLUMNS",

@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
-from keys.secrets import SecretBytes
-from vault.clock import Clock
+from pseudovault.keys.secrets import SecretBytes
+from pseudovault.vault.clock import Clock
 
 __all__ = ["KeyCache"]
 

@@ -35,9 +35,9 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from vault.errors import InvalidInputError
-from vault.retention.periods import Period, add_period, parse_period
-from vault.retention.policies import TRIGGERS, shipped_presets
+from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.retention.periods import Period, add_period, parse_period
+from pseudovault.vault.retention.policies import TRIGGERS, shipped_presets
 
 __all__ = [
     "Period",

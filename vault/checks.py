@@ -50,15 +50,15 @@ from sqlalchemy import Engine, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import StaticPool
 
-from vault.clock import Clock
-from vault.db import session_scope
-from vault.decisions import Decision, DecisionPolicy, Match, strongest
-from vault.errors import InvalidInputError
-from vault.identifiers import InvalidIdentifierError, NormalizedIdentifier, Normalizer
-from vault.lookup import DEFAULT_DOMAIN, LookupKeys, LookupSet, lookalike_label, validate_domain
-from vault.models import Record, RecordIdentifier
-from vault.records import LIVE_STATUSES, normalize_identifiers
-from vault.retention.restrictions import processable_records
+from pseudovault.vault.clock import Clock
+from pseudovault.vault.db import session_scope
+from pseudovault.vault.decisions import Decision, DecisionPolicy, Match, strongest
+from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.identifiers import InvalidIdentifierError, NormalizedIdentifier, Normalizer
+from pseudovault.vault.lookup import DEFAULT_DOMAIN, LookupKeys, LookupSet, lookalike_label, validate_domain
+from pseudovault.vault.models import Record, RecordIdentifier
+from pseudovault.vault.records import LIVE_STATUSES, normalize_identifiers
+from pseudovault.vault.retention.restrictions import processable_records
 
 __all__ = ["CheckService", "MAX_BATCH_SIGNUPS", "QUERY_CHUNK", "KEPT_CONNECTIONS"]
 

@@ -24,9 +24,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from keys.errors import DecryptionError, KeyNotFoundError, KeyringError, KeysError, ProviderUnavailableError
-from vault.config import Settings
-from vault.errors import (
+from pseudovault.keys.errors import DecryptionError, KeyNotFoundError, KeyringError, KeysError, ProviderUnavailableError
+from pseudovault.vault.config import Settings
+from pseudovault.vault.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
@@ -141,9 +141,9 @@ def load_settings() -> Settings:
 
 @contextmanager
 def open_from_env() -> Iterator[Any]:
-    from vault.bootstrap import open_vault
+    from pseudovault.vault.bootstrap import open_vault
 
-    from vault.audit import Actor, acting_as
+    from pseudovault.vault.audit import Actor, acting_as
 
     vault = open_vault(load_settings(), _prompt_passphrase)
     try:
@@ -202,8 +202,8 @@ def _parse_fields(pairs: list[str], fields_json: str | None) -> dict[str, str]:
 @app.command()
 def init(as_json: JsonOpt = False) -> None:
     """Create the vault on the configured stores (safe to run again)."""
-    from vault.bootstrap import init_vault
-    from vault.config import redact_url
+    from pseudovault.vault.bootstrap import init_vault
+    from pseudovault.vault.config import redact_url
 
     with run_command():
         settings = load_settings()
@@ -276,7 +276,7 @@ def subjects_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Create a subject (with its data categories); prints the new subject id as the last word."""
-    from vault.retention.service import parse_category_specs
+    from pseudovault.vault.retention.service import parse_category_specs
 
     with run_command():
         fields = _parse_fields(field, fields_json)
@@ -729,7 +729,7 @@ def records_update(
 @records_app.command("categories")
 def records_categories(as_json: JsonOpt = False) -> None:
     """The retention categories, their periods and legal bases (records use those marked so)."""
-    from vault.categories import CATALOGUE
+    from pseudovault.vault.categories import CATALOGUE
 
     with run_command():
         data = [c.as_dict() for c in CATALOGUE]
@@ -768,7 +768,7 @@ def records_import(
     Exits 0 when the import ran, even if some rows were rejected (the summary lists them);
     non-zero only when it could not run (bad header, unreadable file, store error).
     """
-    from vault.bulk import detect_format
+    from pseudovault.vault.bulk import detect_format
 
     with run_command():
         fmt = detect_format(file, format)
@@ -836,7 +836,7 @@ def records_export(
 
     The summary goes to standard output with --output, to standard error otherwise.
     """
-    from vault.bulk import detect_format
+    from pseudovault.vault.bulk import detect_format
 
     with run_command():
         if format is None:
@@ -1142,7 +1142,7 @@ def audit_prune(
 # retention, holds, erasure, receipts, rights, separate storage (vault.retention.cli, which uses
 # the helpers above: imported last on purpose)
 
-from vault.retention.cli import register as _register_retention  # noqa: E402
+from pseudovault.vault.retention.cli import register as _register_retention  # noqa: E402
 
 _register_retention(app, subjects_app, sys.modules[__name__])
 

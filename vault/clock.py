@@ -20,7 +20,7 @@ def utcnow() -> datetime:
 def past_timestamp(value: object, field: str, now: datetime) -> datetime:
     """``value`` as a UTC timestamp if it is a timezone-aware datetime from :data:`EARLIEST` to
     ``now``; else :class:`vault.errors.InvalidInputError` naming ``field``."""
-    from vault.errors import InvalidInputError
+    from pseudovault.vault.errors import InvalidInputError
 
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInputError(field, "must be a timezone-aware timestamp")

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from keys.kek_uri import KekUri, parse_kek_uri
+from pseudovault.keys.kek_uri import KekUri, parse_kek_uri
 
 __all__ = ["Settings", "redact_url"]
 

@@ -59,7 +59,7 @@ from sqlalchemy.sql.elements import ColumnElement, Grouping, UnaryExpression
 from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from vault.errors import InvalidInputError
+from pseudovault.vault.errors import InvalidInputError
 
 __all__ = [
     "make_engine",

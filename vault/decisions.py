@@ -47,9 +47,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vault.categories import CATALOGUE, CategoryCatalogue
-from vault.errors import InvalidInputError
-from vault.identifiers.model import BUILTIN_KINDS, CUSTOM_PREFIX
+from pseudovault.vault.categories import CATALOGUE, CategoryCatalogue
+from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.identifiers.model import BUILTIN_KINDS, CUSTOM_PREFIX
 
 __all__ = [
     "DECISIONS",

@@ -46,18 +46,18 @@ from sqlalchemy import CursorResult, Engine, delete, event, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from keys.aead import Aead
-from keys.errors import DecryptionError
-from keys.provider import KekProvider, WrappedKey
-from keys.secrets import SecretBytes
-from keys.wrap import generate_key, unwrap_key, wrap_key
-from vault.cache import KeyCache
-from vault.clock import Clock
-from vault.db import insert_rows, one_of, session_scope
-from vault.errors import ConflictError, NotFoundError, NotInitialisedError
-from vault.ledger import ShredLedger
-from vault.vacuum import DeferredVacuum
-from vault.models import EpochStatus, LedgerReplay, LookupKey, RecordKey, ShredLedgerEntry, SigningKeyRow, SubjectKey, WrappingKey
+from pseudovault.keys.aead import Aead
+from pseudovault.keys.errors import DecryptionError
+from pseudovault.keys.provider import KekProvider, WrappedKey
+from pseudovault.keys.secrets import SecretBytes
+from pseudovault.keys.wrap import generate_key, unwrap_key, wrap_key
+from pseudovault.vault.cache import KeyCache
+from pseudovault.vault.clock import Clock
+from pseudovault.vault.db import insert_rows, one_of, session_scope
+from pseudovault.vault.errors import ConflictError, NotFoundError, NotInitialisedError
+from pseudovault.vault.ledger import ShredLedger
+from pseudovault.vault.vacuum import DeferredVacuum
+from pseudovault.vault.models import EpochStatus, LedgerReplay, LookupKey, RecordKey, ShredLedgerEntry, SigningKeyRow, SubjectKey, WrappingKey
 
 __all__ = ["KeyHierarchy", "RewrapReport", "EpochInfo"]
 

@@ -37,8 +37,8 @@ from pathlib import Path
 
 from sqlalchemy import BigInteger, Column, DateTime, Engine, Integer, MetaData, String, Table, insert, select
 
-from vault.db import make_engine
-from vault.errors import UnavailableError
+from pseudovault.vault.db import make_engine
+from pseudovault.vault.errors import UnavailableError
 
 __all__ = ["ShredLedger", "FileLedger", "DatabaseLedger", "open_ledger", "SOURCE"]
 

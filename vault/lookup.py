@@ -48,14 +48,14 @@ from sqlalchemy import CursorResult, Engine, and_, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from keys.provider import KekProvider, WrappedKey
-from keys.pseudonym import Pseudonymizer
-from keys.wrap import generate_key
-from vault.audit import AuditLog
-from vault.clock import Clock
-from vault.db import checkpoint_sqlite, session_scope
-from vault.errors import ConflictError, InvalidInputError, NotFoundError, NotInitialisedError
-from vault.models import LookupKey, RecordIdentifier
+from pseudovault.keys.provider import KekProvider, WrappedKey
+from pseudovault.keys.pseudonym import Pseudonymizer
+from pseudovault.keys.wrap import generate_key
+from pseudovault.vault.audit import AuditLog
+from pseudovault.vault.clock import Clock
+from pseudovault.vault.db import checkpoint_sqlite, session_scope
+from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError, NotInitialisedError
+from pseudovault.vault.models import LookupKey, RecordIdentifier
 
 __all__ = [
     "LOOKALIKE_PREFIX",

@@ -29,8 +29,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, text
 
-from vault.db import make_engine
-from vault.models import DataBase, KeysBase
+from pseudovault.vault.db import make_engine
+from pseudovault.vault.models import DataBase, KeysBase
 
 __all__ = [
     "StoreSchema",

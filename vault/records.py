@@ -71,23 +71,23 @@ from sqlalchemy import CursorResult, Engine, and_, delete, func, insert, or_, se
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from keys.aead import Aead
-from keys.errors import DecryptionError
-from keys.secrets import SecretBytes
-from keys.wrap import generate_key
-from vault.audit import AuditLog, validate_purpose
-from vault.categories import CATALOGUE, Category, CategoryCatalogue
-from vault.clock import Clock
-from vault.db import checkpoint_sqlite, session_scope
-from vault.decisions import SEVERITIES, DecisionPolicy
-from vault.errors import ConflictError, InvalidInputError, NotFoundError
-from vault.identifiers import NormalizedIdentifier, Normalizer, NormalizerConfig
-from vault.identifiers.model import parse_kind
-from vault.keystore import KeyHierarchy
-from vault.lookup import DEFAULT_DOMAIN, DEFAULT_REFRESH_INTERVAL, LookupKeys, lookalike_label, validate_domain
-from vault.models import Record, RecordField, RecordIdentifier, Subject
-from vault.subjects import validate_reason_code, validate_subject_id
-from vault.retention.restrictions import in_separate_storage, not_in_separate_storage
+from pseudovault.keys.aead import Aead
+from pseudovault.keys.errors import DecryptionError
+from pseudovault.keys.secrets import SecretBytes
+from pseudovault.keys.wrap import generate_key
+from pseudovault.vault.audit import AuditLog, validate_purpose
+from pseudovault.vault.categories import CATALOGUE, Category, CategoryCatalogue
+from pseudovault.vault.clock import Clock
+from pseudovault.vault.db import checkpoint_sqlite, session_scope
+from pseudovault.vault.decisions import SEVERITIES, DecisionPolicy
+from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
+from pseudovault.vault.identifiers import NormalizedIdentifier, Normalizer, NormalizerConfig
+from pseudovault.vault.identifiers.model import parse_kind
+from pseudovault.vault.keystore import KeyHierarchy
+from pseudovault.vault.lookup import DEFAULT_DOMAIN, DEFAULT_REFRESH_INTERVAL, LookupKeys, lookalike_label, validate_domain
+from pseudovault.vault.models import Record, RecordField, RecordIdentifier, Subject
+from pseudovault.vault.subjects import validate_reason_code, validate_subject_id
+from pseudovault.vault.retention.restrictions import in_separate_storage, not_in_separate_storage
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -1099,12 +1099,12 @@ class RecordService:
 
     def import_records(self, source: Any, **options: Any) -> Any:
         """Import a CSV or JSON Lines file of plaintext identifiers: :func:`vault.bulk.import_records`."""
-        from vault.bulk import import_records
+        from pseudovault.vault.bulk import import_records
 
         return import_records(self, source, **options)
 
     def export_records(self, out: Any, **options: Any) -> Any:
         """Write the records as pseudonyms only: :func:`vault.bulk.export_records`."""
-        from vault.bulk import export_records
+        from pseudovault.vault.bulk import export_records
 
         return export_records(self, out, **options)

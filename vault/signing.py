@@ -31,12 +31,12 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from keys.errors import DecryptionError, KeyNotFoundError
-from keys.provider import KekProvider, WrappedKey
-from keys.signing import SigningKey, verify_signature
-from vault.clock import Clock
-from vault.db import session_scope
-from vault.models import SigningKeyRow
+from pseudovault.keys.errors import DecryptionError, KeyNotFoundError
+from pseudovault.keys.provider import KekProvider, WrappedKey
+from pseudovault.keys.signing import SigningKey, verify_signature
+from pseudovault.vault.clock import Clock
+from pseudovault.vault.db import session_scope
+from pseudovault.vault.models import SigningKeyRow
 
 __all__ = ["AUDIT_PURPOSE", "PURPOSES", "SigningKeyInfo", "SigningKeys", "PurposeSigner"]
 

@@ -52,17 +52,17 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Engine, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from keys.aead import Aead
-from keys.errors import DecryptionError
-from vault.audit import AuditLog, validate_purpose
-from vault.clock import Clock
-from vault.db import checkpoint_sqlite, insert_rows, one_of, session_scope
-from vault.errors import InvalidInputError, NotFoundError
-from vault.keystore import KeyHierarchy
-from vault.ledger import SOURCE as LEDGER_SOURCE
-from vault.ledger import ShredLedger
-from vault.models import Record, RecordField, ShredLedgerEntry, Subject, SubjectField, Tombstone
-from vault.retention.holds import HeldError, active_holds, refuse_if_held
+from pseudovault.keys.aead import Aead
+from pseudovault.keys.errors import DecryptionError
+from pseudovault.vault.audit import AuditLog, validate_purpose
+from pseudovault.vault.clock import Clock
+from pseudovault.vault.db import checkpoint_sqlite, insert_rows, one_of, session_scope
+from pseudovault.vault.errors import InvalidInputError, NotFoundError
+from pseudovault.vault.keystore import KeyHierarchy
+from pseudovault.vault.ledger import SOURCE as LEDGER_SOURCE
+from pseudovault.vault.ledger import ShredLedger
+from pseudovault.vault.models import Record, RecordField, ShredLedgerEntry, Subject, SubjectField, Tombstone
+from pseudovault.vault.retention.holds import HeldError, active_holds, refuse_if_held
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.routers import audit, checks, erasure, health, holds, keys, records, retention, rights, separated, subjects
+from pseudovault.api.routers import audit, checks, erasure, health, holds, keys, records, retention, rights, separated, subjects
 
 __all__ = ["ROUTERS"]
 

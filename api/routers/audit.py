@@ -13,9 +13,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import Field
 
-from api.auth import Admin, ApiRoute
-from api.deps import VaultDep
-from api.schemas import IsoDatetime, ResponseModel
+from pseudovault.api.auth import Admin, ApiRoute
+from pseudovault.api.deps import VaultDep
+from pseudovault.api.schemas import IsoDatetime, ResponseModel
 
 __all__ = ["router"]
 

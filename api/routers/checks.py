@@ -33,18 +33,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.auth import ApiRoute, Checks
-from api.deps import MetricsDep, SettingsDep, VaultDep
-from api.errors import ApiProblem, ProblemFieldError
-from api.identifiers import Identifier, invalid_identifier, pairs
-from api.ratelimit import retry_after_header
-from api.schemas import RequestModel, ResponseModel
-from vault.checks import MAX_BATCH_SIGNUPS
-from vault.decisions import Decision
-from vault.identifiers import InvalidIdentifierError
-from vault.lookup import DEFAULT_DOMAIN
-from vault.records import MAX_IDENTIFIERS, normalize_identifiers
-from vault.vault import Vault
+from pseudovault.api.auth import ApiRoute, Checks
+from pseudovault.api.deps import MetricsDep, SettingsDep, VaultDep
+from pseudovault.api.errors import ApiProblem, ProblemFieldError
+from pseudovault.api.identifiers import Identifier, invalid_identifier, pairs
+from pseudovault.api.ratelimit import retry_after_header
+from pseudovault.api.schemas import RequestModel, ResponseModel
+from pseudovault.vault.checks import MAX_BATCH_SIGNUPS
+from pseudovault.vault.decisions import Decision
+from pseudovault.vault.identifiers import InvalidIdentifierError
+from pseudovault.vault.lookup import DEFAULT_DOMAIN
+from pseudovault.vault.records import MAX_IDENTIFIERS, normalize_identifiers
+from pseudovault.vault.vault import Vault
 
 __all__ = ["router", "DOMAIN_PATTERN", "CheckDecision", "CheckMatch"]
 

@@ -21,10 +21,10 @@ from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import Response
 from pydantic import Field
 
-from api.auth import ApiRoute, Erasure
-from api.deps import VaultDep
-from api.schemas import BodyUuid, Reference, RequestModel, ResponseModel
-from vault.retention.erasure import ErasureReceipt
+from pseudovault.api.auth import ApiRoute, Erasure
+from pseudovault.api.deps import VaultDep
+from pseudovault.api.schemas import BodyUuid, Reference, RequestModel, ResponseModel
+from pseudovault.vault.retention.erasure import ErasureReceipt
 
 __all__ = ["router"]
 

@@ -7,11 +7,11 @@ from typing import Literal
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from api.auth import ApiRoute
-from api.deps import MetricsDep, VaultDep
-from api.errors import Problem
-from api.metrics import CONTENT_TYPE_LATEST
-from api.schemas import ResponseModel
+from pseudovault.api.auth import ApiRoute
+from pseudovault.api.deps import MetricsDep, VaultDep
+from pseudovault.api.errors import Problem
+from pseudovault.api.metrics import CONTENT_TYPE_LATEST
+from pseudovault.api.schemas import ResponseModel
 
 __all__ = ["router"]
 

@@ -17,9 +17,9 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, status
 from pydantic import Field
 
-from api.auth import Admin, ApiRoute
-from api.deps import VaultDep
-from api.schemas import BodyDatetime, BodyUuid, ReasonCode, Reference, RequestModel, ResponseModel
+from pseudovault.api.auth import Admin, ApiRoute
+from pseudovault.api.deps import VaultDep
+from pseudovault.api.schemas import BodyDatetime, BodyUuid, ReasonCode, Reference, RequestModel, ResponseModel
 
 __all__ = ["router"]
 

@@ -36,18 +36,18 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, status
 from pydantic import ConfigDict, Field, Strict, StringConstraints
 
-from api.auth import ApiRoute, RecordsRead, RecordsWrite, SubjectsReveal
-from api.deps import VaultDep
-from api.errors import ApiProblem, ProblemFieldError
-from api.identifiers import Identifier, invalid_identifier, pairs
-from api.routers.checks import DOMAIN_PATTERN
-from api.routers.subjects import EventRequest, RetentionItems
-from api.schemas import BodyDatetime, RequestModel, ResponseModel
-from vault.errors import InvalidInputError
-from vault.identifiers import InvalidIdentifierError
-from vault.lookup import DEFAULT_DOMAIN
-from vault.models import AUDIT_PURPOSE_LENGTH
-from vault.records import MAX_IDENTIFIERS, MAX_LIST_LIMIT, MAX_TEXT_BYTES, RecordView
+from pseudovault.api.auth import ApiRoute, RecordsRead, RecordsWrite, SubjectsReveal
+from pseudovault.api.deps import VaultDep
+from pseudovault.api.errors import ApiProblem, ProblemFieldError
+from pseudovault.api.identifiers import Identifier, invalid_identifier, pairs
+from pseudovault.api.routers.checks import DOMAIN_PATTERN
+from pseudovault.api.routers.subjects import EventRequest, RetentionItems
+from pseudovault.api.schemas import BodyDatetime, RequestModel, ResponseModel
+from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.identifiers import InvalidIdentifierError
+from pseudovault.vault.lookup import DEFAULT_DOMAIN
+from pseudovault.vault.models import AUDIT_PURPOSE_LENGTH
+from pseudovault.vault.records import MAX_IDENTIFIERS, MAX_LIST_LIMIT, MAX_TEXT_BYTES, RecordView
 
 __all__ = ["router", "RecordOut", "RecordPageOut", "encode_cursor", "decode_cursor"]
 

@@ -20,13 +20,13 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query
 from pydantic import Field
 
-from api.auth import Admin, ApiRoute
-from api.deps import VaultDep
-from api.routers.subjects import RetentionItemOut, RetentionItems
-from api.schemas import ReasonCode, RequestModel, ResponseModel
-from vault.errors import InvalidInputError
-from vault.retention.policies import PolicyFileError, parse_policies, shipped_presets
-from vault.retention.sweeper import MAX_BATCH_SIZE
+from pseudovault.api.auth import Admin, ApiRoute
+from pseudovault.api.deps import VaultDep
+from pseudovault.api.routers.subjects import RetentionItemOut, RetentionItems
+from pseudovault.api.schemas import ReasonCode, RequestModel, ResponseModel
+from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.retention.policies import PolicyFileError, parse_policies, shipped_presets
+from pseudovault.vault.retention.sweeper import MAX_BATCH_SIZE
 
 __all__ = ["router"]
 

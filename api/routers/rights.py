@@ -33,14 +33,14 @@ from fastapi import APIRouter, Body, Path, Query, status
 from pydantic import ConfigDict, Field, StringConstraints
 from pydantic.json_schema import JsonDict
 
-from api.auth import Admin, ApiRoute, SubjectsReveal, SubjectsWrite
-from api.deps import VaultDep
-from api.routers.records import RecordOut
-from api.routers.subjects import FieldName, FieldValue, Purpose
-from api.schemas import BodyUuid, PastTimestamp, ReasonCode, Reference, RequestModel, ResponseModel
-from vault.errors import NotFoundError
-from vault.retention.rights import DEADLINE_DAYS, CorrectionResult, ProvisionView, RightsRequestView
-from vault.subjects import MAX_FIELDS
+from pseudovault.api.auth import Admin, ApiRoute, SubjectsReveal, SubjectsWrite
+from pseudovault.api.deps import VaultDep
+from pseudovault.api.routers.records import RecordOut
+from pseudovault.api.routers.subjects import FieldName, FieldValue, Purpose
+from pseudovault.api.schemas import BodyUuid, PastTimestamp, ReasonCode, Reference, RequestModel, ResponseModel
+from pseudovault.vault.errors import NotFoundError
+from pseudovault.vault.retention.rights import DEADLINE_DAYS, CorrectionResult, ProvisionView, RightsRequestView
+from pseudovault.vault.subjects import MAX_FIELDS
 
 __all__ = ["router"]
 

@@ -23,10 +23,10 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query
 from pydantic import ConfigDict, Field
 
-from api.auth import ApiRoute, RestrictedRead
-from api.deps import VaultDep
-from api.routers.subjects import Purpose
-from api.schemas import RequestModel, ResponseModel
+from pseudovault.api.auth import ApiRoute, RestrictedRead
+from pseudovault.api.deps import VaultDep
+from pseudovault.api.routers.subjects import Purpose
+from pseudovault.api.schemas import RequestModel, ResponseModel
 
 __all__ = ["router", "MAX_LIST_LIMIT"]
 

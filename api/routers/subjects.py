@@ -23,13 +23,13 @@ from fastapi import APIRouter, Path, Query, status
 from pydantic import Field, StringConstraints
 from pydantic.json_schema import JsonDict
 
-from api.auth import ApiRoute, Erasure, SubjectsReveal, SubjectsWrite
-from api.deps import MetricsDep, VaultDep
-from api.schemas import PastTimestamp, RequestModel, ResponseModel
-from vault.errors import NotFoundError
-from vault.models import AUDIT_PURPOSE_LENGTH
-from vault.retention.service import ItemView
-from vault.subjects import MAX_FIELDS, MAX_LIST_LIMIT, MAX_VALUE_BYTES
+from pseudovault.api.auth import ApiRoute, Erasure, SubjectsReveal, SubjectsWrite
+from pseudovault.api.deps import MetricsDep, VaultDep
+from pseudovault.api.schemas import PastTimestamp, RequestModel, ResponseModel
+from pseudovault.vault.errors import NotFoundError
+from pseudovault.vault.models import AUDIT_PURPOSE_LENGTH
+from pseudovault.vault.retention.service import ItemView
+from pseudovault.vault.subjects import MAX_FIELDS, MAX_LIST_LIMIT, MAX_VALUE_BYTES
 
 __all__ = ["router", "Event", "EventRequest", "RetentionItemOut", "RetentionItems"]
 

@@ -21,11 +21,11 @@ warnings.filterwarnings("ignore", message=".*httpx.*starlette.testclient.*")
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.ratelimit import TokenBucketLimiter
-from api.settings import ApiSettings
-from vault.apikeys import SCOPES
-from vault.vault import Vault
+from pseudovault.api.app import create_app
+from pseudovault.api.ratelimit import TokenBucketLimiter
+from pseudovault.api.settings import ApiSettings
+from pseudovault.vault.apikeys import SCOPES
+from pseudovault.vault.vault import Vault
 
 __all__ = ["ManualTime", "KeyFactory", "audit_text"]
 

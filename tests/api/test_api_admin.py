@@ -10,9 +10,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from vault.clock import FrozenClock
-from vault.models import AuditEntry
-from vault.vault import Vault
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.models import AuditEntry
+from pseudovault.vault.vault import Vault
 
 Auth = Callable[..., dict[str, str]]
 NOT_ADMIN = ("subjects:write", "subjects:reveal", "erasure", "checks", "records:read", "records:write")

@@ -13,11 +13,11 @@ from canary import CANARY_PII
 from conftest import ManualTime
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.ratelimit import TokenBucketLimiter
-from api.settings import ApiSettings
-from vault.clock import FrozenClock
-from vault.vault import Vault
+from pseudovault.api.app import create_app
+from pseudovault.api.ratelimit import TokenBucketLimiter
+from pseudovault.api.settings import ApiSettings
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.vault import Vault
 
 Auth = Callable[..., dict[str, str]]
 

@@ -13,8 +13,8 @@ import pytest
 from canary import CANARY_PII
 from fastapi.testclient import TestClient
 
-from vault.retention.receipts import canonical, verify_document
-from vault.vault import Vault
+from pseudovault.vault.retention.receipts import canonical, verify_document
+from pseudovault.vault.vault import Vault
 
 Auth = Callable[..., dict[str, str]]
 

@@ -13,9 +13,9 @@ import pytest
 from canary import CANARY_PII
 from fastapi.testclient import TestClient
 
-from keys.errors import DecryptionError
-from vault.errors import UnavailableError
-from vault.vault import Vault
+from pseudovault.keys.errors import DecryptionError
+from pseudovault.vault.errors import UnavailableError
+from pseudovault.vault.vault import Vault
 
 Auth = Callable[..., dict[str, str]]
 LIMIT = 64 * 1024  # api_settings.max_body_bytes in conftest

@@ -10,10 +10,10 @@ from conftest import ManualTime
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.keycache import KeyCache
-from api.settings import ApiSettings
-from vault.vault import Vault
+from pseudovault.api.app import create_app
+from pseudovault.api.keycache import KeyCache
+from pseudovault.api.settings import ApiSettings
+from pseudovault.vault.vault import Vault
 
 
 def test_entries_expire_and_are_evicted_by_key_id() -> None:

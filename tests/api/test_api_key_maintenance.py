@@ -14,14 +14,14 @@ import pytest
 from canary import CANARY_PII
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.keymaint import PeriodicKeyMaintenance
-from api.metrics import Metrics
-from api.ratelimit import TokenBucketLimiter
-from api.settings import ApiSettings
-from keys.testing import FakeKmsProvider
-from vault.clock import FrozenClock
-from vault.vault import Vault
+from pseudovault.api.app import create_app
+from pseudovault.api.keymaint import PeriodicKeyMaintenance
+from pseudovault.api.metrics import Metrics
+from pseudovault.api.ratelimit import TokenBucketLimiter
+from pseudovault.api.settings import ApiSettings
+from pseudovault.keys.testing import FakeKmsProvider
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.vault import Vault
 
 
 def _count(metrics: Metrics, outcome: str) -> float:
@@ -99,7 +99,7 @@ def test_a_failing_round_is_logged_without_its_message(
         raise RuntimeError(f"bad row holding {CANARY_PII}")
 
     monkeypatch.setattr(vault, "maintain_keys", boom)
-    with caplog.at_level(logging.ERROR, logger="api.keymaint"):
+    with caplog.at_level(logging.ERROR, logger="pseudovault.api.keymaint"):
         maintenance.round()
     assert _count(metrics, "failed") == 1
     assert "RuntimeError" in caplog.text and CANARY_PII not in caplog.text

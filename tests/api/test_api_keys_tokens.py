@@ -19,14 +19,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from api.app import create_app
-from api.cli import app as cli_app
-from api.keycache import KeyCache
-from api.settings import ApiSettings
-from vault.apikeys import InvalidApiKeyError, secret_hash
-from vault.clock import FrozenClock
-from vault.errors import InvalidInputError, NotFoundError
-from vault.vault import Vault
+from pseudovault.api.app import create_app
+from pseudovault.api.cli import app as cli_app
+from pseudovault.api.keycache import KeyCache
+from pseudovault.api.settings import ApiSettings
+from pseudovault.vault.apikeys import InvalidApiKeyError, secret_hash
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.errors import InvalidInputError, NotFoundError
+from pseudovault.vault.vault import Vault
 
 TOKEN = re.compile(r"pvk_([a-z2-7]{10})_([A-Za-z0-9_-]{43})")
 PASSPHRASE = "correct horse battery staple"

@@ -13,17 +13,17 @@ from canary import CANARY_PII
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.logs import JsonFormatter
-from api.routers import ROUTERS
-from api.settings import ApiSettings
-from vault.vault import Vault
+from pseudovault.api.app import create_app
+from pseudovault.api.logs import JsonFormatter
+from pseudovault.api.routers import ROUTERS
+from pseudovault.api.settings import ApiSettings
+from pseudovault.vault.vault import Vault
 
 Auth = Callable[..., dict[str, str]]
 
 
 def _access(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "api.access"]
+    return [r for r in caplog.records if r.name == "pseudovault.api.access"]
 
 
 def test_request_ids_are_echoed_or_made(client: TestClient) -> None:
@@ -66,7 +66,7 @@ def test_one_pii_free_access_line_per_request(
     formatter = JsonFormatter()
     for record in caplog.records:  # ...but no log line does
         line = formatter.format(record)
-        assert CANARY_PII not in line and subject_id not in line or record.name != "api.access"
+        assert CANARY_PII not in line and subject_id not in line or record.name != "pseudovault.api.access"
         assert CANARY_PII not in line
 
 
@@ -127,7 +127,7 @@ def test_readiness_fails_when_a_store_is_gone(
 def test_a_root_key_provider_that_goes_away_is_503_with_retry_after_and_comes_back(
     vault: Vault, api_settings: ApiSettings, auth: Callable[..., dict[str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from keys.errors import ProviderUnavailableError
+    from pseudovault.keys.errors import ProviderUnavailableError
 
     with TestClient(create_app(api_settings, vault=vault)) as client:
         headers = auth("subjects:write")
@@ -152,7 +152,7 @@ def test_a_root_key_provider_that_goes_away_is_503_with_retry_after_and_comes_ba
 def test_the_app_refuses_a_route_without_a_declared_scope(
     vault: Vault, api_settings: ApiSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from api.auth import ApiRoute
+    from pseudovault.api.auth import ApiRoute
 
     stray = APIRouter(prefix="/v1/stray", route_class=ApiRoute)
 
@@ -160,7 +160,7 @@ def test_the_app_refuses_a_route_without_a_declared_scope(
     def open_to_all() -> dict[str, str]:
         return {}
 
-    monkeypatch.setattr("api.app.ROUTERS", (*ROUTERS, stray))
+    monkeypatch.setattr("pseudovault.api.app.ROUTERS", (*ROUTERS, stray))
     with pytest.raises(TypeError, match="requires no API key"):
         create_app(api_settings, vault=vault)
     plain = APIRouter(prefix="/v1/plain")
@@ -169,7 +169,7 @@ def test_the_app_refuses_a_route_without_a_declared_scope(
     def plain_route() -> dict[str, str]:
         return {}
 
-    monkeypatch.setattr("api.app.ROUTERS", (*ROUTERS, plain))
+    monkeypatch.setattr("pseudovault.api.app.ROUTERS", (*ROUTERS, plain))
     with pytest.raises(TypeError, match="route_class=ApiRoute"):
         create_app(api_settings, vault=vault)
 

@@ -15,15 +15,15 @@ import pytest
 from canary import CANARY_PII
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.metrics import Metrics
-from api.ratelimit import TokenBucketLimiter
-from api.settings import ApiSettings
-from api.sweeper import PeriodicSweep
-from vault.clock import FrozenClock
-from vault.errors import NotFoundError
-from vault.retention.service import PoliciesChangedError
-from vault.vault import Vault
+from pseudovault.api.app import create_app
+from pseudovault.api.metrics import Metrics
+from pseudovault.api.ratelimit import TokenBucketLimiter
+from pseudovault.api.settings import ApiSettings
+from pseudovault.api.sweeper import PeriodicSweep
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.errors import NotFoundError
+from pseudovault.vault.retention.service import PoliciesChangedError
+from pseudovault.vault.vault import Vault
 
 
 def _due_subject(vault: Vault, clock: FrozenClock) -> str:
@@ -85,7 +85,7 @@ def test_a_failing_round_is_logged_without_its_message_and_counted(
         raise RuntimeError(f"bad row holding {CANARY_PII}")
 
     monkeypatch.setattr(vault.retention.sweeper, "sweep", boom)
-    with caplog.at_level(logging.ERROR, logger="api.sweeper"):
+    with caplog.at_level(logging.ERROR, logger="pseudovault.api.sweeper"):
         sweep.round()  # does not raise
         sweep.round()
     assert _counter(metrics, "pseudovault_retention_sweeps_total", "failed") == 2

@@ -16,16 +16,16 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.app import create_app, limiter_from_settings
-from api.ratelimit import (
+from pseudovault.api.app import create_app, limiter_from_settings
+from pseudovault.api.ratelimit import (
     NoRateLimit,
     RedisRateLimiter,
     TokenBucketLimiter,
     retry_after_header,
 )
-from api.settings import ApiSettings
-from vault.errors import UnavailableError
-from vault.vault import Vault
+from pseudovault.api.settings import ApiSettings
+from pseudovault.vault.errors import UnavailableError
+from pseudovault.vault.vault import Vault
 
 REDIS_URL = os.environ.get("PSEUDOVAULT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 

@@ -12,8 +12,8 @@ from typing import Any
 from canary import CANARY_PII
 from fastapi.testclient import TestClient
 
-from vault.clock import FrozenClock
-from vault.vault import Vault
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.vault import Vault
 
 Auth = Callable[..., dict[str, str]]
 

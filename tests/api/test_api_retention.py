@@ -12,11 +12,11 @@ import pytest
 from canary import CANARY_PII
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from vault.clock import FrozenClock
-from vault.errors import NotFoundError
-from vault.retention.policies import parse_policies, shipped_presets
-from vault.vault import Vault
+from pseudovault.api.app import create_app
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.errors import NotFoundError
+from pseudovault.vault.retention.policies import parse_policies, shipped_presets
+from pseudovault.vault.vault import Vault
 
 Auth = Callable[..., dict[str, str]]
 

@@ -15,9 +15,9 @@ from typing import Any, get_args
 from canary import CANARY_PII
 from fastapi.testclient import TestClient
 
-from api.routers.subjects import Event
-from vault.retention.policies import TRIGGERS
-from vault.vault import Vault
+from pseudovault.api.routers.subjects import Event
+from pseudovault.vault.retention.policies import TRIGGERS
+from pseudovault.vault.vault import Vault
 
 Auth = Callable[..., dict[str, str]]
 

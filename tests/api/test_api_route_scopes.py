@@ -14,10 +14,10 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from api.auth import PUBLIC_PATHS, Authenticator, iter_routes, required_scopes
-from api.errors import PROBLEM_MEDIA_TYPE
-from vault.apikeys import SCOPES
-from vault.vault import Vault
+from pseudovault.api.auth import PUBLIC_PATHS, Authenticator, iter_routes, required_scopes
+from pseudovault.api.errors import PROBLEM_MEDIA_TYPE
+from pseudovault.vault.apikeys import SCOPES
+from pseudovault.vault.vault import Vault
 
 
 def _operations(app: FastAPI) -> list[tuple[str, str, Any]]:

@@ -25,7 +25,7 @@ from schemathesis.checks import (
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
 
-from vault.vault import Vault
+from pseudovault.vault.vault import Vault
 
 EXAMPLES = 20
 CHECKS = [

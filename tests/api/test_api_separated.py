@@ -18,10 +18,10 @@ import pytest
 from canary import CANARY_PII
 from fastapi.testclient import TestClient
 
-from keys.testing import FakeKmsProvider
-from vault.clock import FrozenClock
-from vault.retention.policies import PolicySet, parse_policies, shipped_presets
-from vault.vault import Vault
+from pseudovault.keys.testing import FakeKmsProvider
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.retention.policies import PolicySet, parse_policies, shipped_presets
+from pseudovault.vault.vault import Vault
 
 if TYPE_CHECKING:
     from conftest import StoreUrls

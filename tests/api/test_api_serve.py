@@ -29,7 +29,7 @@ def _command() -> list[str]:
     script = Path(sys.executable).parent / "pseudovault"
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-m", "api.cli"]
+    return [sys.executable, "-m", "pseudovault.api.cli"]
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -102,7 +102,7 @@ def test_serve_initialises_a_fresh_home_answers_and_stops_on_sigterm(tmp_path: P
     for line in err.splitlines():  # the server's logs: one JSON object per line
         record = json.loads(line)
         assert {"ts", "level", "logger", "message"} <= set(record)
-    access = [json.loads(line) for line in err.splitlines() if '"logger": "api.access"' in line]
+    access = [json.loads(line) for line in err.splitlines() if '"logger": "pseudovault.api.access"' in line]
     assert {r["route"] for r in access} >= {"/healthz", "/readyz", "/docs", "/v1/subjects", "/metrics"}
     assert all("path" not in r and "client" not in r for r in access)
     assert any(json.loads(line)["message"] == "API stopped" for line in err.splitlines())

@@ -10,7 +10,7 @@ from typing import Any
 from canary import CANARY_PII
 from fastapi.testclient import TestClient
 
-from vault.vault import Vault
+from pseudovault.vault.vault import Vault
 
 Auth = Callable[..., dict[str, str]]
 

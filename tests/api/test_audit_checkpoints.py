@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from keys.signing import SigningKey
-from keys.testing import FakeKmsProvider
-from vault.audit import _row_fields, chain_hash, checkpoint_message
-from vault.clock import FrozenClock
-from vault.errors import ConflictError
-from vault.models import AuditCheckpoint, AuditEntry, AuditHead, SigningKeyRow
-from vault.vault import Vault
+from pseudovault.keys.signing import SigningKey
+from pseudovault.keys.testing import FakeKmsProvider
+from pseudovault.vault.audit import _row_fields, chain_hash, checkpoint_message
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.errors import ConflictError
+from pseudovault.vault.models import AuditCheckpoint, AuditEntry, AuditHead, SigningKeyRow
+from pseudovault.vault.vault import Vault
 
 EVERY = 5
 

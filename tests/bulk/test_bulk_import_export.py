@@ -20,10 +20,10 @@ from bulk_support import (
 )
 from canary import CANARY_PII
 
-from vault.bulk import MAX_REPORTED_REJECTIONS, export_records, import_records
-from vault.clock import FrozenClock
-from vault.errors import InvalidInputError
-from vault.vault import Vault
+from pseudovault.vault.bulk import MAX_REPORTED_REJECTIONS, export_records, import_records
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.vault import Vault
 
 CSV_HEADER = "category,reason_code,reason,severity,expires_at,source_ref,email,phone,ip,device_id,custom:member_no\n"
 
@@ -497,7 +497,7 @@ def test_a_failed_batch_writes_nothing_of_itself(
         batches.append(len(prepared))
         if len(batches) == 2:
             # the batch's rows are inserted, then the store fails before the commit
-            from vault.records import ConflictError
+            from pseudovault.vault.records import ConflictError
 
             raise ConflictError("injected")
         return original(prepared)

@@ -128,8 +128,8 @@ def test_privileged_cli_actions_are_audited_without_pii(initialised: Any) -> Non
     subject_id = initialised.ok("subjects", "add", "--field", f"email={CANARY_PII}").stdout.split()[-1]
     initialised.ok("subjects", "show", subject_id, "--purpose", "support ticket 42")
     initialised.ok("subjects", "shred", subject_id, "--yes")
-    from vault.bootstrap import open_vault
-    from vault.config import Settings
+    from pseudovault.vault.bootstrap import open_vault
+    from pseudovault.vault.config import Settings
 
     with open_vault(Settings(**{k.removeprefix("PSEUDOVAULT_").lower(): v for k, v in initialised.env.items()})) as vault:
         entries = vault.audit.query(limit=100)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vault.identifiers import Normalizer
+from pseudovault.vault.identifiers import Normalizer
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from vault.identifiers import EmailProviderRule, Normalizer, NormalizerConfig
+from pseudovault.vault.identifiers import EmailProviderRule, Normalizer, NormalizerConfig
 
 VECTORS_PATH = Path(__file__).with_name("vectors.json")
 

@@ -10,8 +10,8 @@ import unicodedata
 import pytest
 from canary import CANARY_PII
 
-from vault.errors import InvalidInputError
-from vault.identifiers import (
+from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.identifiers import (
     BUILTIN_KINDS,
     DEFAULT_EMAIL_RULES,
     NORMALIZATION_VERSIONS,
@@ -21,7 +21,7 @@ from vault.identifiers import (
     Normalizer,
     NormalizerConfig,
 )
-from vault.identifiers.text import _IGNORABLE, SPACE_SEPARATORS
+from pseudovault.vault.identifiers.text import _IGNORABLE, SPACE_SEPARATORS
 
 # --- kinds and versions ---------------------------------------------------------------------
 

@@ -8,11 +8,11 @@ from importlib import resources
 
 import pytest
 
-from vault.identifiers import CONFUSABLES_UNICODE_VERSION, skeleton
-from vault.identifiers._build_confusables import ConfusablesSourceError, parse_confusables, render_prototypes
-from vault.identifiers.confusables import load_prototypes
+from pseudovault.vault.identifiers import CONFUSABLES_UNICODE_VERSION, skeleton
+from pseudovault.vault.identifiers._build_confusables import ConfusablesSourceError, parse_confusables, render_prototypes
+from pseudovault.vault.identifiers.confusables import load_prototypes
 
-DATA = resources.files("vault.identifiers").joinpath("confusable_prototypes.txt").read_text(encoding="utf-8")
+DATA = resources.files("pseudovault.vault.identifiers").joinpath("confusable_prototypes.txt").read_text(encoding="utf-8")
 
 
 def test_shipped_table_header() -> None:

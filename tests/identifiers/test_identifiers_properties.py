@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vault.identifiers import InvalidIdentifierError, NormalizedIdentifier, Normalizer, NormalizerConfig, skeleton
+from pseudovault.vault.identifiers import InvalidIdentifierError, NormalizedIdentifier, Normalizer, NormalizerConfig, skeleton
 
 N = Normalizer()
 US = Normalizer(NormalizerConfig(default_region="US"))

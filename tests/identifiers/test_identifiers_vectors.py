@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from identifiers_support import load_vectors, normalizer_for
 
-from vault.errors import InvalidInputError
-from vault.identifiers import InvalidIdentifierError
+from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.identifiers import InvalidIdentifierError
 
 VECTORS = load_vectors()
 
@@ -62,7 +62,7 @@ def test_lookalike(entry: dict[str, Any]) -> None:
 
 
 def test_table_covers_every_kind() -> None:
-    from vault.identifiers import BUILTIN_KINDS
+    from pseudovault.vault.identifiers import BUILTIN_KINDS
 
     for section in ("same", "different", "rejected"):
         kinds = {e["kind"] for e in VECTORS[section]}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from keys_support import CHEAP_PARAMS, PASSPHRASE, T0
 
-from keys.keyring import Argon2Params, LocalKeyring
+from pseudovault.keys.keyring import Argon2Params, LocalKeyring
 
 
 @pytest.fixture

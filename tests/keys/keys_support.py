@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from keys.aead import Aead
-from keys.kdf import derive_sealing_key, passphrase_bytes
-from keys.keyring import Argon2Params, _parse_header
+from pseudovault.keys.aead import Aead
+from pseudovault.keys.kdf import derive_sealing_key, passphrase_bytes
+from pseudovault.keys.keyring import Argon2Params, _parse_header
 
 PASSPHRASE = "correct horse battery staple"
 

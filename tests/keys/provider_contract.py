@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from keys_support import assert_not_shown
 
-from keys.errors import DecryptionError, KeyNotFoundError
-from keys.provider import KekProvider, KeyInfo, WrappedKey
-from keys.secrets import SecretBytes
-from keys.wrap import generate_key
+from pseudovault.keys.errors import DecryptionError, KeyNotFoundError
+from pseudovault.keys.provider import KekProvider, KeyInfo, WrappedKey
+from pseudovault.keys.secrets import SecretBytes
+from pseudovault.keys.wrap import generate_key
 
 
 class KekProviderContract(abc.ABC):

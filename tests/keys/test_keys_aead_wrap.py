@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keys.aead import NONCE_SIZE, OVERHEAD, Aead
-from keys.errors import DecryptionError
-from keys.secrets import SecretBytes
-from keys.wrap import generate_key, unwrap_key, wrap_key
+from pseudovault.keys.aead import NONCE_SIZE, OVERHEAD, Aead
+from pseudovault.keys.errors import DecryptionError
+from pseudovault.keys.secrets import SecretBytes
+from pseudovault.keys.wrap import generate_key, unwrap_key, wrap_key
 
 keys_32 = st.binary(min_size=32, max_size=32).map(SecretBytes)
 keks = st.sampled_from([16, 24, 32]).flatmap(lambda n: st.binary(min_size=n, max_size=n)).map(SecretBytes)

@@ -22,13 +22,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from keys_support import CHEAP_PARAMS, PASSPHRASE, T0, assert_not_shown, decrypted_payload
 
-import keys.keyring as keyring_module
-from keys.aead import Aead
-from keys.errors import DecryptionError, KeyNotFoundError, KeyringError
-from keys.kdf import Argon2Params, derive_sealing_key, passphrase_bytes
-from keys.keyring import LocalKeyring, _Header, _parse_header, _render
-from keys.secrets import SecretBytes
-from keys.wrap import generate_key
+import pseudovault.keys.keyring as keyring_module
+from pseudovault.keys.aead import Aead
+from pseudovault.keys.errors import DecryptionError, KeyNotFoundError, KeyringError
+from pseudovault.keys.kdf import Argon2Params, derive_sealing_key, passphrase_bytes
+from pseudovault.keys.keyring import LocalKeyring, _Header, _parse_header, _render
+from pseudovault.keys.secrets import SecretBytes
+from pseudovault.keys.wrap import generate_key
 
 ALTERED = "wrong passphrase or the file was altered"
 

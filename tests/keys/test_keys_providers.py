@@ -12,13 +12,13 @@ import pytest
 from keys_support import CHEAP_PARAMS, PASSPHRASE, T0, assert_not_shown, decrypted_payload
 from provider_contract import KekProviderContract
 
-from keys.errors import DecryptionError, KeyNotFoundError, ProviderUnavailableError
-from keys.keyring import LocalKeyring
-from keys.provider import WrappedKey
-from keys.secrets import SecretBytes
-from keys.provider import KekProvider
-from keys.testing import FakeKmsProvider
-from keys.wrap import generate_key
+from pseudovault.keys.errors import DecryptionError, KeyNotFoundError, ProviderUnavailableError
+from pseudovault.keys.keyring import LocalKeyring
+from pseudovault.keys.provider import WrappedKey
+from pseudovault.keys.secrets import SecretBytes
+from pseudovault.keys.provider import KekProvider
+from pseudovault.keys.testing import FakeKmsProvider
+from pseudovault.keys.wrap import generate_key
 
 
 def _materials(provider: KekProvider) -> list[bytes]:
@@ -102,7 +102,7 @@ class TestPkcs11Contract(KekProviderContract):
     def make_provider(self, tmp_path: Path) -> KekProvider:
         from providers import fresh_label, softhsm
 
-        from keys.pkcs11 import Pkcs11Provider
+        from pseudovault.keys.pkcs11 import Pkcs11Provider
 
         hsm = softhsm()
         return Pkcs11Provider.open(
@@ -142,7 +142,7 @@ class TestPkcs11Contract(KekProviderContract):
     def test_another_session_sees_rotation_disable_and_destroy(self, provider: KekProvider) -> None:
         from providers import softhsm
 
-        from keys.pkcs11 import Pkcs11Provider
+        from pseudovault.keys.pkcs11 import Pkcs11Provider
 
         hsm = softhsm()
         other = Pkcs11Provider.open(
@@ -180,9 +180,9 @@ class TestPkcs11Contract(KekProviderContract):
         # a process of its own: PKCS#11 logins are per process, and this one is logged in
         script = (
             "import sys\n"
-            "from keys.errors import ProviderUnavailableError\n"
-            "from keys.pkcs11 import Pkcs11Provider\n"
-            "from keys.secrets import SecretBytes\n"
+            "from pseudovault.keys.errors import ProviderUnavailableError\n"
+            "from pseudovault.keys.pkcs11 import Pkcs11Provider\n"
+            "from pseudovault.keys.secrets import SecretBytes\n"
             "module, token = sys.argv[1], sys.argv[2]\n"
             "for kwargs in (dict(module=module, token_label=token, pin=SecretBytes(b'wrong-pin')),\n"
             "               dict(module=module, token_label='no-such-token', pin=SecretBytes(b'1')),\n"
@@ -231,7 +231,7 @@ class TestAwsKmsContract(KekProviderContract):
             yield
 
     def make_provider(self, tmp_path: Path) -> KekProvider:
-        from keys.awskms import AwsKmsProvider
+        from pseudovault.keys.awskms import AwsKmsProvider
 
         return AwsKmsProvider.open("alias/pseudovault-contract")
 
@@ -246,7 +246,7 @@ class TestAwsKmsContract(KekProviderContract):
     def test_an_existing_alias_is_adopted_as_version_1(self) -> None:
         import boto3
 
-        from keys.awskms import AwsKmsProvider
+        from pseudovault.keys.awskms import AwsKmsProvider
 
         client = boto3.client("kms")
         key_id = client.create_key()["KeyMetadata"]["KeyId"]
@@ -261,8 +261,8 @@ class TestAwsKmsContract(KekProviderContract):
     def test_a_key_id_target_wraps_but_cannot_rotate(self) -> None:
         import boto3
 
-        from keys.awskms import AwsKmsProvider
-        from keys.errors import KeysError
+        from pseudovault.keys.awskms import AwsKmsProvider
+        from pseudovault.keys.errors import KeysError
 
         key_id = boto3.client("kms").create_key()["KeyMetadata"]["KeyId"]
         provider = AwsKmsProvider.open(key_id)
@@ -290,7 +290,7 @@ class TestAwsKmsContract(KekProviderContract):
         import boto3
         from botocore.config import Config
 
-        from keys.awskms import AwsKmsProvider
+        from pseudovault.keys.awskms import AwsKmsProvider
 
         client = boto3.client(
             "kms",

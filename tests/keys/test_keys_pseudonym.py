@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import keys.pseudonym as pseudonym_module
-from keys.pseudonym import Pseudonymizer, derive_kind_key, hmac_sha256
-from keys.secrets import SecretBytes
-from keys.wrap import generate_key
+import pseudovault.keys.pseudonym as pseudonym_module
+from pseudovault.keys.pseudonym import Pseudonymizer, derive_kind_key, hmac_sha256
+from pseudovault.keys.secrets import SecretBytes
+from pseudovault.keys.wrap import generate_key
 
 LOOKUP_KEY = SecretBytes(bytes(range(32)))
 

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from keys_support import CHEAP_PARAMS, PASSPHRASE, assert_not_shown
 
-import keys.secrets as secrets_module
-from keys.aead import Aead
-from keys.keyring import LocalKeyring
-from keys.keyset import Keyset, KeyStatus, KeyVersion
-from keys.pseudonym import Pseudonymizer
-from keys.secrets import SecretBytes
-from keys.signing import SigningKey
-from keys.testing import FakeKmsProvider
+import pseudovault.keys.secrets as secrets_module
+from pseudovault.keys.aead import Aead
+from pseudovault.keys.keyring import LocalKeyring
+from pseudovault.keys.keyset import Keyset, KeyStatus, KeyVersion
+from pseudovault.keys.pseudonym import Pseudonymizer
+from pseudovault.keys.secrets import SecretBytes
+from pseudovault.keys.signing import SigningKey
+from pseudovault.keys.testing import FakeKmsProvider
 
 RAW = bytes(range(200, 232))
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keys.secrets import SecretBytes
-from keys.signing import SigningKey, public_key_id, verify_signature
+from pseudovault.keys.secrets import SecretBytes
+from pseudovault.keys.signing import SigningKey, public_key_id, verify_signature
 
 KEY = SigningKey.from_seed(SecretBytes(bytes(range(32))))
 

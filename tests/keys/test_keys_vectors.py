@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from keys_vectors import load_vectors
 
-from keys.errors import DecryptionError
-from keys.pseudonym import hmac_sha256
-from keys.secrets import SecretBytes
-from keys.signing import SigningKey, verify_signature
-from keys.wrap import unwrap_key, wrap_key
+from pseudovault.keys.errors import DecryptionError
+from pseudovault.keys.pseudonym import hmac_sha256
+from pseudovault.keys.secrets import SecretBytes
+from pseudovault.keys.signing import SigningKey, verify_signature
+from pseudovault.keys.wrap import unwrap_key, wrap_key
 
 
 @pytest.mark.parametrize("vector", load_vectors("rfc5649_key_wrap"))

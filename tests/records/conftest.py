@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from records_support import EMAIL
 
-from vault.vault import Vault
+from pseudovault.vault.vault import Vault
 
 AddRecord = Callable[..., str]
 

@@ -10,9 +10,9 @@ import pytest
 from canary import CANARY_PII
 from records_support import EMAIL, PHONE, rows, scalar, table_text
 
-from vault.errors import NotFoundError
-from vault.records import RecordText
-from vault.vault import Vault
+from pseudovault.vault.errors import NotFoundError
+from pseudovault.vault.records import RecordText
+from pseudovault.vault.vault import Vault
 
 
 def test_shredding_a_linked_subject_leaves_its_bans_matching_and_unlinked(vault: Vault) -> None:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from vault.categories import CATALOGUE, PRESETS, CategoryCatalogue, Period, add_period, parse_period
-from vault.errors import InvalidInputError
+from pseudovault.vault.categories import CATALOGUE, PRESETS, CategoryCatalogue, Period, add_period, parse_period
+from pseudovault.vault.errors import InvalidInputError
 
 
 def test_the_presets_of_the_design() -> None:

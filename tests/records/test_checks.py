@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from records_support import EMAIL, IP, PHONE, scalar
 
-from vault.clock import FrozenClock
-from vault.decisions import DEFAULT_RULES, Decision, DecisionPolicy, Rule
-from vault.errors import InvalidInputError
-from vault.identifiers import InvalidIdentifierError
-from vault.records import RecordsConfig
-from vault.vault import Vault
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.decisions import DEFAULT_RULES, Decision, DecisionPolicy, Rule
+from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.identifiers import InvalidIdentifierError
+from pseudovault.vault.records import RecordsConfig
+from pseudovault.vault.vault import Vault
 
 PLAIN = ("email", "jack@shop.kr")  # its own skeleton: no look-alike row
 CYRILLIC = ("email", "j\u0430ck@shop.kr")  # Cyrillic a: skeleton jack@shop.kr

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import pytest
 from records_support import EMAIL, IP, PHONE, rows, scalar
 
-from keys.testing import FakeKmsProvider
-from vault.clock import FrozenClock
-from vault.errors import ConflictError, InvalidInputError, NotFoundError
-from vault.vault import Vault
+from pseudovault.keys.testing import FakeKmsProvider
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
+from pseudovault.vault.vault import Vault
 
 if TYPE_CHECKING:
     from conftest import StoreUrls

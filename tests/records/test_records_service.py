@@ -10,11 +10,11 @@ import pytest
 from canary import CANARY_PII
 from records_support import EMAIL, IP, PHONE, rows, scalar, table_text
 
-from vault.clock import FrozenClock
-from vault.errors import ConflictError, InvalidInputError, NotFoundError
-from vault.identifiers import InvalidIdentifierError
-from vault.records import DuplicateRecordError, RecordText
-from vault.vault import Vault
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
+from pseudovault.vault.identifiers import InvalidIdentifierError
+from pseudovault.vault.records import DuplicateRecordError, RecordText
+from pseudovault.vault.vault import Vault
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 NEVER = "9e5b2c71-4f3a-4d8e-8b6c-1a0f7e2d3c4b"

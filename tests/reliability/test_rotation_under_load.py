@@ -32,7 +32,7 @@ def _free_port() -> int:
 
 def _command() -> list[str]:
     script = Path(sys.executable).parent / "pseudovault"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "api.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "pseudovault.api.cli"]
 
 
 def _env(home: Path, urls: Any) -> dict[str, str]:

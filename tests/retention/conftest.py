@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import pytest
 from retention_support import T0
 
-from keys.testing import FakeKmsProvider
-from vault.clock import FrozenClock
-from vault.retention.policies import PolicySet, shipped_presets
-from vault.vault import Vault
+from pseudovault.keys.testing import FakeKmsProvider
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.retention.policies import PolicySet, shipped_presets
+from pseudovault.vault.vault import Vault
 
 if TYPE_CHECKING:
     from conftest import StoreUrls

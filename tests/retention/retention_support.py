@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from vault.retention.policies import PolicySet, parse_policies, shipped_presets
-from vault.vault import Vault
+from pseudovault.vault.retention.policies import PolicySet, parse_policies, shipped_presets
+from pseudovault.vault.vault import Vault
 
 #: every retention test starts on 15 January 2026 at 10:00 UTC (not midnight, so that the
 #: day-based reckoning of due dates is visible)

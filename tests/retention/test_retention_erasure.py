@@ -18,12 +18,12 @@ from retention_support import (
     subject_exists,
 )
 
-from keys.testing import FakeKmsProvider
-from vault.clock import FrozenClock
-from vault.errors import ConflictError, InvalidInputError, NotFoundError
-from vault.retention.holds import HeldError
-from vault.retention.receipts import verify_document
-from vault.vault import Vault
+from pseudovault.keys.testing import FakeKmsProvider
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
+from pseudovault.vault.retention.holds import HeldError
+from pseudovault.vault.retention.receipts import verify_document
+from pseudovault.vault.vault import Vault
 
 FIELDS = {"name": "Kim Minji", "email": CANARY_PII, "phone": "+821012345678", "order_ref": "ord-77", "amount": "129000"}
 CATEGORIES = {"member": None, "payment_supply": ["order_ref", "amount"]}
@@ -182,7 +182,7 @@ def test_a_receipt_verifies_only_against_the_vault_that_signed_it(
     # a receipt re-signed by another key with the same key id is refused: the id names the key
     forged = dict(document)
     forged["signature"] = {**document["signature"], "public_key": "00" * 32}
-    from vault.retention.receipts import canonical
+    from pseudovault.vault.retention.receipts import canonical
 
     assert "key id" in (verify_document(canonical(forged) + b"\n").reason or "")
 

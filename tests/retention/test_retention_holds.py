@@ -8,11 +8,11 @@ import pytest
 from canary import CANARY_PII
 from retention_support import audit, record_exists, subject_exists
 
-from vault.audit import Actor, acting_as
-from vault.clock import FrozenClock
-from vault.errors import ConflictError, InvalidInputError, NotFoundError
-from vault.retention.holds import HeldError
-from vault.vault import Vault
+from pseudovault.vault.audit import Actor, acting_as
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
+from pseudovault.vault.retention.holds import HeldError
+from pseudovault.vault.vault import Vault
 
 
 def test_a_held_subject_cannot_be_shredded_and_the_answer_names_the_hold(vault: Vault) -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vault.retention.periods import (
+from pseudovault.vault.retention.periods import (
     Period,
     PeriodError,
     add_period,

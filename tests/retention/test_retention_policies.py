@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from vault.categories import CATALOGUE
-from vault.retention.periods import Period
-from vault.retention.policies import (
+from pseudovault.vault.categories import CATALOGUE
+from pseudovault.vault.retention.periods import Period
+from pseudovault.vault.retention.policies import (
     PRESETS_PATH,
     PolicyFileError,
     load_policies,

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from retention_support import T0, policies_with
 
-from keys.testing import FakeKmsProvider
-from vault.clock import FrozenClock
-from vault.retention.service import PoliciesChangedError
-from vault.vault import Vault
+from pseudovault.keys.testing import FakeKmsProvider
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.retention.service import PoliciesChangedError
+from pseudovault.vault.vault import Vault
 
 SHORTER_PAYMENTS = """
 [policies.payment_supply]

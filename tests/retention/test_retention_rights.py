@@ -12,11 +12,11 @@ import pytest
 from canary import CANARY_PII
 from retention_support import T0, audit, audit_text, policies_with, record_exists
 
-from keys.testing import FakeKmsProvider
-from vault.bulk import export_records
-from vault.clock import FrozenClock
-from vault.errors import ConflictError, InvalidInputError, NotFoundError
-from vault.vault import Vault
+from pseudovault.keys.testing import FakeKmsProvider
+from pseudovault.vault.bulk import export_records
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
+from pseudovault.vault.vault import Vault
 
 EMAIL = ("email", "minji@example.com")
 

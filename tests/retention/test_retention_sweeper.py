@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 import pytest
 from retention_support import rows, scalar, subject_exists
 
-from keys.testing import FakeKmsProvider
-from vault.clock import FrozenClock
-from vault.errors import InvalidInputError
-from vault.retention.sweeper import SweepReport
-from vault.vault import Vault
+from pseudovault.keys.testing import FakeKmsProvider
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.retention.sweeper import SweepReport
+from pseudovault.vault.vault import Vault
 
 if TYPE_CHECKING:
     from conftest import StoreUrls

@@ -20,10 +20,10 @@ from retention_support import (
     subject_exists,
 )
 
-from vault.clock import FrozenClock
-from vault.errors import NotFoundError
-from vault.retention.policies import PolicySet
-from vault.vault import Vault
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.errors import NotFoundError
+from pseudovault.vault.retention.policies import PolicySet
+from pseudovault.vault.vault import Vault
 
 _counter = itertools.count(1)
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from retention_support import T0
 
-from vault.clock import EARLIEST, past_timestamp
-from vault.errors import InvalidInputError
-from vault.vault import Vault
+from pseudovault.vault.clock import EARLIEST, past_timestamp
+from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.vault import Vault
 
 OUT_OF_RANGE = [
     datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC),

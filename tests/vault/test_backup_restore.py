@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from canary import CANARY_PII
 
-from keys.errors import KeyNotFoundError
-from keys.keyring import LocalKeyring
-from keys.provider import WrappedKey
-from vault.bootstrap import init_vault, open_vault
-from vault.config import Settings
-from vault.errors import NotFoundError, UnavailableError
-from vault.vault import Vault
+from pseudovault.keys.errors import KeyNotFoundError
+from pseudovault.keys.keyring import LocalKeyring
+from pseudovault.keys.provider import WrappedKey
+from pseudovault.vault.bootstrap import init_vault, open_vault
+from pseudovault.vault.config import Settings
+from pseudovault.vault.errors import NotFoundError, UnavailableError
+from pseudovault.vault.vault import Vault
 
 PASSPHRASE = "restore test passphrase"
 STORES = ("data.sqlite3", "keys.sqlite3")

@@ -12,7 +12,7 @@ from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, delete,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from vault.db import make_engine, one_of, session_scope
+from pseudovault.vault.db import make_engine, one_of, session_scope
 
 if TYPE_CHECKING:
     from conftest import StoreUrls

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from keys.secrets import SecretBytes
-from vault.cache import KeyCache
-from vault.clock import FrozenClock
+from pseudovault.keys.secrets import SecretBytes
+from pseudovault.vault.cache import KeyCache
+from pseudovault.vault.clock import FrozenClock
 
 
 def _key(n: int) -> SecretBytes:

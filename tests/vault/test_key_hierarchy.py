@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from keys.errors import KeyNotFoundError
-from keys.testing import FakeKmsProvider
-from vault.clock import FrozenClock
-from vault.db import session_scope
-from vault.errors import NotFoundError
-from vault.keystore import RewrapReport
-from vault.vault import Vault
+from pseudovault.keys.errors import KeyNotFoundError
+from pseudovault.keys.testing import FakeKmsProvider
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.db import session_scope
+from pseudovault.vault.errors import NotFoundError
+from pseudovault.vault.keystore import RewrapReport
+from pseudovault.vault.vault import Vault
 
 
 def _subject_keys(vault: Vault) -> dict[str, dict[str, Any]]:

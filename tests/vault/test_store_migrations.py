@@ -11,13 +11,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from vault.db import make_engine
-from vault.migrate import DATA, KEYS, STORES, alembic_config, current_revisions, head_revisions, is_at_head, upgrade
+from pseudovault.vault.db import make_engine
+from pseudovault.vault.migrate import DATA, KEYS, STORES, alembic_config, current_revisions, head_revisions, is_at_head, upgrade
 
 if TYPE_CHECKING:
     from conftest import StoreUrls
 
-from vault.models import DataBase, KeysBase
+from pseudovault.vault.models import DataBase, KeysBase
 
 # every table of the models, and nothing else, is what the migrations create
 DATA_TABLES = set(DataBase.metadata.tables) | {"alembic_version_data"}

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import Engine, text
 
-from vault.db import checkpoint_sqlite, make_engine, redact_url, session_scope, sqlite_path
-from vault.errors import InvalidInputError
+from pseudovault.vault.db import checkpoint_sqlite, make_engine, redact_url, session_scope, sqlite_path
+from pseudovault.vault.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from conftest import StoreUrls

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from keys.errors import DecryptionError
-from vault.clock import FrozenClock
-from vault.errors import InvalidInputError, NotFoundError
-from vault.subjects import MAX_FIELDS, MAX_VALUE_BYTES, SCHEMA_VERSION, field_associated_data
-from vault.vault import Vault
+from pseudovault.keys.errors import DecryptionError
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.errors import InvalidInputError, NotFoundError
+from pseudovault.vault.subjects import MAX_FIELDS, MAX_VALUE_BYTES, SCHEMA_VERSION, field_associated_data
+from pseudovault.vault.vault import Vault
 
 NEVER = "3d1f8a52-0c4b-4e7a-9b1d-6a2f0e9c8b71"
 
@@ -275,7 +275,7 @@ def test_associated_data_layout() -> None:
 
 
 def test_a_failed_data_write_deletes_the_key_it_created(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
-    from vault import subjects as subjects_module
+    from pseudovault.vault import subjects as subjects_module
 
     def failing_encrypt(*args: Any) -> bytes:
         raise RuntimeError("data store write failed")
@@ -289,8 +289,8 @@ def test_a_failed_data_write_deletes_the_key_it_created(vault: Vault, monkeypatc
 def test_reprs_hold_no_values_or_keys(vault: Vault) -> None:
     subject_id = vault.subjects.create({"email": CANARY_PII})
     vault.subjects.read(subject_id)
-    from vault.db import session_scope
-    from vault.models import Subject, SubjectField, SubjectKey
+    from pseudovault.vault.db import session_scope
+    from pseudovault.vault.models import Subject, SubjectField, SubjectKey
 
     with session_scope(vault.data_engine) as session:
         field = session.get(SubjectField, (subject_id, "email"))

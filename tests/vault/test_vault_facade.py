@@ -12,12 +12,12 @@ import pytest
 from canary import CANARY_PII
 from sqlalchemy import text
 
-from keys.testing import FakeKmsProvider
-from vault.clock import FrozenClock
-from vault.db import make_engine
-from vault.errors import NotInitialisedError, UnavailableError
-from vault.migrate import DATA, KEYS, head_revisions, upgrade_store
-from vault.vault import Vault
+from pseudovault.keys.testing import FakeKmsProvider
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.db import make_engine
+from pseudovault.vault.errors import NotInitialisedError, UnavailableError
+from pseudovault.vault.migrate import DATA, KEYS, head_revisions, upgrade_store
+from pseudovault.vault.vault import Vault
 
 if TYPE_CHECKING:
     from conftest import StoreUrls

@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from sqlalchemy import text
 
-from keys.testing import FakeKmsProvider
-from vault.clock import FrozenClock
-from vault.errors import NotFoundError
-from vault.vault import Vault
+from pseudovault.keys.testing import FakeKmsProvider
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.errors import NotFoundError
+from pseudovault.vault.vault import Vault
 
 if TYPE_CHECKING:
     from conftest import StoreUrls

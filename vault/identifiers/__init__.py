@@ -26,11 +26,11 @@ when it differs from the value. It feeds "review" signals only.
 
 from __future__ import annotations
 
-from vault.identifiers.config import DEFAULT_EMAIL_RULES, EmailProviderRule, NormalizerConfig
-from vault.identifiers.confusables import CONFUSABLES_UNICODE_VERSION, skeleton
-from vault.identifiers.errors import InvalidIdentifierError
-from vault.identifiers.model import BUILTIN_KINDS, NORMALIZATION_VERSIONS, NormalizedIdentifier
-from vault.identifiers.normalizer import Normalizer
+from pseudovault.vault.identifiers.config import DEFAULT_EMAIL_RULES, EmailProviderRule, NormalizerConfig
+from pseudovault.vault.identifiers.confusables import CONFUSABLES_UNICODE_VERSION, skeleton
+from pseudovault.vault.identifiers.errors import InvalidIdentifierError
+from pseudovault.vault.identifiers.model import BUILTIN_KINDS, NORMALIZATION_VERSIONS, NormalizedIdentifier
+from pseudovault.vault.identifiers.normalizer import Normalizer
 
 __all__ = [
     "BUILTIN_KINDS",

@@ -32,10 +32,10 @@ import unicodedata
 import idna
 from email_validator import EmailNotValidError, validate_email
 
-from vault.identifiers.config import EmailProviderRule, NormalizerConfig
-from vault.identifiers.confusables import skeleton
-from vault.identifiers.errors import InvalidIdentifierError
-from vault.identifiers.text import prepare
+from pseudovault.vault.identifiers.config import EmailProviderRule, NormalizerConfig
+from pseudovault.vault.identifiers.confusables import skeleton
+from pseudovault.vault.identifiers.errors import InvalidIdentifierError
+from pseudovault.vault.identifiers.text import prepare
 
 __all__ = ["MAX_LENGTH", "EmailNormalizer"]
 

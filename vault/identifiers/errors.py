@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vault.errors import InvalidInputError
+from pseudovault.vault.errors import InvalidInputError
 
 __all__ = ["InvalidIdentifierError"]
 

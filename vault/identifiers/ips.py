@@ -21,8 +21,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from vault.identifiers.errors import InvalidIdentifierError
-from vault.identifiers.text import prepare
+from pseudovault.vault.identifiers.errors import InvalidIdentifierError
+from pseudovault.vault.identifiers.text import prepare
 
 __all__ = ["MAX_LENGTH", "normalize_ip"]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from vault.identifiers.errors import InvalidIdentifierError
+from pseudovault.vault.identifiers.errors import InvalidIdentifierError
 
 __all__ = [
     "BUILTIN_KINDS",

@@ -22,8 +22,8 @@ import re
 import unicodedata
 from datetime import date
 
-from vault.identifiers.errors import InvalidIdentifierError
-from vault.identifiers.text import fold_digits, prepare
+from pseudovault.vault.identifiers.errors import InvalidIdentifierError
+from pseudovault.vault.identifiers.text import fold_digits, prepare
 
 __all__ = ["MAX_LENGTH", "normalize_national_id"]
 

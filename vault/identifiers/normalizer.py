@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from vault.identifiers.config import NormalizerConfig
-from vault.identifiers.confusables import load_prototypes, skeleton
-from vault.identifiers.emails import EmailNormalizer
-from vault.identifiers.errors import InvalidIdentifierError
-from vault.identifiers.ips import normalize_ip
-from vault.identifiers.model import CUSTOM_PREFIX, NormalizedIdentifier, parse_kind, version_of
-from vault.identifiers.national_ids import normalize_national_id
-from vault.identifiers.phones import normalize_phone
-from vault.identifiers.tokens import (
+from pseudovault.vault.identifiers.config import NormalizerConfig
+from pseudovault.vault.identifiers.confusables import load_prototypes, skeleton
+from pseudovault.vault.identifiers.emails import EmailNormalizer
+from pseudovault.vault.identifiers.errors import InvalidIdentifierError
+from pseudovault.vault.identifiers.ips import normalize_ip
+from pseudovault.vault.identifiers.model import CUSTOM_PREFIX, NormalizedIdentifier, parse_kind, version_of
+from pseudovault.vault.identifiers.national_ids import normalize_national_id
+from pseudovault.vault.identifiers.phones import normalize_phone
+from pseudovault.vault.identifiers.tokens import (
     normalize_account_id,
     normalize_card_fingerprint,
     normalize_custom,

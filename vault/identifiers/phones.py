@@ -23,8 +23,8 @@ import re
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
 
-from vault.identifiers.errors import InvalidIdentifierError
-from vault.identifiers.text import SPACE_SEPARATORS, fold_digits, prepare
+from pseudovault.vault.identifiers.errors import InvalidIdentifierError
+from pseudovault.vault.identifiers.text import SPACE_SEPARATORS, fold_digits, prepare
 
 __all__ = ["MAX_LENGTH", "normalize_phone"]
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from vault.identifiers.errors import InvalidIdentifierError
+from pseudovault.vault.identifiers.errors import InvalidIdentifierError
 
 __all__ = [
     "HEX_ONLY",

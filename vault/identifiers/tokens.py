@@ -31,8 +31,8 @@ import unicodedata
 import uuid
 from typing import NoReturn
 
-from vault.identifiers.errors import InvalidIdentifierError
-from vault.identifiers.text import HEX_ONLY, collapse_inner_space, fold_digits, prepare, reject_inner_space
+from pseudovault.vault.identifiers.errors import InvalidIdentifierError
+from pseudovault.vault.identifiers.text import HEX_ONLY, collapse_inner_space, fold_digits, prepare, reject_inner_space
 
 __all__ = [
     "luhn_valid",

@@ -27,8 +27,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from vault.errors import InvalidInputError
-from vault.retention.service import parse_category_specs
+from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.retention.service import parse_category_specs
 
 __all__ = ["register"]
 
@@ -112,7 +112,7 @@ def retention_policies(
     as_json: JsonOpt = False,
 ) -> None:
     """The retention policies in force (with --diff FILE: what switching to FILE would change)."""
-    from vault.retention.policies import PRESETS_PATH, load_policies
+    from pseudovault.vault.retention.policies import PRESETS_PATH, load_policies
 
     with base.run_command():
         if template:
@@ -160,7 +160,7 @@ def retention_apply_policies(
     as_json: JsonOpt = False,
 ) -> None:
     """Recompute every stored due date under the policies in force (audited)."""
-    from vault.retention.policies import load_policies
+    from pseudovault.vault.retention.policies import load_policies
 
     with base.run_command():
         settings = base.load_settings()
@@ -434,8 +434,8 @@ def receipts_verify(
     """Verify a signed erasure receipt. Offline it checks the signature with the embedded public
     key (pin it with --public-key); with a vault at hand, also that the key is one of its own.
     Exits 0 when valid, 4 when not."""
-    from vault.bootstrap import is_initialised
-    from vault.retention.receipts import verify_document
+    from pseudovault.vault.bootstrap import is_initialised
+    from pseudovault.vault.retention.receipts import verify_document
 
     with base.run_command():
         document = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()

@@ -40,11 +40,11 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from vault.audit import AuditLog
-from vault.clock import Clock
-from vault.db import session_scope
-from vault.errors import ConflictError, InvalidInputError, NotFoundError
-from vault.models import (
+from pseudovault.vault.audit import AuditLog
+from pseudovault.vault.clock import Clock
+from pseudovault.vault.db import session_scope
+from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
+from pseudovault.vault.models import (
     ErasureReceiptRow,
     Provision,
     Record,
@@ -56,18 +56,18 @@ from vault.models import (
     Subject,
     Tombstone,
 )
-from vault.retention.holds import HeldError, active_holds, refuse_if_held
-from vault.retention.receipts import (
+from pseudovault.vault.retention.holds import HeldError, active_holds, refuse_if_held
+from pseudovault.vault.retention.receipts import (
     RECEIPT_TYPE,
     RECEIPT_VERSION,
     ReceiptCheck,
     sign_receipt,
     verify_document,
 )
-from vault.retention.restrictions import restricted_ids
-from vault.retention.service import RetentionService
-from vault.signing import AUDIT_PURPOSE, SigningKeys
-from vault.subjects import validate_subject_id
+from pseudovault.vault.retention.restrictions import restricted_ids
+from pseudovault.vault.retention.service import RetentionService
+from pseudovault.vault.signing import AUDIT_PURPOSE, SigningKeys
+from pseudovault.vault.subjects import validate_subject_id
 
 __all__ = ["ErasureReceipt", "ErasureService", "validate_request_id"]
 

@@ -34,11 +34,11 @@ from typing import Any
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
-from vault.audit import AuditLog, current_actor
-from vault.clock import Clock
-from vault.db import one_of, session_scope
-from vault.errors import ConflictError, InvalidInputError, NotFoundError
-from vault.models import LegalHold, Record, SeparatedItem, Subject
+from pseudovault.vault.audit import AuditLog, current_actor
+from pseudovault.vault.clock import Clock
+from pseudovault.vault.db import one_of, session_scope
+from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
+from pseudovault.vault.models import LegalHold, Record, SeparatedItem, Subject
 
 __all__ = [
     "TARGET_KINDS",
@@ -195,7 +195,7 @@ class HoldService:
         The target must exist: a subject that is present or has data in separate storage, or a
         record; otherwise NotFoundError.
         """
-        from vault.subjects import validate_subject_id
+        from pseudovault.vault.subjects import validate_subject_id
 
         target_kind = _validate_kind(target_kind)
         target_id = validate_subject_id(target_id, "target_id")
@@ -250,7 +250,7 @@ class HoldService:
 
     def release(self, hold_id: str, *, reason_code: str = "released") -> HoldView:
         """Release a hold; releasing a released hold again is harmless. Scope ``admin``."""
-        from vault.subjects import validate_subject_id
+        from pseudovault.vault.subjects import validate_subject_id
 
         hold_id = validate_subject_id(hold_id, "hold_id")
         reason_code = _validate_code(reason_code, "reason_code")
@@ -273,7 +273,7 @@ class HoldService:
             return _view(row, now)
 
     def get(self, hold_id: str) -> HoldView:
-        from vault.subjects import validate_subject_id
+        from pseudovault.vault.subjects import validate_subject_id
 
         hold_id = validate_subject_id(hold_id, "hold_id")
         with session_scope(self._engine) as session:

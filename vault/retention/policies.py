@@ -55,11 +55,11 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from vault.errors import InvalidInputError
-from vault.retention.periods import Period, PeriodError, due_at, parse_period
+from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.retention.periods import Period, PeriodError, due_at, parse_period
 
 if TYPE_CHECKING:
-    from vault.categories import CategoryCatalogue
+    from pseudovault.vault.categories import CategoryCatalogue
 
 __all__ = [
     "ACTIONS",
@@ -292,7 +292,7 @@ class PolicySet:
 
     def catalogue(self) -> CategoryCatalogue:
         """The category catalogue of fraud records under these policies."""
-        from vault.categories import CategoryCatalogue
+        from pseudovault.vault.categories import CategoryCatalogue
 
         return CategoryCatalogue(self.catalogue_entries())
 

@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from keys.signing import (
+from pseudovault.keys.signing import (
     PUBLIC_KEY_SIZE,
     SIGNATURE_SIZE,
     SigningKey,

@@ -42,21 +42,21 @@ from typing import Any
 
 from sqlalchemy import select
 
-from vault.audit import AuditLog, validate_purpose
-from vault.clock import Clock, past_timestamp
-from vault.db import session_scope
-from vault.errors import ConflictError, InvalidInputError, NotFoundError
-from vault.models import Provision, Record, RightsRequest, Subject
-from vault.retention.holds import validate_reference
-from vault.retention.restrictions import (
+from pseudovault.vault.audit import AuditLog, validate_purpose
+from pseudovault.vault.clock import Clock, past_timestamp
+from pseudovault.vault.db import session_scope
+from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
+from pseudovault.vault.models import Provision, Record, RightsRequest, Subject
+from pseudovault.vault.retention.holds import validate_reference
+from pseudovault.vault.retention.restrictions import (
     add_restriction,
     in_separate_storage,
     lift_restriction,
     restricted_ids,
     restriction_reasons,
 )
-from vault.retention.service import RetentionService
-from vault.subjects import validate_reason_code, validate_subject_id
+from pseudovault.vault.retention.service import RetentionService
+from pseudovault.vault.subjects import validate_reason_code, validate_subject_id
 
 __all__ = [
     "DEADLINE_DAYS",

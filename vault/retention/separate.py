@@ -36,14 +36,14 @@ from typing import Any
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
-from keys.aead import Aead
-from keys.errors import DecryptionError
-from vault.audit import AuditLog, validate_purpose
-from vault.clock import Clock
-from vault.db import checkpoint_sqlite, session_scope
-from vault.errors import ConflictError, InvalidInputError, NotFoundError
-from vault.keystore import KeyHierarchy
-from vault.models import (
+from pseudovault.keys.aead import Aead
+from pseudovault.keys.errors import DecryptionError
+from pseudovault.vault.audit import AuditLog, validate_purpose
+from pseudovault.vault.clock import Clock
+from pseudovault.vault.db import checkpoint_sqlite, session_scope
+from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
+from pseudovault.vault.keystore import KeyHierarchy
+from pseudovault.vault.models import (
     Record,
     RecordField,
     RetentionItem,
@@ -51,9 +51,9 @@ from vault.models import (
     SeparatedItem,
     SubjectField,
 )
-from vault.retention.holds import refuse_if_held
-from vault.retention.restrictions import add_restriction, restriction_reasons
-from vault.subjects import field_associated_data, validate_subject_id
+from pseudovault.vault.retention.holds import refuse_if_held
+from pseudovault.vault.retention.restrictions import add_restriction, restriction_reasons
+from pseudovault.vault.subjects import field_associated_data, validate_subject_id
 
 __all__ = ["DESTROY_ACTION", "SCHEMA_VERSION", "SeparateStorage", "SeparatedView", "separated_associated_data"]
 
@@ -275,7 +275,7 @@ class SeparateStorage:
         """The text of a record in separate storage, for a legal request. Scope
         ``restricted:read``; ``purpose`` required and audited (``separated.read_record``).
         A record that is not in separate storage is ConflictError: read it the usual way."""
-        from vault.records import (
+        from pseudovault.vault.records import (
             TEXT_FIELDS,
             record_associated_data,
             validate_record_id,

@@ -52,12 +52,12 @@ from sqlalchemy import Engine, and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from vault.audit import AuditLog
-from vault.clock import Clock, past_timestamp
-from vault.db import one_of, session_scope
-from vault.errors import ConflictError, InvalidInputError, NotFoundError
-from vault.keystore import KeyHierarchy
-from vault.models import (
+from pseudovault.vault.audit import AuditLog
+from pseudovault.vault.clock import Clock, past_timestamp
+from pseudovault.vault.db import one_of, session_scope
+from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
+from pseudovault.vault.keystore import KeyHierarchy
+from pseudovault.vault.models import (
     Record,
     RetentionEvent,
     RetentionItem,
@@ -67,10 +67,10 @@ from vault.models import (
     SubjectCategory,
     SubjectField,
 )
-from vault.retention.holds import HoldService, active_holds
-from vault.retention.policies import TRIGGERS, Policy, PolicySet
-from vault.retention.separate import SeparateStorage
-from vault.subjects import (
+from pseudovault.vault.retention.holds import HoldService, active_holds
+from pseudovault.vault.retention.policies import TRIGGERS, Policy, PolicySet
+from pseudovault.vault.retention.separate import SeparateStorage
+from pseudovault.vault.subjects import (
     SubjectService,
     validate_field_name,
     validate_reason_code,
@@ -324,7 +324,7 @@ class RetentionService:
         holds: HoldService,
         policies: PolicySet,
     ) -> None:
-        from vault.retention.sweeper import Sweeper
+        from pseudovault.vault.retention.sweeper import Sweeper
 
         self._engine = data_engine
         self._keys = keys
@@ -508,7 +508,7 @@ class RetentionService:
         the categories kept under another law to separate storage at once (unless the subject is
         held: the next sweep after the release does it). Scope ``subjects:write`` for subjects,
         ``records:write`` for records. Returns the target's items."""
-        from vault.records import validate_record_id
+        from pseudovault.vault.records import validate_record_id
 
         if target_kind not in ("subject", "record"):
             raise InvalidInputError("target_kind", "must be subject or record")
@@ -859,7 +859,7 @@ class RetentionService:
 
     def status(self) -> dict[str, Any]:
         """Counts for ``pseudovault status``: ids and numbers only."""
-        from vault.models import LegalHold, ProcessingRestriction, RightsRequest
+        from pseudovault.vault.models import LegalHold, ProcessingRestriction, RightsRequest
 
         now = self._clock.now()
         with session_scope(self._engine) as session:

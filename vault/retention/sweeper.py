@@ -50,12 +50,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, and_, delete, func, literal, or_, select, tuple_, update
 
-from vault.audit import AuditLog
-from vault.clock import Clock
-from vault.db import checkpoint_sqlite, one_of, session_scope
-from vault.errors import InvalidInputError
-from vault.keystore import KeyHierarchy
-from vault.models import (
+from pseudovault.vault.audit import AuditLog
+from pseudovault.vault.clock import Clock
+from pseudovault.vault.db import checkpoint_sqlite, one_of, session_scope
+from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.keystore import KeyHierarchy
+from pseudovault.vault.models import (
     ProcessingRestriction,
     Record,
     RecordField,
@@ -65,11 +65,11 @@ from vault.models import (
     SeparatedItem,
     Subject,
 )
-from vault.retention.separate import SeparateStorage
-from vault.subjects import SubjectService
+from pseudovault.vault.retention.separate import SeparateStorage
+from pseudovault.vault.subjects import SubjectService
 
 if TYPE_CHECKING:
-    from vault.retention.service import RetentionService
+    from pseudovault.vault.retention.service import RetentionService
 
 __all__ = ["DEFAULT_LEASE", "MAX_BATCH_SIZE", "SweepReport", "Sweeper"]
 

@@ -1,5 +1,5 @@
 """Alembic environment of the data store; see vault.migrate."""
 
-from vault.migrate import DATA, run_env
+from pseudovault.vault.migrate import DATA, run_env
 
 run_env(DATA)

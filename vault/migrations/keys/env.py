@@ -1,5 +1,5 @@
 """Alembic environment of the keys store; see vault.migrate."""
 
-from vault.migrate import KEYS, run_env
+from pseudovault.vault.migrate import KEYS, run_env
 
 run_env(KEYS)
