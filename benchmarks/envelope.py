@@ -24,9 +24,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import emit, postgres_stores, postgres_url, rate, sqlite_stores, timed  # noqa: E402
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 
-from _common import emit, postgres_stores, postgres_url, rate, sqlite_stores, timed  # noqa: E402
 from pseudovault.keys.testing import FakeKmsProvider  # noqa: E402
 from pseudovault.vault.subjects import SCHEMA_VERSION, field_associated_data  # noqa: E402
 from pseudovault.vault.vault import Vault  # noqa: E402

@@ -37,10 +37,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import emit, postgres_stores, postgres_url, sqlite_stores, timed  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from _common import emit, postgres_stores, postgres_url, sqlite_stores, timed  # noqa: E402
 from pseudovault.keys.aead import Aead  # noqa: E402
 from pseudovault.keys.testing import FakeKmsProvider  # noqa: E402
 from pseudovault.keys.wrap import generate_key, wrap_key  # noqa: E402

@@ -10,6 +10,7 @@ Every failure to decrypt raises :class:`keys.errors.DecryptionError` and nothing
 from __future__ import annotations
 
 import os
+from typing import NoReturn
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -56,5 +57,5 @@ class Aead:
     def __repr__(self) -> str:
         return "Aead(<redacted key>)"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         raise TypeError("Aead cannot be pickled")

@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import errno
 import hashlib
 import json
@@ -246,7 +247,9 @@ def _parse_payload(path: Path, payload: bytes) -> Keyset:
         if not isinstance(entry, dict):
             raise fail()
         number, status, created = entry.get("version"), entry.get("status"), entry.get("created_at")
-        if not _is_int(number) or number < 1 or (versions and number <= versions[-1].version):
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise fail()
+        if number < 1 or (versions and number <= versions[-1].version):
             raise fail()
         try:
             key_status = KeyStatus(status)
@@ -316,10 +319,8 @@ def _write_atomic(path: Path, data: bytes, *, exclusive: bool) -> None:
         else:
             os.replace(tmp, path)
     finally:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
     _fsync_directory(directory)
 
 

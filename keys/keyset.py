@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import NoReturn
 
 from pseudovault.keys.errors import KeyNotFoundError
 from pseudovault.keys.secrets import SecretBytes
@@ -96,5 +97,5 @@ class Keyset:
     def new(cls, material: SecretBytes, now: datetime) -> Keyset:
         return cls(1, (KeyVersion(1, KeyStatus.ENABLED, now, material),))
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         raise TypeError("Keyset cannot be pickled")

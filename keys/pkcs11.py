@@ -40,6 +40,8 @@ take effect in the token immediately for every process.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import re
@@ -71,6 +73,13 @@ class _Version:
     key: Any | None  # the secret key object, None once destroyed
     enabled: bool
     destroyed: bool
+
+
+def _live(version: _Version) -> Any:
+    """The version's key object; a destroyed version has none (callers check it is usable)."""
+    if version.key is None:
+        raise KeyNotFoundError(f"{_PREFIX}{version.number}")
+    return version.key
 
 
 _LIBRARIES: dict[str, Any] = {}
@@ -241,7 +250,7 @@ class Pkcs11Provider(KekProvider):
 
     def _generate(self, number: int, now: datetime | None = None) -> None:
         p11 = self._p11
-        Attribute, ObjectClass, KeyType = p11.Attribute, p11.ObjectClass, p11.KeyType
+        Attribute, KeyType = p11.Attribute, p11.KeyType
         label = f"{self._key_label}/v{number}"
         kwp = self._mechanism == "kwp"
         created = (now or datetime.now(UTC)).astimezone(UTC)
@@ -308,10 +317,11 @@ class Pkcs11Provider(KekProvider):
     def _wrap_with(self, version: _Version, key: SecretBytes, key_id: str) -> bytes:
         p11 = self._p11
         Attribute = p11.Attribute
+        token_key = _live(version)
         if self._mechanism == "gcm":
             iv = os.urandom(_GCM_IV)
             params = p11.mechanisms.GCMParams(iv, key_id.encode("ascii"), 128)
-            return iv + bytes(version.key.encrypt(key.reveal(), mechanism=p11.Mechanism.AES_GCM, mechanism_param=params))
+            return iv + bytes(token_key.encrypt(key.reveal(), mechanism=p11.Mechanism.AES_GCM, mechanism_param=params))
         temporary = self._session.create_object(
             {
                 Attribute.CLASS: p11.ObjectClass.SECRET_KEY,
@@ -323,22 +333,23 @@ class Pkcs11Provider(KekProvider):
             }
         )
         try:
-            return bytes(version.key.wrap_key(temporary, mechanism=p11.Mechanism.AES_KEY_WRAP_PAD))
+            return bytes(token_key.wrap_key(temporary, mechanism=p11.Mechanism.AES_KEY_WRAP_PAD))
         finally:
             temporary.destroy()
 
     def _unwrap_with(self, version: _Version, ciphertext: bytes, key_id: str) -> bytes:
         p11 = self._p11
+        token_key = _live(version)
         if self._mechanism == "gcm":
             if len(ciphertext) < _GCM_IV + 16:
                 raise DecryptionError()
             params = p11.mechanisms.GCMParams(ciphertext[:_GCM_IV], key_id.encode("ascii"), 128)
             return bytes(
-                version.key.decrypt(ciphertext[_GCM_IV:], mechanism=p11.Mechanism.AES_GCM, mechanism_param=params)
+                token_key.decrypt(ciphertext[_GCM_IV:], mechanism=p11.Mechanism.AES_GCM, mechanism_param=params)
             )
         if len(ciphertext) < 16 or len(ciphertext) % 8:
             raise DecryptionError()  # not an RFC 5649 output; some tokens answer such input badly
-        unwrapped = version.key.unwrap_key(
+        unwrapped = token_key.unwrap_key(
             p11.ObjectClass.SECRET_KEY,
             p11.KeyType.GENERIC_SECRET,
             ciphertext,
@@ -376,12 +387,10 @@ class Pkcs11Provider(KekProvider):
         errors = self._p11.exceptions
         stale = (errors.ObjectHandleInvalid, errors.KeyHandleInvalid, errors.UnwrappingKeyHandleInvalid)
         with self._lock:
-            for attempt in range(2):
+            for _attempt in range(2):
                 version = self._usable(wrapped.key_id)
                 try:
-                    return SecretBytes(
-                        self._call(lambda: self._unwrap_with(version, wrapped.ciphertext, wrapped.key_id))
-                    )
+                    return SecretBytes(self._call(functools.partial(self._unwrap_with, version, wrapped.ciphertext, wrapped.key_id)))
                 except stale:
                     self._current(force=True)  # the handle went stale (a new session, or destroyed)
                 except errors.PKCS11Error:
@@ -396,7 +405,7 @@ class Pkcs11Provider(KekProvider):
         Attribute = self._p11.Attribute
         use = Attribute.UNWRAP if self._mechanism == "kwp" else Attribute.DECRYPT
         try:
-            usable = bool(self._call(lambda: version.key[use]))
+            usable = bool(self._call(lambda: _live(version)[use]))
         except self._p11.exceptions.PKCS11Error:
             usable = False
         if not usable:
@@ -487,10 +496,8 @@ class Pkcs11Provider(KekProvider):
     def close(self) -> None:
         with self._lock:
             if self._session is not None:
-                try:
+                with contextlib.suppress(self._p11.exceptions.PKCS11Error):  # a session the token dropped
                     self._session.close()
-                except Exception:  # closing a session the token already dropped
-                    pass
                 self._session = None
 
     def __repr__(self) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NoReturn
 
 from pseudovault.keys.secrets import SecretBytes
 
@@ -100,5 +101,5 @@ class KekProvider(abc.ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(primary={self.primary_key_id!r})"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         raise TypeError(f"{type(self).__name__} cannot be pickled")

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
+from typing import NoReturn
 
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -141,5 +142,5 @@ class Pseudonymizer:
     def __repr__(self) -> str:
         return f"Pseudonymizer(version={self._version}, <redacted key>)"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         raise TypeError("Pseudonymizer cannot be pickled")

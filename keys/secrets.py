@@ -46,10 +46,9 @@ class SecretBytes:
         return hmac.compare_digest(self._value, other._value)
 
     def __ne__(self, other: object) -> bool:
-        result = self.__eq__(other)
-        if result is NotImplemented:
-            return result
-        return not result
+        if not isinstance(other, SecretBytes):
+            return NotImplemented
+        return not hmac.compare_digest(self._value, other._value)
 
     __hash__ = None  # type: ignore[assignment]  # mutable-equality semantics: never a dict key
 

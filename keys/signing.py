@@ -14,6 +14,7 @@ signature, wrong types) and never raises.
 from __future__ import annotations
 
 import hashlib
+from typing import NoReturn
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -83,7 +84,7 @@ class SigningKey:
     def __repr__(self) -> str:
         return f"SigningKey(key_id={self._key_id!r})"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         raise TypeError("SigningKey cannot be pickled")
 
 

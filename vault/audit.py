@@ -324,7 +324,7 @@ def _validate_detail(detail: Mapping[str, Any] | None) -> str:
     for key, value in detail.items():
         if not isinstance(key, str) or not _DETAIL_KEY.match(key):
             raise ValueError(f"audit detail key {key!r} is not a code")
-        if isinstance(value, bool) or isinstance(value, int):
+        if isinstance(value, (bool, int)):
             continue
         if isinstance(value, str) and _CODE_VALUE.match(value):
             continue

@@ -24,8 +24,8 @@ from pseudovault.keys.provider import KekProvider
 from pseudovault.keys.secrets import SecretBytes
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.config import Settings
-from pseudovault.vault.ledger import open_ledger
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotInitialisedError, UnavailableError
+from pseudovault.vault.ledger import open_ledger
 from pseudovault.vault.records import RecordsConfig
 from pseudovault.vault.retention.policies import load_policies
 from pseudovault.vault.vault import Vault

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from datetime import datetime, timedelta
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, NoReturn, TypeVar
 
 from pseudovault.keys.secrets import SecretBytes

@@ -141,9 +141,8 @@ def load_settings() -> Settings:
 
 @contextmanager
 def open_from_env() -> Iterator[Any]:
-    from pseudovault.vault.bootstrap import open_vault
-
     from pseudovault.vault.audit import Actor, acting_as
+    from pseudovault.vault.bootstrap import open_vault
 
     vault = open_vault(load_settings(), _prompt_passphrase)
     try:
@@ -507,7 +506,7 @@ def _parse_identifiers(pairs: list[str], identifiers_json: str | None) -> list[t
             raise InvalidInputError("--identifier", "expected KIND=VALUE, e.g. email=a@b.example")
         identifiers.append((kind, value))
     if identifiers_json is not None:
-        text = sys.stdin.read() if identifiers_json == "-" else open(identifiers_json, encoding="utf-8").read()
+        text = sys.stdin.read() if identifiers_json == "-" else Path(identifiers_json).read_text(encoding="utf-8")
         try:
             loaded = json.loads(text)
         except json.JSONDecodeError as exc:

@@ -56,8 +56,17 @@ from pseudovault.vault.clock import Clock
 from pseudovault.vault.db import insert_rows, one_of, session_scope
 from pseudovault.vault.errors import ConflictError, NotFoundError, NotInitialisedError
 from pseudovault.vault.ledger import ShredLedger
+from pseudovault.vault.models import (
+    EpochStatus,
+    LedgerReplay,
+    LookupKey,
+    RecordKey,
+    ShredLedgerEntry,
+    SigningKeyRow,
+    SubjectKey,
+    WrappingKey,
+)
 from pseudovault.vault.vacuum import DeferredVacuum
-from pseudovault.vault.models import EpochStatus, LedgerReplay, LookupKey, RecordKey, ShredLedgerEntry, SigningKeyRow, SubjectKey, WrappingKey
 
 __all__ = ["KeyHierarchy", "RewrapReport", "EpochInfo"]
 

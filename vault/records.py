@@ -86,8 +86,8 @@ from pseudovault.vault.identifiers.model import parse_kind
 from pseudovault.vault.keystore import KeyHierarchy
 from pseudovault.vault.lookup import DEFAULT_DOMAIN, DEFAULT_REFRESH_INTERVAL, LookupKeys, lookalike_label, validate_domain
 from pseudovault.vault.models import Record, RecordField, RecordIdentifier, Subject
-from pseudovault.vault.subjects import validate_reason_code, validate_subject_id
 from pseudovault.vault.retention.restrictions import in_separate_storage, not_in_separate_storage
+from pseudovault.vault.subjects import validate_reason_code, validate_subject_id
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -32,27 +32,27 @@ from pseudovault.keys.provider import KekProvider
 from pseudovault.vault.apikeys import ApiKeyService
 from pseudovault.vault.audit import DEFAULT_CHECKPOINT_EVERY, AuditLog
 from pseudovault.vault.cache import KeyCache
+from pseudovault.vault.categories import CATALOGUE
+from pseudovault.vault.checks import CheckService
 from pseudovault.vault.clock import Clock, SystemClock
 from pseudovault.vault.db import make_engine, redact_url, sqlite_path
 from pseudovault.vault.errors import ConflictError, NotInitialisedError, UnavailableError
+from pseudovault.vault.identifiers import Normalizer
 from pseudovault.vault.keystore import KeyHierarchy, RewrapReport
-from pseudovault.vault.vacuum import DeferredVacuum
 from pseudovault.vault.ledger import SOURCE as LEDGER_SOURCE
 from pseudovault.vault.ledger import ShredLedger
-from pseudovault.vault.migrate import DATA, KEYS, StoreSchema, current_revision, head_revisions, upgrade_store
-from pseudovault.vault.signing import AUDIT_PURPOSE, SigningKeys
-from pseudovault.vault.checks import CheckService
-from pseudovault.vault.identifiers import Normalizer
 from pseudovault.vault.lookup import LookupKeys
+from pseudovault.vault.migrate import DATA, KEYS, StoreSchema, current_revision, head_revisions, upgrade_store
 from pseudovault.vault.records import RecordsConfig, RecordService
-from pseudovault.vault.subjects import SubjectService
-from pseudovault.vault.categories import CATALOGUE
 from pseudovault.vault.retention.erasure import ErasureService
 from pseudovault.vault.retention.holds import HoldService
 from pseudovault.vault.retention.policies import PolicySet, shipped_presets
 from pseudovault.vault.retention.rights import RightsService
 from pseudovault.vault.retention.separate import SeparateStorage
 from pseudovault.vault.retention.service import RetentionService
+from pseudovault.vault.signing import AUDIT_PURPOSE, SigningKeys
+from pseudovault.vault.subjects import SubjectService
+from pseudovault.vault.vacuum import DeferredVacuum
 
 __all__ = ["Vault"]
 

@@ -66,7 +66,7 @@ def test_one_pii_free_access_line_per_request(
     formatter = JsonFormatter()
     for record in caplog.records:  # ...but no log line does
         line = formatter.format(record)
-        assert CANARY_PII not in line and subject_id not in line or record.name != "pseudovault.api.access"
+        assert (CANARY_PII not in line and subject_id not in line) or record.name != "pseudovault.api.access"
         assert CANARY_PII not in line
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 from canary import CANARY_PII
-
-from typing import Any
 
 
 def test_init_creates_a_private_home_and_is_safe_to_run_again(cli: Any, cli_env: dict[str, str]) -> None:

@@ -8,15 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from keys_support import CHEAP_PARAMS, PASSPHRASE, T0, assert_not_shown, decrypted_payload
 from provider_contract import KekProviderContract
 
 from pseudovault.keys.errors import DecryptionError, KeyNotFoundError, ProviderUnavailableError
 from pseudovault.keys.keyring import LocalKeyring
-from pseudovault.keys.provider import WrappedKey
+from pseudovault.keys.provider import KekProvider, WrappedKey
 from pseudovault.keys.secrets import SecretBytes
-from pseudovault.keys.provider import KekProvider
 from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.keys.wrap import generate_key
 

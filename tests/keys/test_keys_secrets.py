@@ -71,7 +71,7 @@ def test_equality() -> None:
     assert SecretBytes(RAW) != SecretBytes(RAW[:-1] + b"\x00")
     assert SecretBytes(RAW) != SecretBytes(RAW[:-1])
     assert SecretBytes(RAW) != RAW  # never equal to the raw bytes it holds
-    assert RAW != SecretBytes(RAW)
+    assert SecretBytes(RAW) != RAW
 
 
 def test_equality_is_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,7 +3,6 @@ rewrap under the primary root KEK, and other vault objects picking up a rotation
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest

@@ -97,7 +97,7 @@ def test_without_the_ledger_the_restored_subject_would_come_back(
 def test_after_rotate_and_rewrap_an_old_key_store_does_not_open(
     settings: Settings, shredded: tuple[str, str, Path], restored: tuple[str, ...]
 ) -> None:
-    gone, _kept, backup = shredded
+    _gone, _kept, backup = shredded
     with open_vault(settings) as vault:
         vault.rotate_keys()
         report = vault.rewrap()

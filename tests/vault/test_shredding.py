@@ -3,12 +3,12 @@ are gone from the store files, and a restored backup is shredded again by the le
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import time
 import pytest
 from canary import CANARY_PII
 from sqlalchemy import Engine, text

@@ -66,10 +66,9 @@ def test_session_scope_commits_on_success_and_rolls_back_on_error(store_urls: St
             connection.exec_driver_sql("CREATE TABLE t (x INTEGER PRIMARY KEY)")
         with session_scope(engine, write=True) as session:
             session.execute(text("INSERT INTO t VALUES (1)"))
-        with pytest.raises(RuntimeError, match="boom"):
-            with session_scope(engine, write=True) as session:
-                session.execute(text("INSERT INTO t VALUES (2)"))
-                raise RuntimeError("boom")
+        with pytest.raises(RuntimeError, match="boom"), session_scope(engine, write=True) as session:
+            session.execute(text("INSERT INTO t VALUES (2)"))
+            raise RuntimeError("boom")
         with session_scope(engine) as session:
             assert session.execute(text("SELECT x FROM t ORDER BY x")).scalars().all() == [1]
     finally:
