@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner, Result
 
-from pseudovault.vault.cli import app
+from pseudovault.api.cli import app
 
 CATEGORY = "fraudulent_transaction"
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from pseudovault.vault.cli import app
+from pseudovault.api.cli import app
 
 PASSPHRASE = "correct horse battery staple"
 

@@ -12,7 +12,7 @@ import pytest
 from canary import CANARY_PII
 from typer.testing import CliRunner, Result
 
-from pseudovault.vault.cli import app
+from pseudovault.api.cli import app
 
 PASSPHRASE = "correct horse battery staple"
 

@@ -10,7 +10,7 @@ import pytest
 from canary import CANARY_PII
 from typer.testing import CliRunner, Result
 
-from pseudovault.vault.cli import ExitCode, app
+from pseudovault.api.cli import ExitCode, app
 
 PASSPHRASE = "correct horse battery staple"
 LONG_AGO = "2019-03-01T09:00:00+00:00"

@@ -1,14 +1,13 @@
 """The retention commands of ``pseudovault``: ``retention``, ``holds``, ``erasure``, ``receipts``,
 ``rights``, ``separated``, and ``subjects event`` / ``subjects categorize`` (``subjects add
---category`` is in vault.cli).
+--category`` is in api.cli.subjects).
 
-A thin shell over vault.retention, in the style of vault.cli (whose helpers it uses: one unit of
-work per command, one-line errors with exit codes, ``--json``). :func:`register` adds the
-commands to the main app; vault.cli calls it once its own helpers exist.
+A thin shell over vault.retention, like every command group (the helpers of api.cli._base: one
+unit of work per command, one-line errors with exit codes, ``--json``); importing the module adds
+its groups to the main app.
 
 Categories on the command line: ``--category CODE`` (every field of the subject) or
-``--category CODE:FIELD,FIELD`` (those fields); aliases work (``--category member``).
-"""
+``--category CODE:FIELD,FIELD`` (those fields); aliases work (``--category member``)."""
 
 from __future__ import annotations
 
@@ -27,34 +26,59 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from pseudovault.api.cli._base import (
+    ExitCode,
+    app,
+    emit,
+    err,
+    load_settings,
+    open_from_env,
+    out,
+    parse_fields,
+    parse_time,
+    run_command,
+    subjects_app,
+)
 from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.retention.service import parse_category_specs
 
-__all__ = ["register"]
-
-#: vault.cli (its run_command, open_from_env, emit, consoles...), set by :func:`register`: vault.cli
-#: imports this module at its end, so this module must not import vault.cli itself
-base: Any = None
-
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
 FieldOpt = Annotated[list[str], typer.Option("--field", "-f", help="NAME=VALUE (repeatable).")]
+
+
 FieldsJsonOpt = Annotated[
     str | None, typer.Option("--fields-json", help="Read fields from a JSON object in FILE, or '-' for stdin.")
 ]
 
+
 retention_app = typer.Typer(help="Retention: policies, due dates, the sweeper, reports, reviews.", no_args_is_help=True)
+
+
 holds_app = typer.Typer(help="Legal holds: they stop shredding, deletion and expiry until released.", no_args_is_help=True)
+
+
 erasure_app = typer.Typer(help="Erasure requests and their signed receipts.", no_args_is_help=True)
+
+
 receipts_app = typer.Typer(help="Erasure receipts: verify one, offline or against this vault.", no_args_is_help=True)
+
+
 rights_app = typer.Typer(help="Data-subject rights: access, correction, restriction, provisions, deadlines.",
                          no_args_is_help=True)
+
+
 separated_app = typer.Typer(help="Separate storage: data kept under another law (restricted:read).",
                             no_args_is_help=True)
+
 
 CategoryOpt = Annotated[
     list[str],
     typer.Option("--category", "-c", help="CODE (every field) or CODE:FIELD,FIELD (repeatable), e.g. member."),
 ]
+
+
 AtOpt = Annotated[str | None, typer.Option("--at", help="When it happened (ISO 8601; default now).")]
 
 
@@ -63,18 +87,15 @@ def _write(path: str, data: bytes) -> None:
     target.write_bytes(data)
 
 
-# --- subjects ------------------------------------------------------------------------------------------
-
-
 def subjects_categorize(subject_id: str, category: CategoryOpt = [], as_json: JsonOpt = False) -> None:  # noqa: B006
     """Give a subject's fields data categories (adds to those it has)."""
-    with base.run_command():
+    with run_command():
         categories = parse_category_specs(category)
-        with base.open_from_env() as vault:
+        with open_from_env() as vault:
             items = vault.retention.categorize(subject_id, categories)
             data = {"subject_id": subject_id, "categories": vault.retention.categories_of(subject_id),
                     "items": [i.as_dict() for i in items]}
-        base.emit(data, as_json, lambda: _render_items(data["items"]))
+        emit(data, as_json, lambda: _render_items(data["items"]))
 
 
 def subjects_event(
@@ -86,12 +107,12 @@ def subjects_event(
 ) -> None:
     """Record a trigger event of a subject (a withdrawal moves data kept under another law to
     separate storage at once)."""
-    with base.run_command():
-        when = base._parse_time(at, "--at")
-        with base.open_from_env() as vault:
+    with run_command():
+        when = parse_time(at, "--at")
+        with open_from_env() as vault:
             items = vault.retention.record_event("subject", subject_id, event, at=when)
         data = {"subject_id": subject_id, "event": event, "items": [i.as_dict() for i in items]}
-        base.emit(data, as_json, lambda: _render_items(data["items"]))
+        emit(data, as_json, lambda: _render_items(data["items"]))
 
 
 def _render_items(items: Any) -> None:
@@ -99,10 +120,7 @@ def _render_items(items: Any) -> None:
     for i in items:
         table.add_row(str(i["item_id"]), i["kind"], i["target_id"], i["category"], i["action"], i["due_at"] or "-",
                       i["state"], i["outcome"] or "")
-    base.out.print(table)
-
-
-# --- retention ---------------------------------------------------------------------------------------
+    out.print(table)
 
 
 @retention_app.command("policies")
@@ -114,22 +132,22 @@ def retention_policies(
     """The retention policies in force (with --diff FILE: what switching to FILE would change)."""
     from pseudovault.vault.retention.policies import PRESETS_PATH, load_policies
 
-    with base.run_command():
+    with run_command():
         if template:
             sys.stdout.write(PRESETS_PATH.read_text(encoding="utf-8"))
             return
         if diff is not None:
             candidate = load_policies(diff)
-            with base.open_from_env() as vault:
+            with open_from_env() as vault:
                 result = vault.retention.diff(candidate).as_dict()
-            base.emit(result, as_json, lambda: _render_diff(result))
+            emit(result, as_json, lambda: _render_diff(result))
             return
-        settings = base.load_settings()
+        settings = load_settings()
         policies = load_policies(settings.retention_policies)
         data = policies.as_dict()
 
         def render() -> None:
-            base.out.print(f"Policies in force: {data['source']} (time zone {data['timezone']}, {data['fingerprint'][:12]})")
+            out.print(f"Policies in force: {data['source']} (time zone {data['timezone']}, {data['fingerprint'][:12]})")
             table = Table("category", "period", "from", "action", "withdrawal", "erasure", "enabled", "legal basis")
             for p in data["policies"]:
                 period = p["period"] or f"review every {p['review_interval']}"
@@ -137,20 +155,20 @@ def retention_policies(
                     period += f" (+{p['restricted_period']} separated)"
                 table.add_row(p["category"], period, p["trigger"], p["action"], p["on_withdrawal"], p["on_erasure"],
                               "yes" if p["enabled"] else "no", p["basis"])
-            base.out.print(table)
+            out.print(table)
 
-        base.emit(data, as_json, render)
+        emit(data, as_json, render)
 
 
 def _render_diff(result: dict[str, Any]) -> None:
     verb = "Applied" if result["applied"] else "Would change"
-    base.out.print(f"{verb}: {len(result['changes'])} due date(s); policies changed: "
+    out.print(f"{verb}: {len(result['changes'])} due date(s); policies changed: "
               f"{', '.join(result['policies_changed']) or 'none'}")
     table = Table("category", "earlier", "later", "scheduled", "unscheduled", "action", "due at once")
     for category, counts in sorted(result["summary"].items()):
         table.add_row(category, *(str(counts[k]) for k in ("earlier", "later", "scheduled", "unscheduled", "action",
                                                               "due_now")))
-    base.out.print(table)
+    out.print(table)
 
 
 @retention_app.command("apply-policies")
@@ -162,8 +180,8 @@ def retention_apply_policies(
     """Recompute every stored due date under the policies in force (audited)."""
     from pseudovault.vault.retention.policies import load_policies
 
-    with base.run_command():
-        settings = base.load_settings()
+    with run_command():
+        settings = load_settings()
         in_force = load_policies(settings.retention_policies)
         if file is not None:
             candidate = load_policies(file)
@@ -175,9 +193,9 @@ def retention_apply_policies(
                 )
         else:
             candidate = in_force
-        with base.open_from_env() as vault:
+        with open_from_env() as vault:
             result = (vault.retention.diff(candidate) if dry_run else vault.retention.apply_policies()).as_dict()
-        base.emit(result, as_json, lambda: _render_diff(result))
+        emit(result, as_json, lambda: _render_diff(result))
 
 
 @retention_app.command("sweep")
@@ -188,15 +206,15 @@ def retention_sweep(
 ) -> None:
     """Apply the due retention actions in batches (safe to run in several processes at once;
     interrupted, run it again to finish)."""
-    with base.run_command(), base.open_from_env() as vault:
+    with run_command(), open_from_env() as vault:
         with Progress(
             TextColumn("sweeping"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeRemainingColumn(),
-            console=base.err,
+            console=err,
             transient=True,
-            disable=as_json or dry_run or not base.err.is_terminal,
+            disable=as_json or dry_run or not err.is_terminal,
         ) as progress:
             task = progress.add_task("sweep", total=None)
 
@@ -208,15 +226,15 @@ def retention_sweep(
 
         def render() -> None:
             verb = "Due" if dry_run else "Applied"
-            base.out.print(f"{verb}: {data['due'] if dry_run else data['applied']} item(s); held: {data['held']}; "
+            out.print(f"{verb}: {data['due'] if dry_run else data['applied']} item(s); held: {data['held']}; "
                       f"failed: {data['failed']}")
             table = Table("category", "outcome", "items")
             for category, counts in data["by_category"].items():
                 for outcome, n in counts.items():
                     table.add_row(category, outcome, str(n))
-            base.out.print(table)
+            out.print(table)
 
-        base.emit(data, as_json, render)
+        emit(data, as_json, render)
 
 
 @retention_app.command("report")
@@ -225,28 +243,28 @@ def retention_report(
     as_json: JsonOpt = False,
 ) -> None:
     """What falls due in the next N days, per category (overdue and held items included)."""
-    with base.run_command(), base.open_from_env() as vault:
+    with run_command(), open_from_env() as vault:
         data = vault.retention.report(days)
 
         def render() -> None:
-            base.out.print(f"Due by {data['until']}: {data['total']} item(s), {data['held']} held")
+            out.print(f"Due by {data['until']}: {data['total']} item(s), {data['held']} held")
             table = Table("category", "action", "items", "overdue", "held", "first due", "last due")
             for g in data["categories"]:
                 table.add_row(g["category"], g["action"], str(g["items"]), str(g["overdue"]), str(g["held"]),
                               g["first_due"], g["last_due"])
-            base.out.print(table)
+            out.print(table)
             for category, count in data["reviews_waiting"].items():
-                base.out.print(f"reviews waiting: {category}: {count}")
+                out.print(f"reviews waiting: {category}: {count}")
 
-        base.emit(data, as_json, render)
+        emit(data, as_json, render)
 
 
 @retention_app.command("items")
 def retention_items(target_id: str, as_json: JsonOpt = False) -> None:
     """The stored due dates of a subject (with its separated data) or a record."""
-    with base.run_command(), base.open_from_env() as vault:
+    with run_command(), open_from_env() as vault:
         data = [i.as_dict() for i in vault.retention.items(target_id)]
-        base.emit(data, as_json, lambda: _render_items(data))
+        emit(data, as_json, lambda: _render_items(data))
 
 
 @retention_app.command("event")
@@ -257,11 +275,11 @@ def retention_event(
     as_json: JsonOpt = False,
 ) -> None:
     """Record a trigger event of a record (subjects: 'subjects event')."""
-    with base.run_command():
-        when = base._parse_time(at, "--at")
-        with base.open_from_env() as vault:
+    with run_command():
+        when = parse_time(at, "--at")
+        with open_from_env() as vault:
             data = [i.as_dict() for i in vault.retention.record_event("record", record, event, at=when)]
-        base.emit(data, as_json, lambda: _render_items(data))
+        emit(data, as_json, lambda: _render_items(data))
 
 
 @retention_app.command("review")
@@ -273,17 +291,14 @@ def retention_review(
     as_json: JsonOpt = False,
 ) -> None:
     """Decide a review that fell due: --keep or --destroy."""
-    with base.run_command():
+    with run_command():
         if keep == destroy:
             raise InvalidInputError("--keep/--destroy", "give exactly one")
-        with base.open_from_env() as vault:
+        with open_from_env() as vault:
             view = vault.retention.complete_review(item_id, decision="keep" if keep else "destroy",
                                                    reason_code=reason_code)
         data = view.as_dict()
-        base.emit(data, as_json, lambda: base.out.print(f"Item {item_id}: {data['state']} (due {data['due_at']})"))
-
-
-# --- holds ---------------------------------------------------------------------------------------------
+        emit(data, as_json, lambda: out.print(f"Item {item_id}: {data['state']} (due {data['due_at']})"))
 
 
 @holds_app.command("add")
@@ -296,16 +311,16 @@ def holds_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Place a legal hold; prints the hold id as the last word."""
-    with base.run_command():
+    with run_command():
         if (subject is None) == (record is None):
             raise InvalidInputError("--subject/--record", "give exactly one target")
         kind, target = ("subject", subject) if subject is not None else ("record", record)
         assert target is not None
-        lapse = base._parse_time(until, "--until")
-        with base.open_from_env() as vault:
+        lapse = parse_time(until, "--until")
+        with open_from_env() as vault:
             view = vault.holds.place(kind, target, reason_code=reason_code, reference=reference, until=lapse)
         data = view.as_dict()
-        base.emit(data, as_json, lambda: base.out.print(f"Placed legal hold {data['hold_id']}"))
+        emit(data, as_json, lambda: out.print(f"Placed legal hold {data['hold_id']}"))
 
 
 @holds_app.command("release")
@@ -315,24 +330,24 @@ def holds_release(
     as_json: JsonOpt = False,
 ) -> None:
     """Release a legal hold (what it held becomes due again at the next sweep)."""
-    with base.run_command(), base.open_from_env() as vault:
+    with run_command(), open_from_env() as vault:
         data = vault.holds.release(hold_id, reason_code=reason_code).as_dict()
-        base.emit(data, as_json, lambda: base.out.print(f"Released legal hold {hold_id}"))
+        emit(data, as_json, lambda: out.print(f"Released legal hold {hold_id}"))
 
 
 @holds_app.command("show")
 def holds_show(hold_id: str, as_json: JsonOpt = False) -> None:
     """One legal hold: target, reason, reference, who placed it, until when, released or not."""
-    with base.run_command(), base.open_from_env() as vault:
+    with run_command(), open_from_env() as vault:
         data = vault.holds.get(hold_id).as_dict()
 
         def render() -> None:
             table = Table("", "")
             for key, value in data.items():
                 table.add_row(key, "-" if value is None else str(value))
-            base.out.print(table)
+            out.print(table)
 
-        base.emit(data, as_json, render)
+        emit(data, as_json, render)
 
 
 @holds_app.command("list")
@@ -342,7 +357,7 @@ def holds_list(
     as_json: JsonOpt = False,
 ) -> None:
     """Legal holds, newest first (active ones unless --all)."""
-    with base.run_command(), base.open_from_env() as vault:
+    with run_command(), open_from_env() as vault:
         data = [h.as_dict() for h in vault.holds.list(active_only=not all_holds, target_id=target, limit=1000)]
 
         def render() -> None:
@@ -350,12 +365,9 @@ def holds_list(
             for h in data:
                 table.add_row(h["hold_id"], f"{h['target_kind']} {h['target_id']}", h["reason_code"], h["reference"],
                               h["placed_at"], h["until"] or "-", "yes" if h["active"] else "no")
-            base.out.print(table)
+            out.print(table)
 
-        base.emit(data, as_json, render)
-
-
-# --- erasure and receipts --------------------------------------------------------------------------------
+        emit(data, as_json, render)
 
 
 def _summarise(body: dict[str, Any]) -> list[str]:
@@ -389,8 +401,8 @@ def erasure_request(
     Without --output the receipt (one line of canonical JSON) is printed on standard output and
     the summary on standard error.
     """
-    with base.run_command():
-        with base.open_from_env() as vault:
+    with run_command():
+        with open_from_env() as vault:
             receipt = vault.erasure.request(subject_id, request_id=request_id)
         if output is not None:
             _write(output, receipt.document)
@@ -401,11 +413,11 @@ def erasure_request(
                                          "receipt": receipt.as_dict()}, indent=2, sort_keys=True) + "\n")
         elif output is not None:
             for line in lines:
-                base.out.print(line, markup=False)
-            base.out.print(f"Receipt written to {output}", markup=False)
+                out.print(line, markup=False)
+            out.print(f"Receipt written to {output}", markup=False)
         else:
             for line in lines:
-                base.err.print(line, markup=False)
+                err.print(line, markup=False)
             sys.stdout.write(receipt.document.decode("ascii"))
 
 
@@ -415,11 +427,11 @@ def erasure_receipt(
     output: Annotated[str | None, typer.Option("--output", "-o", help="Write the receipt to FILE.")] = None,
 ) -> None:
     """The stored receipt of a subject's erasure."""
-    with base.run_command(), base.open_from_env() as vault:
+    with run_command(), open_from_env() as vault:
         receipt = vault.erasure.receipt(subject_id)
         if output is not None:
             _write(output, receipt.document)
-            base.out.print(f"Receipt written to {output}", markup=False)
+            out.print(f"Receipt written to {output}", markup=False)
         else:
             sys.stdout.write(receipt.document.decode("ascii"))
 
@@ -437,7 +449,7 @@ def receipts_verify(
     from pseudovault.vault.bootstrap import is_initialised
     from pseudovault.vault.retention.receipts import verify_document
 
-    with base.run_command():
+    with run_command():
         document = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
         pin = None
         if public_key is not None:
@@ -447,10 +459,10 @@ def receipts_verify(
                 raise InvalidInputError("--public-key", "expected 64 hex digits") from None
             if len(pin) != 32:
                 raise InvalidInputError("--public-key", "expected 64 hex digits")
-        settings = base.load_settings()
+        settings = load_settings()
         use_vault = not offline and is_initialised(settings) and (settings.passphrase is not None or sys.stdin.isatty())
         if use_vault:
-            with base.open_from_env() as vault:
+            with open_from_env() as vault:
                 check = vault.erasure.verify(document, pin=pin)
         else:
             check = verify_document(document, pin=pin)
@@ -459,15 +471,12 @@ def receipts_verify(
             sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
         elif check.ok:
             where = "against this vault's keys" if check.vault_checked else "offline, embedded public key"
-            base.out.print(f"valid: receipt {data['request_id']} signed by {check.key_id} ({where}"
+            out.print(f"valid: receipt {data['request_id']} signed by {check.key_id} ({where}"
                       f"{', pinned' if check.pinned else ''})", markup=False)
         else:
-            base.err.print(f"INVALID: {check.reason}", markup=False)
+            err.print(f"INVALID: {check.reason}", markup=False)
         if not check.ok:
-            raise typer.Exit(int(base.ExitCode.INVALID))
-
-
-# --- separate storage --------------------------------------------------------------------------------------
+            raise typer.Exit(int(ExitCode.INVALID))
 
 
 @separated_app.command("list")
@@ -476,7 +485,7 @@ def separated_list(
     as_json: JsonOpt = False,
 ) -> None:
     """Data in separate storage (names and dates, no values)."""
-    with base.run_command(), base.open_from_env() as vault:
+    with run_command(), open_from_env() as vault:
         data = [v.as_dict() for v in vault.separate.list(subject, limit=1000)]
 
         def render() -> None:
@@ -484,9 +493,9 @@ def separated_list(
             for v in data:
                 table.add_row(v["item_id"], v["origin_id"], v["category"], v["reason_code"], ", ".join(v["fields"]),
                               v["due_at"] or "-")
-            base.out.print(table)
+            out.print(table)
 
-        base.emit(data, as_json, render)
+        emit(data, as_json, render)
 
 
 @separated_app.command("read")
@@ -496,16 +505,16 @@ def separated_read(
     as_json: JsonOpt = False,
 ) -> None:
     """Decrypt a separated item for a legal request (audited)."""
-    with base.run_command(), base.open_from_env() as vault:
+    with run_command(), open_from_env() as vault:
         data = vault.separate.read(item_id, purpose=purpose)
 
         def render() -> None:
             table = Table("field", "value")
             for name, value in sorted(data["values"].items()):
                 table.add_row(name, value)
-            base.out.print(table)
+            out.print(table)
 
-        base.emit(data, as_json, render)
+        emit(data, as_json, render)
 
 
 @separated_app.command("read-record")
@@ -515,14 +524,14 @@ def separated_read_record(
     as_json: JsonOpt = False,
 ) -> None:
     """Decrypt the text of a record in separate storage for a legal request (audited)."""
-    with base.run_command(), base.open_from_env() as vault:
+    with run_command(), open_from_env() as vault:
         data = vault.separate.read_record(record_id, purpose=purpose)
-        base.emit(data, as_json, lambda: base.out.print(json.dumps(data, indent=2), markup=False))
+        emit(data, as_json, lambda: out.print(json.dumps(data, indent=2), markup=False))
 
-
-# --- rights --------------------------------------------------------------------------------------------------
 
 ReferenceOpt = Annotated[str | None, typer.Option("--reference", help="Case or ticket id (never personal data).")]
+
+
 ReceivedOpt = Annotated[str | None, typer.Option("--received-at", help="When the request came in (ISO 8601).")]
 
 
@@ -531,7 +540,7 @@ def _render_requests(data: list[dict[str, Any]]) -> None:
     for r in data:
         table.add_row(r["request_id"], r["subject_id"], r["kind"], r["state"], r["received_at"], r["due_at"],
                       "OVERDUE" if r["overdue"] else "")
-    base.out.print(table)
+    out.print(table)
 
 
 @rights_app.command("requests")
@@ -542,10 +551,10 @@ def rights_requests(
     as_json: JsonOpt = False,
 ) -> None:
     """Data-subject requests by deadline."""
-    with base.run_command(), base.open_from_env() as vault:
+    with run_command(), open_from_env() as vault:
         data = [r.as_dict() for r in vault.rights.requests(overdue=overdue, open_only=open_only, subject_id=subject,
                                                            limit=1000)]
-        base.emit(data, as_json, lambda: _render_requests(data))
+        emit(data, as_json, lambda: _render_requests(data))
 
 
 @rights_app.command("open")
@@ -557,11 +566,11 @@ def rights_open(
     as_json: JsonOpt = False,
 ) -> None:
     """Track a request (due in 10 days); prints the request id as the last word."""
-    with base.run_command():
-        received = base._parse_time(received_at, "--received-at")
-        with base.open_from_env() as vault:
+    with run_command():
+        received = parse_time(received_at, "--received-at")
+        with open_from_env() as vault:
             data = vault.rights.open_request(subject_id, kind, reference=reference, received_at=received).as_dict()
-        base.emit(data, as_json, lambda: base.out.print(f"Opened request {data['request_id']}"))
+        emit(data, as_json, lambda: out.print(f"Opened request {data['request_id']}"))
 
 
 @rights_app.command("complete")
@@ -572,9 +581,9 @@ def rights_complete(
     as_json: JsonOpt = False,
 ) -> None:
     """Close a request."""
-    with base.run_command(), base.open_from_env() as vault:
+    with run_command(), open_from_env() as vault:
         data = vault.rights.complete_request(request_id, outcome=outcome, rejected=reject).as_dict()
-        base.emit(data, as_json, lambda: base.out.print(f"Request {request_id}: {data['state']}"))
+        emit(data, as_json, lambda: out.print(f"Request {request_id}: {data['state']}"))
 
 
 @rights_app.command("export")
@@ -585,12 +594,12 @@ def rights_export(
     output: Annotated[str | None, typer.Option("--output", "-o", help="Write the export to FILE.")] = None,
 ) -> None:
     """Access export: everything held about the subject, decrypted, as JSON (audited)."""
-    with base.run_command(), base.open_from_env() as vault:
+    with run_command(), open_from_env() as vault:
         data = vault.rights.access_export(subject_id, purpose=purpose, request_id=request_id)
         text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         if output is not None:
             Path(output).write_text(text, encoding="utf-8")
-            base.out.print(f"Access export written to {output}", markup=False)
+            out.print(f"Access export written to {output}", markup=False)
         else:
             sys.stdout.write(text)
 
@@ -601,11 +610,11 @@ def rights_correct(
 ) -> None:
     """Open a correction: the subject's data is not used in checks or exports until it is done;
     prints the request id as the last word."""
-    with base.run_command():
-        received = base._parse_time(received_at, "--received-at")
-        with base.open_from_env() as vault:
+    with run_command():
+        received = parse_time(received_at, "--received-at")
+        with open_from_env() as vault:
             data = vault.rights.begin_correction(subject_id, reference=reference, received_at=received).as_dict()
-        base.emit(data, as_json, lambda: base.out.print(f"Opened correction {data['request_id']}"))
+        emit(data, as_json, lambda: out.print(f"Opened correction {data['request_id']}"))
 
 
 @rights_app.command("correct-complete")
@@ -617,20 +626,20 @@ def rights_correct_complete(
     as_json: JsonOpt = False,
 ) -> None:
     """Apply a correction and list the third parties to notify."""
-    with base.run_command():
-        changes: dict[str, str | None] = dict(base._parse_fields(field, fields_json))
+    with run_command():
+        changes: dict[str, str | None] = dict(parse_fields(field, fields_json))
         for name in unset:
             changes[name] = None
-        with base.open_from_env() as vault:
+        with open_from_env() as vault:
             data = vault.rights.complete_correction(request_id, changes).as_dict()
 
         def render() -> None:
-            base.out.print(f"Corrected: {', '.join(data['fields_changed']) or 'nothing (confirmed)'}")
+            out.print(f"Corrected: {', '.join(data['fields_changed']) or 'nothing (confirmed)'}")
             for n in data["notify"]:
-                base.out.print(f"  notify {n['recipient']} (provided {n['provided_at']}: {', '.join(n['items'])})",
+                out.print(f"  notify {n['recipient']} (provided {n['provided_at']}: {', '.join(n['items'])})",
                           markup=False)
 
-        base.emit(data, as_json, render)
+        emit(data, as_json, render)
 
 
 @rights_app.command("correct-reject")
@@ -638,9 +647,9 @@ def rights_correct_reject(
     request_id: str, reason_code: Annotated[str, typer.Option("--reason-code")] = "rejected", as_json: JsonOpt = False
 ) -> None:
     """Reject a correction (its restriction is lifted)."""
-    with base.run_command(), base.open_from_env() as vault:
+    with run_command(), open_from_env() as vault:
         data = vault.rights.reject_correction(request_id, reason_code=reason_code).as_dict()
-        base.emit(data, as_json, lambda: base.out.print(f"Rejected correction {request_id}"))
+        emit(data, as_json, lambda: out.print(f"Rejected correction {request_id}"))
 
 
 @rights_app.command("restrict")
@@ -648,20 +657,20 @@ def rights_restrict(
     subject_id: str, reference: ReferenceOpt = None, received_at: ReceivedOpt = None, as_json: JsonOpt = False
 ) -> None:
     """Restrict the processing of a subject's data (no checks, no exports) until lifted."""
-    with base.run_command():
-        received = base._parse_time(received_at, "--received-at")
-        with base.open_from_env() as vault:
+    with run_command():
+        received = parse_time(received_at, "--received-at")
+        with open_from_env() as vault:
             data = vault.rights.restrict_processing(subject_id, reference=reference, received_at=received).as_dict()
-        base.emit(data, as_json, lambda: base.out.print(f"Restricted subject {subject_id}"))
+        emit(data, as_json, lambda: out.print(f"Restricted subject {subject_id}"))
 
 
 @rights_app.command("lift")
 def rights_lift(subject_id: str, as_json: JsonOpt = False) -> None:
     """Lift a restriction of processing."""
-    with base.run_command(), base.open_from_env() as vault:
+    with run_command(), open_from_env() as vault:
         lifted = vault.rights.lift_restriction(subject_id)
-        base.emit({"subject_id": subject_id, "lifted": lifted}, as_json,
-                  lambda: base.out.print(f"Lifted: {'yes' if lifted else 'there was no restriction'}"))
+        emit({"subject_id": subject_id, "lifted": lifted}, as_json,
+                  lambda: out.print(f"Lifted: {'yes' if lifted else 'there was no restriction'}"))
 
 
 @rights_app.command("provide")
@@ -676,18 +685,18 @@ def rights_provide(
     as_json: JsonOpt = False,
 ) -> None:
     """Log a provision of the subject's data to a third party; prints its id as the last word."""
-    with base.run_command():
-        when = base._parse_time(provided_at, "--provided-at")
-        with base.open_from_env() as vault:
+    with run_command():
+        when = parse_time(provided_at, "--provided-at")
+        with open_from_env() as vault:
             data = vault.rights.record_provision(subject_id, recipient=recipient, items=item, purpose=purpose,
                                                  legal_basis=basis, retention=retention, provided_at=when).as_dict()
-        base.emit(data, as_json, lambda: base.out.print(f"Logged provision {data['provision_id']}"))
+        emit(data, as_json, lambda: out.print(f"Logged provision {data['provision_id']}"))
 
 
 @rights_app.command("provisions")
 def rights_provisions(subject_id: str, as_json: JsonOpt = False) -> None:
     """The log of provisions of a subject's data to third parties."""
-    with base.run_command(), base.open_from_env() as vault:
+    with run_command(), open_from_env() as vault:
         data = [p.as_dict() for p in vault.rights.provisions(subject_id)]
 
         def render() -> None:
@@ -695,21 +704,16 @@ def rights_provisions(subject_id: str, as_json: JsonOpt = False) -> None:
             for p in data:
                 table.add_row(p["provided_at"], p["recipient"], ", ".join(p["items"]), p["purpose"], p["legal_basis"],
                               p["retention"])
-            base.out.print(table)
+            out.print(table)
 
-        base.emit(data, as_json, render)
+        emit(data, as_json, render)
 
 
-def register(app: typer.Typer, subjects_app: typer.Typer, cli_module: Any) -> None:
-    """Add the retention commands to the main app (and ``subjects categorize/event``);
-    ``cli_module`` is vault.cli, whose helpers the commands use."""
-    global base
-    base = cli_module
-    subjects_app.command("categorize")(subjects_categorize)
-    subjects_app.command("event")(subjects_event)
-    app.add_typer(retention_app, name="retention")
-    app.add_typer(holds_app, name="holds")
-    app.add_typer(erasure_app, name="erasure")
-    app.add_typer(receipts_app, name="receipts")
-    app.add_typer(rights_app, name="rights")
-    app.add_typer(separated_app, name="separated")
+subjects_app.command("categorize")(subjects_categorize)
+subjects_app.command("event")(subjects_event)
+app.add_typer(retention_app, name="retention")
+app.add_typer(holds_app, name="holds")
+app.add_typer(erasure_app, name="erasure")
+app.add_typer(receipts_app, name="receipts")
+app.add_typer(rights_app, name="rights")
+app.add_typer(separated_app, name="separated")

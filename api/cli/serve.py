@@ -1,6 +1,4 @@
-"""The ``pseudovault`` command: every command of vault.cli, plus ``serve`` (the HTTP API).
-
-``serve`` lives here, not in vault.cli, because imports point one way (api -> vault -> keys).
+"""``pseudovault serve``: the HTTP API.
 
 ``pseudovault serve [--host 127.0.0.1] [--port 8000] [--workers N]``:
 
@@ -32,11 +30,11 @@ from typing import Annotated
 import typer
 from pydantic import SecretStr
 
+from pseudovault.api.cli._base import app, err, out, prompt_passphrase, run_command
 from pseudovault.api.settings import ApiSettings
-from pseudovault.vault.cli import _prompt_passphrase, app, err, out, run_command
 from pseudovault.vault.errors import InvalidInputError
 
-__all__ = ["app", "main", "serve"]
+__all__ = ["serve"]
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
 
@@ -98,7 +96,7 @@ def serve(
         prompted: list[str] = []
 
         def ask(confirm: bool) -> str:
-            value = _prompt_passphrase(confirm)
+            value = prompt_passphrase(confirm)
             prompted.append(value)
             return value
 
@@ -153,9 +151,3 @@ def _serve_workers(settings: ApiSettings, workers: int, common: dict[str, object
         err.print("pseudovault API stopped", markup=False)
 
 
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()
