@@ -28,7 +28,6 @@ and ``rejoin_restriction``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +35,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.ids import CODE
 from pseudovault.vault.retention.periods import Period, add_period, parse_period
 from pseudovault.vault.retention.policies import TRIGGERS, shipped_presets
 
@@ -49,7 +49,7 @@ __all__ = [
     "parse_period",
 ]
 
-_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_CODE = CODE
 _EVENTS = frozenset(TRIGGERS)
 
 

@@ -6,6 +6,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from pseudovault.vault.errors import InvalidInputError
+
 __all__ = ["Clock", "SystemClock", "FrozenClock", "utcnow", "EARLIEST", "past_timestamp"]
 
 #: the earliest moment a caller may say something happened (an event, a request received, a
@@ -20,8 +22,6 @@ def utcnow() -> datetime:
 def past_timestamp(value: object, field: str, now: datetime) -> datetime:
     """``value`` as a UTC timestamp if it is a timezone-aware datetime from :data:`EARLIEST` to
     ``now``; else :class:`vault.errors.InvalidInputError` naming ``field``."""
-    from pseudovault.vault.errors import InvalidInputError
-
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInputError(field, "must be a timezone-aware timestamp")
     try:

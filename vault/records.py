@@ -83,11 +83,11 @@ from pseudovault.vault.decisions import SEVERITIES, DecisionPolicy
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
 from pseudovault.vault.identifiers import NormalizedIdentifier, Normalizer, NormalizerConfig
 from pseudovault.vault.identifiers.model import parse_kind
+from pseudovault.vault.ids import validate_reason_code, validate_record_id, validate_subject_id
 from pseudovault.vault.keystore import KeyHierarchy
 from pseudovault.vault.lookup import DEFAULT_DOMAIN, DEFAULT_REFRESH_INTERVAL, LookupKeys, lookalike_label, validate_domain
 from pseudovault.vault.models import Record, RecordField, RecordIdentifier, Subject
 from pseudovault.vault.retention.restrictions import in_separate_storage, not_in_separate_storage
-from pseudovault.vault.subjects import validate_reason_code, validate_subject_id
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -160,9 +160,6 @@ def effective_status(stored: str, expires_at: datetime | None, now: datetime) ->
     return stored
 
 
-def validate_record_id(value: object, field: str = "record_id") -> str:
-    """The canonical (lower-case) form of a record id (a UUID), or InvalidInputError."""
-    return validate_subject_id(value, field)
 
 
 # --- views --------------------------------------------------------------------------------------

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -58,6 +57,7 @@ from pseudovault.vault.audit import AuditLog, validate_purpose
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.db import checkpoint_sqlite, insert_rows, one_of, session_scope
 from pseudovault.vault.errors import InvalidInputError, NotFoundError
+from pseudovault.vault.ids import validate_field_name, validate_reason_code, validate_subject_id
 from pseudovault.vault.keystore import KeyHierarchy
 from pseudovault.vault.ledger import SOURCE as LEDGER_SOURCE
 from pseudovault.vault.ledger import ShredLedger
@@ -88,8 +88,6 @@ MAX_LIST_LIMIT = 1000
 #: the reason code of a tombstone written back by :meth:`SubjectService.replay_shred_ledger`
 REPLAY_REASON_CODE = "ledger_replay"
 
-_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
-_REASON_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _AD_LABEL = b"pseudovault/field"
 _REPLAY_BATCH = 500
 
@@ -126,29 +124,10 @@ def field_associated_data(subject_id: str, name: str, schema_version: int) -> by
     return b"".join(len(part).to_bytes(4, "big") + part for part in parts)
 
 
-def validate_subject_id(value: object, field: str = "subject_id") -> str:
-    """The canonical (lower-case) form of a subject id, or InvalidInputError."""
-    if not isinstance(value, str) or len(value) != 36:
-        raise InvalidInputError(field, "must be a UUID")
-    try:
-        canonical = str(uuid.UUID(value))
-    except ValueError:
-        raise InvalidInputError(field, "must be a UUID") from None
-    if canonical != value.lower():  # refuses the brace, URN and hyphen-less forms
-        raise InvalidInputError(field, "must be a UUID")
-    return canonical
 
 
-def validate_field_name(name: object, field: str = "fields") -> str:
-    if not isinstance(name, str) or _FIELD_NAME.fullmatch(name) is None:
-        raise InvalidInputError(field, "field names must match [a-z][a-z0-9_]{0,63}")
-    return name
 
 
-def validate_reason_code(value: object) -> str:
-    if not isinstance(value, str) or _REASON_CODE.fullmatch(value) is None:
-        raise InvalidInputError("reason_code", "must match [a-z][a-z0-9_]{0,39}")
-    return value
 
 
 def _encode_value(name: str, value: object) -> bytes:

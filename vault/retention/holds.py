@@ -38,6 +38,7 @@ from pseudovault.vault.audit import AuditLog, current_actor
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.db import one_of, session_scope
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
+from pseudovault.vault.ids import validate_code, validate_subject_id
 from pseudovault.vault.models import LegalHold, Record, SeparatedItem, Subject
 
 __all__ = [
@@ -54,7 +55,6 @@ TARGET_KINDS = ("subject", "record")
 MAX_LIST_LIMIT = 1000
 
 _REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
-_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 class HeldError(ConflictError):
@@ -76,9 +76,7 @@ def validate_reference(value: object) -> str:
 
 
 def _validate_code(value: object, field: str) -> str:
-    if not isinstance(value, str) or _CODE.fullmatch(value) is None:
-        raise InvalidInputError(field, "must match [a-z][a-z0-9_]{0,39}")
-    return value
+    return validate_code(value, field)
 
 
 def _validate_kind(value: object) -> str:
@@ -195,8 +193,6 @@ class HoldService:
         The target must exist: a subject that is present or has data in separate storage, or a
         record; otherwise NotFoundError.
         """
-        from pseudovault.vault.subjects import validate_subject_id
-
         target_kind = _validate_kind(target_kind)
         target_id = validate_subject_id(target_id, "target_id")
         reason_code = _validate_code(reason_code, "reason_code")
@@ -250,8 +246,6 @@ class HoldService:
 
     def release(self, hold_id: str, *, reason_code: str = "released") -> HoldView:
         """Release a hold; releasing a released hold again is harmless. Scope ``admin``."""
-        from pseudovault.vault.subjects import validate_subject_id
-
         hold_id = validate_subject_id(hold_id, "hold_id")
         reason_code = _validate_code(reason_code, "reason_code")
         now = self._clock.now()
@@ -273,8 +267,6 @@ class HoldService:
             return _view(row, now)
 
     def get(self, hold_id: str) -> HoldView:
-        from pseudovault.vault.subjects import validate_subject_id
-
         hold_id = validate_subject_id(hold_id, "hold_id")
         with session_scope(self._engine) as session:
             row = session.get(LegalHold, hold_id)

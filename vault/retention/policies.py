@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.ids import CODE
 from pseudovault.vault.retention.periods import Period, PeriodError, due_at, parse_period
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ ON_ERASURE = ("destroy", "retain")
 PRESETS_SOURCE = "presets"
 #: the shipped presets (package data, see pyproject.toml)
 PRESETS_PATH = Path(__file__).resolve().parent.parent / "presets" / "retention.toml"
-_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_CODE = CODE
 _TOP_KEYS = frozenset({"version", "timezone", "policies"})
 _POLICY_KEYS = frozenset(
     {

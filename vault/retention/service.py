@@ -56,6 +56,7 @@ from pseudovault.vault.audit import AuditLog
 from pseudovault.vault.clock import Clock, past_timestamp
 from pseudovault.vault.db import one_of, session_scope
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
+from pseudovault.vault.ids import validate_record_id
 from pseudovault.vault.keystore import KeyHierarchy
 from pseudovault.vault.models import (
     Record,
@@ -508,8 +509,6 @@ class RetentionService:
         the categories kept under another law to separate storage at once (unless the subject is
         held: the next sweep after the release does it). Scope ``subjects:write`` for subjects,
         ``records:write`` for records. Returns the target's items."""
-        from pseudovault.vault.records import validate_record_id
-
         if target_kind not in ("subject", "record"):
             raise InvalidInputError("target_kind", "must be subject or record")
         target_id = validate_subject_id(target_id) if target_kind == "subject" else validate_record_id(target_id)
