@@ -24,7 +24,10 @@ from pseudovault.keys.provider import KekProvider
 from pseudovault.keys.secrets import SecretBytes
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.config import Settings
+from pseudovault.vault.db import make_engine
+from pseudovault.vault.decisions import DecisionPolicy
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotInitialisedError, UnavailableError
+from pseudovault.vault.identifiers import NormalizerConfig
 from pseudovault.vault.ledger import open_ledger
 from pseudovault.vault.records import RecordsConfig
 from pseudovault.vault.retention.policies import load_policies
@@ -99,9 +102,6 @@ def records_config(settings: Settings) -> RecordsConfig:
 
     A bad default region or policy file fails here, before any store is opened.
     """
-    from pseudovault.vault.decisions import DecisionPolicy
-    from pseudovault.vault.identifiers import NormalizerConfig
-
     try:
         normalizer = NormalizerConfig(default_region=settings.default_region, ipv6_prefix=settings.ipv6_prefix)
     except ValueError as exc:
@@ -217,8 +217,6 @@ def open_vault(settings: Settings, passphrase: PassphraseSource | None = None, *
 
 def _key_store_has_keys(keys_url: str) -> bool:
     from sqlalchemy import inspect, text
-
-    from pseudovault.vault.db import make_engine
 
     if keys_url.startswith("sqlite:///"):
         file = keys_url.removeprefix("sqlite:///")

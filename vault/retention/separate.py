@@ -51,6 +51,7 @@ from pseudovault.vault.models import (
     SeparatedItem,
     SubjectField,
 )
+from pseudovault.vault.records import TEXT_FIELDS, record_associated_data, validate_record_id
 from pseudovault.vault.retention.holds import refuse_if_held
 from pseudovault.vault.retention.restrictions import add_restriction, restriction_reasons
 from pseudovault.vault.subjects import field_associated_data, validate_subject_id
@@ -275,12 +276,6 @@ class SeparateStorage:
         """The text of a record in separate storage, for a legal request. Scope
         ``restricted:read``; ``purpose`` required and audited (``separated.read_record``).
         A record that is not in separate storage is ConflictError: read it the usual way."""
-        from pseudovault.vault.records import (
-            TEXT_FIELDS,
-            record_associated_data,
-            validate_record_id,
-        )
-
         record_id = validate_record_id(record_id)
         purpose_text = validate_purpose(purpose, required=True)
         with session_scope(self._engine) as session:

@@ -59,10 +59,13 @@ from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundE
 from pseudovault.vault.ids import validate_record_id
 from pseudovault.vault.keystore import KeyHierarchy
 from pseudovault.vault.models import (
+    LegalHold,
+    ProcessingRestriction,
     Record,
     RetentionEvent,
     RetentionItem,
     RetentionPolicyState,
+    RightsRequest,
     SeparatedItem,
     Subject,
     SubjectCategory,
@@ -858,8 +861,6 @@ class RetentionService:
 
     def status(self) -> dict[str, Any]:
         """Counts for ``pseudovault status``: ids and numbers only."""
-        from pseudovault.vault.models import LegalHold, ProcessingRestriction, RightsRequest
-
         now = self._clock.now()
         with session_scope(self._engine) as session:
             states = dict(
