@@ -15,9 +15,9 @@ asks for one of these on the key tables (``subject_keys``, ``record_keys``), cho
   reused. For very large key stores, where the horizon (epoch destruction) is the guarantee.
 - ``off``: nothing (autovacuum only).
 
-A row deleted while another transaction still had it in view is kept by that run (PostgreSQL
-calls it recently dead): so each burst of shreds is vacuumed twice, the second time ``delay``
-seconds after the first, by when such transactions have normally ended.
+A row deleted while another transaction in the same database still had a snapshot that could see
+it is kept by that run (PostgreSQL reports "N dead row versions cannot be removed yet"): the run
+reads that report (``VERBOSE``) and runs again ``delay`` seconds later, until none is left.
 
 In every mode WAL segments, archives and replicas keep the deleted row until they are recycled:
 the backup horizon covers them (the epoch key that wraps it is destroyed, docs/operations.md).
@@ -29,8 +29,10 @@ checkpoints, vault.db).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
+from typing import Any
 
 from sqlalchemy import Engine, text
 
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 
 MODES = ("full", "plain", "off")
 _LOCK_TIMEOUT = "2s"
+_KEPT = re.compile(r"(\d+) dead row versions cannot be removed yet")
 
 
 class DeferredVacuum:
@@ -59,8 +62,9 @@ class DeferredVacuum:
         self._timer: threading.Timer | None = None
         self._last = float("-inf")
         self._closed = False
-        self._followed_up = True  # the next successful run starts a burst: a second run follows
         self.runs = 0
+        #: dead rows the last run had to keep (still in view of some transaction), if it could tell
+        self.kept_last_run: int | None = None
 
     @property
     def mode(self) -> str:
@@ -74,7 +78,6 @@ class DeferredVacuum:
             if self._closed:
                 return
             self._pending = True
-            self._followed_up = False
             if self._timer is None:
                 wait = max(0.0, self._last + self._delay - time.monotonic())
                 self._timer = threading.Timer(wait, self._fire)
@@ -86,12 +89,8 @@ class DeferredVacuum:
             self._timer = None
         done = self.run()
         with self._lock:
-            if done and not self._followed_up:
-                # once more after the delay: rows a transaction still had in view are gone by then
-                self._followed_up = True
-                self._pending = True
-            elif done:
-                self._followed_up = False
+            if done and self.kept_last_run:
+                self._pending = True  # rows still in view of a transaction: again after the delay
             if (self._pending or not done) and not self._closed and self._timer is None:
                 self._timer = threading.Timer(self._delay or 1.0, self._fire)
                 self._timer.daemon = True
@@ -104,20 +103,37 @@ class DeferredVacuum:
                 return True
             self._pending = False
             self._last = time.monotonic()
-        statement = ("VACUUM (FULL) " if self._mode == "full" else "VACUUM ") + ", ".join(self._tables)
+        options = "(FULL, VERBOSE) " if self._mode == "full" else "(VERBOSE) "
+        statement = "VACUUM " + options + ", ".join(self._tables)
+        details: list[str] = []
         try:
             with self._engine.connect() as connection:
                 connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-                connection.execute(text(f"SET lock_timeout = '{_LOCK_TIMEOUT}'"))
-                connection.execute(text(statement))
-                connection.execute(text("RESET lock_timeout"))
+                driver: Any = connection.connection.driver_connection
+                handler = None
+                if hasattr(driver, "add_notice_handler"):  # psycopg 3: read VACUUM's report
+                    def handler(diagnostic: Any) -> None:
+                        details.append(f"{diagnostic.message_primary or ''} {diagnostic.message_detail or ''}")
+
+                    driver.add_notice_handler(handler)
+                try:
+                    connection.execute(text(f"SET lock_timeout = '{_LOCK_TIMEOUT}'"))
+                    connection.execute(text(statement))
+                    connection.execute(text("RESET lock_timeout"))
+                finally:
+                    if handler is not None:
+                        driver.remove_notice_handler(handler)
         except Exception as exc:  # noqa: BLE001 (a busy table is tried again; never fails a shred)
             log.warning("key table vacuum postponed (%s)", type(exc).__name__)
             with self._lock:
                 self._pending = True
             return False
         self.runs += 1
-        log.debug("key tables vacuumed (%s)", self._mode)
+        self.kept_last_run = sum(int(m.group(1)) for d in details for m in _KEPT.finditer(d)) if details else None
+        if self.kept_last_run:
+            log.info("key tables vacuumed (%s); %d deleted row(s) still in view, again later", self._mode, self.kept_last_run)
+        else:
+            log.debug("key tables vacuumed (%s)", self._mode)
         return True
 
     def flush(self) -> None:
