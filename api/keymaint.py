@@ -16,15 +16,11 @@ for a running round.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
-import threading
-
-from starlette.concurrency import run_in_threadpool
 
 from pseudovault.api.errors import where
 from pseudovault.api.metrics import Metrics
+from pseudovault.api.periodic import PeriodicTask
 from pseudovault.vault.audit import Actor, acting_as
 from pseudovault.vault.vault import Vault
 
@@ -35,41 +31,15 @@ log = logging.getLogger(__name__)
 KEYS_ACTOR = Actor("system", "keys")
 
 
-class PeriodicKeyMaintenance:
+class PeriodicKeyMaintenance(PeriodicTask):
     """Runs :meth:`Vault.maintain_keys` every ``interval`` seconds until :meth:`stop`."""
 
+    name = "pseudovault-key-maintenance"
+
     def __init__(self, vault: Vault, interval: float, metrics: Metrics) -> None:
-        if interval <= 0:
-            raise ValueError("interval must be positive")
+        super().__init__(interval)
         self._vault = vault
-        self._interval = interval
         self._metrics = metrics
-        self._stopping = threading.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._wake: asyncio.Event | None = None
-        self.rounds = 0
-
-    def start(self) -> None:
-        self._wake = asyncio.Event()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="pseudovault-key-maintenance")
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None and self._wake is not None:
-            self._wake.set()
-            await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        assert self._wake is not None
-        while not self._stopping.is_set():
-            delay = self._interval * (1 + random.random() / 10)  # noqa: S311 (jitter, not a secret)
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
-                return
-            except TimeoutError:
-                pass
-            await run_in_threadpool(self.round)
 
     def round(self) -> None:
         """One check (in a worker thread). Never raises: a failure is logged and counted."""

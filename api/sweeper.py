@@ -17,15 +17,11 @@ for it, so the vault is never closed under a running sweep.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
-import threading
-
-from starlette.concurrency import run_in_threadpool
 
 from pseudovault.api.errors import where
 from pseudovault.api.metrics import Metrics
+from pseudovault.api.periodic import PeriodicTask
 from pseudovault.vault.audit import Actor, acting_as
 from pseudovault.vault.retention.service import PoliciesChangedError
 from pseudovault.vault.vault import Vault
@@ -41,49 +37,22 @@ class _Stopping(Exception):
     """Raised from the sweeper's progress callback to end a round at shutdown."""
 
 
-class PeriodicSweep:
+class PeriodicSweep(PeriodicTask):
     """Sweeps ``vault`` every ``interval`` seconds until :meth:`stop`."""
 
+    name = "pseudovault-retention-sweep"
+
     def __init__(self, vault: Vault, interval: float, metrics: Metrics, *, batch_size: int = 500) -> None:
-        if interval <= 0:
-            raise ValueError("interval must be positive")
+        super().__init__(interval)
         self._vault = vault
-        self._interval = interval
         self._metrics = metrics
         self._batch_size = batch_size
-        self._stopping = threading.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._wake: asyncio.Event | None = None
-        self.rounds = 0
-
-    def start(self) -> None:
-        """Start the rounds (call from the event loop: the app's lifespan)."""
-        self._wake = asyncio.Event()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="pseudovault-retention-sweep")
-
-    async def stop(self) -> None:
-        """Stop: wake the wait between rounds, or let a running round end after its batch; wait."""
-        self._stopping.set()
-        if self._task is not None and self._wake is not None:
-            self._wake.set()
-            await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            delay = self._interval * (1 + random.random() / 10)  # noqa: S311 (jitter, not a secret)
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
-                return  # woken: stopping
-            except TimeoutError:
-                pass
-            await run_in_threadpool(self.round)
 
     def round(self) -> None:
         """One sweep (in a worker thread). Never raises: a failure is logged and counted."""
 
         def progress(_done: int, _total: int) -> None:
-            if self._stopping.is_set():
+            if self.stopping.is_set():
                 raise _Stopping
 
         self.rounds += 1

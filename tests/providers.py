@@ -22,7 +22,17 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["SoftHsm", "softhsm", "fresh_label", "SOFTHSM_MODULES", "kek_uri"]
+__all__ = ["SoftHsm", "softhsm", "fresh_label", "SOFTHSM_MODULES", "kek_uri", "MOTO_ENV", "use_moto_env"]
+
+#: credentials and region for moto's KMS (never real ones)
+MOTO_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def use_moto_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point boto3 at moto's in-process KMS: test credentials, a region, no endpoint override."""
+    for name, value in MOTO_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
 
 SOFTHSM_MODULES = (
     "/usr/lib/softhsm/libsofthsm2.so",

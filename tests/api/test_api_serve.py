@@ -7,29 +7,17 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+from servers import free_port, pseudovault_command
 
 PASSPHRASE = "correct horse battery staple"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _command() -> list[str]:
-    script = Path(sys.executable).parent / "pseudovault"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "pseudovault.api.cli"]
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -61,10 +49,10 @@ def _wait_until_up(process: subprocess.Popen[str], base: str, deadline: float = 
 
 
 def _serve(home: Path, *extra: str) -> tuple[str, str, str]:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
-        [*_command(), "serve", "--port", str(port), *extra],
+        [*pseudovault_command(), "serve", "--port", str(port), *extra],
         env=_env(home),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -111,7 +99,7 @@ def test_serve_initialises_a_fresh_home_answers_and_stops_on_sigterm(tmp_path: P
 def test_serve_with_two_workers_over_an_existing_vault(tmp_path: Path) -> None:
     home = tmp_path / "home"
     init = subprocess.run(
-        [*_command(), "init"], env=_env(home), capture_output=True, text=True, timeout=60, check=False
+        [*pseudovault_command(), "init"], env=_env(home), capture_output=True, text=True, timeout=60, check=False
     )
     assert init.returncode == 0, init.stderr
     _base, out, err = _serve(home, "--workers", "2")

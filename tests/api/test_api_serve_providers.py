@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,24 +16,14 @@ import httpx
 import pytest
 from canary import CANARY_PII
 from providers import fresh_label, kek_uri, softhsm
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _command() -> list[str]:
-    script = Path(sys.executable).parent / "pseudovault"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "pseudovault.api.cli"]
+from servers import free_port, pseudovault_command
 
 
 @pytest.fixture
 def moto_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
@@ -71,7 +59,7 @@ def provider_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dic
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*_command(), *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run([*pseudovault_command(), *args], env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_the_http_walk_through_on_the_provider(provider_env: dict[str, str]) -> None:
@@ -84,10 +72,10 @@ def test_the_http_walk_through_on_the_provider(provider_env: dict[str, str]) -> 
     )
     assert created.returncode == 0, created.stderr
     headers = {"Authorization": f"Bearer {created.stdout.split()[-1]}"}
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
-        [*_command(), "serve", "--port", str(port)], env=env, stdin=subprocess.DEVNULL,
+        [*pseudovault_command(), "serve", "--port", str(port)], env=env, stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -134,10 +122,10 @@ def test_serve_with_an_unreachable_kms_is_one_line_and_exit_6(tmp_path: Path) ->
     env = _base_env(tmp_path)
     env.update(
         AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{_free_port()}", AWS_MAX_ATTEMPTS="1",
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}", AWS_MAX_ATTEMPTS="1",
         PSEUDOVAULT_KEK="aws-kms:alias/nowhere",
     )
-    done = _cli(env, "serve", "--port", str(_free_port()))
+    done = _cli(env, "serve", "--port", str(free_port()))
     assert done.returncode == 6, done.stderr
     assert "Traceback" not in done.stderr
     assert [line for line in done.stderr.splitlines() if line.startswith("error:")] == [done.stderr.strip()]
@@ -147,6 +135,6 @@ def test_serve_with_a_missing_token_is_one_line_and_exit_6(tmp_path: Path) -> No
     hsm = softhsm()
     env = _base_env(tmp_path)
     env.update(hsm.env(), PSEUDOVAULT_KEK=f"pkcs11:module={hsm.module};token=absent;key=root")
-    done = _cli(env, "serve", "--port", str(_free_port()))
+    done = _cli(env, "serve", "--port", str(free_port()))
     assert done.returncode == 6 and "Traceback" not in done.stderr
     assert done.stderr.strip().startswith("error:") and "\n" not in done.stderr.strip()

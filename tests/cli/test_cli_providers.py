@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from canary import CANARY_PII
-from providers import fresh_label, kek_uri, softhsm
+from providers import fresh_label, kek_uri, softhsm, use_moto_env
 
 
 @pytest.fixture(params=["pkcs11", "aws-kms"])
@@ -26,13 +26,7 @@ def provider_cli(
         return
     from moto import mock_aws
 
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    use_moto_env(monkeypatch)
     env["PSEUDOVAULT_KEK"] = "aws-kms:alias/pseudovault-cli"
     with mock_aws():
         yield make_cli(env)

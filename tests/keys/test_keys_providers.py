@@ -217,14 +217,9 @@ class TestAwsKmsContract(KekProviderContract):
     @pytest.fixture(autouse=True)
     def _moto(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         from moto import mock_aws
+        from providers import use_moto_env
 
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+        use_moto_env(monkeypatch)
         with mock_aws():
             yield
 

@@ -8,9 +8,7 @@ Bounded in time (about 20 s of load), loopback only."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -19,20 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
+from servers import free_port, pseudovault_command
 
 PASSPHRASE = "rotation under load passphrase"
 LOAD_SECONDS_AFTER = 2.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _command() -> list[str]:
-    script = Path(sys.executable).parent / "pseudovault"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "pseudovault.api.cli"]
 
 
 def _env(home: Path, urls: Any) -> dict[str, str]:
@@ -53,15 +43,15 @@ def _env(home: Path, urls: Any) -> dict[str, str]:
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([*_command(), *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run([*pseudovault_command(), *args], env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, (args, done.stdout, done.stderr)
     return done.stdout
 
 
 def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
-        [*_command(), "serve", "--port", str(port)],
+        [*pseudovault_command(), "serve", "--port", str(port)],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
