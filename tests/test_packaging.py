@@ -1,0 +1,35 @@
+"""The installed distribution: one import name, every package of the three folders in it.
+
+The folders are mapped under ``pseudovault`` with an explicit package list (pyproject.toml); an
+editable install finds a package missing from that list anyway, a built wheel does not. So the list
+is checked against the folders here, and the wheel's contents where a build is cheap enough."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _declared() -> set[str]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return set(config["tool"]["setuptools"]["packages"])
+
+
+def test_every_package_folder_is_in_the_distribution() -> None:
+    on_disk = {"pseudovault"}
+    for folder in ("keys", "vault", "api"):
+        for init in (ROOT / folder).rglob("__init__.py"):
+            parts = init.parent.relative_to(ROOT).parts
+            on_disk.add(".".join(("pseudovault", *parts)))
+    assert _declared() == on_disk
+
+
+def test_the_script_and_the_version_come_from_the_one_name() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert config["project"]["scripts"]["pseudovault"] == "pseudovault.api.cli:main"
+    assert config["tool"]["setuptools"]["package-dir"] == {"pseudovault": "."}
+    import pseudovault
+
+    assert pseudovault.__version__ == config["project"]["version"]
