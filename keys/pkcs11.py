@@ -32,6 +32,11 @@ destroyed version is :class:`~keys.errors.KeyNotFoundError`; a token that cannot
 missing, token absent, wrong PIN, session lost twice) is
 :class:`~keys.errors.ProviderUnavailableError`. A lost session is reopened once per call.
 
+PKCS#11 logins are per process and token: a second provider opened in a process that is already
+logged in shares that login (``CKR_USER_ALREADY_LOGGED_IN``), so its PIN is not checked again.
+The vault opens one provider per process; tests that need a wrong PIN refused use a process of
+their own.
+
 Following other processes: the token is the shared state. Object handles found are cached per
 version; a version not in the cache, or whose handle went stale, is looked up again at once, and the
 version list (for the primary) is re-read at most every ``follow_seconds``. Disabling and destroying
