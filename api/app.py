@@ -38,6 +38,7 @@ from pseudovault.api.ratelimit import NoRateLimit, RateLimiter, RedisRateLimiter
 from pseudovault.api.routers import ROUTERS
 from pseudovault.api.settings import ApiSettings
 from pseudovault.api.sweeper import PeriodicSweep
+from pseudovault.vault.bootstrap import open_vault
 from pseudovault.vault.config import Settings
 from pseudovault.vault.vault import Vault
 
@@ -85,8 +86,6 @@ def create_app(
     owns_vault = vault is None
     owns_limiter = limiter is None
     if vault is None:
-        from pseudovault.vault.bootstrap import open_vault
-
         vault = open_vault(api_settings)
     try:
         if limiter is None:

@@ -19,6 +19,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from pseudovault.api.errors import where
+
 __all__ = ["JsonFormatter", "configure_logging", "logging_config"]
 
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
@@ -40,8 +42,6 @@ class JsonFormatter(logging.Formatter):
             if key not in _STANDARD and not key.startswith("_"):
                 line[key] = value
         if record.exc_info and record.exc_info[1] is not None:
-            from pseudovault.api.errors import where
-
             line["exception"] = where(record.exc_info[1])
         return json.dumps(line, default=str, ensure_ascii=False)
 

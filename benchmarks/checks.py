@@ -3,7 +3,7 @@
 Population: N records (default 1,000,000; ``--quick`` 50,000), each banning three identifiers
 (an email, a KR mobile phone, an IPv4 address), category ``fraudulent_transaction``. The first
 ``--import-rows`` of them (default 100,000; quick 5,000) go through the vault's own bulk import
-(:func:`vault.bulk.import_records`, a JSON Lines file, batches of 1,000): that is the import
+(:func:`vault.records.bulk.import_records`, a JSON Lines file, batches of 1,000): that is the import
 figure. The rest are **generated directly** (the same normal forms, pseudonyms derived with the
 vault's own Pseudonymizer, rows written with the driver's executemany / ``COPY``), because
 importing a million rows through normalization would take minutes; this is setup, not measured.
@@ -58,9 +58,9 @@ from sqlalchemy.engine import make_url
 from pseudovault.keys.pseudonym import derive_kind_key
 from pseudovault.keys.secrets import SecretBytes
 from pseudovault.keys.testing import FakeKmsProvider
-from pseudovault.vault.bulk import import_records
+from pseudovault.vault.crypto.lookup import lookalike_label
 from pseudovault.vault.identifiers import Normalizer
-from pseudovault.vault.lookup import lookalike_label
+from pseudovault.vault.records.bulk import import_records
 from pseudovault.vault.vault import Vault
 
 CATEGORY = "fraudulent_transaction"

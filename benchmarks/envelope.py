@@ -28,7 +28,7 @@ from _common import emit, postgres_stores, postgres_url, rate, sqlite_stores, ti
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 
 from pseudovault.keys.testing import FakeKmsProvider  # noqa: E402
-from pseudovault.vault.subjects import SCHEMA_VERSION, field_associated_data  # noqa: E402
+from pseudovault.vault.subjects.service import SCHEMA_VERSION, field_associated_data  # noqa: E402
 from pseudovault.vault.vault import Vault  # noqa: E402
 
 

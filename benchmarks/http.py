@@ -3,7 +3,7 @@
 Setup (not measured, but timed and reported): a fresh ``PSEUDOVAULT_HOME`` in a temporary
 directory, a cheap Argon2 KDF (the keyring is opened once per process; the KDF is not what is
 measured), the vault initialised and populated with N records (default 1,000,000; ``--quick``
-20,000) through the vault's own bulk import (:func:`vault.bulk.import_records`: a JSON Lines
+20,000) through the vault's own bulk import (:func:`vault.records.bulk.import_records`: a JSON Lines
 file, batches of 10,000; every record bans one email address, category
 ``fraudulent_transaction``), and one API key of scope ``checks``. The per-key rate limit is set
 high (1,000,000 per second) so that the limiter runs on every request but never refuses one.
@@ -165,7 +165,7 @@ def populate(home: Path, records: int) -> tuple[str, float]:
                 }
                 out.write(json.dumps(row, separators=(",", ":")) + "\n")
         started = time.perf_counter()
-        report = vault.records.import_records(str(source), batch_size=10_000)
+        report = vault.bulk.import_records(str(source), batch_size=10_000)
         seconds = time.perf_counter() - started
         if report.imported != records:
             raise RuntimeError(f"imported {report.imported} of {records} records ({report.rejected} rejected)")

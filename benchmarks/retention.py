@@ -45,9 +45,9 @@ from pseudovault.keys.aead import Aead  # noqa: E402
 from pseudovault.keys.testing import FakeKmsProvider  # noqa: E402
 from pseudovault.keys.wrap import generate_key, wrap_key  # noqa: E402
 from pseudovault.vault.clock import FrozenClock  # noqa: E402
-from pseudovault.vault.db import session_scope  # noqa: E402
-from pseudovault.vault.models import RetentionEvent, RetentionItem, Subject, SubjectCategory, SubjectField, SubjectKey  # noqa: E402
-from pseudovault.vault.subjects import SCHEMA_VERSION, field_associated_data  # noqa: E402
+from pseudovault.vault.store.db import session_scope  # noqa: E402
+from pseudovault.vault.store.models import RetentionEvent, RetentionItem, Subject, SubjectCategory, SubjectField, SubjectKey  # noqa: E402
+from pseudovault.vault.subjects.service import SCHEMA_VERSION, field_associated_data  # noqa: E402
 from pseudovault.vault.vault import Vault  # noqa: E402
 
 T0 = datetime(2026, 1, 15, 10, tzinfo=UTC)

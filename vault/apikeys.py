@@ -45,9 +45,9 @@ from sqlalchemy.exc import IntegrityError
 
 from pseudovault.vault.audit import AuditLog
 from pseudovault.vault.clock import Clock
-from pseudovault.vault.db import session_scope
 from pseudovault.vault.errors import InvalidInputError, NotFoundError, VaultError
-from pseudovault.vault.models import ApiKey
+from pseudovault.vault.store.db import session_scope
+from pseudovault.vault.store.models import ApiKey
 
 __all__ = [
     "Scope",

@@ -22,16 +22,15 @@ from pseudovault.keys.kek_uri import KekUri
 from pseudovault.keys.keyring import Argon2Params, LocalKeyring
 from pseudovault.keys.provider import KekProvider
 from pseudovault.keys.secrets import SecretBytes
+from pseudovault.vault.checks.decisions import DecisionPolicy
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.config import Settings
-from pseudovault.vault.db import make_engine
-from pseudovault.vault.decisions import DecisionPolicy
+from pseudovault.vault.crypto.ledger import open_ledger
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotInitialisedError, UnavailableError
 from pseudovault.vault.identifiers import NormalizerConfig
-from pseudovault.vault.ledger import open_ledger
-from pseudovault.vault.records import RecordsConfig
 from pseudovault.vault.retention.policies import load_policies
-from pseudovault.vault.vault import Vault
+from pseudovault.vault.store.db import make_engine
+from pseudovault.vault.vault import RecordsConfig, Vault
 
 __all__ = ["PassphraseSource", "InitResult", "init_vault", "open_vault", "is_initialised"]
 

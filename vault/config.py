@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     # pkcs11:module=...;token=...;key=... (PIN in pkcs11_pin), aws-kms:KEY_ID_OR_ARN_OR_ALIAS.
     kek: str | None = Field(default=None, description="Root KEK provider URI.")
     pkcs11_pin: SecretStr | None = Field(default=None, description="PIN of the PKCS#11 token's user.")
-    # The shred ledger outside both stores (vault.ledger): file:PATH or a database URL
+    # The shred ledger outside both stores (vault.crypto.ledger): file:PATH or a database URL
     # (default: file beside the keyring, or in home for an HSM or KMS).
     ledger_url: str | None = Field(default=None, description="Shred ledger location.")
     # Backup horizon: the wrapping epoch (and root version) is rotated, everything rewrapped and
@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     key_cache_ttl_seconds: float = Field(default=300.0, gt=0, le=86_400)
     key_cache_size: int = Field(default=10_000, ge=1, le=10_000_000)
     default_region: str = Field(default="KR", min_length=2, max_length=2)
-    # Ban checks: a TOML decision policy file (vault.decisions; default policy if unset), the
+    # Ban checks: a TOML decision policy file (vault.checks.decisions; default policy if unset), the
     # IPv6 prefix identifiers are reduced to, and how often lookup-key versions are re-read.
     decision_policy: Path | None = Field(default=None, description="Decision policy TOML file.")
     ipv6_prefix: int = Field(default=64, ge=16, le=128)

@@ -8,11 +8,11 @@ fails at once (:class:`vault.errors.UnavailableError`), not on the first read. A
 cannot be reached is :class:`vault.errors.UnavailableError` too.
 
 Services are attributes (``subjects``, ``keys``, ``audit``, ``signing``, ``apikeys``,
-``lookup``, ``records``, ``checks``), built in :meth:`Vault._assemble`. :meth:`Vault.create` also
-creates lookup key version 1 when there is no lookup key (vault.lookup); ``records_config``
-(vault.records.RecordsConfig) says how identifiers are normalized and checks decided.
+``lookup``, ``records``, ``bulk``, ``checks``), built in :meth:`Vault._assemble`. :meth:`Vault.create` also
+creates lookup key version 1 when there is no lookup key (vault.crypto.lookup); ``records_config``
+(:class:`RecordsConfig`) says how identifiers are normalized and checks decided.
 The audit log signs a checkpoint every ``audit_checkpoint_every`` entries with the ``audit``
-signing key (vault.signing), which :meth:`Vault.create` makes if there is none.
+signing key (vault.crypto.signing), which :meth:`Vault.create` makes if there is none.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, NoReturn, TypeVar
@@ -31,32 +32,48 @@ from pseudovault.keys.errors import DecryptionError, KeyNotFoundError, ProviderU
 from pseudovault.keys.provider import KekProvider
 from pseudovault.vault.apikeys import ApiKeyService
 from pseudovault.vault.audit import DEFAULT_CHECKPOINT_EVERY, AuditLog
-from pseudovault.vault.cache import KeyCache
-from pseudovault.vault.categories import CATALOGUE
 from pseudovault.vault.checks import CheckService
+from pseudovault.vault.checks.decisions import DecisionPolicy
 from pseudovault.vault.clock import Clock, SystemClock
-from pseudovault.vault.db import make_engine, redact_url, sqlite_path
+from pseudovault.vault.crypto.cache import KeyCache
+from pseudovault.vault.crypto.keystore import KeyHierarchy, RewrapReport
+from pseudovault.vault.crypto.ledger import SOURCE as LEDGER_SOURCE
+from pseudovault.vault.crypto.ledger import ShredLedger
+from pseudovault.vault.crypto.lookup import DEFAULT_REFRESH_INTERVAL, LookupKeys
+from pseudovault.vault.crypto.signing import AUDIT_PURPOSE, SigningKeys
 from pseudovault.vault.errors import ConflictError, NotInitialisedError, UnavailableError
-from pseudovault.vault.identifiers import Normalizer
-from pseudovault.vault.keystore import KeyHierarchy, RewrapReport
-from pseudovault.vault.ledger import SOURCE as LEDGER_SOURCE
-from pseudovault.vault.ledger import ShredLedger
-from pseudovault.vault.lookup import LookupKeys
-from pseudovault.vault.migrate import DATA, KEYS, StoreSchema, current_revision, head_revisions, upgrade_store
-from pseudovault.vault.records import RecordsConfig, RecordService
+from pseudovault.vault.identifiers import Normalizer, NormalizerConfig
+from pseudovault.vault.records import RecordService
+from pseudovault.vault.records.bulk import BulkTransfer
+from pseudovault.vault.retention.categories import CategoryCatalogue
 from pseudovault.vault.retention.erasure import ErasureService
 from pseudovault.vault.retention.holds import HoldService
-from pseudovault.vault.retention.policies import PolicySet, shipped_presets
+from pseudovault.vault.retention.policies import CATALOGUE, PolicySet, shipped_presets
 from pseudovault.vault.retention.rights import RightsService
 from pseudovault.vault.retention.separate import SeparateStorage
 from pseudovault.vault.retention.service import RetentionService
-from pseudovault.vault.signing import AUDIT_PURPOSE, SigningKeys
+from pseudovault.vault.store.db import make_engine, redact_url, sqlite_path
+from pseudovault.vault.store.migrate import DATA, KEYS, StoreSchema, current_revision, head_revisions, upgrade_store
+from pseudovault.vault.store.vacuum import DeferredVacuum
 from pseudovault.vault.subjects import SubjectService
-from pseudovault.vault.vacuum import DeferredVacuum
 
-__all__ = ["Vault"]
+__all__ = ["RecordsConfig", "Vault"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RecordsConfig:
+    """How a vault normalizes identifiers, decides checks and refreshes its lookup keys.
+
+    ``normalizer`` is part of what an identifier's pseudonym means (see
+    vault.identifiers.config): keep one per deployment. ``policy`` None is the default policy.
+    """
+
+    normalizer: NormalizerConfig = field(default_factory=NormalizerConfig)
+    policy: DecisionPolicy | None = None
+    lookup_refresh: timedelta = DEFAULT_REFRESH_INTERVAL
+    catalogue: CategoryCatalogue = CATALOGUE
 
 _T = TypeVar("_T")
 
@@ -157,6 +174,7 @@ class Vault:
         self.records = RecordService(
             self.data_engine, self.keys, self.lookup, self.normalizer, self.clock, self.audit, config.catalogue
         )
+        self.bulk = BulkTransfer(self.records)
         self.checks = CheckService(self.data_engine, self.lookup, self.normalizer, self.clock, config.policy)
         # retention (vault.retention): holds, separate storage, policies and the sweeper, erasure, rights
         self.holds = HoldService(self.data_engine, self.clock, self.audit)

@@ -247,7 +247,7 @@ def records_update(
 @records_app.command("categories")
 def records_categories(as_json: JsonOpt = False) -> None:
     """The retention categories, their periods and legal bases (records use those marked so)."""
-    from pseudovault.vault.categories import CATALOGUE
+    from pseudovault.vault.retention.policies import CATALOGUE
 
     with run_command():
         data = [c.as_dict() for c in CATALOGUE]
@@ -286,7 +286,7 @@ def records_import(
     Exits 0 when the import ran, even if some rows were rejected (the summary lists them);
     non-zero only when it could not run (bad header, unreadable file, store error).
     """
-    from pseudovault.vault.bulk import detect_format
+    from pseudovault.vault.records.bulk import detect_format
 
     with run_command():
         fmt = detect_format(file, format)
@@ -317,7 +317,7 @@ def records_import(
             def on_progress(done: int, total: int | None) -> None:
                 progress.update(task, completed=done, total=total)
 
-            report = vault.records.import_records(
+            report = vault.bulk.import_records(
                 file, format=fmt, domain=domain, batch_size=batch_size, progress=on_progress, on_reject=on_reject
             )
         data = report.as_dict(max_rejections=IMPORT_SHOWN_REJECTIONS)
@@ -354,7 +354,7 @@ def records_export(
 
     The summary goes to standard output with --output, to standard error otherwise.
     """
-    from pseudovault.vault.bulk import detect_format
+    from pseudovault.vault.records.bulk import detect_format
 
     with run_command():
         if format is None:
@@ -363,10 +363,10 @@ def records_export(
             fmt = detect_format(None, format)
         with open_from_env() as vault:
             if output is None:
-                report = vault.records.export_records(sys.stdout, format=fmt, status=status, category=category, domain=domain)
+                report = vault.bulk.export_records(sys.stdout, format=fmt, status=status, category=category, domain=domain)
             else:
                 with output.open("w", encoding="utf-8", newline="") as handle:
-                    report = vault.records.export_records(handle, format=fmt, status=status, category=category, domain=domain)
+                    report = vault.bulk.export_records(handle, format=fmt, status=status, category=category, domain=domain)
         data = report.as_dict()
         stream = sys.stdout if output is not None else sys.stderr
         if as_json:

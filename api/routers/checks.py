@@ -40,10 +40,10 @@ from pseudovault.api.identifiers import Identifier, invalid_identifier, pairs
 from pseudovault.api.ratelimit import retry_after_header
 from pseudovault.api.schemas import RequestModel, ResponseModel
 from pseudovault.vault.checks import MAX_BATCH_SIGNUPS
-from pseudovault.vault.decisions import Decision
+from pseudovault.vault.checks.decisions import Decision
+from pseudovault.vault.crypto.lookup import DEFAULT_DOMAIN
 from pseudovault.vault.identifiers import InvalidIdentifierError
-from pseudovault.vault.lookup import DEFAULT_DOMAIN
-from pseudovault.vault.records import MAX_IDENTIFIERS, normalize_identifiers
+from pseudovault.vault.records.service import MAX_IDENTIFIERS, normalize_identifiers
 from pseudovault.vault.vault import Vault
 
 __all__ = ["router", "DOMAIN_PATTERN", "CheckDecision", "CheckMatch"]

@@ -43,11 +43,11 @@ from pseudovault.api.identifiers import Identifier, invalid_identifier, pairs
 from pseudovault.api.routers.checks import DOMAIN_PATTERN
 from pseudovault.api.routers.subjects import EventRequest, RetentionItems
 from pseudovault.api.schemas import BodyDatetime, RequestModel, ResponseModel
+from pseudovault.vault.crypto.lookup import DEFAULT_DOMAIN
 from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.identifiers import InvalidIdentifierError
-from pseudovault.vault.lookup import DEFAULT_DOMAIN
-from pseudovault.vault.models import AUDIT_PURPOSE_LENGTH
 from pseudovault.vault.records import MAX_IDENTIFIERS, MAX_LIST_LIMIT, MAX_TEXT_BYTES, RecordView
+from pseudovault.vault.store.models import AUDIT_PURPOSE_LENGTH
 
 __all__ = ["router", "RecordOut", "RecordPageOut", "encode_cursor", "decode_cursor"]
 

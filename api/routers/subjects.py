@@ -27,8 +27,8 @@ from pseudovault.api.auth import ApiRoute, Erasure, SubjectsReveal, SubjectsWrit
 from pseudovault.api.deps import MetricsDep, VaultDep
 from pseudovault.api.schemas import PastTimestamp, RequestModel, ResponseModel
 from pseudovault.vault.errors import NotFoundError
-from pseudovault.vault.models import AUDIT_PURPOSE_LENGTH
 from pseudovault.vault.retention.service import ItemView
+from pseudovault.vault.store.models import AUDIT_PURPOSE_LENGTH
 from pseudovault.vault.subjects import MAX_FIELDS, MAX_LIST_LIMIT, MAX_VALUE_BYTES
 
 __all__ = ["router", "Event", "EventRequest", "RetentionItemOut", "RetentionItems"]

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from pseudovault.keys.signing import SigningKey
 from pseudovault.keys.testing import FakeKmsProvider
-from pseudovault.vault.audit import _row_fields, chain_hash, checkpoint_message
+from pseudovault.vault.audit.log import _row_fields, chain_hash, checkpoint_message
 from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.errors import ConflictError
-from pseudovault.vault.models import AuditCheckpoint, AuditEntry, AuditHead, SigningKeyRow
+from pseudovault.vault.store.models import AuditCheckpoint, AuditEntry, AuditHead, SigningKeyRow
 from pseudovault.vault.vault import Vault
 
 EVERY = 5

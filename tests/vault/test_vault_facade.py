@@ -14,9 +14,9 @@ from sqlalchemy import text
 
 from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.clock import FrozenClock
-from pseudovault.vault.db import make_engine
 from pseudovault.vault.errors import NotInitialisedError, UnavailableError
-from pseudovault.vault.migrate import DATA, KEYS, head_revisions, upgrade_store
+from pseudovault.vault.store.db import make_engine
+from pseudovault.vault.store.migrate import DATA, KEYS, head_revisions, upgrade_store
 from pseudovault.vault.vault import Vault
 
 if TYPE_CHECKING:
@@ -184,9 +184,9 @@ def test_status_of_a_postgres_vault_hides_the_password(postgres_urls: StoreUrls,
 def test_close_forgets_keys_and_is_idempotent(vault: Vault) -> None:
     subject_id = vault.subjects.create({"email": CANARY_PII})
     vault.subjects.read(subject_id)
-    assert len(vault.cache) > 0
+    assert len(vault.crypto.cache) > 0
     vault.close()
-    assert len(vault.cache) == 0
+    assert len(vault.crypto.cache) == 0
     vault.close()
 
 

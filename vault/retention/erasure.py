@@ -42,9 +42,20 @@ from sqlalchemy.exc import IntegrityError
 
 from pseudovault.vault.audit import AuditLog
 from pseudovault.vault.clock import Clock
-from pseudovault.vault.db import session_scope
+from pseudovault.vault.crypto.signing import AUDIT_PURPOSE, SigningKeys
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
-from pseudovault.vault.models import (
+from pseudovault.vault.retention.holds import HeldError, active_holds, refuse_if_held
+from pseudovault.vault.retention.receipts import (
+    RECEIPT_TYPE,
+    RECEIPT_VERSION,
+    ReceiptCheck,
+    sign_receipt,
+    verify_document,
+)
+from pseudovault.vault.retention.restrictions import restricted_ids
+from pseudovault.vault.retention.service import RetentionService
+from pseudovault.vault.store.db import session_scope
+from pseudovault.vault.store.models import (
     ErasureReceiptRow,
     Provision,
     Record,
@@ -56,17 +67,6 @@ from pseudovault.vault.models import (
     Subject,
     Tombstone,
 )
-from pseudovault.vault.retention.holds import HeldError, active_holds, refuse_if_held
-from pseudovault.vault.retention.receipts import (
-    RECEIPT_TYPE,
-    RECEIPT_VERSION,
-    ReceiptCheck,
-    sign_receipt,
-    verify_document,
-)
-from pseudovault.vault.retention.restrictions import restricted_ids
-from pseudovault.vault.retention.service import RetentionService
-from pseudovault.vault.signing import AUDIT_PURPOSE, SigningKeys
 from pseudovault.vault.subjects import validate_subject_id
 
 __all__ = ["ErasureReceipt", "ErasureService", "validate_request_id"]
@@ -186,7 +186,7 @@ class ErasureService:
                 raise
             fields = sorted(retention.subject_fields(session, [subject_id])[subject_id]) if present else []
             categories = retention.category_fields(session, [subject_id])[subject_id] if present else {}
-            events = retention._events(session, "subject", [subject_id]).get(subject_id, {})
+            events = retention.trigger_events(session, "subject", [subject_id]).get(subject_id, {})
             evidence = {
                 r.id: sorted(session.scalars(select(RecordField.name).where(RecordField.record_id == r.id)))
                 for r in linked

@@ -1,8 +1,8 @@
 """Retention policies: one per data category, in a TOML file the operator edits.
 
-The shipped presets (``vault/presets/retention.toml``) are the category catalogue: the codes,
+The shipped presets (``vault/retention/presets.toml``) are the category catalogue: the codes,
 names and catalogue attributes (``for_records``, ``default_reason_code``, ``aliases``,
-``optional``, ``repealed``) and the default policy of every category. :mod:`vault.categories`
+``optional``, ``repealed``) and the default policy of every category. :mod:`vault.retention.categories`
 (what fraud records validate against) is built from them, so a period or a legal basis is written
 in one place only. An operator's file (``PSEUDOVAULT_RETENTION_POLICIES``) replaces the policies
 of the categories it names, each table complete; the categories it does not name keep their
@@ -52,17 +52,17 @@ from datetime import date, datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.ids import CODE
+from pseudovault.vault.retention.categories import TRIGGERS, CategoryCatalogue
 from pseudovault.vault.retention.periods import Period, PeriodError, due_at, parse_period
 
-if TYPE_CHECKING:
-    from pseudovault.vault.categories import CategoryCatalogue
-
 __all__ = [
+    "CATALOGUE",
+    "PRESETS",
     "ACTIONS",
     "PRESETS_SOURCE",
     "RECORD_ACTIONS",
@@ -76,16 +76,6 @@ __all__ = [
     "shipped_presets",
 ]
 
-#: the events a retention period can run from
-TRIGGERS = (
-    "collected",
-    "withdrawal",
-    "contract_end",
-    "payment",
-    "complaint_closed",
-    "last_activity",
-    "fraud_confirmed",
-)
 #: what happens at expiry
 ACTIONS = ("shred_subject", "delete_record", "restrict", "review")
 SUBJECT_ACTIONS = ("shred_subject", "restrict", "review")
@@ -95,7 +85,7 @@ ON_ERASURE = ("destroy", "retain")
 
 PRESETS_SOURCE = "presets"
 #: the shipped presets (package data, see pyproject.toml)
-PRESETS_PATH = Path(__file__).resolve().parent.parent / "presets" / "retention.toml"
+PRESETS_PATH = Path(__file__).resolve().parent / "presets.toml"
 _CODE = CODE
 _TOP_KEYS = frozenset({"version", "timezone", "policies"})
 _POLICY_KEYS = frozenset(
@@ -272,7 +262,7 @@ class PolicySet:
         }
 
     def catalogue_entries(self) -> tuple[Mapping[str, Any], ...]:
-        """The categories as :mod:`vault.categories` reads them (its ``PRESETS`` shape)."""
+        """The categories as :mod:`vault.retention.categories` reads them (its ``PRESETS`` shape)."""
         return tuple(
             MappingProxyType(
                 {
@@ -293,8 +283,6 @@ class PolicySet:
 
     def catalogue(self) -> CategoryCatalogue:
         """The category catalogue of fraud records under these policies."""
-        from pseudovault.vault.categories import CategoryCatalogue
-
         return CategoryCatalogue(self.catalogue_entries())
 
     def __repr__(self) -> str:
@@ -594,9 +582,15 @@ def parse_policies(text: str, *, source: str = "<string>", catalogue: PolicySet 
 
 @lru_cache(maxsize=1)
 def shipped_presets() -> PolicySet:
-    """The presets shipped in ``vault/presets/retention.toml``: the category catalogue."""
+    """The presets shipped in ``vault/retention/presets.toml``: the category catalogue."""
     text = PRESETS_PATH.read_text(encoding="utf-8")
     return parse_policies(text, source=PRESETS_SOURCE)
+
+
+#: The shipped presets' categories, as plain data (one mapping per category).
+PRESETS: tuple[Mapping[str, Any], ...] = shipped_presets().catalogue_entries()
+#: The category catalogue built from :data:`PRESETS`.
+CATALOGUE = CategoryCatalogue(PRESETS)
 
 
 def load_policies(path: str | Path | None = None) -> PolicySet:

@@ -13,7 +13,7 @@ Document (the receipt file is exactly these bytes, one line, then ``\\n``)::
 
 Signature
     ``Ed25519(b"pseudovault/erasure-receipt/v1" 0x00 || canonical(body))`` by the vault's audit
-    signing key (vault.signing). ``key_id`` is ``keys.signing.public_key_id(public_key)``.
+    signing key (vault.crypto.signing). ``key_id`` is ``keys.signing.public_key_id(public_key)``.
 
 Verification (:func:`verify_document`) refuses, naming the first reason: bytes that are not the
 canonical encoding of what they parse to (so changing any byte of the file, whitespace

@@ -42,11 +42,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from pseudovault.vault.audit import AuditLog, validate_purpose
+from pseudovault.vault.audit.log import AuditLog, validate_purpose
 from pseudovault.vault.clock import Clock, past_timestamp
-from pseudovault.vault.db import session_scope
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
-from pseudovault.vault.models import Provision, Record, RightsRequest, Subject
 from pseudovault.vault.retention.holds import validate_reference
 from pseudovault.vault.retention.restrictions import (
     add_restriction,
@@ -56,6 +54,8 @@ from pseudovault.vault.retention.restrictions import (
     restriction_reasons,
 )
 from pseudovault.vault.retention.service import RetentionService
+from pseudovault.vault.store.db import session_scope
+from pseudovault.vault.store.models import Provision, Record, RightsRequest, Subject
 from pseudovault.vault.subjects import validate_reason_code, validate_subject_id
 
 __all__ = [

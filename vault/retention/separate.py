@@ -38,12 +38,15 @@ from sqlalchemy.orm import Session
 
 from pseudovault.keys.aead import Aead
 from pseudovault.keys.errors import DecryptionError
-from pseudovault.vault.audit import AuditLog, validate_purpose
+from pseudovault.vault.audit.log import AuditLog, validate_purpose
 from pseudovault.vault.clock import Clock
-from pseudovault.vault.db import checkpoint_sqlite, session_scope
+from pseudovault.vault.crypto.keystore import KeyHierarchy
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
-from pseudovault.vault.keystore import KeyHierarchy
-from pseudovault.vault.models import (
+from pseudovault.vault.records import TEXT_FIELDS, record_associated_data, validate_record_id
+from pseudovault.vault.retention.holds import refuse_if_held
+from pseudovault.vault.retention.restrictions import add_restriction, restriction_reasons
+from pseudovault.vault.store.db import checkpoint_sqlite, session_scope
+from pseudovault.vault.store.models import (
     Record,
     RecordField,
     RetentionItem,
@@ -51,9 +54,6 @@ from pseudovault.vault.models import (
     SeparatedItem,
     SubjectField,
 )
-from pseudovault.vault.records import TEXT_FIELDS, record_associated_data, validate_record_id
-from pseudovault.vault.retention.holds import refuse_if_held
-from pseudovault.vault.retention.restrictions import add_restriction, restriction_reasons
 from pseudovault.vault.subjects import field_associated_data, validate_subject_id
 
 __all__ = ["DESTROY_ACTION", "SCHEMA_VERSION", "SeparateStorage", "SeparatedView", "separated_associated_data"]

@@ -54,11 +54,15 @@ from sqlalchemy.orm import Session
 
 from pseudovault.vault.audit import AuditLog
 from pseudovault.vault.clock import Clock, past_timestamp
-from pseudovault.vault.db import one_of, session_scope
+from pseudovault.vault.crypto.keystore import KeyHierarchy
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
 from pseudovault.vault.ids import validate_record_id
-from pseudovault.vault.keystore import KeyHierarchy
-from pseudovault.vault.models import (
+from pseudovault.vault.retention.holds import HoldService, active_holds
+from pseudovault.vault.retention.policies import TRIGGERS, Policy, PolicySet
+from pseudovault.vault.retention.separate import SeparateStorage
+from pseudovault.vault.retention.sweeper import Sweeper
+from pseudovault.vault.store.db import one_of, session_scope
+from pseudovault.vault.store.models import (
     LegalHold,
     ProcessingRestriction,
     Record,
@@ -71,9 +75,6 @@ from pseudovault.vault.models import (
     SubjectCategory,
     SubjectField,
 )
-from pseudovault.vault.retention.holds import HoldService, active_holds
-from pseudovault.vault.retention.policies import TRIGGERS, Policy, PolicySet
-from pseudovault.vault.retention.separate import SeparateStorage
 from pseudovault.vault.subjects import (
     SubjectService,
     validate_field_name,
@@ -328,8 +329,6 @@ class RetentionService:
         holds: HoldService,
         policies: PolicySet,
     ) -> None:
-        from pseudovault.vault.retention.sweeper import Sweeper
-
         self._engine = data_engine
         self._keys = keys
         self._clock = clock
@@ -571,7 +570,7 @@ class RetentionService:
     # --- computing and storing due dates ----------------------------------------------------------------
 
     @staticmethod
-    def _events(session: Session, target_kind: str, ids: Collection[str]) -> dict[str, dict[str, datetime]]:
+    def trigger_events(session: Session, target_kind: str, ids: Collection[str]) -> dict[str, dict[str, datetime]]:
         out: dict[str, dict[str, datetime]] = {}
         listed = list(ids)
         for start in range(0, len(listed), 1000):
@@ -602,7 +601,7 @@ class RetentionService:
     def _refresh_subjects(self, session: Session, subject_ids: Sequence[str], policies: PolicySet, now: datetime) -> None:
         if not subject_ids:
             return
-        events = self._events(session, "subject", subject_ids)
+        events = self.trigger_events(session, "subject", subject_ids)
         categories: dict[str, set[str]] = {}
         for sid, code in session.execute(
             select(SubjectCategory.subject_id, SubjectCategory.category)
@@ -632,8 +631,8 @@ class RetentionService:
         if not record_ids:
             return
         records = list(session.scalars(select(Record).where(Record.id.in_(list(record_ids)))))
-        events = self._events(session, "record", [r.id for r in records])
-        subject_events = self._events(session, "subject", {r.subject_id for r in records if r.subject_id})
+        events = self.trigger_events(session, "record", [r.id for r in records])
+        subject_events = self.trigger_events(session, "subject", {r.subject_id for r in records if r.subject_id})
         existing = {
             i.target_id: i
             for i in session.scalars(

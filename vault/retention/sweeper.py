@@ -46,16 +46,19 @@ from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, and_, delete, func, literal, or_, select, tuple_, update
+from sqlalchemy.orm import Session
 
 from pseudovault.vault.audit import AuditLog
 from pseudovault.vault.clock import Clock
-from pseudovault.vault.db import checkpoint_sqlite, one_of, session_scope
+from pseudovault.vault.crypto.keystore import KeyHierarchy
 from pseudovault.vault.errors import InvalidInputError
-from pseudovault.vault.keystore import KeyHierarchy
-from pseudovault.vault.models import (
+from pseudovault.vault.retention.policies import PolicySet
+from pseudovault.vault.retention.separate import SeparateStorage
+from pseudovault.vault.store.db import checkpoint_sqlite, one_of, session_scope
+from pseudovault.vault.store.models import (
     ProcessingRestriction,
     Record,
     RecordField,
@@ -65,13 +68,9 @@ from pseudovault.vault.models import (
     SeparatedItem,
     Subject,
 )
-from pseudovault.vault.retention.separate import SeparateStorage
 from pseudovault.vault.subjects import SubjectService
 
-if TYPE_CHECKING:
-    from pseudovault.vault.retention.service import RetentionService
-
-__all__ = ["DEFAULT_LEASE", "MAX_BATCH_SIZE", "SweepReport", "Sweeper"]
+__all__ = ["DEFAULT_LEASE", "MAX_BATCH_SIZE", "SweepReport", "SweepSource", "Sweeper"]
 
 log = logging.getLogger(__name__)
 
@@ -127,12 +126,32 @@ class _Result:
     plan: tuple[str, datetime | None, datetime | None, str] | None = None  # stage, trigger, due, action
 
 
+class SweepSource(Protocol):
+    """What the sweeper needs of the retention service (:class:`vault.retention.service.RetentionService`,
+    which owns the sweeper and hands itself in)."""
+
+    @property
+    def policies(self) -> PolicySet: ...
+
+    def ensure_applied(self, session: Session | None = None) -> None: ...
+
+    def sync_records(self, session: Session, policies: PolicySet | None = None) -> int: ...
+
+    def held_items(self, session: Session, items: Sequence[tuple[int, str, str]], now: datetime) -> dict[int, str]: ...
+
+    def trigger_events(self, session: Session, target_kind: str, ids: Collection[str]) -> dict[str, dict[str, datetime]]: ...
+
+    def subject_fields(self, session: Session, subject_ids: Collection[str]) -> dict[str, set[str]]: ...
+
+    def category_fields(self, session: Session, subject_ids: Collection[str]) -> dict[str, dict[str, set[str]]]: ...
+
+
 class Sweeper:
     """Applies due retention items; see the module docstring. Scope ``admin``."""
 
     def __init__(
         self,
-        service: RetentionService,
+        service: SweepSource,
         data_engine: Engine,
         keys: KeyHierarchy,
         clock: Clock,
@@ -522,7 +541,7 @@ class Sweeper:
             ):
                 if kind == "subject_category" and state != "done" and item_id not in claimed_ids:
                     others[sid].add(code)
-            events = self._service._events(session, "subject", present)
+            events = self._service.trigger_events(session, "subject", present)
         results: dict[int, _Result] = {}
         whole: list[str] = []
         partial: dict[str, set[str]] = {}

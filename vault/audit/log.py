@@ -1,0 +1,739 @@
+"""A hash-chained, append-only audit log of privileged actions.
+
+Each entry records who (actor kind and id: an API key id, ``cli``, ``system``), did what (an
+action name such as ``subject.shred``), to which targets (ids only), for which stated purpose,
+with which outcome, when and from which client address. Never PII, never identifiers, never
+key material: entries carry ids, codes and counts.
+
+Chain
+    ``entry_hash = SHA-256(b"pseudovault/audit/v1" 0x00 || prev_hash || canonical(entry))`` where
+    ``canonical`` is the entry's fields (``seq`` included) as JSON with sorted keys and no
+    whitespace, and ``prev_hash`` is the previous entry's hash (the anchor's for the first).
+    Sequence numbers are gap-free; the ``audit_head`` row holds the last seq and hash and is locked
+    by every append, so concurrent writers on PostgreSQL serialise, and on SQLite the write
+    transaction does the same.
+
+Checkpoints
+    An attacker who can rewrite the table and the head can recompute the whole chain; signed
+    checkpoints are what detect that. A checkpoint is an Ed25519 signature (the ``audit`` signing
+    key of the key hierarchy, vault.signing) over::
+
+        b"pseudovault/audit-checkpoint/v1" 0x00 || canonical({"seq", "entry_hash", "signed_at",
+                                                              "key_id", "prev_seq"})
+
+    where ``entry_hash`` is the chain's hash at ``seq`` and ``prev_seq`` is the sequence number of
+    the checkpoint before it (0 for the first), so removing a checkpoint breaks the signature of
+    the next one. :meth:`AuditLog.append` adds one in the same unit of work whenever
+    ``checkpoint_every`` entries have been appended since the last (a failure to sign is logged
+    and retried by the next append, never fails the action); :meth:`AuditLog.checkpoint` adds one
+    on demand (recording an ``audit.checkpoint`` entry and signing the head that includes it).
+
+Verification (:meth:`AuditLog.verify`) walks the chain from the anchor: an edited entry fails its
+hash, a removed one leaves a gap, a reordered or inserted one breaks the link to its predecessor,
+and removing the newest entries disagrees with the head. With a signer it also checks every
+checkpoint from the anchor on: its signature (with the public key derived from the unwrapped seed,
+never a stored one), that the chain still has its hash at its seq (a recomputed chain does not),
+that no checkpoint names a seq past the end of the chain (a truncated tail), that the anchor
+itself is a checkpoint, and that no more than ``checkpoint_every`` entries follow the last
+checkpoint (so removing the newest checkpoints with the entries they cover is detected too). The
+report names the first broken sequence number. What no signature can cover: the entries after the
+last checkpoint (fewer than ``checkpoint_every``) can be rewritten or dropped by whoever can write
+to the table; lower ``checkpoint_every`` to narrow that window (1 signs every entry). After
+lowering it, verify once more entries have been appended, or the old, longer tail is reported.
+And a whole earlier state (a prefix of the chain with its checkpoints) is valid by construction:
+rolling the log back to one is only seen against a checkpoint kept outside the data store.
+
+Retention (:meth:`AuditLog.prune`) deletes the oldest entries, oldest first, and moves the anchor
+past them. With a signer, the anchor only ever moves to a checkpoint (so an entry older than the
+cutoff may stay until the next checkpoint is older than the cutoff too), each batch is one unit
+of work that leaves a verifiable log, the checkpoint just before the anchor is kept (the anchor's
+signature names it) and older ones are deleted with their entries. Pruning refuses to delete
+entries that no longer match their checkpoint: that evidence is kept.
+
+The actor comes from a context variable that the boundary (CLI command, API request) sets with
+:func:`acting_as`, so domain services record the right actor without passing it around.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import hmac
+import json
+import logging
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, cast
+
+from sqlalchemy import CursorResult, Engine, delete, func, select
+from sqlalchemy.orm import Session
+
+from pseudovault.vault.clock import Clock
+from pseudovault.vault.errors import ConflictError, InvalidInputError
+from pseudovault.vault.store.db import session_scope
+from pseudovault.vault.store.models import AUDIT_PURPOSE_LENGTH, AuditCheckpoint, AuditEntry, AuditHead
+
+__all__ = [
+    "Actor",
+    "AuditLog",
+    "AuditRecord",
+    "CheckpointRecord",
+    "CheckpointSigner",
+    "DEFAULT_CHECKPOINT_EVERY",
+    "VerifyReport",
+    "acting_as",
+    "checkpoint_message",
+    "current_actor",
+    "GENESIS_HASH",
+]
+
+log = logging.getLogger(__name__)
+
+GENESIS_HASH = "0" * 64
+DEFAULT_CHECKPOINT_EVERY = 100
+_DOMAIN = b"pseudovault/audit/v1\x00"
+_CHECKPOINT_DOMAIN = b"pseudovault/audit-checkpoint/v1\x00"
+_ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+_OUTCOMES = frozenset({"ok", "denied", "not_found", "invalid", "conflict", "error"})
+_DETAIL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_CODE_VALUE = re.compile(r"^[A-Za-z0-9_.:\-]{0,64}$")
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: str  # "api_key" | "cli" | "system"
+    id: str  # an API key id, a user name for the CLI, or "system"
+    client: str | None = None  # a client address, when there is one
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("api_key", "cli", "system"):
+            raise ValueError(f"unknown actor kind {self.kind!r}")
+        if not self.id or len(self.id) > 64:
+            raise ValueError("actor id must be 1 to 64 characters")
+
+
+SYSTEM = Actor("system", "system")
+_current: contextvars.ContextVar[Actor] = contextvars.ContextVar("pseudovault_actor", default=SYSTEM)
+
+
+def current_actor() -> Actor:
+    return _current.get()
+
+
+@contextmanager
+def acting_as(actor: Actor) -> Iterator[Actor]:
+    token = _current.set(actor)
+    try:
+        yield actor
+    finally:
+        _current.reset(token)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    seq: int
+    at: datetime
+    actor_kind: str
+    actor_id: str
+    action: str
+    targets: tuple[str, ...]
+    purpose: str | None
+    outcome: str
+    client: str | None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    prev_hash: str = ""
+    entry_hash: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": self.at.isoformat(),
+            "actor_kind": self.actor_kind,
+            "actor_id": self.actor_id,
+            "action": self.action,
+            "targets": list(self.targets),
+            "purpose": self.purpose,
+            "outcome": self.outcome,
+            "client": self.client,
+            "detail": dict(self.detail),
+            "prev_hash": self.prev_hash,
+            "entry_hash": self.entry_hash,
+        }
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The outcome of :meth:`AuditLog.verify`.
+
+    ``entries`` counts the entries verified before the first broken link (all of them when
+    ``ok``); ``last_seq``/``last_hash`` are where the verified chain ends. ``signed`` says whether
+    checkpoints were checked at all (an AuditLog without a signer checks the hash chain only);
+    ``checkpoints`` counts the checkpoints verified and ``last_checkpoint_seq`` names the newest.
+    """
+
+    ok: bool
+    entries: int
+    first_broken_seq: int | None = None
+    reason: str | None = None
+    last_seq: int = 0
+    last_hash: str = GENESIS_HASH
+    signed: bool = False
+    checkpoints: int = 0
+    last_checkpoint_seq: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "first_broken_seq": self.first_broken_seq,
+            "reason": self.reason,
+            "last_seq": self.last_seq,
+            "last_hash": self.last_hash,
+            "signed": self.signed,
+            "checkpoints": self.checkpoints,
+            "last_checkpoint_seq": self.last_checkpoint_seq,
+        }
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    """A signed checkpoint: ``key_id``'s Ed25519 signature over the chain's hash at ``seq``."""
+
+    seq: int
+    entry_hash: str
+    signed_at: datetime
+    key_id: str
+    signature: bytes
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "entry_hash": self.entry_hash,
+            "signed_at": self.signed_at.isoformat(),
+            "key_id": self.key_id,
+            "signature": self.signature.hex(),
+        }
+
+
+class CheckpointSigner(Protocol):
+    """Signs checkpoints and verifies them (vault.crypto.signing.PurposeSigner for the ``audit`` key)."""
+
+    def key_id(self) -> str:
+        """The id of the key that signs now (created on first need)."""
+        ...
+
+    def sign(self, key_id: str, message: bytes) -> bytes:
+        """The signature of ``message`` by key ``key_id``."""
+        ...
+
+    def verify(self, key_id: str, message: bytes, signature: bytes) -> bool: ...
+
+
+def checkpoint_message(seq: int, entry_hash: str, signed_at: datetime, key_id: str, prev_seq: int) -> bytes:
+    """The bytes a checkpoint signs (see the module docstring)."""
+    fields = {
+        "seq": seq,
+        "entry_hash": entry_hash,
+        "signed_at": _timestamp(signed_at),
+        "key_id": key_id,
+        "prev_seq": prev_seq,
+    }
+    return _CHECKPOINT_DOMAIN + _canonical(fields)
+
+
+def _to_checkpoint(row: AuditCheckpoint) -> CheckpointRecord:
+    return CheckpointRecord(row.seq, row.entry_hash, row.signed_at, row.key_id, bytes(row.signature))
+
+
+def _canonical(fields: Mapping[str, Any]) -> bytes:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def _timestamp(at: datetime) -> str:
+    return at.isoformat(timespec="microseconds")
+
+
+def _entry_fields(
+    *,
+    seq: int,
+    at: datetime,
+    actor_kind: str,
+    actor_id: str,
+    action: str,
+    targets: str,
+    purpose: str | None,
+    outcome: str,
+    client: str | None,
+    detail: str,
+) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "at": _timestamp(at),
+        "actor_kind": actor_kind,
+        "actor_id": actor_id,
+        "action": action,
+        "targets": targets,
+        "purpose": purpose,
+        "outcome": outcome,
+        "client": client,
+        "detail": detail,
+    }
+
+
+def chain_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
+    return hashlib.sha256(_DOMAIN + prev_hash.encode("ascii") + _canonical(fields)).hexdigest()
+
+
+def _row_fields(row: AuditEntry) -> dict[str, Any]:
+    return _entry_fields(
+        seq=row.seq,
+        at=row.at,
+        actor_kind=row.actor_kind,
+        actor_id=row.actor_id,
+        action=row.action,
+        targets=row.targets,
+        purpose=row.purpose,
+        outcome=row.outcome,
+        client=row.client,
+        detail=row.detail,
+    )
+
+
+def _to_record(row: AuditEntry) -> AuditRecord:
+    return AuditRecord(
+        seq=row.seq,
+        at=row.at,
+        actor_kind=row.actor_kind,
+        actor_id=row.actor_id,
+        action=row.action,
+        targets=tuple(json.loads(row.targets)),
+        purpose=row.purpose,
+        outcome=row.outcome,
+        client=row.client,
+        detail=json.loads(row.detail),
+        prev_hash=row.prev_hash,
+        entry_hash=row.entry_hash,
+    )
+
+
+def _validate_detail(detail: Mapping[str, Any] | None) -> str:
+    detail = dict(detail or {})
+    for key, value in detail.items():
+        if not isinstance(key, str) or not _DETAIL_KEY.match(key):
+            raise ValueError(f"audit detail key {key!r} is not a code")
+        if isinstance(value, (bool, int)):
+            continue
+        if isinstance(value, str) and _CODE_VALUE.match(value):
+            continue
+        # Free text could be PII: details are counts, flags and codes only.
+        raise ValueError(f"audit detail {key!r} must be a count, a flag or a code")
+    return json.dumps(detail, sort_keys=True, separators=(",", ":"))
+
+
+def validate_purpose(purpose: str | None, *, required: bool = False) -> str | None:
+    """A stated purpose: short, one line, printable. It is stored in the audit log as given."""
+    if purpose is None or purpose.strip() == "":
+        if required:
+            raise InvalidInputError("purpose", "a purpose is required for this action")
+        return None
+    purpose = purpose.strip()
+    if len(purpose) > AUDIT_PURPOSE_LENGTH:
+        raise InvalidInputError("purpose", f"at most {AUDIT_PURPOSE_LENGTH} characters")
+    if any(not ch.isprintable() for ch in purpose):
+        raise InvalidInputError("purpose", "must be one line of printable characters")
+    return purpose
+
+
+class AuditLog:
+    """Appends to, checkpoints, verifies and prunes the audit chain in the data store.
+
+    ``signer`` signs checkpoints (see the module docstring); without one, no checkpoint is made
+    and :meth:`verify` checks the hash chain only.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        signer: CheckpointSigner | None = None,
+        *,
+        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    ) -> None:
+        if not isinstance(checkpoint_every, int) or isinstance(checkpoint_every, bool) or checkpoint_every < 1:
+            raise ValueError("checkpoint_every must be a positive integer")
+        self._engine = engine
+        self._clock = clock
+        self._signer = signer
+        self._checkpoint_every = checkpoint_every
+
+    @property
+    def checkpoint_every(self) -> int:
+        return self._checkpoint_every
+
+    def __repr__(self) -> str:
+        return "AuditLog()"
+
+    # --- writing ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _head(session: Session) -> AuditHead:
+        head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+        if head is None:
+            head = AuditHead(id=1, last_seq=0, last_hash=GENESIS_HASH, anchor_seq=0, anchor_hash=GENESIS_HASH)
+            session.add(head)
+            session.flush()
+        return head
+
+    def append(
+        self,
+        action: str,
+        *,
+        targets: Sequence[str] = (),
+        purpose: str | None = None,
+        outcome: str = "ok",
+        detail: Mapping[str, Any] | None = None,
+        actor: Actor | None = None,
+        session: Session | None = None,
+    ) -> int:
+        """Append one entry; returns its sequence number.
+
+        With ``session`` the entry joins that unit of work (so it commits or rolls back with the
+        action it records); otherwise it is a unit of work of its own.
+        """
+        if not _ACTION.match(action):
+            raise ValueError(f"audit action {action!r} is not of the form 'thing.verb'")
+        if outcome not in _OUTCOMES:
+            raise ValueError(f"unknown audit outcome {outcome!r}")
+        for target in targets:
+            if not isinstance(target, str) or not _CODE_VALUE.match(target) or not target:
+                raise ValueError("audit targets are ids")
+        purpose = validate_purpose(purpose)
+        detail_json = _validate_detail(detail)
+        targets_json = json.dumps(list(targets), separators=(",", ":"))
+        actor = actor or current_actor()
+        if session is None:
+            with session_scope(self._engine, write=True) as own:
+                return self._append(own, action, targets_json, purpose, outcome, detail_json, actor)
+        return self._append(session, action, targets_json, purpose, outcome, detail_json, actor)
+
+    def _append(
+        self,
+        session: Session,
+        action: str,
+        targets_json: str,
+        purpose: str | None,
+        outcome: str,
+        detail_json: str,
+        actor: Actor,
+    ) -> int:
+        head = self._head(session)
+        seq = head.last_seq + 1
+        at = self._clock.now()
+        fields = _entry_fields(
+            seq=seq,
+            at=at,
+            actor_kind=actor.kind,
+            actor_id=actor.id,
+            action=action,
+            targets=targets_json,
+            purpose=purpose,
+            outcome=outcome,
+            client=actor.client,
+            detail=detail_json,
+        )
+        entry_hash = chain_hash(head.last_hash, fields)
+        session.add(
+            AuditEntry(
+                seq=seq,
+                at=at,
+                actor_kind=actor.kind,
+                actor_id=actor.id,
+                action=action,
+                targets=targets_json,
+                purpose=purpose,
+                outcome=outcome,
+                client=actor.client,
+                detail=detail_json,
+                prev_hash=head.last_hash,
+                entry_hash=entry_hash,
+            )
+        )
+        head.last_seq = seq
+        head.last_hash = entry_hash
+        session.flush()
+        log.debug("audit %s seq=%d outcome=%s", action, seq, outcome)
+        if self._signer is not None:
+            last = self._last_checkpoint_seq(session)
+            if seq - last >= self._checkpoint_every:
+                try:
+                    self._add_checkpoint(session, seq, entry_hash, last)
+                except Exception as exc:  # the action stands; the next append tries again
+                    log.error("audit checkpoint at seq %d failed (%s)", seq, type(exc).__name__)
+        return seq
+
+    # --- checkpoints --------------------------------------------------------------------------
+
+    @staticmethod
+    def _last_checkpoint_seq(session: Session) -> int:
+        return int(session.scalar(select(func.max(AuditCheckpoint.seq))) or 0)
+
+    def _add_checkpoint(self, session: Session, seq: int, entry_hash: str, prev_seq: int) -> CheckpointRecord:
+        """Sign the chain's hash at ``seq`` and add the checkpoint in ``session`` (head locked)."""
+        assert self._signer is not None
+        signed_at = self._clock.now()
+        key_id = self._signer.key_id()
+        signature = self._signer.sign(key_id, checkpoint_message(seq, entry_hash, signed_at, key_id, prev_seq))
+        row = AuditCheckpoint(seq=seq, entry_hash=entry_hash, signed_at=signed_at, key_id=key_id, signature=signature)
+        session.add(row)
+        session.flush()
+        log.info("audit checkpoint signed at seq %d by %s", seq, key_id)
+        return _to_checkpoint(row)
+
+    def checkpoint(self) -> CheckpointRecord:
+        """Record an ``audit.checkpoint`` entry and sign the head that includes it.
+
+        ConflictError when this log has no signer."""
+        if self._signer is None:
+            raise ConflictError("this audit log has no signing key: checkpoints cannot be made")
+        with session_scope(self._engine, write=True) as session:
+            seq = self.append("audit.checkpoint", session=session)
+            existing = session.get(AuditCheckpoint, seq)  # append may have made it already
+            if existing is not None:
+                return _to_checkpoint(existing)
+            head = self._head(session)
+            return self._add_checkpoint(session, seq, head.last_hash, self._last_checkpoint_seq(session))
+
+    def last_checkpoint(self) -> CheckpointRecord | None:
+        with session_scope(self._engine) as session:
+            row = session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)).first()
+            return _to_checkpoint(row) if row is not None else None
+
+    def count_checkpoints(self) -> int:
+        with session_scope(self._engine) as session:
+            return int(session.scalar(select(func.count()).select_from(AuditCheckpoint)) or 0)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def query(
+        self,
+        *,
+        action: str | None = None,
+        actor_id: str | None = None,
+        target: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_seq: int = 0,
+        limit: int = 100,
+    ) -> list[AuditRecord]:
+        """Entries in sequence order after ``after_seq``, filtered; at most ``limit`` (1 to 1000)."""
+        if not 1 <= limit <= 1000:
+            raise InvalidInputError("limit", "must be between 1 and 1000")
+        stmt = select(AuditEntry).where(AuditEntry.seq > after_seq).order_by(AuditEntry.seq)
+        if action:
+            stmt = stmt.where(AuditEntry.action == action)
+        if actor_id:
+            stmt = stmt.where(AuditEntry.actor_id == actor_id)
+        if since:
+            stmt = stmt.where(AuditEntry.at >= since)
+        if until:
+            stmt = stmt.where(AuditEntry.at < until)
+        if target:
+            # targets is a JSON list of ids; ids contain no quotes, so this match is exact
+            stmt = stmt.where(AuditEntry.targets.contains(json.dumps(target), autoescape=True))
+        with session_scope(self._engine) as session:
+            return [_to_record(row) for row in session.execute(stmt.limit(limit)).scalars()]
+
+    def head(self) -> tuple[int, str]:
+        with session_scope(self._engine) as session:
+            head = session.get(AuditHead, 1)
+            return (head.last_seq, head.last_hash) if head else (0, GENESIS_HASH)
+
+    def count(self) -> int:
+        with session_scope(self._engine) as session:
+            return session.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
+
+    # --- verifying ----------------------------------------------------------------------------
+
+    def verify(self, *, page_size: int = 1000) -> VerifyReport:
+        """Walk the chain from the anchor, checking checkpoints on the way, and report the first
+        broken link, if any (see the module docstring for what is checked)."""
+        signed = self._signer is not None
+        with session_scope(self._engine) as session:
+            head = session.get(AuditHead, 1)
+            anchor_seq, anchor_hash = (head.anchor_seq, head.anchor_hash) if head else (0, GENESIS_HASH)
+            # checkpoints from the anchor on, each with the seq of the checkpoint before it
+            due: dict[int, tuple[AuditCheckpoint, int]] = {}
+            if signed:
+                prev_cp = 0
+                for cp in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)):
+                    if cp.seq >= anchor_seq:
+                        due[cp.seq] = (cp, prev_cp)
+                    prev_cp = cp.seq
+            verified_cps = 0
+            last_cp: int | None = None
+            count = 0
+            prev = anchor_hash
+            expected_seq = anchor_seq + 1
+
+            def broken(seq: int, reason: str) -> VerifyReport:
+                return VerifyReport(False, count, seq, reason, expected_seq - 1, prev, signed, verified_cps, last_cp)
+
+            def checkpoint_fault(seq: int, chain_hash_at_seq: str) -> str | None:
+                cp, prev_seq = due[seq]
+                if not hmac.compare_digest(cp.entry_hash, chain_hash_at_seq):
+                    after = f"after seq {last_cp}" if last_cp is not None else "at or before it"
+                    return f"the chain differs from the signed checkpoint at seq {seq} (rewritten {after})"
+                assert self._signer is not None
+                message = checkpoint_message(cp.seq, cp.entry_hash, cp.signed_at, cp.key_id, prev_seq)
+                if not self._signer.verify(cp.key_id, message, bytes(cp.signature)):
+                    return f"the checkpoint at seq {seq} does not verify (altered, or one before it removed)"
+                return None
+
+            if signed and anchor_seq > 0:
+                if anchor_seq not in due:
+                    return broken(anchor_seq, "the anchor is not a signed checkpoint")
+                fault = checkpoint_fault(anchor_seq, anchor_hash)
+                if fault is not None:
+                    return broken(anchor_seq, fault)
+                verified_cps, last_cp = 1, anchor_seq
+            after = anchor_seq
+            while True:
+                rows = (
+                    session.execute(
+                        select(AuditEntry).where(AuditEntry.seq > after).order_by(AuditEntry.seq).limit(page_size)
+                    )
+                    .scalars()
+                    .all()
+                )
+                if not rows:
+                    break
+                for row in rows:
+                    if row.seq != expected_seq:
+                        return broken(expected_seq, "entry missing (gap in sequence)")
+                    if not hmac.compare_digest(row.prev_hash, prev):
+                        return broken(row.seq, "link to the previous entry is broken")
+                    if not hmac.compare_digest(chain_hash(prev, _row_fields(row)), row.entry_hash):
+                        return broken(row.seq, "entry was altered (hash mismatch)")
+                    if row.seq in due:
+                        fault = checkpoint_fault(row.seq, row.entry_hash)
+                        if fault is not None:
+                            return broken(row.seq, fault)
+                        verified_cps += 1
+                        last_cp = row.seq
+                    prev = row.entry_hash
+                    count += 1
+                    expected_seq += 1
+                after = rows[-1].seq
+            last_seq = expected_seq - 1
+            # entries before the anchor must have been pruned, not left behind
+            stale = session.execute(
+                select(func.min(AuditEntry.seq)).where(AuditEntry.seq <= anchor_seq)
+            ).scalar_one_or_none()
+            if stale is not None:
+                return broken(stale, "entry before the anchor (inserted or not pruned)")
+            beyond = [seq for seq in due if seq > last_seq]
+            if beyond:
+                return broken(last_seq + 1, f"entries missing: a signed checkpoint names seq {max(beyond)}")
+            if head is not None and (head.last_seq != last_seq or not hmac.compare_digest(head.last_hash, prev)):
+                return broken(last_seq + 1, "newest entries missing or head altered")
+            if signed:
+                covered = last_cp if last_cp is not None else anchor_seq
+                if last_seq - covered > self._checkpoint_every:
+                    return broken(
+                        covered + 1,
+                        f"{last_seq - covered} entries after seq {covered} are not covered by a signed checkpoint"
+                        f" (more than {self._checkpoint_every}: checkpoints removed, or signing failing)",
+                    )
+            return VerifyReport(True, count, None, None, last_seq, prev, signed, verified_cps, last_cp)
+
+    # --- retention ----------------------------------------------------------------------------
+
+    def prune(self, before: datetime, *, batch_size: int = 1000) -> int:
+        """Delete entries older than ``before`` from the oldest on; the anchor moves past them so
+        the remaining chain still verifies. Returns how many entries were deleted.
+
+        With a signer the anchor moves from checkpoint to checkpoint (see the module docstring);
+        ConflictError if the chain no longer matches the checkpoint it would move to."""
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError("batch_size must be a positive integer")
+        if self._signer is None:
+            return self._prune_unsigned(before, batch_size)
+        deleted = 0
+        while True:
+            with session_scope(self._engine, write=True) as session:
+                head = self._head(session)
+                stop = self._next_prune_stop(session, head.anchor_seq, before, batch_size)
+                if stop is None:
+                    return deleted
+                cp = session.get(AuditCheckpoint, stop)
+                entry = session.get(AuditEntry, stop)
+                assert cp is not None and entry is not None
+                if not hmac.compare_digest(cp.entry_hash, entry.entry_hash):
+                    raise ConflictError(
+                        f"the audit chain does not match its checkpoint at seq {stop}: verify it; nothing was pruned"
+                    )
+                result = cast(CursorResult[Any], session.execute(delete(AuditEntry).where(AuditEntry.seq <= stop)))
+                # keep the checkpoint before the new anchor: the anchor's signature names its seq
+                keep = session.scalar(select(func.max(AuditCheckpoint.seq)).where(AuditCheckpoint.seq < stop))
+                session.execute(delete(AuditCheckpoint).where(AuditCheckpoint.seq < (keep or stop)))
+                head.anchor_seq = stop
+                head.anchor_hash = entry.entry_hash
+                deleted += result.rowcount
+                log.info("audit pruned up to seq %d", stop)
+
+    @staticmethod
+    def _next_prune_stop(session: Session, anchor_seq: int, before: datetime, batch_size: int) -> int | None:
+        """The checkpoint the anchor moves to next: the newest within ``batch_size`` entries of the
+        anchor whose entry is older than ``before``, else the first one after that window if it is."""
+        old_checkpoints = (
+            select(func.max(AuditCheckpoint.seq))
+            .join(AuditEntry, AuditEntry.seq == AuditCheckpoint.seq)
+            .where(AuditCheckpoint.seq > anchor_seq, AuditCheckpoint.seq <= anchor_seq + batch_size)
+            .where(AuditEntry.at < before)
+        )
+        stop = session.scalar(old_checkpoints)
+        if stop is not None:
+            return int(stop)
+        row = session.execute(
+            select(AuditCheckpoint.seq, AuditEntry.at)
+            .join(AuditEntry, AuditEntry.seq == AuditCheckpoint.seq)
+            .where(AuditCheckpoint.seq > anchor_seq + batch_size)
+            .order_by(AuditCheckpoint.seq)
+            .limit(1)
+        ).first()
+        if row is not None and row.at < before:
+            return int(row.seq)
+        return None
+
+    def _prune_unsigned(self, before: datetime, batch_size: int) -> int:
+        deleted = 0
+        while True:
+            with session_scope(self._engine, write=True) as session:
+                head = self._head(session)
+                rows = (
+                    session.execute(
+                        select(AuditEntry)
+                        .where(AuditEntry.seq > head.anchor_seq)
+                        .order_by(AuditEntry.seq)
+                        .limit(batch_size)
+                    )
+                    .scalars()
+                    .all()
+                )
+                due = []
+                for row in rows:
+                    if row.at >= before:
+                        break
+                    due.append(row)
+                if not due:
+                    return deleted
+                last = due[-1]
+                session.execute(delete(AuditEntry).where(AuditEntry.seq <= last.seq))
+                head.anchor_seq = last.seq
+                head.anchor_hash = last.entry_hash
+                deleted += len(due)
+                if len(due) < len(rows) or len(rows) < batch_size:
+                    return deleted

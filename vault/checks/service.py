@@ -1,0 +1,452 @@
+"""Ban checks: do any of a signup's identifiers belong to a banned record? The vault's hot path.
+
+``check(identifiers)`` normalizes every ``(kind, value)`` (an invalid one rejects the whole check
+with :class:`vault.identifiers.InvalidIdentifierError` naming the kind; nothing is hashed raw),
+derives its candidate pseudonyms and looks them all up in one indexed ``IN`` query on the
+identifiers; only for those that hit, a second query by primary key keeps the live records
+(active, under review, not past ``expires_at``, not restricted) of the check's
+domain. Candidates, per identifier and per enabled lookup-key version:
+
+* ``exact``: the pseudonym of the normalized value, against stored identity rows;
+* ``lookalike`` (emails, account ids, custom kinds): the pseudonym of the value's UTS #39
+  skeleton under ``lookalike:<kind>``, against stored look-alike rows; and, when the value differs
+  from its skeleton, the pseudonym of the skeleton under the kind itself, against stored identity
+  rows (a stored value that *is* the skeleton). Two identifiers look alike when their skeletons
+  are equal; a look-alike hit on an identifier that also matched exactly is dropped.
+
+The answer is a :class:`vault.checks.decisions.Decision`: one :class:`vault.checks.decisions.Match` per matched
+record and match type (``exact`` first), strongest decision first, then by record id; the decision
+is the strongest over every hit under the :class:`vault.checks.decisions.DecisionPolicy`. Hits and
+misses have the same shape; no PII and no pseudonym is in it.
+
+Lazy re-indexing: a record identifier matched under a lookup-key version other than the primary
+one, and not under the primary, gets its primary-version pseudonym (computed from the check's
+own normalized value, which matched) in a small write transaction after the read; inserting is
+idempotent (``ON CONFLICT DO NOTHING``), so concurrent checks may both try.
+
+Performance: two SQLAlchemy Core statements (expanding ``IN`` lists), compiled once per number
+of items to the driver's SQL and run on a DBAPI connection kept by the service for checks
+(detached from the engine's pool, at most :data:`KEPT_CONNECTIONS` idle ones, closed by
+:meth:`CheckService.close`; in autocommit mode, so no transaction stays open between checks).
+That skips SQLAlchemy's per-execution and pool overhead (and PostgreSQL's pre-ping and
+``BEGIN``/``ROLLBACK`` round trips). Most checks miss, and a miss is one probe of the pseudonym
+index on ``record_identifiers`` alone: no join, no expiry or restriction filter. The records of
+the rows that hit are then read by primary key with the live/expiry/domain/restriction filter
+(each statement is its own read; a record revoked in between is simply not live in the second).
+Both statements start from an index whatever the planner's statistics say (a fresh bulk
+import before ``ANALYZE`` is not scanned). Cached
+Pseudonymizers (vault.crypto.lookup): no key is unwrapped per check; no audit write per check (the API
+counts checks). ``check_batch`` runs one query per :data:`QUERY_CHUNK` candidates for a whole
+batch of signups and gives the same answers as checking each signup alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from sqlalchemy import Engine, bindparam, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.pool import StaticPool
+
+from pseudovault.vault.checks.decisions import Decision, DecisionPolicy, Match, strongest
+from pseudovault.vault.clock import Clock
+from pseudovault.vault.crypto.lookup import DEFAULT_DOMAIN, LookupKeys, LookupSet, lookalike_label, validate_domain
+from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.identifiers import InvalidIdentifierError, NormalizedIdentifier, Normalizer
+from pseudovault.vault.records.service import LIVE_STATUSES, normalize_identifiers
+from pseudovault.vault.retention.restrictions import processable_records
+from pseudovault.vault.store.db import session_scope
+from pseudovault.vault.store.models import Record, RecordIdentifier
+
+__all__ = ["CheckService", "MAX_BATCH_SIGNUPS", "QUERY_CHUNK", "KEPT_CONNECTIONS"]
+
+log = logging.getLogger(__name__)
+
+#: at most this many signups in one ``check_batch``
+MAX_BATCH_SIGNUPS = 1000
+#: at most this many pseudonyms in one ``IN`` list
+QUERY_CHUNK = 2000
+#: SQLite: at most this many idle DBAPI connections kept for checks
+KEPT_CONNECTIONS = 16
+
+# the columns the check query returns, by position
+_PSEUDONYM, _RECORD_ID, _SLOT, _VERSION, _LOOKALIKE, _KIND, _NORM_VERSION = range(7)
+_CATEGORY, _REASON_CODE, _SEVERITY, _STATUS = range(7, 11)
+
+_SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+_DECISION_RANK = {"allow": 0, "review": 1, "deny": 2}
+_MATCH_ORDER = {"exact": 0, "lookalike": 1}
+
+
+class _Candidate(NamedTuple):
+    """One candidate pseudonym of one identifier of one signup. ``label`` and ``value`` are what
+    it was derived from (the value is personal data: never logged, never returned; the repr
+    leaves it out)."""
+
+    signup: int
+    kind: str
+    match: str  # "exact" | "lookalike"
+    row_lookalike: bool  # which stored rows it is meant for
+    label: str
+    value: str
+    norm_version: int
+
+    def __repr__(self) -> str:
+        return f"_Candidate(signup={self.signup}, kind={self.kind!r}, match={self.match!r})"
+
+
+class CheckService:
+    """Checks signups against the records' pseudonyms."""
+
+    def __init__(
+        self,
+        data_engine: Engine,
+        lookup: LookupKeys,
+        normalizer: Normalizer,
+        clock: Clock,
+        policy: DecisionPolicy | None = None,
+    ) -> None:
+        self._engine = data_engine
+        self._lookup = lookup
+        self._normalizer = normalizer
+        self._clock = clock
+        self._policy = policy or DecisionPolicy.default()
+        self._domains: set[str] = {DEFAULT_DOMAIN}
+        ri = RecordIdentifier.__table__
+        r = Record.__table__
+        # the live, unexpired, processable records of the domain (the pseudonyms are joined to it)
+        record_filter = (
+            r.c.domain == bindparam("domain"),
+            r.c.status.in_(LIVE_STATUSES),
+            or_(r.c.expires_at.is_(None), r.c.expires_at > bindparam("now", type_=r.c.expires_at.type)),
+            # restricted records and records of restricted subjects never match (vault.retention)
+            processable_records(r),
+        )
+        identifier_columns = (
+            ri.c.pseudonym,
+            ri.c.record_id,
+            ri.c.slot,
+            ri.c.lookup_version,
+            ri.c.lookalike,
+            ri.c.kind,
+            ri.c.norm_version,
+        )
+        record_columns = (r.c.category, r.c.reason_code, r.c.severity, r.c.status)
+        # two statements: the pseudonyms' rows by the pseudonym index alone (most checks miss, and
+        # a miss costs this one probe), then, only for hits, their records by primary key, kept
+        # when live, unexpired and processable (the filter the check's answer depends on)
+        self._queries = {
+            "identifiers": select(*identifier_columns).where(
+                ri.c.pseudonym.in_(bindparam("items", expanding=True))
+            ),
+            "records": select(r.c.id, *record_columns).where(
+                r.c.id.in_(bindparam("items", expanding=True)), *record_filter
+            ),
+        }
+        # (statement, number of items) -> (the driver's SQL, how to build its parameters,
+        # positional?, are the parameters just the items in order?)
+        self._compiled: dict[tuple[str, int], tuple[str, list[tuple[str, str, Any]], bool, bool]] = {}
+        self._query_compiled: dict[str, Any] = {}
+        self._idle: list[Any] = []  # detached pool connections, ready for the next check
+        self._shared = isinstance(data_engine.pool, StaticPool)  # SQLite in memory: never detach
+        self._disconnects: tuple[type[BaseException], ...] = (data_engine.dialect.loaded_dbapi.OperationalError,)
+        self._closed = False
+        self._bind_now = r.c.expires_at.type.dialect_impl(data_engine.dialect).bind_processor(data_engine.dialect)
+        dialect = data_engine.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self._reindex = insert(ri).on_conflict_do_nothing(
+            index_elements=["record_id", "slot", "lookup_version", "lookalike"]
+        )
+
+    def __repr__(self) -> str:
+        return f"CheckService(policy={self._policy!r})"
+
+    def close(self) -> None:
+        """Close the connections kept for checks (the vault calls this when it closes)."""
+        self._closed = True
+        while self._idle:
+            try:
+                self._idle.pop().close()
+            except IndexError:  # another thread took the last one
+                break
+            except Exception as exc:  # closing is best effort; nothing is lost
+                log.debug("closing a check connection failed (%s)", type(exc).__name__)
+
+    def _acquire(self) -> Any:
+        if self._shared:  # one in-memory database behind one connection: borrow it from the pool
+            return self._engine.raw_connection()
+        try:
+            return self._idle.pop()
+        except IndexError:
+            connection = self._engine.raw_connection()
+            connection.detach()  # ours now: the engine's pool neither counts nor recycles it
+            driver = connection.dbapi_connection
+            if self._engine.dialect.name == "postgresql":
+                driver.rollback()
+                driver.autocommit = True  # one statement, one snapshot; no transaction left open
+            return connection
+
+    def _release(self, connection: Any) -> None:
+        if self._shared or self._closed or len(self._idle) >= KEPT_CONNECTIONS:
+            connection.close()
+        else:
+            self._idle.append(connection)
+
+    @property
+    def policy(self) -> DecisionPolicy:
+        return self._policy
+
+    # --- public -----------------------------------------------------------------------------
+
+    def check(self, identifiers: Sequence[tuple[str, str]], *, domain: str = DEFAULT_DOMAIN) -> Decision:
+        """The decision for one signup's identifiers (``(kind, value)`` pairs)."""
+        domain = self._domain(domain)
+        normalized = normalize_identifiers(self._normalizer, identifiers)
+        return self._run([normalized], domain)[0]
+
+    def check_batch(
+        self, signups: Sequence[Sequence[tuple[str, str]]], *, domain: str = DEFAULT_DOMAIN
+    ) -> list[Decision]:
+        """The decisions for many signups, in order; the same as checking each alone.
+
+        An invalid identifier rejects the whole batch, naming the signup and the item.
+        """
+        domain = self._domain(domain)
+        if isinstance(signups, (str, bytes)) or not isinstance(signups, Sequence):
+            raise InvalidInputError("signups", "must be a list of identifier lists")
+        if len(signups) > MAX_BATCH_SIGNUPS:
+            raise InvalidInputError("signups", f"at most {MAX_BATCH_SIGNUPS} signups per batch")
+        groups = []
+        for index, identifiers in enumerate(signups):
+            try:
+                groups.append(normalize_identifiers(self._normalizer, identifiers))
+            except InvalidIdentifierError as error:
+                raise InvalidIdentifierError(
+                    error.kind, error.reason_code, f"signup {index}: {error.reason}"
+                ) from None
+            except InvalidInputError as error:
+                raise InvalidInputError(f"signups[{index}].{error.field}", error.reason) from None
+        return self._run(groups, domain) if groups else []
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _domain(self, domain: str) -> str:
+        if isinstance(domain, str) and domain in self._domains:
+            return domain
+        domain = validate_domain(domain)
+        if len(self._domains) < 1024:
+            self._domains.add(domain)
+        return domain
+
+    @staticmethod
+    def _candidates(
+        groups: Sequence[Sequence[NormalizedIdentifier]], domain: str, keys: LookupSet
+    ) -> dict[bytes, list[tuple[_Candidate, int]]]:
+        """pseudonym -> [(candidate, lookup version)] for every identifier of every signup."""
+        out: dict[bytes, list[tuple[_Candidate, int]]] = {}
+        enabled = keys.enabled
+        for signup, identifiers in enumerate(groups):
+            for item in identifiers:
+                kind, version = item.kind, item.version
+                derived = [_Candidate(signup, kind, "exact", False, kind, item.value, version)]
+                skeleton = item.skeleton
+                if skeleton is not None:
+                    derived.append(
+                        _Candidate(signup, kind, "lookalike", True, lookalike_label(kind), skeleton, version)
+                    )
+                    if item.lookalike is not None:
+                        derived.append(_Candidate(signup, kind, "lookalike", False, kind, skeleton, version))
+                for candidate in derived:
+                    for pseudonymizer in enabled:
+                        pseudonym = pseudonymizer.derive(candidate.label, domain, candidate.value, version)
+                        out.setdefault(pseudonym, []).append((candidate, pseudonymizer.version))
+        return out
+
+    def _statement(self, name: str, count: int) -> tuple[str, list[tuple[str, str, Any]], bool, bool]:
+        """Statement ``name`` for ``count`` items as the driver's SQL, its parameter plan
+        (name, what, argument), whether the driver takes parameters by position, and whether
+        they are exactly the items in order."""
+        found = self._compiled.get((name, count))
+        if found is not None:
+            return found
+        compiled = self._query_compiled.get(name)
+        if compiled is None:
+            compiled = self._query_compiled[name] = self._queries[name].compile(dialect=self._engine.dialect)
+        values: dict[str, Any] = {"items": [b"" if name == "identifiers" else ""] * count}
+        if name == "records":
+            values.update(domain="", now=None)
+        state = compiled.construct_expanded_state(values)
+        positional = state.positiontup is not None
+        plan: list[tuple[str, str, Any]] = []
+        for param in state.positiontup if positional else state.parameters:
+            if param.startswith("items_"):
+                plan.append((param, "item", int(param.removeprefix("items_")) - 1))
+            elif param in ("domain", "now"):
+                plan.append((param, param, None))
+            else:  # a constant of the statement (the live statuses, restriction kinds)
+                plan.append((param, "constant", state.parameters[param]))
+        if sorted(arg for _, what, arg in plan if what == "item") != list(range(count)):
+            raise RuntimeError(f"the check's {name} query did not compile to one parameter per item")
+        direct = positional and [(what, arg) for _, what, arg in plan] == [("item", i) for i in range(count)]
+        found = (state.statement, plan, positional, direct)
+        if len(self._compiled) < 4096:
+            self._compiled[(name, count)] = found
+        return found
+
+    def _execute(self, driver: Any, name: str, items: list[Any], domain: str, now: Any) -> list[Any]:
+        rows: list[Any] = []
+        for start in range(0, len(items), QUERY_CHUNK):
+            chunk = items[start : start + QUERY_CHUNK]
+            sql, plan, positional, direct = self._statement(name, len(chunk))
+            if direct:
+                params: Any = chunk
+            else:
+                values = [
+                    chunk[arg] if what == "item" else domain if what == "domain" else now if what == "now" else arg
+                    for _, what, arg in plan
+                ]
+                params = values if positional else dict(zip((p for p, _, _ in plan), values, strict=True))
+            rows.extend(driver.execute(sql, params).fetchall())
+        return rows
+
+    def _fetch(self, pseudonyms: list[bytes], domain: str) -> list[Any]:
+        """Every row of ``pseudonyms`` whose record is live, unexpired and of ``domain``: the
+        identifier's columns, then the record's (the order of the ``_PSEUDONYM`` ... constants).
+
+        A kept connection that fails is closed and the query is tried once more on a new one
+        (it is a read: a store that restarted costs one retry, not an error).
+        """
+        for attempt in (1, 2):
+            raw = self._acquire()
+            try:
+                driver = raw.dbapi_connection  # the driver's own connection
+                found = self._execute(driver, "identifiers", pseudonyms, domain, None)
+                rows: list[Any] = []
+                if found:
+                    now = self._clock.now()
+                    bound_now = self._bind_now(now) if self._bind_now is not None else now
+                    record_ids = list(dict.fromkeys(row[_RECORD_ID] for row in found))
+                    live = {rec[0]: tuple(rec[1:]) for rec in self._execute(driver, "records", record_ids, domain, bound_now)}
+                    rows = [(*row, *live[row[_RECORD_ID]]) for row in found if row[_RECORD_ID] in live]
+            except self._disconnects as exc:
+                raw.close()  # a connection that failed is not kept
+                if attempt == 2 or self._shared:
+                    raise
+                log.warning("a check connection failed (%s); retrying on a new one", type(exc).__name__)
+                continue
+            except BaseException:
+                raw.close()
+                raise
+            self._release(raw)
+            return rows
+        raise AssertionError("unreachable")
+
+    def _run(self, groups: Sequence[Sequence[NormalizedIdentifier]], domain: str) -> list[Decision]:
+        keys = self._lookup.current()
+        candidates = self._candidates(groups, domain, keys)
+        rows = self._fetch(list(candidates), domain)
+        if not rows:  # the common case: nothing matched, nothing to re-index
+            return [Decision("allow", (), tuple(sorted({item.kind for item in ids}))) for ids in groups]
+        primary = keys.primary.version
+
+        # per signup: (record_id, slot, row lookalike) -> versions matched, and what matched
+        hits: list[dict[tuple[str, int, bool], tuple[set[int], _Candidate, Any]]] = [{} for _ in groups]
+        for row in rows:
+            lookalike = bool(row[_LOOKALIKE])
+            for candidate, _version in candidates.get(bytes(row[_PSEUDONYM]), ()):
+                if candidate.row_lookalike != lookalike:
+                    continue
+                key = (row[_RECORD_ID], row[_SLOT], lookalike)
+                seen = hits[candidate.signup].get(key)
+                if seen is None:
+                    hits[candidate.signup][key] = ({row[_VERSION]}, candidate, row)
+                else:
+                    seen[0].add(row[_VERSION])
+                    if candidate.match == "exact" and seen[1].match != "exact":
+                        hits[candidate.signup][key] = (seen[0], candidate, row)
+
+        self._reindex_stale(hits, domain, primary)
+        return [self._decide(signup_hits, identifiers) for signup_hits, identifiers in zip(hits, groups, strict=True)]
+
+    def _decide(
+        self,
+        hits: dict[tuple[str, int, bool], tuple[set[int], _Candidate, Any]],
+        identifiers: Sequence[NormalizedIdentifier],
+    ) -> Decision:
+        checked = tuple(sorted({item.kind for item in identifiers}))
+        if not hits:
+            return Decision("allow", (), checked)
+        exact_slots = {(rid, slot) for (rid, slot, _), (_, cand, _) in hits.items() if cand.match == "exact"}
+        # (record_id, match) -> [row, kinds, decisions]
+        grouped: dict[tuple[str, str], list[Any]] = {}
+        for (record_id, slot, _lookalike), (_versions, candidate, row) in hits.items():
+            if candidate.match == "lookalike" and (record_id, slot) in exact_slots:
+                continue
+            under_review = row[_STATUS] == "under_review"
+            decision = self._policy.decide(
+                row[_CATEGORY], candidate.kind, row[_SEVERITY], candidate.match, under_review=under_review
+            )
+            entry = grouped.setdefault((record_id, candidate.match), [row, set(), []])
+            entry[1].add(candidate.kind)
+            entry[2].append(decision)
+        matches = []
+        for (record_id, match), (row, kinds, decisions) in grouped.items():
+            record_decision = strongest(decisions)
+            matches.append(
+                (
+                    -_DECISION_RANK[record_decision],
+                    -_SEVERITY_RANK.get(row[_SEVERITY], 0),
+                    record_id,
+                    _MATCH_ORDER[match],
+                    record_decision,
+                    Match(
+                        record_id=record_id,
+                        category=row[_CATEGORY],
+                        reason_code=row[_REASON_CODE],
+                        severity=row[_SEVERITY],
+                        status=row[_STATUS],
+                        matched_kinds=tuple(sorted(kinds)),
+                        match=match,
+                    ),
+                )
+            )
+        matches.sort(key=lambda m: m[:4])
+        return Decision(strongest(m[4] for m in matches), tuple(m[5] for m in matches), checked)
+
+    def _reindex_stale(
+        self, hits: list[dict[tuple[str, int, bool], tuple[set[int], _Candidate, Any]]], domain: str, primary: int
+    ) -> None:
+        """Give record identifiers matched only under older versions their primary pseudonym."""
+        stale: dict[tuple[str, int, bool], dict[str, Any]] = {}
+        for signup_hits in hits:
+            for key, (versions, candidate, row) in signup_hits.items():
+                if primary in versions or key in stale:
+                    continue
+                stale[key] = {
+                    "record_id": row[_RECORD_ID],
+                    "slot": row[_SLOT],
+                    "lookalike": bool(row[_LOOKALIKE]),
+                    "kind": row[_KIND],
+                    "norm_version": row[_NORM_VERSION],
+                    "candidate": candidate,
+                }
+        if not stale:
+            return
+        keys = self._lookup.current()
+        if keys.primary.version != primary:  # rotated meanwhile: the next check re-indexes
+            return
+        values = []
+        for item in stale.values():
+            candidate: _Candidate = item.pop("candidate")
+            item["lookup_version"] = primary
+            item["pseudonym"] = keys.primary.derive(candidate.label, domain, candidate.value, candidate.norm_version)
+            values.append(item)
+        try:
+            with session_scope(self._engine, write=True) as session:
+                session.execute(self._reindex, values)
+        except Exception as exc:  # re-indexing is an optimisation: a failed one must not fail the check
+            log.warning("lazy re-indexing of %d record identifier(s) failed (%s)", len(values), type(exc).__name__)
+            return
+        log.info("re-indexed %d record identifier(s) under lookup key version %d", len(values), primary)

@@ -1,0 +1,601 @@
+"""Subjects: a person's recoverable PII, field by field, encrypted under that subject's data key.
+
+Input rules (a violation is :class:`vault.errors.InvalidInputError` and nothing is written):
+
+* a subject id is a UUID in canonical text form (``8-4-4-4-12`` hex digits; upper case is read
+  as lower case); ids are random UUID4s chosen by :meth:`SubjectService.create`;
+* a field name matches ``[a-z][a-z0-9_]{0,63}`` (``name``, ``email``, ``phone``, or any other);
+  an invalid name is not echoed back (a caller may have put PII in it);
+* a value is a non-empty ``str`` of at most 64 KiB once encoded as UTF-8 (lone surrogates are
+  refused); ``None`` in :meth:`SubjectService.update` deletes the field;
+* a subject holds at most 1000 fields; a subject with no fields is allowed;
+* a reason code matches ``[a-z][a-z0-9_]{0,39}``: a code, never free text.
+
+Each field's ciphertext is :class:`keys.aead.Aead` output (``nonce || ciphertext || tag``) under
+the subject's data key, with associated data (every part prefixed by its length, 4 bytes big
+endian)::
+
+    len || b"pseudovault/field" || len || subject id (ASCII) || len || field name (ASCII)
+        || len || schema version (4 bytes, big endian)
+
+so a ciphertext copied to another subject, another field or another schema version fails to
+decrypt. Any failure to decrypt while reading is one opaque :class:`keys.errors.DecryptionError`:
+the read returns nothing, never the fields that did decrypt.
+
+Legal holds: a subject under an active hold (vault.retention.holds) is not shredded: ``shred``
+and ``shred_many`` raise :class:`vault.retention.holds.HeldError` (a ConflictError naming the hold)
+and destroy nothing.
+
+Not found: a subject that never existed, a shredded subject and a subject whose data key is gone
+answer the same :class:`vault.errors.NotFoundError` ("subject <id> not found"). Shredding is the
+one exception, on purpose: shredding a shredded subject again is an idempotent success
+(``already=True``), shredding an id that never existed is NotFoundError.
+
+Each public method is one unit of work per store. ``create`` writes the key store first and, if
+writing the data store then fails, deletes what it wrote. ``shred`` deletes the wrapped data key
+first (that is the guarantee: without it the ciphertext is noise), records the id in the shred
+ledger, then deletes the ciphertext and the subject and writes a tombstone. If it is interrupted
+after the first step, shredding again completes it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Engine, delete, exists, func, select, update
+from sqlalchemy.orm import Session
+
+from pseudovault.keys.aead import Aead
+from pseudovault.keys.errors import DecryptionError
+from pseudovault.vault.audit.log import AuditLog, validate_purpose
+from pseudovault.vault.clock import Clock
+from pseudovault.vault.crypto.keystore import KeyHierarchy
+from pseudovault.vault.crypto.ledger import SOURCE as LEDGER_SOURCE
+from pseudovault.vault.crypto.ledger import ShredLedger
+from pseudovault.vault.errors import InvalidInputError, NotFoundError
+from pseudovault.vault.ids import validate_field_name, validate_reason_code, validate_subject_id
+from pseudovault.vault.retention.holds import HeldError, active_holds, refuse_if_held
+from pseudovault.vault.store.db import checkpoint_sqlite, insert_rows, one_of, session_scope
+from pseudovault.vault.store.models import Record, RecordField, ShredLedgerEntry, Subject, SubjectField, Tombstone
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "MAX_FIELDS",
+    "MAX_VALUE_BYTES",
+    "MAX_LIST_LIMIT",
+    "REPLAY_REASON_CODE",
+    "SubjectService",
+    "SubjectSummary",
+    "ShredResult",
+    "field_associated_data",
+    "validate_subject_id",
+    "validate_field_name",
+    "validate_reason_code",
+]
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+MAX_FIELDS = 1000
+MAX_VALUE_BYTES = 64 * 1024
+MAX_LIST_LIMIT = 1000
+#: the reason code of a tombstone written back by :meth:`SubjectService.replay_shred_ledger`
+REPLAY_REASON_CODE = "ledger_replay"
+
+_AD_LABEL = b"pseudovault/field"
+_REPLAY_BATCH = 500
+
+
+@dataclass(frozen=True)
+class SubjectSummary:
+    """A subject as :meth:`SubjectService.list` shows it: no field values."""
+
+    subject_id: str
+    created_at: datetime
+    updated_at: datetime
+    field_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ShredResult:
+    """``already`` is True when the subject had been shredded before this call; ``shredded_at``
+    is then the time of the first shred."""
+
+    subject_id: str
+    shredded_at: datetime
+    already: bool
+
+
+@functools.lru_cache(maxsize=16_384)
+def field_associated_data(subject_id: str, name: str, schema_version: int) -> bytes:
+    """The associated data binding a field ciphertext to its subject, name and schema version."""
+    parts = (
+        _AD_LABEL,
+        subject_id.encode("ascii"),
+        name.encode("ascii"),
+        schema_version.to_bytes(4, "big"),
+    )
+    return b"".join(len(part).to_bytes(4, "big") + part for part in parts)
+
+
+
+
+
+
+
+
+def _encode_value(name: str, value: object) -> bytes:
+    if not isinstance(value, str):
+        raise InvalidInputError(f"fields.{name}", "must be a string")
+    if not value:
+        raise InvalidInputError(f"fields.{name}", "must not be empty")
+    if len(value) > MAX_VALUE_BYTES:  # cheap early refusal: every character is at least one byte
+        raise InvalidInputError(f"fields.{name}", f"must be at most {MAX_VALUE_BYTES} bytes of UTF-8")
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError(f"fields.{name}", "must be valid Unicode text") from None
+    if len(encoded) > MAX_VALUE_BYTES:
+        raise InvalidInputError(f"fields.{name}", f"must be at most {MAX_VALUE_BYTES} bytes of UTF-8")
+    return encoded
+
+
+def _validate_fields(fields: object, *, allow_delete: bool) -> dict[str, bytes | None]:
+    if not isinstance(fields, Mapping):
+        raise InvalidInputError("fields", "must be a mapping of field names to strings")
+    if len(fields) > MAX_FIELDS:
+        raise InvalidInputError("fields", f"at most {MAX_FIELDS} fields per subject")
+    out: dict[str, bytes | None] = {}
+    for name, value in fields.items():
+        validate_field_name(name)
+        if value is None and allow_delete:
+            out[name] = None
+        else:
+            out[name] = _encode_value(name, value)
+    return out
+
+
+class SubjectService:
+    """Create, read, update, list and shred subjects across the data store and the key store."""
+
+    def __init__(self, data_engine: Engine, keys: KeyHierarchy, clock: Clock, audit: AuditLog) -> None:
+        self._engine = data_engine
+        self._keys = keys
+        self._clock = clock
+        self._audit = audit
+
+    def __repr__(self) -> str:
+        return "SubjectService()"
+
+    # --- helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    def _encrypt(aead: Aead, subject_id: str, name: str, value: bytes) -> bytes:
+        return aead.encrypt(value, field_associated_data(subject_id, name, SCHEMA_VERSION))
+
+    def _checkpoint(self) -> None:
+        """After deleting keys or ciphertext, move old page images out of SQLite's write-ahead log."""
+        checkpoint_sqlite(self._keys.engine)
+        checkpoint_sqlite(self._engine)
+
+    # --- create / read / update -----------------------------------------------------------
+
+    def create(self, fields: Mapping[str, str]) -> str:
+        """A new subject holding ``fields``; returns its id."""
+        values = _validate_fields(fields, allow_delete=False)
+        subject_id = str(uuid.uuid4())
+        with session_scope(self._keys.engine, write=True) as key_session:
+            data_key = self._keys.create_data_key(key_session, subject_id)
+        try:
+            aead = Aead(data_key)
+            rows = [
+                SubjectField(
+                    subject_id=subject_id,
+                    name=name,
+                    ciphertext=self._encrypt(aead, subject_id, name, value),
+                    schema_version=SCHEMA_VERSION,
+                )
+                for name, value in values.items()
+                if value is not None
+            ]
+            now = self._clock.now()
+            with session_scope(self._engine, write=True) as session:
+                session.add(Subject(id=subject_id, created_at=now, updated_at=now, schema_version=SCHEMA_VERSION))
+                session.flush()
+                session.add_all(rows)
+        except BaseException:
+            self._undo_create(subject_id)
+            raise
+        self._audit.append("subject.create", targets=[subject_id], detail={"fields": len(rows)})
+        log.info("created subject %s with %d fields", subject_id, len(values))
+        return subject_id
+
+    def _undo_create(self, subject_id: str) -> None:
+        """Compensate a create whose data-store write failed: delete its key, then any data."""
+        try:
+            with session_scope(self._keys.engine, write=True) as key_session:
+                self._keys.destroy_data_key(key_session, subject_id)
+            with session_scope(self._engine, write=True) as session:
+                self._delete_data(session, subject_id)
+        except Exception as exc:  # the original error matters more; this one is logged by class only
+            log.error("subject %s: undoing a failed create failed too (%s)", subject_id, type(exc).__name__)
+
+    def read(
+        self, subject_id: str, names: Collection[str] | None = None, *, purpose: str | None = None
+    ) -> dict[str, str]:
+        """The subject's fields, or only those of ``names`` it has (others are simply absent).
+
+        Reading PII is a reveal: it is audited with the stated ``purpose`` (required by the HTTP
+        API) and the field names read, never their values.
+        """
+        subject_id = validate_subject_id(subject_id)
+        wanted = self._validate_names(names)
+        purpose = validate_purpose(purpose)
+        with session_scope(self._engine) as session:
+            if not session.scalar(select(exists().where(Subject.id == subject_id))):
+                self._audit.append("subject.reveal", targets=[subject_id], purpose=purpose, outcome="not_found")
+                raise NotFoundError("subject", subject_id)
+            stmt = select(SubjectField.name, SubjectField.ciphertext, SubjectField.schema_version).where(
+                SubjectField.subject_id == subject_id
+            )
+            if wanted is not None:
+                stmt = stmt.where(SubjectField.name.in_(wanted))
+            rows = session.execute(stmt).all() if wanted is None or wanted else []
+        aead = self._keys.data_aead(subject_id)
+        out: dict[str, str] = {}
+        try:
+            for name, ciphertext, schema_version in rows:
+                plaintext = aead.decrypt(ciphertext, field_associated_data(subject_id, name, schema_version))
+                out[name] = plaintext.decode("utf-8")
+        except (DecryptionError, UnicodeDecodeError):
+            log.warning("subject %s: a field failed to decrypt", subject_id)
+            self._audit.append("subject.reveal", targets=[subject_id], purpose=purpose, outcome="error")
+            raise DecryptionError() from None
+        self._audit.append("subject.reveal", targets=[subject_id], purpose=purpose, detail={"fields": len(out)})
+        return out
+
+    @staticmethod
+    def _validate_names(names: Collection[str] | None) -> set[str] | None:
+        if names is None:
+            return None
+        if isinstance(names, (str, bytes)):
+            raise TypeError("names must be a collection of field names, not a single string")
+        if len(names) > MAX_FIELDS:
+            raise InvalidInputError("names", f"at most {MAX_FIELDS} field names")
+        return {validate_field_name(name, "names") for name in names}
+
+    def update(self, subject_id: str, fields: Mapping[str, str | None]) -> None:
+        """Set the given fields (adding new ones); a value of None deletes that field."""
+        subject_id = validate_subject_id(subject_id)
+        values = _validate_fields(fields, allow_delete=True)
+        aead = self._keys.data_aead(subject_id)  # NotFoundError when shredded
+        ciphertexts = {
+            name: self._encrypt(aead, subject_id, name, value) for name, value in values.items() if value is not None
+        }
+        removed = {name for name, value in values.items() if value is None}
+        with session_scope(self._engine, write=True) as session:
+            subject = session.get(Subject, subject_id, with_for_update=True)
+            if subject is None:
+                raise NotFoundError("subject", subject_id)
+            existing = set(session.scalars(select(SubjectField.name).where(SubjectField.subject_id == subject_id)))
+            remaining = (existing - removed) | ciphertexts.keys()
+            if len(remaining) > MAX_FIELDS:
+                raise InvalidInputError("fields", f"at most {MAX_FIELDS} fields per subject")
+            if removed & existing:
+                session.execute(
+                    delete(SubjectField).where(
+                        SubjectField.subject_id == subject_id, SubjectField.name.in_(removed & existing)
+                    )
+                )
+            for name, ciphertext in ciphertexts.items():
+                if name in existing:
+                    session.execute(
+                        update(SubjectField)
+                        .where(SubjectField.subject_id == subject_id, SubjectField.name == name)
+                        .values(ciphertext=ciphertext, schema_version=SCHEMA_VERSION)
+                    )
+                else:
+                    session.add(
+                        SubjectField(
+                            subject_id=subject_id, name=name, ciphertext=ciphertext, schema_version=SCHEMA_VERSION
+                        )
+                    )
+            subject.updated_at = self._clock.now()
+            self._audit.append(
+                "subject.update",
+                targets=[subject_id],
+                detail={"fields_set": len(ciphertexts), "fields_deleted": len(removed)},
+                session=session,
+            )
+        log.info("updated subject %s: %d fields set, %d deleted", subject_id, len(ciphertexts), len(removed))
+
+    # --- list / exists / count ------------------------------------------------------------
+
+    def list(self, after: str | None = None, limit: int = 100) -> list[SubjectSummary]:
+        """Subjects ordered by id, ``limit`` at a time, starting after the id ``after``."""
+        if after is not None:
+            after = validate_subject_id(after, "after")
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIST_LIMIT:
+            raise InvalidInputError("limit", f"must be an integer from 1 to {MAX_LIST_LIMIT}")
+        with session_scope(self._engine) as session:
+            stmt = select(Subject).order_by(Subject.id).limit(limit)
+            if after is not None:
+                stmt = stmt.where(Subject.id > after)
+            subjects = session.scalars(stmt).all()
+            names: dict[str, list[str]] = {s.id: [] for s in subjects}
+            if subjects:
+                for subject_id, name in session.execute(
+                    select(SubjectField.subject_id, SubjectField.name)
+                    .where(SubjectField.subject_id.in_(names.keys()))
+                    .order_by(SubjectField.subject_id, SubjectField.name)
+                ):
+                    names[subject_id].append(name)
+        return [SubjectSummary(s.id, s.created_at, s.updated_at, tuple(names[s.id])) for s in subjects]
+
+    def exists(self, subject_id: str) -> bool:
+        """Whether the subject can be read: its data and its data key are both there."""
+        subject_id = validate_subject_id(subject_id)
+        with session_scope(self._engine) as session:
+            if not session.scalar(select(exists().where(Subject.id == subject_id))):
+                return False
+        return self._keys.has_data_key(subject_id)
+
+    def count(self) -> int:
+        with session_scope(self._engine) as session:
+            return int(session.scalar(select(func.count()).select_from(Subject)) or 0)
+
+    def count_tombstones(self) -> int:
+        with session_scope(self._engine) as session:
+            return int(session.scalar(select(func.count()).select_from(Tombstone)) or 0)
+
+    def tombstone(self, subject_id: str) -> Tombstone | None:
+        """The tombstone of a shredded subject, or None."""
+        subject_id = validate_subject_id(subject_id)
+        with session_scope(self._engine) as session:
+            return session.get(Tombstone, subject_id)
+
+    # --- shred ----------------------------------------------------------------------------
+
+    def shred(self, subject_id: str, reason_code: str = "request") -> ShredResult:
+        """Destroy the subject's data key (the guarantee), then its ciphertext; leave a tombstone."""
+        subject_id = validate_subject_id(subject_id)
+        reason_code = validate_reason_code(reason_code)
+        with session_scope(self._engine) as session:
+            try:  # a legal hold (vault.retention.holds) blocks shredding: HeldError names it
+                refuse_if_held(session, "subject", subject_id, self._clock.now())
+            except HeldError:
+                self._audit.append("subject.shred", targets=[subject_id], outcome="conflict", detail={"reason": reason_code})
+                raise
+            present = bool(session.scalar(select(exists().where(Subject.id == subject_id))))
+            tombstoned_at = session.scalar(select(Tombstone.shredded_at).where(Tombstone.subject_id == subject_id))
+        with session_scope(self._keys.engine) as key_session:
+            has_key = self._keys.has_data_key(subject_id, key_session)
+            ledgered_at = self._keys.ledger_entry(key_session, subject_id)
+        if not (present or has_key or tombstoned_at or ledgered_at):
+            raise NotFoundError("subject", subject_id)
+        already = tombstoned_at is not None or ledgered_at is not None
+        shredded_at = tombstoned_at or ledgered_at or self._clock.now()
+        self._destroy(subject_id, shredded_at, reason_code)
+        self._checkpoint()
+        self._audit.append("subject.shred", targets=[subject_id], detail={"reason": reason_code, "already": already})
+        log.info("shredded subject %s (reason %s, already %s)", subject_id, reason_code, already)
+        return ShredResult(subject_id=subject_id, shredded_at=shredded_at, already=already)
+
+    def shred_many(self, subject_ids: Collection[str], reason_code: str = "request") -> list[ShredResult]:
+        """Shred many subjects with one unit of work per store (the retention sweeper's batch
+        path): for each, what :meth:`shred` does, in the same order (every data key is deleted and
+        ledgered, then the data and tombstones go), audited as one ``subject.shred_many`` entry
+        whose targets are the subjects shredded by this call.
+
+        All or nothing up front: an id that never existed is NotFoundError and a held one
+        HeldError, before anything is destroyed. Interrupted, it is completed by running it (or
+        :meth:`shred`) again.
+        """
+        ids = list(dict.fromkeys(validate_subject_id(s) for s in subject_ids))
+        reason_code = validate_reason_code(reason_code)
+        if not ids:
+            return []
+        now = self._clock.now()
+        with session_scope(self._engine) as session:
+            held = active_holds(session, "subject", ids, now)
+            if held:
+                first = next(s for s in ids if s in held)
+                self._audit.append("subject.shred_many", targets=[first], outcome="conflict", detail={"reason": reason_code})
+                raise HeldError("subject", first, held[first])
+            present = set(session.scalars(select(Subject.id).where(one_of(Subject.id, ids))))
+            tombstoned = dict(
+                session.execute(
+                    select(Tombstone.subject_id, Tombstone.shredded_at).where(one_of(Tombstone.subject_id, ids))
+                ).all()
+            )
+        with session_scope(self._keys.engine) as key_session:
+            with_keys = self._keys.data_keys_present(key_session, ids)
+            ledgered = dict(
+                key_session.execute(
+                    select(ShredLedgerEntry.subject_id, ShredLedgerEntry.shredded_at).where(
+                        one_of(ShredLedgerEntry.subject_id, ids)
+                    )
+                ).all()
+            )
+        for subject_id in ids:
+            if not (subject_id in present or subject_id in with_keys or subject_id in tombstoned or subject_id in ledgered):
+                raise NotFoundError("subject", subject_id)
+        results = [
+            ShredResult(
+                subject_id=s,
+                shredded_at=tombstoned.get(s) or ledgered.get(s) or now,
+                already=s in tombstoned or s in ledgered,
+            )
+            for s in ids
+        ]
+        with session_scope(self._keys.engine, write=True) as key_session:
+            self._keys.destroy_data_keys(key_session, ids)
+            self._keys.record_shreds(key_session, [(r.subject_id, r.shredded_at) for r in results])
+        with session_scope(self._engine, write=True) as session:
+            self._delete_data_many(session, ids)
+            tombstones = [
+                {"subject_id": r.subject_id, "shredded_at": r.shredded_at, "reason_code": reason_code}
+                for r in results
+                if r.subject_id not in tombstoned
+            ]
+            if tombstones:
+                insert_rows(session, Tombstone, tombstones)
+            shredded = [r.subject_id for r in results if not r.already]
+            self._audit.append(
+                "subject.shred_many",
+                targets=shredded,
+                detail={"reason": reason_code, "subjects": len(shredded), "already": len(results) - len(shredded)},
+                session=session,
+            )
+        self._checkpoint()
+        log.info("shredded %d subjects (reason %s)", len(results), reason_code)
+        return results
+
+    @staticmethod
+    def _delete_data(session: Session, subject_id: str) -> bool:
+        return bool(SubjectService._delete_data_many(session, [subject_id]))
+
+    @staticmethod
+    def _delete_data_many(session: Session, subject_ids: Collection[str]) -> int:
+        """Delete the subjects' data (set-based, for :meth:`shred_many`); returns how many went."""
+        ids = list(subject_ids)
+        # every caller's session is fresh here (no Subject, field or record loaded as an object):
+        # there is nothing in it to synchronise with these bulk statements
+        unsynchronised = {"synchronize_session": False}
+        # fields first: the FK cascade is not relied upon (SQLite needs foreign_keys=ON for it)
+        session.execute(
+            delete(SubjectField).where(one_of(SubjectField.subject_id, ids)), execution_options=unsynchronised
+        )
+        # fraud records (vault.records) outlive the subject: they lose the link and the text that
+        # was under the subject's data key; their codes and pseudonyms stay (bans survive erasure)
+        linked = select(Record.id).where(one_of(Record.subject_id, ids), Record.own_key.is_(False))
+        session.execute(delete(RecordField).where(RecordField.record_id.in_(linked)), execution_options=unsynchronised)
+        session.execute(
+            update(Record).where(one_of(Record.subject_id, ids)).values(subject_id=None),
+            execution_options=unsynchronised,
+        )
+        result = cast(
+            CursorResult[Any],
+            session.execute(delete(Subject).where(one_of(Subject.id, ids)), execution_options=unsynchronised),
+        )
+        return int(result.rowcount or 0)
+
+    def _destroy(self, subject_id: str, shredded_at: datetime, reason_code: str) -> None:
+        """Key store first (data key deleted, ledger entry), then the data store (data, tombstone)."""
+        with session_scope(self._keys.engine, write=True) as key_session:
+            self._keys.destroy_data_key(key_session, subject_id)
+            self._keys.record_shred(key_session, subject_id, shredded_at)
+        with session_scope(self._engine, write=True) as session:
+            self._delete_data(session, subject_id)
+            if session.get(Tombstone, subject_id) is None:
+                session.add(Tombstone(subject_id=subject_id, shredded_at=shredded_at, reason_code=reason_code))
+
+    def replay_external_ledger(self, ledger: ShredLedger) -> int:
+        """Replay the shred ledger kept outside the stores (vault.crypto.ledger) from where this key
+        store last left it: every subject it names whose data key or data is present again (the
+        stores were restored from a backup) is destroyed again, audited and logged. Returns how
+        many; moves the key store's position to the ledger's end."""
+        position = self._keys.ledger_position(LEDGER_SOURCE)
+        entries, end = ledger.read(position)
+        latest: dict[str, datetime] = {}
+        for subject_id, shredded_at in entries:
+            latest.setdefault(subject_id, shredded_at)
+        ids = list(latest)
+        destroyed: list[str] = []
+        for start in range(0, len(ids), _REPLAY_BATCH):
+            batch = ids[start : start + _REPLAY_BATCH]
+            with session_scope(self._keys.engine) as key_session:
+                with_keys = self._keys.data_keys_present(key_session, batch)
+            with session_scope(self._engine) as session:
+                with_data = set(session.scalars(select(Subject.id).where(one_of(Subject.id, batch))))
+            for subject_id in batch:
+                if subject_id in with_keys or subject_id in with_data:
+                    self._destroy(subject_id, latest[subject_id], REPLAY_REASON_CODE)
+                    destroyed.append(subject_id)
+        if end != position:
+            self._keys.set_ledger_position(LEDGER_SOURCE, end)
+        if destroyed:
+            self._checkpoint()
+            log.warning(
+                "shred ledger replayed at open: %d subject(s) restored from a backup were destroyed again",
+                len(destroyed),
+            )
+            self._audit.append(
+                "subject.replay_shreds", targets=destroyed, detail={"destroyed": len(destroyed), "source": LEDGER_SOURCE}
+            )
+        return len(destroyed)
+
+    def replay_shred_ledger(self) -> int:
+        """After restoring either store from a backup, shred again every subject that came back.
+
+        Walks the shred ledger (key store) and the tombstones (data store): every subject in
+        either whose data key or data is present again is destroyed, and each of the two lists is
+        completed from the other (a tombstone written back carries the reason code
+        ``ledger_replay``). Returns how many subjects were destroyed again.
+        """
+        destroyed = 0
+        # ledger -> data store (and keys that came back with a restored key store)
+        after: str | None = None
+        while True:
+            with session_scope(self._keys.engine) as key_session:
+                page = self._keys.ledger_page(key_session, after, _REPLAY_BATCH)
+                ids = [subject_id for subject_id, _ in page]
+                with_keys = self._keys.data_keys_present(key_session, ids)
+            if not page:
+                break
+            after = ids[-1]
+            with session_scope(self._engine) as session:
+                with_data = set(session.scalars(select(Subject.id).where(Subject.id.in_(ids))))
+                tombstoned = set(session.scalars(select(Tombstone.subject_id).where(Tombstone.subject_id.in_(ids))))
+            missing_tombstones = []
+            for subject_id, shredded_at in page:
+                if subject_id in with_keys or subject_id in with_data:
+                    self._destroy(subject_id, shredded_at, REPLAY_REASON_CODE)
+                    destroyed += 1
+                elif subject_id not in tombstoned:
+                    missing_tombstones.append(
+                        Tombstone(subject_id=subject_id, shredded_at=shredded_at, reason_code=REPLAY_REASON_CODE)
+                    )
+            if missing_tombstones:
+                with session_scope(self._engine, write=True) as session:
+                    session.add_all(missing_tombstones)
+        # tombstones -> key store (and data that came back with a restored data store)
+        after = None
+        while True:
+            with session_scope(self._engine) as session:
+                stmt = select(Tombstone.subject_id, Tombstone.shredded_at, Tombstone.reason_code).order_by(
+                    Tombstone.subject_id
+                )
+                if after is not None:
+                    stmt = stmt.where(Tombstone.subject_id > after)
+                page_rows = session.execute(stmt.limit(_REPLAY_BATCH)).all()
+                ids = [row.subject_id for row in page_rows]
+                with_data = set(session.scalars(select(Subject.id).where(Subject.id.in_(ids)))) if ids else set()
+            if not page_rows:
+                break
+            after = ids[-1]
+            with session_scope(self._keys.engine) as key_session:
+                with_keys = self._keys.data_keys_present(key_session, ids)
+                ledgered = self._keys.ledger_present(key_session, ids)
+            missing_ledger = []
+            for subject_id, shredded_at, reason_code in page_rows:
+                if subject_id in with_keys or subject_id in with_data:
+                    self._destroy(subject_id, shredded_at, reason_code)
+                    destroyed += 1
+                elif subject_id not in ledgered:
+                    missing_ledger.append((subject_id, shredded_at))
+            if missing_ledger:
+                with session_scope(self._keys.engine, write=True) as key_session:
+                    for subject_id, shredded_at in missing_ledger:
+                        self._keys.record_shred(key_session, subject_id, shredded_at)
+        if destroyed:
+            self._checkpoint()
+        log.info("shred ledger replayed: %d subjects destroyed again", destroyed)
+        self._audit.append("subject.replay_shreds", detail={"destroyed": destroyed})
+        return destroyed
