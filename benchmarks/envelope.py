@@ -3,8 +3,9 @@ create / read / shred rates on SQLite and PostgreSQL.
 
 The vault path is what ``SubjectService.read``/``update`` do per field with a warm data key: the
 AES-GCM context over the subject's data key from the key cache (``KeyHierarchy.data_aead``, looked
-up once per operation, as a read of a one-field subject does) and the field's associated data
-(``field_associated_data``, built for the encryption and again for the decryption). The raw baseline is ``cryptography``'s
+up once per operation, as a read of a one-field subject does) and a ``vault.crypto.fields.FieldCipher``
+over it (the field's associated data built for the encryption and again for the decryption). The
+raw baseline is ``cryptography``'s
 ``AESGCM`` on the same sizes with a fixed object and random nonces, in the same run.
 
     python benchmarks/envelope.py [--quick] [--no-postgres]
@@ -28,25 +29,25 @@ from _common import emit, postgres_stores, postgres_url, rate, sqlite_stores, ti
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 
 from pseudovault.keys.testing import FakeKmsProvider  # noqa: E402
-from pseudovault.vault.subjects.service import SCHEMA_VERSION, field_associated_data  # noqa: E402
+from pseudovault.vault.crypto.fields import SCHEMA_VERSION, FieldCipher, FieldOwner, associated_data  # noqa: E402
 from pseudovault.vault.vault import Vault  # noqa: E402
 
 
 def field_rates(vault: Vault, subject_id: str, size: int, seconds: float) -> tuple[float, float]:
     value = os.urandom(size)
-    associated_data = field_associated_data(subject_id, "email", SCHEMA_VERSION)
+    fixed_ad = associated_data(FieldOwner.SUBJECT, subject_id, "email", SCHEMA_VERSION)
 
     def through_vault() -> None:
-        aead = vault.keys.data_aead(subject_id)  # warm: served by the key cache
-        ciphertext = aead.encrypt(value, field_associated_data(subject_id, "email", SCHEMA_VERSION))
-        aead.decrypt(ciphertext, field_associated_data(subject_id, "email", SCHEMA_VERSION))
+        cipher = FieldCipher(vault.keys.data_aead(subject_id), FieldOwner.SUBJECT, subject_id)  # warm key cache
+        ciphertext = cipher.encrypt("email", value)
+        cipher.decrypt("email", ciphertext, SCHEMA_VERSION)
 
     raw = AESGCM(AESGCM.generate_key(bit_length=256))
 
     def raw_aesgcm() -> None:
         nonce = os.urandom(12)
-        ciphertext = raw.encrypt(nonce, value, associated_data)
-        raw.decrypt(nonce, ciphertext, associated_data)
+        ciphertext = raw.encrypt(nonce, value, fixed_ad)
+        raw.decrypt(nonce, ciphertext, fixed_ad)
 
     # interleave so that machine noise hits both sides alike
     v1, r1 = rate(through_vault, seconds=seconds / 2), rate(raw_aesgcm, seconds=seconds / 2)

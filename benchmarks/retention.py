@@ -45,9 +45,10 @@ from pseudovault.keys.aead import Aead  # noqa: E402
 from pseudovault.keys.testing import FakeKmsProvider  # noqa: E402
 from pseudovault.keys.wrap import generate_key, wrap_key  # noqa: E402
 from pseudovault.vault.clock import FrozenClock  # noqa: E402
+from pseudovault.vault.crypto.fields import SCHEMA_VERSION, FieldOwner, associated_data  # noqa: E402
+from pseudovault.vault.store.data_models import RetentionEvent, RetentionItem, Subject, SubjectCategory, SubjectField  # noqa: E402
 from pseudovault.vault.store.db import session_scope  # noqa: E402
-from pseudovault.vault.store.models import RetentionEvent, RetentionItem, Subject, SubjectCategory, SubjectField, SubjectKey  # noqa: E402
-from pseudovault.vault.subjects.service import SCHEMA_VERSION, field_associated_data  # noqa: E402
+from pseudovault.vault.store.key_models import SubjectKey  # noqa: E402
 from pseudovault.vault.vault import Vault  # noqa: E402
 
 T0 = datetime(2026, 1, 15, 10, tzinfo=UTC)
@@ -86,7 +87,7 @@ def populate(vault: Vault, n: int, n_fields: int = 2, *, items: bool = True) -> 
                 name = f"field_{i}"
                 value = os.urandom(32).hex().encode()
                 field_rows.append({"subject_id": sid, "name": name, "schema_version": SCHEMA_VERSION,
-                                   "ciphertext": aead.encrypt(value, field_associated_data(sid, name, SCHEMA_VERSION))})
+                                   "ciphertext": aead.encrypt(value, associated_data(FieldOwner.SUBJECT, sid, name, SCHEMA_VERSION))})
             category_rows.append({"subject_id": sid, "category": "access_log", "field": "*", "added_at": now})
             event_rows.append({"target_kind": "subject", "target_id": sid, "event": "collected", "at": now})
             item_rows.append({"kind": "subject_category", "target_id": sid, "category": "access_log",

@@ -253,7 +253,7 @@ def _parse_payload(path: Path, payload: bytes) -> Keyset:
             raise fail()
         try:
             key_status = KeyStatus(status)
-            created_at = datetime.fromisoformat(created)  # type: ignore[arg-type]
+            created_at = datetime.fromisoformat(created)  # type: ignore[arg-type]  # not a str: TypeError, caught below
         except (ValueError, TypeError):
             raise fail() from None
         if created_at.tzinfo is None:

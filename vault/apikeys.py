@@ -46,8 +46,8 @@ from sqlalchemy.exc import IntegrityError
 from pseudovault.vault.audit import AuditLog
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.errors import InvalidInputError, NotFoundError, VaultError
+from pseudovault.vault.store.data_models import ApiKey
 from pseudovault.vault.store.db import session_scope
-from pseudovault.vault.store.models import ApiKey
 
 __all__ = [
     "Scope",

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from pseudovault.keys.errors import ProviderUnavailableError
 from pseudovault.keys.kek_uri import KekUri
@@ -77,7 +78,7 @@ def _external_provider(settings: Settings, uri: KekUri, *, create: bool) -> KekP
             if settings.pkcs11_pin is None or not settings.pkcs11_pin.get_secret_value():
                 raise NotInitialisedError("no PKCS#11 PIN: set PSEUDOVAULT_PKCS11_PIN")
             assert uri.module is not None and uri.token is not None and uri.key is not None
-            kwargs = {
+            kwargs: dict[str, Any] = {
                 "module": uri.module,
                 "token_label": uri.token,
                 "key_label": uri.key,
@@ -111,8 +112,8 @@ def records_config(settings: Settings) -> RecordsConfig:
     )
 
 
-def _vault_kwargs(settings: Settings, clock: Clock | None) -> dict[str, object]:
-    kwargs: dict[str, object] = {
+def _vault_kwargs(settings: Settings, clock: Clock | None) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
         "cache_ttl": timedelta(seconds=settings.key_cache_ttl_seconds),
         "cache_size": settings.key_cache_size,
         "audit_checkpoint_every": settings.audit_checkpoint_every,
@@ -226,6 +227,6 @@ def _key_store_has_keys(keys_url: str) -> bool:
         with engine.connect() as conn:
             if not inspect(conn).has_table("wrapping_keys"):
                 return False
-            return conn.execute(text("SELECT COUNT(*) FROM wrapping_keys")).scalar_one() > 0
+            return bool(conn.execute(text("SELECT COUNT(*) FROM wrapping_keys")).scalar_one() > 0)
     finally:
         engine.dispose()

@@ -170,8 +170,8 @@ def prompt_passphrase(confirm: bool) -> str:
     if not sys.stdin.isatty():
         raise NotInitialisedError("no passphrase: set PSEUDOVAULT_PASSPHRASE (standard input is not a terminal)")
     if confirm:
-        return typer.prompt("New keyring passphrase", hide_input=True, confirmation_prompt=True)
-    return typer.prompt("Keyring passphrase", hide_input=True)
+        return str(typer.prompt("New keyring passphrase", hide_input=True, confirmation_prompt=True))
+    return str(typer.prompt("Keyring passphrase", hide_input=True))
 
 
 def load_settings() -> Settings:

@@ -86,7 +86,7 @@ def _render_record(data: dict[str, Any]) -> None:
 def records_add(
     identifier: IdentifierOpt = [],  # noqa: B006 - typer reads the default, never mutates it
     identifiers_json: IdentifiersJsonOpt = None,
-    category: Annotated[str, typer.Option(help="Retention category (see 'records categories').")] = ...,  # type: ignore[assignment]
+    category: Annotated[str, typer.Option(help="Retention category (see 'records categories').")] = ...,  # type: ignore[assignment]  # typer: ... marks a required option
     reason: Annotated[str | None, typer.Option(help="Free-text reason (stored encrypted).")] = None,
     reason_code: Annotated[
         str | None, typer.Option(help="Reason code; default: the category's default code (e.g. fraud).")
@@ -219,7 +219,7 @@ def records_activate(
 @records_app.command("revoke")
 def records_revoke(
     record_id: str,
-    reason_code: Annotated[str, typer.Option(help="Why it is revoked, e.g. appeal_upheld.")] = ...,  # type: ignore[assignment]
+    reason_code: Annotated[str, typer.Option(help="Why it is revoked, e.g. appeal_upheld.")] = ...,  # type: ignore[assignment]  # typer: ... marks a required option
     as_json: JsonOpt = False,
 ) -> None:
     """Revoke a record for good: it never matches again."""

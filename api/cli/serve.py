@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import SecretStr
@@ -116,7 +116,7 @@ def serve(
                     markup=False,
                 )
             log_config = logging_config(settings.log_level)
-            common = {
+            common: dict[str, Any] = {
                 "host": host,
                 "port": port,
                 "log_config": log_config,
@@ -126,14 +126,14 @@ def serve(
             }
             if workers == 1:
                 with _clean_exit_on_signals():
-                    uvicorn.run(create_app(settings, vault=vault), **common)  # type: ignore[arg-type]
+                    uvicorn.run(create_app(settings, vault=vault), **common)
                 return
         finally:
             vault.close()
         _serve_workers(settings, workers, common)
 
 
-def _serve_workers(settings: ApiSettings, workers: int, common: dict[str, object]) -> None:
+def _serve_workers(settings: ApiSettings, workers: int, common: dict[str, Any]) -> None:
     import uvicorn
 
     if settings.passphrase is not None:
@@ -144,7 +144,7 @@ def _serve_workers(settings: ApiSettings, workers: int, common: dict[str, object
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
         with _clean_exit_on_signals():
-            uvicorn.run("pseudovault.api.app:create_app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+            uvicorn.run("pseudovault.api.app:create_app_from_env", factory=True, workers=workers, **common)
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -43,7 +43,8 @@ from pseudovault.vault.checks import MAX_BATCH_SIGNUPS
 from pseudovault.vault.checks.decisions import Decision
 from pseudovault.vault.crypto.lookup import DEFAULT_DOMAIN
 from pseudovault.vault.identifiers import InvalidIdentifierError
-from pseudovault.vault.records.service import MAX_IDENTIFIERS, normalize_identifiers
+from pseudovault.vault.records.validation import normalize_identifiers
+from pseudovault.vault.records.views import MAX_IDENTIFIERS
 from pseudovault.vault.vault import Vault
 
 __all__ = ["router", "DOMAIN_PATTERN", "CheckDecision", "CheckMatch"]

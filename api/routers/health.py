@@ -44,7 +44,7 @@ async def healthz() -> Health:
     responses={503: {"model": Problem, "description": "A store or the key provider is unavailable."}},
 )
 def readyz(vault: VaultDep) -> Readiness:
-    return Readiness(status="ready", checks=vault.readiness())  # type: ignore[arg-type]
+    return Readiness(status="ready", checks=vault.readiness())
 
 
 @router.get(

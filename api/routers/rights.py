@@ -31,7 +31,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Path, Query, status
 from pydantic import ConfigDict, Field, StringConstraints
-from pydantic.json_schema import JsonDict
+from pydantic.config import JsonDict
 
 from pseudovault.api.auth import Admin, ApiRoute, SubjectsReveal, SubjectsWrite
 from pseudovault.api.deps import VaultDep

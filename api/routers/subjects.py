@@ -21,14 +21,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, status
 from pydantic import Field, StringConstraints
-from pydantic.json_schema import JsonDict
+from pydantic.config import JsonDict
 
 from pseudovault.api.auth import ApiRoute, Erasure, SubjectsReveal, SubjectsWrite
 from pseudovault.api.deps import MetricsDep, VaultDep
 from pseudovault.api.schemas import PastTimestamp, RequestModel, ResponseModel
 from pseudovault.vault.errors import NotFoundError
 from pseudovault.vault.retention.service import ItemView
-from pseudovault.vault.store.models import AUDIT_PURPOSE_LENGTH
+from pseudovault.vault.store.base import AUDIT_PURPOSE_LENGTH
 from pseudovault.vault.subjects import MAX_FIELDS, MAX_LIST_LIMIT, MAX_VALUE_BYTES
 
 __all__ = ["router", "Event", "EventRequest", "RetentionItemOut", "RetentionItems"]

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from pseudovault.vault.clock import FrozenClock
-from pseudovault.vault.store.models import AuditEntry
+from pseudovault.vault.store.data_models import AuditEntry
 from pseudovault.vault.vault import Vault
 
 Auth = Callable[..., dict[str, str]]

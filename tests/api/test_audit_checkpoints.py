@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 
 from pseudovault.keys.signing import SigningKey
 from pseudovault.keys.testing import FakeKmsProvider
-from pseudovault.vault.audit.log import _row_fields, chain_hash, checkpoint_message
+from pseudovault.vault.audit.chain import chain_hash, checkpoint_message, row_fields
 from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.errors import ConflictError
-from pseudovault.vault.store.models import AuditCheckpoint, AuditEntry, AuditHead, SigningKeyRow
+from pseudovault.vault.store.data_models import AuditCheckpoint, AuditEntry, AuditHead
+from pseudovault.vault.store.key_models import SigningKeyRow
 from pseudovault.vault.vault import Vault
 
 EVERY = 5
@@ -52,7 +53,7 @@ def _recompute(session: Session, from_seq: int) -> None:
     last = None
     for row in session.scalars(select(AuditEntry).where(AuditEntry.seq >= from_seq).order_by(AuditEntry.seq)):
         row.prev_hash = prev
-        row.entry_hash = chain_hash(prev, _row_fields(row))
+        row.entry_hash = chain_hash(prev, row_fields(row))
         prev, last = row.entry_hash, row.seq
     head = session.get(AuditHead, 1)
     assert head is not None
@@ -136,7 +137,7 @@ def test_an_inserted_entry_is_detected(vault: Vault) -> None:
             prev_hash=previous.entry_hash,
             entry_hash="",
         )
-        forged.entry_hash = chain_hash(previous.entry_hash, _row_fields(forged))
+        forged.entry_hash = chain_hash(previous.entry_hash, row_fields(forged))
         s.add(forged)
         s.commit()
     _broken(vault, 7, "")

@@ -16,7 +16,7 @@ Chain
 Checkpoints
     An attacker who can rewrite the table and the head can recompute the whole chain; signed
     checkpoints are what detect that. A checkpoint is an Ed25519 signature (the ``audit`` signing
-    key of the key hierarchy, vault.signing) over::
+    key of the key hierarchy, vault.crypto.signing) over::
 
         b"pseudovault/audit-checkpoint/v1" 0x00 || canonical({"seq", "entry_hash", "signed_at",
                                                               "key_id", "prev_seq"})
@@ -56,166 +56,45 @@ The actor comes from a context variable that the boundary (CLI command, API requ
 
 from __future__ import annotations
 
-import contextvars
-import hashlib
 import hmac
 import json
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, cast
 
 from sqlalchemy import CursorResult, Engine, delete, func, select
 from sqlalchemy.orm import Session
 
+from pseudovault.vault.audit.actors import Actor, current_actor
+from pseudovault.vault.audit.chain import GENESIS_HASH, chain_hash, checkpoint_message, entry_fields, row_fields
+from pseudovault.vault.audit.views import AuditRecord, CheckpointRecord, VerifyReport, to_checkpoint, to_record
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.errors import ConflictError, InvalidInputError
+from pseudovault.vault.store.base import AUDIT_PURPOSE_LENGTH
+from pseudovault.vault.store.data_models import AuditCheckpoint, AuditEntry, AuditHead
 from pseudovault.vault.store.db import session_scope
-from pseudovault.vault.store.models import AUDIT_PURPOSE_LENGTH, AuditCheckpoint, AuditEntry, AuditHead
 
-__all__ = [
-    "Actor",
-    "AuditLog",
-    "AuditRecord",
-    "CheckpointRecord",
-    "CheckpointSigner",
-    "DEFAULT_CHECKPOINT_EVERY",
-    "VerifyReport",
-    "acting_as",
-    "checkpoint_message",
-    "current_actor",
-    "GENESIS_HASH",
-]
+__all__ = ["DEFAULT_CHECKPOINT_EVERY", "AuditLog", "CheckpointSigner", "validate_purpose"]
+
 
 log = logging.getLogger(__name__)
 
-GENESIS_HASH = "0" * 64
+
 DEFAULT_CHECKPOINT_EVERY = 100
-_DOMAIN = b"pseudovault/audit/v1\x00"
-_CHECKPOINT_DOMAIN = b"pseudovault/audit-checkpoint/v1\x00"
+
+
 _ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+
+
 _OUTCOMES = frozenset({"ok", "denied", "not_found", "invalid", "conflict", "error"})
+
+
 _DETAIL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
 _CODE_VALUE = re.compile(r"^[A-Za-z0-9_.:\-]{0,64}$")
-
-
-@dataclass(frozen=True)
-class Actor:
-    kind: str  # "api_key" | "cli" | "system"
-    id: str  # an API key id, a user name for the CLI, or "system"
-    client: str | None = None  # a client address, when there is one
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("api_key", "cli", "system"):
-            raise ValueError(f"unknown actor kind {self.kind!r}")
-        if not self.id or len(self.id) > 64:
-            raise ValueError("actor id must be 1 to 64 characters")
-
-
-SYSTEM = Actor("system", "system")
-_current: contextvars.ContextVar[Actor] = contextvars.ContextVar("pseudovault_actor", default=SYSTEM)
-
-
-def current_actor() -> Actor:
-    return _current.get()
-
-
-@contextmanager
-def acting_as(actor: Actor) -> Iterator[Actor]:
-    token = _current.set(actor)
-    try:
-        yield actor
-    finally:
-        _current.reset(token)
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    seq: int
-    at: datetime
-    actor_kind: str
-    actor_id: str
-    action: str
-    targets: tuple[str, ...]
-    purpose: str | None
-    outcome: str
-    client: str | None
-    detail: Mapping[str, Any] = field(default_factory=dict)
-    prev_hash: str = ""
-    entry_hash: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "at": self.at.isoformat(),
-            "actor_kind": self.actor_kind,
-            "actor_id": self.actor_id,
-            "action": self.action,
-            "targets": list(self.targets),
-            "purpose": self.purpose,
-            "outcome": self.outcome,
-            "client": self.client,
-            "detail": dict(self.detail),
-            "prev_hash": self.prev_hash,
-            "entry_hash": self.entry_hash,
-        }
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    """The outcome of :meth:`AuditLog.verify`.
-
-    ``entries`` counts the entries verified before the first broken link (all of them when
-    ``ok``); ``last_seq``/``last_hash`` are where the verified chain ends. ``signed`` says whether
-    checkpoints were checked at all (an AuditLog without a signer checks the hash chain only);
-    ``checkpoints`` counts the checkpoints verified and ``last_checkpoint_seq`` names the newest.
-    """
-
-    ok: bool
-    entries: int
-    first_broken_seq: int | None = None
-    reason: str | None = None
-    last_seq: int = 0
-    last_hash: str = GENESIS_HASH
-    signed: bool = False
-    checkpoints: int = 0
-    last_checkpoint_seq: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "entries": self.entries,
-            "first_broken_seq": self.first_broken_seq,
-            "reason": self.reason,
-            "last_seq": self.last_seq,
-            "last_hash": self.last_hash,
-            "signed": self.signed,
-            "checkpoints": self.checkpoints,
-            "last_checkpoint_seq": self.last_checkpoint_seq,
-        }
-
-
-@dataclass(frozen=True)
-class CheckpointRecord:
-    """A signed checkpoint: ``key_id``'s Ed25519 signature over the chain's hash at ``seq``."""
-
-    seq: int
-    entry_hash: str
-    signed_at: datetime
-    key_id: str
-    signature: bytes
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "entry_hash": self.entry_hash,
-            "signed_at": self.signed_at.isoformat(),
-            "key_id": self.key_id,
-            "signature": self.signature.hex(),
-        }
 
 
 class CheckpointSigner(Protocol):
@@ -230,93 +109,6 @@ class CheckpointSigner(Protocol):
         ...
 
     def verify(self, key_id: str, message: bytes, signature: bytes) -> bool: ...
-
-
-def checkpoint_message(seq: int, entry_hash: str, signed_at: datetime, key_id: str, prev_seq: int) -> bytes:
-    """The bytes a checkpoint signs (see the module docstring)."""
-    fields = {
-        "seq": seq,
-        "entry_hash": entry_hash,
-        "signed_at": _timestamp(signed_at),
-        "key_id": key_id,
-        "prev_seq": prev_seq,
-    }
-    return _CHECKPOINT_DOMAIN + _canonical(fields)
-
-
-def _to_checkpoint(row: AuditCheckpoint) -> CheckpointRecord:
-    return CheckpointRecord(row.seq, row.entry_hash, row.signed_at, row.key_id, bytes(row.signature))
-
-
-def _canonical(fields: Mapping[str, Any]) -> bytes:
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
-
-
-def _timestamp(at: datetime) -> str:
-    return at.isoformat(timespec="microseconds")
-
-
-def _entry_fields(
-    *,
-    seq: int,
-    at: datetime,
-    actor_kind: str,
-    actor_id: str,
-    action: str,
-    targets: str,
-    purpose: str | None,
-    outcome: str,
-    client: str | None,
-    detail: str,
-) -> dict[str, Any]:
-    return {
-        "seq": seq,
-        "at": _timestamp(at),
-        "actor_kind": actor_kind,
-        "actor_id": actor_id,
-        "action": action,
-        "targets": targets,
-        "purpose": purpose,
-        "outcome": outcome,
-        "client": client,
-        "detail": detail,
-    }
-
-
-def chain_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
-    return hashlib.sha256(_DOMAIN + prev_hash.encode("ascii") + _canonical(fields)).hexdigest()
-
-
-def _row_fields(row: AuditEntry) -> dict[str, Any]:
-    return _entry_fields(
-        seq=row.seq,
-        at=row.at,
-        actor_kind=row.actor_kind,
-        actor_id=row.actor_id,
-        action=row.action,
-        targets=row.targets,
-        purpose=row.purpose,
-        outcome=row.outcome,
-        client=row.client,
-        detail=row.detail,
-    )
-
-
-def _to_record(row: AuditEntry) -> AuditRecord:
-    return AuditRecord(
-        seq=row.seq,
-        at=row.at,
-        actor_kind=row.actor_kind,
-        actor_id=row.actor_id,
-        action=row.action,
-        targets=tuple(json.loads(row.targets)),
-        purpose=row.purpose,
-        outcome=row.outcome,
-        client=row.client,
-        detail=json.loads(row.detail),
-        prev_hash=row.prev_hash,
-        entry_hash=row.entry_hash,
-    )
 
 
 def _validate_detail(detail: Mapping[str, Any] | None) -> str:
@@ -432,7 +224,7 @@ class AuditLog:
         head = self._head(session)
         seq = head.last_seq + 1
         at = self._clock.now()
-        fields = _entry_fields(
+        fields = entry_fields(
             seq=seq,
             at=at,
             actor_kind=actor.kind,
@@ -490,7 +282,7 @@ class AuditLog:
         session.add(row)
         session.flush()
         log.info("audit checkpoint signed at seq %d by %s", seq, key_id)
-        return _to_checkpoint(row)
+        return to_checkpoint(row)
 
     def checkpoint(self) -> CheckpointRecord:
         """Record an ``audit.checkpoint`` entry and sign the head that includes it.
@@ -502,14 +294,14 @@ class AuditLog:
             seq = self.append("audit.checkpoint", session=session)
             existing = session.get(AuditCheckpoint, seq)  # append may have made it already
             if existing is not None:
-                return _to_checkpoint(existing)
+                return to_checkpoint(existing)
             head = self._head(session)
             return self._add_checkpoint(session, seq, head.last_hash, self._last_checkpoint_seq(session))
 
     def last_checkpoint(self) -> CheckpointRecord | None:
         with session_scope(self._engine) as session:
             row = session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)).first()
-            return _to_checkpoint(row) if row is not None else None
+            return to_checkpoint(row) if row is not None else None
 
     def count_checkpoints(self) -> int:
         with session_scope(self._engine) as session:
@@ -544,7 +336,7 @@ class AuditLog:
             # targets is a JSON list of ids; ids contain no quotes, so this match is exact
             stmt = stmt.where(AuditEntry.targets.contains(json.dumps(target), autoescape=True))
         with session_scope(self._engine) as session:
-            return [_to_record(row) for row in session.execute(stmt.limit(limit)).scalars()]
+            return [to_record(row) for row in session.execute(stmt.limit(limit)).scalars()]
 
     def head(self) -> tuple[int, str]:
         with session_scope(self._engine) as session:
@@ -615,7 +407,7 @@ class AuditLog:
                         return broken(expected_seq, "entry missing (gap in sequence)")
                     if not hmac.compare_digest(row.prev_hash, prev):
                         return broken(row.seq, "link to the previous entry is broken")
-                    if not hmac.compare_digest(chain_hash(prev, _row_fields(row)), row.entry_hash):
+                    if not hmac.compare_digest(chain_hash(prev, row_fields(row)), row.entry_hash):
                         return broken(row.seq, "entry was altered (hash mismatch)")
                     if row.seq in due:
                         fault = checkpoint_fault(row.seq, row.entry_hash)

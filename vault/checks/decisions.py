@@ -49,7 +49,7 @@ from typing import Any
 
 from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.identifiers.model import BUILTIN_KINDS, CUSTOM_PREFIX
-from pseudovault.vault.records.service import SEVERITIES
+from pseudovault.vault.records.views import SEVERITIES
 from pseudovault.vault.retention.categories import CategoryCatalogue
 from pseudovault.vault.retention.policies import CATALOGUE
 

@@ -44,9 +44,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Engine, bindparam, or_, select
+from sqlalchemy import Engine, Table, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import StaticPool
 
@@ -55,10 +55,11 @@ from pseudovault.vault.clock import Clock
 from pseudovault.vault.crypto.lookup import DEFAULT_DOMAIN, LookupKeys, LookupSet, lookalike_label, validate_domain
 from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.identifiers import InvalidIdentifierError, NormalizedIdentifier, Normalizer
-from pseudovault.vault.records.service import LIVE_STATUSES, normalize_identifiers
+from pseudovault.vault.records.validation import normalize_identifiers
+from pseudovault.vault.records.views import LIVE_STATUSES
 from pseudovault.vault.retention.restrictions import processable_records
+from pseudovault.vault.store.data_models import Record, RecordIdentifier
 from pseudovault.vault.store.db import session_scope
-from pseudovault.vault.store.models import Record, RecordIdentifier
 
 __all__ = ["CheckService", "MAX_BATCH_SIGNUPS", "QUERY_CHUNK", "KEPT_CONNECTIONS"]
 
@@ -114,8 +115,8 @@ class CheckService:
         self._clock = clock
         self._policy = policy or DecisionPolicy.default()
         self._domains: set[str] = {DEFAULT_DOMAIN}
-        ri = RecordIdentifier.__table__
-        r = Record.__table__
+        ri = cast(Table, RecordIdentifier.__table__)
+        r = cast(Table, Record.__table__)
         # the live, unexpired, processable records of the domain (the pseudonyms are joined to it)
         record_filter = (
             r.c.domain == bindparam("domain"),
@@ -183,6 +184,8 @@ class CheckService:
             connection = self._engine.raw_connection()
             connection.detach()  # ours now: the engine's pool neither counts nor recycles it
             driver = connection.dbapi_connection
+            if driver is None:  # a connection fresh from the pool always has its driver connection
+                raise RuntimeError("the pool gave a connection without a driver connection") from None
             if self._engine.dialect.name == "postgresql":
                 driver.rollback()
                 driver.autocommit = True  # one statement, one snapshot; no transaction left open
@@ -280,7 +283,8 @@ class CheckService:
         state = compiled.construct_expanded_state(values)
         positional = state.positiontup is not None
         plan: list[tuple[str, str, Any]] = []
-        for param in state.positiontup if positional else state.parameters:
+        params = state.positiontup if state.positiontup is not None else list(state.parameters)
+        for param in params:
             if param.startswith("items_"):
                 plan.append((param, "item", int(param.removeprefix("items_")) - 1))
             elif param in ("domain", "now"):
@@ -439,9 +443,9 @@ class CheckService:
             return
         values = []
         for item in stale.values():
-            candidate: _Candidate = item.pop("candidate")
+            matched: _Candidate = item.pop("candidate")
             item["lookup_version"] = primary
-            item["pseudonym"] = keys.primary.derive(candidate.label, domain, candidate.value, candidate.norm_version)
+            item["pseudonym"] = keys.primary.derive(matched.label, domain, matched.value, matched.norm_version)
             values.append(item)
         try:
             with session_scope(self._engine, write=True) as session:

@@ -80,7 +80,7 @@ class KeyCache:
                 del self._entries[key]
                 return None
             self._entries.move_to_end(key)
-            return value  # type: ignore[no-any-return]
+            return value  # type: ignore[no-any-return]  # an entry is [key, put_at, derived]: a list of Any
 
     def derived(self, key: str, derive: Callable[[SecretBytes], _D]) -> _D | None:
         """The object derived from ``key``'s value (built by ``derive`` on first use), or None
@@ -97,7 +97,7 @@ class KeyCache:
             self._entries.move_to_end(key)
             if entry[2] is None:
                 entry[2] = derive(entry[0])
-            return entry[2]  # type: ignore[no-any-return]
+            return entry[2]  # type: ignore[no-any-return]  # what derive() returned for this entry
 
     def put(self, key: str, value: SecretBytes, *, stamp: int | None = None) -> bool:
         """Cache ``value`` under ``key``; returns whether it was cached.

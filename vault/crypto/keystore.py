@@ -19,10 +19,10 @@ bringing back a subject shredded since.
 
 Records without a subject (vault.records) have data keys of their own in ``record_keys``, handled
 exactly like subject data keys (cache key ``rdek/<record id>``) and moved by the same rewrap. The
-lookup keys of pseudonyms (``lookup_keys``, vault.lookup) are wrapped by the root KEK directly, like
+lookup keys of pseudonyms (``lookup_keys``, vault.crypto.lookup) are wrapped by the root KEK directly, like
 epoch keys: :meth:`KeyHierarchy.rewrap` moves them to the primary root KEK version too, so that one
 call rewraps everything and ``root_key_ids_in_use`` covers every key the root KEK wraps. The same
-holds for the seeds of the Ed25519 signing keys (``signing_keys``, vault.signing).
+holds for the seeds of the Ed25519 signing keys (``signing_keys``, vault.crypto.signing).
 
 Failure rules: a subject without a data key is :class:`vault.errors.NotFoundError`; a wrapped key
 that does not unwrap is :class:`keys.errors.DecryptionError`; a root KEK version the provider no
@@ -56,7 +56,7 @@ from pseudovault.vault.crypto.cache import KeyCache
 from pseudovault.vault.crypto.ledger import ShredLedger
 from pseudovault.vault.errors import ConflictError, NotFoundError, NotInitialisedError
 from pseudovault.vault.store.db import insert_rows, one_of, session_scope
-from pseudovault.vault.store.models import (
+from pseudovault.vault.store.key_models import (
     EpochStatus,
     LedgerReplay,
     LookupKey,
@@ -148,7 +148,7 @@ class KeyHierarchy:
         #: key-table vacuum after shreds on PostgreSQL (vault.store.vacuum); None: autovacuum only
         self.vacuum: DeferredVacuum | None = None
 
-    def _after_shred(self, session: Session, evict: Callable[[], None]) -> None:
+    def _after_shred(self, session: Session, evict: Callable[[], object]) -> None:
         """Evict now and when ``session`` commits; once committed, ask for the key tables' vacuum."""
         evict()
 
@@ -686,7 +686,7 @@ class KeyHierarchy:
     ) -> int | None:
         """Rewrap up to ``batch_size`` data keys (of ``model``'s table) of older epochs; None when
         there were none left."""
-        owner = model.subject_id if model is SubjectKey else model.record_id  # type: ignore[union-attr]
+        owner = model.subject_id if model is SubjectKey else model.record_id  # type: ignore[union-attr]  # narrowed by the identity test
         with session_scope(self._engine, write=True) as session:
             rows = session.execute(
                 select(owner, model.epoch, model.wrapped)

@@ -34,6 +34,7 @@ import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 from sqlalchemy import BigInteger, Column, DateTime, Engine, Integer, MetaData, String, Table, insert, select
 
@@ -61,7 +62,7 @@ class ShredLedger(abc.ABC):
     def close(self) -> None:
         """Release what the ledger holds open."""
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         raise TypeError(f"{type(self).__name__} cannot be pickled")
 
 

@@ -42,7 +42,7 @@ import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from sqlalchemy import CursorResult, Engine, and_, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
@@ -54,8 +54,9 @@ from pseudovault.keys.wrap import generate_key
 from pseudovault.vault.audit import AuditLog
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError, NotInitialisedError
+from pseudovault.vault.store.data_models import RecordIdentifier
 from pseudovault.vault.store.db import checkpoint_sqlite, session_scope
-from pseudovault.vault.store.models import LookupKey, RecordIdentifier
+from pseudovault.vault.store.key_models import LookupKey
 
 __all__ = [
     "LOOKALIKE_PREFIX",
@@ -130,12 +131,12 @@ class LookupSet:
     def __repr__(self) -> str:
         return f"LookupSet(primary={self.primary.version}, enabled={list(self.versions)})"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         raise TypeError("LookupSet cannot be pickled")
 
 
-def _fingerprint(kek_id: str, wrapped: bytes) -> str:
-    return hashlib.blake2b(kek_id.encode() + b"\x00" + bytes(wrapped), digest_size=16).hexdigest()
+def _fingerprint(kek_id: str, wrapped: bytes | None) -> str:
+    return hashlib.blake2b(kek_id.encode() + b"\x00" + bytes(wrapped or b""), digest_size=16).hexdigest()
 
 
 class LookupKeys:
@@ -169,7 +170,7 @@ class LookupKeys:
     def __repr__(self) -> str:
         return f"LookupKeys(refresh_interval={self._refresh_interval.total_seconds()}s)"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         raise TypeError("LookupKeys cannot be pickled")
 
     @property
@@ -204,6 +205,8 @@ class LookupKeys:
             others: list[Pseudonymizer] = []
             kept: dict[tuple[int, str], Pseudonymizer] = {}
             for version, kek_id, wrapped, _status, is_primary in rows:
+                if wrapped is None:  # not for an enabled version: the table's check constraint
+                    continue
                 cache_key = (version, _fingerprint(kek_id, wrapped))
                 pseudonymizer = self._pseudonymizers.get(cache_key)
                 if pseudonymizer is None:

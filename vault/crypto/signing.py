@@ -36,7 +36,7 @@ from pseudovault.keys.provider import KekProvider, WrappedKey
 from pseudovault.keys.signing import SigningKey, verify_signature
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.store.db import session_scope
-from pseudovault.vault.store.models import SigningKeyRow
+from pseudovault.vault.store.key_models import SigningKeyRow
 
 __all__ = ["AUDIT_PURPOSE", "PURPOSES", "SigningKeyInfo", "SigningKeys", "PurposeSigner"]
 

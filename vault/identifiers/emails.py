@@ -28,6 +28,7 @@ Lookalike: the skeleton of the local part, ``@``, the skeleton of the domain's U
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
 import idna
 from email_validator import EmailNotValidError, validate_email
@@ -41,7 +42,7 @@ __all__ = ["MAX_LENGTH", "EmailNormalizer"]
 
 MAX_LENGTH = 254
 
-_OPTIONS = dict(
+_OPTIONS: dict[str, Any] = dict(
     check_deliverability=False,
     allow_smtputf8=True,
     allow_quoted_local=False,

@@ -27,11 +27,8 @@ Status and expiry
 Encryption
     Each text field is :class:`keys.aead.Aead` output under the linked subject's data key or,
     without a subject, under the record's own data key (key store ``record_keys``, wrapped by
-    the current epoch like a subject's), with associated data (every part prefixed by its
-    length, 4 bytes big endian)::
-
-        len || b"pseudovault/record" || len || record id (ASCII) || len || field name (ASCII)
-            || len || schema version (4 bytes, big endian)
+    the current epoch like a subject's), with the associated data of :mod:`vault.crypto.fields`
+    (label ``pseudovault/record``, the record id, the field name, the schema version).
 
 Shredding
     When a linked subject is shredded (vault.subjects) the record keeps its codes, status and
@@ -60,14 +57,12 @@ record); an impossible status change is :class:`vault.errors.ConflictError`.
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Engine, Table, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -75,295 +70,48 @@ from pseudovault.keys.aead import Aead
 from pseudovault.keys.errors import DecryptionError
 from pseudovault.keys.secrets import SecretBytes
 from pseudovault.keys.wrap import generate_key
-from pseudovault.vault.audit.log import AuditLog, validate_purpose
+from pseudovault.vault.audit import AuditLog, validate_purpose
 from pseudovault.vault.clock import Clock
+from pseudovault.vault.crypto.fields import FieldCipher, FieldOwner
 from pseudovault.vault.crypto.keystore import KeyHierarchy
 from pseudovault.vault.crypto.lookup import DEFAULT_DOMAIN, LookupKeys, lookalike_label, validate_domain
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
 from pseudovault.vault.identifiers import NormalizedIdentifier, Normalizer
 from pseudovault.vault.identifiers.model import parse_kind
-from pseudovault.vault.ids import validate_reason_code, validate_record_id, validate_subject_id
+from pseudovault.vault.ids import validate_record_id, validate_subject_id
+from pseudovault.vault.records.validation import (
+    encode_text,
+    normalize_identifiers,
+    validate_code,
+    validate_external_ref,
+    validate_limit,
+    validate_severity,
+    validate_source,
+    validate_timestamp,
+)
+from pseudovault.vault.records.views import (
+    LIVE_STATUSES,
+    MAX_BATCH,
+    SCHEMA_VERSION,
+    STATUSES,
+    TEXT_FIELDS,
+    DuplicateRecordError,
+    PreparedRecord,
+    RecordPage,
+    RecordText,
+    RecordView,
+    effective_status,
+)
 from pseudovault.vault.retention.categories import Category, CategoryCatalogue
 from pseudovault.vault.retention.policies import CATALOGUE
 from pseudovault.vault.retention.restrictions import in_separate_storage, not_in_separate_storage
+from pseudovault.vault.store.data_models import Record, RecordField, RecordIdentifier, Subject
 from pseudovault.vault.store.db import checkpoint_sqlite, session_scope
-from pseudovault.vault.store.models import Record, RecordField, RecordIdentifier, Subject
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "STATUSES",
-    "TEXT_FIELDS",
-    "MAX_IDENTIFIERS",
-    "MAX_TEXT_BYTES",
-    "MAX_LIST_LIMIT",
-    "MAX_BATCH",
-    "SEVERITIES",
-    "RecordService",
-    "RecordView",
-    "RecordText",
-    "RecordPage",
-    "PreparedRecord",
-    "DuplicateRecordError",
-    "record_associated_data",
-    "effective_status",
-    "validate_record_id",
-]
+__all__ = ["RecordService"]
+
 
 log = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 1
-STATUSES = ("active", "under_review", "revoked", "expired")
-SEVERITIES = ("low", "medium", "high", "critical")
-LIVE_STATUSES = ("active", "under_review")
-TEXT_FIELDS = ("reason", "evidence", "notes")
-MAX_IDENTIFIERS = 64
-MAX_TEXT_BYTES = 64 * 1024
-MAX_LIST_LIMIT = 1000
-MAX_BATCH = 10_000
-
-_SOURCE = re.compile(r"[a-z][a-z0-9_.:-]{0,63}")
-_EXTERNAL_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/#+-]{0,127}")
-_AD_LABEL = b"pseudovault/record"
-
-
-class DuplicateRecordError(ConflictError):
-    """A record with this ``external_ref`` exists already: ``record_id`` is that record's id."""
-
-    def __init__(self, record_id: str) -> None:
-        super().__init__(f"a record with this external_ref exists already: {record_id}")
-        self.record_id = record_id
-
-
-def record_associated_data(record_id: str, name: str, schema_version: int) -> bytes:
-    """The associated data binding a text ciphertext to its record, field name and schema version."""
-    parts = (_AD_LABEL, record_id.encode("ascii"), name.encode("ascii"), schema_version.to_bytes(4, "big"))
-    return b"".join(len(part).to_bytes(4, "big") + part for part in parts)
-
-
-def effective_status(stored: str, expires_at: datetime | None, now: datetime) -> str:
-    """``expired`` for a live record past ``expires_at``, else the stored status."""
-    if stored in LIVE_STATUSES and expires_at is not None and expires_at <= now:
-        return "expired"
-    return stored
-
-
-
-
-# --- views --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RecordView:
-    """A record without its text: codes, timestamps, identifier kinds and counts.
-
-    ``identifier_kinds`` maps each kind to how many identifiers of it the record has;
-    ``pseudonyms`` is None unless asked for (``include_pseudonyms=True``), then one entry per
-    stored pseudonym with the bytes in hex.
-    """
-
-    record_id: str
-    domain: str
-    category: str
-    reason_code: str
-    severity: str
-    status: str
-    status_reason_code: str | None
-    source: str
-    external_ref: str | None
-    subject_id: str | None
-    created_at: datetime
-    updated_at: datetime
-    expires_at: datetime | None
-    review_at: datetime | None
-    text_fields: tuple[str, ...]
-    identifier_kinds: Mapping[str, int]
-    lookup_versions: tuple[int, ...]
-    pseudonyms: tuple[Mapping[str, Any], ...] | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "record_id": self.record_id,
-            "domain": self.domain,
-            "category": self.category,
-            "reason_code": self.reason_code,
-            "severity": self.severity,
-            "status": self.status,
-            "status_reason_code": self.status_reason_code,
-            "source": self.source,
-            "external_ref": self.external_ref,
-            "subject_id": self.subject_id,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
-            "review_at": self.review_at.isoformat() if self.review_at else None,
-            "text_fields": list(self.text_fields),
-            "identifier_kinds": dict(self.identifier_kinds),
-            "identifiers": sum(self.identifier_kinds.values()),
-            "lookup_versions": list(self.lookup_versions),
-        }
-        if self.pseudonyms is not None:
-            data["pseudonyms"] = [dict(p) for p in self.pseudonyms]
-        return data
-
-
-@dataclass(frozen=True, repr=False)
-class RecordText:
-    """A record's decrypted text. ``available`` is False when it has none (never had any, or it
-    was shredded with its subject); every field is then None. The repr shows no text."""
-
-    record_id: str
-    reason: str | None
-    evidence: str | None
-    notes: str | None
-    available: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "record_id": self.record_id,
-            "reason": self.reason,
-            "evidence": self.evidence,
-            "notes": self.notes,
-            "available": self.available,
-        }
-
-    def __repr__(self) -> str:
-        present = [name for name in TEXT_FIELDS if getattr(self, name) is not None]
-        return f"RecordText(record_id={self.record_id!r}, fields={present})"
-
-    __str__ = __repr__
-
-
-@dataclass(frozen=True)
-class RecordPage:
-    """One page of :meth:`RecordService.list`; pass ``next_after`` as ``after`` for the next."""
-
-    items: tuple[RecordView, ...]
-    next_after: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"items": [i.as_dict() for i in self.items], "next_after": self.next_after}
-
-
-@dataclass(frozen=True, repr=False, eq=False)
-class PreparedRecord:
-    """A validated record ready to insert (see :meth:`RecordService.prepare`); nothing written yet.
-
-    It holds ciphertexts, pseudonyms and, for a record with its own key, the unwrapped data key:
-    keep it in memory only, briefly. The repr shows the id only.
-    """
-
-    record_id: str
-    row: Mapping[str, Any]
-    fields: tuple[Mapping[str, Any], ...]
-    identifiers: tuple[Mapping[str, Any], ...]
-    own_key: SecretBytes | None = field(default=None)
-
-    @property
-    def external_ref(self) -> str | None:
-        return cast("str | None", self.row["external_ref"])
-
-    @property
-    def subject_id(self) -> str | None:
-        return cast("str | None", self.row["subject_id"])
-
-    def __repr__(self) -> str:
-        return f"PreparedRecord(record_id={self.record_id!r})"
-
-    def __reduce__(self) -> object:
-        raise TypeError("PreparedRecord cannot be pickled")
-
-
-# --- validation helpers ---------------------------------------------------------------------------
-
-
-def _validate_severity(value: object) -> str:
-    if not isinstance(value, str) or value not in SEVERITIES:
-        raise InvalidInputError("severity", f"must be one of {', '.join(SEVERITIES)}")
-    return value
-
-
-def _validate_source(value: object) -> str:
-    if not isinstance(value, str) or _SOURCE.fullmatch(value) is None:
-        raise InvalidInputError("source", "must match [a-z][a-z0-9_.:-]{0,63}")
-    return value
-
-
-def _validate_external_ref(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or _EXTERNAL_REF.fullmatch(value) is None:
-        raise InvalidInputError("external_ref", "must match [A-Za-z0-9][A-Za-z0-9_.:/#+-]{0,127}")
-    return value
-
-
-def _validate_code(value: object, field: str) -> str:
-    try:
-        return validate_reason_code(value)
-    except InvalidInputError:
-        raise InvalidInputError(field, "must match [a-z][a-z0-9_]{0,39}") from None
-
-
-def _encode_text(name: str, value: object) -> bytes | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidInputError(name, "must be a string")
-    if not value.strip():
-        raise InvalidInputError(name, "must not be empty")
-    if len(value) > MAX_TEXT_BYTES:
-        raise InvalidInputError(name, f"must be at most {MAX_TEXT_BYTES} bytes of UTF-8")
-    try:
-        encoded = value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInputError(name, "must be valid Unicode text") from None
-    if len(encoded) > MAX_TEXT_BYTES:
-        raise InvalidInputError(name, f"must be at most {MAX_TEXT_BYTES} bytes of UTF-8")
-    return encoded
-
-
-def _validate_timestamp(value: object, field: str) -> datetime:
-    if not isinstance(value, datetime):
-        raise InvalidInputError(field, "must be a timestamp")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInputError(field, "must be timezone-aware (e.g. 2027-01-01T00:00:00+00:00)")
-    return value
-
-
-def _validate_limit(limit: object) -> int:
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIST_LIMIT:
-        raise InvalidInputError("limit", f"must be an integer from 1 to {MAX_LIST_LIMIT}")
-    return limit
-
-
-def _identifier_pairs(identifiers: object) -> list[tuple[str, str]]:
-    if isinstance(identifiers, (str, bytes)) or not isinstance(identifiers, Sequence):
-        raise InvalidInputError("identifiers", "must be a list of (kind, value) pairs")
-    if not identifiers:
-        raise InvalidInputError("identifiers", "at least one identifier is required")
-    if len(identifiers) > MAX_IDENTIFIERS:
-        raise InvalidInputError("identifiers", f"at most {MAX_IDENTIFIERS} identifiers")
-    pairs = []
-    for item in identifiers:
-        if isinstance(item, list):
-            item = tuple(item)
-        pairs.append(item)
-    return pairs
-
-
-def normalize_identifiers(normalizer: Normalizer, identifiers: object) -> list[NormalizedIdentifier]:
-    """Validated, normalized and de-duplicated identifiers (in their first-seen order)."""
-    normalized = normalizer.normalize_many(_identifier_pairs(identifiers))
-    seen: set[tuple[str, str]] = set()
-    unique = []
-    for item in normalized:
-        key = (item.kind, item.value)
-        if key not in seen:
-            seen.add(key)
-            unique.append(item)
-    return unique
-
-
-# --- the service ----------------------------------------------------------------------------------
 
 
 class RecordService:
@@ -404,7 +152,7 @@ class RecordService:
         review_at = category.review_at(created_at) if category.retention is None else None
         if expires_at is None:
             return limit, review_at
-        expires_at = _validate_timestamp(expires_at, "expires_at")
+        expires_at = validate_timestamp(expires_at, "expires_at")
         if expires_at <= self._clock.now():
             raise InvalidInputError("expires_at", "must be in the future")
         if limit is not None and expires_at > limit:
@@ -423,11 +171,12 @@ class RecordService:
         return self._keys.data_aead(subject_id)
 
     def _encrypt(self, aead: Aead, record_id: str, texts: Mapping[str, bytes]) -> tuple[Mapping[str, Any], ...]:
+        cipher = FieldCipher(aead, FieldOwner.RECORD, record_id)
         return tuple(
             {
                 "record_id": record_id,
                 "name": name,
-                "ciphertext": aead.encrypt(value, record_associated_data(record_id, name, SCHEMA_VERSION)),
+                "ciphertext": cipher.encrypt(name, value, SCHEMA_VERSION),
                 "schema_version": SCHEMA_VERSION,
             }
             for name, value in texts.items()
@@ -487,16 +236,16 @@ class RecordService:
         """
         domain = validate_domain(domain)
         category_entry = self._catalogue.for_record(category)
-        reason_code = _validate_code(reason_code, "reason_code")
-        severity = _validate_severity(severity)
-        source = _validate_source(source)
-        external_ref = _validate_external_ref(external_ref)
+        reason_code = validate_code(reason_code, "reason_code")
+        severity = validate_severity(severity)
+        source = validate_source(source)
+        external_ref = validate_external_ref(external_ref)
         texts = {
             name: encoded
             for name, encoded in (
-                ("reason", _encode_text("reason", reason)),
-                ("evidence", _encode_text("evidence", evidence)),
-                ("notes", _encode_text("notes", notes)),
+                ("reason", encode_text("reason", reason)),
+                ("evidence", encode_text("evidence", evidence)),
+                ("notes", encode_text("notes", notes)),
             )
             if encoded is not None
         }
@@ -650,11 +399,11 @@ class RecordService:
                 raise NotFoundError("subject", missing[0])
         try:
             # Core inserts (executemany), not ORM bulk inserts: the rows are plain, prepared data
-            session.execute(insert(Record.__table__), [dict(p.row) for p in items])
+            session.execute(insert(cast(Table, Record.__table__)), [dict(p.row) for p in items])
             fields = [dict(f) for p in items for f in p.fields]
             if fields:
-                session.execute(insert(RecordField.__table__), fields)
-            session.execute(insert(RecordIdentifier.__table__), [dict(i) for p in items for i in p.identifiers])
+                session.execute(insert(cast(Table, RecordField.__table__)), fields)
+            session.execute(insert(cast(Table, RecordIdentifier.__table__)), [dict(i) for p in items for i in p.identifiers])
         except IntegrityError:
             # a concurrent writer took an external_ref, or shredded a linked subject, meanwhile
             raise ConflictError("the records changed concurrently (external_ref or linked subject); try again") from None
@@ -788,9 +537,10 @@ class RecordService:
         aead = self._text_aead(row) if ciphertexts else None
         values: dict[str, str] = {}
         if aead is not None:
+            cipher = FieldCipher(aead, FieldOwner.RECORD, record_id)
             try:
                 for name, ciphertext, schema_version in ciphertexts:
-                    plaintext = aead.decrypt(bytes(ciphertext), record_associated_data(record_id, name, schema_version))
+                    plaintext = cipher.decrypt(name, bytes(ciphertext), schema_version)
                     values[name] = plaintext.decode("utf-8")
             except (DecryptionError, UnicodeDecodeError):
                 log.warning("record %s: a text field failed to decrypt", record_id)
@@ -845,7 +595,7 @@ class RecordService:
         ``status`` filters on the effective status (``expired`` includes live records past their
         expiry; ``active`` excludes them).
         """
-        limit = _validate_limit(limit)
+        limit = validate_limit(limit)
         if status is not None and status not in STATUSES:
             raise InvalidInputError("status", f"must be one of {', '.join(STATUSES)}")
         if category is not None and category not in self._catalogue:
@@ -915,7 +665,7 @@ class RecordService:
         record_id = validate_record_id(record_id)
         if status not in LIVE_STATUSES:
             raise InvalidInputError("status", "must be active or under_review (use revoke to revoke)")
-        reason_code = _validate_code(reason_code, "reason_code")
+        reason_code = validate_code(reason_code, "reason_code")
         action = "record.set_status"
         try:
             with session_scope(self._engine, write=True) as session:
@@ -946,7 +696,7 @@ class RecordService:
     def revoke(self, record_id: str, *, reason_code: str) -> RecordView:
         """Revoke a record for good: it never matches again. Revoking twice is harmless."""
         record_id = validate_record_id(record_id)
-        reason_code = _validate_code(reason_code, "reason_code")
+        reason_code = validate_code(reason_code, "reason_code")
         try:
             with session_scope(self._engine, write=True) as session:
                 row = self._locked(session, record_id)
@@ -980,10 +730,10 @@ class RecordService:
         records cannot change (ConflictError)."""
         record_id = validate_record_id(record_id)
         if severity is not None:
-            severity = _validate_severity(severity)
-        encoded_notes = _encode_text("notes", notes)
+            severity = validate_severity(severity)
+        encoded_notes = encode_text("notes", notes)
         if expires_at is not None:
-            expires_at = _validate_timestamp(expires_at, "expires_at")
+            expires_at = validate_timestamp(expires_at, "expires_at")
         if severity is None and expires_at is None and encoded_notes is None:
             raise InvalidInputError("update", "nothing to change")
         with session_scope(self._engine) as session:
@@ -1003,7 +753,7 @@ class RecordService:
                     raise ConflictError(f"record {record_id}: its subject is being shredded")
                 new_key = generate_key()
                 aead = Aead(new_key)
-            ciphertext = aead.encrypt(encoded_notes, record_associated_data(record_id, "notes", SCHEMA_VERSION))
+            ciphertext = FieldCipher(aead, FieldOwner.RECORD, record_id).encrypt("notes", encoded_notes, SCHEMA_VERSION)
         if new_key is not None:
             with session_scope(self._keys.engine, write=True) as key_session:
                 self._keys.create_record_key(key_session, record_id, new_key)
@@ -1052,7 +802,7 @@ class RecordService:
         """Destroy the record's text for good (its own key, if it has one, then the ciphertext);
         the record, its codes and its pseudonyms stay. Returns whether there was text."""
         record_id = validate_record_id(record_id)
-        reason_code = _validate_code(reason_code, "reason_code")
+        reason_code = validate_code(reason_code, "reason_code")
         with session_scope(self._engine) as session:
             if session.get(Record, record_id) is None:
                 self._audit.append("record.shred_text", targets=[record_id], outcome="not_found")

@@ -54,8 +54,7 @@ from pseudovault.vault.retention.receipts import (
 )
 from pseudovault.vault.retention.restrictions import restricted_ids
 from pseudovault.vault.retention.service import RetentionService
-from pseudovault.vault.store.db import session_scope
-from pseudovault.vault.store.models import (
+from pseudovault.vault.store.data_models import (
     ErasureReceiptRow,
     Provision,
     Record,
@@ -67,6 +66,7 @@ from pseudovault.vault.store.models import (
     Subject,
     Tombstone,
 )
+from pseudovault.vault.store.db import session_scope
 from pseudovault.vault.subjects import validate_subject_id
 
 __all__ = ["ErasureReceipt", "ErasureService", "validate_request_id"]
@@ -315,7 +315,7 @@ class ErasureService:
                     "erasure.request",
                     targets=[request_id, subject_id],
                     detail={
-                        "fields_destroyed": len(body["destroyed"]["subject_fields"]),  # type: ignore[index]
+                        "fields_destroyed": len(body["destroyed"]["subject_fields"]),  # type: ignore[index]  # the receipt body built above
                         "records_deleted": len(deleted_records),
                         "retained": len(retained),
                         "separated_destroyed": len(destroyed_separated),

@@ -38,8 +38,8 @@ from pseudovault.vault.audit import AuditLog, current_actor
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
 from pseudovault.vault.ids import validate_code, validate_subject_id
+from pseudovault.vault.store.data_models import LegalHold, Record, SeparatedItem, Subject
 from pseudovault.vault.store.db import one_of, session_scope
-from pseudovault.vault.store.models import LegalHold, Record, SeparatedItem, Subject
 
 __all__ = [
     "TARGET_KINDS",

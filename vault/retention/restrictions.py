@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, and_, delete, exists, select
 from sqlalchemy.orm import Session
 
-from pseudovault.vault.store.models import ProcessingRestriction
+from pseudovault.vault.store.data_models import ProcessingRestriction
 
 __all__ = [
     "REASONS",

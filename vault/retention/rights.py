@@ -42,7 +42,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from pseudovault.vault.audit.log import AuditLog, validate_purpose
+from pseudovault.vault.audit import AuditLog, validate_purpose
 from pseudovault.vault.clock import Clock, past_timestamp
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
 from pseudovault.vault.retention.holds import validate_reference
@@ -54,8 +54,8 @@ from pseudovault.vault.retention.restrictions import (
     restriction_reasons,
 )
 from pseudovault.vault.retention.service import RetentionService
+from pseudovault.vault.store.data_models import Provision, Record, RightsRequest, Subject
 from pseudovault.vault.store.db import session_scope
-from pseudovault.vault.store.models import Provision, Record, RightsRequest, Subject
 from pseudovault.vault.subjects import validate_reason_code, validate_subject_id
 
 __all__ = [
@@ -279,7 +279,7 @@ class RightsService:
             if row.state != "open":
                 raise ConflictError(f"request {request_id} is already {row.state}")
             self._close(session, row, now, outcome)
-            return row.id
+            return str(row.id)
         rows = list(
             session.scalars(
                 select(RightsRequest).where(

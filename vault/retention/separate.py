@@ -5,10 +5,8 @@ category with ``on_erasure = "retain"``) or a category's period ends with the ``
 action, the fields of that category move out of the subject into a *separated item*: new rows in
 ``separated_items``/``separated_fields``, encrypted under a data key of the item's own (key store
 ``record_keys``, keyed by the item id, a random UUID; rewrapped and counted like records' keys),
-with associated data (every part prefixed by its length, 4 bytes big endian)::
-
-    len || b"pseudovault/separated" || len || item id (ASCII) || len || field name (ASCII)
-        || len || schema version (4 bytes, big endian)
+with the associated data of :mod:`vault.crypto.fields` (label ``pseudovault/separated``, the item
+id, the field name, the schema version).
 
 A separated item is not a subject: it is in no subject listing, read, check or export. It is
 read only through :meth:`SeparateStorage.read` (scope ``restricted:read``, a legal-request
@@ -38,37 +36,25 @@ from sqlalchemy.orm import Session
 
 from pseudovault.keys.aead import Aead
 from pseudovault.keys.errors import DecryptionError
-from pseudovault.vault.audit.log import AuditLog, validate_purpose
+from pseudovault.vault.audit import AuditLog, validate_purpose
 from pseudovault.vault.clock import Clock
+from pseudovault.vault.crypto.fields import FieldCipher, FieldOwner
 from pseudovault.vault.crypto.keystore import KeyHierarchy
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
-from pseudovault.vault.records import TEXT_FIELDS, record_associated_data, validate_record_id
+from pseudovault.vault.records import TEXT_FIELDS, validate_record_id
 from pseudovault.vault.retention.holds import refuse_if_held
 from pseudovault.vault.retention.restrictions import add_restriction, restriction_reasons
+from pseudovault.vault.store.data_models import Record, RecordField, RetentionItem, SeparatedField, SeparatedItem, SubjectField
 from pseudovault.vault.store.db import checkpoint_sqlite, session_scope
-from pseudovault.vault.store.models import (
-    Record,
-    RecordField,
-    RetentionItem,
-    SeparatedField,
-    SeparatedItem,
-    SubjectField,
-)
-from pseudovault.vault.subjects import field_associated_data, validate_subject_id
+from pseudovault.vault.subjects import validate_subject_id
 
-__all__ = ["DESTROY_ACTION", "SCHEMA_VERSION", "SeparateStorage", "SeparatedView", "separated_associated_data"]
+__all__ = ["DESTROY_ACTION", "SCHEMA_VERSION", "SeparateStorage", "SeparatedView"]
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 #: the action of a separated item's retention item
 DESTROY_ACTION = "destroy"
-_AD_LABEL = b"pseudovault/separated"
-
-
-def separated_associated_data(item_id: str, name: str, schema_version: int) -> bytes:
-    parts = (_AD_LABEL, item_id.encode("ascii"), name.encode("ascii"), schema_version.to_bytes(4, "big"))
-    return b"".join(len(part).to_bytes(4, "big") + part for part in parts)
 
 
 @dataclass(frozen=True)
@@ -137,16 +123,16 @@ class SeparateStorage:
             rows = session.execute(stmt.order_by(SubjectField.name)).all()
         if not rows:
             return None
-        source = self._keys.data_aead(subject_id)
+        source = FieldCipher(self._keys.data_aead(subject_id), FieldOwner.SUBJECT, subject_id)
         plaintexts: dict[str, bytes] = {}
         for name, ciphertext, schema_version in rows:
-            plaintexts[name] = source.decrypt(bytes(ciphertext), field_associated_data(subject_id, name, schema_version))
+            plaintexts[name] = source.decrypt(name, bytes(ciphertext), schema_version)
         item_id = str(uuid.uuid4())
         now = self._clock.now()
         with session_scope(self._keys.engine, write=True) as key_session:
             item_key = self._keys.create_record_key(key_session, item_id)
         try:
-            aead = Aead(item_key)
+            cipher = FieldCipher(Aead(item_key), FieldOwner.SEPARATED, item_id)
             with session_scope(self._engine, write=True) as session:
                 session.add(
                     SeparatedItem(
@@ -164,7 +150,7 @@ class SeparateStorage:
                     SeparatedField(
                         item_id=item_id,
                         name=name,
-                        ciphertext=aead.encrypt(value, separated_associated_data(item_id, name, SCHEMA_VERSION)),
+                        ciphertext=cipher.encrypt(name, value, SCHEMA_VERSION),
                         schema_version=SCHEMA_VERSION,
                     )
                     for name, value in plaintexts.items()
@@ -249,9 +235,9 @@ class SeparateStorage:
                 )
             ).all()
         try:
-            aead = self._keys.record_aead(item_id)
+            cipher = FieldCipher(self._keys.record_aead(item_id), FieldOwner.SEPARATED, item_id)
             values = {
-                name: aead.decrypt(bytes(ct), separated_associated_data(item_id, name, version)).decode("utf-8")
+                name: cipher.decrypt(name, bytes(ct), version).decode("utf-8")
                 for name, ct, version in rows
             }
         except NotFoundError:
@@ -294,9 +280,10 @@ class SeparateStorage:
         values: dict[str, str | None] = dict.fromkeys(TEXT_FIELDS)
         if rows:
             aead = self._keys.record_aead(record_id) if own_key else self._keys.data_aead(subject_id or "")
+            cipher = FieldCipher(aead, FieldOwner.RECORD, record_id)
             try:
                 for name, ct, version in rows:
-                    values[name] = aead.decrypt(bytes(ct), record_associated_data(record_id, name, version)).decode("utf-8")
+                    values[name] = cipher.decrypt(name, bytes(ct), version).decode("utf-8")
             except (DecryptionError, UnicodeDecodeError):
                 self._audit.append("separated.read_record", targets=[record_id], purpose=purpose_text, outcome="error")
                 raise DecryptionError() from None

@@ -61,8 +61,7 @@ from pseudovault.vault.retention.holds import HoldService, active_holds
 from pseudovault.vault.retention.policies import TRIGGERS, Policy, PolicySet
 from pseudovault.vault.retention.separate import SeparateStorage
 from pseudovault.vault.retention.sweeper import Sweeper
-from pseudovault.vault.store.db import one_of, session_scope
-from pseudovault.vault.store.models import (
+from pseudovault.vault.store.data_models import (
     LegalHold,
     ProcessingRestriction,
     Record,
@@ -75,6 +74,7 @@ from pseudovault.vault.store.models import (
     SubjectCategory,
     SubjectField,
 )
+from pseudovault.vault.store.db import one_of, session_scope
 from pseudovault.vault.subjects import (
     SubjectService,
     validate_field_name,

@@ -57,8 +57,7 @@ from pseudovault.vault.crypto.keystore import KeyHierarchy
 from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.retention.policies import PolicySet
 from pseudovault.vault.retention.separate import SeparateStorage
-from pseudovault.vault.store.db import checkpoint_sqlite, one_of, session_scope
-from pseudovault.vault.store.models import (
+from pseudovault.vault.store.data_models import (
     ProcessingRestriction,
     Record,
     RecordField,
@@ -68,6 +67,7 @@ from pseudovault.vault.store.models import (
     SeparatedItem,
     Subject,
 )
+from pseudovault.vault.store.db import checkpoint_sqlite, one_of, session_scope
 from pseudovault.vault.subjects import SubjectService
 
 __all__ = ["DEFAULT_LEASE", "MAX_BATCH_SIZE", "SweepReport", "SweepSource", "Sweeper"]

@@ -18,10 +18,11 @@ with a connection to it, and review the generated file by hand.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -29,8 +30,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, text
 
+from pseudovault.vault.store.base import DataBase, KeysBase
 from pseudovault.vault.store.db import make_engine
-from pseudovault.vault.store.models import DataBase, KeysBase
 
 __all__ = [
     "StoreSchema",
@@ -127,7 +128,7 @@ def current_revisions(data_url: Engine | str, keys_url: Engine | str) -> dict[st
     return {DATA.name: current_revision(data_url, DATA), KEYS.name: current_revision(keys_url, KEYS)}
 
 
-def _include_name(store: StoreSchema):  # type: ignore[no-untyped-def]
+def _include_name(store: StoreSchema) -> Callable[[str | None, str, object], bool]:
     """Autogenerate and compare look at this store's tables only (another store may share the database)."""
 
     def include_name(name: str | None, type_: str, _parent_names: object) -> bool:
@@ -147,7 +148,7 @@ def run_env(store: StoreSchema) -> None:
     from alembic import context
 
     config = context.config
-    options = {
+    options: dict[str, Any] = {
         "target_metadata": store.metadata,
         "version_table": store.version_table,
         "include_name": _include_name(store),

@@ -12,13 +12,8 @@ Input rules (a violation is :class:`vault.errors.InvalidInputError` and nothing 
 * a reason code matches ``[a-z][a-z0-9_]{0,39}``: a code, never free text.
 
 Each field's ciphertext is :class:`keys.aead.Aead` output (``nonce || ciphertext || tag``) under
-the subject's data key, with associated data (every part prefixed by its length, 4 bytes big
-endian)::
-
-    len || b"pseudovault/field" || len || subject id (ASCII) || len || field name (ASCII)
-        || len || schema version (4 bytes, big endian)
-
-so a ciphertext copied to another subject, another field or another schema version fails to
+the subject's data key, with the associated data of :mod:`vault.crypto.fields` (label
+``pseudovault/field``, the subject id, the field name, the schema version), so a ciphertext copied to another subject, another field or another schema version fails to
 decrypt. Any failure to decrypt while reading is one opaque :class:`keys.errors.DecryptionError`:
 the read returns nothing, never the fields that did decrypt.
 
@@ -40,6 +35,7 @@ after the first step, shredding again completes it.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import logging
 import uuid
@@ -53,16 +49,18 @@ from sqlalchemy.orm import Session
 
 from pseudovault.keys.aead import Aead
 from pseudovault.keys.errors import DecryptionError
-from pseudovault.vault.audit.log import AuditLog, validate_purpose
+from pseudovault.vault.audit import AuditLog, validate_purpose
 from pseudovault.vault.clock import Clock
+from pseudovault.vault.crypto.fields import FieldCipher, FieldOwner
 from pseudovault.vault.crypto.keystore import KeyHierarchy
 from pseudovault.vault.crypto.ledger import SOURCE as LEDGER_SOURCE
 from pseudovault.vault.crypto.ledger import ShredLedger
 from pseudovault.vault.errors import InvalidInputError, NotFoundError
 from pseudovault.vault.ids import validate_field_name, validate_reason_code, validate_subject_id
 from pseudovault.vault.retention.holds import HeldError, active_holds, refuse_if_held
+from pseudovault.vault.store.data_models import Record, RecordField, Subject, SubjectField, Tombstone
 from pseudovault.vault.store.db import checkpoint_sqlite, insert_rows, one_of, session_scope
-from pseudovault.vault.store.models import Record, RecordField, ShredLedgerEntry, Subject, SubjectField, Tombstone
+from pseudovault.vault.store.key_models import ShredLedgerEntry
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -73,7 +71,6 @@ __all__ = [
     "SubjectService",
     "SubjectSummary",
     "ShredResult",
-    "field_associated_data",
     "validate_subject_id",
     "validate_field_name",
     "validate_reason_code",
@@ -88,7 +85,6 @@ MAX_LIST_LIMIT = 1000
 #: the reason code of a tombstone written back by :meth:`SubjectService.replay_shred_ledger`
 REPLAY_REASON_CODE = "ledger_replay"
 
-_AD_LABEL = b"pseudovault/field"
 _REPLAY_BATCH = 500
 
 
@@ -113,17 +109,6 @@ class ShredResult:
 
 
 @functools.lru_cache(maxsize=16_384)
-def field_associated_data(subject_id: str, name: str, schema_version: int) -> bytes:
-    """The associated data binding a field ciphertext to its subject, name and schema version."""
-    parts = (
-        _AD_LABEL,
-        subject_id.encode("ascii"),
-        name.encode("ascii"),
-        schema_version.to_bytes(4, "big"),
-    )
-    return b"".join(len(part).to_bytes(4, "big") + part for part in parts)
-
-
 
 
 
@@ -177,7 +162,7 @@ class SubjectService:
 
     @staticmethod
     def _encrypt(aead: Aead, subject_id: str, name: str, value: bytes) -> bytes:
-        return aead.encrypt(value, field_associated_data(subject_id, name, SCHEMA_VERSION))
+        return FieldCipher(aead, FieldOwner.SUBJECT, subject_id).encrypt(name, value, SCHEMA_VERSION)
 
     def _checkpoint(self) -> None:
         """After deleting keys or ciphertext, move old page images out of SQLite's write-ahead log."""
@@ -247,11 +232,11 @@ class SubjectService:
             if wanted is not None:
                 stmt = stmt.where(SubjectField.name.in_(wanted))
             rows = session.execute(stmt).all() if wanted is None or wanted else []
-        aead = self._keys.data_aead(subject_id)
+        cipher = FieldCipher(self._keys.data_aead(subject_id), FieldOwner.SUBJECT, subject_id)
         out: dict[str, str] = {}
         try:
             for name, ciphertext, schema_version in rows:
-                plaintext = aead.decrypt(ciphertext, field_associated_data(subject_id, name, schema_version))
+                plaintext = cipher.decrypt(name, ciphertext, schema_version)
                 out[name] = plaintext.decode("utf-8")
         except (DecryptionError, UnicodeDecodeError):
             log.warning("subject %s: a field failed to decrypt", subject_id)
@@ -387,7 +372,7 @@ class SubjectService:
         log.info("shredded subject %s (reason %s, already %s)", subject_id, reason_code, already)
         return ShredResult(subject_id=subject_id, shredded_at=shredded_at, already=already)
 
-    def shred_many(self, subject_ids: Collection[str], reason_code: str = "request") -> list[ShredResult]:
+    def shred_many(self, subject_ids: Collection[str], reason_code: str = "request") -> builtins.list[ShredResult]:
         """Shred many subjects with one unit of work per store (the retention sweeper's batch
         path): for each, what :meth:`shred` does, in the same order (every data key is deleted and
         ledgered, then the data and tombstones go), audited as one ``subject.shred_many`` entry

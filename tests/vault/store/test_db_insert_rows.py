@@ -13,8 +13,8 @@ from sqlalchemy import Engine, Integer, LargeBinary, String, Table, event, func,
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from pseudovault.vault.store.base import UtcDateTime
 from pseudovault.vault.store.db import insert_rows, make_engine, session_scope
-from pseudovault.vault.store.models import UtcDateTime
 
 if TYPE_CHECKING:
     from conftest import StoreUrls

@@ -26,7 +26,7 @@ from pseudovault.vault.store.migrate import (
 if TYPE_CHECKING:
     from conftest import StoreUrls
 
-from pseudovault.vault.store.models import DataBase, KeysBase
+from pseudovault.vault.store.base import DataBase, KeysBase
 
 # every table of the models, and nothing else, is what the migrations create
 DATA_TABLES = set(DataBase.metadata.tables) | {"alembic_version_data"}

@@ -5,7 +5,7 @@ Revises:
 Create Date: 2026-01-01
 
 Timestamps are ``timestamp with time zone`` (UTC wall time on SQLite, see
-vault.store.models.UtcDateTime). ``subject_fields.ciphertext`` is ``nonce || AES-256-GCM || tag``.
+vault.store.base.UtcDateTime). ``subject_fields.ciphertext`` is ``nonce || AES-256-GCM || tag``.
 
 On PostgreSQL ``subject_fields.ciphertext`` gets a statistics target of 0: ``ANALYZE`` would
 otherwise copy sample values into ``pg_statistic`` (histogram bounds), where a shredded

@@ -1,134 +1,74 @@
-"""The tables of the two stores, as typed declarative models.
+"""The tables of the data store (:class:`vault.store.base.DataBase`): ids, codes, timestamps, pseudonyms
+and ciphertext, never PII in the clear.
 
-Data store (:class:`DataBase`): ``subjects``, ``subject_fields`` (one AES-256-GCM ciphertext per
-field), ``tombstones`` (what is left of a shredded subject: its id, when, and a reason code).
-
-Key store (:class:`KeysBase`): ``wrapping_keys`` (one wrapping key per epoch, wrapped by a root
-KEK version of the provider), ``subject_keys`` (each subject's data key, wrapped under an epoch's
-wrapping key with RFC 5649), ``shred_ledger`` (ids of shredded subjects, replayed after a restore).
-
-Fraud records (vault.records): ``records``, ``record_fields`` (their encrypted free text) and
-``record_identifiers`` (32-byte pseudonyms per identifier and lookup-key version) in the data
-store; ``lookup_keys`` (versioned, wrapped by the root KEK) and ``record_keys`` (data keys of
-records without a subject) in the key store.
-
-The two stores never hold a foreign key to each other: they may live in different databases.
-Each has its own ``MetaData`` with a naming convention, so constraint names are stable across
-backends and migrations. Every ``__repr__`` shows the primary key only: a repr that printed every
-column would put ciphertext and wrapped keys into logs and tracebacks.
+Subjects (vault.subjects): ``subjects``, ``subject_fields`` (one AES-256-GCM ciphertext per field),
+``tombstones`` (what is left of a shredded subject: its id, when, and a reason code). The audit log
+(vault.audit): ``audit_entries``, ``audit_head``, ``audit_checkpoints``. API keys (vault.apikeys):
+``api_keys``. Fraud records (vault.records): ``records``, ``record_fields`` (their encrypted free
+text) and ``record_identifiers`` (32-byte pseudonyms per identifier and lookup-key version).
+Retention (vault.retention): categories and trigger events of subjects and records, the stored
+expiry of each (retention items), separate storage, processing restrictions, legal holds, signed
+erasure receipts, data-subject requests, the log of provisions to third parties, and the policies
+in force.
 """
 
 from __future__ import annotations
 
-import enum
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     CheckConstraint,
-    DateTime,
-    Dialect,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
+
+from pseudovault.vault.store.base import (
+    AUDIT_PURPOSE_LENGTH,
+    DOMAIN_LENGTH,
+    EXTERNAL_REF_LENGTH,
+    FIELD_NAME_LENGTH,
+    HOLD_REFERENCE_LENGTH,
+    KIND_LENGTH,
+    REASON_CODE_LENGTH,
+    RECORD_ID_LENGTH,
+    REQUEST_ID_LENGTH,
+    RETENTION_TEXT_LENGTH,
+    SUBJECT_ID_LENGTH,
+    TARGET_KIND_LENGTH,
+    DataBase,
+    UtcDateTime,
+)
 
 __all__ = [
-    "NAMING_CONVENTION",
-    "SUBJECT_ID_LENGTH",
-    "FIELD_NAME_LENGTH",
-    "REASON_CODE_LENGTH",
-    "UtcDateTime",
-    "DataBase",
-    "KeysBase",
-    "LedgerReplay",
     "Subject",
     "SubjectField",
     "Tombstone",
-    "EpochStatus",
-    "WrappingKey",
-    "SubjectKey",
-    "ShredLedgerEntry",
-    "AUDIT_PURPOSE_LENGTH",
     "AuditEntry",
     "AuditHead",
     "AuditCheckpoint",
     "ApiKey",
-    "SigningKeyRow",
-    "RECORD_ID_LENGTH",
-    "DOMAIN_LENGTH",
     "Record",
     "RecordField",
     "RecordIdentifier",
-    "LookupKey",
-    "RecordKey",
+    "SubjectCategory",
+    "RetentionEvent",
+    "RetentionItem",
+    "SeparatedItem",
+    "SeparatedField",
+    "ProcessingRestriction",
+    "LegalHold",
+    "ErasureReceiptRow",
+    "RightsRequest",
+    "Provision",
+    "RetentionPolicyState",
 ]
-
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-SUBJECT_ID_LENGTH = 36  # a UUID in its canonical text form
-FIELD_NAME_LENGTH = 64
-REASON_CODE_LENGTH = 40
-AUDIT_PURPOSE_LENGTH = 200
-KEK_ID_LENGTH = 255
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC timestamp on every backend.
-
-    PostgreSQL stores ``timestamp with time zone``; SQLite, which has no time zones, stores the
-    UTC wall time. Naive datetimes are refused on the way in, and every value comes back aware.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("timestamps must be timezone-aware")
-        value = value.astimezone(UTC)
-        if dialect.name == "sqlite":
-            return value.replace(tzinfo=None)
-        return value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-class DataBase(DeclarativeBase):
-    """Models of the data store."""
-
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class KeysBase(DeclarativeBase):
-    """Models of the key store."""
-
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-# --- data store ---------------------------------------------------------------------------
-
 
 class Subject(DataBase):
     __tablename__ = "subjects"
@@ -169,85 +109,6 @@ class Tombstone(DataBase):
 
     def __repr__(self) -> str:
         return f"Tombstone(subject_id={self.subject_id!r})"
-
-
-# --- key store ----------------------------------------------------------------------------
-
-
-class EpochStatus(str, enum.Enum):
-    ENABLED = "enabled"  # wraps (if current) and unwraps data keys
-    DESTROYED = "destroyed"  # wrapped bytes deleted for good; the row keeps the history
-
-
-class WrappingKey(KeysBase):
-    """The wrapping key of one epoch, wrapped by the root KEK version ``kek_id``.
-
-    ``wrapped`` is NULL exactly when the epoch is destroyed; epoch numbers are never reused.
-    """
-
-    __tablename__ = "wrapping_keys"
-    __table_args__ = (
-        CheckConstraint("status IN ('enabled', 'destroyed')", name="status"),
-        CheckConstraint(
-            "(status = 'enabled' AND wrapped IS NOT NULL AND destroyed_at IS NULL)"
-            " OR (status = 'destroyed' AND wrapped IS NULL AND destroyed_at IS NOT NULL)",
-            name="wrapped_iff_enabled",
-        ),
-    )
-
-    epoch: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    kek_id: Mapped[str] = mapped_column(String(KEK_ID_LENGTH))
-    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
-    status: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    destroyed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-
-    def __repr__(self) -> str:
-        return f"WrappingKey(epoch={self.epoch!r})"
-
-
-class SubjectKey(KeysBase):
-    """A subject's data key, wrapped (RFC 5649) under the wrapping key of ``epoch``."""
-
-    __tablename__ = "subject_keys"
-
-    subject_id: Mapped[str] = mapped_column(String(SUBJECT_ID_LENGTH), primary_key=True)
-    epoch: Mapped[int] = mapped_column(Integer, ForeignKey("wrapping_keys.epoch"), index=True)
-    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-
-    def __repr__(self) -> str:
-        return f"SubjectKey(subject_id={self.subject_id!r})"
-
-
-class ShredLedgerEntry(KeysBase):
-    """A shredded subject's id: replayed after a restore so that it stays shredded."""
-
-    __tablename__ = "shred_ledger"
-
-    subject_id: Mapped[str] = mapped_column(String(SUBJECT_ID_LENGTH), primary_key=True)
-    shredded_at: Mapped[datetime] = mapped_column(UtcDateTime())
-
-    def __repr__(self) -> str:
-        return f"ShredLedgerEntry(subject_id={self.subject_id!r})"
-
-
-class LedgerReplay(KeysBase):
-    """How far the shred ledger kept outside the stores (vault.crypto.ledger) has been replayed into this
-    key store. It travels with the key store: a key store restored from a backup carries the
-    position of its time, so the next open replays every shred made since."""
-
-    __tablename__ = "ledger_replay"
-
-    source: Mapped[str] = mapped_column(String(32), primary_key=True)
-    position: Mapped[int] = mapped_column(BigInteger())
-    replayed_at: Mapped[datetime] = mapped_column(UtcDateTime())
-
-    def __repr__(self) -> str:
-        return f"LedgerReplay(source={self.source!r}, position={self.position})"
-
-
-# --- data store: audit log ------------------------------------------------------------------
 
 
 class AuditEntry(DataBase):
@@ -306,9 +167,6 @@ class AuditCheckpoint(DataBase):
         return f"AuditCheckpoint(seq={self.seq!r})"
 
 
-# --- data store: API keys -------------------------------------------------------------------
-
-
 class ApiKey(DataBase):
     """An API key: only the SHA-256 of its secret part is stored; the token is shown once.
 
@@ -327,36 +185,6 @@ class ApiKey(DataBase):
 
     def __repr__(self) -> str:
         return f"ApiKey(id={self.id!r})"
-
-
-# --- key store: signing keys ----------------------------------------------------------------
-
-
-class SigningKeyRow(KeysBase):
-    """An Ed25519 signing key (audit checkpoints, erasure receipts): its 32-byte seed wrapped
-    (RFC 5649) by root KEK version ``kek_id``; the public key in the clear."""
-
-    __tablename__ = "signing_keys"
-    __table_args__ = (CheckConstraint("status IN ('enabled', 'retired', 'destroyed')", name="status"),)
-
-    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(32))
-    kek_id: Mapped[str] = mapped_column(String(KEK_ID_LENGTH))
-    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
-    public_key: Mapped[bytes] = mapped_column(LargeBinary)
-    status: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-
-    def __repr__(self) -> str:
-        return f"SigningKeyRow(key_id={self.key_id!r})"
-
-
-# --- data store: fraud records --------------------------------------------------------------
-
-RECORD_ID_LENGTH = 36  # a UUID in its canonical text form
-DOMAIN_LENGTH = 64
-KIND_LENGTH = 80
-EXTERNAL_REF_LENGTH = 128
 
 
 class Record(DataBase):
@@ -437,65 +265,6 @@ class RecordIdentifier(DataBase):
 
     def __repr__(self) -> str:
         return f"RecordIdentifier(record_id={self.record_id!r}, slot={self.slot!r})"
-
-
-# --- key store: lookup keys and record keys ---------------------------------------------------
-
-
-class LookupKey(KeysBase):
-    """One version of the lookup key (pseudonyms), wrapped by root KEK version ``kek_id``.
-
-    ``wrapped`` is NULL exactly when the version is destroyed. One enabled version is primary.
-    """
-
-    __tablename__ = "lookup_keys"
-    __table_args__ = (
-        CheckConstraint("status IN ('enabled', 'disabled', 'destroyed')", name="status"),
-        CheckConstraint(
-            "(status IN ('enabled', 'disabled') AND wrapped IS NOT NULL AND destroyed_at IS NULL)"
-            " OR (status = 'destroyed' AND wrapped IS NULL AND destroyed_at IS NOT NULL)",
-            name="wrapped_iff_not_destroyed",
-        ),
-        CheckConstraint("status = 'enabled' OR NOT is_primary", name="primary_is_enabled"),
-    )
-
-    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    kek_id: Mapped[str] = mapped_column(String(KEK_ID_LENGTH))
-    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
-    status: Mapped[str] = mapped_column(String(16))
-    is_primary: Mapped[bool] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    destroyed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-
-    def __repr__(self) -> str:
-        return f"LookupKey(version={self.version!r})"
-
-
-class RecordKey(KeysBase):
-    """The data key of a record without a subject, wrapped (RFC 5649) under ``epoch``'s wrapping key."""
-
-    __tablename__ = "record_keys"
-
-    record_id: Mapped[str] = mapped_column(String(RECORD_ID_LENGTH), primary_key=True)
-    epoch: Mapped[int] = mapped_column(Integer, ForeignKey("wrapping_keys.epoch"), index=True)
-    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-
-    def __repr__(self) -> str:
-        return f"RecordKey(record_id={self.record_id!r})"
-
-
-# --- data store: retention (vault.retention) ------------------------------------------------
-#
-# Categories and trigger events of subjects and records, the stored expiry of each (retention
-# items, which the sweeper works through), separate storage for data kept under another law,
-# processing restrictions, legal holds, signed erasure receipts, data-subject requests and the
-# log of provisions to third parties. Ids, codes, timestamps and ciphertext only: never PII.
-
-TARGET_KIND_LENGTH = 16
-HOLD_REFERENCE_LENGTH = 64
-REQUEST_ID_LENGTH = 64
-RETENTION_TEXT_LENGTH = 500
 
 
 class SubjectCategory(DataBase):
@@ -723,18 +492,3 @@ class RetentionPolicyState(DataBase):
 
     def __repr__(self) -> str:
         return f"RetentionPolicyState(id={self.id!r})"
-
-
-__all__ += [
-    "SubjectCategory",
-    "RetentionEvent",
-    "RetentionItem",
-    "SeparatedItem",
-    "SeparatedField",
-    "ProcessingRestriction",
-    "LegalHold",
-    "ErasureReceiptRow",
-    "RightsRequest",
-    "Provision",
-    "RetentionPolicyState",
-]

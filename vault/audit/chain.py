@@ -1,0 +1,89 @@
+"""The audit chain's byte encodings: an entry's canonical fields and hash, and the message a checkpoint
+signs (layouts in :mod:`vault.audit.log`). Written once, here, for the writer and the verifier."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pseudovault.vault.store.data_models import AuditEntry
+
+__all__ = ["GENESIS_HASH", "canonical", "chain_hash", "checkpoint_message", "entry_fields", "row_fields", "timestamp_text"]
+
+
+GENESIS_HASH = "0" * 64
+
+
+_DOMAIN = b"pseudovault/audit/v1\x00"
+
+
+_CHECKPOINT_DOMAIN = b"pseudovault/audit-checkpoint/v1\x00"
+
+
+def checkpoint_message(seq: int, entry_hash: str, signed_at: datetime, key_id: str, prev_seq: int) -> bytes:
+    """The bytes a checkpoint signs (see the module docstring)."""
+    fields = {
+        "seq": seq,
+        "entry_hash": entry_hash,
+        "signed_at": timestamp_text(signed_at),
+        "key_id": key_id,
+        "prev_seq": prev_seq,
+    }
+    return _CHECKPOINT_DOMAIN + canonical(fields)
+
+
+def canonical(fields: Mapping[str, Any]) -> bytes:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def timestamp_text(at: datetime) -> str:
+    return at.isoformat(timespec="microseconds")
+
+
+def entry_fields(
+    *,
+    seq: int,
+    at: datetime,
+    actor_kind: str,
+    actor_id: str,
+    action: str,
+    targets: str,
+    purpose: str | None,
+    outcome: str,
+    client: str | None,
+    detail: str,
+) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "at": timestamp_text(at),
+        "actor_kind": actor_kind,
+        "actor_id": actor_id,
+        "action": action,
+        "targets": targets,
+        "purpose": purpose,
+        "outcome": outcome,
+        "client": client,
+        "detail": detail,
+    }
+
+
+def chain_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
+    return hashlib.sha256(_DOMAIN + prev_hash.encode("ascii") + canonical(fields)).hexdigest()
+
+
+def row_fields(row: AuditEntry) -> dict[str, Any]:
+    return entry_fields(
+        seq=row.seq,
+        at=row.at,
+        actor_kind=row.actor_kind,
+        actor_id=row.actor_id,
+        action=row.action,
+        targets=row.targets,
+        purpose=row.purpose,
+        outcome=row.outcome,
+        client=row.client,
+        detail=row.detail,
+    )

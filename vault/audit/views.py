@@ -1,0 +1,122 @@
+"""What the audit log gives back: entries, checkpoints and verification reports (ids, codes and counts
+only)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pseudovault.vault.audit.chain import GENESIS_HASH
+from pseudovault.vault.store.data_models import AuditCheckpoint, AuditEntry
+
+__all__ = ["AuditRecord", "CheckpointRecord", "VerifyReport", "to_checkpoint", "to_record"]
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    seq: int
+    at: datetime
+    actor_kind: str
+    actor_id: str
+    action: str
+    targets: tuple[str, ...]
+    purpose: str | None
+    outcome: str
+    client: str | None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    prev_hash: str = ""
+    entry_hash: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": self.at.isoformat(),
+            "actor_kind": self.actor_kind,
+            "actor_id": self.actor_id,
+            "action": self.action,
+            "targets": list(self.targets),
+            "purpose": self.purpose,
+            "outcome": self.outcome,
+            "client": self.client,
+            "detail": dict(self.detail),
+            "prev_hash": self.prev_hash,
+            "entry_hash": self.entry_hash,
+        }
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The outcome of :meth:`AuditLog.verify`.
+
+    ``entries`` counts the entries verified before the first broken link (all of them when
+    ``ok``); ``last_seq``/``last_hash`` are where the verified chain ends. ``signed`` says whether
+    checkpoints were checked at all (an AuditLog without a signer checks the hash chain only);
+    ``checkpoints`` counts the checkpoints verified and ``last_checkpoint_seq`` names the newest.
+    """
+
+    ok: bool
+    entries: int
+    first_broken_seq: int | None = None
+    reason: str | None = None
+    last_seq: int = 0
+    last_hash: str = GENESIS_HASH
+    signed: bool = False
+    checkpoints: int = 0
+    last_checkpoint_seq: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "first_broken_seq": self.first_broken_seq,
+            "reason": self.reason,
+            "last_seq": self.last_seq,
+            "last_hash": self.last_hash,
+            "signed": self.signed,
+            "checkpoints": self.checkpoints,
+            "last_checkpoint_seq": self.last_checkpoint_seq,
+        }
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    """A signed checkpoint: ``key_id``'s Ed25519 signature over the chain's hash at ``seq``."""
+
+    seq: int
+    entry_hash: str
+    signed_at: datetime
+    key_id: str
+    signature: bytes
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "entry_hash": self.entry_hash,
+            "signed_at": self.signed_at.isoformat(),
+            "key_id": self.key_id,
+            "signature": self.signature.hex(),
+        }
+
+
+def to_checkpoint(row: AuditCheckpoint) -> CheckpointRecord:
+    return CheckpointRecord(row.seq, row.entry_hash, row.signed_at, row.key_id, bytes(row.signature))
+
+
+def to_record(row: AuditEntry) -> AuditRecord:
+    return AuditRecord(
+        seq=row.seq,
+        at=row.at,
+        actor_kind=row.actor_kind,
+        actor_id=row.actor_id,
+        action=row.action,
+        targets=tuple(json.loads(row.targets)),
+        purpose=row.purpose,
+        outcome=row.outcome,
+        client=row.client,
+        detail=json.loads(row.detail),
+        prev_hash=row.prev_hash,
+        entry_hash=row.entry_hash,
+    )
