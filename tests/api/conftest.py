@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from api_support import ManualTime
 from canary import CANARY_PII
 from sqlalchemy import text
 
@@ -27,22 +28,9 @@ from pseudovault.api.settings import ApiSettings
 from pseudovault.vault.apikeys import SCOPES
 from pseudovault.vault.vault import Vault
 
-__all__ = ["ManualTime", "KeyFactory", "audit_text"]
+__all__ = ["KeyFactory", "audit_text"]
 
 KeyFactory = Callable[..., str]
-
-
-class ManualTime:
-    """A monotonic clock for the rate limiter that moves only when told to."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def audit_text(vault: Vault) -> str:

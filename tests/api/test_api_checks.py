@@ -9,8 +9,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from api_support import ManualTime
 from canary import CANARY_PII
-from conftest import ManualTime
 from fastapi.testclient import TestClient
 
 from pseudovault.api.app import create_app

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conftest import ManualTime
+from api_support import ManualTime
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 

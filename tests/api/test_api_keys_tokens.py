@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_support import ManualTime
 from canary import CANARY_PII
-from conftest import ManualTime
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from typer.testing import CliRunner

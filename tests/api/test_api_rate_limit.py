@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import ManualTime
+from api_support import ManualTime
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -184,9 +184,9 @@ def test_status_of_a_postgres_vault_hides_the_password(postgres_urls: StoreUrls,
 def test_close_forgets_keys_and_is_idempotent(vault: Vault) -> None:
     subject_id = vault.subjects.create({"email": CANARY_PII})
     vault.subjects.read(subject_id)
-    assert len(vault.crypto.cache) > 0
+    assert len(vault.cache) > 0
     vault.close()
-    assert len(vault.crypto.cache) == 0
+    assert len(vault.cache) == 0
     vault.close()
 
 

@@ -133,7 +133,7 @@ def test_the_cache_is_bounded_in_size(store_urls: StoreUrls, provider: FakeKmsPr
         ids = [vault.subjects.create({"name": f"n{i}"}) for i in range(5)]
         for subject_id in ids:
             assert vault.subjects.read(subject_id) == {"name": f"n{ids.index(subject_id)}"}
-        assert len(vault.crypto.cache) == 3
+        assert len(vault.cache) == 3
         assert f"dek/{ids[-1]}" in vault.cache and f"dek/{ids[0]}" not in vault.cache
 
 
