@@ -43,8 +43,8 @@ from pseudovault.vault.crypto.lookup import DEFAULT_REFRESH_INTERVAL, LookupKeys
 from pseudovault.vault.crypto.signing import AUDIT_PURPOSE, SigningKeys
 from pseudovault.vault.errors import ConflictError, NotInitialisedError, UnavailableError
 from pseudovault.vault.identifiers import Normalizer, NormalizerConfig
-from pseudovault.vault.records import RecordService
 from pseudovault.vault.records.bulk import BulkTransfer
+from pseudovault.vault.records.service import RecordService
 from pseudovault.vault.retention.categories import CategoryCatalogue
 from pseudovault.vault.retention.erasure import ErasureService
 from pseudovault.vault.retention.holds import HoldService
@@ -55,7 +55,7 @@ from pseudovault.vault.retention.service import RetentionService
 from pseudovault.vault.store.db import make_engine, redact_url, sqlite_path
 from pseudovault.vault.store.migrate import DATA, KEYS, StoreSchema, current_revision, head_revisions, upgrade_store
 from pseudovault.vault.store.vacuum import DeferredVacuum
-from pseudovault.vault.subjects import SubjectService
+from pseudovault.vault.subjects.service import SubjectService
 
 __all__ = ["RecordsConfig", "Vault"]
 

@@ -46,7 +46,7 @@ from pseudovault.api.schemas import BodyDatetime, RequestModel, ResponseModel
 from pseudovault.vault.crypto.lookup import DEFAULT_DOMAIN
 from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.identifiers import InvalidIdentifierError
-from pseudovault.vault.records import MAX_IDENTIFIERS, MAX_LIST_LIMIT, MAX_TEXT_BYTES, RecordView
+from pseudovault.vault.records.views import MAX_IDENTIFIERS, MAX_LIST_LIMIT, MAX_TEXT_BYTES, RecordView
 from pseudovault.vault.store.base import AUDIT_PURPOSE_LENGTH
 
 __all__ = ["router", "RecordOut", "RecordPageOut", "encode_cursor", "decode_cursor"]

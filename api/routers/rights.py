@@ -40,7 +40,7 @@ from pseudovault.api.routers.subjects import FieldName, FieldValue, Purpose
 from pseudovault.api.schemas import BodyUuid, PastTimestamp, ReasonCode, Reference, RequestModel, ResponseModel
 from pseudovault.vault.errors import NotFoundError
 from pseudovault.vault.retention.rights import DEADLINE_DAYS, CorrectionResult, ProvisionView, RightsRequestView
-from pseudovault.vault.subjects import MAX_FIELDS
+from pseudovault.vault.subjects.service import MAX_FIELDS
 
 __all__ = ["router"]
 

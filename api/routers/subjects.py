@@ -29,7 +29,7 @@ from pseudovault.api.schemas import PastTimestamp, RequestModel, ResponseModel
 from pseudovault.vault.errors import NotFoundError
 from pseudovault.vault.retention.service import ItemView
 from pseudovault.vault.store.base import AUDIT_PURPOSE_LENGTH
-from pseudovault.vault.subjects import MAX_FIELDS, MAX_LIST_LIMIT, MAX_VALUE_BYTES
+from pseudovault.vault.subjects.service import MAX_FIELDS, MAX_LIST_LIMIT, MAX_VALUE_BYTES
 
 __all__ = ["router", "Event", "EventRequest", "RetentionItemOut", "RetentionItems"]
 

@@ -44,10 +44,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, Table, bindparam, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine
 from sqlalchemy.pool import StaticPool
 
 from pseudovault.vault.checks.decisions import Decision, DecisionPolicy, Match, strongest
@@ -55,10 +54,10 @@ from pseudovault.vault.clock import Clock
 from pseudovault.vault.crypto.lookup import DEFAULT_DOMAIN, LookupKeys, LookupSet, lookalike_label, validate_domain
 from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.identifiers import InvalidIdentifierError, NormalizedIdentifier, Normalizer
+from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.records.validation import normalize_identifiers
 from pseudovault.vault.records.views import LIVE_STATUSES
 from pseudovault.vault.retention.restrictions import processable_records
-from pseudovault.vault.store.data_models import Record, RecordIdentifier
 from pseudovault.vault.store.db import session_scope
 
 __all__ = ["CheckService", "MAX_BATCH_SIGNUPS", "QUERY_CHUNK", "KEPT_CONNECTIONS"]
@@ -115,37 +114,10 @@ class CheckService:
         self._clock = clock
         self._policy = policy or DecisionPolicy.default()
         self._domains: set[str] = {DEFAULT_DOMAIN}
-        ri = cast(Table, RecordIdentifier.__table__)
-        r = cast(Table, Record.__table__)
-        # the live, unexpired, processable records of the domain (the pseudonyms are joined to it)
-        record_filter = (
-            r.c.domain == bindparam("domain"),
-            r.c.status.in_(LIVE_STATUSES),
-            or_(r.c.expires_at.is_(None), r.c.expires_at > bindparam("now", type_=r.c.expires_at.type)),
-            # restricted records and records of restricted subjects never match (vault.retention)
-            processable_records(r),
-        )
-        identifier_columns = (
-            ri.c.pseudonym,
-            ri.c.record_id,
-            ri.c.slot,
-            ri.c.lookup_version,
-            ri.c.lookalike,
-            ri.c.kind,
-            ri.c.norm_version,
-        )
-        record_columns = (r.c.category, r.c.reason_code, r.c.severity, r.c.status)
-        # two statements: the pseudonyms' rows by the pseudonym index alone (most checks miss, and
-        # a miss costs this one probe), then, only for hits, their records by primary key, kept
-        # when live, unexpired and processable (the filter the check's answer depends on)
-        self._queries = {
-            "identifiers": select(*identifier_columns).where(
-                ri.c.pseudonym.in_(bindparam("items", expanding=True))
-            ),
-            "records": select(r.c.id, *record_columns).where(
-                r.c.id.in_(bindparam("items", expanding=True)), *record_filter
-            ),
-        }
+        # two statements (vault.records.repository): the pseudonyms' rows by the pseudonym index,
+        # then, only for hits, their records when live, unexpired and processable; restricted
+        # records and records of restricted subjects never match (vault.retention)
+        self._queries = records_repository.match_queries(LIVE_STATUSES, processable_records)
         # (statement, number of items) -> (the driver's SQL, how to build its parameters,
         # positional?, are the parameters just the items in order?)
         self._compiled: dict[tuple[str, int], tuple[str, list[tuple[str, str, Any]], bool, bool]] = {}
@@ -154,12 +126,9 @@ class CheckService:
         self._shared = isinstance(data_engine.pool, StaticPool)  # SQLite in memory: never detach
         self._disconnects: tuple[type[BaseException], ...] = (data_engine.dialect.loaded_dbapi.OperationalError,)
         self._closed = False
-        self._bind_now = r.c.expires_at.type.dialect_impl(data_engine.dialect).bind_processor(data_engine.dialect)
-        dialect = data_engine.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        self._reindex = insert(ri).on_conflict_do_nothing(
-            index_elements=["record_id", "slot", "lookup_version", "lookalike"]
-        )
+        expires_at = records_repository.expires_at_type()
+        self._bind_now = expires_at.dialect_impl(data_engine.dialect).bind_processor(data_engine.dialect)
+        self._reindex = records_repository.reindex_insert(data_engine.dialect.name)
 
     def __repr__(self) -> str:
         return f"CheckService(policy={self._policy!r})"

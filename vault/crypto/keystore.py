@@ -483,6 +483,13 @@ class KeyHierarchy:
                 row.position, row.replayed_at = position, self._clock.now()
 
     @staticmethod
+    def ledger_entries(session: Session, subject_ids: Collection[str]) -> dict[str, datetime]:
+        """``{subject id: shredded at}`` for the subjects among ``subject_ids`` in the shred ledger."""
+        ids = list(subject_ids)
+        stmt = select(ShredLedgerEntry.subject_id, ShredLedgerEntry.shredded_at).where(one_of(ShredLedgerEntry.subject_id, ids))
+        return dict(session.execute(stmt).tuples().all())
+
+    @staticmethod
     def ledger_page(session: Session, after: str | None, limit: int) -> list[tuple[str, datetime]]:
         """Shred ledger entries ordered by subject id, ``limit`` at a time after ``after``."""
         stmt = select(ShredLedgerEntry.subject_id, ShredLedgerEntry.shredded_at).order_by(ShredLedgerEntry.subject_id)

@@ -42,11 +42,11 @@ import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NoReturn, cast
+from typing import Any, NoReturn
 
-from sqlalchemy import CursorResult, Engine, and_, delete, exists, func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from pseudovault.keys.provider import KekProvider, WrappedKey
 from pseudovault.keys.pseudonym import Pseudonymizer
@@ -54,7 +54,7 @@ from pseudovault.keys.wrap import generate_key
 from pseudovault.vault.audit import AuditLog
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError, NotInitialisedError
-from pseudovault.vault.store.data_models import RecordIdentifier
+from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.store.db import checkpoint_sqlite, session_scope
 from pseudovault.vault.store.key_models import LookupKey
 
@@ -353,24 +353,8 @@ class LookupKeys:
                     select(LookupKey.version).where(LookupKey.status == _ENABLED, LookupKey.version != version)
                 )
             )
-        other = aliased(RecordIdentifier)
-        covered = exists().where(
-            and_(
-                other.record_id == RecordIdentifier.record_id,
-                other.slot == RecordIdentifier.slot,
-                other.lookalike == RecordIdentifier.lookalike,
-                other.lookup_version.in_(others),
-            )
-        )
-        stmt = (
-            select(func.count())
-            .select_from(RecordIdentifier)
-            .where(RecordIdentifier.lookup_version == version, RecordIdentifier.lookalike.is_(False))
-        )
-        if others:
-            stmt = stmt.where(~covered)
         with session_scope(self._data_engine) as session:
-            return int(session.scalar(stmt) or 0)
+            return records_repository.count_orphaned_pseudonyms(session, version, others)
 
     def destroy(self, version: int, *, force: bool = False) -> int:
         """Delete a non-primary version's key for good, then its pseudonyms; returns how many
@@ -410,11 +394,7 @@ class LookupKeys:
             raise
         self._invalidate()
         with session_scope(self._data_engine, write=True) as session:
-            result = cast(
-                CursorResult[Any],
-                session.execute(delete(RecordIdentifier).where(RecordIdentifier.lookup_version == version)),
-            )
-            deleted = result.rowcount
+            deleted = records_repository.delete_pseudonyms(session, version)
         checkpoint_sqlite(self._keys_engine)
         self._audit.append(
             "keys.destroy_lookup",
@@ -434,9 +414,4 @@ class LookupKeys:
     def pseudonym_counts(self) -> dict[int, int]:
         """How many pseudonyms the data store holds under each version."""
         with session_scope(self._data_engine) as session:
-            return {
-                int(version): int(count)
-                for version, count in session.execute(
-                    select(RecordIdentifier.lookup_version, func.count()).group_by(RecordIdentifier.lookup_version)
-                )
-            }
+            return records_repository.pseudonym_counts(session)

@@ -105,8 +105,9 @@ from pseudovault.vault.records.views import (
 from pseudovault.vault.retention.categories import Category, CategoryCatalogue
 from pseudovault.vault.retention.policies import CATALOGUE
 from pseudovault.vault.retention.restrictions import in_separate_storage, not_in_separate_storage
-from pseudovault.vault.store.data_models import Record, RecordField, RecordIdentifier, Subject
+from pseudovault.vault.store.data_models import Record, RecordField, RecordIdentifier
 from pseudovault.vault.store.db import checkpoint_sqlite, session_scope
+from pseudovault.vault.subjects import repository as subjects_repository
 
 __all__ = ["RecordService"]
 
@@ -166,7 +167,7 @@ class RecordService:
     def _subject_aead(self, subject_id: str) -> Aead:
         """The subject's AEAD, after checking the subject exists; NotFoundError otherwise."""
         with session_scope(self._engine) as session:
-            if session.get(Subject, subject_id) is None:
+            if not subjects_repository.exists(session, subject_id):
                 raise NotFoundError("subject", subject_id)
         return self._keys.data_aead(subject_id)
 
@@ -393,7 +394,7 @@ class RecordService:
                 raise DuplicateRecordError(existing.id)
         subject_ids = {p.subject_id for p in items if p.subject_id is not None}
         if subject_ids:
-            present = set(session.scalars(select(Subject.id).where(Subject.id.in_(subject_ids))))
+            present = subjects_repository.present(session, subject_ids)
             missing = sorted(subject_ids - present)
             if missing:
                 raise NotFoundError("subject", missing[0])

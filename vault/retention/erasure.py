@@ -44,6 +44,8 @@ from pseudovault.vault.audit import AuditLog
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.crypto.signing import AUDIT_PURPOSE, SigningKeys
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
+from pseudovault.vault.records import repository as records_repository
+from pseudovault.vault.records.repository import RecordFacts
 from pseudovault.vault.retention.holds import HeldError, active_holds, refuse_if_held
 from pseudovault.vault.retention.receipts import (
     RECEIPT_TYPE,
@@ -57,17 +59,14 @@ from pseudovault.vault.retention.service import RetentionService
 from pseudovault.vault.store.data_models import (
     ErasureReceiptRow,
     Provision,
-    Record,
-    RecordField,
     RetentionEvent,
     RetentionItem,
     RightsRequest,
     SeparatedItem,
-    Subject,
-    Tombstone,
 )
 from pseudovault.vault.store.db import session_scope
-from pseudovault.vault.subjects import validate_subject_id
+from pseudovault.vault.subjects import repository as subjects_repository
+from pseudovault.vault.subjects.service import validate_subject_id
 
 __all__ = ["ErasureReceipt", "ErasureService", "validate_request_id"]
 
@@ -168,15 +167,15 @@ class ErasureService:
         requested_at = self._clock.now()
         retention.ensure_applied()
         with session_scope(self._engine) as session:
-            present = session.get(Subject, subject_id) is not None
-            tombstoned = session.get(Tombstone, subject_id) is not None
+            present = subjects_repository.exists(session, subject_id)
+            tombstoned = subjects_repository.is_tombstoned(session, subject_id)
             separated_before = list(session.scalars(select(SeparatedItem).where(SeparatedItem.origin_id == subject_id)))
             if not (present or tombstoned or separated_before):
                 self._audit.append("erasure.request", targets=[request_id, subject_id], outcome="not_found")
                 raise NotFoundError("subject", subject_id)
             try:
                 refuse_if_held(session, "subject", subject_id, requested_at)
-                linked = list(session.scalars(select(Record).where(Record.subject_id == subject_id).order_by(Record.id)))
+                linked = records_repository.facts_of_subject(session, subject_id)
                 record_holds = active_holds(session, "record", [r.id for r in linked], requested_at)
                 if record_holds:
                     first = min(record_holds)
@@ -188,7 +187,7 @@ class ErasureService:
             categories = retention.category_fields(session, [subject_id])[subject_id] if present else {}
             events = retention.trigger_events(session, "subject", [subject_id]).get(subject_id, {})
             evidence = {
-                r.id: sorted(session.scalars(select(RecordField.name).where(RecordField.record_id == r.id)))
+                r.id: records_repository.text_field_names(session, r.id)
                 for r in linked
                 if not r.own_key
             }
@@ -234,7 +233,7 @@ class ErasureService:
             retention.separate.destroy_many(to_destroy, reason_code="erasure", outcome="erased")
         # 3. linked records
         deleted_records: list[dict[str, Any]] = []
-        kept_records: list[Record] = []
+        kept_records: list[RecordFacts] = []
         for record in linked:
             policy = policies.get(record.category)
             if policy is not None and policy.on_erasure == "destroy":

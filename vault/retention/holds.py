@@ -38,8 +38,10 @@ from pseudovault.vault.audit import AuditLog, current_actor
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
 from pseudovault.vault.ids import validate_code, validate_subject_id
-from pseudovault.vault.store.data_models import LegalHold, Record, SeparatedItem, Subject
+from pseudovault.vault.records import repository as records_repository
+from pseudovault.vault.store.data_models import LegalHold, SeparatedItem
 from pseudovault.vault.store.db import one_of, session_scope
+from pseudovault.vault.subjects import repository as subjects_repository
 
 __all__ = [
     "TARGET_KINDS",
@@ -239,8 +241,8 @@ class HoldService:
     @staticmethod
     def _exists(session: Session, target_kind: str, target_id: str) -> bool:
         if target_kind == "record":
-            return session.get(Record, target_id) is not None
-        if session.get(Subject, target_id) is not None:
+            return records_repository.exists(session, target_id)
+        if subjects_repository.exists(session, target_id):
             return True
         return session.scalar(select(SeparatedItem.id).where(SeparatedItem.origin_id == target_id).limit(1)) is not None
 

@@ -45,6 +45,7 @@ from sqlalchemy import select
 from pseudovault.vault.audit import AuditLog, validate_purpose
 from pseudovault.vault.clock import Clock, past_timestamp
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
+from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.retention.holds import validate_reference
 from pseudovault.vault.retention.restrictions import (
     add_restriction,
@@ -54,9 +55,10 @@ from pseudovault.vault.retention.restrictions import (
     restriction_reasons,
 )
 from pseudovault.vault.retention.service import RetentionService
-from pseudovault.vault.store.data_models import Provision, Record, RightsRequest, Subject
+from pseudovault.vault.store.data_models import Provision, RightsRequest
 from pseudovault.vault.store.db import session_scope
-from pseudovault.vault.subjects import validate_reason_code, validate_subject_id
+from pseudovault.vault.subjects import repository as subjects_repository
+from pseudovault.vault.subjects.service import validate_reason_code, validate_subject_id
 
 __all__ = [
     "DEADLINE_DAYS",
@@ -203,7 +205,7 @@ class RightsService:
         now = self._clock.now()
         received = now if received_at is None else past_timestamp(received_at, "received_at", now)
         with session_scope(self._engine, write=True) as session:
-            if session.get(Subject, subject_id) is None:
+            if not subjects_repository.exists(session, subject_id):
                 raise NotFoundError("subject", subject_id)
             row = self._open(session, subject_id, kind, received, reference)
             return self._view(row, now)
@@ -303,9 +305,7 @@ class RightsService:
         fields = self._subjects.read(subject_id, purpose=purpose_text)
         now = self._clock.now()
         with session_scope(self._engine) as session:
-            record_ids = list(
-                session.scalars(select(Record.id).where(Record.subject_id == subject_id).order_by(Record.created_at, Record.id))
-            )
+            record_ids = records_repository.ids_of_subject(session, subject_id)
             restrictions = restriction_reasons(session, "subject", subject_id)
             separated_records = {r for r in record_ids if in_separate_storage(session, r)}
         records = []
@@ -373,7 +373,7 @@ class RightsService:
         now = self._clock.now()
         received = now if received_at is None else past_timestamp(received_at, "received_at", now)
         with session_scope(self._engine, write=True) as session:
-            if session.get(Subject, subject_id) is None:
+            if not subjects_repository.exists(session, subject_id):
                 raise NotFoundError("subject", subject_id)
             row = self._open(session, subject_id, "correction", received, reference)
             add_restriction(session, "subject", subject_id, "correction_pending", now, request_id=row.id)
@@ -452,7 +452,7 @@ class RightsService:
         now = self._clock.now()
         received = now if received_at is None else past_timestamp(received_at, "received_at", now)
         with session_scope(self._engine, write=True) as session:
-            if session.get(Subject, subject_id) is None:
+            if not subjects_repository.exists(session, subject_id):
                 raise NotFoundError("subject", subject_id)
             row = self._open(session, subject_id, "restriction", received, reference)
             add_restriction(session, "subject", subject_id, "restriction_request", now, request_id=row.id)
@@ -513,7 +513,7 @@ class RightsService:
             provided_at=provided,
         )
         with session_scope(self._engine, write=True) as session:
-            if session.get(Subject, subject_id) is None:
+            if not subjects_repository.exists(session, subject_id):
                 raise NotFoundError("subject", subject_id)
             session.add(row)
             session.flush()

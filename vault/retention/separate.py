@@ -41,12 +41,15 @@ from pseudovault.vault.clock import Clock
 from pseudovault.vault.crypto.fields import FieldCipher, FieldOwner
 from pseudovault.vault.crypto.keystore import KeyHierarchy
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
-from pseudovault.vault.records import TEXT_FIELDS, validate_record_id
+from pseudovault.vault.ids import validate_record_id
+from pseudovault.vault.records import repository as records_repository
+from pseudovault.vault.records.views import TEXT_FIELDS
 from pseudovault.vault.retention.holds import refuse_if_held
 from pseudovault.vault.retention.restrictions import add_restriction, restriction_reasons
-from pseudovault.vault.store.data_models import Record, RecordField, RetentionItem, SeparatedField, SeparatedItem, SubjectField
+from pseudovault.vault.store.data_models import RetentionItem, SeparatedField, SeparatedItem
 from pseudovault.vault.store.db import checkpoint_sqlite, session_scope
-from pseudovault.vault.subjects import validate_subject_id
+from pseudovault.vault.subjects import repository as subjects_repository
+from pseudovault.vault.subjects.service import validate_subject_id
 
 __all__ = ["DESTROY_ACTION", "SCHEMA_VERSION", "SeparateStorage", "SeparatedView"]
 
@@ -112,15 +115,10 @@ class SeparateStorage:
         The subject's fields are left as they are: the caller deletes or shreds them (so that a
         failure here never loses data). Audited as ``separated.create``.
         """
+        if names is not None and not names:
+            return None
         with session_scope(self._engine) as session:
-            stmt = select(SubjectField.name, SubjectField.ciphertext, SubjectField.schema_version).where(
-                SubjectField.subject_id == subject_id
-            )
-            if names is not None:
-                if not names:
-                    return None
-                stmt = stmt.where(SubjectField.name.in_(list(names)))
-            rows = session.execute(stmt.order_by(SubjectField.name)).all()
+            rows = subjects_repository.field_ciphertexts(session, subject_id, names)
         if not rows:
             return None
         source = FieldCipher(self._keys.data_aead(subject_id), FieldOwner.SUBJECT, subject_id)
@@ -181,7 +179,7 @@ class SeparateStorage:
         finally:
             plaintexts.clear()
         log.info("moved %d field(s) of subject %s to separated item %s (%s)", len(rows), subject_id, item_id, category)
-        return SeparatedView(item_id, subject_id, category, reason_code, now, tuple(sorted(r.name for r in rows)), due_at)
+        return SeparatedView(item_id, subject_id, category, reason_code, now, tuple(sorted(name for name, _, _ in rows)), due_at)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -265,18 +263,14 @@ class SeparateStorage:
         record_id = validate_record_id(record_id)
         purpose_text = validate_purpose(purpose, required=True)
         with session_scope(self._engine) as session:
-            row = session.get(Record, record_id)
-            if row is None:
+            found = records_repository.facts(session, [record_id])
+            if not found:
                 self._audit.append("separated.read_record", targets=[record_id], purpose=purpose_text, outcome="not_found")
                 raise NotFoundError("record", record_id)
             if "separate_storage" not in restriction_reasons(session, "record", record_id):
                 raise ConflictError(f"record {record_id} is not in separate storage")
-            own_key, subject_id, category = row.own_key, row.subject_id, row.category
-            rows = session.execute(
-                select(RecordField.name, RecordField.ciphertext, RecordField.schema_version).where(
-                    RecordField.record_id == record_id
-                )
-            ).all()
+            own_key, subject_id, category = found[0].own_key, found[0].subject_id, found[0].category
+            rows = records_repository.text_ciphertexts(session, record_id)
         values: dict[str, str | None] = dict.fromkeys(TEXT_FIELDS)
         if rows:
             aead = self._keys.record_aead(record_id) if own_key else self._keys.data_aead(subject_id or "")

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -57,6 +57,7 @@ from pseudovault.vault.clock import Clock, past_timestamp
 from pseudovault.vault.crypto.keystore import KeyHierarchy
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
 from pseudovault.vault.ids import validate_record_id
+from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.retention.holds import HoldService, active_holds
 from pseudovault.vault.retention.policies import TRIGGERS, Policy, PolicySet
 from pseudovault.vault.retention.separate import SeparateStorage
@@ -64,23 +65,16 @@ from pseudovault.vault.retention.sweeper import Sweeper
 from pseudovault.vault.store.data_models import (
     LegalHold,
     ProcessingRestriction,
-    Record,
     RetentionEvent,
     RetentionItem,
     RetentionPolicyState,
     RightsRequest,
     SeparatedItem,
-    Subject,
     SubjectCategory,
-    SubjectField,
 )
 from pseudovault.vault.store.db import one_of, session_scope
-from pseudovault.vault.subjects import (
-    SubjectService,
-    validate_field_name,
-    validate_reason_code,
-    validate_subject_id,
-)
+from pseudovault.vault.subjects import repository as subjects_repository
+from pseudovault.vault.subjects.service import SubjectService, validate_field_name, validate_reason_code, validate_subject_id
 
 __all__ = [
     "ALL_FIELDS",
@@ -315,6 +309,13 @@ def _change(old_due: datetime | None, new_due: datetime | None, old_action: str,
     return "earlier" if new_due < old_due else "later"
 
 
+def _has_item(record_id: ColumnElement[str], category: ColumnElement[str]) -> ColumnElement[bool]:
+    """A record has its retention item: the predicate vault.records.repository.missing_ids negates."""
+    return exists().where(
+        RetentionItem.kind == "record", RetentionItem.target_id == record_id, RetentionItem.category == category
+    )
+
+
 class RetentionService:
     """Categories, events, stored due dates, policy changes and reports. See the module docstring."""
 
@@ -444,8 +445,8 @@ class RetentionService:
         now = self._clock.now()
         with session_scope(self._engine, write=True) as session:
             self.ensure_applied(session)
-            subject = session.get(Subject, subject_id)
-            if subject is None:
+            created_at = subjects_repository.created_at(session, subject_id)
+            if created_at is None:
                 raise NotFoundError("subject", subject_id)
             existing = {
                 (c, f)
@@ -461,7 +462,7 @@ class RetentionService:
                         added += 1
             if session.get(RetentionEvent, ("subject", subject_id, "collected")) is None:
                 session.add(RetentionEvent(target_kind="subject", target_id=subject_id, event="collected",
-                                           at=subject.created_at))
+                                           at=created_at))
             session.flush()
             self._refresh_subjects(session, [subject_id], self._policies, now)
             self._audit.append(
@@ -520,8 +521,8 @@ class RetentionService:
         at = now if at is None else past_timestamp(at, "at", now)
         with session_scope(self._engine, write=True) as session:
             self.ensure_applied(session)
-            model = Subject if target_kind == "subject" else Record
-            if session.get(model, target_id) is None:
+            repository = subjects_repository if target_kind == "subject" else records_repository
+            if not repository.exists(session, target_id):
                 raise NotFoundError(target_kind, target_id)
             row = session.get(RetentionEvent, (target_kind, target_id, event))
             if row is None:
@@ -531,7 +532,7 @@ class RetentionService:
             session.flush()
             if target_kind == "subject":
                 self._refresh_subjects(session, [target_id], self._policies, now)
-                linked = list(session.scalars(select(Record.id).where(Record.subject_id == target_id)))
+                linked = records_repository.ids_of_subject(session, target_id)
                 self._refresh_records(session, linked, self._policies, now)
             else:
                 self._refresh_records(session, [target_id], self._policies, now)
@@ -630,7 +631,7 @@ class RetentionService:
     def _refresh_records(self, session: Session, record_ids: Sequence[str], policies: PolicySet, now: datetime) -> None:
         if not record_ids:
             return
-        records = list(session.scalars(select(Record).where(Record.id.in_(list(record_ids)))))
+        records = records_repository.facts(session, record_ids)
         events = self.trigger_events(session, "record", [r.id for r in records])
         subject_events = self.trigger_events(session, "subject", {r.subject_id for r in records if r.subject_id})
         existing = {
@@ -655,18 +656,7 @@ class RetentionService:
         now = self._clock.now()
         added = 0
         while True:
-            missing = list(
-                session.scalars(
-                    select(Record.id)
-                    .where(
-                        ~exists().where(
-                            RetentionItem.kind == "record", RetentionItem.target_id == Record.id,
-                            RetentionItem.category == Record.category,
-                        )
-                    )
-                    .limit(_SYNC_BATCH)
-                )
-            )
+            missing = records_repository.missing_ids(session, _has_item, _SYNC_BATCH)
             if not missing:
                 return added
             self._refresh_records(session, missing, policies, now)
@@ -835,13 +825,7 @@ class RetentionService:
                     one_of(SeparatedItem.id, listed[start : start + 1000])
                 )
             ).all())
-        listed = list(records)
-        for start in range(0, len(listed), 1000):
-            for record_id, subject_id in session.execute(
-                select(Record.id, Record.subject_id).where(one_of(Record.id, listed[start : start + 1000]))
-            ):
-                if subject_id is not None:
-                    record_subject[record_id] = subject_id
+        record_subject.update(records_repository.subjects_of(session, records))
         subject_holds = active_holds(session, "subject", subjects | set(origin.values()) | set(record_subject.values()), now)
         record_holds = active_holds(session, "record", records, now)
         out: dict[int, str] = {}
@@ -944,16 +928,8 @@ class RetentionService:
 
     @staticmethod
     def subject_fields(session: Session, subject_ids: Collection[str]) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {sid: set() for sid in subject_ids}
-        listed = list(subject_ids)
-        for start in range(0, len(listed), 1000):
-            for sid, name in session.execute(
-                select(SubjectField.subject_id, SubjectField.name).where(
-                    one_of(SubjectField.subject_id, listed[start : start + 1000])
-                )
-            ):
-                out[sid].add(name)
-        return out
+        """``{subject: names of its stored fields}`` (vault.subjects.repository)."""
+        return subjects_repository.field_names(session, subject_ids)
 
     @staticmethod
     def category_fields(session: Session, subject_ids: Collection[str]) -> dict[str, dict[str, set[str]]]:

@@ -55,20 +55,13 @@ from pseudovault.vault.audit import AuditLog
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.crypto.keystore import KeyHierarchy
 from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.retention.policies import PolicySet
 from pseudovault.vault.retention.separate import SeparateStorage
-from pseudovault.vault.store.data_models import (
-    ProcessingRestriction,
-    Record,
-    RecordField,
-    RecordIdentifier,
-    RetentionEvent,
-    RetentionItem,
-    SeparatedItem,
-    Subject,
-)
+from pseudovault.vault.store.data_models import ProcessingRestriction, RetentionEvent, RetentionItem, SeparatedItem
 from pseudovault.vault.store.db import checkpoint_sqlite, one_of, session_scope
-from pseudovault.vault.subjects import SubjectService
+from pseudovault.vault.subjects import repository as subjects_repository
+from pseudovault.vault.subjects.service import SubjectService
 
 __all__ = ["DEFAULT_LEASE", "MAX_BATCH_SIZE", "SweepReport", "SweepSource", "Sweeper"]
 
@@ -179,7 +172,7 @@ class Sweeper:
         condition = and_(RetentionItem.state == "pending", RetentionItem.due_at.is_not(None), RetentionItem.due_at <= now)
         if target_id is not None:
             separated = select(SeparatedItem.id).where(SeparatedItem.origin_id == target_id)
-            linked = select(Record.id).where(Record.subject_id == target_id)
+            linked = records_repository.ids_of_subject_query(target_id)
             condition = and_(
                 condition,
                 or_(
@@ -446,7 +439,7 @@ class Sweeper:
         policies = self._service.policies
         results: dict[int, _Result] = {}
         with session_scope(self._engine, write=True) as session:
-            present = set(session.scalars(select(Record.id).where(one_of(Record.id, [i.target_id for i in items]))))
+            present = records_repository.present(session, [i.target_id for i in items])
             for item in items:
                 if item.target_id not in present:
                     results[item.id] = _Result("done", "gone")
@@ -476,21 +469,14 @@ class Sweeper:
         if not ids:
             return set()
         with session_scope(self._engine) as session:
-            rows = dict(session.execute(select(Record.id, Record.own_key).where(one_of(Record.id, ids))).all())
+            rows = records_repository.own_keys(session, ids)
         with session_scope(self._keys.engine, write=True) as key_session:
             for record_id in ids:
                 self._keys.destroy_record_key(key_session, record_id)
         with session_scope(self._engine, write=True) as session:
-            categories = dict(session.execute(select(Record.id, Record.category).where(one_of(Record.id, ids))).all())
+            categories = records_repository.categories(session, ids)
             # the session holds none of these rows as objects: nothing to synchronise
             unsynchronised = {"synchronize_session": False}
-            session.execute(
-                delete(RecordField).where(one_of(RecordField.record_id, ids)), execution_options=unsynchronised
-            )
-            session.execute(
-                delete(RecordIdentifier).where(one_of(RecordIdentifier.record_id, ids)),
-                execution_options=unsynchronised,
-            )
             session.execute(
                 delete(ProcessingRestriction).where(
                     ProcessingRestriction.target_kind == "record", one_of(ProcessingRestriction.target_id, ids)
@@ -503,7 +489,7 @@ class Sweeper:
                 ),
                 execution_options=unsynchronised,
             )
-            session.execute(delete(Record).where(one_of(Record.id, ids)), execution_options=unsynchronised)
+            records_repository.delete_records(session, ids)  # text, pseudonyms, rows
             for record_id in ids:
                 if record_id in categories:
                     self._audit.append(
@@ -524,7 +510,7 @@ class Sweeper:
             by_subject.setdefault(item.target_id, []).append(item)
         ids = list(by_subject)
         with session_scope(self._engine) as session:
-            present = set(session.scalars(select(Subject.id).where(one_of(Subject.id, ids))))
+            present = subjects_repository.present(session, ids)
             fields = self._service.subject_fields(session, present)
             categories = self._service.category_fields(session, present)
             others: dict[str, set[str]] = {sid: set() for sid in present}

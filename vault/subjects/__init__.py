@@ -2,11 +2,9 @@
 
 Modules:
 
-* :mod:`vault.subjects.service`: the subject service: create, read, update, reveal, shred, list.
+* :mod:`vault.subjects.service`: the subject service: create, read, update, reveal, shred, list;
+* :mod:`vault.subjects.repository`: the subjects' tables as other packages reach them.
 
-This package gives the public names of its service module; the package's own modules import
-each other directly.
+Import the modules themselves: this package imports nothing, so that its repository, low in the
+vault's layers, can be used from below the service without a loop.
 """
-
-from pseudovault.vault.subjects.service import *  # noqa: F403 - the package's face is the module's __all__
-from pseudovault.vault.subjects.service import __all__ as __all__

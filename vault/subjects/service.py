@@ -57,10 +57,10 @@ from pseudovault.vault.crypto.ledger import SOURCE as LEDGER_SOURCE
 from pseudovault.vault.crypto.ledger import ShredLedger
 from pseudovault.vault.errors import InvalidInputError, NotFoundError
 from pseudovault.vault.ids import validate_field_name, validate_reason_code, validate_subject_id
+from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.retention.holds import HeldError, active_holds, refuse_if_held
-from pseudovault.vault.store.data_models import Record, RecordField, Subject, SubjectField, Tombstone
+from pseudovault.vault.store.data_models import Subject, SubjectField, Tombstone
 from pseudovault.vault.store.db import checkpoint_sqlite, insert_rows, one_of, session_scope
-from pseudovault.vault.store.key_models import ShredLedgerEntry
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -401,13 +401,7 @@ class SubjectService:
             )
         with session_scope(self._keys.engine) as key_session:
             with_keys = self._keys.data_keys_present(key_session, ids)
-            ledgered = dict(
-                key_session.execute(
-                    select(ShredLedgerEntry.subject_id, ShredLedgerEntry.shredded_at).where(
-                        one_of(ShredLedgerEntry.subject_id, ids)
-                    )
-                ).all()
-            )
+            ledgered = self._keys.ledger_entries(key_session, ids)
         for subject_id in ids:
             if not (subject_id in present or subject_id in with_keys or subject_id in tombstoned or subject_id in ledgered):
                 raise NotFoundError("subject", subject_id)
@@ -459,12 +453,7 @@ class SubjectService:
         )
         # fraud records (vault.records) outlive the subject: they lose the link and the text that
         # was under the subject's data key; their codes and pseudonyms stay (bans survive erasure)
-        linked = select(Record.id).where(one_of(Record.subject_id, ids), Record.own_key.is_(False))
-        session.execute(delete(RecordField).where(RecordField.record_id.in_(linked)), execution_options=unsynchronised)
-        session.execute(
-            update(Record).where(one_of(Record.subject_id, ids)).values(subject_id=None),
-            execution_options=unsynchronised,
-        )
+        records_repository.unlink_subjects(session, ids)
         result = cast(
             CursorResult[Any],
             session.execute(delete(Subject).where(one_of(Subject.id, ids)), execution_options=unsynchronised),

@@ -17,7 +17,7 @@ from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.errors import InvalidInputError, NotFoundError
 from pseudovault.vault.store.db import checkpoint_sqlite, sqlite_path
-from pseudovault.vault.subjects import REPLAY_REASON_CODE, ShredResult
+from pseudovault.vault.subjects.service import REPLAY_REASON_CODE, ShredResult
 from pseudovault.vault.vault import Vault
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ def test_the_cache_is_bounded_in_size(store_urls: StoreUrls, provider: FakeKmsPr
 
 
 def test_an_interrupted_shred_is_completed_by_shredding_again(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pseudovault.vault.subjects import SubjectService
+    from pseudovault.vault.subjects.service import SubjectService
 
     victim = vault.subjects.create({"email": CANARY_PII})
 

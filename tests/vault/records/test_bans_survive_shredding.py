@@ -11,7 +11,7 @@ from canary import CANARY_PII
 from records_support import EMAIL, PHONE, rows, scalar, table_text
 
 from pseudovault.vault.errors import NotFoundError
-from pseudovault.vault.records import RecordText
+from pseudovault.vault.records.views import RecordText
 from pseudovault.vault.vault import Vault
 
 

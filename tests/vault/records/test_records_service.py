@@ -13,7 +13,7 @@ from records_support import EMAIL, IP, PHONE, rows, scalar, table_text
 from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
 from pseudovault.vault.identifiers import InvalidIdentifierError
-from pseudovault.vault.records import DuplicateRecordError, RecordText
+from pseudovault.vault.records.views import DuplicateRecordError, RecordText
 from pseudovault.vault.vault import Vault
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from pseudovault.keys.errors import DecryptionError
 from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.errors import InvalidInputError, NotFoundError
-from pseudovault.vault.subjects import MAX_FIELDS, MAX_VALUE_BYTES
+from pseudovault.vault.subjects.service import MAX_FIELDS, MAX_VALUE_BYTES
 from pseudovault.vault.vault import Vault
 
 NEVER = "3d1f8a52-0c4b-4e7a-9b1d-6a2f0e9c8b71"
@@ -263,7 +263,7 @@ def test_a_changed_schema_version_or_flipped_bit_does_not_decrypt(vault: Vault) 
 
 
 def test_a_failed_data_write_deletes_the_key_it_created(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pseudovault.vault import subjects as subjects_module
+    from pseudovault.vault.subjects import service as subjects_module
 
     def failing_encrypt(*args: Any) -> bytes:
         raise RuntimeError("data store write failed")

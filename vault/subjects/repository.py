@@ -1,0 +1,75 @@
+"""The subjects' tables as other packages reach them: ``subjects``, ``subject_fields``, ``tombstones``.
+
+Only the subjects package names these tables' models; retention, records and erasure ask here. Every
+function runs in the caller's session (its transaction, its store) and returns ids, names and
+ciphertext, never an object to change: what changes a subject goes through
+:class:`vault.subjects.service.SubjectService`.
+
+This module sits low in the vault's layers (it imports the store only), so that the read-side
+guards and the key layer's users below the subject service can call it without a loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pseudovault.vault.store.data_models import Subject, SubjectField, Tombstone
+from pseudovault.vault.store.db import one_of
+
+__all__ = ["created_at", "exists", "field_ciphertexts", "field_names", "is_tombstoned", "present"]
+
+_BATCH = 1000
+
+
+def exists(session: Session, subject_id: str) -> bool:
+    """Whether the subject exists (not shredded)."""
+    return session.get(Subject, subject_id) is not None
+
+
+def created_at(session: Session, subject_id: str) -> datetime | None:
+    """When the subject was created; None when it does not exist."""
+    return session.scalar(select(Subject.created_at).where(Subject.id == subject_id))
+
+
+def present(session: Session, subject_ids: Collection[str]) -> set[str]:
+    """The ids among ``subject_ids`` whose subject exists."""
+    listed = list(dict.fromkeys(subject_ids))
+    found: set[str] = set()
+    for start in range(0, len(listed), _BATCH):
+        found.update(session.scalars(select(Subject.id).where(one_of(Subject.id, listed[start : start + _BATCH]))))
+    return found
+
+
+def is_tombstoned(session: Session, subject_id: str) -> bool:
+    """Whether the subject was shredded (its tombstone is kept)."""
+    return session.get(Tombstone, subject_id) is not None
+
+
+def field_names(session: Session, subject_ids: Collection[str]) -> dict[str, set[str]]:
+    """``{subject id: names of its stored fields}`` for each of ``subject_ids``."""
+    out: dict[str, set[str]] = {sid: set() for sid in subject_ids}
+    listed = list(subject_ids)
+    for start in range(0, len(listed), _BATCH):
+        for sid, name in session.execute(
+            select(SubjectField.subject_id, SubjectField.name).where(
+                one_of(SubjectField.subject_id, listed[start : start + _BATCH])
+            )
+        ):
+            out[sid].add(name)
+    return out
+
+
+def field_ciphertexts(session: Session, subject_id: str, names: Collection[str] | None) -> list[tuple[str, bytes, int]]:
+    """``(name, ciphertext, schema_version)`` of the subject's fields ``names`` (None: all), by name."""
+    stmt = select(SubjectField.name, SubjectField.ciphertext, SubjectField.schema_version).where(
+        SubjectField.subject_id == subject_id
+    )
+    if names is not None:
+        if not names:
+            return []
+        stmt = stmt.where(SubjectField.name.in_(list(names)))
+    return list(session.execute(stmt.order_by(SubjectField.name)).tuples().all())
