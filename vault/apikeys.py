@@ -33,7 +33,7 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -48,6 +48,7 @@ from pseudovault.vault.clock import Clock
 from pseudovault.vault.errors import InvalidInputError, NotFoundError, VaultError
 from pseudovault.vault.store.data_models import ApiKey
 from pseudovault.vault.store.db import session_scope
+from pseudovault.vault.views import View
 
 __all__ = [
     "Scope",
@@ -114,7 +115,7 @@ class InvalidApiKeyError(VaultError):
 
 
 @dataclass(frozen=True)
-class ApiKeyInfo:
+class ApiKeyInfo(View):
     """An API key as it may be shown: never the token or its hash."""
 
     key_id: str
@@ -128,16 +129,8 @@ class ApiKeyInfo:
     def active(self) -> bool:
         return self.revoked_at is None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "key_id": self.key_id,
-            "name": self.name,
-            "scopes": sort_scopes(self.scopes),
-            "created_at": self.created_at.isoformat(),
-            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
-            "last_used_at": self.last_used_at.isoformat() if self.last_used_at else None,
-            "active": self.active,
-        }
+    def extra(self) -> Mapping[str, Any]:
+        return {"scopes": sort_scopes(self.scopes), "active": self.active}
 
 
 def secret_hash(key_id: str, secret: str) -> bytes:

@@ -11,12 +11,13 @@ from typing import Any
 
 from pseudovault.vault.audit.chain import GENESIS_HASH
 from pseudovault.vault.store.data_models import AuditCheckpoint, AuditEntry
+from pseudovault.vault.views import View
 
 __all__ = ["AuditRecord", "CheckpointRecord", "VerifyReport", "to_checkpoint", "to_record"]
 
 
 @dataclass(frozen=True)
-class AuditRecord:
+class AuditRecord(View):
     seq: int
     at: datetime
     actor_kind: str
@@ -30,25 +31,9 @@ class AuditRecord:
     prev_hash: str = ""
     entry_hash: str = ""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "at": self.at.isoformat(),
-            "actor_kind": self.actor_kind,
-            "actor_id": self.actor_id,
-            "action": self.action,
-            "targets": list(self.targets),
-            "purpose": self.purpose,
-            "outcome": self.outcome,
-            "client": self.client,
-            "detail": dict(self.detail),
-            "prev_hash": self.prev_hash,
-            "entry_hash": self.entry_hash,
-        }
-
 
 @dataclass(frozen=True)
-class VerifyReport:
+class VerifyReport(View):
     """The outcome of :meth:`AuditLog.verify`.
 
     ``entries`` counts the entries verified before the first broken link (all of them when
@@ -67,22 +52,9 @@ class VerifyReport:
     checkpoints: int = 0
     last_checkpoint_seq: int | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "entries": self.entries,
-            "first_broken_seq": self.first_broken_seq,
-            "reason": self.reason,
-            "last_seq": self.last_seq,
-            "last_hash": self.last_hash,
-            "signed": self.signed,
-            "checkpoints": self.checkpoints,
-            "last_checkpoint_seq": self.last_checkpoint_seq,
-        }
-
 
 @dataclass(frozen=True)
-class CheckpointRecord:
+class CheckpointRecord(View):
     """A signed checkpoint: ``key_id``'s Ed25519 signature over the chain's hash at ``seq``."""
 
     seq: int
@@ -90,15 +62,6 @@ class CheckpointRecord:
     signed_at: datetime
     key_id: str
     signature: bytes
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "entry_hash": self.entry_hash,
-            "signed_at": self.signed_at.isoformat(),
-            "key_id": self.key_id,
-            "signature": self.signature.hex(),
-        }
 
 
 def to_checkpoint(row: AuditCheckpoint) -> CheckpointRecord:

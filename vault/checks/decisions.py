@@ -52,6 +52,7 @@ from pseudovault.vault.identifiers.model import BUILTIN_KINDS, CUSTOM_PREFIX
 from pseudovault.vault.records.views import SEVERITIES
 from pseudovault.vault.retention.categories import CategoryCatalogue
 from pseudovault.vault.retention.policies import CATALOGUE
+from pseudovault.vault.views import View
 
 __all__ = [
     "DECISIONS",
@@ -81,7 +82,7 @@ def strongest(decisions: Iterable[str]) -> str:
 
 
 @dataclass(frozen=True)
-class Rule:
+class Rule(View):
     """One policy rule; ``*`` matches anything. ``kind = "custom"`` matches every custom kind."""
 
     decision: str
@@ -98,15 +99,6 @@ class Rule:
         if self.severity != "*" and self.severity != severity:
             return False
         return self.match == "*" or self.match == match
-
-    def as_dict(self) -> dict[str, str]:
-        return {
-            "category": self.category,
-            "kind": self.kind,
-            "severity": self.severity,
-            "match": self.match,
-            "decision": self.decision,
-        }
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (
@@ -301,7 +293,7 @@ class DecisionPolicy:
 
 
 @dataclass(frozen=True)
-class Match:
+class Match(View):
     """A record a check matched: codes and kinds only."""
 
     record_id: str
@@ -312,29 +304,11 @@ class Match:
     matched_kinds: tuple[str, ...]
     match: str
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "record_id": self.record_id,
-            "category": self.category,
-            "reason_code": self.reason_code,
-            "severity": self.severity,
-            "status": self.status,
-            "matched_kinds": list(self.matched_kinds),
-            "match": self.match,
-        }
-
 
 @dataclass(frozen=True)
-class Decision:
+class Decision(View):
     """A check's answer: ``decision``, the matched records, and the kinds that were checked."""
 
     decision: str
     matches: tuple[Match, ...]
     checked_kinds: tuple[str, ...]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "decision": self.decision,
-            "matches": [m.as_dict() for m in self.matches],
-            "checked_kinds": list(self.checked_kinds),
-        }

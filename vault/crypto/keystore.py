@@ -67,6 +67,7 @@ from pseudovault.vault.store.key_models import (
     WrappingKey,
 )
 from pseudovault.vault.store.vacuum import DeferredVacuum
+from pseudovault.vault.views import View
 
 __all__ = ["KeyHierarchy", "RewrapReport", "EpochInfo"]
 
@@ -77,7 +78,7 @@ _DESTROYED = EpochStatus.DESTROYED.value
 
 
 @dataclass(frozen=True)
-class RewrapReport:
+class RewrapReport(View):
     """What a :meth:`KeyHierarchy.rewrap` run did.
 
     ``root_key_ids_in_use`` are the root KEK versions that still wrap an enabled epoch key, a
@@ -93,18 +94,6 @@ class RewrapReport:
     lookup_keys_rewrapped: int = 0
     signing_keys_rewrapped: int = 0
     root_keys_destroyed: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain data (lists, ints), ready for JSON."""
-        return {
-            "root_keys_destroyed": list(self.root_keys_destroyed),
-            "data_keys_rewrapped": self.data_keys_rewrapped,
-            "epoch_keys_rewrapped": self.epoch_keys_rewrapped,
-            "epochs_destroyed": self.epochs_destroyed,
-            "lookup_keys_rewrapped": self.lookup_keys_rewrapped,
-            "signing_keys_rewrapped": self.signing_keys_rewrapped,
-            "root_key_ids_in_use": list(self.root_key_ids_in_use),
-        }
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundE
 from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.store.db import checkpoint_sqlite, session_scope
 from pseudovault.vault.store.key_models import LookupKey
+from pseudovault.vault.views import View
 
 __all__ = [
     "LOOKALIKE_PREFIX",
@@ -96,7 +97,7 @@ def validate_domain(value: object, field: str = "domain") -> str:
 
 
 @dataclass(frozen=True)
-class LookupKeyInfo:
+class LookupKeyInfo(View):
     """What may be shown about one lookup-key version: never key material."""
 
     version: int
@@ -105,16 +106,6 @@ class LookupKeyInfo:
     primary: bool
     created_at: datetime
     destroyed_at: datetime | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "kek_id": self.kek_id,
-            "status": self.status,
-            "primary": self.primary,
-            "created_at": self.created_at.isoformat(),
-            "destroyed_at": self.destroyed_at.isoformat() if self.destroyed_at else None,
-        }
 
 
 @dataclass(frozen=True, repr=False)

@@ -27,7 +27,6 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Engine, func, select
 
@@ -37,6 +36,7 @@ from pseudovault.keys.signing import SigningKey, verify_signature
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.store.db import session_scope
 from pseudovault.vault.store.key_models import SigningKeyRow
+from pseudovault.vault.views import View
 
 __all__ = ["AUDIT_PURPOSE", "PURPOSES", "SigningKeyInfo", "SigningKeys", "PurposeSigner"]
 
@@ -50,7 +50,7 @@ _ENABLED = "enabled"
 
 
 @dataclass(frozen=True)
-class SigningKeyInfo:
+class SigningKeyInfo(View):
     """What may be shown about a signing key: its id, public key and where it is wrapped."""
 
     key_id: str
@@ -59,16 +59,6 @@ class SigningKeyInfo:
     status: str
     public_key: str  # hex of the raw 32-byte Ed25519 public key
     created_at: datetime
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "key_id": self.key_id,
-            "purpose": self.purpose,
-            "kek_id": self.kek_id,
-            "status": self.status,
-            "public_key": self.public_key,
-            "created_at": self.created_at.isoformat(),
-        }
 
 
 class PurposeSigner:

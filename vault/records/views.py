@@ -11,6 +11,7 @@ from typing import Any, NoReturn, cast
 
 from pseudovault.keys.secrets import SecretBytes
 from pseudovault.vault.errors import ConflictError
+from pseudovault.vault.views import OMIT_IF_NONE, View
 
 __all__ = [
     "DuplicateRecordError",
@@ -74,7 +75,7 @@ def effective_status(stored: str, expires_at: datetime | None, now: datetime) ->
 
 
 @dataclass(frozen=True)
-class RecordView:
+class RecordView(View):
     """A record without its text: codes, timestamps, identifier kinds and counts.
 
     ``identifier_kinds`` maps each kind to how many identifiers of it the record has;
@@ -99,36 +100,14 @@ class RecordView:
     text_fields: tuple[str, ...]
     identifier_kinds: Mapping[str, int]
     lookup_versions: tuple[int, ...]
-    pseudonyms: tuple[Mapping[str, Any], ...] | None = None
+    pseudonyms: tuple[Mapping[str, Any], ...] | None = field(default=None, metadata=OMIT_IF_NONE)
 
-    def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "record_id": self.record_id,
-            "domain": self.domain,
-            "category": self.category,
-            "reason_code": self.reason_code,
-            "severity": self.severity,
-            "status": self.status,
-            "status_reason_code": self.status_reason_code,
-            "source": self.source,
-            "external_ref": self.external_ref,
-            "subject_id": self.subject_id,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
-            "review_at": self.review_at.isoformat() if self.review_at else None,
-            "text_fields": list(self.text_fields),
-            "identifier_kinds": dict(self.identifier_kinds),
-            "identifiers": sum(self.identifier_kinds.values()),
-            "lookup_versions": list(self.lookup_versions),
-        }
-        if self.pseudonyms is not None:
-            data["pseudonyms"] = [dict(p) for p in self.pseudonyms]
-        return data
+    def extra(self) -> Mapping[str, Any]:
+        return {"identifiers": sum(self.identifier_kinds.values())}
 
 
 @dataclass(frozen=True, repr=False)
-class RecordText:
+class RecordText(View):
     """A record's decrypted text. ``available`` is False when it has none (never had any, or it
     was shredded with its subject); every field is then None. The repr shows no text."""
 
@@ -138,15 +117,6 @@ class RecordText:
     notes: str | None
     available: bool
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "record_id": self.record_id,
-            "reason": self.reason,
-            "evidence": self.evidence,
-            "notes": self.notes,
-            "available": self.available,
-        }
-
     def __repr__(self) -> str:
         present = [name for name in TEXT_FIELDS if getattr(self, name) is not None]
         return f"RecordText(record_id={self.record_id!r}, fields={present})"
@@ -155,14 +125,11 @@ class RecordText:
 
 
 @dataclass(frozen=True)
-class RecordPage:
+class RecordPage(View):
     """One page of :meth:`RecordService.list`; pass ``next_after`` as ``after`` for the next."""
 
     items: tuple[RecordView, ...]
     next_after: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"items": [i.as_dict() for i in self.items], "next_after": self.next_after}
 
 
 @dataclass(frozen=True, repr=False, eq=False)

@@ -37,6 +37,7 @@ from typing import Any
 from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.ids import CODE
 from pseudovault.vault.retention.periods import Period, add_period, parse_period
+from pseudovault.vault.views import View
 
 __all__ = [
     "Period",
@@ -63,7 +64,7 @@ _EVENTS = frozenset(TRIGGERS)
 
 
 @dataclass(frozen=True)
-class Category:
+class Category(View):
     """One retention category. ``retention`` None means "no end date, reviewed every ``review_interval``"."""
 
     code: str
@@ -85,18 +86,10 @@ class Category:
         """When data kept without an end date is next reviewed, or None."""
         return None if self.review_interval is None else add_period(start, self.review_interval)
 
-    def as_dict(self) -> dict[str, Any]:
+    def extra(self) -> Mapping[str, Any]:
         return {
-            "code": self.code,
-            "name": self.name,
             "retention": self.retention.iso() if self.retention else None,
-            "starts_from": self.starts_from,
-            "legal_basis": self.legal_basis,
             "review_interval": self.review_interval.iso() if self.review_interval else None,
-            "for_records": self.for_records,
-            "default_reason_code": self.default_reason_code,
-            "optional": self.optional,
-            "note": self.note,
         }
 
 

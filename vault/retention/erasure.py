@@ -100,7 +100,9 @@ class ErasureReceipt:
         return dict(json.loads(self.document))
 
 
-def _iso(value: datetime | None) -> str | None:
+
+def _receipt_time(value: datetime | None) -> str | None:
+    """A receipt's timestamps: always to the microsecond, so the canonical form has one spelling."""
     return value.isoformat(timespec="microseconds") if value is not None else None
 
 
@@ -265,8 +267,8 @@ class ErasureService:
                     "record_id": record.id,
                     "category": record.category,
                     "legal_basis": policy.basis if policy else None,
-                    "retained_until": _iso(until) if policy is None or policy.action != "review" else None,
-                    "review_at": _iso(until) if policy is not None and policy.action == "review" else None,
+                    "retained_until": _receipt_time(until) if policy is None or policy.action != "review" else None,
+                    "review_at": _receipt_time(until) if policy is not None and policy.action == "review" else None,
                 }
                 retained.append(entry)
             session.execute(
@@ -289,8 +291,8 @@ class ErasureService:
             "version": RECEIPT_VERSION,
             "request_id": request_id,
             "subject_id": subject_id,
-            "requested_at": _iso(requested_at),
-            "completed_at": _iso(completed_at),
+            "requested_at": _receipt_time(requested_at),
+            "completed_at": _receipt_time(completed_at),
             "policies": policies.fingerprint,
             "destroyed": {
                 "subject_key": present or tombstoned,
@@ -337,7 +339,7 @@ class ErasureService:
             "category": category,
             "fields": sorted(fields),
             "legal_basis": policy.basis if policy else None,
-            "retained_until": _iso(due),
+            "retained_until": _receipt_time(due),
         }
 
     # --- verifying ------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.store.data_models import LegalHold, SeparatedItem
 from pseudovault.vault.store.db import one_of, session_scope
 from pseudovault.vault.subjects import repository as subjects_repository
+from pseudovault.vault.views import View
 
 __all__ = [
     "TARGET_KINDS",
@@ -118,7 +119,7 @@ def refuse_if_held(session: Session, target_kind: str, target_id: str, now: date
 
 
 @dataclass(frozen=True)
-class HoldView:
+class HoldView(View):
     """A legal hold as shown to operators: ids, codes and times."""
 
     hold_id: str
@@ -133,22 +134,6 @@ class HoldView:
     released_by: str | None
     release_reason_code: str | None
     active: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "hold_id": self.hold_id,
-            "target_kind": self.target_kind,
-            "target_id": self.target_id,
-            "reason_code": self.reason_code,
-            "reference": self.reference,
-            "placed_by": self.placed_by,
-            "placed_at": self.placed_at.isoformat(),
-            "until": self.until.isoformat() if self.until else None,
-            "released_at": self.released_at.isoformat() if self.released_at else None,
-            "released_by": self.released_by,
-            "release_reason_code": self.release_reason_code,
-            "active": self.active,
-        }
 
 
 def _view(row: LegalHold, now: datetime) -> HoldView:

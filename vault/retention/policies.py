@@ -59,6 +59,7 @@ from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.ids import CODE
 from pseudovault.vault.retention.categories import TRIGGERS, CategoryCatalogue
 from pseudovault.vault.retention.periods import Period, PeriodError, due_at, parse_period
+from pseudovault.vault.views import HIDDEN, View
 
 __all__ = [
     "CATALOGUE",
@@ -124,7 +125,7 @@ class PolicyFileError(InvalidInputError):
 
 
 @dataclass(frozen=True)
-class Policy:
+class Policy(View):
     """The retention policy of one category. ``line`` is where it was defined (not compared)."""
 
     category: str
@@ -144,7 +145,7 @@ class Policy:
     optional: bool = False
     repealed: date | None = None
     note: str | None = None
-    line: int | None = field(default=None, compare=False)
+    line: int | None = field(default=None, compare=False, metadata=HIDDEN)
 
     def first_period(self) -> Period:
         """The period from the trigger to the first due date: ``period``, or for a review without
@@ -153,25 +154,11 @@ class Policy:
         assert period is not None  # guaranteed at load
         return period
 
-    def as_dict(self) -> dict[str, Any]:
+    def extra(self) -> Mapping[str, Any]:
         return {
-            "category": self.category,
-            "name": self.name,
             "period": self.period.short() if self.period else None,
-            "trigger": self.trigger,
-            "basis": self.basis,
-            "action": self.action,
-            "enabled": self.enabled,
-            "on_withdrawal": self.on_withdrawal,
-            "on_erasure": self.on_erasure,
             "review_interval": self.review_interval.short() if self.review_interval else None,
             "restricted_period": self.restricted_period.short() if self.restricted_period else None,
-            "for_records": self.for_records,
-            "default_reason_code": self.default_reason_code,
-            "aliases": list(self.aliases),
-            "optional": self.optional,
-            "repealed": self.repealed.isoformat() if self.repealed else None,
-            "note": self.note,
         }
 
 

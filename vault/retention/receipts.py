@@ -32,7 +32,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pseudovault.keys.signing import (
@@ -42,6 +42,7 @@ from pseudovault.keys.signing import (
     public_key_id,
     verify_signature,
 )
+from pseudovault.vault.views import HIDDEN, View
 
 __all__ = [
     "RECEIPT_TYPE",
@@ -86,24 +87,19 @@ def sign_receipt(body: Mapping[str, Any], key: SigningKey) -> bytes:
 
 
 @dataclass(frozen=True)
-class ReceiptCheck:
+class ReceiptCheck(View):
     """The outcome of verifying a receipt: ``ok``, the first ``reason`` it failed for, and what
     it says (``receipt`` body, ``key_id``) when it could be read."""
 
     ok: bool
     reason: str | None
     key_id: str | None = None
-    receipt: Mapping[str, Any] | None = None
+    receipt: Mapping[str, Any] | None = field(default=None, metadata=HIDDEN)
     vault_checked: bool = False
     pinned: bool = False
 
-    def as_dict(self) -> dict[str, Any]:
+    def extra(self) -> Mapping[str, Any]:
         return {
-            "ok": self.ok,
-            "reason": self.reason,
-            "key_id": self.key_id,
-            "vault_checked": self.vault_checked,
-            "pinned": self.pinned,
             "request_id": self.receipt.get("request_id") if self.receipt else None,
             "subject_id": self.receipt.get("subject_id") if self.receipt else None,
         }

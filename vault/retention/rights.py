@@ -59,6 +59,7 @@ from pseudovault.vault.store.data_models import Provision, RightsRequest
 from pseudovault.vault.store.db import session_scope
 from pseudovault.vault.subjects import repository as subjects_repository
 from pseudovault.vault.subjects.service import validate_reason_code, validate_subject_id
+from pseudovault.vault.views import View
 
 __all__ = [
     "DEADLINE_DAYS",
@@ -78,7 +79,7 @@ _MAX_ITEMS = 1000
 
 
 @dataclass(frozen=True)
-class RightsRequestView:
+class RightsRequestView(View):
     request_id: str
     subject_id: str
     kind: str
@@ -90,23 +91,9 @@ class RightsRequestView:
     reference: str | None
     overdue: bool
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "request_id": self.request_id,
-            "subject_id": self.subject_id,
-            "kind": self.kind,
-            "state": self.state,
-            "received_at": self.received_at.isoformat(),
-            "due_at": self.due_at.isoformat(),
-            "completed_at": self.completed_at.isoformat() if self.completed_at else None,
-            "outcome": self.outcome,
-            "reference": self.reference,
-            "overdue": self.overdue,
-        }
-
 
 @dataclass(frozen=True)
-class ProvisionView:
+class ProvisionView(View):
     provision_id: str
     subject_id: str
     recipient: str
@@ -116,21 +103,9 @@ class ProvisionView:
     retention: str
     provided_at: datetime
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "provision_id": self.provision_id,
-            "subject_id": self.subject_id,
-            "recipient": self.recipient,
-            "items": list(self.items),
-            "purpose": self.purpose,
-            "legal_basis": self.legal_basis,
-            "retention": self.retention,
-            "provided_at": self.provided_at.isoformat(),
-        }
-
 
 @dataclass(frozen=True)
-class CorrectionResult:
+class CorrectionResult(View):
     """A completed correction: what changed, and the third parties to notify."""
 
     request_id: str
@@ -138,16 +113,12 @@ class CorrectionResult:
     fields_changed: tuple[str, ...]
     notify: tuple[ProvisionView, ...]
 
-    def as_dict(self) -> dict[str, Any]:
+    def extra(self) -> Mapping[str, Any]:
         return {
-            "request_id": self.request_id,
-            "subject_id": self.subject_id,
-            "fields_changed": list(self.fields_changed),
             "notify": [
-                {"recipient": p.recipient, "provided_at": p.provided_at.isoformat(), "items": list(p.items),
-                 "provision_id": p.provision_id}
+                {"recipient": p.recipient, "provided_at": p.provided_at, "items": p.items, "provision_id": p.provision_id}
                 for p in self.notify
-            ],
+            ]
         }
 
 

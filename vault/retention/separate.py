@@ -26,8 +26,8 @@ from __future__ import annotations
 import builtins
 import logging
 import uuid
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +50,7 @@ from pseudovault.vault.store.data_models import RetentionItem, SeparatedField, S
 from pseudovault.vault.store.db import checkpoint_sqlite, session_scope
 from pseudovault.vault.subjects import repository as subjects_repository
 from pseudovault.vault.subjects.service import validate_subject_id
+from pseudovault.vault.views import HIDDEN, View
 
 __all__ = ["DESTROY_ACTION", "SCHEMA_VERSION", "SeparateStorage", "SeparatedView"]
 
@@ -61,7 +62,7 @@ DESTROY_ACTION = "destroy"
 
 
 @dataclass(frozen=True)
-class SeparatedView:
+class SeparatedView(View):
     """A separated item without its values: where it came from, what it holds, until when."""
 
     item_id: str
@@ -69,19 +70,11 @@ class SeparatedView:
     category: str
     reason_code: str
     created_at: datetime
-    field_names: tuple[str, ...]
+    field_names: tuple[str, ...] = field(metadata=HIDDEN)
     due_at: datetime | None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "item_id": self.item_id,
-            "origin_id": self.origin_id,
-            "category": self.category,
-            "reason_code": self.reason_code,
-            "created_at": self.created_at.isoformat(),
-            "fields": list(self.field_names),
-            "due_at": self.due_at.isoformat() if self.due_at else None,
-        }
+    def extra(self) -> Mapping[str, Any]:
+        return {"fields": self.field_names}
 
 
 class SeparateStorage:

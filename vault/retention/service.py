@@ -75,6 +75,7 @@ from pseudovault.vault.store.data_models import (
 from pseudovault.vault.store.db import one_of, session_scope
 from pseudovault.vault.subjects import repository as subjects_repository
 from pseudovault.vault.subjects.service import SubjectService, validate_field_name, validate_reason_code, validate_subject_id
+from pseudovault.vault.views import View
 
 __all__ = [
     "ALL_FIELDS",
@@ -126,7 +127,7 @@ class PoliciesChangedError(ConflictError):
 
 
 @dataclass(frozen=True)
-class ItemView:
+class ItemView(View):
     """One stored due date: what, of which category, due when, to undergo which action."""
 
     item_id: int
@@ -141,24 +142,6 @@ class ItemView:
     outcome: str | None
     done_at: datetime | None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "item_id": self.item_id,
-            "kind": self.kind,
-            "target_id": self.target_id,
-            "category": self.category,
-            "stage": self.stage,
-            "trigger_at": _iso(self.trigger_at),
-            "due_at": _iso(self.due_at),
-            "action": self.action,
-            "state": self.state,
-            "outcome": self.outcome,
-            "done_at": _iso(self.done_at),
-        }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def _view(row: RetentionItem) -> ItemView:
@@ -178,7 +161,7 @@ def _view(row: RetentionItem) -> ItemView:
 
 
 @dataclass(frozen=True)
-class ItemChange:
+class ItemChange(View):
     """How a policy change moves one item's due date or action."""
 
     kind: str
@@ -190,21 +173,9 @@ class ItemChange:
     new_action: str
     change: str  # earlier | later | unscheduled | scheduled | action
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "target_id": self.target_id,
-            "category": self.category,
-            "old_due": _iso(self.old_due),
-            "new_due": _iso(self.new_due),
-            "old_action": self.old_action,
-            "new_action": self.new_action,
-            "change": self.change,
-        }
-
 
 @dataclass(frozen=True)
-class PolicyDiff:
+class PolicyDiff(View):
     """What switching from the stored policies to ``to`` would change. ``due_now`` counts items
     the change would make due at once (destroyed by the next sweep)."""
 
@@ -225,16 +196,8 @@ class PolicyDiff:
                 entry["due_now"] += 1
         return out
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "stored_fingerprint": self.stored_fingerprint,
-            "to_fingerprint": self.to_fingerprint,
-            "policies_changed": list(self.policies_changed),
-            "applied": self.applied,
-            "now": self.now.isoformat(),
-            "summary": self.summary(),
-            "changes": [c.as_dict() for c in self.changes],
-        }
+    def extra(self) -> Mapping[str, Any]:
+        return {"summary": self.summary()}
 
 
 # --- plans: the due date and action of an item under a policy set ------------------------------------

@@ -43,7 +43,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -62,6 +62,7 @@ from pseudovault.vault.store.data_models import ProcessingRestriction, Retention
 from pseudovault.vault.store.db import checkpoint_sqlite, one_of, session_scope
 from pseudovault.vault.subjects import repository as subjects_repository
 from pseudovault.vault.subjects.service import SubjectService
+from pseudovault.vault.views import View
 
 __all__ = ["DEFAULT_LEASE", "MAX_BATCH_SIZE", "SweepReport", "SweepSource", "Sweeper"]
 
@@ -74,7 +75,7 @@ Progress = Callable[[int, int], None]
 
 
 @dataclass
-class SweepReport:
+class SweepReport(View):
     """What a sweep did (or, with ``dry_run``, would do). ``outcomes`` counts items per outcome
     (shredded, fields_deleted, kept, separated, restricted, deleted, destroyed, review_due, gone,
     expired), ``by_category`` per category and outcome; ``held`` and ``failed`` items stay
@@ -95,18 +96,10 @@ class SweepReport:
         self.outcomes[outcome] += n
         self.by_category.setdefault(category, Counter())[outcome] += n
 
-    def as_dict(self) -> dict[str, Any]:
+    def extra(self) -> Mapping[str, Any]:
         return {
-            "now": self.now.isoformat(),
-            "dry_run": self.dry_run,
-            "due": self.due,
-            "applied": self.applied,
-            "held": self.held,
-            "failed": self.failed,
-            "batches": self.batches,
             "outcomes": dict(sorted(self.outcomes.items())),
             "by_category": {c: dict(sorted(v.items())) for c, v in sorted(self.by_category.items())},
-            "planned": self.planned,
         }
 
 

@@ -20,6 +20,7 @@ from pseudovault.vault.records.views import LIVE_STATUSES, STATUSES, effective_s
 from pseudovault.vault.retention.restrictions import processable_records
 from pseudovault.vault.store.data_models import Record, RecordIdentifier
 from pseudovault.vault.store.db import session_scope
+from pseudovault.vault.views import View, to_json
 
 __all__ = ["EXPORT_CSV_COLUMNS", "ExportReport", "export_records"]
 
@@ -53,23 +54,13 @@ _EXPORT_PAGE = 1000
 
 
 @dataclass(frozen=True)
-class ExportReport:
+class ExportReport(View):
     """What an export wrote: how many records and pseudonyms, in which format."""
 
     format: str
     records: int
     pseudonyms: int
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "format": self.format,
-            "records": self.records,
-            "pseudonyms": self.pseudonyms,
-        }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def export_records(
@@ -182,10 +173,10 @@ def export_records(
                         "status_reason_code": row.status_reason_code,
                         "source": row.source,
                         "external_ref": row.external_ref,
-                        "created_at": _iso(row.created_at),
-                        "updated_at": _iso(row.updated_at),
-                        "expires_at": _iso(row.expires_at),
-                        "review_at": _iso(row.review_at),
+                        "created_at": to_json(row.created_at),
+                        "updated_at": to_json(row.updated_at),
+                        "expires_at": to_json(row.expires_at),
+                        "review_at": to_json(row.review_at),
                     }
                     items = by_record[row.id]
                     if writer is None:

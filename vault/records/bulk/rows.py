@@ -19,6 +19,7 @@ from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.identifiers import InvalidIdentifierError
 from pseudovault.vault.identifiers.model import BUILTIN_KINDS, CUSTOM_PREFIX, parse_kind
 from pseudovault.vault.records.views import MAX_IDENTIFIERS
+from pseudovault.vault.views import View
 
 __all__ = [
     "FORMATS",
@@ -86,21 +87,13 @@ Progress = Callable[[int, int | None], None]
 
 
 @dataclass(frozen=True)
-class Rejection:
+class Rejection(View):
     """One rejected row: where, why (a code), which field; never any value of the row."""
 
     line: int
     reason_code: str
     field: str | None
     message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "line": self.line,
-            "reason_code": self.reason_code,
-            "field": self.field,
-            "message": self.message,
-        }
 
 
 class RowRejected(Exception):
