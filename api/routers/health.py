@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter
 from starlette.responses import Response
 
@@ -11,20 +9,12 @@ from pseudovault.api.auth import ApiRoute
 from pseudovault.api.deps import MetricsDep, VaultDep
 from pseudovault.api.errors import Problem
 from pseudovault.api.metrics import CONTENT_TYPE_LATEST
-from pseudovault.api.schemas import ResponseModel
+from pseudovault.api.schemas.health import Health, Readiness
 
 __all__ = ["router"]
 
+
 router = APIRouter(route_class=ApiRoute, tags=["operations"])
-
-
-class Health(ResponseModel):
-    status: Literal["ok"]
-
-
-class Readiness(ResponseModel):
-    status: Literal["ready"]
-    checks: dict[str, Literal["ok"]]
 
 
 @router.get(

@@ -10,59 +10,25 @@ a case or ticket id, never personal data (the pattern allows no spaces or ``@``)
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, status
-from pydantic import Field
 
 from pseudovault.api.auth import Admin, ApiRoute
 from pseudovault.api.deps import VaultDep
-from pseudovault.api.schemas import BodyDatetime, BodyUuid, ReasonCode, Reference, RequestModel, ResponseModel
+from pseudovault.api.schemas.holds import HoldCreate, HoldList, HoldOut, HoldRelease
 
 __all__ = ["router"]
 
+
 router = APIRouter(prefix="/v1/holds", route_class=ApiRoute, tags=["holds"])
+
 
 MAX_HOLDS_LISTED = 1000
 
+
 HoldIdPath = Annotated[UUID, Path(description="The hold's id.", examples=["5f0c2b8e-0d1e-4e0f-9a7d-3c1b2a4d5e6f"])]
-
-
-class HoldCreate(RequestModel):
-    target_kind: Literal["subject", "record"] = Field(
-        description="subject (with its separated data and the records linked to it) or record."
-    )
-    target_id: BodyUuid = Field(examples=["0b7c4f52-8a55-4d4e-9a51-1f0e4c3b2a10"])
-    reason_code: ReasonCode = Field(examples=["litigation"], description="Why, as a code: investigation, dispute, litigation...")
-    reference: Reference = Field(examples=["CASE-2026-0142"], description="The case or ticket it belongs to (never PII).")
-    until: BodyDatetime | None = Field(
-        None, description="When it lapses by itself (in the future); open-ended when absent.", examples=["2027-06-30T00:00:00Z"]
-    )
-
-
-class HoldRelease(RequestModel):
-    reason_code: ReasonCode = Field("released", description="Why, as a code (audited).")
-
-
-class HoldOut(ResponseModel):
-    hold_id: str = Field(examples=["5f0c2b8e-0d1e-4e0f-9a7d-3c1b2a4d5e6f"])
-    target_kind: str
-    target_id: str
-    reason_code: str
-    reference: str
-    placed_by: str = Field(description="Who placed it: the API key id, or the operator for the CLI.")
-    placed_at: datetime
-    until: datetime | None
-    released_at: datetime | None
-    released_by: str | None
-    release_reason_code: str | None
-    active: bool = Field(description="Not released and not lapsed.")
-
-
-class HoldList(ResponseModel):
-    items: list[HoldOut]
 
 
 @router.post(
@@ -76,7 +42,7 @@ def place_hold(body: HoldCreate, vault: VaultDep, _caller: Admin) -> HoldOut:
     view = vault.holds.place(
         body.target_kind, str(body.target_id), reason_code=body.reason_code, reference=body.reference, until=body.until
     )
-    return HoldOut.model_validate(view.as_dict())
+    return HoldOut.of(view)
 
 
 @router.get(
@@ -92,12 +58,12 @@ def list_holds(
     limit: Annotated[int, Query(ge=1, le=MAX_HOLDS_LISTED)] = 100,
 ) -> HoldList:
     held = vault.holds.list(active_only=not all, target_id=str(target_id) if target_id else None, limit=limit)
-    return HoldList(items=[HoldOut.model_validate(h.as_dict()) for h in held])
+    return HoldList(items=[HoldOut.of(h) for h in held])
 
 
 @router.get("/{hold_id}", summary="Show a legal hold", description="404 for an unknown hold.")
 def get_hold(hold_id: HoldIdPath, vault: VaultDep, _caller: Admin) -> HoldOut:
-    return HoldOut.model_validate(vault.holds.get(str(hold_id)).as_dict())
+    return HoldOut.of(vault.holds.get(str(hold_id)))
 
 
 @router.post(
@@ -107,4 +73,4 @@ def get_hold(hold_id: HoldIdPath, vault: VaultDep, _caller: Admin) -> HoldOut:
     "released hold again changes nothing. Audited as `hold.release`.",
 )
 def release_hold(hold_id: HoldIdPath, body: HoldRelease, vault: VaultDep, _caller: Admin) -> HoldOut:
-    return HoldOut.model_validate(vault.holds.release(str(hold_id), reason_code=body.reason_code).as_dict())
+    return HoldOut.of(vault.holds.release(str(hold_id), reason_code=body.reason_code))

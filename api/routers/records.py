@@ -28,191 +28,50 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, status
-from pydantic import ConfigDict, Field, Strict, StringConstraints
 
 from pseudovault.api.auth import ApiRoute, RecordsRead, RecordsWrite, SubjectsReveal
 from pseudovault.api.deps import VaultDep
 from pseudovault.api.errors import ApiProblem, ProblemFieldError
-from pseudovault.api.identifiers import Identifier, invalid_identifier, pairs
-from pseudovault.api.routers.checks import DOMAIN_PATTERN
-from pseudovault.api.routers.subjects import EventRequest, RetentionItems
-from pseudovault.api.schemas import BodyDatetime, RequestModel, ResponseModel
-from pseudovault.vault.crypto.lookup import DEFAULT_DOMAIN
+from pseudovault.api.schemas.checks import DOMAIN_PATTERN
+from pseudovault.api.schemas.identifiers import invalid_identifier, pairs
+from pseudovault.api.schemas.records import (
+    CODE_PATTERN,
+    FindRequest,
+    RecordCreate,
+    RecordList,
+    RecordOut,
+    RecordPageOut,
+    RecordRevealRequest,
+    RecordTextOut,
+    RecordUpdate,
+    RevokeRequest,
+)
+from pseudovault.api.schemas.subjects import EventRequest, RetentionItems
 from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.identifiers import InvalidIdentifierError
-from pseudovault.vault.records.views import MAX_IDENTIFIERS, MAX_LIST_LIMIT, MAX_TEXT_BYTES, RecordView
-from pseudovault.vault.store.base import AUDIT_PURPOSE_LENGTH
+from pseudovault.vault.records.views import MAX_LIST_LIMIT, RecordView
 
-__all__ = ["router", "RecordOut", "RecordPageOut", "encode_cursor", "decode_cursor"]
+__all__ = ["decode_cursor", "encode_cursor", "router"]
+
 
 router = APIRouter(prefix="/v1/records", route_class=ApiRoute, tags=["records"])
 
-CODE_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
-Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
-Domain = Annotated[str, StringConstraints(pattern=DOMAIN_PATTERN)]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_BYTES, pattern=r"\S")]
-Purpose = Annotated[str, StringConstraints(min_length=1, max_length=AUDIT_PURPOSE_LENGTH, pattern=r"\S")]
-Severity = Literal["low", "medium", "high", "critical"]
+
 RecordIdPath = Annotated[
     UUID, Path(description="The record's id (a UUID).", examples=["6f1c2a9e-3b7d-4e8a-9c41-5d2f0b8e7a13"])
 ]
 
-_EXAMPLE_ID = "6f1c2a9e-3b7d-4e8a-9c41-5d2f0b8e7a13"
+
 _CURSOR_VERSION = 1
-_RECORD_EXAMPLE: dict[str, Any] = {
-    "record_id": _EXAMPLE_ID,
-    "domain": "default",
-    "category": "fraudulent_transaction",
-    "reason_code": "chargeback",
-    "severity": "high",
-    "status": "active",
-    "status_reason_code": None,
-    "source": "api",
-    "external_ref": "case-4411",
-    "subject_id": None,
-    "created_at": "2026-01-31T09:12:44.120331Z",
-    "updated_at": "2026-01-31T09:12:44.120331Z",
-    "expires_at": "2029-01-31T09:12:44.120331Z",
-    "review_at": None,
-    "text_fields": ["reason"],
-    "identifier_kinds": {"email": 1, "phone": 1},
-    "identifiers": 2,
-    "lookup_versions": [1],
-}
-
-
-# --- bodies -----------------------------------------------------------------------------------
-
-
-class RecordCreate(RequestModel):
-    identifiers: list[Identifier] = Field(
-        min_length=1,
-        max_length=MAX_IDENTIFIERS,
-        description="The banned person's identifiers; stored as keyed pseudonyms only.",
-        examples=[[{"kind": "email", "value": "user@example.com"}, {"kind": "phone", "value": "010-1234-5678"}]],
-    )
-    category: str = Field(
-        description="A retention category records may use: unauthorized_registration, "
-        "fraudulent_transaction, bad_usage_rejoin or rejoin_restriction.",
-        examples=["fraudulent_transaction"],
-    )
-    reason_code: Code = Field(examples=["chargeback"])
-    reason: Text | None = Field(None, description="Free text, encrypted.", examples=["chargeback ring, case 4411"])
-    severity: Severity = Field("high", examples=["high"])
-    source: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.:-]{0,63}$")] = Field(
-        "api", description="Where the record comes from.", examples=["api"]
-    )
-    expires_at: BodyDatetime | None = Field(
-        None,
-        description="When the ban ends; at most the category's retention period (its default).",
-        examples=["2027-01-31T00:00:00Z"],
-    )
-    subject_id: Annotated[UUID, Strict(False)] | None = Field(None, description="Link to an existing subject (its key encrypts the text).")
-    evidence: Text | None = Field(None, description="Free text, encrypted.", examples=["order 991 disputed"])
-    notes: Text | None = Field(None, description="Free text, encrypted.", examples=["see ticket 4411"])
-    domain: Domain = Field(DEFAULT_DOMAIN, description="The pseudonymisation domain.", examples=[DEFAULT_DOMAIN])
-    external_ref: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/#+-]{0,127}$")] | None = Field(
-        None, description="A unique id of your own (never personal data); a duplicate is 409.", examples=["case-4411"]
-    )
-
-
-class FindRequest(RequestModel):
-    identifier: Identifier = Field(examples=[{"kind": "email", "value": "user@example.com"}])
-    domain: Domain = Field(DEFAULT_DOMAIN, examples=[DEFAULT_DOMAIN])
-
-
-class RecordUpdate(RequestModel):
-    severity: Severity | None = Field(None, examples=["critical"])
-    expires_at: BodyDatetime | None = Field(
-        None, description="A new expiry, in the future and within the category's period.", examples=["2027-06-30T00:00:00Z"]
-    )
-    notes: Text | None = Field(None, description="Replaces the notes (encrypted).", examples=["appeal rejected"])
-    status: Literal["active", "under_review"] | None = Field(
-        None, description="Move the record between active and under review (revoke with /revoke).", examples=["under_review"]
-    )
-    status_reason_code: Code | None = Field(
-        None, description="Why the status changes; required with `status`.", examples=["appeal"]
-    )
-
-
-class RevokeRequest(RequestModel):
-    reason_code: Code = Field(description="Why the record is revoked.", examples=["false_positive"])
-
-
-class RecordRevealRequest(RequestModel):
-    purpose: Purpose = Field(
-        description="Why the text is revealed. Recorded in the audit log as given: state a case or "
-        "ticket, never personal data.",
-        examples=["appeal review, case 4411"],
-    )
-
-
-# --- answers ----------------------------------------------------------------------------------
-
-
-class RecordOut(ResponseModel):
-    """A record without its text and without its identifiers."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_RECORD_EXAMPLE]})
-
-    record_id: str
-    domain: str
-    category: str
-    reason_code: str
-    severity: Severity
-    status: Literal["active", "under_review", "revoked", "expired"] = Field(
-        description="The effective status: a live record past `expires_at` is `expired`."
-    )
-    status_reason_code: str | None
-    source: str
-    external_ref: str | None
-    subject_id: str | None
-    created_at: datetime
-    updated_at: datetime
-    expires_at: datetime | None
-    review_at: datetime | None
-    text_fields: list[str] = Field(description="Which text fields the record has (reveal them with /reveal).")
-    identifier_kinds: dict[str, int] = Field(description="Identifier kind -> how many the record has.")
-    identifiers: int
-    lookup_versions: list[int]
-
-
-class RecordList(ResponseModel):
-    items: list[RecordOut]
-
-
-class RecordPageOut(ResponseModel):
-    items: list[RecordOut]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
-    next: str | None = Field(
-        description="The URL (path and query) of the next page; null on the last page.",
-        examples=["/v1/records?limit=100&cursor=eyJ2IjoxfQ"],
-    )
-
-
-class RecordTextOut(ResponseModel):
-    record_id: str = Field(examples=[_EXAMPLE_ID])
-    reason: str | None = Field(examples=["chargeback ring, case 4411"])
-    evidence: str | None = Field(examples=[None])
-    notes: str | None = Field(examples=[None])
-    available: bool = Field(
-        description="False when the record has no text (never had any, or it was shredded with its subject)."
-    )
 
 
 def _out(view: RecordView) -> RecordOut:
-    data = view.as_dict()
-    data.pop("pseudonyms", None)
-    return RecordOut(**data)
-
-
-# --- cursors ----------------------------------------------------------------------------------
+    return RecordOut.of(view)
 
 
 def encode_cursor(after: str, filters: dict[str, str | None]) -> str:
@@ -240,9 +99,6 @@ def decode_cursor(cursor: str, filters: dict[str, str | None]) -> str:
     if data.get("f") != filters:
         raise _bad_cursor("the cursor was made for other filters")
     return str(data["after"])
-
-
-# --- routes -----------------------------------------------------------------------------------
 
 
 @router.post(
@@ -376,7 +232,7 @@ def reveal_record(
     record_id: RecordIdPath, body: RecordRevealRequest, vault: VaultDep, _caller: SubjectsReveal
 ) -> RecordTextOut:
     text = vault.records.reveal(str(record_id), purpose=body.purpose)
-    return RecordTextOut(**text.as_dict())
+    return RecordTextOut.of(text)
 
 
 @router.post(
@@ -391,4 +247,4 @@ def reveal_record(
 def record_record_event(
     record_id: RecordIdPath, body: EventRequest, vault: VaultDep, _caller: RecordsWrite
 ) -> RetentionItems:
-    return RetentionItems.of(vault.retention.record_event("record", str(record_id), body.event, at=body.at))
+    return RetentionItems.of_views(vault.retention.record_event("record", str(record_id), body.event, at=body.at))

@@ -13,156 +13,32 @@ command line, which shows a progress bar.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query
-from pydantic import Field
 
 from pseudovault.api.auth import Admin, ApiRoute
 from pseudovault.api.deps import VaultDep
-from pseudovault.api.routers.subjects import RetentionItemOut, RetentionItems
-from pseudovault.api.schemas import ReasonCode, RequestModel, ResponseModel
+from pseudovault.api.schemas.retention import (
+    _SUBJECT_EXAMPLE,
+    ApplyRequest,
+    PolicyDiffOut,
+    PolicyDiffRequest,
+    PolicySetOut,
+    ReportOut,
+    ReviewRequest,
+    SweepOut,
+    SweepRequest,
+)
+from pseudovault.api.schemas.subjects import RetentionItemOut, RetentionItems
 from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.retention.policies import PolicyFileError, parse_policies, shipped_presets
-from pseudovault.vault.retention.sweeper import MAX_BATCH_SIZE
 
 __all__ = ["router"]
 
+
 router = APIRouter(prefix="/v1/retention", route_class=ApiRoute, tags=["retention"])
-
-#: the largest policy file accepted in a diff request (the shipped presets are about 10 KiB)
-MAX_POLICY_TEXT = 256 * 1024
-
-_SUBJECT_EXAMPLE = "0b7c4f52-8a55-4d4e-9a51-1f0e4c3b2a10"
-
-
-# --- policies ------------------------------------------------------------------------------------------------
-
-
-class PolicyOut(ResponseModel):
-    category: str = Field(examples=["payment"])
-    name: str | None = Field(None, examples=["Payment and settlement records"])
-    period: str | None = Field(description="ISO 8601 period, e.g. P5Y; null for a review-only policy.", examples=["P5Y"])
-    trigger: str = Field(description="The event the period runs from.", examples=["payment"])
-    basis: str = Field(description="The legal basis, as the policy file states it.")
-    action: str = Field(description="What happens at expiry.", examples=["shred_subject"])
-    enabled: bool
-    on_withdrawal: str = Field(description="At a withdrawal: keep running, or move to separate storage.")
-    on_erasure: str = Field(description="At an erasure request: destroy, or retain under this policy.")
-    review_interval: str | None
-    restricted_period: str | None = Field(description="How long it is kept in separate storage, when it moves there.")
-    for_records: bool
-    default_reason_code: str | None
-    aliases: list[str]
-    optional: bool
-    repealed: str | None = Field(description="The date the law behind it was repealed, for a kept-for-reference preset.")
-    note: str | None
-
-
-class PolicySetOut(ResponseModel):
-    source: str = Field(description="Where the policies come from: the shipped presets or the operator's file.")
-    timezone: str = Field(description="The time zone due dates are computed in (a period ends at local midnight).")
-    fingerprint: str = Field(description="SHA-256 of the policies' canonical form: what stored due dates were computed under.")
-    policies: list[PolicyOut]
-
-
-class PolicyDiffRequest(RequestModel):
-    policies: str = Field(
-        min_length=1,
-        max_length=MAX_POLICY_TEXT,
-        description="A policy file's text (TOML, the format of `pseudovault retention policies --template`), "
-        "read over the shipped presets like the operator's file: each `[policies.<category>]` table is a "
-        "complete policy; categories it leaves out keep theirs.",
-        examples=[
-            '[policies.access_log]\nperiod = "6mo"\ntrigger = "collected"\naction = "shred_subject"\n'
-            'basis = "Protection of Communications Secrets Act, Art. 15-2: at least 3 months; 6 by internal policy"\n'
-        ],
-    )
-
-
-class ApplyRequest(RequestModel):
-    dry_run: bool = Field(False, description="Show what would change; change nothing.")
-
-
-class ItemChangeOut(ResponseModel):
-    kind: str = Field(examples=["subject"])
-    target_id: str = Field(examples=[_SUBJECT_EXAMPLE])
-    category: str
-    old_due: datetime | None
-    new_due: datetime | None
-    old_action: str
-    new_action: str
-    change: Literal["earlier", "later", "scheduled", "unscheduled", "action"]
-
-
-class ChangeCounts(ResponseModel):
-    earlier: int
-    later: int
-    scheduled: int
-    unscheduled: int
-    action: int
-    due_now: int = Field(description="Items the change makes due at once: the next sweep destroys them.")
-
-
-class PolicyDiffOut(ResponseModel):
-    stored_fingerprint: str | None = Field(description="The policies the stored due dates were computed under.")
-    to_fingerprint: str
-    policies_changed: list[str] = Field(description="Categories whose policy differs.")
-    applied: bool = Field(description="True when the change was applied (stored due dates recomputed).")
-    now: datetime
-    summary: dict[str, ChangeCounts] = Field(description="Per category: how many due dates move which way.")
-    changes: list[ItemChangeOut]
-
-
-# --- due dates, reports, sweeps ----------------------------------------------------------------------------
-
-
-class ReportGroup(ResponseModel):
-    category: str
-    action: str
-    items: int
-    overdue: int
-    held: int = Field(description="Items under a legal hold: they stay until it is released.")
-    first_due: str
-    last_due: str
-    basis: str | None
-
-
-class ReportOut(ResponseModel):
-    now: datetime
-    until: datetime
-    days: int
-    total: int
-    held: int
-    categories: list[ReportGroup]
-    reviews_waiting: dict[str, int] = Field(description="Per category: items whose review fell due and waits for a decision.")
-
-
-class SweepRequest(RequestModel):
-    dry_run: bool = Field(False, description="List what is due; change nothing.")
-    batch_size: int = Field(500, ge=1, le=MAX_BATCH_SIZE, description="Items claimed and applied per transaction.")
-
-
-class SweepOut(ResponseModel):
-    now: datetime
-    dry_run: bool
-    due: int
-    applied: int
-    held: int = Field(description="Due items under a legal hold: left for a sweep after the release.")
-    failed: int = Field(description="Items that could not be applied: left pending for the next sweep.")
-    batches: int
-    outcomes: dict[str, int] = Field(examples=[{"shredded": 120, "separated": 14}])
-    by_category: dict[str, dict[str, int]]
-    planned: list[dict[str, Any]] = Field(description="In a dry run: the due items (at most 1000), ids and codes only.")
-
-
-class ReviewRequest(RequestModel):
-    decision: Literal["keep", "destroy"] = Field(
-        description="keep: until the next review; destroy: now, with the category's destroying action."
-    )
-    reason_code: ReasonCode = Field("reviewed", description="Why, as a code (audited).")
 
 
 TargetIdPath = Annotated[
@@ -234,7 +110,7 @@ def report(
 )
 def sweep(body: SweepRequest, vault: VaultDep, _caller: Admin) -> SweepOut:
     result = vault.retention.sweeper.sweep(batch_size=body.batch_size, dry_run=body.dry_run)
-    return SweepOut.model_validate(result.as_dict())
+    return SweepOut.of(result)
 
 
 @router.get(
@@ -244,7 +120,7 @@ def sweep(body: SweepRequest, vault: VaultDep, _caller: Admin) -> SweepOut:
     "trigger, due date, action and state.",
 )
 def items(target_id: TargetIdPath, vault: VaultDep, _caller: Admin) -> RetentionItems:
-    return RetentionItems.of(vault.retention.items(str(target_id)))
+    return RetentionItems.of_views(vault.retention.items(str(target_id)))
 
 
 @router.post(
@@ -260,4 +136,4 @@ def review(
     _caller: Admin,
 ) -> RetentionItemOut:
     view = vault.retention.complete_review(item_id, decision=body.decision, reason_code=body.reason_code)
-    return RetentionItemOut.pick(view.as_dict())
+    return RetentionItemOut.of(view)

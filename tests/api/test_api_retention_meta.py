@@ -15,7 +15,7 @@ from typing import Any, get_args
 from canary import CANARY_PII
 from fastapi.testclient import TestClient
 
-from pseudovault.api.routers.subjects import Event
+from pseudovault.api.schemas.subjects import Event
 from pseudovault.vault.retention.policies import TRIGGERS
 from pseudovault.vault.vault import Vault
 

@@ -102,8 +102,13 @@ class RecordView(View):
     lookup_versions: tuple[int, ...]
     pseudonyms: tuple[Mapping[str, Any], ...] | None = field(default=None, metadata=OMIT_IF_NONE)
 
+    @property
+    def identifiers(self) -> int:
+        """How many identifiers the record has, of every kind."""
+        return sum(self.identifier_kinds.values())
+
     def extra(self) -> Mapping[str, Any]:
-        return {"identifiers": sum(self.identifier_kinds.values())}
+        return {"identifiers": self.identifiers}
 
 
 @dataclass(frozen=True, repr=False)

@@ -73,8 +73,13 @@ class SeparatedView(View):
     field_names: tuple[str, ...] = field(metadata=HIDDEN)
     due_at: datetime | None
 
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The names of the fields kept (shown as ``fields``)."""
+        return self.field_names
+
     def extra(self) -> Mapping[str, Any]:
-        return {"fields": self.field_names}
+        return {"fields": self.fields}
 
 
 class SeparateStorage:

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, 
 __all__ = [
     "RequestModel",
     "ResponseModel",
+    "HexText",
     "IsoDatetime",
     "BodyUuid",
     "BodyDatetime",
@@ -58,6 +59,9 @@ BodyDatetime = Annotated[AwareDatetime, Strict(False), BeforeValidator(_iso_only
 #: a moment the caller says something happened (a request received, data provided): not before 1970
 PastTimestamp = Annotated[BodyDatetime, AfterValidator(_not_before_1970)]
 
+#: bytes in a response, as lower-case hex (a signature, a public key)
+HexText = Annotated[str, BeforeValidator(lambda value: bytes(value).hex() if isinstance(value, (bytes, bytearray, memoryview)) else value)]
+
 #: a reason or outcome, as a code (audited as given: a code cannot carry personal data)
 ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 #: a case or ticket id: no spaces, no ``@``, so it cannot carry an e-mail address or a name
@@ -72,9 +76,14 @@ class RequestModel(BaseModel):
 
 
 class ResponseModel(BaseModel):
-    """A response body."""
+    """A response body, built from a domain view's attributes of the same names (:meth:`of`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    @classmethod
+    def of(cls, view: object) -> Self:
+        """The model from ``view``'s attributes (a view may hold more than the model declares)."""
+        return cls.model_validate(view)
 
     @classmethod
     def pick(cls, data: Mapping[str, Any] | object) -> Self:

@@ -17,7 +17,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from pseudovault.api.errors import ApiProblem, ProblemFieldError
-from pseudovault.api.schemas import RequestModel
+from pseudovault.api.schemas.common import RequestModel
 from pseudovault.vault.identifiers import InvalidIdentifierError
 from pseudovault.vault.identifiers.model import BUILTIN_KINDS
 
