@@ -23,7 +23,7 @@ from pseudovault.api.errors import where
 from pseudovault.api.metrics import Metrics
 from pseudovault.api.periodic import PeriodicTask
 from pseudovault.vault.audit import Actor, acting_as
-from pseudovault.vault.retention.service import PoliciesChangedError
+from pseudovault.vault.retention.views import PoliciesChangedError
 from pseudovault.vault.vault import Vault
 
 __all__ = ["PeriodicSweep", "SWEEPER_ACTOR"]

@@ -2,19 +2,19 @@
 
 One module per command group, each adding its commands to the groups of :mod:`._base` (exit
 codes, error mapping, output, opening the vault): ``core`` (init, status), ``subjects``, ``keys``,
-``records`` (records, check), ``apikeys``, ``audit``, ``retention`` (retention, holds, erasure,
-receipts, rights, separated, subjects categorize/event) and ``serve``.
+``records`` (records, check), ``apikeys``, ``audit``, ``retention`` (retention, holds, subjects
+categorize/event), ``rights`` (erasure, receipts, rights, separated) and ``serve``.
 """
 
 from __future__ import annotations
 
-from pseudovault.api.cli import apikeys, audit, core, keys, records, retention, serve, subjects
+from pseudovault.api.cli import apikeys, audit, core, keys, records, retention, rights, serve, subjects
 from pseudovault.api.cli._base import ExitCode, app
 
 __all__ = ["app", "main", "ExitCode"]
 
 # imported for the commands they add to the app
-_GROUPS = (core, subjects, keys, records, apikeys, audit, retention, serve)
+_GROUPS = (core, subjects, keys, records, apikeys, audit, retention, rights, serve)
 
 
 def main() -> None:

@@ -40,6 +40,8 @@ __all__ = [
     "FieldOpt",
     "FieldsJsonOpt",
     "JsonOpt",
+    "ReceivedOpt",
+    "ReferenceOpt",
     "apikeys_app",
     "app",
     "audit_app",
@@ -246,6 +248,12 @@ FieldOpt = Annotated[list[str], typer.Option("--field", "-f", help="NAME=VALUE (
 FieldsJsonOpt = Annotated[
     str | None, typer.Option("--fields-json", help="Read fields from a JSON object in FILE, or '-' for stdin.")
 ]
+
+
+ReferenceOpt = Annotated[str | None, typer.Option("--reference", help="Case or ticket id (never personal data).")]
+
+
+ReceivedOpt = Annotated[str | None, typer.Option("--received-at", help="When the request came in (ISO 8601).")]
 
 
 def parse_time(text: str | None, option: str) -> Any:

@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints
 from pydantic.config import JsonDict
 
 from pseudovault.api.schemas.common import PastTimestamp, RequestModel, ResponseModel
-from pseudovault.vault.retention.service import ItemView
+from pseudovault.vault.retention.views import ItemView
 from pseudovault.vault.store.base import AUDIT_PURPOSE_LENGTH
 from pseudovault.vault.subjects.service import MAX_FIELDS, MAX_VALUE_BYTES
 

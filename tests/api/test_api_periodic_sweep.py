@@ -22,7 +22,7 @@ from pseudovault.api.settings import ApiSettings
 from pseudovault.api.sweeper import PeriodicSweep
 from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.errors import NotFoundError
-from pseudovault.vault.retention.service import PoliciesChangedError
+from pseudovault.vault.retention.views import PoliciesChangedError
 from pseudovault.vault.vault import Vault
 
 

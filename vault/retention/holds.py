@@ -45,6 +45,7 @@ from pseudovault.vault.subjects import repository as subjects_repository
 from pseudovault.vault.views import View
 
 __all__ = [
+    "held_items",
     "TARGET_KINDS",
     "HeldError",
     "HoldService",
@@ -116,6 +117,37 @@ def refuse_if_held(session: Session, target_kind: str, target_id: str, now: date
     held = active_holds(session, target_kind, [target_id], now)
     if held:
         raise HeldError(target_kind, target_id, held[target_id])
+
+
+def held_items(session: Session, items: Sequence[tuple[int, str, str]], now: datetime) -> dict[int, str]:
+    """``{item id: hold id}`` for the items under an active legal hold: a subject's own hold
+    covers its categories, its separated data and its records; a record's covers the record."""
+    subjects = {t for _, k, t in items if k == "subject_category"}
+    records = {t for _, k, t in items if k == "record"}
+    separated = {t for _, k, t in items if k == "separated"}
+    origin: dict[str, str] = {}
+    record_subject: dict[str, str] = {}  # records with a subject only
+    listed = list(separated)
+    for start in range(0, len(listed), 1000):
+        origin.update(session.execute(
+            select(SeparatedItem.id, SeparatedItem.origin_id).where(
+                one_of(SeparatedItem.id, listed[start : start + 1000])
+            )
+        ).all())
+    record_subject.update(records_repository.subjects_of(session, records))
+    subject_holds = active_holds(session, "subject", subjects | set(origin.values()) | set(record_subject.values()), now)
+    record_holds = active_holds(session, "record", records, now)
+    out: dict[int, str] = {}
+    for item_id, kind, target in items:
+        if kind == "subject_category":
+            hold = subject_holds.get(target)
+        elif kind == "record":
+            hold = record_holds.get(target) or subject_holds.get(record_subject.get(target, ""))
+        else:
+            hold = subject_holds.get(origin.get(target, ""))
+        if hold is not None:
+            out[item_id] = hold
+    return out
 
 
 @dataclass(frozen=True)

@@ -44,11 +44,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -58,41 +57,38 @@ from pseudovault.vault.crypto.keystore import KeyHierarchy
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
 from pseudovault.vault.ids import validate_record_id
 from pseudovault.vault.records import repository as records_repository
-from pseudovault.vault.retention.holds import HoldService, active_holds
-from pseudovault.vault.retention.policies import TRIGGERS, Policy, PolicySet
+from pseudovault.vault.retention.holds import HoldService, held_items
+from pseudovault.vault.retention.plans import DECIDED, Plan, change_kind, record_plan, separated_plan, subject_plan
+from pseudovault.vault.retention.policies import TRIGGERS, PolicySet
+from pseudovault.vault.retention.reports import due_report, status_counts
 from pseudovault.vault.retention.separate import SeparateStorage
 from pseudovault.vault.retention.sweeper import Sweeper
+from pseudovault.vault.retention.views import ItemChange, ItemView, PoliciesChangedError, PolicyDiff, item_view
 from pseudovault.vault.store.data_models import (
-    LegalHold,
-    ProcessingRestriction,
     RetentionEvent,
     RetentionItem,
     RetentionPolicyState,
-    RightsRequest,
     SeparatedItem,
     SubjectCategory,
 )
 from pseudovault.vault.store.db import one_of, session_scope
 from pseudovault.vault.subjects import repository as subjects_repository
 from pseudovault.vault.subjects.service import SubjectService, validate_field_name, validate_reason_code, validate_subject_id
-from pseudovault.vault.views import View
 
-__all__ = [
-    "ALL_FIELDS",
-    "CategorySpec",
-    "ItemChange",
-    "ItemView",
-    "PoliciesChangedError",
-    "PolicyDiff",
-    "RetentionService",
-    "parse_category_specs",
-]
+__all__ = ["ALL_FIELDS", "CategorySpec", "RetentionService", "parse_category_specs"]
+
 
 log = logging.getLogger(__name__)
 
+
 ALL_FIELDS = "*"
+
+
 _OPEN_STATES = ("pending", "claimed", "review")
+
+
 _SYNC_BATCH = 1000
+
 
 #: a subject's categories: codes (every field), or code -> field names (None: every field)
 CategorySpec = Mapping[str, Collection[str] | None] | Collection[str]
@@ -109,167 +105,6 @@ def parse_category_specs(specs: list[str]) -> dict[str, list[str] | None]:
         previous = parsed.get(code, [])
         parsed[code] = None if previous is None or fields is None else [*previous, *fields]
     return parsed
-
-
-
-class PoliciesChangedError(ConflictError):
-    """The policies in force are not the ones the stored due dates were computed under."""
-
-    code = "policies_changed"
-
-    def __init__(self, stored: str, in_force: str) -> None:
-        super().__init__(
-            f"the retention policies in force ({in_force[:12]}) differ from those the stored due dates were "
-            f"computed under ({stored[:12]}): review 'pseudovault retention apply-policies --dry-run', then apply them"
-        )
-        self.stored = stored
-        self.in_force = in_force
-
-
-@dataclass(frozen=True)
-class ItemView(View):
-    """One stored due date: what, of which category, due when, to undergo which action."""
-
-    item_id: int
-    kind: str
-    target_id: str
-    category: str
-    stage: str
-    trigger_at: datetime | None
-    due_at: datetime | None
-    action: str
-    state: str
-    outcome: str | None
-    done_at: datetime | None
-
-
-
-def _view(row: RetentionItem) -> ItemView:
-    return ItemView(
-        item_id=row.id,
-        kind=row.kind,
-        target_id=row.target_id,
-        category=row.category,
-        stage=row.stage,
-        trigger_at=row.trigger_at,
-        due_at=row.due_at,
-        action=row.action,
-        state=row.state,
-        outcome=row.outcome,
-        done_at=row.done_at,
-    )
-
-
-@dataclass(frozen=True)
-class ItemChange(View):
-    """How a policy change moves one item's due date or action."""
-
-    kind: str
-    target_id: str
-    category: str
-    old_due: datetime | None
-    new_due: datetime | None
-    old_action: str
-    new_action: str
-    change: str  # earlier | later | unscheduled | scheduled | action
-
-
-@dataclass(frozen=True)
-class PolicyDiff(View):
-    """What switching from the stored policies to ``to`` would change. ``due_now`` counts items
-    the change would make due at once (destroyed by the next sweep)."""
-
-    stored_fingerprint: str | None
-    to_fingerprint: str
-    policies_changed: tuple[str, ...]
-    changes: tuple[ItemChange, ...]
-    applied: bool
-    now: datetime
-
-    def summary(self) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
-        for c in self.changes:
-            entry = out.setdefault(c.category, {"earlier": 0, "later": 0, "scheduled": 0, "unscheduled": 0,
-                                                "action": 0, "due_now": 0})
-            entry[c.change] += 1
-            if c.new_due is not None and c.new_due <= self.now and (c.old_due is None or c.old_due > self.now):
-                entry["due_now"] += 1
-        return out
-
-    def extra(self) -> Mapping[str, Any]:
-        return {"summary": self.summary()}
-
-
-# --- plans: the due date and action of an item under a policy set ------------------------------------
-
-
-@dataclass(frozen=True)
-class _Plan:
-    stage: str
-    trigger_at: datetime | None
-    due_at: datetime | None
-    action: str
-
-
-#: the stage of an item a reviewer decided to destroy: due now, kept as it is by recomputation
-DECIDED = "review_decided"
-
-
-def _subject_plan(policies: PolicySet, policy: Policy, events: Mapping[str, datetime], item: RetentionItem | None) -> _Plan:
-    if item is not None and item.stage == DECIDED:
-        return _Plan(item.stage, item.trigger_at, item.due_at, item.action)
-    if item is not None and item.stage == "review_interval" and item.trigger_at is not None:
-        due = policies.due(policy, item.trigger_at, policy.review_interval) if policy.enabled and policy.review_interval else None
-        return _Plan("review_interval", item.trigger_at, due, policy.action)
-    withdrawal = events.get("withdrawal")
-    if policy.enabled and policy.on_withdrawal == "separate" and withdrawal is not None:
-        return _Plan("withdrawal", withdrawal, withdrawal, "separate")
-    trigger = events.get(policy.trigger)
-    due = policies.due(policy, trigger) if policy.enabled and trigger is not None else None
-    return _Plan("period", trigger, due, policy.action)
-
-
-def _record_plan(
-    policies: PolicySet,
-    policy: Policy,
-    record: Any,
-    events: Mapping[str, datetime],
-    subject_events: Mapping[str, datetime],
-    item: RetentionItem | None,
-) -> _Plan:
-    if item is not None and item.stage == DECIDED:
-        return _Plan(item.stage, item.trigger_at, item.due_at, item.action)
-    if item is not None and item.stage in ("restricted_period", "review_interval") and item.trigger_at is not None:
-        period = policy.restricted_period if item.stage == "restricted_period" else policy.review_interval
-        action = "delete_record" if item.stage == "restricted_period" else policy.action
-        due = policies.due(policy, item.trigger_at, period) if policy.enabled and period is not None else None
-        return _Plan(item.stage, item.trigger_at, due, action)
-    trigger = events.get(policy.trigger) or subject_events.get(policy.trigger) or record.created_at
-    if not policy.enabled:
-        return _Plan("period", trigger, None, policy.action)
-    if policy.action == "review" and record.review_at is not None and policy.trigger not in events:
-        return _Plan("period", trigger, record.review_at, policy.action)
-    due = policies.due(policy, trigger)
-    if record.expires_at is not None and policy.action != "review":
-        due = min(due, record.expires_at)
-    return _Plan("period", trigger, due, policy.action)
-
-
-def _separated_plan(policies: PolicySet, policy: Policy, item: RetentionItem) -> _Plan:
-    if item.trigger_at is None or not policy.enabled:
-        return _Plan(item.stage, item.trigger_at, None, item.action)
-    period = policy.restricted_period if item.stage == "restricted_period" else policy.first_period()
-    return _Plan(item.stage, item.trigger_at, policies.due(policy, item.trigger_at, period), item.action)
-
-
-def _change(old_due: datetime | None, new_due: datetime | None, old_action: str, new_action: str) -> str | None:
-    if old_due == new_due:
-        return "action" if old_action != new_action else None
-    if old_due is None:
-        return "scheduled"
-    if new_due is None:
-        return "unscheduled"
-    return "earlier" if new_due < old_due else "later"
 
 
 def _has_item(record_id: ColumnElement[str], category: ColumnElement[str]) -> ColumnElement[bool]:
@@ -522,14 +357,14 @@ class RetentionService:
             )
             if not include_done:
                 stmt = stmt.where(RetentionItem.state != "done")
-            return [_view(r) for r in session.scalars(stmt.order_by(RetentionItem.id))]
+            return [item_view(r) for r in session.scalars(stmt.order_by(RetentionItem.id))]
 
     def get_item(self, item_id: int) -> ItemView:
         with session_scope(self._engine) as session:
             row = session.get(RetentionItem, item_id)
             if row is None:
                 raise NotFoundError("retention item", str(item_id))
-            return _view(row)
+            return item_view(row)
 
     # --- computing and storing due dates ----------------------------------------------------------------
 
@@ -549,7 +384,7 @@ class RetentionService:
 
     @staticmethod
     def _store(session: Session, item: RetentionItem | None, kind: str, target_id: str, category: str,
-               plan: _Plan, now: datetime) -> RetentionItem:
+               plan: Plan, now: datetime) -> RetentionItem:
         if item is None:
             item = RetentionItem(
                 kind=kind, target_id=target_id, category=category, stage=plan.stage, trigger_at=plan.trigger_at,
@@ -588,7 +423,7 @@ class RetentionService:
                 if policy is None or (item is not None and item.state != "pending"):
                     continue
                 self._store(session, item, "subject_category", sid, code,
-                            _subject_plan(policies, policy, events.get(sid, {}), item), now)
+                            subject_plan(policies, policy, events.get(sid, {}), item), now)
         session.flush()
 
     def _refresh_records(self, session: Session, record_ids: Sequence[str], policies: PolicySet, now: datetime) -> None:
@@ -608,7 +443,7 @@ class RetentionService:
             item = existing.get(record.id)
             if policy is None or (item is not None and item.state != "pending"):
                 continue
-            plan = _record_plan(policies, policy, record, events.get(record.id, {}),
+            plan = record_plan(policies, policy, record, events.get(record.id, {}),
                                 subject_events.get(record.subject_id or "", {}), item)
             self._store(session, item, "record", record.id, record.category, plan, now)
         session.flush()
@@ -658,14 +493,14 @@ class RetentionService:
                     policy = policies.get(item.category)
                     if policy is not None:
                         self._store(session, item, "separated", item.target_id, item.category,
-                                    _separated_plan(policies, policy, item), now)
+                                    separated_plan(policies, policy, item), now)
             session.flush()
         changes = []
         for item in session.scalars(
             select(RetentionItem).where(RetentionItem.id.in_(list(before))).order_by(RetentionItem.id)
         ):
             old_due, old_action = before[item.id]
-            change = _change(old_due, item.due_at, old_action, item.action)
+            change = change_kind(old_due, item.due_at, old_action, item.action)
             if change is not None:
                 changes.append(ItemChange(item.kind, item.target_id, item.category, old_due, item.due_at, old_action,
                                           item.action, change))
@@ -729,125 +564,28 @@ class RetentionService:
     def report(self, days: int) -> dict[str, Any]:
         """What falls due within ``days`` days (overdue items included), per category and action,
         with how many are held, and the reviews waiting for a decision. Changes nothing. Scope
-        ``admin``."""
+        ``admin``. (:func:`vault.retention.reports.due_report`)"""
         if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 36_600:
             raise InvalidInputError("days", "must be an integer from 0 to 36600")
         now = self._clock.now()
-        until = now + timedelta(days=days)
         with session_scope(self._engine, write=True) as session:
             self.ensure_applied(session)
             self.sync_records(session)
-            rows = session.execute(
-                select(RetentionItem.id, RetentionItem.kind, RetentionItem.target_id, RetentionItem.category,
-                       RetentionItem.action, RetentionItem.due_at)
-                .where(RetentionItem.state.in_(("pending", "claimed")), RetentionItem.due_at.is_not(None),
-                       RetentionItem.due_at <= until)
-                .order_by(RetentionItem.due_at, RetentionItem.id)
-            ).all()
-            held = self.held_items(session, [(r.id, r.kind, r.target_id) for r in rows], now)
-            reviews = session.execute(
-                select(RetentionItem.category, func.count()).where(RetentionItem.state == "review")
-                .group_by(RetentionItem.category)
-            ).all()
+            report = due_report(session, self._policies, now, days)
             session.rollback()
-        groups: dict[tuple[str, str], dict[str, Any]] = {}
-        for r in rows:
-            g = groups.setdefault((r.category, r.action), {"category": r.category, "action": r.action, "items": 0,
-                                                          "overdue": 0, "held": 0, "first_due": None, "last_due": None})
-            g["items"] += 1
-            g["overdue"] += int(r.due_at <= now)
-            g["held"] += int(r.id in held)
-            g["first_due"] = g["first_due"] or r.due_at.isoformat()
-            g["last_due"] = r.due_at.isoformat()
-        categories = sorted(groups.values(), key=lambda g: (g["first_due"], g["category"], g["action"]))
-        for g in categories:
-            policy = self._policies.get(g["category"])
-            g["basis"] = policy.basis if policy else None
-        return {
-            "now": now.isoformat(),
-            "until": until.isoformat(),
-            "days": days,
-            "total": len(rows),
-            "held": len(held),
-            "categories": categories,
-            "reviews_waiting": {category: int(count) for category, count in reviews},
-        }
+        return report
 
-    def held_items(self, session: Session, items: Sequence[tuple[int, str, str]], now: datetime) -> dict[int, str]:
-        """``{item id: hold id}`` for the items under an active legal hold: a subject's own hold
-        covers its categories, its separated data and its records; a record's covers the record."""
-        subjects = {t for _, k, t in items if k == "subject_category"}
-        records = {t for _, k, t in items if k == "record"}
-        separated = {t for _, k, t in items if k == "separated"}
-        origin: dict[str, str] = {}
-        record_subject: dict[str, str] = {}  # records with a subject only
-        listed = list(separated)
-        for start in range(0, len(listed), 1000):
-            origin.update(session.execute(
-                select(SeparatedItem.id, SeparatedItem.origin_id).where(
-                    one_of(SeparatedItem.id, listed[start : start + 1000])
-                )
-            ).all())
-        record_subject.update(records_repository.subjects_of(session, records))
-        subject_holds = active_holds(session, "subject", subjects | set(origin.values()) | set(record_subject.values()), now)
-        record_holds = active_holds(session, "record", records, now)
-        out: dict[int, str] = {}
-        for item_id, kind, target in items:
-            if kind == "subject_category":
-                hold = subject_holds.get(target)
-            elif kind == "record":
-                hold = record_holds.get(target) or subject_holds.get(record_subject.get(target, ""))
-            else:
-                hold = subject_holds.get(origin.get(target, ""))
-            if hold is not None:
-                out[item_id] = hold
-        return out
+    @staticmethod
+    def held_items(session: Session, items: Sequence[tuple[int, str, str]], now: datetime) -> dict[int, str]:
+        """``{item id: hold id}`` for the items under an active legal hold (:func:`vault.retention.holds.held_items`)."""
+        return held_items(session, items, now)
 
     # --- status -------------------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """Counts for ``pseudovault status``: ids and numbers only."""
-        now = self._clock.now()
+        """Counts for ``pseudovault status``: ids and numbers only (:func:`vault.retention.reports.status_counts`)."""
         with session_scope(self._engine) as session:
-            states = dict(
-                session.execute(select(RetentionItem.state, func.count()).group_by(RetentionItem.state)).all()
-            )
-            due_now = session.scalar(
-                select(func.count()).select_from(RetentionItem).where(
-                    RetentionItem.state == "pending", RetentionItem.due_at.is_not(None), RetentionItem.due_at <= now
-                )
-            )
-            holds = session.scalar(
-                select(func.count()).select_from(LegalHold).where(
-                    LegalHold.released_at.is_(None), or_(LegalHold.until.is_(None), LegalHold.until > now)
-                )
-            )
-            separated = session.scalar(select(func.count()).select_from(SeparatedItem))
-            restrictions = session.scalar(select(func.count()).select_from(ProcessingRestriction))
-            open_requests = session.scalar(
-                select(func.count()).select_from(RightsRequest).where(RightsRequest.state == "open")
-            )
-            overdue = session.scalar(
-                select(func.count()).select_from(RightsRequest).where(
-                    RightsRequest.state == "open", RightsRequest.due_at < now
-                )
-            )
-            state = session.get(RetentionPolicyState, 1)
-        return {
-            "policies": {
-                "source": self._policies.source,
-                "fingerprint": self._policies.fingerprint,
-                "applied": state is None or state.fingerprint == self._policies.fingerprint,
-                "applied_at": state.applied_at.isoformat() if state is not None else None,
-            },
-            "items": {s: int(states.get(s, 0)) for s in ("pending", "claimed", "review", "done")},
-            "due_now": int(due_now or 0),
-            "holds_active": int(holds or 0),
-            "separated_items": int(separated or 0),
-            "restrictions": int(restrictions or 0),
-            "requests_open": int(open_requests or 0),
-            "requests_overdue": int(overdue or 0),
-        }
+            return status_counts(session, self._policies, self._clock.now())
 
     # --- reviews ----------------------------------------------------------------------------------------
 
@@ -881,7 +619,7 @@ class RetentionService:
                 detail={"item": row.id, "category": row.category, "decision": decision, "reason": reason_code},
                 session=session,
             )
-            view = _view(row)
+            view = item_view(row)
         if decision == "destroy":
             self.sweeper.sweep(target_id=view.target_id)
             return self.get_item(item_id)

@@ -9,7 +9,7 @@ from retention_support import T0, policies_with
 
 from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.clock import FrozenClock
-from pseudovault.vault.retention.service import PoliciesChangedError
+from pseudovault.vault.retention.views import PoliciesChangedError
 from pseudovault.vault.vault import Vault
 
 SHORTER_PAYMENTS = """

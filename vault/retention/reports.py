@@ -1,0 +1,104 @@
+"""Reports of retention: what falls due in a window, and the counts ``pseudovault status`` shows.
+
+Read-only queries over the retention tables in the caller's session; ids, codes, counts and
+timestamps only. :meth:`vault.retention.service.RetentionService.report` and ``status`` run them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from pseudovault.vault.retention.holds import held_items
+from pseudovault.vault.retention.policies import PolicySet
+from pseudovault.vault.store.data_models import (
+    LegalHold,
+    ProcessingRestriction,
+    RetentionItem,
+    RetentionPolicyState,
+    RightsRequest,
+    SeparatedItem,
+)
+
+__all__ = ["due_report", "status_counts"]
+
+
+def due_report(session: Session, policies: PolicySet, now: datetime, days: int) -> dict[str, Any]:
+    """What falls due by ``now + days`` (overdue items included), per category and action, with
+    how many are held, and the reviews waiting for a decision."""
+    until = now + timedelta(days=days)
+    rows = session.execute(
+        select(RetentionItem.id, RetentionItem.kind, RetentionItem.target_id, RetentionItem.category,
+               RetentionItem.action, RetentionItem.due_at)
+        .where(RetentionItem.state.in_(("pending", "claimed")), RetentionItem.due_at.is_not(None),
+               RetentionItem.due_at <= until)
+        .order_by(RetentionItem.due_at, RetentionItem.id)
+    ).all()
+    held = held_items(session, [(r.id, r.kind, r.target_id) for r in rows], now)
+    reviews = session.execute(
+        select(RetentionItem.category, func.count()).where(RetentionItem.state == "review")
+        .group_by(RetentionItem.category)
+    ).all()
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        g = groups.setdefault((r.category, r.action), {"category": r.category, "action": r.action, "items": 0,
+                                                      "overdue": 0, "held": 0, "first_due": None, "last_due": None})
+        g["items"] += 1
+        g["overdue"] += int(r.due_at <= now)
+        g["held"] += int(r.id in held)
+        g["first_due"] = g["first_due"] or r.due_at.isoformat()
+        g["last_due"] = r.due_at.isoformat()
+    categories = sorted(groups.values(), key=lambda g: (g["first_due"], g["category"], g["action"]))
+    for g in categories:
+        policy = policies.get(g["category"])
+        g["basis"] = policy.basis if policy else None
+    return {
+        "now": now.isoformat(),
+        "until": until.isoformat(),
+        "days": days,
+        "total": len(rows),
+        "held": len(held),
+        "categories": categories,
+        "reviews_waiting": {category: int(count) for category, count in reviews},
+    }
+
+
+def status_counts(session: Session, policies: PolicySet, now: datetime) -> dict[str, Any]:
+    """The policies in force and whether they are applied, items per state, what is due now,
+    active holds, separate storage, restrictions and open or overdue requests."""
+    states = dict(session.execute(select(RetentionItem.state, func.count()).group_by(RetentionItem.state)).tuples().all())
+    due_now = session.scalar(
+        select(func.count()).select_from(RetentionItem).where(
+            RetentionItem.state == "pending", RetentionItem.due_at.is_not(None), RetentionItem.due_at <= now
+        )
+    )
+    holds = session.scalar(
+        select(func.count()).select_from(LegalHold).where(
+            LegalHold.released_at.is_(None), or_(LegalHold.until.is_(None), LegalHold.until > now)
+        )
+    )
+    separated = session.scalar(select(func.count()).select_from(SeparatedItem))
+    restrictions = session.scalar(select(func.count()).select_from(ProcessingRestriction))
+    open_requests = session.scalar(select(func.count()).select_from(RightsRequest).where(RightsRequest.state == "open"))
+    overdue = session.scalar(
+        select(func.count()).select_from(RightsRequest).where(RightsRequest.state == "open", RightsRequest.due_at < now)
+    )
+    state = session.get(RetentionPolicyState, 1)
+    return {
+        "policies": {
+            "source": policies.source,
+            "fingerprint": policies.fingerprint,
+            "applied": state is None or state.fingerprint == policies.fingerprint,
+            "applied_at": state.applied_at.isoformat() if state is not None else None,
+        },
+        "items": {s: int(states.get(s, 0)) for s in ("pending", "claimed", "review", "done")},
+        "due_now": int(due_now or 0),
+        "holds_active": int(holds or 0),
+        "separated_items": int(separated or 0),
+        "restrictions": int(restrictions or 0),
+        "requests_open": int(open_requests or 0),
+        "requests_overdue": int(overdue or 0),
+    }
