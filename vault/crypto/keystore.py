@@ -476,7 +476,7 @@ class KeyHierarchy:
         """``{subject id: shredded at}`` for the subjects among ``subject_ids`` in the shred ledger."""
         ids = list(subject_ids)
         stmt = select(ShredLedgerEntry.subject_id, ShredLedgerEntry.shredded_at).where(one_of(ShredLedgerEntry.subject_id, ids))
-        return dict(session.execute(stmt).tuples().all())
+        return {subject_id: shredded_at for subject_id, shredded_at in session.execute(stmt)}
 
     @staticmethod
     def ledger_page(session: Session, after: str | None, limit: int) -> list[tuple[str, datetime]]:

@@ -148,7 +148,7 @@ def own_keys(session: Session, record_ids: Collection[str]) -> dict[str, bool]:
     """``{record id: whether its text is under a key of its own}`` for the records that exist."""
     out: dict[str, bool] = {}
     for batch in _batches(record_ids):
-        out.update(session.execute(select(Record.id, Record.own_key).where(one_of(Record.id, batch))).tuples().all())
+        out.update((record_id, own_key) for record_id, own_key in session.execute(select(Record.id, Record.own_key).where(one_of(Record.id, batch))))
     return out
 
 
@@ -156,7 +156,7 @@ def categories(session: Session, record_ids: Collection[str]) -> dict[str, str]:
     """``{record id: category}`` for the records that exist."""
     out: dict[str, str] = {}
     for batch in _batches(record_ids):
-        out.update(session.execute(select(Record.id, Record.category).where(one_of(Record.id, batch))).tuples().all())
+        out.update((record_id, category) for record_id, category in session.execute(select(Record.id, Record.category).where(one_of(Record.id, batch))))
     return out
 
 
@@ -176,7 +176,7 @@ def text_field_names(session: Session, record_id: str) -> list[str]:
 def text_ciphertexts(session: Session, record_id: str) -> list[tuple[str, bytes, int]]:
     """``(name, ciphertext, schema_version)`` of the record's text fields."""
     stmt = select(RecordField.name, RecordField.ciphertext, RecordField.schema_version).where(RecordField.record_id == record_id)
-    return list(session.execute(stmt).tuples().all())
+    return [(name, bytes(ciphertext), int(version)) for name, ciphertext, version in session.execute(stmt)]
 
 
 # --- pseudonyms per lookup-key version (vault.crypto.lookup) ------------------------------------

@@ -69,7 +69,7 @@ def due_report(session: Session, policies: PolicySet, now: datetime, days: int) 
 def status_counts(session: Session, policies: PolicySet, now: datetime) -> dict[str, Any]:
     """The policies in force and whether they are applied, items per state, what is due now,
     active holds, separate storage, restrictions and open or overdue requests."""
-    states = dict(session.execute(select(RetentionItem.state, func.count()).group_by(RetentionItem.state)).tuples().all())
+    states = {state: int(count) for state, count in session.execute(select(RetentionItem.state, func.count()).group_by(RetentionItem.state))}
     due_now = session.scalar(
         select(func.count()).select_from(RetentionItem).where(
             RetentionItem.state == "pending", RetentionItem.due_at.is_not(None), RetentionItem.due_at <= now

@@ -72,4 +72,4 @@ def field_ciphertexts(session: Session, subject_id: str, names: Collection[str] 
         if not names:
             return []
         stmt = stmt.where(SubjectField.name.in_(list(names)))
-    return list(session.execute(stmt.order_by(SubjectField.name)).tuples().all())
+    return [(name, bytes(ciphertext), int(version)) for name, ciphertext, version in session.execute(stmt.order_by(SubjectField.name))]
