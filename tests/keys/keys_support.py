@@ -10,7 +10,8 @@ from typing import Any
 
 from pseudovault.keys.aead import Aead
 from pseudovault.keys.kdf import derive_sealing_key, passphrase_bytes
-from pseudovault.keys.keyring import Argon2Params, _parse_header
+from pseudovault.keys.keyring import Argon2Params
+from pseudovault.keys.keyring_file import parse_header
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -37,7 +38,7 @@ def assert_not_shown(text: str, secret: bytes) -> None:
 
 def decrypted_payload(path: Path, passphrase: str = PASSPHRASE) -> dict[str, Any]:
     """White-box: the sealed payload of a keyring file, opened the way the module documents."""
-    header, sealed = _parse_header(path, path.read_bytes())
+    header, sealed = parse_header(path, path.read_bytes())
     aead = Aead(derive_sealing_key(passphrase_bytes(passphrase), header.salt, header.params))
     payload: dict[str, Any] = json.loads(aead.decrypt(sealed, header.associated_data()))
     return payload

@@ -23,10 +23,12 @@ from hypothesis import strategies as st
 from keys_support import CHEAP_PARAMS, PASSPHRASE, T0, assert_not_shown, decrypted_payload
 
 import pseudovault.keys.keyring as keyring_module
+import pseudovault.keys.keyring_file as keyring_file_module
 from pseudovault.keys.aead import Aead
 from pseudovault.keys.errors import DecryptionError, KeyNotFoundError, KeyringError
 from pseudovault.keys.kdf import Argon2Params, derive_sealing_key, passphrase_bytes
-from pseudovault.keys.keyring import LocalKeyring, _Header, _parse_header, _render
+from pseudovault.keys.keyring import LocalKeyring
+from pseudovault.keys.keyring_file import Header, parse_header, render
 from pseudovault.keys.secrets import SecretBytes
 from pseudovault.keys.wrap import generate_key
 
@@ -53,9 +55,9 @@ def leftover_temp_files(directory: Path) -> list[Path]:
 
 def write_sealed(path: Path, payload: bytes, passphrase: str = PASSPHRASE) -> None:
     """A correctly sealed keyring file around an arbitrary payload."""
-    header = _Header(CHEAP_PARAMS, os.urandom(16))
+    header = Header(CHEAP_PARAMS, os.urandom(16))
     aead = Aead(derive_sealing_key(passphrase_bytes(passphrase), header.salt, header.params))
-    path.write_bytes(_render(header, aead.encrypt(payload, header.associated_data())))
+    path.write_bytes(render(header, aead.encrypt(payload, header.associated_data())))
 
 
 def edit_document(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
@@ -113,7 +115,7 @@ def test_file_layout_is_as_documented(keyring: LocalKeyring, keyring_path: Path)
 
 
 def test_the_payload_is_sealed_with_the_header_as_associated_data(keyring_path: Path, keyring: LocalKeyring) -> None:
-    header, sealed = _parse_header(keyring_path, keyring_path.read_bytes())
+    header, sealed = parse_header(keyring_path, keyring_path.read_bytes())
     aead = Aead(derive_sealing_key(passphrase_bytes(PASSPHRASE), header.salt, header.params))
     assert header.associated_data().startswith(b"pseudovault-keyring\x00{")
     aead.decrypt(sealed, header.associated_data())
@@ -533,7 +535,7 @@ def test_a_failed_directory_fsync_after_the_rename_keeps_file_and_memory_in_step
     def fail(directory: Path) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(keyring_module, "_fsync_directory", fail)
+    monkeypatch.setattr(keyring_file_module, "fsync_directory", fail)
     with pytest.raises(KeyringError) as err:
         keyring.rotate()
     assert "may not be durable" in str(err.value) and str(keyring_path) in str(err.value)
