@@ -19,6 +19,7 @@ derived object lives and dies with its entry: eviction, expiry and ``clear`` dro
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from typing import Any, NoReturn, TypeVar
 from pseudovault.keys.secrets import SecretBytes
 from pseudovault.vault.clock import Clock
 
-__all__ = ["KeyCache"]
+__all__ = ["KeyCache", "data_key_cache_key", "epoch_cache_key", "record_key_cache_key"]
 
 _D = TypeVar("_D")
 
@@ -143,3 +144,20 @@ class KeyCache:
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("KeyCache cannot be pickled")
+
+
+def data_key_cache_key(subject_id: str) -> str:
+    """The cache entry of a subject's data key."""
+    return f"dek/{subject_id}"
+
+
+def record_key_cache_key(record_id: str) -> str:
+    """The cache entry of a record's (or a separated item's) own data key."""
+    return f"rdek/{record_id}"
+
+
+def epoch_cache_key(epoch: int, kek_id: str, wrapped: bytes) -> str:
+    """The cache entry of an epoch key: by a fingerprint of the stored row too, so a cached key is
+    never taken for another that reused the epoch number (after a key-store restore)."""
+    fingerprint = hashlib.blake2b(kek_id.encode() + b"\x00" + wrapped, digest_size=16).hexdigest()
+    return f"epoch/{epoch}/{fingerprint}"
