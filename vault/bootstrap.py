@@ -29,7 +29,7 @@ from pseudovault.vault.config import Settings
 from pseudovault.vault.crypto.ledger import open_ledger
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotInitialisedError, UnavailableError
 from pseudovault.vault.identifiers import NormalizerConfig
-from pseudovault.vault.retention.policies import load_policies
+from pseudovault.vault.retention.policy_file import load_policies
 from pseudovault.vault.store.db import make_engine
 from pseudovault.vault.vault import RecordsConfig, Vault
 

@@ -48,7 +48,8 @@ from pseudovault.vault.records.service import RecordService
 from pseudovault.vault.retention.categories import CategoryCatalogue
 from pseudovault.vault.retention.erasure import ErasureService
 from pseudovault.vault.retention.holds import HoldService
-from pseudovault.vault.retention.policies import CATALOGUE, PolicySet, shipped_presets
+from pseudovault.vault.retention.policies import PolicySet
+from pseudovault.vault.retention.policy_file import CATALOGUE, shipped_presets
 from pseudovault.vault.retention.rights import RightsService
 from pseudovault.vault.retention.separate import SeparateStorage
 from pseudovault.vault.retention.service import RetentionService

@@ -247,7 +247,7 @@ def records_update(
 @records_app.command("categories")
 def records_categories(as_json: JsonOpt = False) -> None:
     """The retention categories, their periods and legal bases (records use those marked so)."""
-    from pseudovault.vault.retention.policies import CATALOGUE
+    from pseudovault.vault.retention.policy_file import CATALOGUE
 
     with run_command():
         data = [c.as_dict() for c in CATALOGUE]

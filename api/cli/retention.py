@@ -101,7 +101,7 @@ def retention_policies(
     as_json: JsonOpt = False,
 ) -> None:
     """The retention policies in force (with --diff FILE: what switching to FILE would change)."""
-    from pseudovault.vault.retention.policies import PRESETS_PATH, load_policies
+    from pseudovault.vault.retention.policy_file import PRESETS_PATH, load_policies
 
     with run_command():
         if template:
@@ -149,7 +149,7 @@ def retention_apply_policies(
     as_json: JsonOpt = False,
 ) -> None:
     """Recompute every stored due date under the policies in force (audited)."""
-    from pseudovault.vault.retention.policies import load_policies
+    from pseudovault.vault.retention.policy_file import load_policies
 
     with run_command():
         settings = load_settings()

@@ -33,7 +33,8 @@ from pseudovault.api.schemas.retention import (
 )
 from pseudovault.api.schemas.subjects import RetentionItemOut, RetentionItems
 from pseudovault.vault.errors import InvalidInputError
-from pseudovault.vault.retention.policies import PolicyFileError, parse_policies, shipped_presets
+from pseudovault.vault.retention.policies import PolicyFileError
+from pseudovault.vault.retention.policy_file import parse_policies, shipped_presets
 
 __all__ = ["router"]
 

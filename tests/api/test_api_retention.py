@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from pseudovault.api.app import create_app
 from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.errors import NotFoundError
-from pseudovault.vault.retention.policies import parse_policies, shipped_presets
+from pseudovault.vault.retention.policy_file import parse_policies, shipped_presets
 from pseudovault.vault.vault import Vault
 
 Auth = Callable[..., dict[str, str]]

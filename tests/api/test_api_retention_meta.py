@@ -16,7 +16,7 @@ from canary import CANARY_PII
 from fastapi.testclient import TestClient
 
 from pseudovault.api.schemas.subjects import Event
-from pseudovault.vault.retention.policies import TRIGGERS
+from pseudovault.vault.retention.categories import TRIGGERS
 from pseudovault.vault.vault import Vault
 
 Auth = Callable[..., dict[str, str]]

@@ -20,7 +20,8 @@ from fastapi.testclient import TestClient
 
 from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.clock import FrozenClock
-from pseudovault.vault.retention.policies import PolicySet, parse_policies, shipped_presets
+from pseudovault.vault.retention.policies import PolicySet
+from pseudovault.vault.retention.policy_file import parse_policies, shipped_presets
 from pseudovault.vault.vault import Vault
 
 if TYPE_CHECKING:

@@ -51,7 +51,7 @@ from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.identifiers.model import BUILTIN_KINDS, CUSTOM_PREFIX
 from pseudovault.vault.records.views import SEVERITIES
 from pseudovault.vault.retention.categories import CategoryCatalogue
-from pseudovault.vault.retention.policies import CATALOGUE
+from pseudovault.vault.retention.policy_file import CATALOGUE
 from pseudovault.vault.views import View
 
 __all__ = [

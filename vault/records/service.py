@@ -89,7 +89,7 @@ from pseudovault.vault.records.views import (
     effective_status,
 )
 from pseudovault.vault.retention.categories import CategoryCatalogue
-from pseudovault.vault.retention.policies import CATALOGUE
+from pseudovault.vault.retention.policy_file import CATALOGUE
 from pseudovault.vault.store.data_models import Record, RecordField
 from pseudovault.vault.store.db import checkpoint_sqlite, session_scope
 

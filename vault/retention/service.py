@@ -57,9 +57,10 @@ from pseudovault.vault.crypto.keystore import KeyHierarchy
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
 from pseudovault.vault.ids import validate_record_id
 from pseudovault.vault.records import repository as records_repository
+from pseudovault.vault.retention.categories import TRIGGERS
 from pseudovault.vault.retention.holds import HoldService, held_items
 from pseudovault.vault.retention.plans import DECIDED, Plan, change_kind, record_plan, separated_plan, subject_plan
-from pseudovault.vault.retention.policies import TRIGGERS, PolicySet
+from pseudovault.vault.retention.policies import PolicySet
 from pseudovault.vault.retention.reports import due_report, status_counts
 from pseudovault.vault.retention.separate import SeparateStorage
 from pseudovault.vault.retention.sweeper import Sweeper

@@ -12,7 +12,8 @@ from retention_support import T0
 
 from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.clock import FrozenClock
-from pseudovault.vault.retention.policies import PolicySet, shipped_presets
+from pseudovault.vault.retention.policies import PolicySet
+from pseudovault.vault.retention.policy_file import shipped_presets
 from pseudovault.vault.vault import Vault
 
 if TYPE_CHECKING:

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from pseudovault.vault.retention.policies import PolicySet, parse_policies, shipped_presets
+from pseudovault.vault.retention.policies import PolicySet
+from pseudovault.vault.retention.policy_file import parse_policies, shipped_presets
 from pseudovault.vault.vault import Vault
 
 #: every retention test starts on 15 January 2026 at 10:00 UTC (not midnight, so that the

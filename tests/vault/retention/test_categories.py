@@ -9,7 +9,7 @@ import pytest
 
 from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.retention.categories import CategoryCatalogue, Period, add_period, parse_period
-from pseudovault.vault.retention.policies import CATALOGUE, PRESETS
+from pseudovault.vault.retention.policy_file import CATALOGUE, PRESETS
 
 
 def test_the_presets_of_the_design() -> None:

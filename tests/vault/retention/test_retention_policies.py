@@ -9,14 +9,8 @@ import pytest
 
 from pseudovault.vault.retention import categories
 from pseudovault.vault.retention.periods import Period
-from pseudovault.vault.retention.policies import (
-    CATALOGUE,
-    PRESETS_PATH,
-    PolicyFileError,
-    load_policies,
-    parse_policies,
-    shipped_presets,
-)
+from pseudovault.vault.retention.policies import PolicyFileError
+from pseudovault.vault.retention.policy_file import CATALOGUE, PRESETS_PATH, load_policies, parse_policies, shipped_presets
 
 # DESIGN.md, Retention: every category, its period, the event it runs from, its action
 EXPECTED = {
