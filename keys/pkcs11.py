@@ -1,5 +1,8 @@
 """Root KEK versions held in a PKCS#11 token (an HSM; SoftHSM2 in tests), through python-pkcs11.
 
+Why one module of this size: one provider over one library, with the token's quirks (sessions,
+login sharing, mechanisms, data objects for dates) handled where they are used.
+
 Key material never leaves the token: each version is a 256-bit AES secret key object generated in
 the token (``CKA_SENSITIVE`` true, ``CKA_EXTRACTABLE`` false), and wrapping happens inside it.
 

@@ -1,4 +1,5 @@
-"""The shape of the code: every table has one owning package, the only code that names its model.
+"""The shape of the code: every table has one owning package, the only code that names its model;
+a module over 500 lines says at its top why it is one module.
 
 Other packages reach a table through its owner (a repository's functions, or the owner's service),
 so all SQL of a table is in one package. The map below is the documentation of who owns what
@@ -63,3 +64,19 @@ def test_only_the_owner_names_a_table_model() -> None:
                         if OWNER_OF.get(alias.name) != package:
                             strays.append(f"{path.relative_to(ROOT)}: {alias.name} (owned by {OWNER_OF.get(alias.name)})")
     assert strays == []
+
+
+LONG = 500
+
+
+def test_a_module_over_500_lines_says_why_at_its_top() -> None:
+    unexplained = []
+    for folder in ("vault", "api", "keys"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            if text.count("\n") <= LONG:
+                continue
+            docstring = ast.get_docstring(ast.parse(text)) or ""
+            if "Why one module of this size:" not in docstring:
+                unexplained.append(f"{path.relative_to(ROOT)} ({text.count(chr(10))} lines)")
+    assert unexplained == []

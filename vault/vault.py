@@ -1,5 +1,9 @@
 """The vault as one object: both stores, the key hierarchy and the domain services over them.
 
+Why one module of this size: it is the composition root, the list of what a vault is: it builds
+and owns every service, opens, checks and closes both stores, and runs the operations that span
+services (rotation, rewrap, maintenance, readiness).
+
 :meth:`Vault.create` migrates both stores to head and creates the first key epoch if there is
 none (running it again on an existing vault is harmless); :meth:`Vault.open` refuses stores that
 are not migrated to head or have no key epoch (:class:`vault.errors.NotInitialisedError`). Both

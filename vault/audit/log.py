@@ -1,5 +1,9 @@
 """A hash-chained, append-only audit log of privileged actions.
 
+Why one module of this size: a fifth of it is the byte layouts of the chain and checkpoints;
+appending, verifying and pruning must agree on them, so they are written and read in one place
+(the encodings themselves are in vault.audit.chain).
+
 Each entry records who (actor kind and id: an API key id, ``cli``, ``system``), did what (an
 action name such as ``subject.shred``), to which targets (ids only), for which stated purpose,
 with which outcome, when and from which client address. Never PII, never identifiers, never

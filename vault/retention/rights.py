@@ -1,6 +1,9 @@
 """Data-subject rights: access, correction, restriction of processing, the provisions log, and the
 requests' deadlines.
 
+Why one module of this size: the five rights share the requests table, its deadlines and the
+restriction that a pending correction or restriction puts on the subject.
+
 Requests (``rights_requests``): access, correction, restriction or erasure, each with the time it
 was received and a deadline :data:`DEADLINE_DAYS` (10) days later (Personal Information
 Protection Act, Enforcement Decree Art. 41(4) and 43(3): within 10 days); :meth:`requests` with

@@ -1,5 +1,10 @@
 """Retention: subjects' categories, trigger events, stored due dates, policy changes and reports.
 
+Why one module of this size: categories, trigger events, the stored due dates and the applied
+policy state change together, in one transaction and one lock order (a new category or event
+recomputes the subject's items; a policy change recomputes every open item). Views, plans (pure
+due-date code) and reports are in their own modules beside it.
+
 Categories
     A subject's fields carry data categories (``subject_categories``): a category applies to
     every field (``*``) or to named fields (``payment_supply`` for ``order_ref`` and ``amount``,

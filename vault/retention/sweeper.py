@@ -1,5 +1,9 @@
 """The sweeper: applies the retention items that are due, in batches.
 
+Why one module of this size: one run's claim, apply and settle steps share the lease and batch
+bookkeeping that make a killed run resumable; each action's application is a method here so the
+whole life of a due item reads in one place.
+
 Each run fixes ``now`` (the vault clock) at its start, gives records without an item one
 (``sync_records``), then works through the due items in id order, one batch at a time:
 

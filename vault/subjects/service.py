@@ -1,5 +1,9 @@
 """Subjects: a person's recoverable PII, field by field, encrypted under that subject's data key.
 
+Why one module of this size: create, read, update and shred share the two-store write order (key
+store first, then data store, undone on failure) and the audit entries that go with it; the SQL
+other packages need is in vault.subjects.repository.
+
 Input rules (a violation is :class:`vault.errors.InvalidInputError` and nothing is written):
 
 * a subject id is a UUID in canonical text form (``8-4-4-4-12`` hex digits; upper case is read
