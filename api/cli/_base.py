@@ -13,10 +13,12 @@ the decision is its output, not an error.
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -201,8 +203,6 @@ def open_from_env() -> Iterator[Any]:
 
 
 def _cli_user() -> str:
-    import getpass
-
     try:
         name = getpass.getuser()
     except Exception:  # no user name in the environment or the password database
@@ -258,8 +258,6 @@ ReceivedOpt = Annotated[str | None, typer.Option("--received-at", help="When the
 
 def parse_time(text: str | None, option: str) -> Any:
     """An ISO 8601 timestamp; one without a UTC offset is taken as UTC."""
-    from datetime import UTC, datetime
-
     if text is None:
         return None
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -89,8 +90,6 @@ def audit_prune(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete audit entries older than the retention period; the rest still verifies."""
-    from datetime import timedelta
-
     with run_command():
         days = older_than_days or load_settings().audit_retention_days
         with open_from_env() as vault:

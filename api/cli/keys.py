@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -71,8 +72,6 @@ def keys_maintain(
 ) -> None:
     """Keep the backup horizon: rotate when the current epoch is too old, then rewrap and destroy
     the old keys. What the server does on its own schedule; run it from cron without a server."""
-    from datetime import timedelta
-
     with run_command(), open_from_env() as vault:
         max_age = timedelta(days=max_age_days) if max_age_days is not None else None
         data = vault.maintain_keys(max_age)

@@ -1,7 +1,7 @@
 """Retention categories: how long a kind of data is kept, from which event, under which legal basis.
 
 The catalogue is data, not code, and it is written in one place: :data:`PRESETS` are the shipped
-retention presets (``vault/retention/presets.toml``, read by :mod:`vault.retention.policies`),
+retention presets (``vault/retention/presets.toml``, read by :mod:`vault.retention.policy_file`),
 the same file that holds each category's period, trigger event and legal basis for retention. An
 operator's policy file gives a vault its own catalogue (``PolicySet.catalogue()``), so records
 follow the periods in force. Nothing else in the vault branches on a category's code; it asks the
