@@ -10,6 +10,8 @@ from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Strict, StringConstraints
 
+from pseudovault.vault.ids import CODE_PATTERN
+
 __all__ = [
     "RequestModel",
     "ResponseModel",
@@ -63,7 +65,7 @@ PastTimestamp = Annotated[BodyDatetime, AfterValidator(_not_before_1970)]
 HexText = Annotated[str, BeforeValidator(lambda value: bytes(value).hex() if isinstance(value, (bytes, bytearray, memoryview)) else value)]
 
 #: a reason or outcome, as a code (audited as given: a code cannot carry personal data)
-ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+ReasonCode = Annotated[str, StringConstraints(pattern=f"^{CODE_PATTERN}$")]
 #: a case or ticket id: no spaces, no ``@``, so it cannot carry an e-mail address or a name
 Reference = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 

@@ -76,6 +76,7 @@ from pseudovault.vault.audit.chain import GENESIS_HASH, chain_hash, checkpoint_m
 from pseudovault.vault.audit.views import AuditRecord, CheckpointRecord, VerifyReport, to_checkpoint, to_record
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.errors import ConflictError, InvalidInputError
+from pseudovault.vault.ids import CODE
 from pseudovault.vault.store.base import AUDIT_PURPOSE_LENGTH
 from pseudovault.vault.store.data_models import AuditCheckpoint, AuditEntry, AuditHead
 from pseudovault.vault.store.db import session_scope
@@ -95,7 +96,6 @@ _ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _OUTCOMES = frozenset({"ok", "denied", "not_found", "invalid", "conflict", "error"})
 
 
-_DETAIL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
 _CODE_VALUE = re.compile(r"^[A-Za-z0-9_.:\-]{0,64}$")
@@ -118,7 +118,7 @@ class CheckpointSigner(Protocol):
 def _validate_detail(detail: Mapping[str, Any] | None) -> str:
     detail = dict(detail or {})
     for key, value in detail.items():
-        if not isinstance(key, str) or not _DETAIL_KEY.match(key):
+        if not isinstance(key, str) or not CODE.fullmatch(key):
             raise ValueError(f"audit detail key {key!r} is not a code")
         if isinstance(value, (bool, int)):
             continue
