@@ -9,21 +9,19 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pseudovault.keys.aead import Aead
 from pseudovault.keys.secrets import SecretBytes
 from pseudovault.keys.wrap import generate_key
-from pseudovault.vault.audit import AuditLog
-from pseudovault.vault.clock import Clock
 from pseudovault.vault.crypto.fields import FieldCipher, FieldOwner
-from pseudovault.vault.crypto.keystore import KeyHierarchy
-from pseudovault.vault.crypto.lookup import DEFAULT_DOMAIN, LookupKeys, lookalike_label, validate_domain
+from pseudovault.vault.crypto.lookup import DEFAULT_DOMAIN, lookalike_label, validate_domain
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
-from pseudovault.vault.identifiers import NormalizedIdentifier, Normalizer
+from pseudovault.vault.identifiers import NormalizedIdentifier
 from pseudovault.vault.ids import validate_subject_id
+from pseudovault.vault.records.state import RecordServiceState
 from pseudovault.vault.records.validation import (
     encode_text,
     normalize_identifiers,
@@ -39,7 +37,7 @@ from pseudovault.vault.records.views import (
     DuplicateRecordError,
     PreparedRecord,
 )
-from pseudovault.vault.retention.categories import Category, CategoryCatalogue
+from pseudovault.vault.retention.categories import Category
 from pseudovault.vault.store.data_models import Record, RecordField, RecordIdentifier
 from pseudovault.vault.store.db import session_scope
 from pseudovault.vault.subjects import repository as subjects_repository
@@ -49,17 +47,9 @@ __all__ = ["RecordCreation"]
 log = logging.getLogger(__name__)
 
 
-class RecordCreation:
+class RecordCreation(RecordServiceState):
     """Creating records: one (:meth:`create`) or many prepared ones (:meth:`create_many`); a mixin of
     :class:`vault.records.service.RecordService`, over its state."""
-
-    _engine: Engine
-    _keys: KeyHierarchy
-    _lookup: LookupKeys
-    _normalizer: Normalizer
-    _clock: Clock
-    _audit: AuditLog
-    _catalogue: CategoryCatalogue
 
     # --- creating -------------------------------------------------------------------------------
 

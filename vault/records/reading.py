@@ -7,20 +7,18 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from pseudovault.keys.aead import Aead
 from pseudovault.keys.errors import DecryptionError
-from pseudovault.vault.audit import AuditLog, validate_purpose
-from pseudovault.vault.clock import Clock
+from pseudovault.vault.audit import validate_purpose
 from pseudovault.vault.crypto.fields import FieldCipher, FieldOwner
-from pseudovault.vault.crypto.keystore import KeyHierarchy
-from pseudovault.vault.crypto.lookup import DEFAULT_DOMAIN, LookupKeys, validate_domain
+from pseudovault.vault.crypto.lookup import DEFAULT_DOMAIN, validate_domain
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
-from pseudovault.vault.identifiers import Normalizer
 from pseudovault.vault.identifiers.model import parse_kind
 from pseudovault.vault.ids import validate_record_id
+from pseudovault.vault.records.state import RecordServiceState
 from pseudovault.vault.records.validation import (
     validate_limit,
 )
@@ -33,7 +31,6 @@ from pseudovault.vault.records.views import (
     RecordView,
     effective_status,
 )
-from pseudovault.vault.retention.categories import CategoryCatalogue
 from pseudovault.vault.retention.restrictions import in_separate_storage, not_in_separate_storage
 from pseudovault.vault.store.data_models import Record, RecordField, RecordIdentifier
 from pseudovault.vault.store.db import session_scope
@@ -43,17 +40,9 @@ __all__ = ["RecordReading"]
 log = logging.getLogger(__name__)
 
 
-class RecordReading:
+class RecordReading(RecordServiceState):
     """Reading records: views, revealed text, finding by identifier, listing; a mixin of
     :class:`vault.records.service.RecordService`, over its state."""
-
-    _engine: Engine
-    _keys: KeyHierarchy
-    _lookup: LookupKeys
-    _normalizer: Normalizer
-    _clock: Clock
-    _audit: AuditLog
-    _catalogue: CategoryCatalogue
 
     # --- reading --------------------------------------------------------------------------------
 
