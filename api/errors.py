@@ -43,16 +43,18 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
@@ -242,16 +244,42 @@ def internal_error_response(scope: Scope, exc: BaseException, *, code: str = "in
 # --- validation errors ------------------------------------------------------------------------
 
 
-def _pointer(parts: Sequence[Any]) -> str:
+def _pointer(parts: Sequence[Any], known: Collection[str] | None = None) -> str:
+    """A JSON pointer to the part of the request in error, in names of ours only: a part is shown
+    when it is an index, or a field or parameter name the API declares (``known``; any name of the
+    safe shape when None). A key the caller chose (a subject's field name, say) is shown as ``*``:
+    an error body never quotes input."""
     shown = []
     for part in parts:
         if isinstance(part, int) and not isinstance(part, bool):
             shown.append(str(part))
-        elif isinstance(part, str) and (_SAFE_PART.fullmatch(part) or part == "[key]"):
+        elif part == "[key]" or (
+            isinstance(part, str) and _SAFE_PART.fullmatch(part) and (known is None or part in known)
+        ):
             shown.append(part)
         else:
             shown.append("*")
     return "#/" + "/".join(shown) if shown else "#"
+
+
+def declared_names(schema: Mapping[str, Any]) -> frozenset[str]:
+    """Every property and parameter name an OpenAPI document declares."""
+    names: set[str] = set()
+    for component in schema.get("components", {}).get("schemas", {}).values():
+        names.update(component.get("properties", {}))
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, Mapping):
+                names.update(p["name"] for p in operation.get("parameters", ()) if "name" in p)
+    return frozenset(names)
+
+
+def _known_names(request: Request) -> frozenset[str]:
+    state = request.app.state
+    known: frozenset[str] | None = getattr(state, "declared_names", None)
+    if known is None:
+        known = state.declared_names = declared_names(request.app.openapi())
+    return known
 
 
 def _message(error: Mapping[str, Any]) -> str:
@@ -264,8 +292,9 @@ def _message(error: Mapping[str, Any]) -> str:
     return message
 
 
-def validation_errors(raw: Sequence[Mapping[str, Any]]) -> list[ProblemFieldError]:
-    """pydantic/FastAPI errors with the input values dropped."""
+def validation_errors(raw: Sequence[Mapping[str, Any]], known: Collection[str] | None = None) -> list[ProblemFieldError]:
+    """pydantic/FastAPI errors with the input values dropped (and keys the caller chose, given the
+    names the API declares)."""
     out = []
     for error in raw:
         loc = tuple(error.get("loc") or ())
@@ -280,14 +309,14 @@ def validation_errors(raw: Sequence[Mapping[str, Any]]) -> list[ProblemFieldErro
             continue
         out.append(
             ProblemFieldError(
-                location=location, pointer=_pointer(parts), detail=_message(error), code=str(error.get("type", ""))
+                location=location, pointer=_pointer(parts, known), detail=_message(error), code=str(error.get("type", ""))
             )
         )
     return out
 
 
-def _field_error(exc: InvalidInputError) -> ProblemFieldError:
-    return ProblemFieldError(location=None, pointer=_pointer(exc.field.split(".")), detail=exc.reason, code=exc.code)
+def _field_error(exc: InvalidInputError, known: Collection[str] | None = None) -> ProblemFieldError:
+    return ProblemFieldError(location=None, pointer=_pointer(exc.field.split("."), known), detail=exc.reason, code=exc.code)
 
 
 # --- handlers ---------------------------------------------------------------------------------
@@ -302,7 +331,7 @@ def _vault_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, NotFoundError):
         return problem_response(scope, 404, f"{exc.what} not found")
     if isinstance(exc, InvalidInputError):
-        return problem_response(scope, 422, "the request is invalid", errors=[_field_error(exc)])
+        return problem_response(scope, 422, "the request is invalid", errors=[_field_error(exc, _known_names(request))])
     if isinstance(exc, HeldError):  # names the hold, so the caller knows what to release
         return problem_response(scope, 409, str(exc), code=HeldError.code, extensions={"hold_id": exc.hold_id})
     if isinstance(exc, ConflictError):
@@ -333,6 +362,20 @@ def _database_error(request: Request, exc: Exception) -> Response:
     return internal_error_response(request.scope, exc)
 
 
+#: a database driver's own errors that mean "the store cannot answer now" (a connection refused,
+#: terminated or timed out; a statement or lock timeout), when one reaches the API unwrapped
+_DRIVER_CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+)
+
+
+def _driver_error(request: Request, exc: Exception) -> Response:
+    log.warning("request %s: a store cannot be reached (%s)", request_id_of(request.scope), where(exc))
+    return problem_response(request.scope, 503, "a store cannot be reached")
+
+
 def _api_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiProblem)
     return problem_response(
@@ -342,11 +385,14 @@ def _api_problem(request: Request, exc: Exception) -> Response:
 
 def _request_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    return problem_response(request.scope, 422, "the request is invalid", errors=validation_errors(exc.errors()))
+    errors = validation_errors(exc.errors(), _known_names(request))
+    return problem_response(request.scope, 422, "the request is invalid", errors=errors)
 
 
 def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, ClientDisconnect):  # FastAPI's "error parsing the body": the client left
+        raise exc.__cause__
     status = exc.status_code
     if status >= 500:
         return internal_error_response(request.scope, exc)
@@ -362,3 +408,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(VaultError, _vault_error)
     app.add_exception_handler(KeysError, _keys_error)
     app.add_exception_handler(SQLAlchemyError, _database_error)
+    for driver_error in _DRIVER_CONNECTION_ERRORS:
+        app.add_exception_handler(driver_error, _driver_error)

@@ -24,12 +24,16 @@ import uuid
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pseudovault.api.errors import internal_error_response, problem_response, where
 from pseudovault.api.metrics import UNMATCHED_ROUTE, Metrics
 
-__all__ = ["RequestContextMiddleware", "BodyLimitMiddleware", "PayloadTooLarge"]
+__all__ = ["CLIENT_CLOSED_REQUEST", "RequestContextMiddleware", "BodyLimitMiddleware", "PayloadTooLarge"]
+
+#: the status recorded (never sent) for a request whose client hung up before it was read
+CLIENT_CLOSED_REQUEST = 499
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("pseudovault.api.access")
@@ -76,6 +80,12 @@ class RequestContextMiddleware:
         start = time.perf_counter()
         try:
             await self.app(scope, receive, send_with_context)
+        except ClientDisconnect:
+            # the client hung up before its request was read: nobody to answer, nothing failed here;
+            # recorded as 499 (the usual code for it), not as a server error
+            if not started:
+                status = CLIENT_CLOSED_REQUEST
+            log.info("request %s: the client closed the connection before the request was read", request_id)
         except Exception as exc:  # the last resort: a 500 problem, never a traceback
             if started:
                 log.error("request %s failed after its answer started: %s", request_id, where(exc))

@@ -49,6 +49,10 @@ def retry_after_header(seconds: float) -> str:
 class RateLimiter(Protocol):
     def acquire(self, key: str, cost: float = 1.0) -> RateDecision: ...
 
+    def ping(self) -> None:
+        """Raise UnavailableError when the limiter cannot answer (readiness)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -60,6 +64,8 @@ def _check(rate: float, burst: int) -> None:
 
 
 class NoRateLimit:
+    def ping(self) -> None:
+        """Nothing to reach."""
     """Allows everything (``PSEUDOVAULT_RATE_LIMIT_PER_SECOND=0``)."""
 
     def acquire(self, key: str, cost: float = 1.0) -> RateDecision:
@@ -82,6 +88,9 @@ class TokenBucketLimiter:
         self._clock = clock
         self._lock = threading.Lock()
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
+
+    def ping(self) -> None:
+        """In memory: always there."""
 
     def acquire(self, key: str, cost: float = 1.0) -> RateDecision:
         if cost > self.burst:
@@ -176,6 +185,13 @@ class RedisRateLimiter:
         except self._errors as exc:
             raise UnavailableError(f"the rate limiter cannot be reached ({type(exc).__name__})") from None
         return RateDecision(bool(int(allowed)), float(retry), float(tokens))
+
+    def ping(self) -> None:
+        """Redis answers a PING within the socket timeout, else UnavailableError."""
+        try:
+            self._client.ping()
+        except self._errors as exc:
+            raise UnavailableError(f"the rate limiter cannot be reached ({type(exc).__name__})") from None
 
     def close(self) -> None:
         self._client.close()

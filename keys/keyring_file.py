@@ -58,7 +58,9 @@ import contextlib
 import errno
 import hashlib
 import json
+import logging
 import os
+import stat
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -67,6 +69,8 @@ from pseudovault.keys.errors import KeyringError
 from pseudovault.keys.kdf import SALT_SIZE, Argon2Params
 from pseudovault.keys.keyset import Keyset, KeyStatus, KeyVersion
 from pseudovault.keys.secrets import SecretBytes
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "FORMAT",
@@ -172,8 +176,19 @@ def encode_payload(keyset: Keyset) -> bytes:
 
 
 def read_file(path: Path) -> bytes:
+    """The file's bytes. Refused when group or others may read or write it (the keyring holds the
+    root key versions, sealed only by the passphrase: ``chmod 600`` it); a symbolic link is
+    followed with a warning (the first write replaces it by the file itself)."""
     try:
+        if path.is_symlink():
+            log.warning("keyring %s is a symbolic link: it is read through the link, and the first write replaces the link by the file", path)
         with open(path, "rb") as f:
+            mode = os.fstat(f.fileno()).st_mode
+            if mode & 0o077:
+                raise KeyringError(
+                    f"cannot open keyring {path}: group or others may access it (mode {stat.S_IMODE(mode):04o}); "
+                    "make it private to its owner: chmod 600"
+                )
             data = f.read(MAX_FILE_SIZE + 1)
     except FileNotFoundError:
         raise KeyringError(f"cannot open keyring {path}: no such file") from None

@@ -30,7 +30,7 @@ from pseudovault.vault.crypto.ledger import open_ledger
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotInitialisedError, UnavailableError
 from pseudovault.vault.identifiers import NormalizerConfig
 from pseudovault.vault.retention.policy_file import load_policies
-from pseudovault.vault.store.db import make_engine
+from pseudovault.vault.store.db import DbTimeouts, make_engine
 from pseudovault.vault.vault import RecordsConfig, Vault
 
 __all__ = ["PassphraseSource", "InitResult", "init_vault", "open_vault", "is_initialised"]
@@ -123,6 +123,7 @@ def _vault_kwargs(settings: Settings, clock: Clock | None) -> dict[str, Any]:
         "shred_ledger": open_ledger(settings.resolved_ledger_url),
         "epoch_max_age": timedelta(days=settings.epoch_max_age_days) if settings.epoch_max_age_days else None,
         "key_vacuum": (settings.key_vacuum, settings.key_vacuum_delay_seconds),
+        "db_timeouts": DbTimeouts(settings.db_statement_timeout_ms, settings.db_lock_timeout_ms),
     }
     if clock is not None:
         kwargs["clock"] = clock

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     epoch_max_age_days: float = Field(default=30.0, ge=0, le=3650)
     # PostgreSQL: after shreds, VACUUM the key tables ("plain"), rewrite them ("full"), or not.
     key_vacuum: str = Field(default="full", pattern="^(plain|full|off)$")
+    db_statement_timeout_ms: int = Field(default=30_000, ge=0, le=3_600_000)
+    db_lock_timeout_ms: int = Field(default=5_000, ge=0, le=3_600_000)
     key_vacuum_delay_seconds: float = Field(default=10.0, ge=0, le=3600)
     key_cache_ttl_seconds: float = Field(default=300.0, gt=0, le=86_400)
     key_cache_size: int = Field(default=10_000, ge=1, le=10_000_000)

@@ -57,7 +57,7 @@ from pseudovault.vault.retention.policy_file import CATALOGUE, shipped_presets
 from pseudovault.vault.retention.rights import RightsService
 from pseudovault.vault.retention.separate import SeparateStorage
 from pseudovault.vault.retention.service import RetentionService
-from pseudovault.vault.store.db import make_engine, redact_url, sqlite_path
+from pseudovault.vault.store.db import DbTimeouts, make_engine, redact_url, sqlite_path
 from pseudovault.vault.store.migrate import DATA, KEYS, StoreSchema, current_revision, head_revisions, upgrade_store
 from pseudovault.vault.store.vacuum import DeferredVacuum
 from pseudovault.vault.subjects.service import SubjectService
@@ -94,9 +94,9 @@ def _reach(store: StoreSchema, action: Callable[[], _T]) -> _T:
         raise UnavailableError(f"the {store.name} store cannot be reached ({type(exc.orig).__name__})") from exc
 
 
-def _open_engine(store: StoreSchema, url: str) -> Engine:
+def _open_engine(store: StoreSchema, url: str, timeouts: DbTimeouts | None) -> Engine:
     try:
-        return make_engine(url)
+        return make_engine(url, timeouts)
     except OSError as exc:  # a SQLite file or its directory cannot be created
         raise UnavailableError(f"the {store.name} store cannot be opened ({type(exc).__name__})") from exc
 
@@ -214,6 +214,7 @@ class Vault:
         shred_ledger: ShredLedger | None = None,
         epoch_max_age: timedelta | None = None,
         key_vacuum: tuple[str, float] = ("full", 10.0),
+        db_timeouts: DbTimeouts | None = None,
     ) -> Vault:
         if not isinstance(provider, KekProvider):
             raise TypeError("provider must be a KekProvider")
@@ -224,9 +225,9 @@ class Vault:
                 path = sqlite_path(url)
                 if path is not None and not path.exists():  # opening must not create an empty store
                     raise NotInitialisedError(f"the {store.name} store is not initialised")
-        data_engine = _open_engine(DATA, data_url)
+        data_engine = _open_engine(DATA, data_url, db_timeouts)
         try:
-            keys_engine = _open_engine(KEYS, keys_url)
+            keys_engine = _open_engine(KEYS, keys_url, db_timeouts)
         except BaseException:
             data_engine.dispose()
             raise
@@ -285,6 +286,7 @@ class Vault:
         shred_ledger: ShredLedger | None = None,
         epoch_max_age: timedelta | None = None,
         key_vacuum: tuple[str, float] = ("full", 10.0),
+        db_timeouts: DbTimeouts | None = None,
     ) -> Vault:
         """Migrate both stores to head, create key epoch 1 if there is no epoch (and the audit
         signing key if there is none), and open the vault."""
@@ -302,6 +304,7 @@ class Vault:
             shred_ledger=shred_ledger,
             epoch_max_age=epoch_max_age,
             key_vacuum=key_vacuum,
+            db_timeouts=db_timeouts,
         )
 
     @classmethod
@@ -320,6 +323,7 @@ class Vault:
         shred_ledger: ShredLedger | None = None,
         epoch_max_age: timedelta | None = None,
         key_vacuum: tuple[str, float] = ("full", 10.0),
+        db_timeouts: DbTimeouts | None = None,
     ) -> Vault:
         """Open an existing vault; NotInitialisedError if a store is not migrated to head."""
         return cls._build(
@@ -336,6 +340,7 @@ class Vault:
             shred_ledger=shred_ledger,
             epoch_max_age=epoch_max_age,
             key_vacuum=key_vacuum,
+            db_timeouts=db_timeouts,
         )
 
     def rotate_keys(self) -> dict[str, Any]:

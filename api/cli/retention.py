@@ -199,6 +199,9 @@ def retention_sweep(
             verb = "Due" if dry_run else "Applied"
             out.print(f"{verb}: {data['due'] if dry_run else data['applied']} item(s); held: {data['held']}; "
                       f"failed: {data['failed']}")
+            if data["leased"]:
+                out.print(f"{data['leased']} item(s) are claimed by another run (under way, or stopped) "
+                          f"until {data['leased_until']}; a sweep after that takes them over")
             table = Table("category", "outcome", "items")
             for category, counts in data["by_category"].items():
                 for outcome, n in counts.items():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from pseudovault.api.auth import ApiRoute
@@ -29,12 +29,15 @@ async def healthz() -> Health:
 @router.get(
     "/readyz",
     summary="Readiness",
-    description="Both stores answer a query and the key provider unwraps the current epoch key "
-    "(through the key cache). 503 with a problem body naming what failed otherwise.",
-    responses={503: {"model": Problem, "description": "A store or the key provider is unavailable."}},
+    description="Both stores answer a query, the key provider unwraps the current epoch key "
+    "(through the key cache) and the rate limiter answers (Redis, when one is configured). 503 with a "
+    "problem body naming what failed otherwise: every /v1 call would fail the same way.",
+    responses={503: {"model": Problem, "description": "A store, the key provider or the rate limiter is unavailable."}},
 )
-def readyz(vault: VaultDep) -> Readiness:
-    return Readiness(status="ready", checks=vault.readiness())
+def readyz(vault: VaultDep, request: Request) -> Readiness:
+    checks = vault.readiness()
+    request.app.state.limiter.ping()
+    return Readiness(status="ready", checks={**checks, "rate_limiter": "ok"})
 
 
 @router.get(

@@ -132,6 +132,11 @@ class SweepOut(ResponseModel):
     outcomes: dict[str, int] = Field(examples=[{"shredded": 120, "separated": 14}])
     by_category: dict[str, dict[str, int]]
     planned: list[dict[str, Any]] = Field(description="In a dry run: the due items (at most 1000), ids and codes only.")
+    leased: int = Field(
+        description="Items claimed by another run (one under way, or a killed one whose lease has not run out): "
+        "not applied by this run."
+    )
+    leased_until: datetime | None = Field(description="When the last of those claims runs out and a sweep takes them over.")
 
 
 class ReviewRequest(RequestModel):

@@ -104,7 +104,10 @@ def test_liveness_and_readiness(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"data_store": "ok", "key_store": "ok", "key_provider": "ok"}}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"data_store": "ok", "key_store": "ok", "key_provider": "ok", "rate_limiter": "ok"},
+    }
 
 
 def test_readiness_fails_when_a_store_is_gone(

@@ -5,7 +5,6 @@ Redis limiter runs against the local Redis (required in CI)."""
 from __future__ import annotations
 
 import math
-import os
 import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,8 +25,6 @@ from pseudovault.api.ratelimit import (
 from pseudovault.api.settings import ApiSettings
 from pseudovault.vault.errors import UnavailableError
 from pseudovault.vault.vault import Vault
-
-REDIS_URL = os.environ.get("PSEUDOVAULT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def test_retry_after_is_whole_seconds_rounded_up() -> None:
@@ -131,21 +128,6 @@ def test_unauthenticated_and_forbidden_requests_spend_no_tokens(
 # --- Redis --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        message = f"no Redis at {REDIS_URL} ({type(exc).__name__})"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}: CI must run the Redis limiter tests", pytrace=False)
-        pytest.skip(message)
-    finally:
-        client.close()
-    yield REDIS_URL
 
 
 def _redis_limiter(url: str, time: ManualTime, prefix: str, **kwargs: Any) -> RedisRateLimiter:

@@ -267,7 +267,7 @@ class TestSubjectEvents:
             ({"event": "payment", "at": "1969-12-31T23:59:59Z"}, "#/at"),
             ({"event": "payment", "at": "0001-01-01T00:00:00+14:00"}, "#/at"),
             ({"event": "payment", "at": "yesterday"}, "#/at"),
-            ({"event": "payment", "extra": 1}, "#/extra"),
+            ({"event": "payment", "extra": 1}, "#/*"),  # an unknown name is the caller's: not quoted
         ):
             problem = _assert_problem(client.post(url, json=body, headers=headers), 422)
             assert _pointers(problem) == [pointer], (body, problem)

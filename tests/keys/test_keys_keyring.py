@@ -58,6 +58,7 @@ def write_sealed(path: Path, payload: bytes, passphrase: str = PASSPHRASE) -> No
     header = Header(CHEAP_PARAMS, os.urandom(16))
     aead = Aead(derive_sealing_key(passphrase_bytes(passphrase), header.salt, header.params))
     path.write_bytes(render(header, aead.encrypt(payload, header.associated_data())))
+    path.chmod(0o600)
 
 
 def edit_document(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
@@ -278,6 +279,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
 )
 def test_not_a_keyring_file(keyring_path: Path, content: bytes) -> None:
     keyring_path.write_bytes(content)
+    keyring_path.chmod(0o600)
     assert "not a keyring file" in open_fails(keyring_path)
 
 
@@ -411,6 +413,7 @@ def test_any_byte_edit_fails(keyring: LocalKeyring, keyring_path: Path, data: st
     value = data.draw(st.integers(0, 255).filter(lambda v: v != raw[position]), label="value")
     edited = keyring_path.with_name("edited.json")
     edited.write_bytes(_edited(raw, position, value))
+    edited.chmod(0o600)
     open_fails(edited)
 
 
@@ -750,3 +753,23 @@ def test_a_keyring_cannot_be_copied_or_pickled(keyring: LocalKeyring) -> None:
         copy.copy(keyring)
     with pytest.raises(TypeError):
         copy.deepcopy(keyring)
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o620, 0o602, 0o644, 0o666])
+def test_a_keyring_group_or_others_may_access_is_refused(keyring: LocalKeyring, keyring_path: Path, mode: int) -> None:
+    keyring_path.chmod(mode)
+    message = open_fails(keyring_path, match="group or others may access it")
+    assert "chmod 600" in message
+    keyring_path.chmod(0o600)
+    LocalKeyring.open(keyring_path, PASSPHRASE)
+
+
+def test_a_keyring_behind_a_symlink_opens_with_a_warning(
+    keyring: LocalKeyring, keyring_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    link = keyring_path.with_name("linked.json")
+    link.symlink_to(keyring_path)
+    with caplog.at_level("WARNING", logger="pseudovault.keys.keyring_file"):
+        opened = LocalKeyring.open(link, PASSPHRASE)
+    assert opened.primary_key_id == keyring.primary_key_id
+    assert any("symbolic link" in r.getMessage() for r in caplog.records)

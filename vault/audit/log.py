@@ -61,6 +61,7 @@ The actor comes from a context variable that the boundary (CLI command, API requ
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import logging
 import re
@@ -129,8 +130,28 @@ def _validate_detail(detail: Mapping[str, Any] | None) -> str:
     return json.dumps(detail, sort_keys=True, separators=(",", ":"))
 
 
+#: what a stated purpose may not hold: it is kept in the audit log for years, in the clear
+_PURPOSE_EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
+_PURPOSE_ADDRESS = re.compile(r"[0-9A-Fa-f.:]*[.:][0-9A-Fa-f.:]*")
+_PURPOSE_NUMBER = re.compile(r"\+?\d[\d\s().-]*\d")
+#: a phone number has 9 digits or more (a Korean landline 02-123-4567), as do resident
+#: registration, card and account numbers; a ticket or case number rarely does
+PURPOSE_MAX_DIGITS = 8
+
+
+def _is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def validate_purpose(purpose: str | None, *, required: bool = False) -> str | None:
-    """A stated purpose: short, one line, printable. It is stored in the audit log as given."""
+    """A stated purpose: short, one line, printable, and free of identifiers. It is stored in the
+    audit log as given, so anything that looks like personal data is refused: an e-mail address,
+    an IP address, or a number of more than :data:`PURPOSE_MAX_DIGITS` digits (a phone, resident
+    registration, card or account number). Name a case by its ticket id (``case 1234``)."""
     if purpose is None or purpose.strip() == "":
         if required:
             raise InvalidInputError("purpose", "a purpose is required for this action")
@@ -140,6 +161,14 @@ def validate_purpose(purpose: str | None, *, required: bool = False) -> str | No
         raise InvalidInputError("purpose", f"at most {AUDIT_PURPOSE_LENGTH} characters")
     if any(not ch.isprintable() for ch in purpose):
         raise InvalidInputError("purpose", "must be one line of printable characters")
+    if _PURPOSE_EMAIL.search(purpose):
+        raise InvalidInputError("purpose", "must not hold personal data: it looks like it holds an e-mail address")
+    if any(_is_ip_address(m.group(0)) or _is_ip_address(m.group(0).rstrip(".:")) for m in _PURPOSE_ADDRESS.finditer(purpose)):
+        raise InvalidInputError("purpose", "must not hold personal data: it looks like it holds an IP address")
+    if any(sum(ch.isdigit() for ch in m.group(0)) > PURPOSE_MAX_DIGITS for m in _PURPOSE_NUMBER.finditer(purpose)):
+        raise InvalidInputError(
+            "purpose", f"must not hold personal data: it holds a number of more than {PURPOSE_MAX_DIGITS} digits"
+        )
     return purpose
 
 

@@ -52,7 +52,7 @@ from sqlalchemy.pool import StaticPool
 from pseudovault.vault.checks.decisions import Decision, DecisionPolicy, Match, strongest
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.crypto.lookup import DEFAULT_DOMAIN, LookupKeys, LookupSet, lookalike_label, validate_domain
-from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.errors import InvalidInputError, UnavailableError
 from pseudovault.vault.identifiers import InvalidIdentifierError, NormalizedIdentifier, Normalizer
 from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.records.validation import normalize_identifiers
@@ -159,6 +159,18 @@ class CheckService:
                 driver.rollback()
                 driver.autocommit = True  # one statement, one snapshot; no transaction left open
             return connection
+
+    def _drop_idle(self) -> None:
+        """Close every kept connection (after one failed: the others are likely dead too)."""
+        while True:
+            try:
+                connection = self._idle.pop()
+            except IndexError:
+                return
+            try:
+                connection.close()
+            except Exception as exc:  # a dead connection may fail to close; it is dropped either way
+                log.debug("closing a failed check connection failed (%s)", type(exc).__name__)
 
     def _release(self, connection: Any) -> None:
         if self._shared or self._closed or len(self._idle) >= KEPT_CONNECTIONS:
@@ -288,8 +300,10 @@ class CheckService:
         """Every row of ``pseudonyms`` whose record is live, unexpired and of ``domain``: the
         identifier's columns, then the record's (the order of the ``_PSEUDONYM`` ... constants).
 
-        A kept connection that fails is closed and the query is tried once more on a new one
-        (it is a read: a store that restarted costs one retry, not an error).
+        A kept connection that fails is closed with every other kept one (they were opened to the
+        same server: after a restart or a terminated backend they are all gone), and the query is
+        tried once more on a new connection (it is a read: a store that restarted costs one retry,
+        not an error). A store that still cannot answer is :class:`vault.errors.UnavailableError`.
         """
         for attempt in (1, 2):
             raw = self._acquire()
@@ -305,8 +319,9 @@ class CheckService:
                     rows = [(*row, *live[row[_RECORD_ID]]) for row in found if row[_RECORD_ID] in live]
             except self._disconnects as exc:
                 raw.close()  # a connection that failed is not kept
+                self._drop_idle()
                 if attempt == 2 or self._shared:
-                    raise
+                    raise UnavailableError(f"the data store cannot be reached ({type(exc).__name__})") from None
                 log.warning("a check connection failed (%s); retrying on a new one", type(exc).__name__)
                 continue
             except BaseException:

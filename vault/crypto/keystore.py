@@ -316,6 +316,11 @@ class KeyHierarchy(Rewrapping):
         with session_scope(self._engine) as own:
             return bool(own.scalar(stmt))
 
+    def has_record_key(self, record_id: str) -> bool:
+        """Whether the record (or separated item) still has a data key of its own in the key store."""
+        with session_scope(self._engine) as session:
+            return bool(session.scalar(select(exists().where(RecordKey.record_id == record_id))))
+
     def data_keys_present(self, session: Session, subject_ids: list[str]) -> set[str]:
         """Which of ``subject_ids`` have a data key."""
         if not subject_ids:

@@ -174,6 +174,11 @@ class RecordReading(RecordServiceState):
                 log.warning("record %s: a text field failed to decrypt", record_id)
                 self._audit.append("record.reveal", targets=[record_id], purpose=purpose_text, outcome="error")
                 raise DecryptionError() from None
+            # the key may have been destroyed (a subject's shred, shred_text) by another process
+            # while this read was under way: then the text is gone, whatever this process cached
+            still = self._keys.has_data_key(row.subject_id) if row.subject_id is not None else self._keys.has_record_key(record_id)
+            if not still:
+                values.clear()
         self._audit.append(
             "record.reveal", targets=[record_id], purpose=purpose_text, detail={"fields": len(values)}
         )

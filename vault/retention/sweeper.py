@@ -83,7 +83,9 @@ class SweepReport(View):
     """What a sweep did (or, with ``dry_run``, would do). ``outcomes`` counts items per outcome
     (shredded, fields_deleted, kept, separated, restricted, deleted, destroyed, review_due, gone,
     expired), ``by_category`` per category and outcome; ``held`` and ``failed`` items stay
-    pending for a later run. ``planned`` lists, in a dry run, the due items (at most 1000)."""
+    pending for a later run. ``planned`` lists, in a dry run, the due items (at most 1000).
+    ``leased`` counts the items claimed by another run (one under way, or one killed whose lease
+    has not run out): no run applies them before ``leased_until``, when the next run takes them over."""
 
     now: datetime
     dry_run: bool
@@ -95,6 +97,8 @@ class SweepReport(View):
     outcomes: Counter[str] = field(default_factory=Counter)
     by_category: dict[str, Counter[str]] = field(default_factory=dict)
     planned: list[dict[str, Any]] = field(default_factory=list)
+    leased: int = 0
+    leased_until: datetime | None = None
 
     def count(self, category: str, outcome: str, n: int = 1) -> None:
         self.outcomes[outcome] += n
@@ -196,6 +200,17 @@ class Sweeper:
             log.warning("sweep: took over %d item(s) claimed by a run that stopped more than %s ago", taken, self.lease)
         return taken
 
+    def _leases(self, report: SweepReport) -> None:
+        """Count the items another run holds, and when the last of its leases runs out."""
+        with session_scope(self._engine) as session:
+            count, newest = session.execute(
+                select(func.count(), func.max(RetentionItem.claimed_at)).where(RetentionItem.state == "claimed")
+            ).one()
+        report.leased = int(count or 0)
+        report.leased_until = newest + self.lease if newest is not None else None
+        if report.leased:
+            log.info("sweep: %d item(s) are claimed by another run until %s", report.leased, report.leased_until)
+
     def _claim(
         self, token: str, now: datetime, cursor: tuple[datetime, int] | None, batch_size: int, condition: Any
     ) -> list[RetentionItem]:
@@ -262,9 +277,11 @@ class Sweeper:
         report = SweepReport(now=now, dry_run=dry_run)
         condition = self._due(now, target_id, actions)
         if dry_run:
+            self._leases(report)
             return self._plan(report, condition)
         self._service.ensure_applied()
         self._take_over_stale(now)
+        self._leases(report)
         with session_scope(self._engine, write=True) as session:
             self._service.sync_records(session)
         with session_scope(self._engine) as session:

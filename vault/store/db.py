@@ -31,6 +31,7 @@ import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from pseudovault.vault.errors import InvalidInputError
 
 __all__ = [
+    "DbTimeouts",
     "make_engine",
     "session_scope",
     "redact_url",
@@ -156,11 +158,34 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
-def _postgres_engine(url: URL) -> Engine:
+@dataclass(frozen=True)
+class DbTimeouts:
+    """PostgreSQL's ``statement_timeout`` and ``lock_timeout`` for every connection of an engine,
+    in milliseconds (0: none). A statement that runs or waits for a lock longer is cancelled, its
+    transaction rolled back, and the caller gets :class:`sqlalchemy.exc.OperationalError` (the API
+    answers 503), so a request never commits after its client gave up. SQLite has its busy timeout
+    instead (:data:`BUSY_TIMEOUT_MS`)."""
+
+    statement_ms: int = 30_000
+    lock_ms: int = 5_000
+
+    def __post_init__(self) -> None:
+        for name in ("statement_ms", "lock_ms"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 3_600_000:
+                raise ValueError(f"{name} must be an integer from 0 to 3600000")
+
+    def options(self) -> str:
+        """The libpq ``options`` that set both for a new connection."""
+        return f"-c statement_timeout={self.statement_ms} -c lock_timeout={self.lock_ms}"
+
+
+def _postgres_engine(url: URL, timeouts: DbTimeouts) -> Engine:
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     engine = create_engine(
         url,
+        connect_args={"options": timeouts.options()},
         pool_size=5,
         max_overflow=10,
         pool_timeout=30,
@@ -180,8 +205,9 @@ def _postgres_engine(url: URL) -> Engine:
     return engine
 
 
-def make_engine(url: str | URL) -> Engine:
-    """An engine for one store; see the module docstring for what each backend gets."""
+def make_engine(url: str | URL, timeouts: DbTimeouts | None = None) -> Engine:
+    """An engine for one store; see the module docstring for what each backend gets. ``timeouts``
+    (PostgreSQL only): :class:`DbTimeouts`, its defaults when None."""
     parsed = _parse(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
@@ -191,7 +217,7 @@ def make_engine(url: str | URL) -> Engine:
     if backend == "postgresql":
         if parsed.drivername not in ("postgresql", "postgresql+psycopg"):
             raise InvalidInputError("url", "unsupported PostgreSQL driver; use postgresql+psycopg://")
-        return _postgres_engine(parsed)
+        return _postgres_engine(parsed, timeouts or DbTimeouts())
     raise InvalidInputError("url", f"unsupported database {backend!r}; use sqlite:/// or postgresql+psycopg://")
 
 

@@ -169,6 +169,8 @@ def run_env(store: StoreSchema) -> None:
     def run(connection: Connection) -> None:
         context.configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite", **options)
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":  # DDL on a large table may take long: no statement timeout
+                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
             context.run_migrations()
 
     connection = config.attributes.get("connection")

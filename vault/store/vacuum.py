@@ -118,11 +118,14 @@ class DeferredVacuum:
                     driver.add_notice_handler(handler)
                 try:
                     connection.execute(text(f"SET lock_timeout = '{_LOCK_TIMEOUT}'"))
+                    connection.execute(text("SET statement_timeout = 0"))  # a rewrite of a large table is slow
                     connection.execute(text(statement))
-                    connection.execute(text("RESET lock_timeout"))
                 finally:
                     if handler is not None:
                         driver.remove_notice_handler(handler)
+                    # back to the engine's own timeouts before the connection returns to the pool
+                    connection.execute(text("RESET lock_timeout"))
+                    connection.execute(text("RESET statement_timeout"))
         except Exception as exc:  # noqa: BLE001 (a busy table is tried again; never fails a shred)
             log.warning("key table vacuum postponed (%s)", type(exc).__name__)
             with self._lock:

@@ -246,6 +246,12 @@ class SubjectService:
             log.warning("subject %s: a field failed to decrypt", subject_id)
             self._audit.append("subject.reveal", targets=[subject_id], purpose=purpose, outcome="error")
             raise DecryptionError() from None
+        if rows and not self._keys.has_data_key(subject_id):
+            # shredded, perhaps by another process, while this read was under way: a key still in
+            # this process's cache must not put data in an answer given after the shred committed
+            out.clear()
+            self._audit.append("subject.reveal", targets=[subject_id], purpose=purpose, outcome="not_found")
+            raise NotFoundError("subject", subject_id)
         self._audit.append("subject.reveal", targets=[subject_id], purpose=purpose, detail={"fields": len(out)})
         return out
 

@@ -136,9 +136,14 @@ def test_claims_of_a_vanished_sweeper_are_taken_over_after_the_lease(vault: Vaul
             + ("%(at)s" if vault.data_engine.dialect.name == "postgresql" else ":at"),
             {"at": DUE.replace(tzinfo=None) if vault.data_engine.dialect.name == "sqlite" else DUE},
         )
-    assert vault.retention.sweeper.sweep().applied == 0
+    waiting = vault.retention.sweeper.sweep()
+    assert waiting.applied == 0 and waiting.due == 0
+    # the run says why nothing was applied: four items wait for the dead run's lease
+    assert waiting.leased == 4 and waiting.leased_until == DUE + vault.retention.sweeper.lease
+    assert vault.retention.sweeper.sweep(dry_run=True).leased == 4
     clock.advance(vault.retention.sweeper.lease + timedelta(seconds=1))
-    assert vault.retention.sweeper.sweep().applied == 4
+    taken_over = vault.retention.sweeper.sweep()
+    assert taken_over.applied == 4 and taken_over.leased == 0 and taken_over.leased_until is None
     assert not any(subject_exists(vault, s) for s in subjects)
 
 
