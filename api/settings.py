@@ -18,6 +18,9 @@ PSEUDOVAULT_CHECK_BATCH_MAX_IDS     5000       most identifiers in one batch, al
 PSEUDOVAULT_CHECK_BATCH_COST        1.0        rate-limit tokens a batch costs per signup (at
                                                least 1 per batch): a batch is no way around the
                                                limit on the check oracle
+PSEUDOVAULT_CHECK_MAX_PER_KIND      4          most identifiers of one kind in one signup
+                                               (single and batch checks); every check also
+                                               costs one token per distinct identifier
 PSEUDOVAULT_SWEEP_INTERVAL_SECONDS  0          run the retention sweep in the server every this
                                                many seconds (0: off; run ``pseudovault retention
                                                sweep`` from cron instead); see api.sweeper
@@ -57,6 +60,7 @@ class ApiSettings(Settings):
     check_batch_max: int = Field(default=1000, ge=1, le=MAX_BATCH_SIGNUPS)
     check_batch_max_ids: int = Field(default=5000, ge=1, le=1_000_000)
     check_batch_cost: float = Field(default=1.0, ge=0, le=1000)
+    check_max_per_kind: int = Field(default=4, ge=1, le=64)
     sweep_interval_seconds: float = Field(default=0.0, ge=0, le=7 * 24 * 3600)
     sweep_batch_size: int = Field(default=500, ge=1, le=MAX_BATCH_SIZE)
     key_maintenance_interval_seconds: float = Field(default=3600.0, ge=0, le=7 * 24 * 3600)

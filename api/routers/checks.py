@@ -7,11 +7,16 @@ A check is an oracle (does this identifier belong to someone banned?), so:
   reason codes, severities, statuses, matched kinds and the match type, never an identifier or
   a pseudonym;
 * it needs the ``checks`` scope, which reads nothing else (no record listing, no export);
-* it is rate limited per API key (api.ratelimit): a single check costs one token; a batch costs
-  ``PSEUDOVAULT_CHECK_BATCH_COST`` tokens per signup (default 1, at least 1 per batch), so a
-  batch is no cheaper way to query the oracle than single checks. A batch costing more tokens
-  than the bucket holds (its burst) could never pass: it is refused with 422 (split it), not
-  with a 429 whose ``Retry-After`` would be a lie.
+* it is rate limited per API key (api.ratelimit), per identifier: a check costs one token per
+  distinct identifier it holds (kind and value as sent: an upper bound of the distinct
+  pseudonyms it looks up), so sending many identifiers in one call is no way to query the
+  oracle faster; a batch costs that, or ``PSEUDOVAULT_CHECK_BATCH_COST`` tokens per signup
+  (default 1) if that is more. A check costing more tokens than the bucket holds (its burst)
+  could never pass: it is refused with 422 (split it), not with a 429 whose ``Retry-After``
+  would be a lie;
+* a signup holds at most ``PSEUDOVAULT_CHECK_MAX_PER_KIND`` identifiers of one kind (default
+  4): a real signup has one e-mail address or two, not dozens, and a list of candidates is how
+  a hit is found by halving. More is a 422 (``too_many_of_kind``).
 
 Audit: a batch is recorded as ``check.batch`` with counts (signups, identifiers, decisions per
 kind), never identifiers. Single checks are not audited one by one: at signup volume that would
@@ -25,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Iterable, Sequence
 
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
@@ -36,7 +42,7 @@ from pseudovault.api.deps import MetricsDep, SettingsDep, VaultDep
 from pseudovault.api.errors import ApiProblem, ProblemFieldError
 from pseudovault.api.ratelimit import retry_after_header
 from pseudovault.api.schemas.checks import CheckBatchRequest, CheckBatchResponse, CheckDecision, CheckRequest, Signup
-from pseudovault.api.schemas.identifiers import invalid_identifier, pairs
+from pseudovault.api.schemas.identifiers import Identifier, invalid_identifier, pairs
 from pseudovault.vault.checks.decisions import Decision
 from pseudovault.vault.identifiers import InvalidIdentifierError
 from pseudovault.vault.records.validation import normalize_identifiers
@@ -58,13 +64,17 @@ def _json(data: object) -> Response:
     description="Normalizes the identifiers, derives their keyed pseudonyms and looks them up among "
     "live records (active or under review, not expired, not revoked) of the domain. Hits and "
     "misses answer 200 with the same shape. An invalid identifier is a 422 naming its position and "
-    "kind (never its value). Costs one rate-limit token. Not audited per call (counted in "
+    "kind (never its value). Costs one rate-limit token per distinct identifier; at most "
+    "`PSEUDOVAULT_CHECK_MAX_PER_KIND` identifiers of one kind (default 4). Not audited per call (counted in "
     "`pseudovault_check_decisions_total`).",
     response_model=CheckDecision,
 )
-async def check(body: CheckRequest, request: Request, _caller: Checks) -> Response:
+async def check(body: CheckRequest, request: Request, caller: Checks) -> Response:
     # the hot path: the vault's Decision (already the documented shape) is serialized as it is,
     # not validated again; see _run_check for where the check runs
+    settings = request.app.state.settings
+    _per_kind(body.identifiers, settings.check_max_per_kind, "#/identifiers")
+    _charge(request, caller.key_id, _distinct([body.identifiers]), "#/identifiers")
     vault = request.app.state.vault
     try:
         decision = await _run_check(vault, pairs(body.identifiers), body.domain)
@@ -95,9 +105,32 @@ def _locate_invalid(vault: VaultDep, signups: list[Signup]) -> ApiProblem:
     return ApiProblem(422, "an identifier is invalid")
 
 
-def _charge(request: Request, key_id: str, signups: int, cost_per_signup: float) -> None:
-    """Take the batch's tokens beyond the one the route already took."""
-    cost = max(1, math.ceil(signups * cost_per_signup))
+def _distinct(signups: Iterable[Sequence[Identifier]]) -> int:
+    """How many distinct identifiers (kind and value as sent) the signups hold together."""
+    return len({(item.kind, item.value) for identifiers in signups for item in identifiers})
+
+
+def _per_kind(identifiers: Sequence[Identifier], limit: int, pointer: str) -> None:
+    """422 when a signup holds more than ``limit`` identifiers of one kind."""
+    counts = Counter(item.kind for item in identifiers)
+    if counts and max(counts.values()) > limit:
+        raise ApiProblem(
+            422,
+            "the request is invalid",
+            errors=[
+                ProblemFieldError(
+                    location="body",
+                    pointer=pointer,
+                    detail=f"at most {limit} identifiers of one kind per signup",
+                    code="too_many_of_kind",
+                )
+            ],
+        )
+
+
+def _charge(request: Request, key_id: str, cost: int, pointer: str) -> None:
+    """Take the check's tokens beyond the one the route already took."""
+    cost = max(1, cost)
     if cost <= 1:
         return
     limiter = request.app.state.limiter
@@ -112,9 +145,9 @@ def _charge(request: Request, key_id: str, signups: int, cost_per_signup: float)
             errors=[
                 ProblemFieldError(
                     location="body",
-                    pointer="#/signups",
-                    detail=f"this batch costs {cost} rate-limit tokens, more than this API key's bucket holds; "
-                    "send fewer signups per batch",
+                    pointer=pointer,
+                    detail=f"this check costs {cost} rate-limit tokens, more than this API key's bucket holds; "
+                    "send fewer identifiers per call",
                     code="batch_over_rate_limit",
                 )
             ],
@@ -128,7 +161,8 @@ def _charge(request: Request, key_id: str, signups: int, cost_per_signup: float)
     "/batch",
     summary="Check many signups",
     description="The decisions for many signups in one call, in order, each the same as checking that "
-    "signup alone. Costs `PSEUDOVAULT_CHECK_BATCH_COST` rate-limit tokens per signup (default 1). "
+    "signup alone. Costs one rate-limit token per distinct identifier, or `PSEUDOVAULT_CHECK_BATCH_COST` "
+    "tokens per signup (default 1) if that is more. "
     "An invalid identifier rejects the whole batch with a 422 naming the signup, the item and the "
     "kind. Audited as `check.batch` with counts only.",
     response_model=CheckBatchResponse,
@@ -154,7 +188,10 @@ def check_batch(
                 "the request is invalid",
                 errors=[ProblemFieldError(location="body", pointer="#/signups", detail=detail, code="too_long")],
             )
-    _charge(request, caller.key_id, len(signups), settings.check_batch_cost)
+    for index, signup in enumerate(signups):
+        _per_kind(signup.identifiers, settings.check_max_per_kind, f"#/signups/{index}/identifiers")
+    per_signup = math.ceil(len(signups) * settings.check_batch_cost)
+    _charge(request, caller.key_id, max(per_signup, _distinct(s.identifiers for s in signups)), "#/signups")
     try:
         decisions = vault.checks.check_batch([pairs(s.identifiers) for s in signups], domain=body.domain)
     except InvalidIdentifierError:

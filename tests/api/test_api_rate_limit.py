@@ -183,3 +183,57 @@ def test_an_unreachable_redis_refuses_with_503(
         response = client.get("/v1/subjects", headers=auth("subjects:write"))
         assert response.status_code == 503 and response.headers["content-type"] == "application/problem+json"
     limiter.close()
+
+
+# --- checks are charged per identifier ---------------------------------------------------------
+
+
+def _ids(kind: str, n: int, start: int = 0) -> list[dict[str, str]]:
+    values = {"email": "u{}@example.com", "phone": "+8210{:08d}", "device_id": "device-{:06d}"}
+    return [{"kind": kind, "value": values[kind].format(start + i)} for i in range(n)]
+
+
+@pytest.fixture
+def ten_token_client(vault: Vault, api_settings: ApiSettings, limiter_time: ManualTime) -> Iterator[TestClient]:
+    limiter = TokenBucketLimiter(rate=1, burst=10, clock=limiter_time)
+    with TestClient(create_app(api_settings, vault=vault, limiter=limiter)) as client:
+        yield client
+
+
+def test_a_check_costs_one_token_per_distinct_identifier(
+    ten_token_client: TestClient, auth: Callable[..., dict[str, str]]
+) -> None:
+    headers = auth("checks")
+    four = {"identifiers": _ids("email", 2) + _ids("phone", 2)}
+    assert [ten_token_client.post("/v1/checks", json=four, headers=headers).status_code for _ in range(2)] == [200, 200]
+    # 8 of 10 tokens spent: a check of three identifiers does not fit, one of two does
+    assert ten_token_client.post("/v1/checks", json={"identifiers": _ids("email", 3)}, headers=headers).status_code == 429
+    repeated = {"identifiers": _ids("email", 1) * 2}  # the same identifier twice is one lookup
+    assert ten_token_client.post("/v1/checks", json=repeated, headers=headers).status_code == 200
+
+
+def test_a_batch_costs_its_distinct_identifiers_when_that_is_more_than_its_signups(
+    ten_token_client: TestClient, auth: Callable[..., dict[str, str]]
+) -> None:
+    headers = auth("checks")
+    batch = {"signups": [{"identifiers": _ids("email", 2, start=2 * i) + _ids("phone", 2, start=2 * i)} for i in range(3)]}
+    response = ten_token_client.post("/v1/checks/batch", json=batch, headers=headers)
+    assert response.status_code == 422  # 12 tokens: more than the bucket ever holds
+    [error] = response.json()["errors"]
+    assert error["code"] == "batch_over_rate_limit" and error["pointer"] == "#/signups"
+    two = {"signups": batch["signups"][:2]}
+    assert ten_token_client.post("/v1/checks/batch", json=two, headers=headers).status_code == 200  # 8 tokens
+    assert ten_token_client.post("/v1/checks/batch", json=two, headers=headers).status_code == 429
+
+
+def test_a_signup_holds_a_handful_of_identifiers_of_one_kind(client: TestClient, auth: Callable[..., dict[str, str]]) -> None:
+    headers = auth("checks")
+    assert client.post("/v1/checks", json={"identifiers": _ids("email", 4)}, headers=headers).status_code == 200
+    single = client.post("/v1/checks", json={"identifiers": _ids("email", 5)}, headers=headers)
+    assert single.status_code == 422
+    [error] = single.json()["errors"]
+    assert error["code"] == "too_many_of_kind" and error["pointer"] == "#/identifiers"
+    batch = {"signups": [{"identifiers": _ids("email", 1)}, {"identifiers": _ids("phone", 5)}]}
+    refused = client.post("/v1/checks/batch", json=batch, headers=headers)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["pointer"] == "#/signups/1/identifiers"
