@@ -25,7 +25,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, NoReturn, TypeVar
 
@@ -47,6 +47,7 @@ from pseudovault.vault.crypto.lookup import DEFAULT_REFRESH_INTERVAL, LookupKeys
 from pseudovault.vault.crypto.signing import AUDIT_PURPOSE, SigningKeys
 from pseudovault.vault.errors import ConflictError, NotInitialisedError, UnavailableError
 from pseudovault.vault.identifiers import Normalizer, NormalizerConfig
+from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.records.bulk import BulkTransfer
 from pseudovault.vault.records.service import RecordService
 from pseudovault.vault.retention.categories import CategoryCatalogue
@@ -57,14 +58,20 @@ from pseudovault.vault.retention.policy_file import CATALOGUE, shipped_presets
 from pseudovault.vault.retention.rights import RightsService
 from pseudovault.vault.retention.separate import SeparateStorage
 from pseudovault.vault.retention.service import RetentionService
-from pseudovault.vault.store.db import DbTimeouts, make_engine, redact_url, sqlite_path
+from pseudovault.vault.store.db import DbTimeouts, make_engine, redact_url, session_scope, sqlite_path
 from pseudovault.vault.store.migrate import DATA, KEYS, StoreSchema, current_revision, head_revisions, upgrade_store
 from pseudovault.vault.store.vacuum import DeferredVacuum
+from pseudovault.vault.subjects import repository as subjects_repository
 from pseudovault.vault.subjects.service import SubjectService
 
 __all__ = ["RecordsConfig", "Vault"]
 
 log = logging.getLogger(__name__)
+
+#: a data key without data is an orphan only once it is this old (a create under way is not)
+ORPHAN_KEY_GRACE = timedelta(hours=1)
+#: where the orphan scan stopped, kept in the key store's ledger_replay table (microseconds)
+ORPHAN_SCAN_SOURCE = "orphan-scan"
 
 
 @dataclass(frozen=True)
@@ -375,6 +382,45 @@ class Vault:
         )
         return report
 
+    def remove_orphan_keys(self, grace: timedelta = ORPHAN_KEY_GRACE) -> int:
+        """Delete the data keys a crash left without data, and return how many.
+
+        A create writes the key store first, then the data store (the data and its audit entry in
+        one commit): a process killed between the two leaves a key that wraps nothing readable.
+        The scan looks at the keys created since the last scan and at least ``grace`` ago (a create
+        still under way in another process is never taken for an orphan) and deletes those whose
+        subject, record or separated item does not exist; audited as ``keys.remove_orphans`` with
+        the counts. Where it stopped is kept in the key store, so each key is looked at once.
+        """
+        now = self.clock.now()
+        until = now - grace
+        since_us = self.keys.ledger_position(ORPHAN_SCAN_SOURCE)
+        since = datetime.fromtimestamp(since_us / 1_000_000, UTC)
+        if until <= since:
+            return 0
+        subject_ids, record_ids = self.keys.keys_created_between(since, until)
+        with session_scope(self.data_engine) as session:
+            live_subjects = subjects_repository.present(session, subject_ids)
+            live_records = records_repository.present(session, record_ids) | SeparateStorage.items_present(session, record_ids)
+        orphan_subjects = [s for s in subject_ids if s not in live_subjects]
+        orphan_records = [r for r in record_ids if r not in live_records]
+        if orphan_subjects or orphan_records:
+            with session_scope(self.keys_engine, write=True) as key_session:
+                self.keys.destroy_data_keys(key_session, orphan_subjects)
+                for record_id in orphan_records:
+                    self.keys.destroy_record_key(key_session, record_id)
+            self.audit.append(
+                "keys.remove_orphans",
+                detail={"subject_keys": len(orphan_subjects), "record_keys": len(orphan_records)},
+            )
+            log.warning(
+                "removed %d subject key(s) and %d record key(s) a crash left without data",
+                len(orphan_subjects),
+                len(orphan_records),
+            )
+        self.keys.set_ledger_position(ORPHAN_SCAN_SOURCE, int(until.timestamp() * 1_000_000))
+        return len(orphan_subjects) + len(orphan_records)
+
     def maintain_keys(self, max_age: timedelta | None = None) -> dict[str, Any]:
         """Keep the backup horizon: when the current epoch is ``max_age`` old (default: the
         vault's ``epoch_max_age``; None or zero: never by age), rotate the root key and the epoch;
@@ -399,7 +445,9 @@ class Vault:
         if rotated is not None or self.keys.rewrap_pending():
             report = self.rewrap()
         epoch_created = next(e.created_at for e in self.keys.epochs() if e.current)
+        orphans = self.remove_orphan_keys()
         return {
+            "orphan_keys_removed": orphans,
             "rotated": rotated,
             "rewrap": report.as_dict() if report is not None else None,
             "current_epoch_created_at": epoch_created.isoformat(),

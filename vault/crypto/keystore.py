@@ -400,6 +400,18 @@ class KeyHierarchy(Rewrapping):
         self._after_shred(session, lambda: self._cache.evict(cache_key))
         return bool(result.rowcount)
 
+    def keys_created_between(self, after: datetime, before: datetime) -> tuple[list[str], list[str]]:
+        """The owners (subject ids, record or separated-item ids) of the data keys created in
+        ``(after, before]``: what an orphan scan checks against the data store."""
+        with session_scope(self._engine) as session:
+            subjects = list(
+                session.scalars(select(SubjectKey.subject_id).where(SubjectKey.created_at > after, SubjectKey.created_at <= before))
+            )
+            records = list(
+                session.scalars(select(RecordKey.record_id).where(RecordKey.created_at > after, RecordKey.created_at <= before))
+            )
+        return subjects, records
+
     def count_record_keys(self) -> int:
         with session_scope(self._engine) as session:
             return int(session.scalar(select(func.count()).select_from(RecordKey)) or 0)

@@ -47,7 +47,7 @@ from pseudovault.vault.records.views import TEXT_FIELDS
 from pseudovault.vault.retention.holds import refuse_if_held
 from pseudovault.vault.retention.restrictions import add_restriction, restriction_reasons
 from pseudovault.vault.store.data_models import RetentionItem, SeparatedField, SeparatedItem
-from pseudovault.vault.store.db import checkpoint_sqlite, session_scope
+from pseudovault.vault.store.db import checkpoint_sqlite, one_of, session_scope
 from pseudovault.vault.subjects import repository as subjects_repository
 from pseudovault.vault.subjects.service import validate_subject_id
 from pseudovault.vault.views import HIDDEN, View
@@ -178,6 +178,15 @@ class SeparateStorage:
             plaintexts.clear()
         log.info("moved %d field(s) of subject %s to separated item %s (%s)", len(rows), subject_id, item_id, category)
         return SeparatedView(item_id, subject_id, category, reason_code, now, tuple(sorted(name for name, _, _ in rows)), due_at)
+
+    @staticmethod
+    def items_present(session: Session, item_ids: Collection[str]) -> set[str]:
+        """The ids among ``item_ids`` of separated items that exist."""
+        listed = list(item_ids)
+        found: set[str] = set()
+        for start in range(0, len(listed), 1000):
+            found.update(session.scalars(select(SeparatedItem.id).where(one_of(SeparatedItem.id, listed[start : start + 1000]))))
+        return found
 
     # --- reading ------------------------------------------------------------------------------
 

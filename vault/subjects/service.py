@@ -194,14 +194,14 @@ class SubjectService:
                 if value is not None
             ]
             now = self._clock.now()
-            with session_scope(self._engine, write=True) as session:
+            with session_scope(self._engine, write=True) as session:  # the subject and its audit entry: one commit
                 session.add(Subject(id=subject_id, created_at=now, updated_at=now, schema_version=SCHEMA_VERSION))
                 session.flush()
                 session.add_all(rows)
+                self._audit.append("subject.create", targets=[subject_id], detail={"fields": len(rows)}, session=session)
         except BaseException:
             self._undo_create(subject_id)
             raise
-        self._audit.append("subject.create", targets=[subject_id], detail={"fields": len(rows)})
         log.info("created subject %s with %d fields", subject_id, len(values))
         return subject_id
 
@@ -376,9 +376,8 @@ class SubjectService:
             raise NotFoundError("subject", subject_id)
         already = tombstoned_at is not None or ledgered_at is not None
         shredded_at = tombstoned_at or ledgered_at or self._clock.now()
-        self._destroy(subject_id, shredded_at, reason_code)
+        self._destroy(subject_id, shredded_at, reason_code, audit={"reason": reason_code, "already": already})
         self._checkpoint()
-        self._audit.append("subject.shred", targets=[subject_id], detail={"reason": reason_code, "already": already})
         log.info("shredded subject %s (reason %s, already %s)", subject_id, reason_code, already)
         return ShredResult(subject_id=subject_id, shredded_at=shredded_at, already=already)
 
@@ -470,8 +469,13 @@ class SubjectService:
         )
         return int(result.rowcount or 0)
 
-    def _destroy(self, subject_id: str, shredded_at: datetime, reason_code: str) -> None:
-        """Key store first (data key deleted, ledger entry), then the data store (data, tombstone)."""
+    def _destroy(
+        self, subject_id: str, shredded_at: datetime, reason_code: str, *, audit: Mapping[str, Any] | None = None
+    ) -> None:
+        """Key store first (data key deleted, ledger entry), then the data store (data, tombstone,
+        and the ``subject.shred`` entry with ``audit`` as its detail, in the same commit). A crash
+        between the two leaves the data unreadable (its key is gone) and the shred in the ledger:
+        the next open, or shredding again, finishes it."""
         with session_scope(self._keys.engine, write=True) as key_session:
             self._keys.destroy_data_key(key_session, subject_id)
             self._keys.record_shred(key_session, subject_id, shredded_at)
@@ -479,6 +483,8 @@ class SubjectService:
             self._delete_data(session, subject_id)
             if session.get(Tombstone, subject_id) is None:
                 session.add(Tombstone(subject_id=subject_id, shredded_at=shredded_at, reason_code=reason_code))
+            if audit is not None:
+                self._audit.append("subject.shred", targets=[subject_id], detail=audit, session=session)
 
     def replay_external_ledger(self, ledger: ShredLedger) -> int:
         """Replay the shred ledger kept outside the stores (vault.crypto.ledger) from where this key

@@ -274,6 +274,43 @@ def test_a_failed_data_write_deletes_the_key_it_created(vault: Vault, monkeypatc
     assert _row_counts(vault) == (0, 0, 0)
 
 
+def test_a_subject_commits_with_its_audit_entry_or_not_at_all(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = vault.audit.append
+
+    def failing_append(action: str, **kwargs: Any) -> int:
+        if action == "subject.create":
+            raise RuntimeError("the audit entry could not be written")
+        return original(action, **kwargs)
+
+    monkeypatch.setattr(vault.audit, "append", failing_append)
+    with pytest.raises(RuntimeError):
+        vault.subjects.create({"email": CANARY_PII})
+    assert _row_counts(vault) == (0, 0, 0), "no subject (and no key) without its audit entry"
+    monkeypatch.undo()
+    subject_id = vault.subjects.create({"email": CANARY_PII})
+    assert [e.targets for e in vault.audit.query(action="subject.create")] == [(subject_id,)]
+
+
+def test_a_shred_commits_its_audit_entry_with_the_tombstone(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    subject_id = vault.subjects.create({"email": CANARY_PII})
+    original = vault.audit.append
+
+    def failing_append(action: str, **kwargs: Any) -> int:
+        if action == "subject.shred":
+            raise RuntimeError("the audit entry could not be written")
+        return original(action, **kwargs)
+
+    monkeypatch.setattr(vault.audit, "append", failing_append)
+    with pytest.raises(RuntimeError):
+        vault.subjects.shred(subject_id)
+    # the key is gone (the guarantee came first); the data store rolled back with its entry
+    assert vault.subjects.tombstone(subject_id) is None
+    monkeypatch.undo()
+    assert vault.subjects.shred(subject_id).already is True  # the ledger remembers; this finishes it
+    assert vault.subjects.tombstone(subject_id) is not None
+    assert [e.targets for e in vault.audit.query(action="subject.shred")] == [(subject_id,)]
+
+
 def test_reprs_hold_no_values_or_keys(vault: Vault) -> None:
     subject_id = vault.subjects.create({"email": CANARY_PII})
     vault.subjects.read(subject_id)
