@@ -72,6 +72,9 @@ log = logging.getLogger(__name__)
 ORPHAN_KEY_GRACE = timedelta(hours=1)
 #: where the orphan scan stopped, kept in the key store's ledger_replay table (microseconds)
 ORPHAN_SCAN_SOURCE = "orphan-scan"
+#: how far the audit log reached (its seq at the last checkpoint or signed head), kept in the key
+#: store so that a data store whose log was cut, rolled back or emptied does not verify
+AUDIT_MARK_SOURCE = "audit-head"
 
 
 @dataclass(frozen=True)
@@ -161,14 +164,15 @@ class Vault:
 
     def _assemble(self) -> None:
         self.signing = SigningKeys(self.provider, self.keys_engine, self.clock)
+        self.keys = KeyHierarchy(self.provider, self.keys_engine, self.clock, self.cache)
         self.audit = AuditLog(
             self.data_engine,
             self.clock,
             self.signing.signer(AUDIT_PURPOSE),
             checkpoint_every=self.audit_checkpoint_every,
+            mark=self.keys.position_mark(AUDIT_MARK_SOURCE),
         )
         self.apikeys = ApiKeyService(self.data_engine, self.clock, self.audit)
-        self.keys = KeyHierarchy(self.provider, self.keys_engine, self.clock, self.cache)
         self.keys.external_ledger = self.shred_ledger
         mode, delay = self.key_vacuum
         self.keys.vacuum = DeferredVacuum(self.keys_engine, ("subject_keys", "record_keys"), mode=mode, delay=delay)
@@ -446,6 +450,7 @@ class Vault:
             report = self.rewrap()
         epoch_created = next(e.created_at for e in self.keys.epochs() if e.current)
         orphans = self.remove_orphan_keys()
+        self.audit.sign_head()  # a fresh signature, and the mark outside the data store raised
         return {
             "orphan_keys_removed": orphans,
             "rotated": rotated,

@@ -330,3 +330,74 @@ def test_prune_refuses_to_destroy_evidence_of_tampering(vault: Vault, clock: Fro
     with pytest.raises(ConflictError, match="does not match its checkpoint"):
         vault.audit.prune(clock.now())
     assert len(_entries(vault)) == 12
+
+
+# --- the signed head and the mark outside the data store ------------------------------------------
+# Each of these went unnoticed before the head was signed: whoever can write to the data store
+# could cut or rewrite the entries after the last checkpoint, roll the log back to an earlier
+# checkpoint, fake a prune, or empty the log.
+
+
+def _truncate(session: Session, after: int) -> None:
+    """Delete the entries (and checkpoints) after ``after`` and set the head back to it."""
+    last = session.get(AuditEntry, after)
+    assert last is not None
+    session.execute(delete(AuditEntry).where(AuditEntry.seq > after))
+    session.execute(delete(AuditCheckpoint).where(AuditCheckpoint.seq > after))
+    head = session.get(AuditHead, 1)
+    assert head is not None
+    head.last_seq, head.last_hash = after, last.entry_hash
+
+
+def test_cutting_the_entries_after_the_last_checkpoint_is_detected(vault: Vault) -> None:
+    _fill(vault, 12)  # checkpoints at 5 and 10; 11 and 12 after the last
+    with _session(vault) as s, s.begin():
+        _truncate(s, 10)
+    _broken(vault, 10, "the head's signature does not cover it")
+
+
+def test_rolling_back_to_an_earlier_checkpoint_is_detected(vault: Vault) -> None:
+    _fill(vault, 12)
+    with _session(vault) as s, s.begin():
+        saved = s.get(AuditHead, 1)
+        assert saved is not None
+        _truncate(s, 5)  # the checkpoint at 10 deleted with the entries it covered
+    _broken(vault, 6, "it had reached seq 10 (recorded outside the data store)")
+
+
+def test_rewriting_an_entry_after_the_last_checkpoint_and_its_chain_is_detected(vault: Vault) -> None:
+    _fill(vault, 12)
+    with _session(vault) as s, s.begin():
+        s.execute(update(AuditEntry).where(AuditEntry.seq == 12).values(outcome="denied"))
+        _recompute(s, 12)
+    _broken(vault, 12, "the head's signature does not cover it")
+
+
+def test_a_faked_prune_of_recent_entries_is_detected(vault: Vault) -> None:
+    _fill(vault, 12)
+    with _session(vault) as s, s.begin():
+        anchor = s.get(AuditEntry, 10)
+        assert anchor is not None
+        s.execute(delete(AuditEntry).where(AuditEntry.seq <= 10))
+        s.execute(delete(AuditCheckpoint).where(AuditCheckpoint.seq < 5))
+        head = s.get(AuditHead, 1)
+        assert head is not None
+        head.anchor_seq, head.anchor_hash = 10, anchor.entry_hash
+    _broken(vault, 12, "the head's signature does not cover it")
+
+
+def test_emptying_the_audit_tables_is_detected(vault: Vault) -> None:
+    _fill(vault, 12)
+    with _session(vault) as s, s.begin():
+        for table in (AuditEntry, AuditCheckpoint, AuditHead):
+            s.execute(delete(table))
+    _broken(vault, 1, "it had reached seq 10")
+
+
+def test_a_real_prune_and_a_periodic_signature_keep_the_log_verifiable(vault: Vault, clock: FrozenClock) -> None:
+    _fill(vault, 12, clock)
+    assert vault.audit.prune(clock.now() - timedelta(days=4)) > 0
+    assert vault.audit.verify().ok
+    assert vault.audit.sign_head() == vault.audit.head()[0]
+    _fill(vault, 1)
+    assert vault.audit.verify().ok

@@ -11,7 +11,7 @@ from typing import Any
 
 from pseudovault.vault.store.data_models import AuditEntry
 
-__all__ = ["GENESIS_HASH", "canonical", "chain_hash", "checkpoint_message", "entry_fields", "row_fields", "timestamp_text"]
+__all__ = ["GENESIS_HASH", "canonical", "chain_hash", "checkpoint_message", "entry_fields", "head_message", "row_fields", "timestamp_text"]
 
 
 GENESIS_HASH = "0" * 64
@@ -21,6 +21,7 @@ _DOMAIN = b"pseudovault/audit/v1\x00"
 
 
 _CHECKPOINT_DOMAIN = b"pseudovault/audit-checkpoint/v1\x00"
+_HEAD_DOMAIN = b"pseudovault/audit-head/v1\x00"
 
 
 def checkpoint_message(seq: int, entry_hash: str, signed_at: datetime, key_id: str, prev_seq: int) -> bytes:
@@ -33,6 +34,21 @@ def checkpoint_message(seq: int, entry_hash: str, signed_at: datetime, key_id: s
         "prev_seq": prev_seq,
     }
     return _CHECKPOINT_DOMAIN + canonical(fields)
+
+
+def head_message(
+    last_seq: int, last_hash: str, anchor_seq: int, anchor_hash: str, signed_at: datetime, key_id: str
+) -> bytes:
+    """The bytes a signed head covers: the chain's end and its anchor, when, and by which key."""
+    fields = {
+        "last_seq": last_seq,
+        "last_hash": last_hash,
+        "anchor_seq": anchor_seq,
+        "anchor_hash": anchor_hash,
+        "signed_at": timestamp_text(signed_at),
+        "key_id": key_id,
+    }
+    return _HEAD_DOMAIN + canonical(fields)
 
 
 def canonical(fields: Mapping[str, Any]) -> bytes:

@@ -32,20 +32,36 @@ Checkpoints
     and retried by the next append, never fails the action); :meth:`AuditLog.checkpoint` adds one
     on demand (recording an ``audit.checkpoint`` entry and signing the head that includes it).
 
+Signed head
+    Every append (and every prune, and :meth:`AuditLog.sign_head`, which the server's key
+    maintenance calls hourly) signs the head in the same unit of work, with the same key::
+
+        b"pseudovault/audit-head/v1" 0x00 || canonical({"last_seq", "last_hash", "anchor_seq",
+                                                       "anchor_hash", "signed_at", "key_id"})
+
+    so the newest entries cannot be cut or rewritten, nor the anchor moved (a faked prune), by
+    whoever can write to the data store but cannot use the root key. And how far the log reached
+    is kept outside the data store (the vault keeps it in the key store: ``AuditMark``), raised at
+    every checkpoint and signed head after its commit: a log rolled back to an earlier state, its
+    own signed head and checkpoints included, or emptied, ends before that mark.
+
 Verification (:meth:`AuditLog.verify`) walks the chain from the anchor: an edited entry fails its
 hash, a removed one leaves a gap, a reordered or inserted one breaks the link to its predecessor,
 and removing the newest entries disagrees with the head. With a signer it also checks every
 checkpoint from the anchor on: its signature (with the public key derived from the unwrapped seed,
 never a stored one), that the chain still has its hash at its seq (a recomputed chain does not),
 that no checkpoint names a seq past the end of the chain (a truncated tail), that the anchor
-itself is a checkpoint, and that no more than ``checkpoint_every`` entries follow the last
-checkpoint (so removing the newest checkpoints with the entries they cover is detected too). The
-report names the first broken sequence number. What no signature can cover: the entries after the
-last checkpoint (fewer than ``checkpoint_every``) can be rewritten or dropped by whoever can write
-to the table; lower ``checkpoint_every`` to narrow that window (1 signs every entry). After
-lowering it, verify once more entries have been appended, or the old, longer tail is reported.
-And a whole earlier state (a prefix of the chain with its checkpoints) is valid by construction:
-rolling the log back to one is only seen against a checkpoint kept outside the data store.
+itself is a checkpoint, that no more than ``checkpoint_every`` entries follow the last checkpoint,
+that the log reaches the mark kept outside the data store, and that the head's signature covers
+the head as it stands. The report names the first broken sequence number.
+
+What stays undetectable, and why: an attacker who can write to both stores can lower the mark
+with the rollback (the stores are separate so that one compromise is not both); a rollback to a
+state newer than the mark (the entries appended since the last checkpoint or signed head that
+raised it, at most ``checkpoint_every`` or an hour of entries) replays a head that was validly
+signed; and a head left unsigned because signing failed is reported as such, not told apart from
+a removed signature. Keeping the mark, or the checkpoints, somewhere append-only outside both
+stores narrows the first; it is not built yet.
 
 Retention (:meth:`AuditLog.prune`) deletes the oldest entries, oldest first, and moves the anchor
 past them. With a signer, the anchor only ever moves to a checkpoint (so an entry older than the
@@ -69,11 +85,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, Engine, delete, func, select
+from sqlalchemy import CursorResult, Engine, delete, event, func, select
 from sqlalchemy.orm import Session
 
 from pseudovault.vault.audit.actors import Actor, current_actor
-from pseudovault.vault.audit.chain import GENESIS_HASH, chain_hash, checkpoint_message, entry_fields, row_fields
+from pseudovault.vault.audit.chain import GENESIS_HASH, chain_hash, checkpoint_message, entry_fields, head_message, row_fields
 from pseudovault.vault.audit.views import AuditRecord, CheckpointRecord, VerifyReport, to_checkpoint, to_record
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.errors import ConflictError, InvalidInputError
@@ -82,7 +98,7 @@ from pseudovault.vault.store.base import AUDIT_PURPOSE_LENGTH
 from pseudovault.vault.store.data_models import AuditCheckpoint, AuditEntry, AuditHead
 from pseudovault.vault.store.db import session_scope
 
-__all__ = ["DEFAULT_CHECKPOINT_EVERY", "AuditLog", "CheckpointSigner", "validate_purpose"]
+__all__ = ["DEFAULT_CHECKPOINT_EVERY", "AuditLog", "AuditMark", "CheckpointSigner", "validate_purpose"]
 
 
 log = logging.getLogger(__name__)
@@ -100,6 +116,15 @@ _OUTCOMES = frozenset({"ok", "denied", "not_found", "invalid", "conflict", "erro
 
 
 _CODE_VALUE = re.compile(r"^[A-Za-z0-9_.:\-]{0,64}$")
+
+
+class AuditMark(Protocol):
+    """How far the log has reached, kept outside the data store (the vault keeps it in the key
+    store): it only grows. A log that ends before it was cut or rolled back."""
+
+    def read(self) -> int: ...
+
+    def raise_to(self, seq: int) -> None: ...
 
 
 class CheckpointSigner(Protocol):
@@ -186,6 +211,7 @@ class AuditLog:
         signer: CheckpointSigner | None = None,
         *,
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        mark: AuditMark | None = None,
     ) -> None:
         if not isinstance(checkpoint_every, int) or isinstance(checkpoint_every, bool) or checkpoint_every < 1:
             raise ValueError("checkpoint_every must be a positive integer")
@@ -193,6 +219,7 @@ class AuditLog:
         self._clock = clock
         self._signer = signer
         self._checkpoint_every = checkpoint_every
+        self._mark = mark
 
     @property
     def checkpoint_every(self) -> int:
@@ -297,7 +324,47 @@ class AuditLog:
                     self._add_checkpoint(session, seq, entry_hash, last)
                 except Exception as exc:  # the action stands; the next append tries again
                     log.error("audit checkpoint at seq %d failed (%s)", seq, type(exc).__name__)
+            self._sign_head(head)
         return seq
+
+    def _sign_head(self, head: AuditHead) -> None:
+        """Sign the head as it now stands (in its unit of work, the head locked). A failure to sign
+        leaves the head unsigned, which verification reports, and never fails the action."""
+        assert self._signer is not None
+        try:
+            signed_at = self._clock.now()
+            key_id = self._signer.key_id()
+            message = head_message(head.last_seq, head.last_hash, head.anchor_seq, head.anchor_hash, signed_at, key_id)
+            head.head_signature = self._signer.sign(key_id, message)
+            head.head_key_id, head.head_signed_at = key_id, signed_at
+        except Exception as exc:
+            head.head_signature = head.head_key_id = head.head_signed_at = None
+            log.error("audit head at seq %d could not be signed (%s)", head.last_seq, type(exc).__name__)
+
+    def _raise_mark_on_commit(self, session: Session, seq: int) -> None:
+        """Once ``session`` commits, record outside the data store that the log reached ``seq``."""
+        mark = self._mark
+        if mark is None:
+            return
+
+        def raise_mark(_session: Session) -> None:
+            try:
+                mark.raise_to(seq)
+            except Exception as exc:  # the log stands; the next checkpoint raises it further
+                log.error("the audit mark could not be raised to seq %d (%s)", seq, type(exc).__name__)
+
+        event.listen(session, "after_commit", raise_mark, once=True)
+
+    def sign_head(self) -> int:
+        """Sign the head now, without a new entry, and record how far the log reached outside the
+        data store; returns the head's seq. The server's key maintenance calls it periodically."""
+        if self._signer is None:
+            raise ConflictError("this audit log has no signing key: its head cannot be signed")
+        with session_scope(self._engine, write=True) as session:
+            head = self._head(session)
+            self._sign_head(head)
+            self._raise_mark_on_commit(session, head.last_seq)
+            return head.last_seq
 
     # --- checkpoints --------------------------------------------------------------------------
 
@@ -314,6 +381,7 @@ class AuditLog:
         row = AuditCheckpoint(seq=seq, entry_hash=entry_hash, signed_at=signed_at, key_id=key_id, signature=signature)
         session.add(row)
         session.flush()
+        self._raise_mark_on_commit(session, seq)
         log.info("audit checkpoint signed at seq %d by %s", seq, key_id)
         return to_checkpoint(row)
 
@@ -472,7 +540,31 @@ class AuditLog:
                         f"{last_seq - covered} entries after seq {covered} are not covered by a signed checkpoint"
                         f" (more than {self._checkpoint_every}: checkpoints removed, or signing failing)",
                     )
+            if signed:
+                reached = self._mark.read() if self._mark is not None else 0
+                if last_seq < reached:
+                    return broken(
+                        last_seq + 1,
+                        f"the log ends at seq {last_seq}, but it had reached seq {reached} (recorded outside the data "
+                        "store): entries were removed, or the log was rolled back or emptied",
+                    )
+                if head is not None and head.last_seq > 0:
+                    fault = self._head_fault(head)
+                    if fault is not None:
+                        return broken(last_seq, fault)
             return VerifyReport(True, count, None, None, last_seq, prev, signed, verified_cps, last_cp)
+
+    def _head_fault(self, head: AuditHead) -> str | None:
+        """Why the head's signature does not cover it as it stands, or None."""
+        assert self._signer is not None
+        if head.head_signature is None or head.head_key_id is None or head.head_signed_at is None:
+            return "the head is not signed (signing failed, or the signature was removed)"
+        message = head_message(
+            head.last_seq, head.last_hash, head.anchor_seq, head.anchor_hash, head.head_signed_at, head.head_key_id
+        )
+        if not self._signer.verify(head.head_key_id, message, bytes(head.head_signature)):
+            return "the head's signature does not cover it: the newest entries or the anchor were changed"
+        return None
 
     # --- retention ----------------------------------------------------------------------------
 
@@ -506,6 +598,7 @@ class AuditLog:
                 session.execute(delete(AuditCheckpoint).where(AuditCheckpoint.seq < (keep or stop)))
                 head.anchor_seq = stop
                 head.anchor_hash = entry.entry_hash
+                self._sign_head(head)
                 deleted += result.rowcount
                 log.info("audit pruned up to seq %d", stop)
 

@@ -68,7 +68,7 @@ from pseudovault.vault.store.key_models import (
 )
 from pseudovault.vault.store.vacuum import DeferredVacuum
 
-__all__ = ["KeyHierarchy", "RewrapReport", "EpochInfo"]
+__all__ = ["KeyHierarchy", "PositionMark", "RewrapReport", "EpochInfo"]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,23 @@ class EpochInfo:
     created_at: datetime
     destroyed_at: datetime | None
     data_keys: int
+
+
+class PositionMark:
+    """A position kept in the key store that only grows (e.g. how far the audit log reached)."""
+
+    def __init__(self, keys: KeyHierarchy, source: str) -> None:
+        self._keys = keys
+        self._source = source
+
+    def read(self) -> int:
+        return self._keys.ledger_position(self._source)
+
+    def raise_to(self, position: int) -> None:
+        self._keys.raise_position(self._source, position)
+
+    def __repr__(self) -> str:
+        return f"PositionMark({self._source!r})"
 
 
 class KeyHierarchy(Rewrapping):
@@ -453,6 +470,19 @@ class KeyHierarchy(Rewrapping):
             if row is None:
                 session.add(LedgerReplay(source=source, position=position, replayed_at=self._clock.now()))
             elif position != row.position:
+                row.position, row.replayed_at = position, self._clock.now()
+
+    def position_mark(self, source: str) -> PositionMark:
+        """A position of ``source`` kept in this key store that only ever grows."""
+        return PositionMark(self, source)
+
+    def raise_position(self, source: str, position: int) -> None:
+        """Set ``source``'s position to ``position`` unless it is already past it."""
+        with session_scope(self._engine, write=True) as session:
+            row = session.get(LedgerReplay, source, with_for_update=True)
+            if row is None:
+                session.add(LedgerReplay(source=source, position=position, replayed_at=self._clock.now()))
+            elif position > row.position:
                 row.position, row.replayed_at = position, self._clock.now()
 
     @staticmethod

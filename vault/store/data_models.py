@@ -147,6 +147,9 @@ class AuditHead(DataBase):
     last_hash: Mapped[str] = mapped_column(String(64))
     anchor_seq: Mapped[int] = mapped_column(Integer)
     anchor_hash: Mapped[str] = mapped_column(String(64))
+    head_signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    head_key_id: Mapped[str | None] = mapped_column(String(64))
+    head_signed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     def __repr__(self) -> str:
         return f"AuditHead(id={self.id!r})"
