@@ -119,7 +119,7 @@ CODES: dict[int, str] = {
     503: "unavailable",
 }
 
-_SAFE_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_SAFE_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 _LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
 _REQUEST_ID_KEY = "request_id"
 

@@ -34,6 +34,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from pseudovault.keys.errors import DecryptionError, KeyNotFoundError, ProviderUnavailableError
 from pseudovault.keys.provider import KekProvider
+from pseudovault.vault import idempotency
 from pseudovault.vault.apikeys import ApiKeyService
 from pseudovault.vault.audit import DEFAULT_CHECKPOINT_EVERY, AuditLog
 from pseudovault.vault.checks import CheckService
@@ -450,6 +451,8 @@ class Vault:
             report = self.rewrap()
         epoch_created = next(e.created_at for e in self.keys.epochs() if e.current)
         orphans = self.remove_orphan_keys()
+        with session_scope(self.data_engine, write=True) as session:  # a key is remembered for a day
+            idempotency.prune(session, self.clock.now() - idempotency.TTL)
         self.audit.sign_head()  # a fresh signature, and the mark outside the data store raised
         return {
             "orphan_keys_removed": orphans,

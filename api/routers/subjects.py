@@ -15,10 +15,11 @@ items are shared with the record events of api.routers.records.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Header, Path, Query, status
 
 from pseudovault.api.auth import ApiRoute, Erasure, SubjectsReveal, SubjectsWrite
 from pseudovault.api.deps import MetricsDep, VaultDep
@@ -38,9 +39,22 @@ from pseudovault.api.schemas.subjects import (
     SubjectUpdated,
 )
 from pseudovault.vault.errors import NotFoundError
+from pseudovault.vault.idempotency import KEY_PATTERN, IdempotencyClaim
 from pseudovault.vault.subjects.service import MAX_LIST_LIMIT
 
 __all__ = ["router"]
+
+
+#: ``Idempotency-Key``: a create sent again with the same key creates nothing new (vault.idempotency)
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=KEY_PATTERN,
+        description="A key of the client's (8 to 128 of A-Z a-z 0-9 . _ : -, e.g. a UUID): a retry with "
+        "the same key and request answers the same and creates nothing new.",
+    ),
+]
 
 
 router = APIRouter(prefix="/v1/subjects", route_class=ApiRoute, tags=["subjects"])
@@ -62,9 +76,22 @@ SubjectIdPath = Annotated[
     description="Stores a person's PII, each field encrypted (AES-256-GCM) under a new data key of "
     "the subject's own. Audited as `subject.create` (field count only). With `categories`, the "
     "fields get their data categories too (audited as `retention.categorize`); an unknown category "
-    "is a 422 naming `categories` and creates nothing.",
+    "is a 422 naming `categories` and creates nothing. With an `Idempotency-Key`, sending the same "
+    "request again (an answer lost on the way) answers with the same subject and creates nothing; the "
+    "same key with another request is a 422. Keys are remembered for a day, per API key.",
 )
-def create_subject(body: SubjectCreate, vault: VaultDep, _caller: SubjectsWrite) -> SubjectCreated:
+def create_subject(
+    body: SubjectCreate,
+    vault: VaultDep,
+    caller: SubjectsWrite,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> SubjectCreated:
+    if idempotency_key is not None:
+        request_hash = hashlib.sha256(body.model_dump_json().encode("utf-8")).hexdigest()
+        claim = IdempotencyClaim(caller.key_id, idempotency_key, "subject.create", request_hash)
+        if body.categories is not None:
+            return SubjectCreated(subject_id=vault.retention.create_subject(body.fields, body.categories, idempotency=claim))
+        return SubjectCreated(subject_id=vault.subjects.create_once(body.fields, claim)[0])
     if body.categories is not None:  # validated before anything is written (vault.retention)
         return SubjectCreated(subject_id=vault.retention.create_subject(body.fields, body.categories))
     return SubjectCreated(subject_id=vault.subjects.create(body.fields))

@@ -224,3 +224,66 @@ def test_a_client_that_hangs_up_mid_body_is_recorded_as_499_not_as_a_server_erro
     assert 'route="/v1/subjects",status="499"' in metrics
     assert 'route="/v1/subjects",status="500"' not in metrics and 'route="/v1/subjects",status="400"' not in metrics
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+# --- idempotent creates --------------------------------------------------------------------------
+
+
+def test_a_create_sent_again_with_its_idempotency_key_creates_nothing_new(
+    client: TestClient, vault: Vault, auth: Headers
+) -> None:
+    headers = {**auth("subjects:write"), "Idempotency-Key": "9b2f6c1e-retry-0001"}
+    body = {"fields": {"email": "someone@example.com"}}
+    first = client.post("/v1/subjects", json=body, headers=headers)
+    again = client.post("/v1/subjects", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert vault.subjects.count() == 1
+    assert len(vault.audit.query(action="subject.create")) == 1
+    other = client.post("/v1/subjects", json={"fields": {"email": "other@example.com"}}, headers=headers)
+    assert other.status_code == 422 and other.json()["errors"][0]["pointer"] == "#/Idempotency-Key"
+    assert "someone" not in other.text and "other@" not in other.text
+    without = client.post("/v1/subjects", json=body, headers=auth("subjects:write"))
+    assert without.status_code == 201 and without.json() != first.json()  # no key: a new subject
+    assert vault.subjects.count() == 2
+
+
+def test_an_idempotency_key_is_per_api_key_and_with_categories_too(
+    client: TestClient, vault: Vault, auth: Headers
+) -> None:
+    body = {"fields": {"email": "someone@example.com"}, "categories": {"member_data": None}}
+    one = {**auth("subjects:write"), "Idempotency-Key": "shared-key-0001"}
+    two = {**auth("subjects:write"), "Idempotency-Key": "shared-key-0001"}
+    a1, a2 = (client.post("/v1/subjects", json=body, headers=one) for _ in range(2))
+    b1 = client.post("/v1/subjects", json=body, headers=two)
+    assert a1.json() == a2.json() != b1.json()
+    assert vault.subjects.count() == 2
+    assert vault.retention.categories_of(a1.json()["subject_id"]) == {"member_data": ["*"]}
+
+
+def test_two_requests_with_one_key_at_the_same_moment_create_one_subject(
+    client: TestClient, vault: Vault, auth: Headers
+) -> None:
+    headers = {**auth("subjects:write"), "Idempotency-Key": "concurrent-0001"}
+    body = {"fields": {"email": "someone@example.com"}}
+    barrier = threading.Barrier(4)
+    answers: list[Any] = []
+
+    def create() -> None:
+        barrier.wait()
+        answers.append(client.post("/v1/subjects", json=body, headers=headers))
+
+    threads = [threading.Thread(target=create) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {r.status_code for r in answers} == {201}
+    assert len({r.json()["subject_id"] for r in answers}) == 1
+    assert vault.subjects.count() == 1
+
+
+def test_a_malformed_idempotency_key_is_refused(client: TestClient, auth: Headers) -> None:
+    headers = {**auth("subjects:write"), "Idempotency-Key": "short"}
+    response = client.post("/v1/subjects", json={"fields": {"email": "x@example.com"}}, headers=headers)
+    assert response.status_code == 422

@@ -1,5 +1,9 @@
 """The key hierarchy of the key store: root KEK -> epoch wrapping keys -> subject data keys.
 
+Why one module of this size: epochs, data keys and the shred ledger are written in the key
+store's transactions with one rule for evicting the key cache on commit; the rewrap half is in
+vault.crypto.rewrap.
+
 ::
 
     root KEK version (provider)  --provider.wrap-->       wrapping key of an epoch (256-bit, random)

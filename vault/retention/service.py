@@ -60,6 +60,7 @@ from pseudovault.vault.audit import AuditLog
 from pseudovault.vault.clock import Clock, past_timestamp
 from pseudovault.vault.crypto.keystore import KeyHierarchy
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
+from pseudovault.vault.idempotency import IdempotencyClaim
 from pseudovault.vault.ids import validate_record_id
 from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.retention.categories import TRIGGERS
@@ -277,13 +278,20 @@ class RetentionService:
             )
         return self.items(subject_id)
 
-    def create_subject(self, fields: Mapping[str, str], categories: CategorySpec) -> str:
+    def create_subject(
+        self, fields: Mapping[str, str], categories: CategorySpec, *, idempotency: IdempotencyClaim | None = None
+    ) -> str:
         """A new subject with ``fields`` and ``categories`` (validated before anything is written;
         if categorizing fails after the subject was created, it is shredded again). Scope
-        ``subjects:write``."""
+        ``subjects:write``. Under an idempotency key a retry answers with the subject the key made."""
         wanted = self.validate_categories(categories)
         self.ensure_applied()
-        subject_id = self.subjects.create(fields)
+        if idempotency is None:
+            subject_id = self.subjects.create(fields)
+        else:
+            subject_id, created = self.subjects.create_once(fields, idempotency)
+            if not created:
+                return subject_id
         if not wanted:
             return subject_id
         try:

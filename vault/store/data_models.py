@@ -1,6 +1,9 @@
 """The tables of the data store (:class:`vault.store.base.DataBase`): ids, codes, timestamps, pseudonyms
 and ciphertext, never PII in the clear.
 
+Why one module of this size: it is the data store's schema, one declarative model per table,
+read in one place beside the migrations that build it.
+
 Subjects (vault.subjects): ``subjects``, ``subject_fields`` (one AES-256-GCM ciphertext per field),
 ``tombstones`` (what is left of a shredded subject: its id, when, and a reason code). The audit log
 (vault.audit): ``audit_entries``, ``audit_head``, ``audit_checkpoints``. API keys (vault.apikeys):
@@ -68,6 +71,7 @@ __all__ = [
     "RightsRequest",
     "Provision",
     "RetentionPolicyState",
+    "IdempotencyRecord",
 ]
 
 class Subject(DataBase):
@@ -495,3 +499,19 @@ class RetentionPolicyState(DataBase):
 
     def __repr__(self) -> str:
         return f"RetentionPolicyState(id={self.id!r})"
+
+
+class IdempotencyRecord(DataBase):
+    """What a create made under an idempotency key (vault.idempotency): kept for a day."""
+
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(64))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+    def __repr__(self) -> str:
+        return f"IdempotencyRecord(scope={self.scope!r})"

@@ -49,10 +49,12 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, delete, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pseudovault.keys.aead import Aead
 from pseudovault.keys.errors import DecryptionError
+from pseudovault.vault import idempotency
 from pseudovault.vault.audit import AuditLog, validate_purpose
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.crypto.fields import FieldCipher, FieldOwner
@@ -60,6 +62,7 @@ from pseudovault.vault.crypto.keystore import KeyHierarchy
 from pseudovault.vault.crypto.ledger import SOURCE as LEDGER_SOURCE
 from pseudovault.vault.crypto.ledger import ShredLedger
 from pseudovault.vault.errors import InvalidInputError, NotFoundError
+from pseudovault.vault.idempotency import IdempotencyClaim
 from pseudovault.vault.ids import validate_field_name, validate_reason_code, validate_subject_id
 from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.retention.holds import HeldError, active_holds, refuse_if_held
@@ -177,6 +180,25 @@ class SubjectService:
 
     def create(self, fields: Mapping[str, str]) -> str:
         """A new subject holding ``fields``; returns its id."""
+        return self._create(fields, None)[0]
+
+    def create_once(self, fields: Mapping[str, str], claim: IdempotencyClaim) -> tuple[str, bool]:
+        """:meth:`create` under an idempotency key (vault.idempotency): ``(subject id, created)``;
+        ``created`` is False when the key had created the subject already (nothing new is made)."""
+        with session_scope(self._engine) as session:
+            existing = idempotency.find(session, claim)
+        if existing is not None:
+            return existing, False
+        try:
+            return self._create(fields, claim)
+        except IntegrityError:  # the same key at the same moment: the other request created it
+            with session_scope(self._engine) as session:
+                existing = idempotency.find(session, claim)
+            if existing is None:
+                raise
+            return existing, False
+
+    def _create(self, fields: Mapping[str, str], claim: IdempotencyClaim | None) -> tuple[str, bool]:
         values = _validate_fields(fields, allow_delete=False)
         subject_id = str(uuid.uuid4())
         with session_scope(self._keys.engine, write=True) as key_session:
@@ -199,11 +221,13 @@ class SubjectService:
                 session.flush()
                 session.add_all(rows)
                 self._audit.append("subject.create", targets=[subject_id], detail={"fields": len(rows)}, session=session)
+                if claim is not None:
+                    idempotency.record(session, claim, subject_id, now)
         except BaseException:
             self._undo_create(subject_id)
             raise
         log.info("created subject %s with %d fields", subject_id, len(values))
-        return subject_id
+        return subject_id, True
 
     def _undo_create(self, subject_id: str) -> None:
         """Compensate a create whose data-store write failed: delete its key, then any data."""
