@@ -396,6 +396,10 @@ class Vault:
         still under way in another process is never taken for an orphan) and deletes those whose
         subject, record or separated item does not exist; audited as ``keys.remove_orphans`` with
         the counts. Where it stopped is kept in the key store, so each key is looked at once.
+
+        Restore both stores together: with a data store restored from an older backup beside a
+        newer key store, the keys of what was created since that backup have no data here and are
+        removed as orphans, so a newer data store restored afterwards could not read those.
         """
         now = self.clock.now()
         until = now - grace
