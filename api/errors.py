@@ -48,7 +48,6 @@ import uuid
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-import psycopg
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
@@ -364,11 +363,16 @@ def _database_error(request: Request, exc: Exception) -> Response:
 
 #: a database driver's own errors that mean "the store cannot answer now" (a connection refused,
 #: terminated or timed out; a statement or lock timeout), when one reaches the API unwrapped
-_DRIVER_CONNECTION_ERRORS: tuple[type[Exception], ...] = (
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    sqlite3.OperationalError,
-)
+def _driver_connection_errors() -> tuple[type[Exception], ...]:
+    errors: list[type[Exception]] = [sqlite3.OperationalError]
+    try:  # the PostgreSQL driver is an extra (pip install '.[postgres]')
+        import psycopg
+    except ImportError:
+        return tuple(errors)
+    return (*errors, psycopg.OperationalError, psycopg.InterfaceError)
+
+
+_DRIVER_CONNECTION_ERRORS = _driver_connection_errors()
 
 
 def _driver_error(request: Request, exc: Exception) -> Response:

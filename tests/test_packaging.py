@@ -33,3 +33,19 @@ def test_the_script_and_the_version_come_from_the_one_name() -> None:
     import pseudovault
 
     assert pseudovault.__version__ == config["project"]["version"]
+
+
+def test_the_server_and_the_cli_import_without_the_optional_extras() -> None:
+    """``pip install .`` has no PostgreSQL driver, PKCS#11, boto3 or Redis client: the app and the
+    command must load without them (each is imported where it is used)."""
+    import subprocess
+    import sys
+
+    blocked = ["psycopg", "pkcs11", "boto3", "botocore", "redis"]
+    code = (
+        "import sys\n"
+        f"for name in {blocked!r}: sys.modules[name] = None\n"
+        "import pseudovault.api.app, pseudovault.api.cli\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
