@@ -48,6 +48,12 @@ def _lp(part: bytes) -> bytes:
     return len(part).to_bytes(4, "big") + part
 
 
+_VERSION_LENGTH = (4).to_bytes(4, "big")  # a schema version is always 4 bytes
+
+
+_LABELS = {owner: _lp(owner.value) for owner in FieldOwner}
+
+
 def associated_data(owner: FieldOwner, owner_id: str, name: str, schema_version: int) -> bytes:
     """The associated data binding a ciphertext to its owner, field name and schema version."""
     return b"".join(
@@ -63,23 +69,27 @@ def associated_data(owner: FieldOwner, owner_id: str, name: str, schema_version:
 class FieldCipher:
     """Encrypts and decrypts the fields of one owner under its data key."""
 
-    __slots__ = ("_aead", "_owner", "_owner_id")
+    __slots__ = ("_aead", "_owner", "_prefix")
 
     def __init__(self, aead: Aead, owner: FieldOwner, owner_id: str) -> None:
-        if not isinstance(owner, FieldOwner):
+        label = _LABELS.get(owner) if isinstance(owner, FieldOwner) else None
+        if label is None:
             raise TypeError("owner must be a FieldOwner")
-        owner_id.encode("ascii")  # a caller's mistake fails here, not on the first field
         self._aead = aead
         self._owner = owner
-        self._owner_id = owner_id
+        # the owner's part of every field's associated data, once (a non-ASCII id fails here)
+        self._prefix = label + _lp(owner_id.encode("ascii"))
+
+    def _associated_data(self, name: str, schema_version: int) -> bytes:
+        return self._prefix + _lp(name.encode("ascii")) + _VERSION_LENGTH + schema_version.to_bytes(4, "big")
 
     def encrypt(self, name: str, value: bytes, schema_version: int = SCHEMA_VERSION) -> bytes:
         """``value`` encrypted for field ``name`` of this owner."""
-        return self._aead.encrypt(value, associated_data(self._owner, self._owner_id, name, schema_version))
+        return self._aead.encrypt(value, self._associated_data(name, schema_version))
 
     def decrypt(self, name: str, ciphertext: bytes, schema_version: int) -> bytes:
         """The value of field ``name``; :class:`keys.errors.DecryptionError` for any failure."""
-        return self._aead.decrypt(ciphertext, associated_data(self._owner, self._owner_id, name, schema_version))
+        return self._aead.decrypt(ciphertext, self._associated_data(name, schema_version))
 
     def __repr__(self) -> str:
         return f"FieldCipher({self._owner.name.lower()})"
