@@ -26,6 +26,7 @@ over the owner's :class:`keys.aead.Aead` (which the key hierarchy caches with th
 
 from __future__ import annotations
 
+import functools
 from enum import Enum
 
 from pseudovault.keys.aead import Aead
@@ -48,17 +49,20 @@ def _lp(part: bytes) -> bytes:
     return len(part).to_bytes(4, "big") + part
 
 
-_VERSION_LENGTH = (4).to_bytes(4, "big")  # a schema version is always 4 bytes
-
-
-_LABELS = {owner: _lp(owner.value) for owner in FieldOwner}
 
 
 def associated_data(owner: FieldOwner, owner_id: str, name: str, schema_version: int) -> bytes:
     """The associated data binding a ciphertext to its owner, field name and schema version."""
+    return _associated_data(owner.value, owner_id, name, schema_version)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _associated_data(label: bytes, owner_id: str, name: str, schema_version: int) -> bytes:
+    # cached (the most recent 16,384): a hot owner's fields are read and written again and again;
+    # the cache holds labels, ids and field names only, never a value or a key
     return b"".join(
         (
-            _lp(owner.value),
+            _lp(label),
             _lp(owner_id.encode("ascii")),
             _lp(name.encode("ascii")),
             _lp(schema_version.to_bytes(4, "big")),
@@ -69,19 +73,20 @@ def associated_data(owner: FieldOwner, owner_id: str, name: str, schema_version:
 class FieldCipher:
     """Encrypts and decrypts the fields of one owner under its data key."""
 
-    __slots__ = ("_aead", "_owner", "_prefix")
+    __slots__ = ("_aead", "_label", "_owner", "_owner_id")
 
     def __init__(self, aead: Aead, owner: FieldOwner, owner_id: str) -> None:
-        label = _LABELS.get(owner) if isinstance(owner, FieldOwner) else None
-        if label is None:
+        if not isinstance(owner, FieldOwner):
             raise TypeError("owner must be a FieldOwner")
+        if not owner_id.isascii():  # a caller's mistake fails here, not on the first field
+            raise UnicodeEncodeError("ascii", owner_id, 0, len(owner_id), "an owner id is ASCII")
         self._aead = aead
         self._owner = owner
-        # the owner's part of every field's associated data, once (a non-ASCII id fails here)
-        self._prefix = label + _lp(owner_id.encode("ascii"))
+        self._label = owner.value
+        self._owner_id = owner_id
 
     def _associated_data(self, name: str, schema_version: int) -> bytes:
-        return self._prefix + _lp(name.encode("ascii")) + _VERSION_LENGTH + schema_version.to_bytes(4, "big")
+        return _associated_data(self._label, self._owner_id, name, schema_version)
 
     def encrypt(self, name: str, value: bytes, schema_version: int = SCHEMA_VERSION) -> bytes:
         """``value`` encrypted for field ``name`` of this owner."""

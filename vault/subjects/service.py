@@ -40,7 +40,6 @@ after the first step, shredding again completes it.
 from __future__ import annotations
 
 import builtins
-import functools
 import logging
 import uuid
 from collections.abc import Collection, Mapping
@@ -113,12 +112,6 @@ class ShredResult:
     subject_id: str
     shredded_at: datetime
     already: bool
-
-
-@functools.lru_cache(maxsize=16_384)
-
-
-
 
 
 
