@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from typing import Annotated, Literal
 from urllib.parse import urlencode
@@ -38,6 +39,7 @@ from pseudovault.api.auth import ApiRoute, RecordsRead, RecordsWrite, SubjectsRe
 from pseudovault.api.deps import VaultDep
 from pseudovault.api.errors import ApiProblem, ProblemFieldError
 from pseudovault.api.schemas.checks import DOMAIN_PATTERN
+from pseudovault.api.schemas.common import IdempotencyKeyHeader
 from pseudovault.api.schemas.identifiers import invalid_identifier, pairs
 from pseudovault.api.schemas.records import (
     CODE_PATTERN,
@@ -53,6 +55,7 @@ from pseudovault.api.schemas.records import (
 )
 from pseudovault.api.schemas.subjects import EventRequest, RetentionItems
 from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.idempotency import IdempotencyClaim
 from pseudovault.vault.identifiers import InvalidIdentifierError
 from pseudovault.vault.records.views import MAX_LIST_LIMIT, RecordView
 
@@ -108,9 +111,16 @@ def decode_cursor(cursor: str, filters: dict[str, str | None]) -> str:
     description="A fraud record (a ban) for the identifiers, stored as keyed pseudonyms; the text fields "
     "are encrypted under the linked subject's key or the record's own. `expires_at` defaults to the "
     "category's retention period. Audited as `record.create` (codes and counts). An invalid identifier "
-    "is a 422 naming its position and kind, never its value; a duplicate `external_ref` is 409.",
+    "is a 422 naming its position and kind, never its value; a duplicate `external_ref` is 409. With an "
+    "`Idempotency-Key`, the same request sent again answers with the same record and creates nothing new.",
 )
-def create_record(body: RecordCreate, vault: VaultDep, _caller: RecordsWrite) -> RecordOut:
+def create_record(
+    body: RecordCreate, vault: VaultDep, caller: RecordsWrite, idempotency_key: IdempotencyKeyHeader = None
+) -> RecordOut:
+    claim = None
+    if idempotency_key is not None:
+        request_hash = hashlib.sha256(body.model_dump_json().encode("utf-8")).hexdigest()
+        claim = IdempotencyClaim(caller.key_id, idempotency_key, "record.create", request_hash)
     try:
         record_id = vault.records.create(
             pairs(body.identifiers),
@@ -125,6 +135,7 @@ def create_record(body: RecordCreate, vault: VaultDep, _caller: RecordsWrite) ->
             notes=body.notes,
             domain=body.domain,
             external_ref=body.external_ref,
+            idempotency=claim,
         )
     except InvalidIdentifierError as error:
         raise invalid_identifier(error) from None

@@ -19,10 +19,11 @@ import hashlib
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Path, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from pseudovault.api.auth import ApiRoute, Erasure, SubjectsReveal, SubjectsWrite
 from pseudovault.api.deps import MetricsDep, VaultDep
+from pseudovault.api.schemas.common import IdempotencyKeyHeader
 from pseudovault.api.schemas.subjects import (
     CategorizeRequest,
     EventRequest,
@@ -39,22 +40,10 @@ from pseudovault.api.schemas.subjects import (
     SubjectUpdated,
 )
 from pseudovault.vault.errors import NotFoundError
-from pseudovault.vault.idempotency import KEY_PATTERN, IdempotencyClaim
+from pseudovault.vault.idempotency import IdempotencyClaim
 from pseudovault.vault.subjects.service import MAX_LIST_LIMIT
 
 __all__ = ["router"]
-
-
-#: ``Idempotency-Key``: a create sent again with the same key creates nothing new (vault.idempotency)
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        pattern=KEY_PATTERN,
-        description="A key of the client's (8 to 128 of A-Z a-z 0-9 . _ : -, e.g. a UUID): a retry with "
-        "the same key and request answers the same and creates nothing new.",
-    ),
-]
 
 
 router = APIRouter(prefix="/v1/subjects", route_class=ApiRoute, tags=["subjects"])

@@ -8,13 +8,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 from uuid import UUID
 
+from fastapi import Header
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Strict, StringConstraints
 
+from pseudovault.vault.idempotency import KEY_PATTERN
 from pseudovault.vault.ids import CODE_PATTERN
 
 __all__ = [
     "RequestModel",
     "ResponseModel",
+    "IdempotencyKeyHeader",
     "HexText",
     "IsoDatetime",
     "BodyUuid",
@@ -93,3 +96,15 @@ class ResponseModel(BaseModel):
         else ``data`` holds is left out, so a domain object may grow without changing the API."""
         values = data if isinstance(data, Mapping) else vars(data)
         return cls(**{name: values[name] for name in cls.model_fields if name in values})
+
+
+#: ``Idempotency-Key``: a create sent again with the same key creates nothing new (vault.idempotency)
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=KEY_PATTERN,
+        description="A key of the client's (8 to 128 of A-Z a-z 0-9 . _ : -, e.g. a UUID): a retry with "
+        "the same key and request answers the same and creates nothing new.",
+    ),
+]

@@ -287,3 +287,22 @@ def test_a_malformed_idempotency_key_is_refused(client: TestClient, auth: Header
     headers = {**auth("subjects:write"), "Idempotency-Key": "short"}
     response = client.post("/v1/subjects", json={"fields": {"email": "x@example.com"}}, headers=headers)
     assert response.status_code == 422
+
+
+def test_a_record_create_sent_again_with_its_idempotency_key_creates_nothing_new(
+    client: TestClient, vault: Vault, auth: Headers
+) -> None:
+    headers = {**auth("records:write"), "Idempotency-Key": "record-retry-0001"}
+    body = {
+        "identifiers": [{"kind": "email", "value": "banned@example.com"}],
+        "category": "fraudulent_transaction",
+        "reason_code": "chargeback",
+    }
+    first = client.post("/v1/records", json=body, headers=headers)
+    again = client.post("/v1/records", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["record_id"] == again.json()["record_id"]
+    assert vault.records.count() == 1
+    assert len(vault.audit.query(action="record.create")) == 1
+    other = client.post("/v1/records", json={**body, "reason_code": "fraud"}, headers=headers)
+    assert other.status_code == 422

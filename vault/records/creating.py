@@ -16,9 +16,11 @@ from sqlalchemy.orm import Session
 from pseudovault.keys.aead import Aead
 from pseudovault.keys.secrets import SecretBytes
 from pseudovault.keys.wrap import generate_key
+from pseudovault.vault import idempotency as idempotency_keys
 from pseudovault.vault.crypto.fields import FieldCipher, FieldOwner
 from pseudovault.vault.crypto.lookup import DEFAULT_DOMAIN, lookalike_label, validate_domain
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
+from pseudovault.vault.idempotency import IdempotencyClaim
 from pseudovault.vault.identifiers import NormalizedIdentifier
 from pseudovault.vault.ids import validate_subject_id
 from pseudovault.vault.records.state import RecordServiceState
@@ -214,12 +216,19 @@ class RecordCreation(RecordServiceState):
         notes: str | None = None,
         domain: str = DEFAULT_DOMAIN,
         external_ref: str | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> str:
         """A new record for ``identifiers`` (``(kind, value)`` pairs); returns its id.
 
         ``create_many([prepare(...)])``: see :meth:`prepare` for the rules, :meth:`create_many`
-        for how it is stored.
+        for how it is stored. Under an idempotency key (vault.idempotency) a request sent again
+        returns the record the key created, and creates nothing new.
         """
+        if idempotency is not None:
+            with session_scope(self._engine) as session:
+                existing = idempotency_keys.find(session, idempotency)
+            if existing is not None:
+                return existing
         prepared = self.prepare(
             identifiers,
             category=category,
@@ -234,9 +243,18 @@ class RecordCreation(RecordServiceState):
             domain=domain,
             external_ref=external_ref,
         )
-        return self.create_many([prepared])[0]
+        try:
+            return self.create_many([prepared], idempotency=idempotency)[0]
+        except IntegrityError:
+            if idempotency is None:
+                raise
+            with session_scope(self._engine) as session:  # the same key at the same moment
+                existing = idempotency_keys.find(session, idempotency)
+            if existing is None:
+                raise
+            return existing
 
-    def create_many(self, prepared: Sequence[PreparedRecord]) -> list[str]:
+    def create_many(self, prepared: Sequence[PreparedRecord], *, idempotency: IdempotencyClaim | None = None) -> list[str]:
         """Store prepared records: one key-store transaction (their own keys), then one data-store
         transaction (rows, text, pseudonyms, one audit entry). All or nothing."""
         items = list(prepared)
@@ -261,6 +279,8 @@ class RecordCreation(RecordServiceState):
         try:
             with session_scope(self._engine, write=True) as session:
                 self._insert(session, items, refs)
+                if idempotency is not None:
+                    idempotency_keys.record(session, idempotency, ids[0], self._clock.now())
                 if len(items) == 1:
                     row = items[0].row
                     self._audit.append(
