@@ -2,7 +2,9 @@
 
 A client that lost the answer to a POST cannot tell whether it was done; with an
 ``Idempotency-Key`` it can simply send it again. The API key's id (the scope), a hash of the
-client's key, the operation and a hash of the request are stored with the id of what was created
+client's key, the operation and a hash of the request keyed by the client's key (a body holds
+PII: an unkeyed hash of it could be confirmed by guessing; the key itself is never stored) are
+stored with the id of what was created
 (table ``idempotency_keys``), **in the same data-store transaction as the creation**, so a crash
 leaves both or neither. A retry with the same key and the same request finds the row and gets the
 same resource; the same key with another request is refused (422); two requests with one key at
@@ -15,17 +17,20 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete
+from sqlalchemy import CursorResult, Engine, delete
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.store.data_models import IdempotencyRecord
+from pseudovault.vault.store.db import session_scope
 
-__all__ = ["KEY_PATTERN", "TTL", "IdempotencyClaim", "find", "prune", "record"]
+__all__ = ["KEY_PATTERN", "TTL", "IdempotencyClaim", "find", "once", "prune", "record"]
 
 #: how long a key is remembered
 TTL = timedelta(hours=24)
@@ -46,6 +51,12 @@ class IdempotencyClaim:
     def __post_init__(self) -> None:
         if not _KEY.fullmatch(self.key):
             raise InvalidInputError("Idempotency-Key", "must be 8 to 128 characters of A-Z a-z 0-9 . _ : -")
+
+    @classmethod
+    def for_request(cls, scope: str, key: str, operation: str, request: bytes) -> IdempotencyClaim:
+        """The claim of a request whose body is ``request`` (its bytes in a stable form)."""
+        digest = hashlib.sha256(b"pseudovault/idempotency-request/v1\x00" + key.encode() + b"\x00" + request)
+        return cls(scope, key, operation, digest.hexdigest())
 
     def key_hash(self) -> str:
         return hashlib.sha256(b"pseudovault/idempotency/v1\x00" + self.scope.encode() + b"\x00" + self.key.encode()).hexdigest()
@@ -78,6 +89,26 @@ def record(session: Session, claim: IdempotencyClaim, resource_id: str, now: dat
         )
     )
     session.flush()
+
+
+def once(engine: Engine, claim: IdempotencyClaim, create: Callable[[], str]) -> tuple[str, bool]:
+    """``(id, created)``: what the claim's key created before, or what ``create`` creates now.
+
+    ``create`` must :func:`record` the claim in its own transaction; when two requests with one
+    key race, the second's insert of the key fails (IntegrityError) and it answers with the first's.
+    """
+    with session_scope(engine) as session:
+        existing = find(session, claim)
+    if existing is not None:
+        return existing, False
+    try:
+        return create(), True
+    except IntegrityError:
+        with session_scope(engine) as session:
+            existing = find(session, claim)
+        if existing is None:
+            raise
+        return existing, False
 
 
 def prune(session: Session, before: datetime) -> int:

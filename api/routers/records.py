@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 from typing import Annotated, Literal
 from urllib.parse import urlencode
@@ -119,8 +118,7 @@ def create_record(
 ) -> RecordOut:
     claim = None
     if idempotency_key is not None:
-        request_hash = hashlib.sha256(body.model_dump_json().encode("utf-8")).hexdigest()
-        claim = IdempotencyClaim(caller.key_id, idempotency_key, "record.create", request_hash)
+        claim = IdempotencyClaim.for_request(caller.key_id, idempotency_key, "record.create", body.model_dump_json().encode())
     try:
         record_id = vault.records.create(
             pairs(body.identifiers),

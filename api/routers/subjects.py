@@ -15,7 +15,6 @@ items are shared with the record events of api.routers.records.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated
 from uuid import UUID
 
@@ -76,8 +75,7 @@ def create_subject(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> SubjectCreated:
     if idempotency_key is not None:
-        request_hash = hashlib.sha256(body.model_dump_json().encode("utf-8")).hexdigest()
-        claim = IdempotencyClaim(caller.key_id, idempotency_key, "subject.create", request_hash)
+        claim = IdempotencyClaim.for_request(caller.key_id, idempotency_key, "subject.create", body.model_dump_json().encode())
         if body.categories is not None:
             return SubjectCreated(subject_id=vault.retention.create_subject(body.fields, body.categories, idempotency=claim))
         return SubjectCreated(subject_id=vault.subjects.create_once(body.fields, claim)[0])

@@ -224,35 +224,26 @@ class RecordCreation(RecordServiceState):
         for how it is stored. Under an idempotency key (vault.idempotency) a request sent again
         returns the record the key created, and creates nothing new.
         """
-        if idempotency is not None:
-            with session_scope(self._engine) as session:
-                existing = idempotency_keys.find(session, idempotency)
-            if existing is not None:
-                return existing
-        prepared = self.prepare(
-            identifiers,
-            category=category,
-            reason_code=reason_code,
-            reason=reason,
-            severity=severity,
-            source=source,
-            expires_at=expires_at,
-            subject_id=subject_id,
-            evidence=evidence,
-            notes=notes,
-            domain=domain,
-            external_ref=external_ref,
-        )
-        try:
+        def store() -> str:
+            prepared = self.prepare(
+                identifiers,
+                category=category,
+                reason_code=reason_code,
+                reason=reason,
+                severity=severity,
+                source=source,
+                expires_at=expires_at,
+                subject_id=subject_id,
+                evidence=evidence,
+                notes=notes,
+                domain=domain,
+                external_ref=external_ref,
+            )
             return self.create_many([prepared], idempotency=idempotency)[0]
-        except IntegrityError:
-            if idempotency is None:
-                raise
-            with session_scope(self._engine) as session:  # the same key at the same moment
-                existing = idempotency_keys.find(session, idempotency)
-            if existing is None:
-                raise
-            return existing
+
+        if idempotency is None:
+            return store()
+        return idempotency_keys.once(self._engine, idempotency, store)[0]
 
     def create_many(self, prepared: Sequence[PreparedRecord], *, idempotency: IdempotencyClaim | None = None) -> list[str]:
         """Store prepared records: one key-store transaction (their own keys), then one data-store

@@ -48,7 +48,6 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, delete, exists, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pseudovault.keys.aead import Aead
@@ -173,25 +172,14 @@ class SubjectService:
 
     def create(self, fields: Mapping[str, str]) -> str:
         """A new subject holding ``fields``; returns its id."""
-        return self._create(fields, None)[0]
+        return self._create(fields, None)
 
     def create_once(self, fields: Mapping[str, str], claim: IdempotencyClaim) -> tuple[str, bool]:
         """:meth:`create` under an idempotency key (vault.idempotency): ``(subject id, created)``;
         ``created`` is False when the key had created the subject already (nothing new is made)."""
-        with session_scope(self._engine) as session:
-            existing = idempotency.find(session, claim)
-        if existing is not None:
-            return existing, False
-        try:
-            return self._create(fields, claim)
-        except IntegrityError:  # the same key at the same moment: the other request created it
-            with session_scope(self._engine) as session:
-                existing = idempotency.find(session, claim)
-            if existing is None:
-                raise
-            return existing, False
+        return idempotency.once(self._engine, claim, lambda: self._create(fields, claim))
 
-    def _create(self, fields: Mapping[str, str], claim: IdempotencyClaim | None) -> tuple[str, bool]:
+    def _create(self, fields: Mapping[str, str], claim: IdempotencyClaim | None) -> str:
         values = _validate_fields(fields, allow_delete=False)
         subject_id = str(uuid.uuid4())
         with session_scope(self._keys.engine, write=True) as key_session:
@@ -220,7 +208,7 @@ class SubjectService:
             self._undo_create(subject_id)
             raise
         log.info("created subject %s with %d fields", subject_id, len(values))
-        return subject_id, True
+        return subject_id
 
     def _undo_create(self, subject_id: str) -> None:
         """Compensate a create whose data-store write failed: delete its key, then any data."""
