@@ -104,7 +104,7 @@ class PositionMark:
         return self._keys.ledger_position(self._source)
 
     def raise_to(self, position: int) -> None:
-        self._keys.raise_position(self._source, position)
+        self._keys.set_ledger_position(self._source, position, never_back=True)
 
     def __repr__(self) -> str:
         return f"PositionMark({self._source!r})"
@@ -468,26 +468,18 @@ class KeyHierarchy(Rewrapping):
             row = session.get(LedgerReplay, source)
             return int(row.position) if row is not None else 0
 
-    def set_ledger_position(self, source: str, position: int) -> None:
+    def set_ledger_position(self, source: str, position: int, *, never_back: bool = False) -> None:
+        """Keep ``source``'s position in this key store; with ``never_back``, only ever raise it."""
         with session_scope(self._engine, write=True) as session:
             row = session.get(LedgerReplay, source, with_for_update=True)
             if row is None:
                 session.add(LedgerReplay(source=source, position=position, replayed_at=self._clock.now()))
-            elif position != row.position:
+            elif position > row.position or (position != row.position and not never_back):
                 row.position, row.replayed_at = position, self._clock.now()
 
     def position_mark(self, source: str) -> PositionMark:
         """A position of ``source`` kept in this key store that only ever grows."""
         return PositionMark(self, source)
-
-    def raise_position(self, source: str, position: int) -> None:
-        """Set ``source``'s position to ``position`` unless it is already past it."""
-        with session_scope(self._engine, write=True) as session:
-            row = session.get(LedgerReplay, source, with_for_update=True)
-            if row is None:
-                session.add(LedgerReplay(source=source, position=position, replayed_at=self._clock.now()))
-            elif position > row.position:
-                row.position, row.replayed_at = position, self._clock.now()
 
     @staticmethod
     def ledger_entries(session: Session, subject_ids: Collection[str]) -> dict[str, datetime]:
