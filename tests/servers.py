@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["free_port", "pseudovault_command"]
+__all__ = ["free_port", "pseudovault_command", "child_env", "run_command"]
 
 
 def free_port() -> int:
@@ -20,3 +22,26 @@ def pseudovault_command() -> list[str]:
     """The installed ``pseudovault`` script of this interpreter, or ``python -m``."""
     script = Path(sys.executable).parent / "pseudovault"
     return [str(script)] if script.exists() else [sys.executable, "-m", "pseudovault.api.cli"]
+
+
+def child_env(home: Path, passphrase: str, **settings: str) -> dict[str, str]:
+    """The environment of a ``pseudovault`` process over ``home``: this process's own without any
+    ``PSEUDOVAULT_`` setting (or the metrics directory), cheap Argon2, and ``settings`` (given as
+    ``DATA_URL="..."`` for ``PSEUDOVAULT_DATA_URL``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PSEUDOVAULT_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+    env.update(
+        PSEUDOVAULT_HOME=str(home),
+        PSEUDOVAULT_PASSPHRASE=passphrase,
+        PSEUDOVAULT_KDF_TIME_COST="1",
+        PSEUDOVAULT_KDF_MEMORY_KIB="8",
+        PSEUDOVAULT_KDF_PARALLELISM="1",
+    )
+    env.update({f"PSEUDOVAULT_{name}": value for name, value in settings.items()})
+    return env
+
+
+def run_command(env: dict[str, str], command: list[str]) -> str:
+    """Run ``command`` to completion in ``env``; its standard output, or the test fails."""
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, (command[-3:], done.returncode, done.stderr[-2000:])
+    return done.stdout

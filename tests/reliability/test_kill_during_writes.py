@@ -11,7 +11,6 @@ to a subject.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import threading
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from servers import free_port, pseudovault_command
+from servers import child_env, free_port, pseudovault_command, run_command
 
 from pseudovault.vault.bootstrap import open_vault
 from pseudovault.vault.config import Settings
@@ -30,30 +29,13 @@ PASSPHRASE = "kill during writes passphrase"
 CLIENTS = 8
 
 
-def _env(home: Path, urls: Any) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PSEUDOVAULT_") and k != "PROMETHEUS_MULTIPROC_DIR"}
-    env.update(
-        PSEUDOVAULT_HOME=str(home),
-        PSEUDOVAULT_DATA_URL=urls.data,
-        PSEUDOVAULT_KEYS_URL=urls.keys,
-        PSEUDOVAULT_PASSPHRASE=PASSPHRASE,
-        PSEUDOVAULT_KDF_TIME_COST="1",
-        PSEUDOVAULT_KDF_MEMORY_KIB="8",
-        PSEUDOVAULT_KDF_PARALLELISM="1",
-        PSEUDOVAULT_RATE_LIMIT_PER_SECOND="0",
-    )
-    return env
-
-
 def _run(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([*pseudovault_command(), *args], env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, (args, done.stderr[-2000:])
-    return done.stdout
+    return run_command(env, [*pseudovault_command(), *args])
 
 
 def test_kill_9_under_creates_leaves_no_subject_without_its_audit_entry(tmp_path: Path, postgres_urls: Any) -> None:
     home = tmp_path / "home"
-    env = _env(home, postgres_urls)
+    env = child_env(home, PASSPHRASE, DATA_URL=postgres_urls.data, KEYS_URL=postgres_urls.keys, RATE_LIMIT_PER_SECOND="0")
     _run(env, "init")
     token = _run(env, "apikeys", "create", "--name", "load", "--scope", "subjects:write", "--json")
     secret = json.loads(token)["token"]

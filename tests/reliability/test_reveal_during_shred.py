@@ -8,8 +8,6 @@ ciphertext read a moment earlier and the reveal answered with the data of a shre
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +15,7 @@ from typing import Any
 
 import pytest
 from canary import CANARY_PII
-from servers import pseudovault_command
+from servers import child_env, pseudovault_command, run_command
 
 from pseudovault.keys.aead import Aead
 from pseudovault.vault.bootstrap import init_vault, open_vault
@@ -50,18 +48,8 @@ def settings(tmp_path: Path, store_urls: Any) -> Settings:
 
 def _elsewhere(settings: Settings, command: list[str]) -> None:
     """Run ``command`` in another process over the same stores and keyring."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("PSEUDOVAULT_")}
-    env.update(
-        PSEUDOVAULT_HOME=str(settings.home),
-        PSEUDOVAULT_DATA_URL=str(settings.data_url),
-        PSEUDOVAULT_KEYS_URL=str(settings.keys_url),
-        PSEUDOVAULT_PASSPHRASE=PASSPHRASE,
-        PSEUDOVAULT_KDF_TIME_COST="1",
-        PSEUDOVAULT_KDF_MEMORY_KIB="8",
-        PSEUDOVAULT_KDF_PARALLELISM="1",
-    )
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    env = child_env(settings.home, PASSPHRASE, DATA_URL=str(settings.data_url), KEYS_URL=str(settings.keys_url))
+    run_command(env, command)
 
 
 def _after_the_read(vault: Vault, monkeypatch: pytest.MonkeyPatch, action: Callable[[], None], name: str) -> list[str]:

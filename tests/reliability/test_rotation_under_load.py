@@ -7,7 +7,6 @@ Bounded in time (about 20 s of load), loopback only."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import threading
 import time
@@ -17,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from servers import free_port, pseudovault_command
+from servers import child_env, free_port, pseudovault_command, run_command
 
 PASSPHRASE = "rotation under load passphrase"
 LOAD_SECONDS_AFTER = 2.0
@@ -26,26 +25,19 @@ LOAD_SECONDS_AFTER = 2.0
 
 
 def _env(home: Path, urls: Any) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PSEUDOVAULT_") and k != "PROMETHEUS_MULTIPROC_DIR"}
-    env.update(
-        PSEUDOVAULT_HOME=str(home),
-        PSEUDOVAULT_DATA_URL=urls.data,
-        PSEUDOVAULT_KEYS_URL=urls.keys,
-        PSEUDOVAULT_PASSPHRASE=PASSPHRASE,
-        PSEUDOVAULT_KDF_TIME_COST="1",
-        PSEUDOVAULT_KDF_MEMORY_KIB="8",
-        PSEUDOVAULT_KDF_PARALLELISM="1",
-        PSEUDOVAULT_RATE_LIMIT_PER_SECOND="0",
-        PSEUDOVAULT_LOOKUP_REFRESH_SECONDS="1",
-        PSEUDOVAULT_LOG_LEVEL="warning",
+    return child_env(
+        home,
+        PASSPHRASE,
+        DATA_URL=urls.data,
+        KEYS_URL=urls.keys,
+        RATE_LIMIT_PER_SECOND="0",
+        LOOKUP_REFRESH_SECONDS="1",
+        LOG_LEVEL="warning",
     )
-    return env
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([*pseudovault_command(), *args], env=env, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, (args, done.stdout, done.stderr)
-    return done.stdout
+    return run_command(env, [*pseudovault_command(), *args])
 
 
 def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
