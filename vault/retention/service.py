@@ -247,59 +247,59 @@ class RetentionService:
         wanted = self.validate_categories(categories)
         if not wanted:
             raise InvalidInputError("categories", "at least one category")
-        now = self._clock.now()
         with session_scope(self._engine, write=True) as session:
             self.ensure_applied(session)
             created_at = subjects_repository.created_at(session, subject_id)
             if created_at is None:
                 raise NotFoundError("subject", subject_id)
-            existing = {
-                (c, f)
-                for c, f in session.execute(
-                    select(SubjectCategory.category, SubjectCategory.field).where(SubjectCategory.subject_id == subject_id)
-                )
-            }
-            added = 0
-            for code, fields in wanted.items():
-                for name in fields or (ALL_FIELDS,):
-                    if (code, name) not in existing:
-                        session.add(SubjectCategory(subject_id=subject_id, category=code, field=name, added_at=now))
-                        added += 1
-            if session.get(RetentionEvent, ("subject", subject_id, "collected")) is None:
-                session.add(RetentionEvent(target_kind="subject", target_id=subject_id, event="collected",
-                                           at=created_at))
-            session.flush()
-            self._refresh_subjects(session, [subject_id], self._policies, now)
-            self._audit.append(
-                "retention.categorize",
-                targets=[subject_id],
-                detail={"categories": len(wanted), "added": added},
-                session=session,
-            )
+            self._categorize(session, subject_id, created_at, wanted)
         return self.items(subject_id)
+
+    def _categorize(
+        self, session: Session, subject_id: str, created_at: datetime, wanted: Mapping[str, tuple[str, ...] | None]
+    ) -> None:
+        """Add ``wanted`` (validated) to the subject's categories in ``session``, with its audit entry."""
+        now = self._clock.now()
+        existing = {
+            (c, f)
+            for c, f in session.execute(
+                select(SubjectCategory.category, SubjectCategory.field).where(SubjectCategory.subject_id == subject_id)
+            )
+        }
+        added = 0
+        for code, fields in wanted.items():
+            for name in fields or (ALL_FIELDS,):
+                if (code, name) not in existing:
+                    session.add(SubjectCategory(subject_id=subject_id, category=code, field=name, added_at=now))
+                    added += 1
+        if session.get(RetentionEvent, ("subject", subject_id, "collected")) is None:
+            session.add(RetentionEvent(target_kind="subject", target_id=subject_id, event="collected", at=created_at))
+        session.flush()
+        self._refresh_subjects(session, [subject_id], self._policies, now)
+        self._audit.append(
+            "retention.categorize",
+            targets=[subject_id],
+            detail={"categories": len(wanted), "added": added},
+            session=session,
+        )
 
     def create_subject(
         self, fields: Mapping[str, str], categories: CategorySpec, *, idempotency: IdempotencyClaim | None = None
     ) -> str:
-        """A new subject with ``fields`` and ``categories`` (validated before anything is written;
-        if categorizing fails after the subject was created, it is shredded again). Scope
-        ``subjects:write``. Under an idempotency key a retry answers with the subject the key made."""
+        """A new subject with ``fields`` and ``categories`` (validated before anything is written),
+        in one data-store transaction with both audit entries: a crash leaves the subject with its
+        categories or nothing. Scope ``subjects:write``. Under an idempotency key a retry answers
+        with the subject the key made."""
         wanted = self.validate_categories(categories)
-        self.ensure_applied()
+
+        def categorize(session: Session, subject_id: str, created_at: datetime) -> None:
+            if wanted:
+                self.ensure_applied(session)
+                self._categorize(session, subject_id, created_at, wanted)
+
         if idempotency is None:
-            subject_id = self.subjects.create(fields)
-        else:
-            subject_id, created = self.subjects.create_once(fields, idempotency)
-            if not created:
-                return subject_id
-        if not wanted:
-            return subject_id
-        try:
-            self.categorize(subject_id, wanted)
-        except BaseException:
-            self.subjects.shred(subject_id, "aborted")
-            raise
-        return subject_id
+            return self.subjects.create(fields, then=categorize)
+        return self.subjects.create_once(fields, idempotency, then=categorize)[0]
 
     def categories_of(self, subject_id: str) -> dict[str, list[str]]:
         """``{category: field names}`` (``["*"]`` for every field) of a subject."""

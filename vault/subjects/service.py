@@ -42,7 +42,7 @@ from __future__ import annotations
 import builtins
 import logging
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -73,6 +73,7 @@ __all__ = [
     "MAX_VALUE_BYTES",
     "MAX_LIST_LIMIT",
     "REPLAY_REASON_CODE",
+    "CreateHook",
     "SubjectService",
     "SubjectSummary",
     "ShredResult",
@@ -82,6 +83,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: what a create may add to the new subject in its own data-store transaction:
+#: ``(session, subject_id, created_at)``
+CreateHook = Callable[[Session, str, datetime], None]
 
 SCHEMA_VERSION = 1
 MAX_FIELDS = 1000
@@ -170,16 +175,19 @@ class SubjectService:
 
     # --- create / read / update -----------------------------------------------------------
 
-    def create(self, fields: Mapping[str, str]) -> str:
-        """A new subject holding ``fields``; returns its id."""
-        return self._create(fields, None)
+    def create(self, fields: Mapping[str, str], *, then: CreateHook | None = None) -> str:
+        """A new subject holding ``fields``; returns its id. ``then(session, subject_id, created_at)``
+        adds to the subject in the same data-store transaction (its categories, say)."""
+        return self._create(fields, None, then)
 
-    def create_once(self, fields: Mapping[str, str], claim: IdempotencyClaim) -> tuple[str, bool]:
+    def create_once(
+        self, fields: Mapping[str, str], claim: IdempotencyClaim, *, then: CreateHook | None = None
+    ) -> tuple[str, bool]:
         """:meth:`create` under an idempotency key (vault.idempotency): ``(subject id, created)``;
         ``created`` is False when the key had created the subject already (nothing new is made)."""
-        return idempotency.once(self._engine, claim, lambda: self._create(fields, claim))
+        return idempotency.once(self._engine, claim, lambda: self._create(fields, claim, then))
 
-    def _create(self, fields: Mapping[str, str], claim: IdempotencyClaim | None) -> str:
+    def _create(self, fields: Mapping[str, str], claim: IdempotencyClaim | None, then: CreateHook | None) -> str:
         values = _validate_fields(fields, allow_delete=False)
         subject_id = str(uuid.uuid4())
         with session_scope(self._keys.engine, write=True) as key_session:
@@ -202,6 +210,8 @@ class SubjectService:
                 session.flush()
                 session.add_all(rows)
                 self._audit.append("subject.create", targets=[subject_id], detail={"fields": len(rows)}, session=session)
+                if then is not None:
+                    then(session, subject_id, now)
                 if claim is not None:
                     idempotency.record(session, claim, subject_id, now)
         except BaseException:
