@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Engine, delete
 from sqlalchemy.exc import IntegrityError
@@ -30,7 +30,7 @@ from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.store.data_models import IdempotencyRecord
 from pseudovault.vault.store.db import session_scope
 
-__all__ = ["KEY_PATTERN", "TTL", "IdempotencyClaim", "find", "once", "prune", "record"]
+__all__ = ["KEY_PATTERN", "TTL", "IdempotencyClaim", "find", "once", "once_view", "prune", "record"]
 
 #: how long a key is remembered
 TTL = timedelta(hours=24)
@@ -109,6 +109,30 @@ def once(engine: Engine, claim: IdempotencyClaim, create: Callable[[], str]) -> 
         if existing is None:
             raise
         return existing, False
+
+
+_V = TypeVar("_V")
+
+
+def once_view(
+    engine: Engine,
+    claim: IdempotencyClaim | None,
+    create: Callable[[], _V],
+    resource_id: Callable[[_V], str],
+    fetch: Callable[[str], _V],
+) -> _V:
+    """:func:`once` for a create that answers with a view: ``create()`` when ``claim`` is None or
+    its key made nothing yet, else ``fetch`` of what the key made (as it stands now)."""
+    if claim is None:
+        return create()
+    made: list[_V] = []
+
+    def run() -> str:
+        made.append(create())
+        return resource_id(made[0])
+
+    found, created = once(engine, claim, run)
+    return made[0] if created else fetch(found)
 
 
 def prune(session: Session, before: datetime) -> int:

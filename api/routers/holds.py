@@ -17,6 +17,7 @@ from fastapi import APIRouter, Path, Query, status
 
 from pseudovault.api.auth import Admin, ApiRoute
 from pseudovault.api.deps import VaultDep
+from pseudovault.api.schemas.common import IdempotencyKeyHeader, idempotency_claim
 from pseudovault.api.schemas.holds import HoldCreate, HoldList, HoldOut, HoldRelease
 
 __all__ = ["router"]
@@ -36,11 +37,19 @@ HoldIdPath = Annotated[UUID, Path(description="The hold's id.", examples=["5f0c2
     status_code=status.HTTP_201_CREATED,
     summary="Place a legal hold",
     description="Holds a subject or a record: no shredding, deletion, erasure or expiry until it is released. "
-    "404 for a target that does not exist. Audited as `hold.place`.",
+    "404 for a target that does not exist. Audited as `hold.place`. With an `Idempotency-Key`, the same "
+    "request sent again answers with the same hold and places nothing new.",
 )
-def place_hold(body: HoldCreate, vault: VaultDep, _caller: Admin) -> HoldOut:
+def place_hold(
+    body: HoldCreate, vault: VaultDep, caller: Admin, idempotency_key: IdempotencyKeyHeader = None
+) -> HoldOut:
     view = vault.holds.place(
-        body.target_kind, str(body.target_id), reason_code=body.reason_code, reference=body.reference, until=body.until
+        body.target_kind,
+        str(body.target_id),
+        reason_code=body.reason_code,
+        reference=body.reference,
+        until=body.until,
+        idempotency=idempotency_claim(caller.key_id, idempotency_key, "hold.place", body),
     )
     return HoldOut.of(view)
 

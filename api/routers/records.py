@@ -38,7 +38,7 @@ from pseudovault.api.auth import ApiRoute, RecordsRead, RecordsWrite, SubjectsRe
 from pseudovault.api.deps import VaultDep
 from pseudovault.api.errors import ApiProblem, ProblemFieldError
 from pseudovault.api.schemas.checks import DOMAIN_PATTERN
-from pseudovault.api.schemas.common import IdempotencyKeyHeader
+from pseudovault.api.schemas.common import IdempotencyKeyHeader, idempotency_claim
 from pseudovault.api.schemas.identifiers import invalid_identifier, pairs
 from pseudovault.api.schemas.records import (
     CODE_PATTERN,
@@ -54,7 +54,6 @@ from pseudovault.api.schemas.records import (
 )
 from pseudovault.api.schemas.subjects import EventRequest, RetentionItems
 from pseudovault.vault.errors import InvalidInputError
-from pseudovault.vault.idempotency import IdempotencyClaim
 from pseudovault.vault.identifiers import InvalidIdentifierError
 from pseudovault.vault.records.views import MAX_LIST_LIMIT, RecordView
 
@@ -116,9 +115,7 @@ def decode_cursor(cursor: str, filters: dict[str, str | None]) -> str:
 def create_record(
     body: RecordCreate, vault: VaultDep, caller: RecordsWrite, idempotency_key: IdempotencyKeyHeader = None
 ) -> RecordOut:
-    claim = None
-    if idempotency_key is not None:
-        claim = IdempotencyClaim.for_request(caller.key_id, idempotency_key, "record.create", body.model_dump_json().encode())
+    claim = idempotency_claim(caller.key_id, idempotency_key, "record.create", body)
     try:
         record_id = vault.records.create(
             pairs(body.identifiers),

@@ -32,6 +32,7 @@ from fastapi import APIRouter, Body, Path, Query, status
 
 from pseudovault.api.auth import Admin, ApiRoute, SubjectsReveal, SubjectsWrite
 from pseudovault.api.deps import VaultDep
+from pseudovault.api.schemas.common import IdempotencyKeyHeader, idempotency_claim
 from pseudovault.api.schemas.rights import (
     _REQUEST_ID,
     _SUBJECT_ID,
@@ -97,10 +98,18 @@ def access_export(body: AccessExportRequest, vault: VaultDep, _caller: SubjectsR
     summary="Open a correction request",
     description=f"Records a request to correct the subject's data (due in {DEADLINE_DAYS} days) and restricts "
     "the processing of its data until the correction is completed or rejected: the records linked to "
-    "it stop matching in checks. Audited as `rights.request_open`. 404 for an unknown subject.",
+    "it stop matching in checks. Audited as `rights.request_open`. 404 for an unknown subject. With an "
+    "`Idempotency-Key`, the same request sent again answers with the same correction request and opens nothing new.",
 )
-def open_correction(body: SubjectRequestCreate, vault: VaultDep, _caller: SubjectsWrite) -> RightsRequestOut:
-    view = vault.rights.begin_correction(str(body.subject_id), reference=body.reference, received_at=body.received_at)
+def open_correction(
+    body: SubjectRequestCreate, vault: VaultDep, caller: SubjectsWrite, idempotency_key: IdempotencyKeyHeader = None
+) -> RightsRequestOut:
+    view = vault.rights.begin_correction(
+        str(body.subject_id),
+        reference=body.reference,
+        received_at=body.received_at,
+        idempotency=idempotency_claim(caller.key_id, idempotency_key, "rights.correction", body),
+    )
     return RightsRequestOut.of(view)
 
 
@@ -142,10 +151,18 @@ def reject_correction(
     summary="Restrict processing",
     description="Restricts the processing of the subject's data at its request, until lifted: the records "
     "linked to it stop matching in checks. The request is recorded and completed at once (outcome "
-    "`restricted`). Audited as `rights.request_open` and `rights.request_close`. 404 for an unknown subject.",
+    "`restricted`). Audited as `rights.request_open` and `rights.request_close`. 404 for an unknown subject. "
+    "With an `Idempotency-Key`, the same request sent again answers with the same request and records nothing new.",
 )
-def restrict_processing(body: SubjectRequestCreate, vault: VaultDep, _caller: SubjectsWrite) -> RightsRequestOut:
-    view = vault.rights.restrict_processing(str(body.subject_id), reference=body.reference, received_at=body.received_at)
+def restrict_processing(
+    body: SubjectRequestCreate, vault: VaultDep, caller: SubjectsWrite, idempotency_key: IdempotencyKeyHeader = None
+) -> RightsRequestOut:
+    view = vault.rights.restrict_processing(
+        str(body.subject_id),
+        reference=body.reference,
+        received_at=body.received_at,
+        idempotency=idempotency_claim(caller.key_id, idempotency_key, "rights.restriction", body),
+    )
     return RightsRequestOut.of(view)
 
 
@@ -169,9 +186,12 @@ def lift_restriction(subject_id: SubjectIdPath, vault: VaultDep, _caller: Subjec
     description="Records that items of the subject's data (field names or category codes, `*` for all) "
     "were provided to a recipient, with the purpose, legal basis and retention: what a completed "
     "correction's `notify` and an access export are built from. The texts are about the provision, "
-    "never personal data. Audited as `rights.provision` (item count). 404 for an unknown subject.",
+    "never personal data. Audited as `rights.provision` (item count). 404 for an unknown subject. With an "
+    "`Idempotency-Key`, the same request sent again answers with the same provision and logs nothing new.",
 )
-def record_provision(body: ProvisionCreate, vault: VaultDep, _caller: SubjectsWrite) -> ProvisionOut:
+def record_provision(
+    body: ProvisionCreate, vault: VaultDep, caller: SubjectsWrite, idempotency_key: IdempotencyKeyHeader = None
+) -> ProvisionOut:
     view = vault.rights.record_provision(
         str(body.subject_id),
         recipient=body.recipient,
@@ -180,6 +200,7 @@ def record_provision(body: ProvisionCreate, vault: VaultDep, _caller: SubjectsWr
         legal_basis=body.legal_basis,
         retention=body.retention,
         provided_at=body.provided_at,
+        idempotency=idempotency_claim(caller.key_id, idempotency_key, "rights.provision", body),
     )
     return ProvisionOut.of(view)
 
@@ -203,11 +224,18 @@ def list_provisions(subject_id: SubjectIdPath, vault: VaultDep, _caller: Subject
     description=f"Records a request (access, correction, restriction or erasure) received at `received_at` "
     f"(default now), due {DEADLINE_DAYS} days later. An access export, a completed correction or an "
     "erasure completes the subject's open request of its kind; others are closed with "
-    "`/requests/{request_id}/complete`. Audited as `rights.request_open`. 404 for an unknown subject.",
+    "`/requests/{request_id}/complete`. Audited as `rights.request_open`. 404 for an unknown subject. With an "
+    "`Idempotency-Key`, the same request sent again answers with the same request and opens nothing new.",
 )
-def open_request(body: RightsRequestCreate, vault: VaultDep, _caller: Admin) -> RightsRequestOut:
+def open_request(
+    body: RightsRequestCreate, vault: VaultDep, caller: Admin, idempotency_key: IdempotencyKeyHeader = None
+) -> RightsRequestOut:
     view = vault.rights.open_request(
-        str(body.subject_id), body.kind, reference=body.reference, received_at=body.received_at
+        str(body.subject_id),
+        body.kind,
+        reference=body.reference,
+        received_at=body.received_at,
+        idempotency=idempotency_claim(caller.key_id, idempotency_key, "rights.request", body),
     )
     return RightsRequestOut.of(view)
 

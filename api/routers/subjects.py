@@ -22,7 +22,7 @@ from fastapi import APIRouter, Path, Query, status
 
 from pseudovault.api.auth import ApiRoute, Erasure, SubjectsReveal, SubjectsWrite
 from pseudovault.api.deps import MetricsDep, VaultDep
-from pseudovault.api.schemas.common import IdempotencyKeyHeader
+from pseudovault.api.schemas.common import IdempotencyKeyHeader, idempotency_claim
 from pseudovault.api.schemas.subjects import (
     CategorizeRequest,
     EventRequest,
@@ -39,7 +39,6 @@ from pseudovault.api.schemas.subjects import (
     SubjectUpdated,
 )
 from pseudovault.vault.errors import NotFoundError
-from pseudovault.vault.idempotency import IdempotencyClaim
 from pseudovault.vault.subjects.service import MAX_LIST_LIMIT
 
 __all__ = ["router"]
@@ -74,8 +73,8 @@ def create_subject(
     caller: SubjectsWrite,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> SubjectCreated:
-    if idempotency_key is not None:
-        claim = IdempotencyClaim.for_request(caller.key_id, idempotency_key, "subject.create", body.model_dump_json().encode())
+    claim = idempotency_claim(caller.key_id, idempotency_key, "subject.create", body)
+    if claim is not None:
         if body.categories is not None:
             return SubjectCreated(subject_id=vault.retention.create_subject(body.fields, body.categories, idempotency=claim))
         return SubjectCreated(subject_id=vault.subjects.create_once(body.fields, claim)[0])

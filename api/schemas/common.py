@@ -11,13 +11,14 @@ from uuid import UUID
 from fastapi import Header
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Strict, StringConstraints
 
-from pseudovault.vault.idempotency import KEY_PATTERN
+from pseudovault.vault.idempotency import KEY_PATTERN, IdempotencyClaim
 from pseudovault.vault.ids import CODE_PATTERN
 
 __all__ = [
     "RequestModel",
     "ResponseModel",
     "IdempotencyKeyHeader",
+    "idempotency_claim",
     "HexText",
     "IsoDatetime",
     "BodyUuid",
@@ -108,3 +109,11 @@ IdempotencyKeyHeader = Annotated[
         "the same key and request answers the same and creates nothing new.",
     ),
 ]
+
+
+def idempotency_claim(scope: str, key: str | None, operation: str, body: BaseModel) -> IdempotencyClaim | None:
+    """The claim of a create sent with ``Idempotency-Key: key`` (None without one): by the caller's
+    API key id, for ``operation``, over the body as validated."""
+    if key is None:
+        return None
+    return IdempotencyClaim.for_request(scope, key, operation, body.model_dump_json().encode())

@@ -306,3 +306,38 @@ def test_a_record_create_sent_again_with_its_idempotency_key_creates_nothing_new
     assert len(vault.audit.query(action="record.create")) == 1
     other = client.post("/v1/records", json={**body, "reason_code": "fraud"}, headers=headers)
     assert other.status_code == 422
+
+
+_CREATES = [
+    # path, scope, body (subject_id filled in), id field, audit action
+    ("/v1/holds", "admin", {"target_kind": "subject", "reason_code": "litigation", "reference": "case-77"}, "hold_id",
+     "hold.place"),
+    ("/v1/rights/corrections", "subjects:write", {}, "request_id", "rights.request_open"),
+    ("/v1/rights/restrictions", "subjects:write", {}, "request_id", "rights.request_open"),
+    ("/v1/rights/provisions", "subjects:write",
+     {"recipient": "Courier Co", "items": ["*"], "purpose": "delivery", "legal_basis": "contract", "retention": "P1Y"},
+     "provision_id", "rights.provision"),
+    ("/v1/rights/requests", "admin", {"kind": "access"}, "request_id", "rights.request_open"),
+]
+
+
+@pytest.mark.parametrize(("path", "scope", "extra", "id_field", "action"), _CREATES, ids=[c[0] for c in _CREATES])
+def test_every_create_takes_an_idempotency_key(
+    client: TestClient, vault: Vault, auth: Headers, path: str, scope: str, extra: dict[str, Any], id_field: str,
+    action: str,
+) -> None:
+    subject_id = vault.subjects.create({"email": "someone@example.com"})
+    target = "target_id" if path == "/v1/holds" else "subject_id"
+    body = {**extra, target: subject_id}
+    headers = {**auth(scope), "Idempotency-Key": f"retry-{secrets.token_hex(6)}"}
+    first = client.post(path, json=body, headers=headers)
+    again = client.post(path, json=body, headers=headers)
+    assert first.status_code == again.status_code == 201, first.text
+    assert first.json()[id_field] == again.json()[id_field]
+    assert len(vault.audit.query(action=action)) == 1
+    changed = {**body, "reference" if path != "/v1/rights/provisions" else "recipient": "another-ref"}
+    other = client.post(path, json=changed, headers=headers)
+    assert other.status_code == 422 and other.json()["errors"][0]["pointer"] == "#/Idempotency-Key"
+    fresh = client.post(path, json=body, headers=auth(scope))  # no key: a new one
+    assert fresh.status_code == 201 and fresh.json()[id_field] != first.json()[id_field]
+    assert len(vault.audit.query(action=action)) == 2

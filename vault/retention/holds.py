@@ -34,9 +34,11 @@ from typing import Any
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
+from pseudovault.vault import idempotency as idempotency_keys
 from pseudovault.vault.audit import AuditLog, current_actor
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
+from pseudovault.vault.idempotency import IdempotencyClaim
 from pseudovault.vault.ids import validate_code, validate_subject_id
 from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.store.data_models import LegalHold, SeparatedItem
@@ -205,9 +207,11 @@ class HoldService:
         reason_code: str,
         reference: str,
         until: datetime | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> HoldView:
         """Hold ``target_id`` (a subject, with its separated data and linked records, or a
-        record). ``until`` None is open-ended. Scope ``admin``.
+        record). ``until`` None is open-ended. Scope ``admin``. Under an idempotency key a retry
+        answers with the hold the key placed (vault.idempotency).
 
         The target must exist: a subject that is present or has data in separate storage, or a
         record; otherwise NotFoundError.
@@ -222,6 +226,24 @@ class HoldService:
                 raise InvalidInputError("until", "must be a timezone-aware timestamp")
             if until <= now:
                 raise InvalidInputError("until", "must be in the future")
+        return idempotency_keys.once_view(
+            self._engine,
+            idempotency,
+            lambda: self._place(target_kind, target_id, reason_code, reference, until, now, idempotency),
+            lambda view: view.hold_id,
+            self.get,
+        )
+
+    def _place(
+        self,
+        target_kind: str,
+        target_id: str,
+        reason_code: str,
+        reference: str,
+        until: datetime | None,
+        now: datetime,
+        idempotency: IdempotencyClaim | None,
+    ) -> HoldView:
         hold_id = str(uuid.uuid4())
         actor = current_actor()
         with session_scope(self._engine) as session:
@@ -253,6 +275,8 @@ class HoldService:
                 },
                 session=session,
             )
+            if idempotency is not None:
+                idempotency_keys.record(session, idempotency, hold_id, now)
             return _view(row, now)
 
     @staticmethod

@@ -45,9 +45,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from pseudovault.vault import idempotency as idempotency_keys
 from pseudovault.vault.audit import AuditLog, validate_purpose
 from pseudovault.vault.clock import Clock, past_timestamp
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
+from pseudovault.vault.idempotency import IdempotencyClaim
 from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.retention.holds import validate_reference
 from pseudovault.vault.retention.restrictions import (
@@ -136,6 +138,10 @@ def _text(value: object, field: str, limit: int) -> str:
     return value
 
 
+def _request_id(view: RightsRequestView) -> str:
+    return view.request_id
+
+
 class RightsService:
     """Access, correction, restriction, provisions and request deadlines (module docstring)."""
 
@@ -167,10 +173,17 @@ class RightsService:
         )
 
     def open_request(
-        self, subject_id: str, kind: str, *, reference: str | None = None, received_at: datetime | None = None
+        self,
+        subject_id: str,
+        kind: str,
+        *,
+        reference: str | None = None,
+        received_at: datetime | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> RightsRequestView:
         """Track a data subject's request, due :data:`DEADLINE_DAYS` days after ``received_at``
-        (default now). Scope ``admin``."""
+        (default now). Scope ``admin``. Under an idempotency key a retry answers with the request
+        the key opened (vault.idempotency), as it stands now."""
         subject_id = validate_subject_id(subject_id)
         if kind not in REQUEST_KINDS:
             raise InvalidInputError("kind", f"must be one of: {', '.join(REQUEST_KINDS)}")
@@ -178,13 +191,34 @@ class RightsService:
             reference = validate_reference(reference)
         now = self._clock.now()
         received = now if received_at is None else past_timestamp(received_at, "received_at", now)
-        with session_scope(self._engine, write=True) as session:
-            if not subjects_repository.exists(session, subject_id):
-                raise NotFoundError("subject", subject_id)
-            row = self._open(session, subject_id, kind, received, reference)
-            return self._view(row, now)
 
-    def _open(self, session: Any, subject_id: str, kind: str, received: datetime, reference: str | None) -> RightsRequest:
+        def create() -> RightsRequestView:
+            with session_scope(self._engine, write=True) as session:
+                if not subjects_repository.exists(session, subject_id):
+                    raise NotFoundError("subject", subject_id)
+                row = self._open(session, subject_id, kind, received, reference, idempotency)
+                return self._view(row, now)
+
+        return idempotency_keys.once_view(self._engine, idempotency, create, _request_id, self.request)
+
+    def request(self, request_id: str) -> RightsRequestView:
+        """One request as it stands; NotFoundError for an unknown id."""
+        request_id = validate_subject_id(request_id, "request_id")
+        with session_scope(self._engine) as session:
+            row = session.get(RightsRequest, request_id)
+            if row is None:
+                raise NotFoundError("request", request_id)
+            return self._view(row, self._clock.now())
+
+    def _open(
+        self,
+        session: Any,
+        subject_id: str,
+        kind: str,
+        received: datetime,
+        reference: str | None,
+        idempotency: IdempotencyClaim | None = None,
+    ) -> RightsRequest:
         row = RightsRequest(
             id=str(uuid.uuid4()),
             subject_id=subject_id,
@@ -202,6 +236,8 @@ class RightsService:
             detail={"kind": kind, **({"reference": reference} if reference else {})},
             session=session,
         )
+        if idempotency is not None:
+            idempotency_keys.record(session, idempotency, row.id, self._clock.now())
         return row
 
     def complete_request(self, request_id: str, *, outcome: str = "completed", rejected: bool = False) -> RightsRequestView:
@@ -337,21 +373,31 @@ class RightsService:
     # --- correction -------------------------------------------------------------------------------
 
     def begin_correction(
-        self, subject_id: str, *, reference: str | None = None, received_at: datetime | None = None
+        self,
+        subject_id: str,
+        *,
+        reference: str | None = None,
+        received_at: datetime | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> RightsRequestView:
         """Open a correction request and restrict processing until it is completed or rejected
-        (the subject's records stop matching in checks). Scope ``subjects:write``."""
+        (the subject's records stop matching in checks). Scope ``subjects:write``. Under an
+        idempotency key a retry answers with the request the key opened."""
         subject_id = validate_subject_id(subject_id)
         if reference is not None:
             reference = validate_reference(reference)
         now = self._clock.now()
         received = now if received_at is None else past_timestamp(received_at, "received_at", now)
-        with session_scope(self._engine, write=True) as session:
-            if not subjects_repository.exists(session, subject_id):
-                raise NotFoundError("subject", subject_id)
-            row = self._open(session, subject_id, "correction", received, reference)
-            add_restriction(session, "subject", subject_id, "correction_pending", now, request_id=row.id)
-            return self._view(row, now)
+
+        def create() -> RightsRequestView:
+            with session_scope(self._engine, write=True) as session:
+                if not subjects_repository.exists(session, subject_id):
+                    raise NotFoundError("subject", subject_id)
+                row = self._open(session, subject_id, "correction", received, reference, idempotency)
+                add_restriction(session, "subject", subject_id, "correction_pending", now, request_id=row.id)
+                return self._view(row, now)
+
+        return idempotency_keys.once_view(self._engine, idempotency, create, _request_id, self.request)
 
     def complete_correction(self, request_id: str, fields: Mapping[str, str | None]) -> CorrectionResult:
         """Apply the correction (``fields``: new values, None deletes; may be empty when the data
@@ -415,23 +461,33 @@ class RightsService:
     # --- restriction of processing ---------------------------------------------------------------
 
     def restrict_processing(
-        self, subject_id: str, *, reference: str | None = None, received_at: datetime | None = None
+        self,
+        subject_id: str,
+        *,
+        reference: str | None = None,
+        received_at: datetime | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> RightsRequestView:
         """Restrict the processing of the subject's data at its request (completed at once: its
         records stop matching in checks, it is left out of exports) until :meth:`lift_restriction`.
-        Scope ``subjects:write``."""
+        Scope ``subjects:write``. Under an idempotency key a retry answers with the request the
+        key recorded."""
         subject_id = validate_subject_id(subject_id)
         if reference is not None:
             reference = validate_reference(reference)
         now = self._clock.now()
         received = now if received_at is None else past_timestamp(received_at, "received_at", now)
-        with session_scope(self._engine, write=True) as session:
-            if not subjects_repository.exists(session, subject_id):
-                raise NotFoundError("subject", subject_id)
-            row = self._open(session, subject_id, "restriction", received, reference)
-            add_restriction(session, "subject", subject_id, "restriction_request", now, request_id=row.id)
-            self._close(session, row, now, "restricted")
-            return self._view(row, now)
+
+        def create() -> RightsRequestView:
+            with session_scope(self._engine, write=True) as session:
+                if not subjects_repository.exists(session, subject_id):
+                    raise NotFoundError("subject", subject_id)
+                row = self._open(session, subject_id, "restriction", received, reference, idempotency)
+                add_restriction(session, "subject", subject_id, "restriction_request", now, request_id=row.id)
+                self._close(session, row, now, "restricted")
+                return self._view(row, now)
+
+        return idempotency_keys.once_view(self._engine, idempotency, create, _request_id, self.request)
 
     def lift_restriction(self, subject_id: str, *, reason_code: str = "lifted") -> bool:
         """Lift a restriction of processing; returns whether there was one. Scope ``subjects:write``."""
@@ -462,9 +518,11 @@ class RightsService:
         legal_basis: str,
         retention: str,
         provided_at: datetime | None = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> ProvisionView:
         """Log that the subject's ``items`` (field names or category codes, ``*`` for all) were
-        provided to ``recipient``. Scope ``subjects:write``."""
+        provided to ``recipient``. Scope ``subjects:write``. Under an idempotency key a retry
+        answers with the provision the key logged."""
         subject_id = validate_subject_id(subject_id)
         recipient = _text(recipient, "recipient", 200)
         purpose = _text(purpose, "purpose", 500)
@@ -476,6 +534,25 @@ class RightsService:
             raise InvalidInputError("items", "field names or category codes ([a-z][a-z0-9_]{0,63}, or *)")
         now = self._clock.now()
         provided = now if provided_at is None else past_timestamp(provided_at, "provided_at", now)
+        return idempotency_keys.once_view(
+            self._engine,
+            idempotency,
+            lambda: self._provide(subject_id, recipient, items, purpose, legal_basis, retention, provided, idempotency),
+            lambda view: view.provision_id,
+            self.provision,
+        )
+
+    def _provide(
+        self,
+        subject_id: str,
+        recipient: str,
+        items: Collection[str],
+        purpose: str,
+        legal_basis: str,
+        retention: str,
+        provided: datetime,
+        idempotency: IdempotencyClaim | None,
+    ) -> ProvisionView:
         row = Provision(
             id=str(uuid.uuid4()),
             subject_id=subject_id,
@@ -494,7 +571,18 @@ class RightsService:
             self._audit.append(
                 "rights.provision", targets=[row.id, subject_id], detail={"items": len(set(items))}, session=session
             )
+            if idempotency is not None:
+                idempotency_keys.record(session, idempotency, row.id, self._clock.now())
         return self._provision_view(row)
+
+    def provision(self, provision_id: str) -> ProvisionView:
+        """One provision; NotFoundError for an unknown id (or one erased with its subject)."""
+        provision_id = validate_subject_id(provision_id, "provision_id")
+        with session_scope(self._engine) as session:
+            row = session.get(Provision, provision_id)
+            if row is None:
+                raise NotFoundError("provision", provision_id)
+            return self._provision_view(row)
 
     @staticmethod
     def _provision_view(row: Provision) -> ProvisionView:
