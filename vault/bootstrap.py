@@ -31,7 +31,7 @@ from pseudovault.vault.errors import ConflictError, InvalidInputError, NotInitia
 from pseudovault.vault.identifiers import NormalizerConfig
 from pseudovault.vault.retention.policy_file import load_policies
 from pseudovault.vault.store.db import DbTimeouts, make_engine
-from pseudovault.vault.vault import RecordsConfig, Vault
+from pseudovault.vault.vault import AuditConfig, RecordsConfig, Vault
 
 __all__ = ["PassphraseSource", "InitResult", "init_vault", "open_vault", "is_initialised"]
 
@@ -116,7 +116,11 @@ def _vault_kwargs(settings: Settings, clock: Clock | None) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "cache_ttl": timedelta(seconds=settings.key_cache_ttl_seconds),
         "cache_size": settings.key_cache_size,
-        "audit_checkpoint_every": settings.audit_checkpoint_every,
+        "audit_config": AuditConfig(
+            checkpoint_every=settings.audit_checkpoint_every,
+            checkpoint_file=settings.resolved_audit_checkpoint_file,
+            head_max_age=timedelta(minutes=settings.audit_head_max_age_minutes) if settings.audit_head_max_age_minutes else None,
+        ),
         "records_config": records_config(settings),
         # a bad retention policy file fails here (file, line, reason), before any store is opened
         "retention_policies": load_policies(settings.retention_policies),

@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     # by 'pseudovault audit prune' (the operator-access-log period: 2 years).
     audit_checkpoint_every: int = Field(default=100, ge=1, le=1_000_000)
     audit_retention_days: int = Field(default=730, ge=1, le=36_500)
+    # Each checkpoint's signed head is also appended to a file outside the data store
+    # (vault.audit.external): a path, or "off" (default: beside the keyring, or in home for an HSM
+    # or KMS). 'audit verify' fails on a head signed longer ago than the max age (the server signs
+    # it hourly; 0: not checked).
+    audit_checkpoint_file: str | None = Field(default=None, description="Audit checkpoint file, or off.")
+    audit_head_max_age_minutes: float = Field(default=120.0, ge=0, le=525_600)
 
     @field_validator("kek")
     @classmethod
@@ -108,10 +114,23 @@ class Settings(BaseSettings):
             return uri
         return KekUri("keyring", path=self.keyring_path)
 
+    def _beside_root_key(self) -> Path:
+        uri = self.kek_uri
+        return uri.path.parent if uri.kind == "keyring" and uri.path is not None else self.home_dir
+
+    @property
+    def resolved_audit_checkpoint_file(self) -> Path | None:
+        """Where signed heads of the audit log are appended; None when switched off."""
+        value = (self.audit_checkpoint_file or "").strip()
+        if value.lower() == "off":
+            return None
+        if value:
+            path = Path(value).expanduser()
+            return path if path.is_absolute() else self.home_dir / path
+        return self._beside_root_key() / "audit-checkpoints.jsonl"
+
     @property
     def resolved_ledger_url(self) -> str:
         if self.ledger_url:
             return self.ledger_url
-        uri = self.kek_uri
-        beside = uri.path.parent if uri.kind == "keyring" and uri.path is not None else self.home_dir
-        return f"file:{beside / 'shred-ledger.jsonl'}"
+        return f"file:{self._beside_root_key() / 'shred-ledger.jsonl'}"

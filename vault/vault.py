@@ -15,7 +15,7 @@ Services are attributes (``subjects``, ``keys``, ``audit``, ``signing``, ``apike
 ``lookup``, ``records``, ``bulk``, ``checks``), built in :meth:`Vault._assemble`. :meth:`Vault.create` also
 creates lookup key version 1 when there is no lookup key (vault.crypto.lookup); ``records_config``
 (:class:`RecordsConfig`) says how identifiers are normalized and checks decided.
-The audit log signs a checkpoint every ``audit_checkpoint_every`` entries with the ``audit``
+The audit log signs a checkpoint every ``audit_config.checkpoint_every`` entries with the ``audit``
 signing key (vault.crypto.signing), which :meth:`Vault.create` makes if there is none.
 """
 
@@ -26,6 +26,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn, TypeVar
 
@@ -37,6 +38,7 @@ from pseudovault.keys.provider import KekProvider
 from pseudovault.vault import idempotency
 from pseudovault.vault.apikeys import ApiKeyService
 from pseudovault.vault.audit import DEFAULT_CHECKPOINT_EVERY, AuditLog
+from pseudovault.vault.audit.external import CheckpointFile
 from pseudovault.vault.checks import CheckService
 from pseudovault.vault.checks.decisions import DecisionPolicy
 from pseudovault.vault.clock import Clock, SystemClock
@@ -65,7 +67,7 @@ from pseudovault.vault.store.vacuum import DeferredVacuum
 from pseudovault.vault.subjects import repository as subjects_repository
 from pseudovault.vault.subjects.service import SubjectService
 
-__all__ = ["RecordsConfig", "Vault"]
+__all__ = ["AuditConfig", "RecordsConfig", "Vault"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,18 @@ ORPHAN_SCAN_SOURCE = "orphan-scan"
 #: how far the audit log reached (its seq at the last checkpoint or signed head), kept in the key
 #: store so that a data store whose log was cut, rolled back or emptied does not verify
 AUDIT_MARK_SOURCE = "audit-head"
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """How the audit log is checkpointed and verified (vault.audit): a signed checkpoint every
+    ``checkpoint_every`` entries; each checkpoint's signed head also appended to ``checkpoint_file``
+    (None: none kept outside the data store); and, when ``head_max_age`` is set, verification fails
+    on a head signed longer ago than that (the server signs it hourly)."""
+
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
+    checkpoint_file: Path | None = None
+    head_max_age: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -137,7 +151,7 @@ class Vault:
         data_engine: Engine,
         keys_engine: Engine,
         cache: KeyCache,
-        audit_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        audit_config: AuditConfig | None = None,
         records_config: RecordsConfig | None = None,
         retention_policies: PolicySet | None = None,
         shred_ledger: ShredLedger | None = None,
@@ -152,7 +166,7 @@ class Vault:
         self.data_engine = data_engine
         self.keys_engine = keys_engine
         self.cache = cache
-        self.audit_checkpoint_every = audit_checkpoint_every
+        self.audit_config = audit_config or AuditConfig()
         self.retention_policies = retention_policies if retention_policies is not None else shipped_presets()
         config = records_config or RecordsConfig()
         if retention_policies is not None and config.catalogue is CATALOGUE:
@@ -170,8 +184,10 @@ class Vault:
             self.data_engine,
             self.clock,
             self.signing.signer(AUDIT_PURPOSE),
-            checkpoint_every=self.audit_checkpoint_every,
+            checkpoint_every=self.audit_config.checkpoint_every,
             mark=self.keys.position_mark(AUDIT_MARK_SOURCE),
+            external=CheckpointFile(self.audit_config.checkpoint_file) if self.audit_config.checkpoint_file else None,
+            head_max_age=self.audit_config.head_max_age,
         )
         self.apikeys = ApiKeyService(self.data_engine, self.clock, self.audit)
         self.keys.external_ledger = self.shred_ledger
@@ -220,7 +236,7 @@ class Vault:
         cache_ttl: timedelta,
         cache_size: int,
         initialise: bool,
-        audit_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        audit_config: AuditConfig | None = None,
         records_config: RecordsConfig | None = None,
         retention_policies: PolicySet | None = None,
         shred_ledger: ShredLedger | None = None,
@@ -256,7 +272,7 @@ class Vault:
                 data_engine=data_engine,
                 keys_engine=keys_engine,
                 cache=cache,
-                audit_checkpoint_every=audit_checkpoint_every,
+                audit_config=audit_config,
                 records_config=records_config,
                 retention_policies=retention_policies,
                 shred_ledger=shred_ledger,
@@ -292,7 +308,7 @@ class Vault:
         clock: Clock | None = None,
         cache_ttl: timedelta = DEFAULT_CACHE_TTL,
         cache_size: int = DEFAULT_CACHE_SIZE,
-        audit_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        audit_config: AuditConfig | None = None,
         records_config: RecordsConfig | None = None,
         retention_policies: PolicySet | None = None,
         shred_ledger: ShredLedger | None = None,
@@ -310,7 +326,7 @@ class Vault:
             cache_ttl=cache_ttl,
             cache_size=cache_size,
             initialise=True,
-            audit_checkpoint_every=audit_checkpoint_every,
+            audit_config=audit_config,
             records_config=records_config,
             retention_policies=retention_policies,
             shred_ledger=shred_ledger,
@@ -329,7 +345,7 @@ class Vault:
         clock: Clock | None = None,
         cache_ttl: timedelta = DEFAULT_CACHE_TTL,
         cache_size: int = DEFAULT_CACHE_SIZE,
-        audit_checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        audit_config: AuditConfig | None = None,
         records_config: RecordsConfig | None = None,
         retention_policies: PolicySet | None = None,
         shred_ledger: ShredLedger | None = None,
@@ -346,7 +362,7 @@ class Vault:
             cache_ttl=cache_ttl,
             cache_size=cache_size,
             initialise=False,
-            audit_checkpoint_every=audit_checkpoint_every,
+            audit_config=audit_config,
             records_config=records_config,
             retention_policies=retention_policies,
             shred_ledger=shred_ledger,

@@ -3,26 +3,43 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from pseudovault.api.cli._base import ExitCode, JsonOpt, audit_app, emit, load_settings, open_from_env, out, run_command
+from pseudovault.vault.audit.external import CheckpointFile
 
 
 @audit_app.command("verify")
-def audit_verify(as_json: JsonOpt = False) -> None:
-    """Verify the hash chain and its signed checkpoints; exit 9 when a link is broken."""
+def audit_verify(
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            "--against",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="A copy of the audit checkpoint file (signed heads kept outside the data store) to check the log "
+            "against; default: PSEUDOVAULT_AUDIT_CHECKPOINT_FILE.",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify the hash chain, its signed checkpoints and head, and the signed heads kept outside the
+    data store; exit 9 when a link is broken."""
     with run_command(), open_from_env() as vault:
-        report = vault.audit.verify()
+        report = vault.audit.verify(against=CheckpointFile(against) if against is not None else None)
         data = report.as_dict()
 
         def render() -> None:
             if report.ok:
                 out.print(
                     f"Audit log intact: {report.entries} entries up to seq {report.last_seq}, "
-                    f"{report.checkpoints} signed checkpoints verified",
+                    f"{report.checkpoints} signed checkpoints and "
+                    f"{report.external_checkpoints} signed heads from the checkpoint file verified",
                     markup=False,
                 )
             else:

@@ -41,6 +41,10 @@ class VerifyReport(ResponseModel):
     signed: bool = Field(description="Whether signed checkpoints were checked.")
     checkpoints: int = Field(description="Signed checkpoints verified.")
     last_checkpoint_seq: int | None
+    external_checkpoints: int = Field(
+        description="Signed heads of the checkpoint file kept outside the data store that the log was checked against."
+    )
+    head_signed_at: datetime | None = Field(description="When the head was last signed (the log is fresh up to then).")
 
 
 class Checkpoint(ResponseModel):

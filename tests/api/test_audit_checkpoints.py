@@ -15,18 +15,19 @@ from sqlalchemy.orm import Session
 from pseudovault.keys.signing import SigningKey
 from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.audit.chain import chain_hash, checkpoint_message, row_fields
+from pseudovault.vault.audit.external import CheckpointFile
 from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.errors import ConflictError
 from pseudovault.vault.store.data_models import AuditCheckpoint, AuditEntry, AuditHead
 from pseudovault.vault.store.key_models import SigningKeyRow
-from pseudovault.vault.vault import Vault
+from pseudovault.vault.vault import AuditConfig, Vault
 
 EVERY = 5
 
 
 @pytest.fixture
 def vault(store_urls: Any, provider: FakeKmsProvider, clock: FrozenClock) -> Iterator[Vault]:
-    with Vault.create(provider, store_urls.data, store_urls.keys, clock=clock, audit_checkpoint_every=EVERY) as v:
+    with Vault.create(provider, store_urls.data, store_urls.keys, clock=clock, audit_config=AuditConfig(checkpoint_every=EVERY)) as v:
         yield v
 
 
@@ -281,7 +282,7 @@ def test_checkpoints_survive_a_root_key_rotation_and_rewrap(vault: Vault, provid
         provider,
         str(vault.data_engine.url.render_as_string(hide_password=False)),
         str(vault.keys_engine.url.render_as_string(hide_password=False)),
-        audit_checkpoint_every=EVERY,
+        audit_config=AuditConfig(checkpoint_every=EVERY),
     )
     with fresh:
         assert fresh.audit.verify().ok
@@ -401,3 +402,111 @@ def test_a_real_prune_and_a_periodic_signature_keep_the_log_verifiable(vault: Va
     assert vault.audit.sign_head() == vault.audit.head()[0]
     _fill(vault, 1)
     assert vault.audit.verify().ok
+
+
+# --- signed heads kept outside the data store, and freshness ---------------------------------------
+
+
+@pytest.fixture
+def filed(store_urls: Any, provider: FakeKmsProvider, clock: FrozenClock, tmp_path: Any) -> Iterator[Vault]:
+    config = AuditConfig(checkpoint_every=EVERY, checkpoint_file=tmp_path / "audit-checkpoints.jsonl",
+                         head_max_age=timedelta(hours=2))
+    with Vault.create(provider, store_urls.data, store_urls.keys, clock=clock, audit_config=config) as v:
+        yield v
+
+
+def _file(vault: Vault) -> CheckpointFile:
+    path = vault.audit_config.checkpoint_file
+    assert path is not None
+    return CheckpointFile(path)
+
+
+def test_each_checkpoint_appends_its_signed_head_to_the_file(filed: Vault) -> None:
+    _fill(filed, 12)  # checkpoints at 5 and 10
+    heads, damaged = _file(filed).read()
+    assert damaged == [] and [h.last_seq for h in heads] == [5, 10]
+    assert (_file(filed).path.stat().st_mode & 0o777) == 0o600
+    entries = {e.seq: e.entry_hash for e in _entries(filed)}
+    assert all(h.last_hash == entries[h.last_seq] for h in heads)
+    filed.audit.sign_head()
+    filed.audit.checkpoint()
+    heads, _ = _file(filed).read()
+    assert [h.last_seq for h in heads] == [5, 10, 12, 13]
+    report = filed.audit.verify()
+    assert report.ok and report.external_checkpoints == 4 and report.head_signed_at is not None
+    # the file holds hashes, seqs, times and key ids: nothing an entry says
+    assert b"test.event" not in _file(filed).path.read_bytes()
+
+
+def test_a_rollback_of_both_stores_is_caught_by_the_file(filed: Vault) -> None:
+    _fill(filed, 12)
+    with _session(filed) as s, s.begin():
+        _truncate(s, 5)
+    # whoever can write to both stores lowers the mark too
+    with Session(filed.keys_engine) as s, s.begin():
+        from pseudovault.vault.store.key_models import LedgerReplay
+
+        s.execute(delete(LedgerReplay))
+    _broken(filed, 6, "the checkpoint file shows it reached seq 10")
+
+
+def test_a_chain_rewritten_with_its_checkpoints_is_caught_by_the_file(filed: Vault) -> None:
+    _fill(filed, 12)
+    with _session(filed) as s, s.begin():
+        s.execute(update(AuditEntry).where(AuditEntry.seq == 3).values(outcome="denied"))
+        _recompute(s, 3)
+        s.execute(delete(AuditCheckpoint))  # and no checkpoint left to contradict it
+    report = filed.audit.verify()
+    assert not report.ok and report.first_broken_seq == 5
+    assert "the checkpoint file's signed head at seq 5" in (report.reason or "")
+
+
+def test_an_altered_or_damaged_line_of_the_file_is_reported(filed: Vault) -> None:
+    _fill(filed, 12)
+    path = _file(filed).path
+    original = path.read_bytes()
+    path.write_bytes(original.replace(b'"last_seq":10', b'"last_seq":11'))
+    assert "line 2 of the checkpoint file does not verify" in (filed.audit.verify().reason or "")
+    path.write_bytes(original.replace(b'"v":1', b'"v":"1"', 1))
+    assert "line 1 of the checkpoint file is not a signed head" in (filed.audit.verify().reason or "")
+    path.write_bytes(original + b'{"v":1,"last_seq"')  # a torn last line: a crash mid-append
+    assert filed.audit.verify().ok
+
+
+def test_verify_against_another_copy_of_the_file(filed: Vault, tmp_path: Any) -> None:
+    _fill(filed, 12)
+    copy = tmp_path / "offsite.jsonl"
+    copy.write_bytes(_file(filed).path.read_bytes())
+    _file(filed).path.unlink()  # the local file removed: the copy still speaks
+    with _session(filed) as s, s.begin():
+        _truncate(s, 5)
+        s.execute(delete(AuditCheckpoint))
+    with Session(filed.keys_engine) as s, s.begin():
+        from pseudovault.vault.store.key_models import LedgerReplay
+
+        s.execute(delete(LedgerReplay))
+    assert not filed.audit.verify(against=CheckpointFile(copy)).ok
+
+
+def test_a_head_signed_longer_ago_than_allowed_fails_until_signed_again(filed: Vault, clock: FrozenClock) -> None:
+    _fill(filed, 3)
+    clock.advance(timedelta(hours=2))
+    assert filed.audit.verify().ok  # exactly the allowed age
+    clock.advance(timedelta(seconds=1))
+    report = filed.audit.verify()
+    assert not report.ok and "the newest signed head is from" in (report.reason or "")
+    assert "more than 120 minutes ago" in (report.reason or "")
+    filed.audit.sign_head()  # what the server's hourly maintenance does
+    assert filed.audit.verify().ok
+
+
+def test_a_file_that_cannot_be_written_never_fails_the_action(
+    filed: Vault, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = _file(filed).path
+    path.mkdir()  # a directory where the file should be: every append fails
+    _fill(filed, 6)
+    assert filed.audit.count() == 6
+    assert any("could not be written to the checkpoint file" in r.getMessage() for r in caplog.records)
+    path.rmdir()
+    assert filed.audit.verify().ok

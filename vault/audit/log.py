@@ -45,6 +45,11 @@ Signed head
     every checkpoint and signed head after its commit: a log rolled back to an earlier state, its
     own signed head and checkpoints included, or emptied, ends before that mark.
 
+Checkpoint file
+    Each checkpoint's signed head (and each signed by :meth:`AuditLog.sign_head`,
+    :meth:`AuditLog.checkpoint` and a prune) is also appended, after its commit, to a file outside
+    both stores (vault.audit.external), together with raising the mark.
+
 Verification (:meth:`AuditLog.verify`) walks the chain from the anchor: an edited entry fails its
 hash, a removed one leaves a gap, a reordered or inserted one breaks the link to its predecessor,
 and removing the newest entries disagrees with the head. With a signer it also checks every
@@ -52,16 +57,19 @@ checkpoint from the anchor on: its signature (with the public key derived from t
 never a stored one), that the chain still has its hash at its seq (a recomputed chain does not),
 that no checkpoint names a seq past the end of the chain (a truncated tail), that the anchor
 itself is a checkpoint, that no more than ``checkpoint_every`` entries follow the last checkpoint,
-that the log reaches the mark kept outside the data store, and that the head's signature covers
-the head as it stands. The report names the first broken sequence number.
+that the log reaches the mark kept outside the data store, that the head's signature covers the
+head as it stands, and (with ``head_max_age``) that it was signed recently enough. Against the
+checkpoint file it checks each line's signature, that the chain has each line's hash at its seq,
+that the log reaches the newest line and that the anchor is not behind any line's. The report
+names the first broken sequence number.
 
-What stays undetectable, and why: an attacker who can write to both stores can lower the mark
-with the rollback (the stores are separate so that one compromise is not both); a rollback to a
-state newer than the mark (the entries appended since the last checkpoint or signed head that
-raised it, at most ``checkpoint_every`` or an hour of entries) replays a head that was validly
-signed; and a head left unsigned because signing failed is reported as such, not told apart from
-a removed signature. Keeping the mark, or the checkpoints, somewhere append-only outside both
-stores narrows the first; it is not built yet.
+What stays undetectable, and why: an attacker who can write to both stores and the checkpoint
+file can roll all three back together (they are kept apart so that one compromise is not all);
+a rollback to a state newer than the last mark and line (the entries appended since the last
+checkpoint or signed head that published them, at most ``checkpoint_every`` or an hour of
+entries) replays a head that was validly signed, until it is older than ``head_max_age``; and a
+head left unsigned because signing failed is reported as such, not told apart from a removed
+signature.
 
 Retention (:meth:`AuditLog.prune`) deletes the oldest entries, oldest first, and moves the anchor
 past them. With a signer, the anchor only ever moves to a checkpoint (so an entry older than the
@@ -82,7 +90,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
 from sqlalchemy import CursorResult, Engine, delete, event, func, select
@@ -90,6 +98,7 @@ from sqlalchemy.orm import Session
 
 from pseudovault.vault.audit.actors import Actor, current_actor
 from pseudovault.vault.audit.chain import GENESIS_HASH, chain_hash, checkpoint_message, entry_fields, head_message, row_fields
+from pseudovault.vault.audit.external import CheckpointFile, SignedHead
 from pseudovault.vault.audit.views import AuditRecord, CheckpointRecord, VerifyReport, to_checkpoint, to_record
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.errors import ConflictError, InvalidInputError
@@ -212,6 +221,8 @@ class AuditLog:
         *,
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
         mark: AuditMark | None = None,
+        external: CheckpointFile | None = None,
+        head_max_age: timedelta | None = None,
     ) -> None:
         if not isinstance(checkpoint_every, int) or isinstance(checkpoint_every, bool) or checkpoint_every < 1:
             raise ValueError("checkpoint_every must be a positive integer")
@@ -220,6 +231,10 @@ class AuditLog:
         self._signer = signer
         self._checkpoint_every = checkpoint_every
         self._mark = mark
+        self._external = external
+        if head_max_age is not None and head_max_age <= timedelta(0):
+            raise ValueError("head_max_age must be positive (None: not checked)")
+        self._head_max_age = head_max_age
 
     @property
     def checkpoint_every(self) -> int:
@@ -319,15 +334,19 @@ class AuditLog:
         log.debug("audit %s seq=%d outcome=%s", action, seq, outcome)
         if self._signer is not None:
             last = self._last_checkpoint_seq(session)
+            checkpointed = False
             if seq - last >= self._checkpoint_every:
                 try:
                     self._add_checkpoint(session, seq, entry_hash, last)
+                    checkpointed = True
                 except Exception as exc:  # the action stands; the next append tries again
                     log.error("audit checkpoint at seq %d failed (%s)", seq, type(exc).__name__)
-            self._sign_head(head)
+            signed = self._sign_head(head)
+            if checkpointed:
+                self._publish_on_commit(session, seq, signed)
         return seq
 
-    def _sign_head(self, head: AuditHead) -> None:
+    def _sign_head(self, head: AuditHead) -> SignedHead | None:
         """Sign the head as it now stands (in its unit of work, the head locked). A failure to sign
         leaves the head unsigned, which verification reports, and never fails the action."""
         assert self._signer is not None
@@ -340,20 +359,32 @@ class AuditLog:
         except Exception as exc:
             head.head_signature = head.head_key_id = head.head_signed_at = None
             log.error("audit head at seq %d could not be signed (%s)", head.last_seq, type(exc).__name__)
+            return None
+        return SignedHead(
+            head.last_seq, head.last_hash, head.anchor_seq, head.anchor_hash, signed_at, key_id, head.head_signature
+        )
 
-    def _raise_mark_on_commit(self, session: Session, seq: int) -> None:
-        """Once ``session`` commits, record outside the data store that the log reached ``seq``."""
-        mark = self._mark
-        if mark is None:
+    def _publish_on_commit(self, session: Session, seq: int, signed: SignedHead | None) -> None:
+        """Once ``session`` commits, record outside the data store that the log reached ``seq`` (the
+        mark) and append the signed head to the checkpoint file. Neither fails what was committed:
+        a failure is logged and the next checkpoint or signed head goes further."""
+        mark, external = self._mark, self._external
+        if mark is None and (external is None or signed is None):
             return
 
-        def raise_mark(_session: Session) -> None:
-            try:
-                mark.raise_to(seq)
-            except Exception as exc:  # the log stands; the next checkpoint raises it further
-                log.error("the audit mark could not be raised to seq %d (%s)", seq, type(exc).__name__)
+        def publish(_session: Session) -> None:
+            if mark is not None:
+                try:
+                    mark.raise_to(seq)
+                except Exception as exc:
+                    log.error("the audit mark could not be raised to seq %d (%s)", seq, type(exc).__name__)
+            if external is not None and signed is not None:
+                try:
+                    external.append(signed)
+                except Exception as exc:
+                    log.error("the signed head at seq %d could not be written to the checkpoint file (%s)", seq, exc)
 
-        event.listen(session, "after_commit", raise_mark, once=True)
+        event.listen(session, "after_commit", publish, once=True)
 
     def sign_head(self) -> int:
         """Sign the head now, without a new entry, and record how far the log reached outside the
@@ -362,8 +393,7 @@ class AuditLog:
             raise ConflictError("this audit log has no signing key: its head cannot be signed")
         with session_scope(self._engine, write=True) as session:
             head = self._head(session)
-            self._sign_head(head)
-            self._raise_mark_on_commit(session, head.last_seq)
+            self._publish_on_commit(session, head.last_seq, self._sign_head(head))
             return head.last_seq
 
     # --- checkpoints --------------------------------------------------------------------------
@@ -381,7 +411,6 @@ class AuditLog:
         row = AuditCheckpoint(seq=seq, entry_hash=entry_hash, signed_at=signed_at, key_id=key_id, signature=signature)
         session.add(row)
         session.flush()
-        self._raise_mark_on_commit(session, seq)
         log.info("audit checkpoint signed at seq %d by %s", seq, key_id)
         return to_checkpoint(row)
 
@@ -393,11 +422,13 @@ class AuditLog:
             raise ConflictError("this audit log has no signing key: checkpoints cannot be made")
         with session_scope(self._engine, write=True) as session:
             seq = self.append("audit.checkpoint", session=session)
-            existing = session.get(AuditCheckpoint, seq)  # append may have made it already
+            existing = session.get(AuditCheckpoint, seq)  # append may have made it (and published it) already
             if existing is not None:
                 return to_checkpoint(existing)
             head = self._head(session)
-            return self._add_checkpoint(session, seq, head.last_hash, self._last_checkpoint_seq(session))
+            made = self._add_checkpoint(session, seq, head.last_hash, self._last_checkpoint_seq(session))
+            self._publish_on_commit(session, seq, self._sign_head(head))
+            return made
 
     def last_checkpoint(self) -> CheckpointRecord | None:
         with session_scope(self._engine) as session:
@@ -450,10 +481,14 @@ class AuditLog:
 
     # --- verifying ----------------------------------------------------------------------------
 
-    def verify(self, *, page_size: int = 1000) -> VerifyReport:
+    def verify(self, *, page_size: int = 1000, against: CheckpointFile | None = None) -> VerifyReport:
         """Walk the chain from the anchor, checking checkpoints on the way, and report the first
-        broken link, if any (see the module docstring for what is checked)."""
+        broken link, if any (see the module docstring for what is checked). With a signer, the
+        chain is also checked against the signed heads of ``against`` (default: the checkpoint file
+        this log writes to, if any; vault.audit.external)."""
         signed = self._signer is not None
+        external = (against or self._external) if signed else None
+        lines, damaged = external.read() if external is not None else ([], [])
         with session_scope(self._engine) as session:
             head = session.get(AuditHead, 1)
             anchor_seq, anchor_hash = (head.anchor_seq, head.anchor_hash) if head else (0, GENESIS_HASH)
@@ -472,7 +507,26 @@ class AuditLog:
             expected_seq = anchor_seq + 1
 
             def broken(seq: int, reason: str) -> VerifyReport:
-                return VerifyReport(False, count, seq, reason, expected_seq - 1, prev, signed, verified_cps, last_cp)
+                return VerifyReport(
+                    False, count, seq, reason, expected_seq - 1, prev, signed, verified_cps, last_cp, len(lines)
+                )
+
+            # the checkpoint file: every line a signed head, each signature good
+            if damaged:
+                return broken(anchor_seq, f"line {damaged[0]} of the checkpoint file is not a signed head (damaged or altered)")
+            for number, line in enumerate(lines, start=1):
+                assert self._signer is not None
+                if not self._signer.verify(line.key_id, line.message(), line.signature):
+                    return broken(line.last_seq, f"line {number} of the checkpoint file does not verify (altered)")
+            # what the lines say the chain was: checked on the walk (those before the anchor were pruned)
+            outside: dict[int, str] = {}
+            for line in lines:
+                if line.last_seq == anchor_seq and line.last_seq > 0 and not hmac.compare_digest(line.last_hash, anchor_hash):
+                    return broken(anchor_seq, "the anchor differs from the checkpoint file's signed head at its seq")
+                if line.last_seq > anchor_seq:
+                    outside[line.last_seq] = line.last_hash
+            reached_outside = max(lines, key=lambda line: line.last_seq, default=None)
+            anchored_outside = max((line.anchor_seq for line in lines), default=0)
 
             def checkpoint_fault(seq: int, chain_hash_at_seq: str) -> str | None:
                 cp, prev_seq = due[seq]
@@ -510,6 +564,10 @@ class AuditLog:
                         return broken(row.seq, "link to the previous entry is broken")
                     if not hmac.compare_digest(chain_hash(prev, row_fields(row)), row.entry_hash):
                         return broken(row.seq, "entry was altered (hash mismatch)")
+                    if row.seq in outside and not hmac.compare_digest(outside[row.seq], row.entry_hash):
+                        return broken(
+                            row.seq, f"the chain differs from the checkpoint file's signed head at seq {row.seq} (rewritten)"
+                        )
                     if row.seq in due:
                         fault = checkpoint_fault(row.seq, row.entry_hash)
                         if fault is not None:
@@ -548,11 +606,49 @@ class AuditLog:
                         f"the log ends at seq {last_seq}, but it had reached seq {reached} (recorded outside the data "
                         "store): entries were removed, or the log was rolled back or emptied",
                     )
+                if reached_outside is not None and last_seq < reached_outside.last_seq:
+                    return broken(
+                        last_seq + 1,
+                        f"the log ends at seq {last_seq}, but the checkpoint file shows it reached seq "
+                        f"{reached_outside.last_seq} at {reached_outside.signed_at.isoformat()}: entries were removed, "
+                        "or the log was rolled back or emptied",
+                    )
+                if anchor_seq < anchored_outside:
+                    return broken(
+                        anchor_seq,
+                        f"the anchor is at seq {anchor_seq}, but the checkpoint file shows it at seq {anchored_outside}: "
+                        "the log was rolled back to an older copy",
+                    )
                 if head is not None and head.last_seq > 0:
-                    fault = self._head_fault(head)
+                    fault = self._head_fault(head) or self._stale_head(head)
                     if fault is not None:
                         return broken(last_seq, fault)
-            return VerifyReport(True, count, None, None, last_seq, prev, signed, verified_cps, last_cp)
+            return VerifyReport(
+                True,
+                count,
+                None,
+                None,
+                last_seq,
+                prev,
+                signed,
+                verified_cps,
+                last_cp,
+                len(lines),
+                head.head_signed_at if head is not None else None,
+            )
+
+    def _stale_head(self, head: AuditHead) -> str | None:
+        """Why the head's signature is older than ``head_max_age`` allows, or None."""
+        if self._head_max_age is None or head.head_signed_at is None:
+            return None
+        age = self._clock.now() - head.head_signed_at
+        if age <= self._head_max_age:
+            return None
+        return (
+            f"the newest signed head is from {head.head_signed_at.isoformat()}, more than "
+            f"{int(self._head_max_age.total_seconds() // 60)} minutes ago: signing stopped (no server signs it hourly), "
+            "or the data store was rolled back to an older copy"
+        )
 
     def _head_fault(self, head: AuditHead) -> str | None:
         """Why the head's signature does not cover it as it stands, or None."""
@@ -598,7 +694,7 @@ class AuditLog:
                 session.execute(delete(AuditCheckpoint).where(AuditCheckpoint.seq < (keep or stop)))
                 head.anchor_seq = stop
                 head.anchor_hash = entry.entry_hash
-                self._sign_head(head)
+                self._publish_on_commit(session, head.last_seq, self._sign_head(head))
                 deleted += result.rowcount
                 log.info("audit pruned up to seq %d", stop)
 

@@ -39,7 +39,9 @@ class VerifyReport(View):
     ``entries`` counts the entries verified before the first broken link (all of them when
     ``ok``); ``last_seq``/``last_hash`` are where the verified chain ends. ``signed`` says whether
     checkpoints were checked at all (an AuditLog without a signer checks the hash chain only);
-    ``checkpoints`` counts the checkpoints verified and ``last_checkpoint_seq`` names the newest.
+    ``checkpoints`` counts the checkpoints verified and ``last_checkpoint_seq`` names the newest;
+    ``external_checkpoints`` counts the signed heads of the checkpoint file it was checked against
+    and ``head_signed_at`` is when the head was last signed.
     """
 
     ok: bool
@@ -51,6 +53,8 @@ class VerifyReport(View):
     signed: bool = False
     checkpoints: int = 0
     last_checkpoint_seq: int | None = None
+    external_checkpoints: int = 0
+    head_signed_at: datetime | None = None
 
 
 @dataclass(frozen=True)

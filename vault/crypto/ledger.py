@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import abc
 import json
-import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +39,7 @@ from sqlalchemy import BigInteger, Column, DateTime, Engine, Integer, MetaData, 
 
 from pseudovault.vault.errors import UnavailableError
 from pseudovault.vault.store.db import make_engine
+from pseudovault.vault.store.files import append_durably, read_whole_lines
 
 __all__ = ["ShredLedger", "FileLedger", "DatabaseLedger", "open_ledger", "SOURCE"]
 
@@ -81,39 +81,25 @@ class FileLedger(ShredLedger):
             for subject_id, at in entries
         ).encode("ascii")
         try:
-            self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
-            try:
-                written = os.write(fd, lines)
-                if written != len(lines):  # a short write on a full disk: the entry is not whole
-                    raise OSError("short write")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            append_durably(self._path, lines)
         except OSError as exc:
             raise UnavailableError(f"the shred ledger cannot be written ({exc.strerror or type(exc).__name__})") from exc
 
     def read(self, after: int) -> tuple[list[tuple[str, datetime]], int]:
         try:
-            with open(self._path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                if after > size:  # a ledger shorter than the position: replaced; read it all
-                    after = 0
-                f.seek(after)
-                data = f.read(_MAX_READ)
+            data, end = read_whole_lines(self._path, after, _MAX_READ)
         except FileNotFoundError:
             return [], 0
         except OSError as exc:
             raise UnavailableError(f"the shred ledger cannot be read ({exc.strerror or type(exc).__name__})") from exc
-        end = data.rfind(b"\n") + 1  # a torn last line waits until it is complete
         entries = []
-        for line in data[:end].splitlines():
+        for line in data.splitlines():
             try:
                 item = json.loads(line)
                 entries.append((str(item["subject_id"]), datetime.fromisoformat(item["at"])))
             except (ValueError, KeyError, TypeError):
                 continue  # a damaged line names no subject we could act on
-        return entries, after + end
+        return entries, end
 
 
 class DatabaseLedger(ShredLedger):

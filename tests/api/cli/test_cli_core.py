@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -152,3 +153,23 @@ def test_keys_maintain_rotates_an_old_epoch_and_destroys_the_old_keys(initialise
     assert status["horizon"]["epoch_max_age_days"] == 30
     assert cli.json("subjects", "show", subject)["fields"]["email"] == "kim@example.com"
     assert "Nothing to do" in cli.ok("keys", "maintain", "--max-age-days", "30").stdout
+
+
+def test_audit_checkpoints_go_to_a_file_beside_the_keyring_and_verify_against_a_copy(
+    initialised: Any, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    cli = initialised
+    checkpoint = cli.json("audit", "checkpoint")
+    file = Path(cli_env["PSEUDOVAULT_HOME"]) / "audit-checkpoints.jsonl"
+    lines = file.read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["last_seq"] == checkpoint["seq"]
+    report = cli.json("audit", "verify")
+    assert report["ok"] and report["external_checkpoints"] == 1
+    copy = tmp_path / "offsite.jsonl"
+    copy.write_bytes(file.read_bytes().replace(b'"last_seq":', b'"last_seq":1', 1))  # an altered copy
+    broken = cli("audit", "verify", "--against", str(copy))
+    assert broken.exit_code == 9 and "checkpoint file does not verify" in broken.stdout
+    missing = cli("audit", "verify", "--against", str(tmp_path / "nowhere.jsonl"))
+    assert missing.exit_code == 2
+    off = cli("audit", "checkpoint", env={"PSEUDOVAULT_AUDIT_CHECKPOINT_FILE": "off"})
+    assert off.exit_code == 0 and len(file.read_text().splitlines()) == 1
