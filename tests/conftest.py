@@ -236,3 +236,26 @@ def provider(clock: FrozenClock) -> FakeKmsProvider:
 def vault(store_urls: StoreUrls, provider: FakeKmsProvider, clock: FrozenClock) -> Iterator[Vault]:
     with Vault.create(provider, store_urls.data, store_urls.keys, clock=clock) as v:
         yield v
+
+
+# --- Redis (the shared rate limiter) ---------------------------------------------------------------
+
+#: the Redis of the rate limiter tests (a database of its own; keys under a random prefix)
+REDIS_URL = os.environ.get("PSEUDOVAULT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        message = f"no Redis at {REDIS_URL} ({type(exc).__name__})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}: CI must run the Redis limiter tests", pytrace=False)
+        pytest.skip(message)
+    finally:
+        client.close()
+    yield REDIS_URL

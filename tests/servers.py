@@ -6,9 +6,14 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
-__all__ = ["free_port", "pseudovault_command", "child_env", "run_command"]
+import httpx
+import pytest
+
+__all__ = ["free_port", "pseudovault_command", "child_env", "run_command", "wait_until_ready"]
 
 
 def free_port() -> int:
@@ -45,3 +50,22 @@ def run_command(env: dict[str, str], command: list[str]) -> str:
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, (command[-3:], done.returncode, done.stderr[-2000:])
     return done.stdout
+
+
+def wait_until_ready(process: subprocess.Popen[Any], base: str, path: str = "/readyz", seconds: float = 60.0) -> None:
+    """Wait until the server ``process`` at ``base`` answers 200 on ``path``; the test fails (and
+    the process is killed) if it exits or takes longer than ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            out, err = process.communicate()
+            pytest.fail(f"serve exited with {process.returncode}: {out!r}\n{err!r}")
+        try:
+            if httpx.get(f"{base}{path}", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)  # waiting for another process to bind its port
+    process.kill()
+    process.wait()
+    pytest.fail(f"serve did not answer {path} in time")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -113,23 +112,3 @@ def auth(make_key: KeyFactory) -> Callable[..., dict[str, str]]:
 def all_scopes(auth: Callable[..., dict[str, str]]) -> dict[str, str]:
     return auth(*SCOPES)
 
-
-#: the Redis of the rate limiter tests (a database of its own; keys under a random prefix)
-REDIS_URL = os.environ.get("PSEUDOVAULT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        message = f"no Redis at {REDIS_URL} ({type(exc).__name__})"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}: CI must run the Redis limiter tests", pytrace=False)
-        pytest.skip(message)
-    finally:
-        client.close()
-    yield REDIS_URL

@@ -8,12 +8,10 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
-import pytest
-from servers import free_port, pseudovault_command
+from servers import free_port, pseudovault_command, wait_until_ready
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -32,22 +30,6 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
-def _wait_until_up(process: subprocess.Popen[str], base: str, deadline: float = 60.0) -> None:
-    start = time.monotonic()
-    while time.monotonic() - start < deadline:
-        if process.poll() is not None:
-            out, err = process.communicate()
-            pytest.fail(f"serve exited with {process.returncode}: {out}\n{err}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)  # waiting for another process to bind its port
-    process.kill()
-    pytest.fail("serve did not answer /healthz in time")
-
-
 def _serve(home: Path, *extra: str) -> tuple[str, str, str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -60,7 +42,7 @@ def _serve(home: Path, *extra: str) -> tuple[str, str, str]:
         text=True,
     )
     try:
-        _wait_until_up(process, base)
+        wait_until_ready(process, base, "/healthz")
         ready = httpx.get(f"{base}/readyz", timeout=5.0)
         assert ready.status_code == 200 and ready.json()["status"] == "ready"
         docs = httpx.get(f"{base}/docs", timeout=5.0)

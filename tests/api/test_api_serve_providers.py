@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import httpx
 import pytest
 from canary import CANARY_PII
 from providers import fresh_label, kek_uri, softhsm
-from servers import free_port, pseudovault_command
+from servers import free_port, pseudovault_command, wait_until_ready
 
 
 @pytest.fixture
@@ -79,16 +78,7 @@ def test_the_http_walk_through_on_the_provider(provider_env: dict[str, str]) -> 
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.communicate()
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "serve did not become ready"
-            time.sleep(0.1)
+        wait_until_ready(process, base)
         with httpx.Client(base_url=base, headers=headers, timeout=30.0) as client:
             subject = client.post("/v1/subjects", json={"fields": {"email": CANARY_PII}}).json()["subject_id"]
             record = client.post(

@@ -1,123 +1,133 @@
-"""``kill -9`` of a server under subject creates leaves nothing half-written (PostgreSQL, loopback).
+"""``kill -9`` in the middle of each kind of write leaves nothing half-written (PostgreSQL, loopback).
 
-A real ``pseudovault serve`` takes ``POST /v1/subjects`` from eight client threads; after a
-moment it is killed outright (SIGKILL: no shutdown, no rollback on its side). Then, over the same
-stores: every subject has its ``subject.create`` audit entry (they commit together), every
-acknowledged create (a 201 the client received) is there, the audit chain verifies, and the only
-debris, data keys without data, is what the orphan scan removes, after which every key belongs
-to a subject.
+Each test runs the real ``pseudovault`` (a server under creates, an import, a retention sweep, a
+rewrap), kills it outright (SIGKILL: no shutdown, no rollback on its side) while it works, and then
+makes the checks of :func:`reliability_support.assert_consistent` over the same stores, runs the
+work again to its end, and checks again.
 """
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
 import threading
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-from servers import child_env, free_port, pseudovault_command, run_command
+from reliability_support import SHRED_ACTIONS, Deployment, LaterClock, assert_consistent, audited_targets, kill_when
 
-from pseudovault.vault.bootstrap import open_vault
-from pseudovault.vault.config import Settings
-
-PASSPHRASE = "kill during writes passphrase"
 CLIENTS = 8
 
 
-def _run(env: dict[str, str], *args: str) -> str:
-    return run_command(env, [*pseudovault_command(), *args])
-
-
 def test_kill_9_under_creates_leaves_no_subject_without_its_audit_entry(tmp_path: Path, postgres_urls: Any) -> None:
-    home = tmp_path / "home"
-    env = child_env(home, PASSPHRASE, DATA_URL=postgres_urls.data, KEYS_URL=postgres_urls.keys, RATE_LIMIT_PER_SECOND="0")
-    _run(env, "init")
-    token = _run(env, "apikeys", "create", "--name", "load", "--scope", "subjects:write", "--json")
-    secret = json.loads(token)["token"]
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [*pseudovault_command(), "serve", "--port", str(port)],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    deployment = Deployment(tmp_path / "home", postgres_urls, RATE_LIMIT_PER_SECOND="0")
+    secret = deployment.api_key("subjects:write")
     acknowledged: list[str] = []
     errors: list[str] = []
     stop = threading.Event()
+    with deployment.server() as (base, server):
 
-    def client() -> None:
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {secret}"}, timeout=5.0) as http:
-            while not stop.is_set():
-                try:
-                    response = http.post("/v1/subjects", json={"fields": {"email": "load@example.com", "name": "Load"}})
-                except httpx.TransportError:
-                    continue  # the server is gone: what it did not answer was not acknowledged
-                if response.status_code == 201:
-                    acknowledged.append(response.json()["subject_id"])
-                else:
-                    errors.append(str(response.status_code))
+        def client() -> None:
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {secret}"}, timeout=5.0) as http:
+                while not stop.is_set():
+                    try:
+                        response = http.post("/v1/subjects", json={"fields": {"email": "load@example.com"}})
+                    except httpx.TransportError:
+                        continue  # the server is gone: what it did not answer was not acknowledged
+                    if response.status_code == 201:
+                        acknowledged.append(response.json()["subject_id"])
+                    else:
+                        errors.append(str(response.status_code))
 
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
         threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
         for thread in threads:
             thread.start()
-        while len(acknowledged) < 40 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        server.send_signal(signal.SIGKILL)  # mid-write: no shutdown, no rollback on its side
-        server.wait(timeout=30)
-        time.sleep(0.5)
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=30)
-    finally:
-        stop.set()
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+        try:
+            kill_when(server, lambda: len(acknowledged) >= 40)  # mid-write
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=30)
     assert len(acknowledged) >= 40 and not [e for e in errors if e.startswith("5")]
+    with deployment.open() as vault:
+        assert_consistent(vault, set(acknowledged))
 
-    settings = Settings(
-        home=home,
-        data_url=postgres_urls.data,
-        keys_url=postgres_urls.keys,
-        passphrase=PASSPHRASE,  # type: ignore[arg-type]
-        kdf_time_cost=1,
-        kdf_memory_kib=8,
-        kdf_parallelism=1,
+
+def test_kill_9_during_an_import_leaves_whole_batches_and_the_rerun_finishes_it(
+    tmp_path: Path, postgres_urls: Any
+) -> None:
+    deployment = Deployment(tmp_path / "home", postgres_urls)
+    rows = 3000
+    source = tmp_path / "bans.csv"
+    source.write_text(
+        "category,reason_code,email\n"
+        + "".join(f"fraudulent_transaction,chargeback,banned{i}@example.com\n" for i in range(rows))
     )
-    with open_vault(settings) as vault:
-        subjects: set[str] = set()
-        after = None
-        while True:
-            page = vault.subjects.list(after=after, limit=1000)
-            subjects.update(s.subject_id for s in page)
-            if len(page) < 1000:
-                break
-            after = page[-1].subject_id
-        audited: set[str] = set()
-        seq = 0
-        while True:
-            entries = vault.audit.query(action="subject.create", after_seq=seq, limit=1000)
-            if not entries:
-                break
-            audited.update(t for e in entries for t in e.targets)
-            seq = entries[-1].seq
-        assert set(acknowledged) <= subjects, "an acknowledged create was lost"
-        assert subjects == audited, "a subject without its audit entry, or an entry without its subject"
-        assert vault.audit.verify().ok
-        vault.remove_orphan_keys(grace=timedelta(0))
-        assert vault.keys.count_data_keys() == len(subjects), "a data key without a subject is left"
+    importer = deployment.start("records", "import", str(source), "--batch-size", "100", "--json")
+    kill_when(importer, lambda: deployment.count("records") >= 300)
+    with deployment.open() as vault:
+        stored = vault.records.count()
+        audited = sum(e.detail["records"] for e in vault.audit.query(action="record.create_many", limit=1000))
+        assert stored == audited and stored % 100 == 0 and 300 <= stored < rows  # whole batches only
+        assert_consistent(vault)
+    deployment.run("records", "import", str(source), "--batch-size", "100", "--json")
+    with deployment.open() as vault:
+        assert vault.records.count() == rows  # resumed: nothing twice, nothing missing
+        assert vault.checks.check([("email", "banned2999@example.com")]).decision != "allow"
+        assert_consistent(vault)
+
+
+def _due_subjects(deployment: Deployment, count: int) -> set[str]:
+    """``count`` subjects whose payment records' five years ended a year ago."""
+    with deployment.open() as vault:
+        paid = vault.clock.now() - timedelta(days=6 * 366)
+        made = set()
+        for i in range(count):
+            subject_id = vault.retention.create_subject({"email": f"u{i}@example.com"}, {"payment": None})
+            vault.retention.record_event("subject", subject_id, "payment", at=paid)
+            made.add(subject_id)
+        return made
+
+
+def test_kill_9_during_a_sweep_shreds_each_subject_once(tmp_path: Path, postgres_urls: Any) -> None:
+    deployment = Deployment(tmp_path / "home", postgres_urls)
+    subjects = _due_subjects(deployment, 120)
+    sweep = deployment.start("retention", "sweep", "--batch-size", "5", "--json")
+    kill_when(sweep, lambda: deployment.count("tombstones") >= 15)
+    with deployment.open() as vault:  # the next open completes a shred the kill cut short
+        assert_consistent(vault)
+        left = len(vault.subjects.list(limit=1000))
+        assert 0 < left <= len(subjects) - 15
+    # the dead run's lease lapses (15 minutes): a sweep after that takes its items over
+    with deployment.open(clock=LaterClock(timedelta(minutes=16))) as vault:
+        report = vault.retention.sweeper.sweep(batch_size=50)
+        assert report.failed == 0
+        assert vault.subjects.list(limit=1000) == []
+        shredded = audited_targets(vault, *SHRED_ACTIONS)
+        assert sorted(shredded) == sorted(subjects)  # each exactly once
+        assert_consistent(vault)
+
+
+def test_kill_9_during_a_rewrap_leaves_every_subject_readable(tmp_path: Path, postgres_urls: Any) -> None:
+    deployment = Deployment(tmp_path / "home", postgres_urls)
+    with deployment.open() as vault:
+        fields = {vault.subjects.create({"email": f"u{i}@example.com", "ref": uuid.uuid4().hex}): i for i in range(150)}
+    deployment.run("keys", "rotate")
+    rewrap = deployment.start("keys", "rewrap", "--batch-size", "5", "--json")
+    kill_when(rewrap, lambda: deployment.count("subject_keys", "epoch = 2", store="keys") >= 20)
+    with deployment.open() as vault:
+        moved = vault.keys.count_data_keys()
+        for subject_id, i in fields.items():
+            assert vault.subjects.read(subject_id, ["email"])["email"] == f"u{i}@example.com"
+        assert moved == len(fields)
+        assert_consistent(vault)
+    deployment.run("keys", "rewrap", "--json")
+    with deployment.open() as vault:
+        status = vault.status()
+        assert status["epochs"]["root_key_ids_in_use"] == ["local:2"]
+        for subject_id, i in fields.items():
+            assert vault.subjects.read(subject_id, ["email"])["email"] == f"u{i}@example.com"
+        assert_consistent(vault)

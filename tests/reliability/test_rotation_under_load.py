@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from servers import child_env, free_port, pseudovault_command, run_command
+from servers import child_env, free_port, pseudovault_command, run_command, wait_until_ready
 
 PASSPHRASE = "rotation under load passphrase"
 LOAD_SECONDS_AFTER = 2.0
@@ -51,18 +50,8 @@ def _start(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"serve exited: {process.communicate()[1]}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1.0).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    pytest.fail("serve did not become ready")
+    wait_until_ready(process, base)
+    return process, base
 
 
 class Load:
