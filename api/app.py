@@ -102,7 +102,18 @@ def create_app(
                 sweep.start()
             app.state.periodic_sweep = sweep
             maintenance: PeriodicKeyMaintenance | None = None
-            if api_settings.key_maintenance_interval_seconds > 0 and api_settings.epoch_max_age_days > 0:
+            # key maintenance also signs the audit head and removes orphan keys: it runs even when
+            # the epoch is never rotated by age
+            interval = api_settings.key_maintenance_interval_seconds
+            max_age = api_settings.audit_head_max_age_minutes * 60
+            if max_age and (interval == 0 or interval > max_age):
+                log.warning(
+                    "the audit head is signed every %s s but 'audit verify' wants it signed within %s s: raise "
+                    "PSEUDOVAULT_AUDIT_HEAD_MAX_AGE_MINUTES or lower PSEUDOVAULT_KEY_MAINTENANCE_INTERVAL_SECONDS",
+                    interval or "never",
+                    int(max_age),
+                )
+            if interval > 0:
                 maintenance = PeriodicKeyMaintenance(
                     app.state.vault, api_settings.key_maintenance_interval_seconds, metrics
                 )

@@ -82,11 +82,27 @@ def test_the_server_keeps_the_horizon_by_itself(
     assert [e.status for e in vault.keys.epochs()] == ["destroyed", "enabled"]
 
 
-def test_off_when_the_maximum_age_is_zero(vault: Vault, tmp_path: Any, limiter: TokenBucketLimiter) -> None:
+def test_without_a_maximum_age_it_still_signs_the_audit_head_but_never_rotates(
+    vault: Vault, tmp_path: Any, limiter: TokenBucketLimiter
+) -> None:
     settings = ApiSettings(home=tmp_path / "home", epoch_max_age_days=0)
     app = create_app(settings, vault=vault, limiter=limiter)
     with TestClient(app):
+        maintenance = app.state.key_maintenance
+        assert isinstance(maintenance, PeriodicKeyMaintenance)
+        maintenance.round()
+    assert vault.audit.query(action="keys.rotate") == []
+    assert [e.status for e in vault.keys.epochs()] == ["enabled"]
+
+
+def test_off_when_the_interval_is_zero_with_a_warning_about_the_audit_head(
+    vault: Vault, tmp_path: Any, limiter: TokenBucketLimiter, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = ApiSettings(home=tmp_path / "home", key_maintenance_interval_seconds=0)
+    app = create_app(settings, vault=vault, limiter=limiter)
+    with caplog.at_level(logging.WARNING, logger="pseudovault.api.app"), TestClient(app):
         assert app.state.key_maintenance is None
+    assert "PSEUDOVAULT_AUDIT_HEAD_MAX_AGE_MINUTES" in caplog.text
 
 
 def test_a_failing_round_is_logged_without_its_message(

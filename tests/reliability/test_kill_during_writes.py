@@ -60,7 +60,7 @@ def test_kill_9_during_an_import_leaves_whole_batches_and_the_rerun_finishes_it(
     tmp_path: Path, postgres_urls: Any
 ) -> None:
     deployment = Deployment(tmp_path / "home", postgres_urls)
-    rows = 3000
+    rows = 1500
     source = tmp_path / "bans.csv"
     source.write_text(
         "category,reason_code,email\n"
@@ -76,7 +76,7 @@ def test_kill_9_during_an_import_leaves_whole_batches_and_the_rerun_finishes_it(
     deployment.run("records", "import", str(source), "--batch-size", "100", "--json")
     with deployment.open() as vault:
         assert vault.records.count() == rows  # resumed: nothing twice, nothing missing
-        assert vault.checks.check([("email", "banned2999@example.com")]).decision != "allow"
+        assert vault.checks.check([("email", "banned1499@example.com")]).decision != "allow"
         assert_consistent(vault)
 
 
@@ -94,13 +94,13 @@ def _due_subjects(deployment: Deployment, count: int) -> set[str]:
 
 def test_kill_9_during_a_sweep_shreds_each_subject_once(tmp_path: Path, postgres_urls: Any) -> None:
     deployment = Deployment(tmp_path / "home", postgres_urls)
-    subjects = _due_subjects(deployment, 120)
+    subjects = _due_subjects(deployment, 60)
     sweep = deployment.start("retention", "sweep", "--batch-size", "5", "--json")
-    kill_when(sweep, lambda: deployment.count("tombstones") >= 15)
+    kill_when(sweep, lambda: deployment.count("tombstones") >= 10)
     with deployment.open() as vault:  # the next open completes a shred the kill cut short
         assert_consistent(vault)
         left = len(vault.subjects.list(limit=1000))
-        assert 0 < left <= len(subjects) - 15
+        assert 0 < left <= len(subjects) - 10
     # the dead run's lease lapses (15 minutes): a sweep after that takes its items over
     with deployment.open(clock=LaterClock(timedelta(minutes=16))) as vault:
         report = vault.retention.sweeper.sweep(batch_size=50)
@@ -114,10 +114,10 @@ def test_kill_9_during_a_sweep_shreds_each_subject_once(tmp_path: Path, postgres
 def test_kill_9_during_a_rewrap_leaves_every_subject_readable(tmp_path: Path, postgres_urls: Any) -> None:
     deployment = Deployment(tmp_path / "home", postgres_urls)
     with deployment.open() as vault:
-        fields = {vault.subjects.create({"email": f"u{i}@example.com", "ref": uuid.uuid4().hex}): i for i in range(150)}
+        fields = {vault.subjects.create({"email": f"u{i}@example.com", "ref": uuid.uuid4().hex}): i for i in range(60)}
     deployment.run("keys", "rotate")
     rewrap = deployment.start("keys", "rewrap", "--batch-size", "5", "--json")
-    kill_when(rewrap, lambda: deployment.count("subject_keys", "epoch = 2", store="keys") >= 20)
+    kill_when(rewrap, lambda: deployment.count("subject_keys", "epoch = 2", store="keys") >= 10)
     with deployment.open() as vault:
         moved = vault.keys.count_data_keys()
         for subject_id, i in fields.items():

@@ -25,7 +25,7 @@ from reliability_support import Deployment, assert_consistent, libpq_url, subjec
 from sqlalchemy import make_url
 
 CLIENTS_PER_SERVER = 3
-SECONDS = 8.0
+SECONDS = 5.0
 TERMINATE_EVERY = 0.4
 BANNED = "banned-reliability@example.com"
 
