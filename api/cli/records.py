@@ -93,7 +93,7 @@ def records_add(
     ] = None,
     severity: Annotated[str, typer.Option(help="low, medium, high or critical.")] = "high",
     expires_at: Annotated[
-        str | None, typer.Option(help="ISO 8601 (UTC if no offset); default: the category's retention period.")
+        str | None, typer.Option(help="ISO 8601 (UTC if no offset); default: the category's retention period (none for a category that runs from a later event, such as a withdrawal).")
     ] = None,
     subject: Annotated[str | None, typer.Option(help="Link to this subject id.")] = None,
     evidence: Annotated[str | None, typer.Option(help="Evidence (stored encrypted).")] = None,

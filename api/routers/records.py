@@ -108,7 +108,7 @@ def decode_cursor(cursor: str, filters: dict[str, str | None]) -> str:
     summary="Create a record",
     description="A fraud record (a ban) for the identifiers, stored as keyed pseudonyms; the text fields "
     "are encrypted under the linked subject's key or the record's own. `expires_at` defaults to the "
-    "category's retention period. Audited as `record.create` (codes and counts). An invalid identifier "
+    "category's retention period (none for a ban that runs from the member's withdrawal). Audited as `record.create` (codes and counts). An invalid identifier "
     "is a 422 naming its position and kind, never its value; a duplicate `external_ref` is 409. With an "
     "`Idempotency-Key`, the same request sent again answers with the same record and creates nothing new.",
 )

@@ -81,7 +81,7 @@ class RecordCreate(RequestModel):
     )
     expires_at: BodyDatetime | None = Field(
         None,
-        description="When the ban ends; at most the category's retention period (its default).",
+        description="When the ban ends; at most the category's retention period (its default). A category whose period runs from a later event (a withdrawal) has no default and no cap: the period runs from the event once it is recorded.",
         examples=["2027-01-31T00:00:00Z"],
     )
     subject_id: Annotated[UUID, Strict(False)] | None = Field(None, description="Link to an existing subject (its key encrypts the text).")

@@ -58,8 +58,10 @@ class RecordCreation(RecordServiceState):
     def _expiry(
         self, category: Category, created_at: datetime, expires_at: datetime | None
     ) -> tuple[datetime | None, datetime | None]:
-        """(expires_at, review_at) for a record of ``category`` created at ``created_at``."""
-        limit = category.expires_at(created_at)
+        """(expires_at, review_at) for a record of ``category`` created at ``created_at``. A
+        category whose period runs from a later event (a rejoin ban runs from the withdrawal) has
+        no default expiry: the retention plan dates it once the event is recorded."""
+        limit = None if category.waits_for_event else category.expires_at(created_at)
         review_at = category.review_at(created_at) if category.retention is None else None
         if expires_at is None:
             return limit, review_at

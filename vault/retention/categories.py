@@ -40,6 +40,7 @@ from pseudovault.vault.retention.periods import Period, add_period, parse_period
 from pseudovault.vault.views import View
 
 __all__ = [
+    "FROM_CREATION",
     "Period",
     "Category",
     "CategoryCatalogue",
@@ -61,6 +62,10 @@ TRIGGERS = (
     "fraud_confirmed",
 )
 _EVENTS = frozenset(TRIGGERS)
+#: the events a record's period runs from its own creation when they were never recorded: its
+#: collection (a fraud record is collected when the fraud is found). A period that runs from any
+#: other event (a withdrawal, a contract's end) waits for it.
+FROM_CREATION = frozenset({"collected", "fraud_confirmed"})
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,12 @@ class Category(View):
     def expires_at(self, start: datetime) -> datetime | None:
         """When data of this category collected (or whose starting event happened) at ``start`` expires."""
         return None if self.retention is None else add_period(start, self.retention)
+
+    @property
+    def waits_for_event(self) -> bool:
+        """Whether the period runs from an event other than collection (so nothing created now
+        has an end date until that event is recorded)."""
+        return self.starts_from not in FROM_CREATION
 
     def review_at(self, start: datetime) -> datetime | None:
         """When data kept without an end date is next reviewed, or None."""

@@ -1,6 +1,7 @@
 """Plans: when an item falls due and what then happens to it, under a set of policies (pure code:
 no store, no clock). A subject's category runs from its trigger event; a record's from its own
-event, its subject's, or its creation, capped by its own expiry; a separated item's from when it
+event or its subject's (or, for a period from collection or fraud confirmation, its creation), capped
+by its own expiry; one whose period runs from another event (a withdrawal) waits for it, undated; a separated item's from when it
 moved. A review decided by a person, and the restricted and review stages that follow a first
 deadline, keep their own dates."""
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pseudovault.vault.retention.categories import FROM_CREATION
 from pseudovault.vault.retention.policies import Policy, PolicySet
 from pseudovault.vault.store.data_models import (
     RetentionItem,
@@ -60,7 +62,13 @@ def record_plan(
         action = "delete_record" if item.stage == "restricted_period" else policy.action
         due = policies.due(policy, item.trigger_at, period) if policy.enabled and period is not None else None
         return Plan(item.stage, item.trigger_at, due, action)
-    trigger = events.get(policy.trigger) or subject_events.get(policy.trigger) or record.created_at
+    trigger = events.get(policy.trigger) or subject_events.get(policy.trigger)
+    if trigger is None and policy.trigger in FROM_CREATION:
+        trigger = record.created_at
+    if trigger is None:
+        # waiting for its starting event (a withdrawal): no date but an expiry the caller set
+        due_waiting = record.expires_at if policy.enabled and policy.action != "review" else None
+        return Plan("period", None, due_waiting, policy.action)
     if not policy.enabled:
         return Plan("period", trigger, None, policy.action)
     if policy.action == "review" and record.review_at is not None and policy.trigger not in events:

@@ -94,10 +94,17 @@ def test_expiry_defaults_to_the_category_period_and_may_not_exceed_it(vault: Vau
         vault.records.create([EMAIL], category="bad_usage_rejoin", reason_code="bad_usage", expires_at=chosen)
     )
     assert early.expires_at == chosen
-    for bad in (datetime(2027, 1, 2, tzinfo=UTC), T0 - timedelta(days=1), datetime(2026, 6, 1)):
+    for bad in (datetime(2029, 1, 2, tzinfo=UTC), T0 - timedelta(days=1), datetime(2026, 6, 1)):
         with pytest.raises(InvalidInputError) as info:
-            vault.records.create([EMAIL], category="bad_usage_rejoin", reason_code="bad_usage", expires_at=bad)
+            vault.records.create([EMAIL], category="fraudulent_transaction", reason_code="fraud", expires_at=bad)
         assert info.value.field == "expires_at"
+    # a rejoin ban runs from the member's withdrawal, whenever that comes: no default end, no cap
+    waiting = vault.records.get(vault.records.create([EMAIL], category="bad_usage_rejoin", reason_code="bad_usage"))
+    assert waiting.expires_at is None
+    late = datetime(2030, 1, 1, tzinfo=UTC)
+    assert vault.records.get(
+        vault.records.create([EMAIL], category="bad_usage_rejoin", reason_code="bad_usage", expires_at=late)
+    ).expires_at == late
 
 
 BAD_INPUTS: list[tuple[dict[str, Any], type[Exception], str]] = [

@@ -43,11 +43,14 @@ def _subject(vault: Vault, category: str, event: str | None) -> str:
     return subject_id
 
 
-def _record(vault: Vault, category: str, reason_code: str) -> str:
+def _record(vault: Vault, category: str, reason_code: str, event: str | None = None) -> str:
     n = next(_counter)
-    return vault.records.create(
+    record_id = vault.records.create(
         [("email", f"banned{n}@example.com")], category=category, reason_code=reason_code, evidence=CANARY_PII
     )
+    if event is not None:
+        vault.retention.record_event("record", record_id, event, at=T0)
+    return record_id
 
 
 def _live_subject(vault: Vault, target: str) -> bool:
@@ -100,8 +103,9 @@ CASES = [
          lambda v: _record(v, "unauthorized_registration", "unauthorized_use"), _record_live),
     Case("fraudulent_transaction", "record", _day(2029, 1, 15, 10),
          lambda v: _record(v, "fraudulent_transaction", "fraud"), _record_live),
-    Case("bad_usage_rejoin", "record", _day(2027, 1, 15, 10), lambda v: _record(v, "bad_usage_rejoin", "bad_usage"),
-         _record_live),
+    # a rejoin ban runs from the member's withdrawal (here at T0): due at midnight after its last day
+    Case("bad_usage_rejoin", "record", _day(2027, 1, 16),
+         lambda v: _record(v, "bad_usage_rejoin", "bad_usage", "withdrawal"), _record_live),
     # kept without an end date: up for review after a year
     Case("rejoin_restriction", "record", _day(2027, 1, 15, 10),
          lambda v: _record(v, "rejoin_restriction", "rejoin_restriction"), _not_up_for_review),
@@ -218,3 +222,37 @@ def test_a_category_due_before_another_deletes_only_its_own_fields(vault: Vault,
     vault.retention.sweeper.sweep()
     # "name" has no category: no policy destroys it, so the subject stays with it
     assert vault.subjects.read(subject_id) == {"name": "Kim"}
+
+
+def test_a_rejoin_ban_runs_from_the_withdrawal_never_from_its_creation(vault: Vault, clock: FrozenClock) -> None:
+    """Finding 2: a ban created at T0+100 d for a member who withdrew at T0+300 d lapsed at
+    T0+465 d, before it had run its year from the withdrawal."""
+    clock.set(T0 + timedelta(days=100))
+    record_id = _record(vault, "bad_usage_rejoin", "bad_usage")
+    assert vault.records.get(record_id).expires_at is None  # no default expiry: it waits for the event
+    vault.retention.sweeper.sweep()
+    assert _due_of(vault, record_id, "bad_usage_rejoin") is None
+    clock.set(T0 + timedelta(days=300))
+    vault.retention.record_event("record", record_id, "withdrawal")
+    assert (T0 + timedelta(days=300)).date().isoformat() == "2026-11-11"
+    due = _due_of(vault, record_id, "bad_usage_rejoin")
+    assert due == _day(2027, 11, 12)  # a year from the withdrawal, to the end of its last day
+    for day in (465, 600, 664):
+        clock.set(T0 + timedelta(days=day))
+        vault.retention.sweeper.sweep()
+        assert record_exists(vault, record_id), f"the ban lapsed on day {day}, before a year from the withdrawal"
+    clock.set(due)
+    vault.retention.sweeper.sweep()
+    assert not record_exists(vault, record_id)
+
+
+def test_a_ban_whose_member_never_withdraws_stays_until_an_expiry_set_by_hand(vault: Vault, clock: FrozenClock) -> None:
+    waiting = _record(vault, "bad_usage_rejoin", "bad_usage")
+    limited = vault.records.create(
+        [("email", "limited@example.com")], category="bad_usage_rejoin", reason_code="bad_usage",
+        expires_at=T0 + timedelta(days=30),
+    )
+    clock.set(T0 + timedelta(days=5 * 366))
+    vault.retention.sweeper.sweep()
+    assert record_exists(vault, waiting)
+    assert not record_exists(vault, limited)
