@@ -5,29 +5,14 @@ worker processes over the same vault."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 from pathlib import Path
 
 import httpx
-from servers import free_port, pseudovault_command, wait_until_ready
+from servers import child_env, free_port, pseudovault_command, wait_until_ready
 
 PASSPHRASE = "correct horse battery staple"
-
-
-
-
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PSEUDOVAULT_") and k != "PROMETHEUS_MULTIPROC_DIR"}
-    env.update(
-        PSEUDOVAULT_HOME=str(home),
-        PSEUDOVAULT_PASSPHRASE=PASSPHRASE,
-        PSEUDOVAULT_KDF_TIME_COST="1",
-        PSEUDOVAULT_KDF_MEMORY_KIB="8",
-        PSEUDOVAULT_KDF_PARALLELISM="1",
-    )
-    return env
 
 
 def _serve(home: Path, *extra: str) -> tuple[str, str, str]:
@@ -35,7 +20,7 @@ def _serve(home: Path, *extra: str) -> tuple[str, str, str]:
     base = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [*pseudovault_command(), "serve", "--port", str(port), *extra],
-        env=_env(home),
+        env=child_env(home, PASSPHRASE),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -81,7 +66,7 @@ def test_serve_initialises_a_fresh_home_answers_and_stops_on_sigterm(tmp_path: P
 def test_serve_with_two_workers_over_an_existing_vault(tmp_path: Path) -> None:
     home = tmp_path / "home"
     init = subprocess.run(
-        [*pseudovault_command(), "init"], env=_env(home), capture_output=True, text=True, timeout=60, check=False
+        [*pseudovault_command(), "init"], env=child_env(home, PASSPHRASE), capture_output=True, text=True, timeout=60, check=False
     )
     assert init.returncode == 0, init.stderr
     _base, out, err = _serve(home, "--workers", "2")

@@ -19,7 +19,7 @@ from pseudovault.vault.audit.external import CheckpointFile
 from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.errors import ConflictError
 from pseudovault.vault.store.data_models import AuditCheckpoint, AuditEntry, AuditHead
-from pseudovault.vault.store.key_models import SigningKeyRow
+from pseudovault.vault.store.key_models import LedgerReplay, SigningKeyRow
 from pseudovault.vault.vault import AuditConfig, Vault
 
 EVERY = 5
@@ -415,6 +415,12 @@ def filed(store_urls: Any, provider: FakeKmsProvider, clock: FrozenClock, tmp_pa
         yield v
 
 
+def _lower_the_mark(vault: Vault) -> None:
+    """What whoever can write to both stores can do too: forget how far the log reached."""
+    with Session(vault.keys_engine) as s, s.begin():
+        s.execute(delete(LedgerReplay))
+
+
 def _file(vault: Vault) -> CheckpointFile:
     path = vault.audit_config.checkpoint_file
     assert path is not None
@@ -442,11 +448,7 @@ def test_a_rollback_of_both_stores_is_caught_by_the_file(filed: Vault) -> None:
     _fill(filed, 12)
     with _session(filed) as s, s.begin():
         _truncate(s, 5)
-    # whoever can write to both stores lowers the mark too
-    with Session(filed.keys_engine) as s, s.begin():
-        from pseudovault.vault.store.key_models import LedgerReplay
-
-        s.execute(delete(LedgerReplay))
+    _lower_the_mark(filed)
     _broken(filed, 6, "the checkpoint file shows it reached seq 10")
 
 
@@ -481,10 +483,7 @@ def test_verify_against_another_copy_of_the_file(filed: Vault, tmp_path: Any) ->
     with _session(filed) as s, s.begin():
         _truncate(s, 5)
         s.execute(delete(AuditCheckpoint))
-    with Session(filed.keys_engine) as s, s.begin():
-        from pseudovault.vault.store.key_models import LedgerReplay
-
-        s.execute(delete(LedgerReplay))
+    _lower_the_mark(filed)
     assert not filed.audit.verify(against=CheckpointFile(copy)).ok
 
 
