@@ -170,7 +170,7 @@ class TestCategorizeSubject:
         )
         assert payment["due_at"] is None and payment["trigger_at"] is None  # no payment yet
         access = first[("subject_category", "access_log")]  # 3 months from collection (the subject's creation)
-        assert (access["trigger_at"], access["due_at"]) == ("2026-01-01T00:00:00Z", "2026-04-02T00:00:00Z")
+        assert (access["trigger_at"], access["due_at"]) == ("2026-01-01T00:00:00Z", "2026-04-01T15:00:00Z")
         entry = _last_audit(vault, "retention.categorize")
         assert (entry.actor_id, entry.targets, entry.detail) == (_key_id(headers), (subject_id,), {"categories": 2, "added": 2})
 
@@ -218,7 +218,7 @@ class TestSubjectEvents:
         url = f"/v1/subjects/{subject_id}/events"
         items = _items(client.post(url, json={"event": "payment", "at": "2025-12-15T10:00:00+09:00"}, headers=headers))
         payment = items[("subject_category", "payment_supply")]
-        assert (payment["trigger_at"], payment["due_at"]) == ("2025-12-15T01:00:00Z", "2030-12-16T00:00:00Z")
+        assert (payment["trigger_at"], payment["due_at"]) == ("2025-12-15T01:00:00Z", "2030-12-15T15:00:00Z")
         assert items[("subject_category", "member_data")]["due_at"] is None  # runs from a withdrawal
         entry = _last_audit(vault, "retention.event")
         assert (entry.actor_id, entry.targets, entry.detail) == (
@@ -227,7 +227,7 @@ class TestSubjectEvents:
         # recorded again, the latest occurrence counts; without `at`, it is now
         items = _items(client.post(url, json={"event": "payment"}, headers=headers))
         payment = items[("subject_category", "payment_supply")]
-        assert (payment["trigger_at"], payment["due_at"]) == ("2026-01-01T00:00:00Z", "2031-01-02T00:00:00Z")
+        assert (payment["trigger_at"], payment["due_at"]) == ("2026-01-01T00:00:00Z", "2031-01-01T15:00:00Z")
 
     def test_a_withdrawal_moves_the_categories_to_separate_storage(
         self, client: TestClient, auth: Auth, vault: Vault
@@ -300,7 +300,7 @@ class TestRecordEvents:
         assert (item["kind"], item["target_id"], item["category"], item["action"]) == (
             "record", record_id, "fraudulent_transaction", "delete_record"
         )
-        assert (item["trigger_at"], item["due_at"]) == ("2025-12-01T00:00:00Z", "2028-12-02T00:00:00Z")
+        assert (item["trigger_at"], item["due_at"]) == ("2025-12-01T00:00:00Z", "2028-12-01T15:00:00Z")
         entry = _last_audit(vault, "retention.event")
         assert (entry.actor_id, entry.targets, entry.detail) == (
             _key_id(headers), (record_id,), {"target_kind": "record", "event": "fraud_confirmed"}

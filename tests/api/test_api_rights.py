@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from pseudovault.vault.apikeys import SCOPES
 from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.retention.rights import request_deadline
 from pseudovault.vault.vault import Vault
 
 Auth = Callable[..., dict[str, str]]
@@ -258,7 +259,10 @@ class TestCorrections:
             "correction", "open", "REQ-1", False,
         )
         assert datetime.fromisoformat(request["received_at"]) == clock.now() - timedelta(days=2)
-        assert datetime.fromisoformat(request["due_at"]) == clock.now() + timedelta(days=8)
+        # the receipt day is not counted; overdue from midnight after the tenth day, in the policies' zone
+        zone = vault.retention.policies.zone
+        assert datetime.fromisoformat(request["due_at"]) == request_deadline(clock.now() - timedelta(days=2), zone)
+        assert datetime.fromisoformat(request["due_at"]).astimezone(zone).isoformat() == "2026-01-10T00:00:00+09:00"
         assert _decision(client, auth) == "allow"  # the ban is not used while the data is corrected
         (entry,) = _audit(vault, "rights.request_open")
         assert entry.actor_id == _key_id(headers) and entry.targets == (request["request_id"], subject_id)
@@ -532,7 +536,7 @@ class TestRequests:
             body = response.json()
             assert (body["kind"], body["state"], body["overdue"], body["outcome"]) == (kind, "open", False, None)
             assert CANARY_PII not in response.text
-        assert {r.due_at for r in vault.rights.requests()} == {clock.now() + timedelta(days=10)}
+        assert {r.due_at for r in vault.rights.requests()} == {request_deadline(clock.now(), vault.retention.policies.zone)}
         entries = _audit(vault, "rights.request_open")
         assert [e.detail["kind"] for e in entries] == ["access", "correction", "restriction", "erasure"]
         assert {e.actor_id for e in entries} == {_key_id(headers)}

@@ -129,7 +129,7 @@ class TestListSeparated:
                     "created_at": "2026-01-15T10:00:00Z",
                     "fields": ["amount", "order_ref"],
                     # five years from the payment (15 December 2025), to the midnight after
-                    "due_at": "2030-12-16T00:00:00Z",
+                    "due_at": "2030-12-15T15:00:00Z",
                 }
             ]
         }
@@ -183,7 +183,7 @@ class TestReadSeparated:
         body = response.json()
         assert body["values"] == {"order_ref": CANARY_PII, "amount": "129000"}
         assert (body["item_id"], body["origin_id"], body["category"]) == (item_id, subject_id, "payment_supply")
-        assert body["fields"] == ["amount", "order_ref"] and body["due_at"] == "2030-12-16T00:00:00Z"
+        assert body["fields"] == ["amount", "order_ref"] and body["due_at"] == "2030-12-15T15:00:00Z"
         assert response.headers["cache-control"] == "no-store"
         entry = _last_audit(vault, "separated.read")
         assert (entry.actor_kind, entry.actor_id, entry.purpose, entry.outcome) == (
@@ -223,7 +223,7 @@ class TestReadSeparated:
 
     def test_a_destroyed_item_is_404(self, client: TestClient, auth: Auth, vault: Vault, clock: FrozenClock) -> None:
         _subject_id, item_id = _withdrawn(vault)
-        clock.set(datetime(2030, 12, 16, tzinfo=UTC))  # its due date
+        clock.set(datetime(2030, 12, 15, 15, tzinfo=UTC))  # its due date: midnight in Seoul, the presets' zone
         assert vault.retention.sweeper.sweep().applied == 1
         headers = auth("restricted:read")
         response = client.post(f"/v1/separated/{item_id}/read", json={"purpose": "court order"}, headers=headers)

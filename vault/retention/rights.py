@@ -6,7 +6,9 @@ restriction that a pending correction or restriction puts on the subject.
 
 Requests (``rights_requests``): access, correction, restriction or erasure, each with the time it
 was received and a deadline :data:`DEADLINE_DAYS` (10) days later (Personal Information
-Protection Act, Enforcement Decree Art. 41(4) and 43(3): within 10 days); :meth:`requests` with
+Protection Act, Enforcement Decree Art. 41(4), 43(3) and 44(2): within 10 days), counted as the
+Civil Act counts (Art. 157 and 159): the day of receipt is not counted and the period ends at the
+end of the tenth day, in the policies' time zone (:func:`request_deadline`); :meth:`requests` with
 ``overdue=True`` lists the open ones past their deadline. Completing an access export, a
 correction or an erasure (vault.retention.erasure) completes the subject's open request of that
 kind.
@@ -40,7 +42,7 @@ import re
 import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import select
@@ -52,6 +54,7 @@ from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundE
 from pseudovault.vault.idempotency import IdempotencyClaim
 from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.retention.holds import validate_reference
+from pseudovault.vault.retention.periods import Period, due_at
 from pseudovault.vault.retention.restrictions import (
     add_restriction,
     in_separate_storage,
@@ -73,6 +76,7 @@ __all__ = [
     "ProvisionView",
     "RightsRequestView",
     "RightsService",
+    "request_deadline",
 ]
 
 log = logging.getLogger(__name__)
@@ -81,6 +85,14 @@ DEADLINE_DAYS = 10
 REQUEST_KINDS = ("access", "correction", "restriction", "erasure")
 _ITEM = re.compile(r"\*|[a-z][a-z0-9_]{0,63}")
 _MAX_ITEMS = 1000
+
+
+def request_deadline(received: datetime, zone: tzinfo = UTC) -> datetime:
+    """When a request received at ``received`` is overdue: the start of the day after the tenth
+    day following the day of receipt, in ``zone`` (Civil Act Art. 157: the first day is not
+    counted; Art. 159: the period ends at the end of its last day). A request received on
+    2 March at any hour may be answered through 12 March and is overdue from 13 March 00:00."""
+    return due_at(received, Period(days=DEADLINE_DAYS), zone)
 
 
 @dataclass(frozen=True)
@@ -169,7 +181,7 @@ class RightsService:
             completed_at=row.completed_at,
             outcome=row.outcome,
             reference=row.reference,
-            overdue=row.state == "open" and row.due_at < now,
+            overdue=row.state == "open" and row.due_at <= now,
         )
 
     def open_request(
@@ -225,7 +237,7 @@ class RightsService:
             kind=kind,
             state="open",
             received_at=received,
-            due_at=received + timedelta(days=DEADLINE_DAYS),
+            due_at=request_deadline(received, self._retention.policies.zone),
             reference=reference,
         )
         session.add(row)
@@ -261,7 +273,7 @@ class RightsService:
         self._audit.append(
             "rights.request_close",
             targets=[row.id, row.subject_id],
-            detail={"kind": row.kind, "state": row.state, "outcome": outcome, "late": row.due_at < now},
+            detail={"kind": row.kind, "state": row.state, "outcome": outcome, "late": row.due_at <= now},
             session=session,
         )
 
@@ -274,7 +286,7 @@ class RightsService:
         now = self._clock.now()
         stmt = select(RightsRequest).order_by(RightsRequest.due_at, RightsRequest.id).limit(limit)
         if overdue:
-            stmt = stmt.where(RightsRequest.state == "open", RightsRequest.due_at < now)
+            stmt = stmt.where(RightsRequest.state == "open", RightsRequest.due_at <= now)
         elif open_only:
             stmt = stmt.where(RightsRequest.state == "open")
         if subject_id is not None:

@@ -12,8 +12,11 @@ from pseudovault.vault.retention.policies import PolicySet
 from pseudovault.vault.retention.policy_file import parse_policies, shipped_presets
 from pseudovault.vault.vault import Vault
 
-#: every retention test starts on 15 January 2026 at 10:00 UTC (not midnight, so that the
-#: day-based reckoning of due dates is visible)
+#: the zone the presets count days in (Asia/Seoul): a period ends at midnight there
+ZONE = shipped_presets().zone
+
+#: every retention test starts on 15 January 2026 at 10:00 UTC, 19:00 in Seoul (not midnight, so
+#: that the day-based reckoning of due dates is visible)
 T0 = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 
 EMAIL = ("email", "kim.minji@example.com")
@@ -33,6 +36,11 @@ enabled = true
 def policies_with(text: str) -> PolicySet:
     """The presets overridden by ``text`` (an operator's file)."""
     return parse_policies(text, source="test.toml", catalogue=shipped_presets())
+
+
+def midnight(year: int, month: int, day: int, hour: int = 0) -> datetime:
+    """That day (and hour) in the presets' zone: where a period counted in days ends."""
+    return datetime(year, month, day, hour, tzinfo=ZONE)
 
 
 def rows(engine: Engine, sql: str, **params: Any) -> list[dict[str, Any]]:

@@ -66,7 +66,7 @@ def test_erasure_shreds_pii_keeps_the_ban_and_restricts_the_payment_record(vault
     # the payment record is in separate storage: out of the subjects, readable for a legal request
     (separated,) = separated_of(vault, subject_id)
     assert (separated["category"], separated["fields"]) == ("payment_supply", ["amount", "order_ref"])
-    assert separated["due_at"] == "2031-01-16T00:00:00+00:00"
+    assert separated["due_at"] == "2031-01-15T15:00:00+00:00"
     assert subject_id not in [s.subject_id for s in vault.subjects.list()]
     with pytest.raises(InvalidInputError):
         vault.separate.read(separated["item_id"], purpose="")
@@ -89,7 +89,7 @@ def test_erasure_shreds_pii_keeps_the_ban_and_restricts_the_payment_record(vault
     kept = retained["separate_storage"]
     assert (kept["item_id"], kept["category"], kept["fields"]) == (separated["item_id"], "payment_supply", ["amount", "order_ref"])
     assert "Electronic Commerce" in kept["legal_basis"]
-    assert kept["retained_until"] == "2031-01-16T00:00:00.000000+00:00"
+    assert kept["retained_until"] == "2031-01-15T15:00:00.000000+00:00"  # midnight in Seoul, the presets' zone
     assert body["recipients_to_notify"] == ["Acme Payments"]
     assert vault.erasure.verify(receipt.document).ok
     assert verify_document(receipt.document).ok

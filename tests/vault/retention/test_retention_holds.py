@@ -101,4 +101,4 @@ def test_a_withdrawal_of_a_held_subject_moves_nothing_until_the_release(lite: Va
     assert report.outcomes["separated"] == 1
     assert not subject_exists(lite, subject_id)
     (item,) = separated_of(lite, subject_id)
-    assert item["due_at"] == "2027-01-16T00:00:00+00:00"  # a year from the withdrawal, not from the release
+    assert item["due_at"] == "2027-01-15T15:00:00+00:00"  # a year from the withdrawal, not from the release

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from retention_support import T0, policies_with
+from retention_support import T0, midnight, policies_with
 
 from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.clock import FrozenClock
@@ -51,12 +51,12 @@ def test_a_dry_run_diff_then_applying_the_new_policies(lite: Vault, provider: Fa
     assert not diff.applied and diff.policies_changed == ("payment_supply", "access_log", "fraudulent_transaction")
     changes = {c.target_id: c for c in diff.changes}
     assert set(changes) == {payment, log, record_id}
-    assert (changes[payment].change, changes[payment].new_due) == ("earlier", datetime(2029, 1, 16, tzinfo=UTC))
-    assert (changes[log].change, changes[log].new_due) == ("later", datetime(2026, 7, 16, tzinfo=UTC))
-    assert changes[record_id].change == "earlier" and changes[record_id].new_due == datetime(2027, 1, 16, tzinfo=UTC)
+    assert (changes[payment].change, changes[payment].new_due) == ("earlier", midnight(2029, 1, 16))
+    assert (changes[log].change, changes[log].new_due) == ("later", midnight(2026, 7, 16))
+    assert changes[record_id].change == "earlier" and changes[record_id].new_due == midnight(2027, 1, 16)
     assert diff.summary()["payment_supply"]["earlier"] == 1
     assert untouched not in changes
-    assert [i.due_at for i in lite.retention.items(payment)] == [datetime(2031, 1, 16, tzinfo=UTC)]  # unchanged
+    assert [i.due_at for i in lite.retention.items(payment)] == [midnight(2031, 1, 16)]  # unchanged
 
     with Vault.open(provider, str(lite.data_engine.url), str(lite.keys_engine.url), clock=clock,
                     retention_policies=new) as changed:
@@ -68,10 +68,10 @@ def test_a_dry_run_diff_then_applying_the_new_policies(lite: Vault, provider: Fa
         assert not dry.applied and len(dry.changes) == 3
         applied = changed.retention.apply_policies()
         assert applied.applied and len(applied.changes) == 3
-        assert [i.due_at for i in changed.retention.items(payment)] == [datetime(2029, 1, 16, tzinfo=UTC)]
+        assert [i.due_at for i in changed.retention.items(payment)] == [midnight(2029, 1, 16)]
         (entry,) = changed.audit.query(action="retention.policy_change")
         assert entry.detail["earlier"] == 2 and entry.detail["later"] == 1 and entry.detail["policies_changed"] == 3
-        clock.set(datetime(2029, 1, 16, tzinfo=UTC))
+        clock.set(midnight(2029, 1, 16))
         report = changed.retention.sweeper.sweep()
         assert report.outcomes["shredded"] == 2 and report.outcomes["deleted"] == 1
         assert changed.retention.apply_policies(dry_run=True).changes == ()

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from canary import CANARY_PII
-from retention_support import T0, audit, audit_text, policies_with, record_exists
+from retention_support import T0, ZONE, audit, audit_text, midnight, policies_with, record_exists
 
 from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
 from pseudovault.vault.records.bulk import export_records
+from pseudovault.vault.retention.rights import request_deadline
 from pseudovault.vault.vault import Vault
 
 EMAIL = ("email", "minji@example.com")
@@ -81,7 +82,7 @@ def test_the_access_export_holds_everything_and_is_audited(lite: Vault, clock: F
     assert record["record_id"] == record_id and record["text"]["reason"] == "card testing"
     categories = {c["category"]: c for c in export["categories"]}
     assert categories["payment_supply"]["fields"] == ["phone"]
-    assert categories["payment_supply"]["due_at"] == "2031-01-16T00:00:00+00:00"
+    assert categories["payment_supply"]["due_at"] == "2031-01-15T15:00:00+00:00"
     assert "Electronic Commerce" in categories["payment_supply"]["legal_basis"]
     assert categories["member_data"]["fields"] == ["*"] and categories["member_data"]["due_at"] is None
     assert export["provisions"] == [provision.as_dict()]
@@ -98,11 +99,15 @@ def test_requests_have_a_ten_day_deadline_and_are_reported_overdue(lite: Vault, 
     subject_id, _ = _member_with_ban(lite)
     late = lite.rights.open_request(subject_id, "access", received_at=T0 - timedelta(days=3))
     on_time = lite.rights.open_request(subject_id, "erasure")
-    assert late.due_at == T0 + timedelta(days=7) and on_time.due_at == T0 + timedelta(days=10)
+    # counted as the Civil Act counts, in the presets' zone (Seoul): the day of receipt is not
+    # counted, and the request may be answered through the end of the tenth day after it
+    assert late.due_at == midnight(2026, 1, 23) and on_time.due_at == midnight(2026, 1, 26)
+    assert late.due_at == request_deadline(T0 - timedelta(days=3), ZONE)
+    clock.set(midnight(2026, 1, 23) - timedelta(microseconds=1))
     assert lite.rights.requests(overdue=True) == []
-    clock.advance(timedelta(days=7, seconds=1))
+    clock.set(midnight(2026, 1, 23))
     assert [r.request_id for r in lite.rights.requests(overdue=True)] == [late.request_id]
-    clock.advance(timedelta(days=3))
+    clock.set(midnight(2026, 1, 26))
     assert [r.request_id for r in lite.rights.requests(overdue=True)] == [late.request_id, on_time.request_id]
     lite.erasure.request(subject_id)  # completes the open erasure request
     assert [r.request_id for r in lite.rights.requests(overdue=True)] == [late.request_id]
@@ -177,7 +182,7 @@ def test_a_record_in_separate_storage_does_not_match_is_not_listed_and_is_read_w
         assert audit(vault, "separated.read_record")[-1].purpose == "court order 2026-44"
         (item,) = [i for i in vault.retention.items(record_id) if i.state == "pending"]
         assert (item.stage, item.action) == ("restricted_period", "delete_record")
-        expected = datetime(2028, 8, 4, tzinfo=UTC)  # two years after the day it moved (3 August 2026)
+        expected = midnight(2028, 8, 4)  # two years after the day it moved (3 August 2026)
         assert item.due_at == expected
         clock.set(expected - timedelta(seconds=1))
         vault.retention.sweeper.sweep()

@@ -174,7 +174,7 @@ def test_the_report_shows_what_expires_per_category(lite: Vault, clock: FrozenCl
     assert report["total"] == 3 and report["held"] == 1
     (group,) = report["categories"]
     assert (group["category"], group["items"], group["held"], group["overdue"]) == ("access_log", 3, 1, 0)
-    assert group["first_due"] == "2026-04-16T00:00:00+00:00"
+    assert group["first_due"] == "2026-04-15T15:00:00+00:00"
     assert "Protection of Communications Secrets Act" in group["basis"]
     report = lite.retention.report(365)
     assert [g["category"] for g in report["categories"]] == ["access_log", "unauthorized_registration"]

@@ -8,22 +8,28 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 from canary import CANARY_PII
 from retention_support import (
     DORMANT_ON,
     T0,
+    midnight,
     policies_with,
     record_exists,
     separated_of,
     subject_exists,
 )
 
+from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.errors import NotFoundError
 from pseudovault.vault.retention.policies import PolicySet
 from pseudovault.vault.vault import Vault
+
+if TYPE_CHECKING:
+    from conftest import StoreUrls
 
 _counter = itertools.count(1)
 
@@ -79,11 +85,12 @@ class Case:
 
 
 def _day(year: int, month: int, day: int, hour: int = 0) -> datetime:
-    return datetime(year, month, day, hour, tzinfo=UTC)
+    return midnight(year, month, day, hour)
 
 
 CASES = [
-    # subjects' data: due at midnight after the last day of the period (T0 is 15 January 2026, 10:00)
+    # subjects' data: due at midnight (in Seoul, the presets' zone) after the last day of the period
+    # (T0 is 15 January 2026, 10:00 UTC, 19:00 in Seoul)
     Case("contract_withdrawal", "subject", _day(2031, 1, 16),
          lambda v: _subject(v, "contract_withdrawal", "contract_end"), _live_subject),
     Case("payment_supply", "subject", _day(2031, 1, 16), lambda v: _subject(v, "payment_supply", "payment"),
@@ -99,15 +106,15 @@ CASES = [
     Case("dormant_account", "subject", _day(2027, 1, 16), lambda v: _subject(v, "dormant_account", "last_activity"),
          _live_subject),
     # anti-abuse records: never kept past their own expiry (created at T0)
-    Case("unauthorized_registration", "record", _day(2026, 7, 15, 10),
+    Case("unauthorized_registration", "record", _day(2026, 7, 15, 19),
          lambda v: _record(v, "unauthorized_registration", "unauthorized_use"), _record_live),
-    Case("fraudulent_transaction", "record", _day(2029, 1, 15, 10),
+    Case("fraudulent_transaction", "record", _day(2029, 1, 15, 19),
          lambda v: _record(v, "fraudulent_transaction", "fraud"), _record_live),
     # a rejoin ban runs from the member's withdrawal (here at T0): due at midnight after its last day
     Case("bad_usage_rejoin", "record", _day(2027, 1, 16),
          lambda v: _record(v, "bad_usage_rejoin", "bad_usage", "withdrawal"), _record_live),
     # kept without an end date: up for review after a year
-    Case("rejoin_restriction", "record", _day(2027, 1, 15, 10),
+    Case("rejoin_restriction", "record", _day(2027, 1, 15, 19),
          lambda v: _record(v, "rejoin_restriction", "rejoin_restriction"), _not_up_for_review),
 ]
 
@@ -160,7 +167,7 @@ def test_restrict_moves_dormant_accounts_and_destroys_them_at_their_own_expiry(v
     assert not subject_exists(vault, subject_id)
     (item,) = separated_of(vault, subject_id)
     assert item["category"] == "dormant_account" and item["fields"] == ["email", "name", "ref"]
-    assert item["due_at"] == _day(2031, 1, 17).isoformat()  # 4 years from the day it moved
+    assert item["due_at"] == _day(2031, 1, 17).astimezone(UTC).isoformat()  # 4 years from the day it moved
     with pytest.raises(NotFoundError):
         vault.subjects.read(subject_id)
     clock.set(_day(2031, 1, 16, 23))
@@ -173,7 +180,7 @@ def test_restrict_moves_dormant_accounts_and_destroys_them_at_their_own_expiry(v
 
 def test_a_review_decided_for_destruction_deletes_the_record(vault: Vault, clock: FrozenClock) -> None:
     record_id = _record(vault, "rejoin_restriction", "rejoin_restriction")
-    clock.set(_day(2027, 1, 15, 10))
+    clock.set(_day(2027, 1, 15, 19))
     vault.retention.sweeper.sweep()
     (item,) = [i for i in vault.retention.items(record_id) if i.state == "review"]
     kept = vault.retention.complete_review(item.item_id, decision="keep")
@@ -198,8 +205,8 @@ def test_categories_of_named_fields_are_kept_apart(vault: Vault, clock: FrozenCl
     assert not subject_exists(vault, subject_id)  # everything it held moved out
     moved = {item["category"]: item for item in separated_of(vault, subject_id)}
     assert moved["payment_supply"]["fields"] == ["amount", "order_ref"]
-    assert moved["payment_supply"]["due_at"] == _day(2031, 1, 16).isoformat()  # from the payment
-    assert moved["member_data"]["due_at"] == _day(2027, 6, 2).isoformat()  # from the withdrawal
+    assert moved["payment_supply"]["due_at"] == _day(2031, 1, 16).astimezone(UTC).isoformat()  # from the payment
+    assert moved["member_data"]["due_at"] == _day(2027, 6, 2).astimezone(UTC).isoformat()  # from the withdrawal
     clock.set(_day(2027, 6, 2))
     vault.retention.sweeper.sweep()
     assert [i["category"] for i in separated_of(vault, subject_id)] == ["payment_supply"]
@@ -256,3 +263,43 @@ def test_a_ban_whose_member_never_withdraws_stays_until_an_expiry_set_by_hand(va
     vault.retention.sweeper.sweep()
     assert record_exists(vault, waiting)
     assert not record_exists(vault, limited)
+
+
+def test_destruction_and_deadlines_follow_the_policies_zone(vault: Vault, clock: FrozenClock) -> None:
+    """Finding 10: the presets count days in Seoul, so an access log collected on 2 March is
+    destroyed at midnight in Seoul (15:00 UTC the day before), not at 09:00 KST; and a request
+    received on 2 March, at any hour there, may be answered through the end of 12 March (Civil Act
+    Art. 157: the day of receipt is not counted; Art. 159: the period ends with its last day)."""
+    assert vault.retention.policies.timezone == "Asia/Seoul"
+    subject_id = vault.retention.create_subject({"ip": "203.0.113.7", "name": "Kim"}, ["member"])
+    deadlines = []
+    for received in (_day(2026, 3, 2, 0), _day(2026, 3, 2, 23)):  # 1 March 15:00 and 2 March 14:00 UTC
+        clock.set(received + timedelta(minutes=30))
+        deadlines.append(vault.rights.open_request(subject_id, "access", received_at=received))
+    assert {r.due_at for r in deadlines} == {_day(2026, 3, 13)}
+    assert _day(2026, 3, 13).astimezone(UTC) == datetime(2026, 3, 12, 15, tzinfo=UTC)
+    clock.set(_day(2026, 3, 13) - timedelta(microseconds=1))  # the last instant of 12 March in Seoul
+    assert vault.rights.requests(overdue=True) == []
+    clock.set(_day(2026, 3, 13))
+    assert {r.request_id for r in vault.rights.requests(overdue=True)} == {r.request_id for r in deadlines}
+
+    logged = vault.retention.create_subject({"ip": "198.51.100.9"}, ["access_log"])  # 13 March, 00:00 KST
+    due = _due_of(vault, logged, "access_log")
+    assert due == _day(2026, 6, 14)  # three months, to the end of 13 June in Seoul
+    clock.set(due - timedelta(microseconds=1))
+    vault.retention.sweeper.sweep()
+    assert subject_exists(vault, logged)
+    clock.set(due)
+    vault.retention.sweeper.sweep()
+    assert not subject_exists(vault, logged)
+
+
+def test_an_operator_elsewhere_counts_days_in_its_own_zone(store_urls: StoreUrls, provider: FakeKmsProvider) -> None:
+    clock = FrozenClock(T0)
+    utc = policies_with('timezone = "UTC"\n')
+    with Vault.create(provider, store_urls.data, store_urls.keys, clock=clock, retention_policies=utc) as vault:
+        subject_id = vault.retention.create_subject({"name": "Kim"}, ["member"])
+        request = vault.rights.open_request(subject_id, "erasure")
+        assert request.due_at == datetime(2026, 1, 26, tzinfo=UTC)  # received 15 January, 10:00 UTC
+        logged = vault.retention.create_subject({"ip": "198.51.100.9"}, ["access_log"])
+        assert _due_of(vault, logged, "access_log") == datetime(2026, 4, 16, tzinfo=UTC)
