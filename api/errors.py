@@ -22,6 +22,7 @@ vault.apikeys.InvalidApiKeyError, missing credentials    401    unauthorized
 (scope missing: raised by api.auth)                      403    forbidden
 vault.errors.NotFoundError, unknown route                404    not_found
 vault.retention.holds.HeldError (body names ``hold_id``)  409    held
+retention.views.DestructiveEventError (``due_now``)      409    event_destroys_data
 vault.errors.ConflictError                               409    conflict
 body over the limit (api.middleware)                     413    payload_too_large
 body that is not JSON                                    415    unsupported_media_type
@@ -68,6 +69,7 @@ from pseudovault.vault.errors import (
     VaultError,
 )
 from pseudovault.vault.retention.holds import HeldError
+from pseudovault.vault.retention.views import DestructiveEventError
 
 __all__ = [
     "PROBLEM_BASE",
@@ -203,7 +205,7 @@ def problem_response(
     code: str | None = None,
     headers: Mapping[str, str] | None = None,
     errors: Sequence[ProblemFieldError] | None = None,
-    extensions: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
     request_id = request_id_of(scope)
     body: dict[str, Any] = {
@@ -331,6 +333,9 @@ def _vault_error(request: Request, exc: Exception) -> Response:
         return problem_response(scope, 404, f"{exc.what} not found")
     if isinstance(exc, InvalidInputError):
         return problem_response(scope, 422, "the request is invalid", errors=[_field_error(exc, _known_names(request))])
+    if isinstance(exc, DestructiveEventError):  # lists what it would destroy: ids, categories, dates
+        due_now = [e.as_dict() for e in exc.preview.due_now]
+        return problem_response(scope, 409, str(exc), code=exc.code, extensions={"due_now": due_now})
     if isinstance(exc, HeldError):  # names the hold, so the caller knows what to release
         return problem_response(scope, 409, str(exc), code=HeldError.code, extensions={"hold_id": exc.hold_id})
     if isinstance(exc, ConflictError):

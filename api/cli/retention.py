@@ -26,8 +26,10 @@ from rich.progress import (
 from rich.table import Table
 
 from pseudovault.api.cli._base import (
+    ExitCode,
     JsonOpt,
     app,
+    cli_error,
     emit,
     err,
     load_settings,
@@ -56,6 +58,8 @@ CategoryOpt = Annotated[
 
 
 AtOpt = Annotated[str | None, typer.Option("--at", help="When it happened (ISO 8601; default now).")]
+DryRunEventOpt = Annotated[bool, typer.Option("--dry-run", help="Show what it would do; record nothing.")]
+YesEventOpt = Annotated[bool, typer.Option("--yes", "-y", help="Record it even if it destroys data at once.")]
 
 
 def subjects_categorize(subject_id: str, category: CategoryOpt = [], as_json: JsonOpt = False) -> None:  # noqa: B006
@@ -74,16 +78,49 @@ def subjects_event(
     event: Annotated[str, typer.Option("--event", help="collected, withdrawal, contract_end, payment, "
                                                        "complaint_closed, last_activity or fraud_confirmed.")],
     at: AtOpt = None,
+    dry_run: DryRunEventOpt = False,
+    yes: YesEventOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Record a trigger event of a subject (a withdrawal moves data kept under another law to
-    separate storage at once)."""
+    separate storage at once). An event that makes data due for destruction at once (a backdated
+    one) shows what it destroys and needs --yes (or a yes at the prompt); --dry-run only shows."""
+    _record_event("subject", subject_id, event, at, dry_run=dry_run, yes=yes, as_json=as_json)
+
+
+def _record_event(kind: str, target_id: str, event: str, at: str | None, *, dry_run: bool, yes: bool,
+                  as_json: bool) -> None:
     with run_command():
         when = parse_time(at, "--at")
         with open_from_env() as vault:
-            items = vault.retention.record_event("subject", subject_id, event, at=when)
-        data = {"subject_id": subject_id, "event": event, "items": [i.as_dict() for i in items]}
-        emit(data, as_json, lambda: _render_items(data["items"]))
+            preview = vault.retention.preview_event(kind, target_id, event, at=when)
+            if dry_run:
+                shown = preview.as_dict()
+                emit(shown, as_json, lambda: _render_preview(shown, out))
+                return
+            if preview.destroys and not yes:
+                _render_preview(preview.as_dict(), err)
+                destroyed = [e for e in preview.due_now if e.effect == "destroy"]
+                if not sys.stdin.isatty():
+                    raise InvalidInputError(
+                        "--yes", f"the event makes {len(destroyed)} item(s) due for destruction at once (listed above): "
+                        "nothing was recorded; record it with --yes"
+                    )
+                if not typer.confirm("Record the event and destroy this data?", default=False):
+                    cli_error("not recorded", ExitCode.ERROR)
+            items = vault.retention.record_event(kind, target_id, event, at=when, confirm=preview.destroys)
+        key = "subject_id" if kind == "subject" else "record_id"
+        data = {key: target_id, "event": event, "items": [i.as_dict() for i in items]}
+        emit(data if kind == "subject" else data["items"], as_json, lambda: _render_items(data["items"]))
+
+
+def _render_preview(data: Any, console: Any) -> None:
+    # one line an item (not a table: a narrow terminal would cut the ids and categories)
+    console.print(f"{data['event']} at {data['at']} makes {len(data['due_now'])} item(s) due at once:")
+    for e in data["due_now"]:
+        console.print(f"  {e['effect']}: {e['category']} ({e['kind']} {e['target_id']}, item {e['item_id']}, "
+                      f"{e['action']}, due {e['due_at']})")
+    console.print("It destroys data at once." if data["destroys"] else "It destroys nothing at once.")
 
 
 def _render_items(items: Any) -> None:
@@ -246,14 +283,13 @@ def retention_event(
     record: Annotated[str, typer.Option("--record", help="The record the event happened to.")],
     event: Annotated[str, typer.Option("--event", help="e.g. fraud_confirmed, withdrawal.")],
     at: AtOpt = None,
+    dry_run: DryRunEventOpt = False,
+    yes: YesEventOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Record a trigger event of a record (subjects: 'subjects event')."""
-    with run_command():
-        when = parse_time(at, "--at")
-        with open_from_env() as vault:
-            data = [i.as_dict() for i in vault.retention.record_event("record", record, event, at=when)]
-        emit(data, as_json, lambda: _render_items(data))
+    """Record a trigger event of a record (subjects: 'subjects event'); one that makes the record
+    due for deletion at once needs --yes; --dry-run only shows."""
+    _record_event("record", record, event, at, dry_run=dry_run, yes=yes, as_json=as_json)
 
 
 @retention_app.command("review")

@@ -52,7 +52,7 @@ from pseudovault.api.schemas.records import (
     RecordUpdate,
     RevokeRequest,
 )
-from pseudovault.api.schemas.subjects import EventRequest, RetentionItems
+from pseudovault.api.schemas.subjects import EventPreviewOut, EventPreviewRequest, EventRequest, RetentionItems
 from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.identifiers import InvalidIdentifierError
 from pseudovault.vault.records.views import MAX_LIST_LIMIT, RecordView
@@ -247,10 +247,27 @@ def reveal_record(
     description="Records that a trigger event happened to the record (at `at`, default now; e.g. "
     "`fraud_confirmed`) and recomputes its due date: a record's period runs from its own event if "
     "recorded, else its linked subject's, else its creation, and never past its `expires_at`. "
-    "Answers the record's retention items. Audited as `retention.event`. 404 for a record that does "
-    "not exist; a future `at` is a 422.",
+    "Answers the record's retention items. Audited as `retention.event`. An event that makes the "
+    "record due for deletion at once (a backdated one) is a 409 `event_destroys_data`, and nothing is "
+    "recorded, unless `confirm` is true (preview it with `POST /v1/records/{record_id}/events/preview`). "
+    "404 for a record that does not exist; a future `at` is a 422.",
 )
 def record_record_event(
     record_id: RecordIdPath, body: EventRequest, vault: VaultDep, _caller: RecordsWrite
 ) -> RetentionItems:
-    return RetentionItems.of_views(vault.retention.record_event("record", str(record_id), body.event, at=body.at))
+    return RetentionItems.of_views(
+        vault.retention.record_event("record", str(record_id), body.event, at=body.at, confirm=body.confirm)
+    )
+
+
+@router.post(
+    "/{record_id}/events/preview",
+    summary="Preview a retention event of a record",
+    description="What recording the event would do, changing nothing: the record's retention items as "
+    "they would be, and whether it would make the record due at once (`destroys`: recording it needs "
+    "`confirm`). Not audited. 404 for a record that does not exist; a future `at` is a 422.",
+)
+def preview_record_event(
+    record_id: RecordIdPath, body: EventPreviewRequest, vault: VaultDep, _caller: RecordsWrite
+) -> EventPreviewOut:
+    return EventPreviewOut.of(vault.retention.preview_event("record", str(record_id), body.event, at=body.at))

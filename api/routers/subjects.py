@@ -25,6 +25,8 @@ from pseudovault.api.deps import MetricsDep, VaultDep
 from pseudovault.api.schemas.common import IdempotencyKeyHeader, idempotency_claim
 from pseudovault.api.schemas.subjects import (
     CategorizeRequest,
+    EventPreviewOut,
+    EventPreviewRequest,
     EventRequest,
     RetentionItems,
     RevealedFields,
@@ -205,4 +207,20 @@ def categorize_subject(
 def record_subject_event(
     subject_id: SubjectIdPath, body: EventRequest, vault: VaultDep, _caller: SubjectsWrite
 ) -> RetentionItems:
-    return RetentionItems.of_views(vault.retention.record_event("subject", str(subject_id), body.event, at=body.at))
+    return RetentionItems.of_views(
+        vault.retention.record_event("subject", str(subject_id), body.event, at=body.at, confirm=body.confirm)
+    )
+
+
+@router.post(
+    "/{subject_id}/events/preview",
+    summary="Preview a retention event of a subject",
+    description="What recording the event would do, changing nothing: the subject's retention items as "
+    "they would be, and each item it would make due at once with what follows (`destroy`, `separate`, "
+    "`restrict`, `review`). `destroys` says whether recording it needs `confirm`. Not audited: nothing "
+    "is read but dates. 404 for a subject that does not exist; a future `at` is a 422.",
+)
+def preview_subject_event(
+    subject_id: SubjectIdPath, body: EventPreviewRequest, vault: VaultDep, _caller: SubjectsWrite
+) -> EventPreviewOut:
+    return EventPreviewOut.of(vault.retention.preview_event("subject", str(subject_id), body.event, at=body.at))

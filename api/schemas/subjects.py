@@ -13,7 +13,7 @@ from pseudovault.vault.retention.views import ItemView
 from pseudovault.vault.store.base import AUDIT_PURPOSE_LENGTH
 from pseudovault.vault.subjects.service import MAX_FIELDS, MAX_VALUE_BYTES
 
-__all__ = ["FIELD_NAME_PATTERN", "FieldName", "FieldValue", "Purpose", "CategoryCode", "MAX_CATEGORIES", "Event", "CategoryFields", "SubjectCreate", "SubjectCreated", "RevealRequest", "RevealedFields", "SubjectUpdate", "SubjectUpdated", "ShredReceipt", "SubjectSummary", "SubjectPage", "CategorizeRequest", "SubjectCategories", "EventRequest", "RetentionItemOut", "RetentionItems"]
+__all__ = ["FIELD_NAME_PATTERN", "FieldName", "FieldValue", "Purpose", "CategoryCode", "MAX_CATEGORIES", "Event", "CategoryFields", "SubjectCreate", "SubjectCreated", "RevealRequest", "RevealedFields", "SubjectUpdate", "SubjectUpdated", "ShredReceipt", "SubjectSummary", "SubjectPage", "CategorizeRequest", "SubjectCategories", "EventRequest", "EventPreviewRequest", "RetentionItemOut", "RetentionItems", "EventEffectOut", "EventPreviewOut"]
 
 
 FIELD_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -163,6 +163,19 @@ class EventRequest(RequestModel):
         "now when absent. Recording an event again replaces its time: the latest occurrence counts.",
         examples=["2026-01-15T10:00:00Z"],
     )
+    confirm: bool = Field(
+        False,
+        description="Record it although it makes data due for destruction at once (a backdated event, "
+        "usually; see the preview). Without it such an event is a 409 `event_destroys_data`, whose body "
+        "lists the items in `due_now`, and nothing is recorded.",
+    )
+
+
+class EventPreviewRequest(RequestModel):
+    event: Event = Field(description="The trigger event to preview.", examples=["withdrawal"])
+    at: PastTimestamp | None = Field(
+        None, description="When it happened (as for recording it); now when absent.", examples=["2024-06-01T00:00:00Z"]
+    )
 
 
 class RetentionItemOut(ResponseModel):
@@ -189,3 +202,31 @@ class RetentionItems(ResponseModel):
     @classmethod
     def of_views(cls, views: list[ItemView]) -> RetentionItems:
         return cls(items=[RetentionItemOut.of(v) for v in views])
+
+
+class EventEffectOut(ResponseModel):
+    """An item the event makes due at once, and what follows for it."""
+
+    item_id: int
+    kind: Literal["subject_category", "record", "separated"]
+    target_id: str
+    category: str
+    action: str
+    due_at: datetime
+    effect: Literal["destroy", "separate", "restrict", "review"] = Field(
+        description="`destroy`: shredded or deleted (by the next sweep; a withdrawal's move to separate storage "
+        "whose own period has already run destroys the data with the event itself); `separate`: moved to "
+        "separate storage; `restrict`: restricted; `review`: put up for review."
+    )
+
+
+class EventPreviewOut(ResponseModel):
+    """What recording the event would do; nothing was changed."""
+
+    target_kind: Literal["subject", "record"]
+    target_id: str
+    event: str
+    at: datetime
+    destroys: bool = Field(description="Whether recording it needs `confirm`: it makes data due for destruction at once.")
+    items: list[RetentionItemOut] = Field(description="The target's retention items as they would be.")
+    due_now: list[EventEffectOut]

@@ -272,7 +272,76 @@ class TestSubjectEvents:
             problem = _assert_problem(client.post(url, json=body, headers=headers), 422)
             assert _pointers(problem) == [pointer], (body, problem)
         assert vault.audit.query(action="retention.event", limit=10) == []
-        assert client.post(url, json={"event": "payment", "at": "1970-01-01T00:00:00Z"}, headers=headers).status_code == 200
+        # 1970 is allowed; its five years have run, so recording it destroys the payment data at once
+        backdated = {"event": "payment", "at": "1970-01-01T00:00:00Z"}
+        assert _assert_problem(client.post(url, json=backdated, headers=headers), 409)["type"].endswith("/event_destroys_data")
+        assert client.post(url, json={**backdated, "confirm": True}, headers=headers).status_code == 200
+
+
+class TestEventPreviews:
+    """Finding 9: a backdated event shows what it destroys, and destroys only when confirmed."""
+
+    def test_anonymous_and_missing_scope(self, client: TestClient, auth: Auth, vault: Vault) -> None:
+        subject_id = _subject(vault, CATEGORIES)
+        record_id = TestRecordEvents()._record(client, auth)
+        for url, allowed, body in (
+            (f"/v1/subjects/{subject_id}/events/preview", "subjects:write", {"event": "withdrawal"}),
+            (f"/v1/records/{record_id}/events/preview", "records:write", {"event": "fraud_confirmed"}),
+        ):
+            _assert_problem(client.post(url, json=body), 401)
+            for scope in ("subjects:write", "subjects:reveal", "admin", "restricted:read", "records:write", "records:read"):
+                if scope != allowed:
+                    _assert_problem(client.post(url, json=body, headers=auth(scope)), 403)
+
+    def test_a_backdated_withdrawal_is_previewed_refused_then_confirmed(
+        self, client: TestClient, auth: Auth, vault: Vault
+    ) -> None:
+        headers = auth("subjects:write")
+        subject_id = _subject(vault, CATEGORIES)
+        before = [i.as_dict() for i in vault.retention.items(subject_id)]
+        body = {"event": "withdrawal", "at": "2024-06-01T00:00:00Z"}
+        response = client.post(f"/v1/subjects/{subject_id}/events/preview", json=body, headers=headers)
+        assert response.status_code == 200, response.text
+        preview = response.json()
+        assert (preview["target_kind"], preview["target_id"], preview["event"], preview["destroys"]) == (
+            "subject", subject_id, "withdrawal", True
+        )
+        assert preview["at"] == "2024-06-01T00:00:00Z"
+        effects = {(e["category"], e["effect"]) for e in preview["due_now"]}
+        # the member data's year after the withdrawal has run; the payment data waits for its payment
+        assert effects == {("member_data", "destroy"), ("payment_supply", "separate")}
+        assert CANARY_PII not in response.text
+        assert [i.as_dict() for i in vault.retention.items(subject_id)] == before
+        assert vault.audit.query(action="retention.event", limit=10) == []
+
+        refused = _assert_problem(client.post(f"/v1/subjects/{subject_id}/events", json=body, headers=headers), 409)
+        assert refused["type"].endswith("/event_destroys_data")
+        assert {(e["category"], e["effect"]) for e in refused["due_now"]} == effects
+        assert vault.subjects.read(subject_id) == FIELDS and vault.audit.query(action="retention.event", limit=10) == []
+        bad = {**body, "confirm": "yes"}
+        assert _pointers(_assert_problem(client.post(f"/v1/subjects/{subject_id}/events", json=bad, headers=headers), 422)) == ["#/confirm"]
+
+        items = _items(client.post(f"/v1/subjects/{subject_id}/events", json={**body, "confirm": True}, headers=headers))
+        assert items[("subject_category", "member_data")]["outcome"] == "expired"
+        assert [v.category for v in vault.separate.list(subject_id)] == ["payment_supply"]
+        entry = _last_audit(vault, "retention.event")
+        assert entry.detail == {"target_kind": "subject", "event": "withdrawal", "due_now": 2, "destroys": 1}
+
+    def test_a_record_event_preview_and_its_404_and_422(self, client: TestClient, auth: Auth, vault: Vault) -> None:
+        headers = auth("records:write")
+        record_id = TestRecordEvents()._record(client, auth)
+        url = f"/v1/records/{record_id}/events/preview"
+        preview = client.post(url, json={"event": "fraud_confirmed", "at": "2022-01-01T00:00:00Z"}, headers=headers).json()
+        assert preview["destroys"] is True and [e["target_id"] for e in preview["due_now"]] == [record_id]
+        later = client.post(url, json={"event": "fraud_confirmed"}, headers=headers).json()
+        assert later["destroys"] is False and later["due_now"] == [] and later["items"][0]["due_at"] == "2029-01-01T00:00:00Z"  # its own expiry caps it
+        assert vault.records.get(record_id) is not None
+        _assert_problem(client.post(f"/v1/records/{uuid.uuid4()}/events/preview", json={"event": "fraud_confirmed"},
+                                    headers=headers), 404)
+        for body in ({}, {"event": "banned"}, {"event": "fraud_confirmed", "at": "2026-02-01T00:00:00Z"},
+                     {"event": "fraud_confirmed", "confirm": True}):
+            _assert_problem(client.post(url, json=body, headers=headers), 422)
+        assert vault.audit.query(action="retention.event", limit=10) == []
 
 
 class TestRecordEvents:

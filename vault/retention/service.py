@@ -70,7 +70,16 @@ from pseudovault.vault.retention.policies import PolicySet
 from pseudovault.vault.retention.reports import due_report, status_counts
 from pseudovault.vault.retention.separate import SeparateStorage
 from pseudovault.vault.retention.sweeper import Sweeper
-from pseudovault.vault.retention.views import ItemChange, ItemView, PoliciesChangedError, PolicyDiff, item_view
+from pseudovault.vault.retention.views import (
+    DestructiveEventError,
+    EventEffect,
+    EventPreview,
+    ItemChange,
+    ItemView,
+    PoliciesChangedError,
+    PolicyDiff,
+    item_view,
+)
 from pseudovault.vault.store.data_models import (
     RetentionEvent,
     RetentionItem,
@@ -119,6 +128,12 @@ def _has_item(record_id: ColumnElement[str], category: ColumnElement[str]) -> Co
     return exists().where(
         RetentionItem.kind == "record", RetentionItem.target_id == record_id, RetentionItem.category == category
     )
+
+
+class _Discard(Exception):  # noqa: N818  (not an error: it carries a preview out of a rolled-back transaction)
+    def __init__(self, preview: EventPreview) -> None:
+        super().__init__("preview")
+        self.preview = preview
 
 
 class RetentionService:
@@ -317,44 +332,120 @@ class RetentionService:
     # --- events ---------------------------------------------------------------------------------------
 
     def record_event(
-        self, target_kind: str, target_id: str, event: str, *, at: datetime | None = None
+        self, target_kind: str, target_id: str, event: str, *, at: datetime | None = None, confirm: bool = False
     ) -> list[ItemView]:
         """Record that ``event`` happened to a subject or a record (at ``at``, default now; not in
         the future, not before 1970) and recompute the due dates that run from it. A subject's ``withdrawal`` moves
         the categories kept under another law to separate storage at once (unless the subject is
         held: the next sweep after the release does it). Scope ``subjects:write`` for subjects,
-        ``records:write`` for records. Returns the target's items."""
+        ``records:write`` for records. Returns the target's items.
+
+        An event that makes data due for destruction at once (a backdated withdrawal, payment or
+        confirmation, say) is refused with :class:`DestructiveEventError`, which carries the
+        preview, and nothing is recorded, unless ``confirm``; :meth:`preview_event` shows the same
+        without changing anything."""
+        self._event(target_kind, target_id, event, at, record=True, confirm=confirm)
+        return self.items(target_id)
+
+    def preview_event(
+        self, target_kind: str, target_id: str, event: str, *, at: datetime | None = None
+    ) -> EventPreview:
+        """What :meth:`record_event` would do, changing nothing: the target's items as they would
+        be, and each item the event would make due at once with what follows (``destroy``,
+        ``separate``, ``restrict``, ``review``). Same scopes as :meth:`record_event`."""
+        return self._event(target_kind, target_id, event, at, record=False, confirm=False)
+
+    def _event(
+        self, target_kind: str, target_id: str, event: str, at: datetime | None, *, record: bool, confirm: bool
+    ) -> EventPreview:
         if target_kind not in ("subject", "record"):
             raise InvalidInputError("target_kind", "must be subject or record")
         target_id = validate_subject_id(target_id) if target_kind == "subject" else validate_record_id(target_id)
         if event not in TRIGGERS:
             raise InvalidInputError("event", f"must be one of: {', '.join(TRIGGERS)}")
+        if not isinstance(confirm, bool):
+            raise InvalidInputError("confirm", "must be true or false")
         now = self._clock.now()
         at = now if at is None else past_timestamp(at, "at", now)
-        with session_scope(self._engine, write=True) as session:
-            self.ensure_applied(session)
-            repository = subjects_repository if target_kind == "subject" else records_repository
-            if not repository.exists(session, target_id):
-                raise NotFoundError(target_kind, target_id)
-            row = session.get(RetentionEvent, (target_kind, target_id, event))
-            if row is None:
-                session.add(RetentionEvent(target_kind=target_kind, target_id=target_id, event=event, at=at))
-            else:
-                row.at = at
-            session.flush()
-            if target_kind == "subject":
-                self._refresh_subjects(session, [target_id], self._policies, now)
-                linked = records_repository.ids_of_subject(session, target_id)
-                self._refresh_records(session, linked, self._policies, now)
-            else:
-                self._refresh_records(session, [target_id], self._policies, now)
-            self._audit.append(
-                "retention.event", targets=[target_id], detail={"target_kind": target_kind, "event": event},
-                session=session,
-            )
+        try:
+            with session_scope(self._engine, write=True) as session:
+                self.ensure_applied(session)
+                repository = subjects_repository if target_kind == "subject" else records_repository
+                if not repository.exists(session, target_id):
+                    raise NotFoundError(target_kind, target_id)
+                subjects = [target_id] if target_kind == "subject" else []
+                records = records_repository.ids_of_subject(session, target_id) if subjects else [target_id]
+                due_before = {row.id for row in session.scalars(self._due_now_items(subjects, records, now))}
+                row = session.get(RetentionEvent, (target_kind, target_id, event))
+                if row is None:
+                    session.add(RetentionEvent(target_kind=target_kind, target_id=target_id, event=event, at=at))
+                else:
+                    row.at = at
+                session.flush()
+                if subjects:
+                    self._refresh_subjects(session, subjects, self._policies, now)
+                self._refresh_records(session, records, self._policies, now)
+                session.flush()
+                preview = EventPreview(
+                    target_kind=target_kind,
+                    target_id=target_id,
+                    event=event,
+                    at=at,
+                    items=tuple(item_view(r) for r in session.scalars(self._items_of(target_id))),
+                    due_now=tuple(
+                        self._effect(session, r, now)
+                        for r in session.scalars(self._due_now_items(subjects, records, now))
+                        if r.id not in due_before
+                    ),
+                )
+                if not record:
+                    raise _Discard(preview)
+                if preview.destroys and not confirm:
+                    raise DestructiveEventError(preview)
+                detail: dict[str, Any] = {"target_kind": target_kind, "event": event}
+                if preview.due_now:  # what it made due at once, and how much of it is destroyed
+                    detail["due_now"] = len(preview.due_now)
+                    detail["destroys"] = sum(1 for e in preview.due_now if e.effect == "destroy")
+                self._audit.append("retention.event", targets=[target_id], detail=detail, session=session)
+        except _Discard as discarded:  # the preview: rolled back, nothing changed
+            return discarded.preview
         if target_kind == "subject" and event == "withdrawal":
             self.sweeper.sweep(target_id=target_id, actions=("separate",))
-        return self.items(target_id)
+        return preview
+
+    @staticmethod
+    def _due_now_items(subject_ids: Sequence[str], record_ids: Sequence[str], now: datetime) -> Any:
+        """The pending items of these subjects (with their separated data) and records due by ``now``."""
+        separated = select(SeparatedItem.id).where(one_of(SeparatedItem.origin_id, list(subject_ids)))
+        return (
+            select(RetentionItem)
+            .where(
+                RetentionItem.state == "pending",
+                RetentionItem.due_at <= now,
+                or_(
+                    and_(RetentionItem.kind == "subject_category", one_of(RetentionItem.target_id, list(subject_ids))),
+                    and_(RetentionItem.kind == "separated", RetentionItem.target_id.in_(separated)),
+                    and_(RetentionItem.kind == "record", one_of(RetentionItem.target_id, list(record_ids))),
+                )
+            )
+            .order_by(RetentionItem.id)
+        )
+
+    def _effect(self, session: Session, item: RetentionItem, now: datetime) -> EventEffect:
+        """What follows for an item due now (the sweeper's rules: a move to separate storage whose
+        own period has already run destroys the data instead)."""
+        assert item.due_at is not None
+        effect = "review" if item.action == "review" else "restrict" if item.action == "restrict" else "destroy"
+        if item.action == "separate":
+            policy = self._policies[item.category]  # the item was planned under it
+            events = self.trigger_events(session, "subject", [item.target_id]).get(item.target_id, {})
+            trigger = events.get(policy.trigger) or item.trigger_at or now
+            final = self._policies.due(policy, trigger) if policy.enabled else None
+            effect = "destroy" if final is not None and final <= now else "separate"
+        return EventEffect(
+            item_id=item.id, kind=item.kind, target_id=item.target_id, category=item.category, action=item.action,
+            due_at=item.due_at, effect=effect,
+        )
 
     # --- items ------------------------------------------------------------------------------------------
 
@@ -362,16 +453,24 @@ class RetentionService:
         """The retention items of a subject (and its separated data) or a record."""
         target_id = validate_subject_id(target_id, "target_id")
         with session_scope(self._engine) as session:
-            separated = select(SeparatedItem.id).where(SeparatedItem.origin_id == target_id)
-            stmt = select(RetentionItem).where(
+            stmt = self._items_of(target_id)
+            if not include_done:
+                stmt = stmt.where(RetentionItem.state != "done")
+            return [item_view(r) for r in session.scalars(stmt)]
+
+    @staticmethod
+    def _items_of(target_id: str) -> Any:
+        separated = select(SeparatedItem.id).where(SeparatedItem.origin_id == target_id)
+        return (
+            select(RetentionItem)
+            .where(
                 or_(
                     RetentionItem.target_id == target_id,
                     and_(RetentionItem.kind == "separated", RetentionItem.target_id.in_(separated)),
                 )
             )
-            if not include_done:
-                stmt = stmt.where(RetentionItem.state != "done")
-            return [item_view(r) for r in session.scalars(stmt.order_by(RetentionItem.id))]
+            .order_by(RetentionItem.id)
+        )
 
     def get_item(self, item_id: int) -> ItemView:
         with session_scope(self._engine) as session:

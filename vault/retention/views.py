@@ -14,7 +14,16 @@ from pseudovault.vault.store.data_models import (
 )
 from pseudovault.vault.views import View
 
-__all__ = ["ItemChange", "ItemView", "PoliciesChangedError", "PolicyDiff", "item_view"]
+__all__ = [
+    "DestructiveEventError",
+    "EventEffect",
+    "EventPreview",
+    "ItemChange",
+    "ItemView",
+    "PoliciesChangedError",
+    "PolicyDiff",
+    "item_view",
+]
 
 
 class PoliciesChangedError(ConflictError):
@@ -102,3 +111,58 @@ class PolicyDiff(View):
 
     def extra(self) -> Mapping[str, Any]:
         return {"summary": self.summary()}
+
+
+#: what an item due at once leads to: ``destroy`` (shredded, deleted, or moved to separate storage
+#: already past its own expiry), ``separate``, ``restrict`` or ``review``
+EFFECTS = ("destroy", "separate", "restrict", "review")
+
+
+@dataclass(frozen=True)
+class EventEffect(View):
+    """An item that an event makes due at once, and what follows: a withdrawal's move to separate
+    storage happens with the event itself; everything else with the next sweep."""
+
+    item_id: int
+    kind: str
+    target_id: str
+    category: str
+    action: str
+    due_at: datetime
+    effect: str  # one of EFFECTS
+
+
+@dataclass(frozen=True)
+class EventPreview(View):
+    """What recording an event would do (nothing was changed): the target's items as they would
+    be, and the items it would make due at once."""
+
+    target_kind: str
+    target_id: str
+    event: str
+    at: datetime
+    items: tuple[ItemView, ...]
+    due_now: tuple[EventEffect, ...]
+
+    @property
+    def destroys(self) -> bool:
+        return any(e.effect == "destroy" for e in self.due_now)
+
+    def extra(self) -> Mapping[str, Any]:
+        return {"destroys": self.destroys}
+
+
+class DestructiveEventError(ConflictError):
+    """The event (usually backdated) would make data due for destruction at once; it was not
+    recorded. Preview it (``dry_run``), then record it with ``confirm``."""
+
+    code = "event_destroys_data"
+
+    def __init__(self, preview: EventPreview) -> None:
+        destroyed = [e for e in preview.due_now if e.effect == "destroy"]
+        categories = sorted({e.category for e in destroyed})
+        super().__init__(
+            f"recording {preview.event} at {preview.at.isoformat()} would make {len(destroyed)} item(s) due for "
+            f"destruction at once ({', '.join(categories)}); nothing was recorded: preview it, then confirm"
+        )
+        self.preview = preview

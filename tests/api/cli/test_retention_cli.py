@@ -58,7 +58,17 @@ def test_categories_events_report_and_sweep(cli: Cli) -> None:
     paid = cli.last_word("subjects", "add", "--field", "order_ref=o-1", "--category", "payment")
     member = cli.last_word("subjects", "add", "--field", "name=Kim", "--field", f"email={CANARY_PII}",
                            "--category", "member")
-    items = cli.json("subjects", "event", paid, "--event", "payment", "--at", LONG_AGO)["items"]
+    # a payment of 2019: its five years have run, so recording it destroys the data at once
+    refused = cli("subjects", "event", paid, "--event", "payment", "--at", LONG_AGO)
+    assert refused.exit_code == ExitCode.INVALID, refused.stderr
+    assert "--yes" in refused.stderr and "payment_supply" in refused.stderr and "destroy" in refused.stderr
+    preview = cli.json("subjects", "event", paid, "--event", "payment", "--at", LONG_AGO, "--dry-run")
+    assert preview["destroys"] is True and [(e["category"], e["effect"]) for e in preview["due_now"]] == [
+        ("payment_supply", "destroy")]
+    assert "It destroys data at once." in cli.ok("subjects", "event", paid, "--event", "payment", "--at", LONG_AGO,
+                                                 "--dry-run").stdout
+    assert cli.json("retention", "items", paid)[0]["due_at"] is None  # nothing was recorded
+    items = cli.json("subjects", "event", paid, "--event", "payment", "--at", LONG_AGO, "--yes")["items"]
     assert [(i["category"], i["due_at"]) for i in items] == [("payment_supply", "2024-03-01T15:00:00+00:00")]
     assert cli.json("subjects", "categorize", member, "--category", "access_log:email")["categories"] == {
         "access_log": ["email"], "member_data": ["*"]}

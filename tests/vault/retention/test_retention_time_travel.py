@@ -26,6 +26,7 @@ from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.errors import NotFoundError
 from pseudovault.vault.retention.policies import PolicySet
+from pseudovault.vault.retention.views import DestructiveEventError, EventPreview
 from pseudovault.vault.vault import Vault
 
 if TYPE_CHECKING:
@@ -303,3 +304,67 @@ def test_an_operator_elsewhere_counts_days_in_its_own_zone(store_urls: StoreUrls
         assert request.due_at == datetime(2026, 1, 26, tzinfo=UTC)  # received 15 January, 10:00 UTC
         logged = vault.retention.create_subject({"ip": "198.51.100.9"}, ["access_log"])
         assert _due_of(vault, logged, "access_log") == datetime(2026, 4, 16, tzinfo=UTC)
+
+
+def _state(vault: Vault, *targets: str) -> tuple[object, ...]:
+    return (
+        tuple(tuple(vault.retention.items(t)) for t in targets),
+        tuple(subject_exists(vault, t) or record_exists(vault, t) for t in targets),
+        len(vault.audit.query(action="retention.event", limit=1000)),
+    )
+
+
+def test_a_backdated_event_shows_what_it_destroys_and_needs_a_confirmation(vault: Vault, clock: FrozenClock) -> None:
+    """Finding 9: a withdrawal recorded two years late destroyed the member's data at once, with
+    no preview and no confirmation."""
+    subject_id = vault.retention.create_subject({"name": "Kim", "email": CANARY_PII, "order_ref": "o-9"},
+                                                {"member": None, "payment_supply": ["order_ref"]})
+    vault.retention.record_event("subject", subject_id, "payment", at=T0)
+    ban = vault.records.create([("email", "late@example.com")], category="bad_usage_rejoin", reason_code="bad_usage",
+                               subject_id=subject_id)
+    clock.set(T0 + timedelta(days=800))
+    before = _state(vault, subject_id, ban)
+
+    preview = vault.retention.preview_event("subject", subject_id, "withdrawal", at=T0 + timedelta(days=10))
+    effects = {(e.category, e.effect) for e in preview.due_now}
+    # member data's year after the withdrawal has run: its move to separate storage destroys it; the
+    # ban's year too; the payment record (5 years from the payment) is only moved
+    assert effects == {("member_data", "destroy"), ("bad_usage_rejoin", "destroy"), ("payment_supply", "separate")}
+    assert preview.destroys and preview.as_dict()["destroys"] is True
+    assert CANARY_PII not in str(preview.as_dict())
+    assert _state(vault, subject_id, ban) == before  # a preview changes nothing
+
+    with pytest.raises(DestructiveEventError) as refused:
+        vault.retention.record_event("subject", subject_id, "withdrawal", at=T0 + timedelta(days=10))
+    def what(p: EventPreview) -> set[tuple[str, str, str, str]]:  # a rolled-back item's id may not come again
+        return {(e.kind, e.target_id, e.category, e.effect) for e in p.due_now}
+
+    assert what(refused.value.preview) == what(preview)
+    assert _state(vault, subject_id, ban) == before  # refused: nothing recorded
+
+    # an event that destroys nothing at once needs no confirmation
+    assert not vault.retention.preview_event("subject", subject_id, "last_activity").destroys
+    vault.retention.record_event("subject", subject_id, "last_activity")
+
+    vault.retention.record_event("subject", subject_id, "withdrawal", at=T0 + timedelta(days=10), confirm=True)
+    (entry,) = vault.audit.query(action="retention.event", limit=1000)[-1:]
+    assert entry.detail["event"] == "withdrawal" and entry.detail["destroys"] == 2
+    vault.retention.sweeper.sweep()
+    assert not record_exists(vault, ban)
+    assert not subject_exists(vault, subject_id)  # its member data destroyed, its payment record moved out
+    assert [s["category"] for s in separated_of(vault, subject_id)] == ["payment_supply"]
+
+
+def test_a_backdated_record_event_is_refused_unless_confirmed(vault: Vault, clock: FrozenClock) -> None:
+    record_id = _record(vault, "unauthorized_registration", "unauthorized_use")
+    clock.set(T0 + timedelta(days=30))
+    at = T0 - timedelta(days=200)  # confirmed before the record was made: its 6 months have run
+    (effect,) = vault.retention.preview_event("record", record_id, "fraud_confirmed", at=at).due_now
+    assert (effect.target_id, effect.effect) == (record_id, "destroy")
+    with pytest.raises(DestructiveEventError):
+        vault.retention.record_event("record", record_id, "fraud_confirmed", at=at)
+    vault.retention.sweeper.sweep()
+    assert record_exists(vault, record_id)
+    vault.retention.record_event("record", record_id, "fraud_confirmed", at=at, confirm=True)
+    vault.retention.sweeper.sweep()
+    assert not record_exists(vault, record_id)
