@@ -65,9 +65,10 @@ class Settings(BaseSettings):
     kdf_memory_kib: int = Field(default=65_536, ge=8, le=4_194_304)
     kdf_parallelism: int = Field(default=4, ge=1, le=64)
     # Audit log: a signed checkpoint every N entries; entries older than the retention are pruned
-    # by 'pseudovault audit prune' (the operator-access-log period: 2 years).
+    # by 'pseudovault audit prune' (the operator-access-log period: 2 years; never under 1 year,
+    # vault.audit.log.MIN_RETENTION_DAYS).
     audit_checkpoint_every: int = Field(default=100, ge=1, le=1_000_000)
-    audit_retention_days: int = Field(default=730, ge=1, le=36_500)
+    audit_retention_days: int = Field(default=730, ge=365, le=36_500)
     # Each checkpoint's signed head is also appended to a file outside the data store
     # (vault.audit.external): a path, or "off" (default: beside the keyring, or in home for an HSM
     # or KMS). 'audit verify' fails on a head signed longer ago than the max age (the server signs

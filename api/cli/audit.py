@@ -102,7 +102,7 @@ def audit_checkpoint(as_json: JsonOpt = False) -> None:
 def audit_prune(
     older_than_days: Annotated[
         int | None,
-        typer.Option(min=1, help="Retention in days (default: PSEUDOVAULT_AUDIT_RETENTION_DAYS, 730)."),
+        typer.Option(min=365, help="Retention in days, at least 365 (default: PSEUDOVAULT_AUDIT_RETENTION_DAYS, 730)."),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:

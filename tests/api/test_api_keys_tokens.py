@@ -195,6 +195,11 @@ def test_cli_audit_list_checkpoint_verify_prune(home: dict[str, str]) -> None:
     assert "intact" in _cli(home, "audit", "verify").stdout
     pruned = json.loads(_cli(home, "audit", "prune", "--json").stdout)
     assert pruned == {"deleted": 0, "before": pruned["before"], "retention_days": 730}
+    # never under a year (Standards for Safety Measures, Art. 8), by option or by setting
+    assert _cli(home, "audit", "prune", "--older-than-days", "30").exit_code == 2
+    assert json.loads(_cli(home, "audit", "prune", "--older-than-days", "365", "--json").stdout)["retention_days"] == 365
+    refused = _cli({**home, "PSEUDOVAULT_AUDIT_RETENTION_DAYS": "1"}, "audit", "prune")
+    assert refused.exit_code == 4 and "PSEUDOVAULT_AUDIT_RETENTION_DAYS" in refused.stderr
 
     from sqlalchemy import create_engine
 

@@ -17,7 +17,7 @@ from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.audit.chain import chain_hash, checkpoint_message, row_fields
 from pseudovault.vault.audit.external import CheckpointFile
 from pseudovault.vault.clock import FrozenClock
-from pseudovault.vault.errors import ConflictError
+from pseudovault.vault.errors import ConflictError, InvalidInputError
 from pseudovault.vault.store.data_models import AuditCheckpoint, AuditEntry, AuditHead
 from pseudovault.vault.store.key_models import LedgerReplay, SigningKeyRow
 from pseudovault.vault.vault import AuditConfig, Vault
@@ -31,10 +31,14 @@ def vault(store_urls: Any, provider: FakeKmsProvider, clock: FrozenClock) -> Ite
         yield v
 
 
+#: with a clock, entries are this far apart: prune never touches entries younger than a year
+STEP = timedelta(days=200)
+
+
 def _fill(vault: Vault, count: int, clock: FrozenClock | None = None) -> None:
     for i in range(count):
         if clock is not None:
-            clock.advance(timedelta(days=1))
+            clock.advance(STEP)
         vault.audit.append("test.event", targets=[f"t{i}"], detail={"n": i})
 
 
@@ -291,8 +295,8 @@ def test_checkpoints_survive_a_root_key_rotation_and_rewrap(vault: Vault, provid
 
 
 def test_prune_keeps_the_log_verifiable_and_anchors_at_a_checkpoint(vault: Vault, clock: FrozenClock) -> None:
-    _fill(vault, 23, clock)  # one entry a day; checkpoints at 5, 10, 15, 20
-    cutoff = clock.now() - timedelta(days=11)  # entries 1..12 are older
+    _fill(vault, 23, clock)  # one entry a STEP; checkpoints at 5, 10, 15, 20
+    cutoff = clock.now() - 11 * STEP  # entries 1..12 are older
     assert vault.audit.prune(cutoff, batch_size=3) == 10  # up to the newest checkpoint before the cutoff
     report = vault.audit.verify()
     assert report.ok and report.entries == 13 and report.checkpoints == 3
@@ -302,7 +306,7 @@ def test_prune_keeps_the_log_verifiable_and_anchors_at_a_checkpoint(vault: Vault
         # the checkpoint before the anchor stays (the anchor's signature names it), older ones go
         assert list(s.scalars(select(AuditCheckpoint.seq).order_by(AuditCheckpoint.seq))) == [5, 10, 15, 20]
     assert vault.audit.prune(cutoff) == 0
-    assert vault.audit.prune(clock.now() - timedelta(days=2)) == 10
+    assert vault.audit.prune(clock.now() - 2 * STEP) == 10
     with _session(vault) as s:
         assert list(s.scalars(select(AuditCheckpoint.seq).order_by(AuditCheckpoint.seq))) == [15, 20]
     assert vault.audit.verify().ok
@@ -329,7 +333,7 @@ def test_prune_refuses_to_destroy_evidence_of_tampering(vault: Vault, clock: Fro
         _recompute(s, 2)
         s.commit()
     with pytest.raises(ConflictError, match="does not match its checkpoint"):
-        vault.audit.prune(clock.now())
+        vault.audit.prune(clock.now() - 2 * STEP)
     assert len(_entries(vault)) == 12
 
 
@@ -397,7 +401,7 @@ def test_emptying_the_audit_tables_is_detected(vault: Vault) -> None:
 
 def test_a_real_prune_and_a_periodic_signature_keep_the_log_verifiable(vault: Vault, clock: FrozenClock) -> None:
     _fill(vault, 12, clock)
-    assert vault.audit.prune(clock.now() - timedelta(days=4)) > 0
+    assert vault.audit.prune(clock.now() - 4 * STEP) > 0
     assert vault.audit.verify().ok
     assert vault.audit.sign_head() == vault.audit.head()[0]
     _fill(vault, 1)
@@ -509,3 +513,14 @@ def test_a_file_that_cannot_be_written_never_fails_the_action(
     assert any("could not be written to the checkpoint file" in r.getMessage() for r in caplog.records)
     path.rmdir()
     assert filed.audit.verify().ok
+
+
+def test_nothing_younger_than_a_year_is_ever_pruned(vault: Vault, clock: FrozenClock) -> None:
+    """Finding 7: the audit log's retention could be set to one day (the Standards for Safety
+    Measures, Art. 8, require at least a year)."""
+    _fill(vault, 4, clock)
+    for before in (clock.now(), clock.now() - timedelta(days=364, hours=23)):
+        with pytest.raises(InvalidInputError, match="at least 365 days"):
+            vault.audit.prune(before)
+    assert len(_entries(vault)) == 4
+    assert vault.audit.prune(clock.now() - timedelta(days=365)) >= 0

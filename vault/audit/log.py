@@ -107,13 +107,26 @@ from pseudovault.vault.store.base import AUDIT_PURPOSE_LENGTH
 from pseudovault.vault.store.data_models import AuditCheckpoint, AuditEntry, AuditHead
 from pseudovault.vault.store.db import session_scope
 
-__all__ = ["DEFAULT_CHECKPOINT_EVERY", "AuditLog", "AuditMark", "CheckpointSigner", "validate_purpose"]
+__all__ = [
+    "DEFAULT_CHECKPOINT_EVERY",
+    "MIN_RETENTION_DAYS",
+    "AuditLog",
+    "AuditMark",
+    "CheckpointSigner",
+    "validate_purpose",
+]
 
 
 log = logging.getLogger(__name__)
 
 
 DEFAULT_CHECKPOINT_EVERY = 100
+
+#: no entry younger than this is ever pruned: the Standards for Safety Measures of Personal
+#: Information (Art. 8(1)) keep access records of the personal information processing system at
+#: least 1 year (2 years for a controller of 50,000 or more subjects, or of sensitive or unique
+#: identifying information; the default retention, 730 days, covers both)
+MIN_RETENTION_DAYS = 365
 
 
 _ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -666,12 +679,17 @@ class AuditLog:
 
     def prune(self, before: datetime, *, batch_size: int = 1000) -> int:
         """Delete entries older than ``before`` from the oldest on; the anchor moves past them so
-        the remaining chain still verifies. Returns how many entries were deleted.
+        the remaining chain still verifies. Returns how many entries were deleted. ``before``
+        may not be later than :data:`MIN_RETENTION_DAYS` ago (InvalidInputError).
 
         With a signer the anchor moves from checkpoint to checkpoint (see the module docstring);
         ConflictError if the chain no longer matches the checkpoint it would move to."""
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError("batch_size must be a positive integer")
+        if before > self._clock.now() - timedelta(days=MIN_RETENTION_DAYS):
+            raise InvalidInputError(
+                "before", f"audit entries are kept at least {MIN_RETENTION_DAYS} days: nothing younger is pruned"
+            )
         if self._signer is None:
             return self._prune_unsigned(before, batch_size)
         deleted = 0
