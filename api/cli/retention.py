@@ -259,13 +259,17 @@ def retention_report(
 
         def render() -> None:
             out.print(f"Due by {data['until']}: {data['total']} item(s), {data['held']} held")
-            table = Table("category", "action", "items", "overdue", "held", "first due", "last due")
+            table = Table("category", "action", "items", "overdue", "held", "by ceiling", "first due", "last due")
             for g in data["categories"]:
                 table.add_row(g["category"], g["action"], str(g["items"]), str(g["overdue"]), str(g["held"]),
-                              g["first_due"], g["last_due"])
+                              str(g["by_ceiling"]), g["first_due"], g["last_due"])
             out.print(table)
             for category, count in data["reviews_waiting"].items():
                 out.print(f"reviews waiting: {category}: {count}")
+            for g in data["awaiting_event"]:
+                ceiling = f"goes {g['ceiling']} after collection" if g["ceiling"] else "no ceiling: may wait for ever"
+                out.print(f"awaiting {g['trigger']}: {g['category']}: {g['items']} item(s), oldest collected "
+                          f"{g['oldest_days']} day(s) ago; {ceiling}")
 
         emit(data, as_json, render)
 

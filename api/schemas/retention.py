@@ -10,7 +10,7 @@ from pydantic import Field
 from pseudovault.api.schemas.common import ReasonCode, RequestModel, ResponseModel
 from pseudovault.vault.retention.sweeper import MAX_BATCH_SIZE
 
-__all__ = ["MAX_POLICY_TEXT", "PolicyOut", "PolicySetOut", "PolicyDiffRequest", "ApplyRequest", "ItemChangeOut", "ChangeCounts", "PolicyDiffOut", "ReportGroup", "ReportOut", "SweepRequest", "SweepOut", "ReviewRequest"]
+__all__ = ["MAX_POLICY_TEXT", "PolicyOut", "PolicySetOut", "PolicyDiffRequest", "ApplyRequest", "ItemChangeOut", "ChangeCounts", "PolicyDiffOut", "ReportGroup", "AwaitingGroup", "ReportOut", "SweepRequest", "SweepOut", "ReviewRequest"]
 
 
 #: the largest policy file accepted in a diff request (the shipped presets are about 10 KiB)
@@ -38,6 +38,12 @@ class PolicyOut(ResponseModel):
     optional: bool
     repealed: str | None = Field(description="The date the law behind it was repealed, for a kept-for-reference preset.")
     note: str | None
+    ceiling: str | None = Field(
+        None,
+        description="How long data may wait for its starting event: when it never comes, the period runs from "
+        "collection for this long instead (absent: it may wait for ever, and the report shows it waiting).",
+        examples=["7y"],
+    )
 
 
 class PolicySetOut(ResponseModel):
@@ -101,9 +107,20 @@ class ReportGroup(ResponseModel):
     items: int
     overdue: int
     held: int = Field(description="Items under a legal hold: they stay until it is released.")
+    by_ceiling: int = Field(description="Items due because their starting event never came (the policy's ceiling).")
     first_due: str
     last_due: str
     basis: str | None
+
+
+class AwaitingGroup(ResponseModel):
+    category: str
+    trigger: str = Field(description="The event the period waits for.", examples=["payment"])
+    items: int = Field(description="Items waiting for it (no due date, or only their ceiling or expiry).")
+    under_ceiling: int = Field(description="Of those, how many will go at the policy's ceiling if it never comes.")
+    oldest: datetime | None = Field(description="When the data of the oldest of them was collected.")
+    oldest_days: int | None = Field(description="How many days ago that was.")
+    ceiling: str | None = Field(description="The policy's ceiling (null: they may wait for ever).")
 
 
 class ReportOut(ResponseModel):
@@ -114,6 +131,10 @@ class ReportOut(ResponseModel):
     held: int
     categories: list[ReportGroup]
     reviews_waiting: dict[str, int] = Field(description="Per category: items whose review fell due and waits for a decision.")
+    awaiting_event: list[AwaitingGroup] = Field(
+        description="Per category: data whose period waits for its starting event (a payment, a contract's end, "
+        "a withdrawal), so that nothing is kept unnoticed for want of an event."
+    )
 
 
 class SweepRequest(RequestModel):

@@ -114,6 +114,21 @@ class TestPolicies:
         assert applied.json()["to_fingerprint"] == shipped_presets().fingerprint
 
 
+class TestAwaitingEvent:
+    def test_data_waiting_for_its_event_is_in_the_report(
+        self, client: TestClient, vault: Vault, auth: Auth, clock: FrozenClock
+    ) -> None:
+        vault.retention.create_subject({"order_ref": "o-1"}, ["payment_supply"])
+        clock.advance(timedelta(days=45))
+        report = client.get("/v1/retention/report", params={"days": 30}, headers=auth("admin")).json()
+        assert report["total"] == 0 and report["awaiting_event"] == [
+            {"category": "payment_supply", "trigger": "payment", "items": 1, "under_ceiling": 0,
+             "oldest": "2026-01-01T00:00:00Z", "oldest_days": 45, "ceiling": None}
+        ]
+        policies = client.get("/v1/retention/policies", headers=auth("admin")).json()["policies"]
+        assert {p["category"]: p["ceiling"] for p in policies}["payment_supply"] is None
+
+
 class TestSweep:
     def test_nothing_a_day_early_everything_on_the_day(
         self, client: TestClient, vault: Vault, auth: Auth, clock: FrozenClock

@@ -18,7 +18,7 @@ from pseudovault.vault.store.data_models import (
     RetentionItem,
 )
 
-__all__ = ["DECIDED", "Plan", "change_kind", "record_plan", "separated_plan", "subject_plan"]
+__all__ = ["CEILING", "DECIDED", "Plan", "change_kind", "record_plan", "separated_plan", "subject_plan"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,10 @@ class Plan:
 #: the stage of an item a reviewer decided to destroy: due now, kept as it is by recomputation
 DECIDED = "review_decided"
 
+#: the stage of an item whose starting event has not come: due at its policy's ceiling after
+#: collection (``trigger_at`` is the collection time); the event, when it comes, replaces it
+CEILING = "ceiling"
+
 
 def subject_plan(policies: PolicySet, policy: Policy, events: Mapping[str, datetime], item: RetentionItem | None) -> Plan:
     if item is not None and item.stage == DECIDED:
@@ -43,6 +47,10 @@ def subject_plan(policies: PolicySet, policy: Policy, events: Mapping[str, datet
     if policy.enabled and policy.on_withdrawal == "separate" and withdrawal is not None:
         return Plan("withdrawal", withdrawal, withdrawal, "separate")
     trigger = events.get(policy.trigger)
+    if trigger is None and policy.enabled and policy.ceiling is not None and "collected" in events:
+        # waiting for its event: no longer than the ceiling from collection
+        collected = events["collected"]
+        return Plan(CEILING, collected, policies.due(policy, collected, policy.ceiling), policy.action)
     due = policies.due(policy, trigger) if policy.enabled and trigger is not None else None
     return Plan("period", trigger, due, policy.action)
 
@@ -66,8 +74,13 @@ def record_plan(
     if trigger is None and policy.trigger in FROM_CREATION:
         trigger = record.created_at
     if trigger is None:
-        # waiting for its starting event (a withdrawal): no date but an expiry the caller set
+        # waiting for its starting event (a withdrawal): no date but an expiry the caller set, or
+        # the policy's ceiling from the record's creation
         due_waiting = record.expires_at if policy.enabled and policy.action != "review" else None
+        if policy.enabled and policy.ceiling is not None:
+            ceiling = policies.due(policy, record.created_at, policy.ceiling)
+            if due_waiting is None or ceiling < due_waiting:
+                return Plan(CEILING, record.created_at, ceiling, policy.action)
         return Plan("period", None, due_waiting, policy.action)
     if not policy.enabled:
         return Plan("period", trigger, None, policy.action)

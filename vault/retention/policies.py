@@ -56,7 +56,7 @@ from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.ids import CODE as _CODE
 from pseudovault.vault.retention.categories import CategoryCatalogue
 from pseudovault.vault.retention.periods import Period, due_at, parse_period
-from pseudovault.vault.views import HIDDEN, View
+from pseudovault.vault.views import HIDDEN, OMIT_IF_NONE, View
 
 __all__ = ["ACTIONS", "PRESETS_SOURCE", "Policy", "PolicyFileError", "PolicySet", "RECORD_ACTIONS", "SUBJECT_ACTIONS"]
 
@@ -111,6 +111,9 @@ class Policy(View):
     optional: bool = False
     repealed: date | None = None
     note: str | None = None
+    #: how long data may wait for its starting event: when the event never comes, the period runs
+    #: from collection (the subject's or the record's creation) for this long instead
+    ceiling: Period | None = field(default=None, metadata=OMIT_IF_NONE)
     line: int | None = field(default=None, compare=False, metadata=HIDDEN)
 
     def first_period(self) -> Period:
@@ -121,11 +124,14 @@ class Policy(View):
         return period
 
     def extra(self) -> Mapping[str, Any]:
-        return {
+        shown: dict[str, Any] = {
             "period": self.period.short() if self.period else None,
             "review_interval": self.review_interval.short() if self.review_interval else None,
             "restricted_period": self.restricted_period.short() if self.restricted_period else None,
         }
+        if self.ceiling is not None:  # absent otherwise: a set without ceilings keeps its fingerprint
+            shown["ceiling"] = self.ceiling.short()
+        return shown
 
 
 class PolicySet:
@@ -170,6 +176,7 @@ class PolicySet:
                 optional=p["optional"],
                 repealed=date.fromisoformat(p["repealed"]) if p["repealed"] else None,
                 note=p["note"],
+                ceiling=period(p.get("ceiling")),
             )
             for p in data["policies"]
         }

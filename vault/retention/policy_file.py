@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pseudovault.vault.ids import CODE
-from pseudovault.vault.retention.categories import TRIGGERS, CategoryCatalogue
+from pseudovault.vault.retention.categories import FROM_CREATION, TRIGGERS, CategoryCatalogue
 from pseudovault.vault.retention.periods import Period, PeriodError, parse_period
 from pseudovault.vault.retention.policies import (
     _HEADER,
@@ -62,6 +62,7 @@ _POLICY_KEYS = frozenset(
         "optional",
         "repealed",
         "note",
+        "ceiling",
     }
 )
 
@@ -269,6 +270,8 @@ class _Reader:
             on_erasure = _choice(table.get("on_erasure"), ON_ERASURE, what="on_erasure", default="destroy")
             current = "note"
             note = _text(table.get("note"), what="note", required=False)
+            current = "ceiling"
+            ceiling = _period(table.get("ceiling"), what="ceiling")
             catalogue = self.catalogue_attributes(code, table, preset)
         except _BadKey as exc:
             raise self.fail(f"policy {code}: {exc}", *where, exc.key) from None
@@ -292,6 +295,11 @@ class _Reader:
             raise self.fail(f"policy {code}: action review needs review_interval", *where, "action")
         if action != "review" and review_interval is not None:
             raise self.fail(f"policy {code}: review_interval applies to action review only", *where, "review_interval")
+        if ceiling is not None and trigger in FROM_CREATION:
+            raise self.fail(f"policy {code}: ceiling applies to a period that waits for its event; "
+                            f"trigger {trigger} runs from collection and never waits", *where, "ceiling")
+        if ceiling is not None and action == "review":
+            raise self.fail(f"policy {code}: ceiling does not apply to action review", *where, "ceiling")
         if on_withdrawal == "separate" and for_records:
             raise self.fail(f"policy {code}: on_withdrawal = \"separate\" applies to subjects' data only",
                             *where, "on_withdrawal")
@@ -308,6 +316,7 @@ class _Reader:
             review_interval=review_interval,
             restricted_period=restricted_period,
             note=note,
+            ceiling=ceiling,
             line=self.index.line(*where),
             **catalogue,
         )

@@ -9,21 +9,61 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from pseudovault.vault.retention.holds import held_items
+from pseudovault.vault.retention.plans import CEILING
 from pseudovault.vault.retention.policies import PolicySet
 from pseudovault.vault.store.data_models import (
     LegalHold,
     ProcessingRestriction,
+    Record,
     RetentionItem,
     RetentionPolicyState,
     RightsRequest,
     SeparatedItem,
+    Subject,
 )
 
-__all__ = ["due_report", "status_counts"]
+__all__ = ["awaiting_events", "due_report", "status_counts"]
+
+
+def awaiting_events(session: Session, policies: PolicySet, now: datetime) -> list[dict[str, Any]]:
+    """Per category, the items whose period waits for its starting event (a payment, a contract's
+    end, a withdrawal) and has no date: how many, since when their data was collected (the
+    oldest), the event, and the policy's ceiling (None: they may wait forever). Items that wait
+    under a ceiling have a date (stage ``ceiling``) and are counted in ``under_ceiling``."""
+    pending = (
+        RetentionItem.state == "pending",
+        or_(and_(RetentionItem.stage == "period", RetentionItem.trigger_at.is_(None)), RetentionItem.stage == CEILING),
+    )
+    rows = []
+    for model, kind in ((Subject, "subject_category"), (Record, "record")):
+        rows += session.execute(
+            select(RetentionItem.category, RetentionItem.stage, func.count(), func.min(model.created_at))
+            .join(model, model.id == RetentionItem.target_id)
+            .where(RetentionItem.kind == kind, *pending)
+            .group_by(RetentionItem.category, RetentionItem.stage)
+        ).all()
+    groups: dict[str, dict[str, Any]] = {}
+    for category, stage, count, oldest in rows:
+        policy = policies.get(category)
+        if policy is None or not policy.enabled:
+            continue
+        g = groups.setdefault(category, {"category": category, "trigger": policy.trigger, "items": 0,
+                                         "under_ceiling": 0, "oldest": None, "oldest_days": None,
+                                         "ceiling": policy.ceiling.short() if policy.ceiling else None})
+        g["items"] += int(count)
+        g["under_ceiling"] += int(count) if stage == CEILING else 0
+        if oldest is not None and (g["oldest"] is None or oldest < g["oldest"]):
+            g["oldest"] = oldest
+    out = sorted(groups.values(), key=lambda g: g["category"])
+    for g in out:
+        if g["oldest"] is not None:
+            g["oldest_days"] = (now - g["oldest"]).days
+            g["oldest"] = g["oldest"].isoformat()
+    return out
 
 
 def due_report(session: Session, policies: PolicySet, now: datetime, days: int) -> dict[str, Any]:
@@ -32,7 +72,7 @@ def due_report(session: Session, policies: PolicySet, now: datetime, days: int) 
     until = now + timedelta(days=days)
     rows = session.execute(
         select(RetentionItem.id, RetentionItem.kind, RetentionItem.target_id, RetentionItem.category,
-               RetentionItem.action, RetentionItem.due_at)
+               RetentionItem.action, RetentionItem.due_at, RetentionItem.stage)
         .where(RetentionItem.state.in_(("pending", "claimed")), RetentionItem.due_at.is_not(None),
                RetentionItem.due_at <= until)
         .order_by(RetentionItem.due_at, RetentionItem.id)
@@ -45,8 +85,10 @@ def due_report(session: Session, policies: PolicySet, now: datetime, days: int) 
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
         g = groups.setdefault((r.category, r.action), {"category": r.category, "action": r.action, "items": 0,
-                                                      "overdue": 0, "held": 0, "first_due": None, "last_due": None})
+                                                      "overdue": 0, "held": 0, "by_ceiling": 0, "first_due": None,
+                                                      "last_due": None})
         g["items"] += 1
+        g["by_ceiling"] += int(r.stage == CEILING)
         g["overdue"] += int(r.due_at <= now)
         g["held"] += int(r.id in held)
         g["first_due"] = g["first_due"] or r.due_at.isoformat()
@@ -63,6 +105,7 @@ def due_report(session: Session, policies: PolicySet, now: datetime, days: int) 
         "held": len(held),
         "categories": categories,
         "reviews_waiting": {category: int(count) for category, count in reviews},
+        "awaiting_event": awaiting_events(session, policies, now),
     }
 
 
@@ -84,7 +127,7 @@ def status_counts(session: Session, policies: PolicySet, now: datetime) -> dict[
     restrictions = session.scalar(select(func.count()).select_from(ProcessingRestriction))
     open_requests = session.scalar(select(func.count()).select_from(RightsRequest).where(RightsRequest.state == "open"))
     overdue = session.scalar(
-        select(func.count()).select_from(RightsRequest).where(RightsRequest.state == "open", RightsRequest.due_at < now)
+        select(func.count()).select_from(RightsRequest).where(RightsRequest.state == "open", RightsRequest.due_at <= now)
     )
     state = session.get(RetentionPolicyState, 1)
     return {
@@ -101,4 +144,7 @@ def status_counts(session: Session, policies: PolicySet, now: datetime) -> dict[
         "restrictions": int(restrictions or 0),
         "requests_open": int(open_requests or 0),
         "requests_overdue": int(overdue or 0),
+        "awaiting_event": {g["category"]: {"items": g["items"], "under_ceiling": g["under_ceiling"],
+                                           "oldest_days": g["oldest_days"]}
+                           for g in awaiting_events(session, policies, now)},
     }

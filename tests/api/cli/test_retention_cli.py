@@ -79,6 +79,9 @@ def test_categories_events_report_and_sweep(cli: Cli) -> None:
 
     report = cli.json("retention", "report", "--days", "30")
     assert [(g["category"], g["items"], g["overdue"]) for g in report["categories"]] == [("payment_supply", 1, 1)]
+    assert [(g["category"], g["trigger"], g["items"]) for g in report["awaiting_event"]] == [("member_data", "withdrawal", 1)]
+    assert "awaiting withdrawal: member_data: 1 item(s)" in cli.ok("retention", "report").stdout
+    assert cli.json("status")["retention"]["awaiting_event"]["member_data"]["items"] == 1
 
     dry = cli.json("retention", "sweep", "--dry-run")
     assert dry["dry_run"] and dry["due"] == 1 and [p["target_id"] for p in dry["planned"]] == [paid]

@@ -25,7 +25,7 @@ from retention_support import (
 from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.errors import NotFoundError
-from pseudovault.vault.retention.policies import PolicySet
+from pseudovault.vault.retention.policies import PolicyFileError, PolicySet
 from pseudovault.vault.retention.views import DestructiveEventError, EventPreview
 from pseudovault.vault.vault import Vault
 
@@ -368,3 +368,73 @@ def test_a_backdated_record_event_is_refused_unless_confirmed(vault: Vault, cloc
     vault.retention.record_event("record", record_id, "fraud_confirmed", at=at, confirm=True)
     vault.retention.sweeper.sweep()
     assert not record_exists(vault, record_id)
+
+
+CEILING_7Y = DORMANT_ON + """
+[policies.payment_supply]
+period = "5y"
+trigger = "payment"
+basis = "Act on Consumer Protection in Electronic Commerce, Art. 6(1)"
+action = "shred_subject"
+on_withdrawal = "separate"
+on_erasure = "retain"
+ceiling = "7y"
+"""
+
+
+def test_data_waiting_for_its_event_is_reported_and_a_ceiling_ends_the_wait(
+    vault: Vault, provider: FakeKmsProvider, clock: FrozenClock
+) -> None:
+    """Finding 3: payment, contract and withdrawal-bound data with no event had no due date, and
+    neither the report nor the status showed it: it could be kept forever unnoticed."""
+    unpaid = vault.retention.create_subject({"order_ref": "o-1"}, ["payment_supply"])
+    vault.retention.create_subject({"contract": "c-1"}, ["contract_withdrawal"])
+    ban = _record(vault, "bad_usage_rejoin", "bad_usage")
+    clock.advance(timedelta(days=400))
+    paid = vault.retention.create_subject({"order_ref": "o-2"}, ["payment_supply"])
+    vault.retention.record_event("subject", paid, "payment")
+
+    awaiting = {g["category"]: g for g in vault.retention.report(30)["awaiting_event"]}
+    assert set(awaiting) == {"payment_supply", "contract_withdrawal", "bad_usage_rejoin"}
+    assert (awaiting["payment_supply"]["items"], awaiting["payment_supply"]["trigger"]) == (1, "payment")
+    assert awaiting["payment_supply"]["oldest_days"] == 400 and awaiting["payment_supply"]["ceiling"] is None
+    assert awaiting["bad_usage_rejoin"]["items"] == 1 and awaiting["bad_usage_rejoin"]["trigger"] == "withdrawal"
+    status = vault.retention.status()["awaiting_event"]
+    assert status["contract_withdrawal"] == {"items": 1, "under_ceiling": 0, "oldest_days": 400}
+
+    # the operator sets a ceiling: data whose payment never comes goes 7 years after collection
+    data_url = vault.data_engine.url.render_as_string(hide_password=False)
+    keys_url = vault.keys_engine.url.render_as_string(hide_password=False)
+    with Vault.open(provider, data_url, keys_url, clock=clock, retention_policies=policies_with(CEILING_7Y)) as capped:
+        changes = capped.retention.apply_policies().changes
+        assert [(c.target_id, c.change) for c in changes] == [(unpaid, "scheduled")]
+        due = _due_of(capped, unpaid, "payment_supply")
+        assert due == _day(2033, 1, 16)  # collected 15 January 2026: 7 years, to the end of the day
+        assert _due_of(capped, paid, "payment_supply") == _day(2032, 2, 20)  # its payment counts, not the ceiling
+        awaiting = {g["category"]: g for g in capped.retention.report(30)["awaiting_event"]}
+        assert (awaiting["payment_supply"]["under_ceiling"], awaiting["payment_supply"]["ceiling"]) == (1, "7y")
+        clock.set(due - timedelta(days=10))
+        (group,) = [g for g in capped.retention.report(30)["categories"] if g["category"] == "payment_supply"]
+        assert (group["items"], group["by_ceiling"]) == (2, 1)  # the paid one is overdue since 2032
+        clock.set(due - timedelta(microseconds=1))
+        capped.retention.sweeper.sweep()
+        assert subject_exists(capped, unpaid)
+        clock.set(due)
+        capped.retention.sweeper.sweep()
+        assert not subject_exists(capped, unpaid) and not subject_exists(capped, paid)
+        assert record_exists(capped, ban)  # no ceiling on bans: they wait for the withdrawal
+        assert "payment_supply" not in {g["category"] for g in capped.retention.report(30)["awaiting_event"]}
+
+
+def test_a_ceiling_is_refused_where_nothing_waits() -> None:
+    for table, reason in (
+        ('[policies.access_log]\nperiod = "3mo"\ntrigger = "collected"\nbasis = "x"\naction = "shred_subject"\n'
+         'ceiling = "1y"\n', "never waits"),
+        ('[policies.rejoin_restriction]\ntrigger = "withdrawal"\nbasis = "x"\naction = "review"\n'
+         'review_interval = "1y"\nceiling = "1y"\n', "does not apply to action review"),
+        ('[policies.payment_supply]\nperiod = "5y"\ntrigger = "payment"\nbasis = "x"\naction = "shred_subject"\n'
+         'ceiling = "forever"\n', "ceiling"),
+    ):
+        with pytest.raises(PolicyFileError, match=reason) as info:
+            policies_with(table)
+        assert info.value.line == table.count("\n", 0, table.index("ceiling")) + 1
