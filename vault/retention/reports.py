@@ -38,7 +38,7 @@ def awaiting_events(session: Session, policies: PolicySet, now: datetime) -> lis
         RetentionItem.state == "pending",
         or_(and_(RetentionItem.stage == "period", RetentionItem.trigger_at.is_(None)), RetentionItem.stage == CEILING),
     )
-    rows = []
+    rows: list[Any] = []
     for model, kind in ((Subject, "subject_category"), (Record, "record")):
         rows += session.execute(
             select(RetentionItem.category, RetentionItem.stage, func.count(), func.min(model.created_at))
