@@ -23,6 +23,7 @@ vault.apikeys.InvalidApiKeyError, missing credentials    401    unauthorized
 vault.errors.NotFoundError, unknown route                404    not_found
 vault.retention.holds.HeldError (body names ``hold_id``)  409    held
 retention.views.DestructiveEventError (``due_now``)      409    event_destroys_data
+retention.restrictions.RestrictedError (``reasons``)     409    restricted
 vault.errors.ConflictError                               409    conflict
 body over the limit (api.middleware)                     413    payload_too_large
 body that is not JSON                                    415    unsupported_media_type
@@ -69,6 +70,7 @@ from pseudovault.vault.errors import (
     VaultError,
 )
 from pseudovault.vault.retention.holds import HeldError
+from pseudovault.vault.retention.restrictions import RestrictedError
 from pseudovault.vault.retention.views import DestructiveEventError
 
 __all__ = [
@@ -336,6 +338,8 @@ def _vault_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, DestructiveEventError):  # lists what it would destroy: ids, categories, dates
         due_now = [e.as_dict() for e in exc.preview.due_now]
         return problem_response(scope, 409, str(exc), code=exc.code, extensions={"due_now": due_now})
+    if isinstance(exc, RestrictedError):  # names the restriction, never the data
+        return problem_response(scope, 409, str(exc), code=exc.code, extensions={"reasons": list(exc.reasons)})
     if isinstance(exc, HeldError):  # names the hold, so the caller knows what to release
         return problem_response(scope, 409, str(exc), code=HeldError.code, extensions={"hold_id": exc.hold_id})
     if isinstance(exc, ConflictError):

@@ -137,15 +137,19 @@ def records_show(
     reveal: Annotated[bool, typer.Option("--reveal", help="Decrypt the reason, evidence and notes (audited).")] = False,
     purpose: Annotated[str | None, typer.Option(help="Why the text is revealed; required with --reveal.")] = None,
     pseudonyms: Annotated[bool, typer.Option("--pseudonyms", help="Include the stored pseudonyms (hex).")] = False,
+    legal_request: Annotated[bool, typer.Option(
+        "--legal-request", help="Reveal although its subject is restricted, for a legal request (audited).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show a record (codes, status, identifier kinds); --reveal decrypts its text."""
+    """Show a record (codes, status, identifier kinds); --reveal decrypts its text (not while its
+    subject is restricted, except with --legal-request)."""
     with run_command(), open_from_env() as vault:
         if reveal and not purpose:
             raise InvalidInputError("--purpose", "a purpose is required with --reveal")
         data = vault.records.get(record_id, include_pseudonyms=pseudonyms).as_dict()
         if reveal:
-            text = vault.records.reveal(record_id, purpose=purpose or "").as_dict()
+            text = vault.records.reveal(record_id, purpose=purpose or "",
+                                        restricted="legal_request" if legal_request else "refuse").as_dict()
             text.pop("record_id")
             data["text"] = text
         emit(data, as_json, lambda: _render_record(data))

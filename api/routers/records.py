@@ -53,6 +53,7 @@ from pseudovault.api.schemas.records import (
     RevokeRequest,
 )
 from pseudovault.api.schemas.subjects import EventPreviewOut, EventPreviewRequest, EventRequest, RetentionItems
+from pseudovault.vault.apikeys import Scope
 from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.identifiers import InvalidIdentifierError
 from pseudovault.vault.records.views import MAX_LIST_LIMIT, RecordView
@@ -232,12 +233,15 @@ def revoke_record(record_id: RecordIdPath, body: RevokeRequest, vault: VaultDep,
     summary="Reveal a record's text",
     description="Decrypts the record's reason, evidence and notes. A purpose is required and audited "
     "(`record.reveal`, with the API key as the actor and the field count), never the text. A record "
-    "whose subject was shredded has no text any more: `available: false`.",
+    "whose subject was shredded has no text any more: `available: false`. While its subject's "
+    "processing is restricted it is 409 `restricted`, unless the key also holds `restricted:read` "
+    "(a legal-request read, audited with the restriction).",
 )
 def reveal_record(
-    record_id: RecordIdPath, body: RecordRevealRequest, vault: VaultDep, _caller: SubjectsReveal
+    record_id: RecordIdPath, body: RecordRevealRequest, vault: VaultDep, caller: SubjectsReveal
 ) -> RecordTextOut:
-    text = vault.records.reveal(str(record_id), purpose=body.purpose)
+    restricted = "legal_request" if Scope.RESTRICTED_READ in caller.scopes else "refuse"
+    text = vault.records.reveal(str(record_id), purpose=body.purpose, restricted=restricted)
     return RecordTextOut.of(text)
 
 

@@ -40,6 +40,7 @@ from pseudovault.api.schemas.subjects import (
     SubjectUpdate,
     SubjectUpdated,
 )
+from pseudovault.vault.apikeys import Scope
 from pseudovault.vault.errors import NotFoundError
 from pseudovault.vault.subjects.service import MAX_LIST_LIMIT
 
@@ -114,12 +115,15 @@ def list_subjects(
     summary="Reveal a subject's fields",
     description="Decrypts and returns the subject's fields (or the ones named). A purpose is "
     "required and audited with the field count (`subject.reveal`), never the values. 404 for a "
-    "subject that does not exist or was shredded.",
+    "subject that does not exist or was shredded. While the subject's processing is restricted (a "
+    "restriction request, a correction under way) it is 409 `restricted`, naming the `reasons`, "
+    "unless the key also holds `restricted:read` (a legal-request read: audited with the restriction).",
 )
 def reveal_subject(
-    subject_id: SubjectIdPath, body: RevealRequest, vault: VaultDep, _caller: SubjectsReveal
+    subject_id: SubjectIdPath, body: RevealRequest, vault: VaultDep, caller: SubjectsReveal
 ) -> RevealedFields:
-    fields = vault.subjects.read(str(subject_id), body.fields, purpose=body.purpose)
+    restricted = "legal_request" if Scope.RESTRICTED_READ in caller.scopes else "refuse"
+    fields = vault.subjects.read(str(subject_id), body.fields, purpose=body.purpose, restricted=restricted)
     return RevealedFields(subject_id=str(subject_id), fields=fields)
 
 

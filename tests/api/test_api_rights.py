@@ -274,7 +274,11 @@ class TestCorrections:
         billing = _provision(client, headers, subject_id, items=["email"], provided_at=days_ago(3)).json()
         card = _provision(client, headers, subject_id, recipient="Card Network", items=["payment_supply"],
                           provided_at=days_ago(2)).json()  # the category that covers the phone
-        _provision(client, headers, subject_id, recipient="Courier Co", items=["name"], purpose="delivery")
+        _provision(client, headers, subject_id, recipient="Courier Co", items=["name"], purpose="delivery",
+                   provided_at=days_ago(2))
+        # while the data is being corrected it is provided to no one: a provision now is refused
+        refused = _provision(client, headers, subject_id, recipient="Courier Co", items=["name"], purpose="delivery")
+        assert _assert_problem(refused, 409)["reasons"] == ["correction_pending"]
         everything = _provision(
             client, headers, subject_id, recipient="Auditor", items=["*"], purpose="audit", provided_at=days_ago(1)
         ).json()
@@ -375,7 +379,7 @@ class TestCorrections:
             reject = client.post(f"/v1/rights/corrections/{request_id}/reject", json={"reason_code": reason_code}, headers=headers)
             _assert_problem(reject, 422)
         _assert_problem(client.post("/v1/rights/corrections/REQ-1/complete", json={"fields": {}}, headers=headers), 422)
-        assert vault.subjects.read(subject_id)["email"] == CANARY_PII
+        assert vault.subjects.read(subject_id, restricted="rights")["email"] == CANARY_PII
         assert vault.rights.requests()[0].state == "open"
 
 
@@ -416,6 +420,37 @@ class TestRestrictions:
             ((subject_id,), True, _key_id(headers)),
             ((subject_id,), False, _key_id(headers)),
         ]
+
+    def test_a_restricted_subject_is_revealed_only_for_a_legal_request(
+        self, client: TestClient, auth: Auth, vault: Vault
+    ) -> None:
+        subject_id, record_id = _member_with_ban(vault)
+        vault.rights.restrict_processing(subject_id, reference="REQ-2")
+        reveal = auth("subjects:reveal")
+        for url in (f"/v1/subjects/{subject_id}/reveal", f"/v1/records/{record_id}/reveal"):
+            problem = _assert_problem(client.post(url, json={"purpose": "support ticket 7"}, headers=reveal), 409)
+            assert problem["type"].endswith("/restricted") and problem["reasons"] == ["restriction_request"]
+        provision = _provision(client, auth("subjects:write"), subject_id)
+        assert _assert_problem(provision, 409)["reasons"] == ["restriction_request"]
+        assert [e.outcome for e in _audit(vault, "subject.reveal")] == ["conflict"]
+        assert [e.outcome for e in _audit(vault, "record.reveal")] == ["conflict"]
+
+        legal = auth("subjects:reveal", "restricted:read")
+        shown = client.post(f"/v1/subjects/{subject_id}/reveal", json={"purpose": "court order 2026-9"}, headers=legal)
+        assert shown.status_code == 200 and shown.json()["fields"]["email"] == CANARY_PII
+        entry = _audit(vault, "subject.reveal")[-1]
+        assert (entry.purpose, entry.detail) == (
+            "court order 2026-9", {"fields": 3, "restriction": "restriction_request", "read_as": "legal_request"}
+        )
+        text = client.post(f"/v1/records/{record_id}/reveal", json={"purpose": "court order 2026-9"}, headers=legal)
+        assert text.status_code == 200 and text.json()["reason"] == "card testing"
+        # restricted:read alone is not a reveal scope
+        only_restricted = auth("restricted:read")
+        _assert_problem(client.post(f"/v1/subjects/{subject_id}/reveal", json={"purpose": "x y"}, headers=only_restricted), 403)
+
+        client.delete(f"/v1/rights/restrictions/{subject_id}", headers=auth("subjects:write"))
+        again = client.post(f"/v1/subjects/{subject_id}/reveal", json={"purpose": "support ticket 7"}, headers=reveal)
+        assert again.status_code == 200 and "restriction" not in _audit(vault, "subject.reveal")[-1].detail
 
     def test_lifting_leaves_a_pending_correction_restricted(self, client: TestClient, auth: Auth, vault: Vault) -> None:
         subject_id, _ = _member_with_ban(vault)

@@ -31,7 +31,12 @@ from pseudovault.vault.records.views import (
     RecordView,
     effective_status,
 )
-from pseudovault.vault.retention.restrictions import in_separate_storage, not_in_separate_storage
+from pseudovault.vault.retention.restrictions import (
+    RestrictedError,
+    in_separate_storage,
+    not_in_separate_storage,
+    use_blocking_reasons,
+)
 from pseudovault.vault.store.data_models import Record, RecordField, RecordIdentifier
 from pseudovault.vault.store.db import session_scope
 
@@ -145,10 +150,16 @@ class RecordReading(RecordServiceState):
             return None
         return None
 
-    def reveal(self, record_id: str, *, purpose: str) -> RecordText:
-        """The record's decrypted text (an audited reveal; ``purpose`` is required)."""
+    def reveal(self, record_id: str, *, purpose: str, restricted: str = "refuse") -> RecordText:
+        """The record's decrypted text (an audited reveal; ``purpose`` is required). The text of a
+        record whose subject is under a restriction request or a pending correction is not
+        revealed (RestrictedError) unless ``restricted`` is ``"legal_request"`` (a caller holding
+        ``restricted:read``) or ``"rights"`` (the rights workflow): audited with the restriction."""
+        if restricted not in ("refuse", "legal_request", "rights"):
+            raise ValueError("restricted must be refuse, legal_request or rights")
         record_id = validate_record_id(record_id)
         purpose_text = validate_purpose(purpose, required=True)
+        detail: dict[str, Any] = {}
         with session_scope(self._engine) as session:
             row = session.get(Record, record_id)
             if row is None:
@@ -157,6 +168,13 @@ class RecordReading(RecordServiceState):
             if in_separate_storage(session, record_id):  # vault.retention.separate: restricted:read only
                 self._audit.append("record.reveal", targets=[record_id], purpose=purpose_text, outcome="conflict")
                 raise ConflictError(f"record {record_id} is in separate storage: it is read with the restricted scope")
+            reasons = use_blocking_reasons(session, subject_id=row.subject_id) if row.subject_id else ()
+            if reasons and restricted == "refuse":
+                self._audit.append("record.reveal", targets=[record_id], purpose=purpose_text, outcome="conflict",
+                                   detail={"restriction": reasons[0]})
+                raise RestrictedError("record", record_id, reasons)
+            if reasons:
+                detail = {"restriction": reasons[0], "read_as": restricted}
             ciphertexts = session.execute(
                 select(RecordField.name, RecordField.ciphertext, RecordField.schema_version).where(
                     RecordField.record_id == record_id
@@ -180,7 +198,7 @@ class RecordReading(RecordServiceState):
             if not still:
                 values.clear()
         self._audit.append(
-            "record.reveal", targets=[record_id], purpose=purpose_text, detail={"fields": len(values)}
+            "record.reveal", targets=[record_id], purpose=purpose_text, detail={"fields": len(values), **detail}
         )
         return RecordText(
             record_id=record_id,

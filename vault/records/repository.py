@@ -134,6 +134,12 @@ def ids_of_subject_query(subject_id: str) -> Select[Any]:
     return select(Record.id).where(Record.subject_id == subject_id)
 
 
+def created_at_of(record_id: Any) -> Any:
+    """The creation time of the record whose id is the column ``record_id``, as a correlated
+    scalar subquery for another table's statement."""
+    return select(Record.created_at).where(Record.id == record_id).scalar_subquery()
+
+
 def subjects_of(session: Session, record_ids: Collection[str]) -> dict[str, str]:
     """``{record id: subject id}`` for the records among ``record_ids`` linked to a subject."""
     out: dict[str, str] = {}

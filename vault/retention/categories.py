@@ -40,6 +40,7 @@ from pseudovault.vault.retention.periods import Period, add_period, parse_period
 from pseudovault.vault.views import View
 
 __all__ = [
+    "CEILING",
     "FROM_CREATION",
     "Period",
     "Category",
@@ -66,6 +67,10 @@ _EVENTS = frozenset(TRIGGERS)
 #: collection (a fraud record is collected when the fraud is found). A period that runs from any
 #: other event (a withdrawal, a contract's end) waits for it.
 FROM_CREATION = frozenset({"collected", "fraud_confirmed"})
+
+#: the stage of an item whose starting event has not come: due at its policy's ceiling after
+#: collection (``trigger_at`` is the collection time); the event, when it comes, replaces it
+CEILING = "ceiling"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pseudovault.vault.retention.categories import FROM_CREATION
+from pseudovault.vault.retention.categories import CEILING, FROM_CREATION
 from pseudovault.vault.retention.policies import Policy, PolicySet
 from pseudovault.vault.store.data_models import (
     RetentionItem,
@@ -31,10 +31,6 @@ class Plan:
 
 #: the stage of an item a reviewer decided to destroy: due now, kept as it is by recomputation
 DECIDED = "review_decided"
-
-#: the stage of an item whose starting event has not come: due at its policy's ceiling after
-#: collection (``trigger_at`` is the collection time); the event, when it comes, replaces it
-CEILING = "ceiling"
 
 
 def subject_plan(policies: PolicySet, policy: Policy, events: Mapping[str, datetime], item: RetentionItem | None) -> Plan:

@@ -12,19 +12,19 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from pseudovault.vault.records import repository as records_repository
+from pseudovault.vault.retention.categories import CEILING
 from pseudovault.vault.retention.holds import held_items
-from pseudovault.vault.retention.plans import CEILING
 from pseudovault.vault.retention.policies import PolicySet
 from pseudovault.vault.store.data_models import (
     LegalHold,
     ProcessingRestriction,
-    Record,
     RetentionItem,
     RetentionPolicyState,
     RightsRequest,
     SeparatedItem,
-    Subject,
 )
+from pseudovault.vault.subjects import repository as subjects_repository
 
 __all__ = ["awaiting_events", "due_report", "status_counts"]
 
@@ -39,10 +39,11 @@ def awaiting_events(session: Session, policies: PolicySet, now: datetime) -> lis
         or_(and_(RetentionItem.stage == "period", RetentionItem.trigger_at.is_(None)), RetentionItem.stage == CEILING),
     )
     rows: list[Any] = []
-    for model, kind in ((Subject, "subject_category"), (Record, "record")):
+    for created_at_of, kind in ((subjects_repository.created_at_of, "subject_category"),
+                                (records_repository.created_at_of, "record")):
         rows += session.execute(
-            select(RetentionItem.category, RetentionItem.stage, func.count(), func.min(model.created_at))
-            .join(model, model.id == RetentionItem.target_id)
+            select(RetentionItem.category, RetentionItem.stage, func.count(),
+                   func.min(created_at_of(RetentionItem.target_id)))
             .where(RetentionItem.kind == kind, *pending)
             .group_by(RetentionItem.category, RetentionItem.stage)
         ).all()

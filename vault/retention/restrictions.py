@@ -8,7 +8,11 @@ A row of ``processing_restrictions`` exists while a restriction is in force:
 
 While a subject is restricted, the records linked to it do not match in checks and its data is
 left out of exports; a restricted record does not match in checks and is left out of record
-listings. :func:`processable_records` is the SQL predicate the check and listing queries add;
+listings. A restriction request or a pending correction also stops every use of the data
+(:func:`use_blocking_reasons`): revealing the subject or its records and logging a new provision
+to a third party answer :class:`RestrictedError` (409 ``restricted``). Only the rights workflow
+(the access export, the correction, the erasure) and a legal-request read (a caller holding the
+``restricted:read`` scope, with a purpose; audited with the restriction) pass. :func:`processable_records` is the SQL predicate the check and listing queries add;
 :func:`restricted_ids` answers the same question for ids in Python. Lifting a restriction deletes
 its row (the audit log keeps the history).
 """
@@ -23,10 +27,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, and_, delete, exists, select
 from sqlalchemy.orm import Session
 
+from pseudovault.vault.errors import ConflictError
+from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.store.data_models import ProcessingRestriction
 
 __all__ = [
     "REASONS",
+    "USE_BLOCKING",
+    "RestrictedError",
+    "use_blocking_reasons",
     "add_restriction",
     "in_separate_storage",
     "lift_restriction",
@@ -37,6 +46,44 @@ __all__ = [
 ]
 
 REASONS = ("restriction_request", "correction_pending", "separate_storage")
+
+#: the reasons that stop every use of a subject's data (PIPA Art. 36-37), not only matching
+USE_BLOCKING = ("correction_pending", "restriction_request")
+
+
+class RestrictedError(ConflictError):
+    """The subject's processing is restricted (a restriction request, or a correction under way):
+    its data may not be used. Names the reasons, never the data."""
+
+    code = "restricted"
+
+    def __init__(self, target_kind: str, target_id: str, reasons: Collection[str]) -> None:
+        self.reasons = tuple(sorted(reasons))
+        super().__init__(
+            f"{target_kind} {target_id}: processing is restricted ({', '.join(self.reasons)}); its data may not be "
+            "used until the restriction is lifted (a legal-request read needs the restricted:read scope and a purpose)"
+        )
+
+
+def use_blocking_reasons(
+    session: Session, *, subject_id: str | None = None, record_id: str | None = None, at: datetime | None = None
+) -> tuple[str, ...]:
+    """The use-blocking reasons of the subject (or of the record's subject), sorted; empty when
+    its data may be used (``at``: by a use at that time, so a use that happened before the
+    restriction, such as a provision logged late, is not refused). The caller raises
+    :class:`RestrictedError` or, for a legal-request read, records them in the audit entry."""
+    if subject_id is None and record_id is not None:
+        subject_id = records_repository.subjects_of(session, [record_id]).get(record_id)
+    if subject_id is None:
+        return ()
+    stmt = select(ProcessingRestriction.reason).where(
+        ProcessingRestriction.target_kind == "subject",
+        ProcessingRestriction.target_id == subject_id,
+        ProcessingRestriction.reason.in_(USE_BLOCKING),
+    )
+    if at is not None:
+        stmt = stmt.where(ProcessingRestriction.created_at <= at)
+    return tuple(sorted(set(session.scalars(stmt))))
 
 
 def processable_records(records: Table | Any) -> ColumnElement[bool]:

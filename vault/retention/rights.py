@@ -56,11 +56,13 @@ from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.retention.holds import validate_reference
 from pseudovault.vault.retention.periods import Period, due_at
 from pseudovault.vault.retention.restrictions import (
+    RestrictedError,
     add_restriction,
     in_separate_storage,
     lift_restriction,
     restricted_ids,
     restriction_reasons,
+    use_blocking_reasons,
 )
 from pseudovault.vault.retention.service import RetentionService
 from pseudovault.vault.store.data_models import Provision, RightsRequest
@@ -324,7 +326,7 @@ class RightsService:
         subject_id = validate_subject_id(subject_id)
         purpose_text = validate_purpose(purpose, required=True)
         assert purpose_text is not None
-        fields = self._subjects.read(subject_id, purpose=purpose_text)
+        fields = self._subjects.read(subject_id, purpose=purpose_text, restricted="rights")
         now = self._clock.now()
         with session_scope(self._engine) as session:
             record_ids = records_repository.ids_of_subject(session, subject_id)
@@ -337,7 +339,7 @@ class RightsService:
                 records.append({**view, "text": {"reason": None, "evidence": None, "notes": None, "available": False},
                                 "separate_storage": True})
                 continue
-            text = self._records.reveal(record_id, purpose=purpose_text).as_dict()
+            text = self._records.reveal(record_id, purpose=purpose_text, restricted="rights").as_dict()
             records.append({**view, "text": {k: text[k] for k in ("reason", "evidence", "notes", "available")},
                             "separate_storage": False})
         policies = self._retention.policies
@@ -534,7 +536,9 @@ class RightsService:
     ) -> ProvisionView:
         """Log that the subject's ``items`` (field names or category codes, ``*`` for all) were
         provided to ``recipient``. Scope ``subjects:write``. Under an idempotency key a retry
-        answers with the provision the key logged."""
+        answers with the provision the key logged. A provision at or after the start of a
+        restriction request or a pending correction is refused (RestrictedError, audited): the
+        data may not be provided meanwhile; one that happened before it is logged."""
         subject_id = validate_subject_id(subject_id)
         recipient = _text(recipient, "recipient", 200)
         purpose = _text(purpose, "purpose", 500)
@@ -578,13 +582,22 @@ class RightsService:
         with session_scope(self._engine, write=True) as session:
             if not subjects_repository.exists(session, subject_id):
                 raise NotFoundError("subject", subject_id)
-            session.add(row)
-            session.flush()
-            self._audit.append(
-                "rights.provision", targets=[row.id, subject_id], detail={"items": len(set(items))}, session=session
-            )
-            if idempotency is not None:
-                idempotency_keys.record(session, idempotency, row.id, self._clock.now())
+            reasons = use_blocking_reasons(session, subject_id=subject_id, at=provided)
+            if reasons:  # the data may not be provided to anyone while restricted (before: a late log)
+                refused = RestrictedError("subject", subject_id, reasons)
+            else:
+                refused = None
+                session.add(row)
+                session.flush()
+                self._audit.append(
+                    "rights.provision", targets=[row.id, subject_id], detail={"items": len(set(items))}, session=session
+                )
+                if idempotency is not None:
+                    idempotency_keys.record(session, idempotency, row.id, self._clock.now())
+        if refused is not None:
+            self._audit.append("rights.provision", targets=[subject_id], outcome="conflict",
+                               detail={"restriction": refused.reasons[0]})
+            raise refused
         return self._provision_view(row)
 
     def provision(self, provision_id: str) -> ProvisionView:

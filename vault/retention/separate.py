@@ -45,7 +45,7 @@ from pseudovault.vault.ids import validate_record_id
 from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.records.views import TEXT_FIELDS
 from pseudovault.vault.retention.holds import refuse_if_held
-from pseudovault.vault.retention.restrictions import add_restriction, restriction_reasons
+from pseudovault.vault.retention.restrictions import add_restriction, restriction_reasons, use_blocking_reasons
 from pseudovault.vault.store.data_models import RetentionItem, SeparatedField, SeparatedItem
 from pseudovault.vault.store.db import checkpoint_sqlite, one_of, session_scope
 from pseudovault.vault.subjects import repository as subjects_repository
@@ -234,6 +234,7 @@ class SeparateStorage:
                 self._audit.append("separated.read", targets=[item_id], purpose=purpose_text, outcome="not_found")
                 raise NotFoundError("separated item", item_id)
             view = self._views(session, [item])[0]
+            reasons = use_blocking_reasons(session, subject_id=item.origin_id)
             rows = session.execute(
                 select(SeparatedField.name, SeparatedField.ciphertext, SeparatedField.schema_version).where(
                     SeparatedField.item_id == item_id
@@ -252,8 +253,11 @@ class SeparateStorage:
             log.warning("separated item %s: a field failed to decrypt", item_id)
             self._audit.append("separated.read", targets=[item_id], purpose=purpose_text, outcome="error")
             raise DecryptionError() from None
+        # a legal-request read passes a restriction of its subject, and says so in the audit log
+        restricted = {"restriction": reasons[0], "read_as": "legal_request"} if reasons else {}
         self._audit.append(
-            "separated.read", targets=[item_id, view.origin_id], purpose=purpose_text, detail={"fields": len(values)}
+            "separated.read", targets=[item_id, view.origin_id], purpose=purpose_text,
+            detail={"fields": len(values), **restricted},
         )
         return {**view.as_dict(), "values": values}
 
@@ -277,6 +281,7 @@ class SeparateStorage:
             if "separate_storage" not in restriction_reasons(session, "record", record_id):
                 raise ConflictError(f"record {record_id} is not in separate storage")
             own_key, subject_id, category = found[0].own_key, found[0].subject_id, found[0].category
+            reasons = use_blocking_reasons(session, subject_id=subject_id) if subject_id else ()
             rows = records_repository.text_ciphertexts(session, record_id)
         values: dict[str, str | None] = dict.fromkeys(TEXT_FIELDS)
         if rows:
@@ -288,8 +293,10 @@ class SeparateStorage:
             except (DecryptionError, UnicodeDecodeError):
                 self._audit.append("separated.read_record", targets=[record_id], purpose=purpose_text, outcome="error")
                 raise DecryptionError() from None
+        restricted = {"restriction": reasons[0], "read_as": "legal_request"} if reasons else {}
         self._audit.append(
-            "separated.read_record", targets=[record_id], purpose=purpose_text, detail={"fields": len(rows)}
+            "separated.read_record", targets=[record_id], purpose=purpose_text,
+            detail={"fields": len(rows), **restricted},
         )
         return {"record_id": record_id, "category": category, "available": bool(rows), **values}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,6 +34,12 @@ def exists(session: Session, subject_id: str) -> bool:
 def created_at(session: Session, subject_id: str) -> datetime | None:
     """When the subject was created; None when it does not exist."""
     return session.scalar(select(Subject.created_at).where(Subject.id == subject_id))
+
+
+def created_at_of(subject_id: Any) -> Any:
+    """The creation time of the subject whose id is the column ``subject_id``, as a correlated
+    scalar subquery for another table's statement."""
+    return select(Subject.created_at).where(Subject.id == subject_id).scalar_subquery()
 
 
 def present(session: Session, subject_ids: Collection[str]) -> set[str]:

@@ -64,6 +64,7 @@ from pseudovault.vault.idempotency import IdempotencyClaim
 from pseudovault.vault.ids import validate_field_name, validate_reason_code, validate_subject_id
 from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.retention.holds import HeldError, active_holds, refuse_if_held
+from pseudovault.vault.retention.restrictions import RestrictedError, use_blocking_reasons
 from pseudovault.vault.store.data_models import Subject, SubjectField, Tombstone
 from pseudovault.vault.store.db import checkpoint_sqlite, insert_rows, one_of, session_scope
 
@@ -231,20 +232,42 @@ class SubjectService:
             log.error("subject %s: undoing a failed create failed too (%s)", subject_id, type(exc).__name__)
 
     def read(
-        self, subject_id: str, names: Collection[str] | None = None, *, purpose: str | None = None
+        self,
+        subject_id: str,
+        names: Collection[str] | None = None,
+        *,
+        purpose: str | None = None,
+        restricted: str = "refuse",
     ) -> dict[str, str]:
         """The subject's fields, or only those of ``names`` it has (others are simply absent).
 
         Reading PII is a reveal: it is audited with the stated ``purpose`` (required by the HTTP
         API) and the field names read, never their values.
+
+        A subject under a restriction request or a pending correction is not revealed
+        (:class:`vault.retention.restrictions.RestrictedError`, audited ``conflict``) unless
+        ``restricted`` is ``"legal_request"`` (a caller holding ``restricted:read``, with a
+        purpose: audited with the restriction) or ``"rights"`` (the rights workflow itself).
         """
         subject_id = validate_subject_id(subject_id)
         wanted = self._validate_names(names)
         purpose = validate_purpose(purpose)
+        if restricted not in ("refuse", "legal_request", "rights"):
+            raise ValueError("restricted must be refuse, legal_request or rights")
+        if restricted == "legal_request" and purpose is None:
+            raise InvalidInputError("purpose", "is required for a legal-request read")
+        detail: dict[str, Any] = {}
         with session_scope(self._engine) as session:
             if not session.scalar(select(exists().where(Subject.id == subject_id))):
                 self._audit.append("subject.reveal", targets=[subject_id], purpose=purpose, outcome="not_found")
                 raise NotFoundError("subject", subject_id)
+            reasons = use_blocking_reasons(session, subject_id=subject_id)
+            if reasons and restricted == "refuse":
+                self._audit.append("subject.reveal", targets=[subject_id], purpose=purpose, outcome="conflict",
+                                   detail={"restriction": reasons[0]})
+                raise RestrictedError("subject", subject_id, reasons)
+            if reasons:
+                detail = {"restriction": reasons[0], "read_as": restricted}
             stmt = select(SubjectField.name, SubjectField.ciphertext, SubjectField.schema_version).where(
                 SubjectField.subject_id == subject_id
             )
@@ -267,7 +290,7 @@ class SubjectService:
             out.clear()
             self._audit.append("subject.reveal", targets=[subject_id], purpose=purpose, outcome="not_found")
             raise NotFoundError("subject", subject_id)
-        self._audit.append("subject.reveal", targets=[subject_id], purpose=purpose, detail={"fields": len(out)})
+        self._audit.append("subject.reveal", targets=[subject_id], purpose=purpose, detail={"fields": len(out), **detail})
         return out
 
     @staticmethod

@@ -200,6 +200,11 @@ def test_rights_requests_export_and_corrections(cli: Cli, tmp_path: Path) -> Non
     result = cli.json("rights", "correct-complete", correction, "--field", "email=kim@example.com")
     assert result["fields_changed"] == ["email"] and [n["recipient"] for n in result["notify"]] == ["Acme"]
     cli.ok("rights", "restrict", subject_id)
+    refused = cli("subjects", "show", subject_id, "--purpose", "support ticket 7")
+    assert refused.exit_code == ExitCode.CONFLICT and "restriction_request" in refused.stderr
+    assert "kim@example.com" not in refused.stdout + refused.stderr
+    legal = cli.json("subjects", "show", subject_id, "--purpose", "court order 2026-9", "--legal-request")
+    assert legal["fields"]["email"] == "kim@example.com"
     assert cli.json("rights", "lift", subject_id)["lifted"] is True
     assert len(cli.json("rights", "provisions", subject_id)) == 1
 

@@ -15,6 +15,7 @@ from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
 from pseudovault.vault.records.bulk import export_records
+from pseudovault.vault.retention.restrictions import RestrictedError
 from pseudovault.vault.retention.rights import request_deadline
 from pseudovault.vault.vault import Vault
 
@@ -41,15 +42,15 @@ def test_a_pending_correction_or_a_restriction_stops_matching_until_lifted(vault
     subject_id, record_id = _member_with_ban(vault)
     assert vault.checks.check([EMAIL]).decision == "deny"
 
+    vault.rights.record_provision(subject_id, recipient="Acme Payments", items=["email"], purpose="billing",
+                                  legal_basis="contract", retention="5 years")
+    vault.rights.record_provision(subject_id, recipient="Courier Co", items=["name"], purpose="delivery",
+                                  legal_basis="contract", retention="1 month")
     request = vault.rights.begin_correction(subject_id, reference="REQ-1")
     assert vault.checks.check([EMAIL]).decision == "allow"
     assert vault.checks.check([EMAIL]).matches == ()
     assert vault.rights.exportable([subject_id]) == set()
     assert _exported_ids(vault) == set()  # the subject's records are not exported meanwhile
-    vault.rights.record_provision(subject_id, recipient="Acme Payments", items=["email"], purpose="billing",
-                                  legal_basis="contract", retention="5 years")
-    vault.rights.record_provision(subject_id, recipient="Courier Co", items=["name"], purpose="delivery",
-                                  legal_basis="contract", retention="1 month")
     result = vault.rights.complete_correction(request.request_id, {"email": "minji.kim@example.com"})
     assert result.fields_changed == ("email",)
     assert [p.recipient for p in result.notify] == ["Acme Payments"]
@@ -215,3 +216,50 @@ def test_the_access_export_names_a_linked_record_in_separate_storage_without_its
         assert records[active]["text"]["reason"] == "two chargebacks"
         assert "abusive chat" not in json.dumps(export)
         assert export["fields"] == {"email": CANARY_PII}
+
+
+def test_a_restriction_stops_every_use_but_the_rights_workflow_and_a_legal_request(
+    vault: Vault, clock: FrozenClock
+) -> None:
+    """Finding 4: a pending correction or a restriction stopped checks and exports, but reveal,
+    provision logging and separate-storage reads still worked."""
+    subject_id, record_id = _member_with_ban(vault)
+    vault.rights.record_provision(subject_id, recipient="Acme Payments", items=["email"], purpose="billing",
+                                  legal_basis="contract", retention="5 years")
+    for begin in (
+        lambda: vault.rights.begin_correction(subject_id, reference="REQ-1"),
+        lambda: vault.rights.restrict_processing(subject_id, reference="REQ-2"),
+    ):
+        request = begin()
+        clock.advance(timedelta(hours=1))
+        reason = "correction_pending" if request.kind == "correction" else "restriction_request"
+        with pytest.raises(RestrictedError) as refused:
+            vault.subjects.read(subject_id, purpose="support ticket 7")
+        assert refused.value.reasons == (reason,) and CANARY_PII not in str(refused.value)
+        with pytest.raises(RestrictedError):
+            vault.records.reveal(record_id, purpose="fraud review")
+        with pytest.raises(RestrictedError):
+            vault.rights.record_provision(subject_id, recipient="Courier Co", items=["name"], purpose="delivery",
+                                          legal_basis="contract", retention="1 month")
+        denied = [e for e in audit(vault, "subject.reveal") if e.outcome == "conflict"]
+        assert denied[-1].detail == {"restriction": reason}
+        assert [e.outcome for e in audit(vault, "rights.provision")][-1] == "conflict"
+
+        # a provision that happened before the restriction is still logged (to notify its recipient)
+        vault.rights.record_provision(subject_id, recipient="Card Network", items=["email"], purpose="billing",
+                                      legal_basis="contract", retention="5 years",
+                                      provided_at=clock.now() - timedelta(days=1))
+        # a legal-request read passes, audited with the restriction; the rights workflow passes
+        read = vault.subjects.read(subject_id, purpose="court order 2026-9", restricted="legal_request")
+        assert read["email"] == EMAIL[1]
+        assert audit(vault, "subject.reveal")[-1].detail == {"fields": 3, "restriction": reason, "read_as": "legal_request"}
+        assert vault.records.reveal(record_id, purpose="court order 2026-9", restricted="legal_request").available
+        export = vault.rights.access_export(subject_id, purpose=f"access request {request.request_id[:8]}")
+        assert export["fields"]["email"] == EMAIL[1]
+        if request.kind == "correction":
+            vault.rights.complete_correction(request.request_id, {"name": "Kim Minji"})
+        else:
+            assert vault.rights.lift_restriction(subject_id) is True
+        clock.advance(timedelta(hours=1))
+        assert vault.subjects.read(subject_id, purpose="support ticket 8")["name"] == "Kim Minji"
+        assert vault.records.reveal(record_id, purpose="fraud review").available
