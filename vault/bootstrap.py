@@ -27,6 +27,7 @@ from pseudovault.vault.checks.decisions import DecisionPolicy
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.config import Settings
 from pseudovault.vault.crypto.ledger import open_ledger
+from pseudovault.vault.crypto.oneway import FieldRules
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotInitialisedError, UnavailableError
 from pseudovault.vault.identifiers import NormalizerConfig
 from pseudovault.vault.retention.policy_file import load_policies
@@ -112,6 +113,16 @@ def records_config(settings: Settings) -> RecordsConfig:
     )
 
 
+def field_rules(settings: Settings) -> FieldRules:
+    """The one-way and reversible field names, with the Argon2id parameters for new hashes."""
+    one_way = frozenset(n for n in settings.one_way_fields.split(",") if n)
+    reversible = frozenset(n for n in settings.reversible_fields.split(",") if n)
+    if one_way & reversible:
+        raise InvalidInputError("configuration", "PSEUDOVAULT_ONE_WAY_FIELDS and PSEUDOVAULT_REVERSIBLE_FIELDS name the same field")
+    return FieldRules(one_way=one_way, reversible=reversible, time_cost=settings.kdf_time_cost,
+                      memory_kib=settings.kdf_memory_kib, parallelism=settings.kdf_parallelism)
+
+
 def _vault_kwargs(settings: Settings, clock: Clock | None) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "cache_ttl": timedelta(seconds=settings.key_cache_ttl_seconds),
@@ -124,6 +135,7 @@ def _vault_kwargs(settings: Settings, clock: Clock | None) -> dict[str, Any]:
         "records_config": records_config(settings),
         # a bad retention policy file fails here (file, line, reason), before any store is opened
         "retention_policies": load_policies(settings.retention_policies),
+        "field_rules": field_rules(settings),
         "shred_ledger": open_ledger(settings.resolved_ledger_url),
         "epoch_max_age": timedelta(days=settings.epoch_max_age_days) if settings.epoch_max_age_days else None,
         "key_vacuum": (settings.key_vacuum, settings.key_vacuum_delay_seconds),

@@ -7,6 +7,7 @@ keyring file sealed under a passphrase.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -26,6 +27,9 @@ def redact_url(url: str) -> str:
     except Exception:  # an unparseable URL is shown as its scheme only
         return url.split(":", 1)[0] + ":<unparseable>"
 
+
+#: a subject field name (vault.ids.FIELD_NAME, which this layer may not import)
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PSEUDOVAULT_", extra="ignore")
@@ -60,7 +64,13 @@ class Settings(BaseSettings):
     lookup_refresh_seconds: float = Field(default=5.0, ge=0, le=3600)
     # Retention: the operator's policy file (vault.retention.policies; the shipped presets if unset).
     retention_policies: Path | None = Field(default=None, description="Retention policy TOML file.")
-    # Argon2id parameters used when a keyring is created; an existing keyring keeps its own.
+    # One-way subject fields (vault.crypto.oneway): stored as Argon2id hashes, only verified, never
+    # revealed (comma-separated field names). A secret-looking name (password, pin, secret, ...)
+    # not listed here is refused unless listed as reversible on purpose.
+    one_way_fields: str = Field(default="password", description="Comma-separated one-way field names.")
+    reversible_fields: str = Field(default="", description="Secret-looking field names kept reversibly on purpose.")
+    # Argon2id parameters used when a keyring is created (an existing keyring keeps its own) and
+    # for new one-way field hashes (an existing hash keeps its own until it is next verified).
     kdf_time_cost: int = Field(default=3, ge=1, le=100)
     kdf_memory_kib: int = Field(default=65_536, ge=8, le=4_194_304)
     kdf_parallelism: int = Field(default=4, ge=1, le=64)
@@ -88,6 +98,15 @@ class Settings(BaseSettings):
     @classmethod
     def _region_upper(cls, v: str) -> str:
         return v.upper()
+
+    @field_validator("one_way_fields", "reversible_fields")
+    @classmethod
+    def _field_names(cls, v: str) -> str:
+        names = [n.strip() for n in v.split(",") if n.strip()]
+        for name in names:
+            if not _FIELD_NAME.fullmatch(name):
+                raise ValueError("must be field names ([a-z][a-z0-9_]{0,63}) separated by commas")
+        return ",".join(names)
 
     @property
     def home_dir(self) -> Path:

@@ -47,6 +47,7 @@ from pseudovault.vault.crypto.keystore import KeyHierarchy, RewrapReport
 from pseudovault.vault.crypto.ledger import SOURCE as LEDGER_SOURCE
 from pseudovault.vault.crypto.ledger import ShredLedger
 from pseudovault.vault.crypto.lookup import DEFAULT_REFRESH_INTERVAL, LookupKeys
+from pseudovault.vault.crypto.oneway import FieldRules
 from pseudovault.vault.crypto.signing import AUDIT_PURPOSE, SigningKeys
 from pseudovault.vault.errors import ConflictError, NotInitialisedError, UnavailableError
 from pseudovault.vault.identifiers import Normalizer, NormalizerConfig
@@ -154,6 +155,7 @@ class Vault:
         audit_config: AuditConfig | None = None,
         records_config: RecordsConfig | None = None,
         retention_policies: PolicySet | None = None,
+        field_rules: FieldRules | None = None,
         shred_ledger: ShredLedger | None = None,
         epoch_max_age: timedelta | None = None,
         key_vacuum: tuple[str, float] = ("full", 10.0),
@@ -168,6 +170,7 @@ class Vault:
         self.cache = cache
         self.audit_config = audit_config or AuditConfig()
         self.retention_policies = retention_policies if retention_policies is not None else shipped_presets()
+        self.field_rules = field_rules if field_rules is not None else FieldRules()
         config = records_config or RecordsConfig()
         if retention_policies is not None and config.catalogue is CATALOGUE:
             # records validate categories and default expiry under the retention policies in force
@@ -193,7 +196,7 @@ class Vault:
         self.keys.external_ledger = self.shred_ledger
         mode, delay = self.key_vacuum
         self.keys.vacuum = DeferredVacuum(self.keys_engine, ("subject_keys", "record_keys"), mode=mode, delay=delay)
-        self.subjects = SubjectService(self.data_engine, self.keys, self.clock, self.audit)
+        self.subjects = SubjectService(self.data_engine, self.keys, self.clock, self.audit, self.field_rules)
         config = self.records_config
         self.normalizer = Normalizer(config.normalizer)
         self.lookup = LookupKeys(
@@ -239,6 +242,7 @@ class Vault:
         audit_config: AuditConfig | None = None,
         records_config: RecordsConfig | None = None,
         retention_policies: PolicySet | None = None,
+        field_rules: FieldRules | None = None,
         shred_ledger: ShredLedger | None = None,
         epoch_max_age: timedelta | None = None,
         key_vacuum: tuple[str, float] = ("full", 10.0),
@@ -275,6 +279,7 @@ class Vault:
                 audit_config=audit_config,
                 records_config=records_config,
                 retention_policies=retention_policies,
+                field_rules=field_rules,
                 shred_ledger=shred_ledger,
                 epoch_max_age=epoch_max_age,
                 key_vacuum=key_vacuum,
@@ -311,6 +316,7 @@ class Vault:
         audit_config: AuditConfig | None = None,
         records_config: RecordsConfig | None = None,
         retention_policies: PolicySet | None = None,
+        field_rules: FieldRules | None = None,
         shred_ledger: ShredLedger | None = None,
         epoch_max_age: timedelta | None = None,
         key_vacuum: tuple[str, float] = ("full", 10.0),
@@ -329,6 +335,7 @@ class Vault:
             audit_config=audit_config,
             records_config=records_config,
             retention_policies=retention_policies,
+            field_rules=field_rules,
             shred_ledger=shred_ledger,
             epoch_max_age=epoch_max_age,
             key_vacuum=key_vacuum,
@@ -348,6 +355,7 @@ class Vault:
         audit_config: AuditConfig | None = None,
         records_config: RecordsConfig | None = None,
         retention_policies: PolicySet | None = None,
+        field_rules: FieldRules | None = None,
         shred_ledger: ShredLedger | None = None,
         epoch_max_age: timedelta | None = None,
         key_vacuum: tuple[str, float] = ("full", 10.0),
@@ -365,6 +373,7 @@ class Vault:
             audit_config=audit_config,
             records_config=records_config,
             retention_policies=retention_policies,
+            field_rules=field_rules,
             shred_ledger=shred_ledger,
             epoch_max_age=epoch_max_age,
             key_vacuum=key_vacuum,

@@ -76,6 +76,28 @@ def subjects_show(
         emit({"subject_id": subject_id, "fields": values}, as_json, render)
 
 
+@subjects_app.command("verify")
+def subjects_verify(
+    subject_id: str,
+    field: Annotated[str, typer.Option("--field", "-f", help="The one-way field, e.g. password.")] = "password",
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a value against a one-way field (asked for at the terminal, else read from the first
+    line of standard input: never an argument, which other users could see). Exit 0 when it
+    matches, 1 when it does not."""
+    with run_command():
+        if sys.stdin.isatty():
+            value = str(typer.prompt(f"Value of {field}", hide_input=True))
+        else:
+            value = sys.stdin.readline().rstrip("\r\n")
+        with open_from_env() as vault:
+            match = vault.subjects.verify(subject_id, field, value)
+        data = {"subject_id": subject_id, "field": field, "match": match}
+        emit(data, as_json, lambda: out.print("match" if match else "no match"))
+    if not match:
+        raise typer.Exit(ExitCode.ERROR)
+
+
 @subjects_app.command("update")
 def subjects_update(
     subject_id: str,

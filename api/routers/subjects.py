@@ -39,6 +39,8 @@ from pseudovault.api.schemas.subjects import (
     SubjectSummary,
     SubjectUpdate,
     SubjectUpdated,
+    VerifyRequest,
+    VerifyResult,
 )
 from pseudovault.vault.apikeys import Scope
 from pseudovault.vault.errors import NotFoundError
@@ -125,6 +127,22 @@ def reveal_subject(
     restricted = "legal_request" if Scope.RESTRICTED_READ in caller.scopes else "refuse"
     fields = vault.subjects.read(str(subject_id), body.fields, purpose=body.purpose, restricted=restricted)
     return RevealedFields(subject_id=str(subject_id), fields=fields)
+
+
+@router.post(
+    "/{subject_id}/verify",
+    summary="Verify a one-way field",
+    description="Checks a value against the subject's one-way field (a password, say: stored only as an "
+    "Argon2id hash, never revealed). Answers whether it matches, and `false` as well when the subject "
+    "has no such field. Audited as `subject.verify` with the field name and the outcome, never the value. "
+    "422 for a field that is not declared one-way; 404 for a subject that does not exist or was shredded; "
+    "409 `restricted` while the subject's processing is restricted.",
+)
+def verify_subject_field(
+    subject_id: SubjectIdPath, body: VerifyRequest, vault: VaultDep, _caller: SubjectsReveal
+) -> VerifyResult:
+    match = vault.subjects.verify(str(subject_id), body.field, body.value)
+    return VerifyResult(subject_id=str(subject_id), field=body.field, match=match)
 
 
 @router.patch(

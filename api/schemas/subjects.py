@@ -13,7 +13,7 @@ from pseudovault.vault.retention.views import ItemView
 from pseudovault.vault.store.base import AUDIT_PURPOSE_LENGTH
 from pseudovault.vault.subjects.service import MAX_FIELDS, MAX_VALUE_BYTES
 
-__all__ = ["FIELD_NAME_PATTERN", "FieldName", "FieldValue", "Purpose", "CategoryCode", "MAX_CATEGORIES", "Event", "CategoryFields", "SubjectCreate", "SubjectCreated", "RevealRequest", "RevealedFields", "SubjectUpdate", "SubjectUpdated", "ShredReceipt", "SubjectSummary", "SubjectPage", "CategorizeRequest", "SubjectCategories", "EventRequest", "EventPreviewRequest", "RetentionItemOut", "RetentionItems", "EventEffectOut", "EventPreviewOut"]
+__all__ = ["FIELD_NAME_PATTERN", "FieldName", "FieldValue", "Purpose", "CategoryCode", "MAX_CATEGORIES", "Event", "CategoryFields", "SubjectCreate", "SubjectCreated", "RevealRequest", "RevealedFields", "VerifyRequest", "VerifyResult", "SubjectUpdate", "SubjectUpdated", "ShredReceipt", "SubjectSummary", "SubjectPage", "CategorizeRequest", "SubjectCategories", "EventRequest", "EventPreviewRequest", "RetentionItemOut", "RetentionItems", "EventEffectOut", "EventPreviewOut"]
 
 
 FIELD_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -102,6 +102,19 @@ class RevealRequest(RequestModel):
 class RevealedFields(ResponseModel):
     subject_id: str = Field(examples=[_EXAMPLE_ID])
     fields: dict[str, str] = Field(examples=[{"email": "kim@example.com"}])
+
+
+class VerifyRequest(RequestModel):
+    field: FieldName = Field(description="A one-way field (PSEUDOVAULT_ONE_WAY_FIELDS), e.g. `password`.",
+                             examples=["password"])
+    value: FieldValue = Field(description="The value to check against its stored hash. Never stored or logged.",
+                              examples=["correct horse battery staple"])
+
+
+class VerifyResult(ResponseModel):
+    subject_id: str = Field(examples=[_EXAMPLE_ID])
+    field: str = Field(examples=["password"])
+    match: bool = Field(description="Whether the value matches; false as well when the subject has no such field.")
 
 
 class SubjectUpdate(RequestModel):

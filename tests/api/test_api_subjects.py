@@ -68,6 +68,48 @@ class TestCreateSubject:
         assert vault.subjects.count() == 0
 
 
+class TestVerifySubjectField:
+    """Finding 7: a password is stored one-way (Argon2id) and can only be verified."""
+
+    PASSWORD = "Tr0ub4dor&3 horse"  # noqa: S105 - a test value
+
+    def test_anonymous_and_missing_scope(self, client: TestClient, auth: Auth) -> None:
+        body = {"field": "password", "value": self.PASSWORD}
+        _assert_problem(client.post(f"/v1/subjects/{uuid.uuid4()}/verify", json=body), 401)
+        subject_id = _create(client, auth)
+        for scope in ("subjects:write", "erasure", "admin", "records:read", "checks"):
+            _assert_problem(client.post(f"/v1/subjects/{subject_id}/verify", json=body, headers=auth(scope)), 403)
+
+    def test_stored_one_way_verified_never_revealed(self, client: TestClient, auth: Auth, vault: Vault) -> None:
+        subject_id = _create(client, auth, {"email": CANARY_PII, "password": self.PASSWORD})
+        headers = auth("subjects:reveal")
+        revealed = client.post(f"/v1/subjects/{subject_id}/reveal", json={"purpose": "support case 8"}, headers=headers)
+        assert revealed.json()["fields"] == {"email": CANARY_PII}
+        url = f"/v1/subjects/{subject_id}/verify"
+        for value, match in ((self.PASSWORD, True), ("guess", False)):
+            response = client.post(url, json={"field": "password", "value": value}, headers=headers)
+            assert response.status_code == 200, response.text
+            assert response.json() == {"subject_id": subject_id, "field": "password", "match": match}
+            assert response.headers["cache-control"] == "no-store"
+            entry = _last_audit(vault, "subject.verify")
+            assert (entry.actor_id, entry.detail) == (_key_id(headers), {"field": "password", "match": match})
+        assert self.PASSWORD not in str([e.as_dict() for e in vault.audit.query(limit=1000)])
+
+    def test_bad_input_and_not_existing(self, client: TestClient, auth: Auth, vault: Vault) -> None:
+        subject_id = _create(client, auth, {"email": CANARY_PII})
+        headers = auth("subjects:reveal")
+        url = f"/v1/subjects/{subject_id}/verify"
+        for body in ({}, {"field": "password"}, {"field": "password", "value": ""}, {"field": "email", "value": CANARY_PII},
+                     {"field": "Password", "value": "x"}, {"field": "password", "value": "x", "extra": 1}):
+            _assert_problem(client.post(url, json=body, headers=headers), 422)
+        missing = client.post(f"/v1/subjects/{uuid.uuid4()}/verify", json={"field": "password", "value": "x"}, headers=headers)
+        _assert_problem(missing, 404)
+        # a password-like field that is not declared one-way is refused when stored
+        refused = client.post("/v1/subjects", json={"fields": {"login_password": "hunter2"}}, headers=auth("subjects:write"))
+        problem = _assert_problem(refused, 422)
+        assert "hunter2" not in refused.text and "one-way" in problem["errors"][0]["detail"]
+
+
 class TestRevealSubject:
     def test_anonymous_and_missing_scope(self, client: TestClient, auth: Auth) -> None:
         _assert_problem(client.post(f"/v1/subjects/{uuid.uuid4()}/reveal", json={"purpose": "case 1"}), 401)

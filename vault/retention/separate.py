@@ -40,6 +40,7 @@ from pseudovault.vault.audit import AuditLog, validate_purpose
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.crypto.fields import FieldCipher, FieldOwner
 from pseudovault.vault.crypto.keystore import KeyHierarchy
+from pseudovault.vault.crypto.oneway import ONE_WAY_SCHEMA
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
 from pseudovault.vault.ids import validate_record_id
 from pseudovault.vault.records import repository as records_repository
@@ -117,6 +118,8 @@ class SeparateStorage:
             return None
         with session_scope(self._engine) as session:
             rows = subjects_repository.field_ciphertexts(session, subject_id, names)
+        # a one-way field (a password's hash) is never kept in separate storage: it goes with the subject
+        rows = [r for r in rows if r[2] != ONE_WAY_SCHEMA]
         if not rows:
             return None
         source = FieldCipher(self._keys.data_aead(subject_id), FieldOwner.SUBJECT, subject_id)

@@ -40,6 +40,7 @@ after the first step, shredding again completes it.
 from __future__ import annotations
 
 import builtins
+import hmac
 import logging
 import uuid
 from collections.abc import Callable, Collection, Mapping
@@ -59,6 +60,7 @@ from pseudovault.vault.crypto.fields import FieldCipher, FieldOwner
 from pseudovault.vault.crypto.keystore import KeyHierarchy
 from pseudovault.vault.crypto.ledger import SOURCE as LEDGER_SOURCE
 from pseudovault.vault.crypto.ledger import ShredLedger
+from pseudovault.vault.crypto.oneway import ONE_WAY_SCHEMA, FieldRules
 from pseudovault.vault.errors import InvalidInputError, NotFoundError
 from pseudovault.vault.idempotency import IdempotencyClaim
 from pseudovault.vault.ids import validate_field_name, validate_reason_code, validate_subject_id
@@ -154,11 +156,29 @@ def _validate_fields(fields: object, *, allow_delete: bool) -> dict[str, bytes |
 class SubjectService:
     """Create, read, update, list and shred subjects across the data store and the key store."""
 
-    def __init__(self, data_engine: Engine, keys: KeyHierarchy, clock: Clock, audit: AuditLog) -> None:
+    def __init__(
+        self, data_engine: Engine, keys: KeyHierarchy, clock: Clock, audit: AuditLog, rules: FieldRules | None = None
+    ) -> None:
         self._engine = data_engine
         self._keys = keys
         self._clock = clock
         self._audit = audit
+        self.rules = rules if rules is not None else FieldRules()
+
+    def _stored_forms(self, values: Mapping[str, bytes | None]) -> dict[str, tuple[bytes, int] | None]:
+        """Each value as it is stored: a one-way field's Argon2id hash (vault.crypto.oneway), the
+        others as they are, each with its schema version. A secret-looking name that is not
+        declared is refused before anything is written."""
+        out: dict[str, tuple[bytes, int] | None] = {}
+        for name, value in values.items():
+            if value is None:
+                out[name] = None
+            elif self.rules.is_one_way(name):
+                out[name] = (self.rules.hash(value), ONE_WAY_SCHEMA)
+            else:
+                self.rules.check_reversible(name)
+                out[name] = (value, SCHEMA_VERSION)
+        return out
 
     def __repr__(self) -> str:
         return "SubjectService()"
@@ -166,8 +186,8 @@ class SubjectService:
     # --- helpers --------------------------------------------------------------------------
 
     @staticmethod
-    def _encrypt(aead: Aead, subject_id: str, name: str, value: bytes) -> bytes:
-        return FieldCipher(aead, FieldOwner.SUBJECT, subject_id).encrypt(name, value, SCHEMA_VERSION)
+    def _encrypt(aead: Aead, subject_id: str, name: str, value: bytes, version: int = SCHEMA_VERSION) -> bytes:
+        return FieldCipher(aead, FieldOwner.SUBJECT, subject_id).encrypt(name, value, version)
 
     def _checkpoint(self) -> None:
         """After deleting keys or ciphertext, move old page images out of SQLite's write-ahead log."""
@@ -189,7 +209,7 @@ class SubjectService:
         return idempotency.once(self._engine, claim, lambda: self._create(fields, claim, then))
 
     def _create(self, fields: Mapping[str, str], claim: IdempotencyClaim | None, then: CreateHook | None) -> str:
-        values = _validate_fields(fields, allow_delete=False)
+        values = self._stored_forms(_validate_fields(fields, allow_delete=False))
         subject_id = str(uuid.uuid4())
         with session_scope(self._keys.engine, write=True) as key_session:
             data_key = self._keys.create_data_key(key_session, subject_id)
@@ -199,11 +219,11 @@ class SubjectService:
                 SubjectField(
                     subject_id=subject_id,
                     name=name,
-                    ciphertext=self._encrypt(aead, subject_id, name, value),
-                    schema_version=SCHEMA_VERSION,
+                    ciphertext=self._encrypt(aead, subject_id, name, *stored),
+                    schema_version=stored[1],
                 )
-                for name, value in values.items()
-                if value is not None
+                for name, stored in values.items()
+                if stored is not None
             ]
             now = self._clock.now()
             with session_scope(self._engine, write=True) as session:  # the subject and its audit entry: one commit
@@ -278,7 +298,10 @@ class SubjectService:
         out: dict[str, str] = {}
         try:
             for name, ciphertext, schema_version in rows:
+                # every row is authenticated, so that a schema version changed by hand fails here
                 plaintext = cipher.decrypt(name, ciphertext, schema_version)
+                if schema_version == ONE_WAY_SCHEMA or self.rules.is_one_way(name):  # verified, never revealed
+                    continue
                 out[name] = plaintext.decode("utf-8")
         except (DecryptionError, UnicodeDecodeError):
             log.warning("subject %s: a field failed to decrypt", subject_id)
@@ -306,10 +329,12 @@ class SubjectService:
     def update(self, subject_id: str, fields: Mapping[str, str | None]) -> None:
         """Set the given fields (adding new ones); a value of None deletes that field."""
         subject_id = validate_subject_id(subject_id)
-        values = _validate_fields(fields, allow_delete=True)
+        values = self._stored_forms(_validate_fields(fields, allow_delete=True))
         aead = self._keys.data_aead(subject_id)  # NotFoundError when shredded
         ciphertexts = {
-            name: self._encrypt(aead, subject_id, name, value) for name, value in values.items() if value is not None
+            name: (self._encrypt(aead, subject_id, name, *stored), stored[1])
+            for name, stored in values.items()
+            if stored is not None
         }
         removed = {name for name, value in values.items() if value is None}
         with session_scope(self._engine, write=True) as session:
@@ -326,18 +351,16 @@ class SubjectService:
                         SubjectField.subject_id == subject_id, SubjectField.name.in_(removed & existing)
                     )
                 )
-            for name, ciphertext in ciphertexts.items():
+            for name, (ciphertext, version) in ciphertexts.items():
                 if name in existing:
                     session.execute(
                         update(SubjectField)
                         .where(SubjectField.subject_id == subject_id, SubjectField.name == name)
-                        .values(ciphertext=ciphertext, schema_version=SCHEMA_VERSION)
+                        .values(ciphertext=ciphertext, schema_version=version)
                     )
                 else:
                     session.add(
-                        SubjectField(
-                            subject_id=subject_id, name=name, ciphertext=ciphertext, schema_version=SCHEMA_VERSION
-                        )
+                        SubjectField(subject_id=subject_id, name=name, ciphertext=ciphertext, schema_version=version)
                     )
             subject.updated_at = self._clock.now()
             self._audit.append(
@@ -347,6 +370,58 @@ class SubjectService:
                 session=session,
             )
         log.info("updated subject %s: %d fields set, %d deleted", subject_id, len(ciphertexts), len(removed))
+
+    def verify(self, subject_id: str, name: str, value: str) -> bool:
+        """Whether ``value`` matches the subject's one-way field ``name`` (a password, say): the
+        only use of such a field. False when the subject has no such field. InvalidInputError
+        when ``name`` is not declared one-way (a readable field is revealed, not verified).
+        Audited (``subject.verify``: the field name and whether it matched, never the value);
+        a hash made with older Argon2 parameters is replaced after a match."""
+        subject_id = validate_subject_id(subject_id)
+        validate_field_name(name, "field")
+        if not self.rules.is_one_way(name):
+            raise InvalidInputError("field", "is not a one-way field (PSEUDOVAULT_ONE_WAY_FIELDS): it is revealed, not verified")
+        try:
+            encoded = _encode_value("value", value)
+        except InvalidInputError as exc:
+            raise InvalidInputError("value", exc.reason) from None
+        with session_scope(self._engine) as session:
+            if not session.scalar(select(exists().where(Subject.id == subject_id))):
+                self._audit.append("subject.verify", targets=[subject_id], outcome="not_found")
+                raise NotFoundError("subject", subject_id)
+            reasons = use_blocking_reasons(session, subject_id=subject_id)
+            row = session.execute(
+                select(SubjectField.ciphertext, SubjectField.schema_version).where(
+                    SubjectField.subject_id == subject_id, SubjectField.name == name
+                )
+            ).first()
+        if reasons:
+            self._audit.append("subject.verify", targets=[subject_id], outcome="conflict",
+                               detail={"field": name, "restriction": reasons[0]})
+            raise RestrictedError("subject", subject_id, reasons)
+        matched = False
+        if row is not None:
+            aead = self._keys.data_aead(subject_id)
+            try:
+                stored = FieldCipher(aead, FieldOwner.SUBJECT, subject_id).decrypt(
+                    name, bytes(row.ciphertext), row.schema_version
+                )
+            except DecryptionError:
+                log.warning("subject %s: a one-way field failed to decrypt", subject_id)
+                self._audit.append("subject.verify", targets=[subject_id], outcome="error", detail={"field": name})
+                raise
+            if row.schema_version == ONE_WAY_SCHEMA:
+                matched = self.rules.verify(stored, encoded)
+                rehash = matched and self.rules.needs_rehash(stored)
+            else:  # stored readable before the name was declared one-way: compared, then hashed
+                matched = hmac.compare_digest(stored, encoded)
+                rehash = matched
+            if rehash:
+                self.update(subject_id, {name: value})
+        if row is not None and not self._keys.has_data_key(subject_id):
+            matched = False  # shredded meanwhile (vault.subjects: a cached key answers nothing after a shred)
+        self._audit.append("subject.verify", targets=[subject_id], detail={"field": name, "match": matched})
+        return matched
 
     # --- list / exists / count ------------------------------------------------------------
 

@@ -87,6 +87,20 @@ def test_fields_from_standard_input_keep_pii_out_of_argv(initialised: Any) -> No
     assert initialised.json("subjects", "show", subject_id)["fields"]["email"] == CANARY_PII
 
 
+def test_a_password_is_stored_one_way_and_verified_from_standard_input(initialised: Any) -> None:
+    payload = '{"name": "Park", "password": "s3cret horse battery"}'
+    subject_id = initialised.ok("subjects", "add", "--fields-json", "-", input=payload).stdout.split()[-1]
+    assert initialised.json("subjects", "show", subject_id)["fields"] == {"name": "Park"}
+    matched = initialised.json("subjects", "verify", subject_id, input="s3cret horse battery\n")
+    assert matched == {"subject_id": subject_id, "field": "password", "match": True}
+    wrong = initialised("subjects", "verify", subject_id, input="guess\n")
+    assert wrong.exit_code == 1 and "no match" in wrong.stdout and "guess" not in wrong.stdout + wrong.stderr
+    refused = initialised("subjects", "add", "--field", "card_pin=1234")
+    assert refused.exit_code == 4 and "one-way" in refused.stderr and "1234" not in refused.stderr
+    declared = initialised("subjects", "add", "--field", "card_pin=1234", env={"PSEUDOVAULT_REVERSIBLE_FIELDS": "card_pin"})
+    assert declared.exit_code == 0
+
+
 def test_invalid_input_is_a_clear_line_and_writes_nothing(initialised: Any) -> None:
     for args in (
         ("subjects", "add", "--field", "noequals"),
