@@ -69,8 +69,9 @@ class RecordCreate(RequestModel):
         examples=[[{"kind": "email", "value": "user@example.com"}, {"kind": "phone", "value": "010-1234-5678"}]],
     )
     category: str = Field(
-        description="A retention category records may use: unauthorized_registration, "
-        "fraudulent_transaction, bad_usage_rejoin or rejoin_restriction.",
+        description="A retention category records may use: of the presets unauthorized_registration, "
+        "fraudulent_transaction, bad_usage_rejoin or rejoin_restriction; an operator's policy file may add "
+        "its own (for_records = true).",
         examples=["fraudulent_transaction"],
     )
     reason_code: Code = Field(examples=["chargeback"])

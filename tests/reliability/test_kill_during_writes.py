@@ -87,7 +87,7 @@ def _due_subjects(deployment: Deployment, count: int) -> set[str]:
         made = set()
         for i in range(count):
             subject_id = vault.retention.create_subject({"email": f"u{i}@example.com"}, {"payment": None})
-            vault.retention.record_event("subject", subject_id, "payment", at=paid)
+            vault.retention.record_event("subject", subject_id, "payment", at=paid, confirm=True)
             made.add(subject_id)
         return made
 

@@ -235,14 +235,16 @@ class _Reader:
         if not CODE.fullmatch(code):
             raise self.fail(f"{code!r} is not a category code ([a-z][a-z0-9_]{{0,39}})", *where)
         preset = None
-        if self.catalogue is not None:
-            preset = self.catalogue.get(code)
-            if preset is None:
-                raise self.fail(
-                    f"unknown category {code!r}; the categories are: {', '.join(self.catalogue.codes())}", *where
-                )
         if not isinstance(table, dict):
             raise self.fail(f"policy {code} must be a table: [policies.{code}]", *where)
+        if self.catalogue is not None:
+            preset = self.catalogue.get(code)
+            if preset is None and "name" not in table:
+                # a new category of the operator's names itself; without a name it is a typo
+                raise self.fail(
+                    f"unknown category {code!r}; the categories are: {', '.join(self.catalogue.codes())} "
+                    "(a new category of your own needs a name)", *where
+                )
         for key in table:
             if key not in _POLICY_KEYS:
                 raise self.fail(f"policy {code}: unknown key {key!r}", *where, key)

@@ -220,3 +220,30 @@ def test_a_time_out_of_range_is_invalid_input_and_changes_nothing(cli: Cli) -> N
     assert result.exit_code == ExitCode.INVALID
     assert cli.json("retention", "items", subject_id)[0]["trigger_at"] is None  # no withdrawal recorded
     assert cli("subjects", "show", subject_id).exit_code == 0
+
+
+def test_a_policy_file_with_categories_of_its_own(cli: Cli, tmp_path: Path) -> None:
+    policy = tmp_path / "policies.toml"
+    policy.write_text(
+        '[policies.service_usage]\nname = "Service usage records"\nperiod = "5y"\ntrigger = "collected"\n'
+        'basis = "Internal policy: service usage records, 5 years"\naction = "shred_subject"\n\n'
+        '[policies.account_takeover]\nname = "Records of account takeover"\nperiod = "2y"\n'
+        'trigger = "fraud_confirmed"\nbasis = "Internal policy: account takeover, 2 years"\n'
+        'action = "delete_record"\non_erasure = "retain"\nfor_records = true\n'
+        'default_reason_code = "account_takeover"\n',
+        encoding="utf-8",
+    )
+    cli.env["PSEUDOVAULT_RETENTION_POLICIES"] = str(policy)
+    assert cli.json("retention", "apply-policies")["applied"] is True
+    policies = {p["category"]: p for p in cli.json("retention", "policies")["policies"]}
+    assert policies["service_usage"]["basis"] == "Internal policy: service usage records, 5 years"
+    assert policies["account_takeover"]["for_records"] is True
+    subject_id = cli.last_word("subjects", "add", "--field", "plan=premium", "--category", "service_usage")
+    (item,) = cli.json("retention", "items", subject_id)
+    assert (item["category"], item["action"]) == ("service_usage", "shred_subject") and item["due_at"] is not None
+    record = cli.json("records", "add", "--identifier", "email=taker@example.com", "--category", "account_takeover")
+    assert record["category"] == "account_takeover" and record["reason_code"] == "account_takeover"
+
+    policy.write_text(policy.read_text(encoding="utf-8") + '\n[policies.servise_usage]\nperiod = "1y"\n', encoding="utf-8")
+    typo = cli("retention", "policies")
+    assert typo.exit_code == ExitCode.INVALID and "policies.toml:18" in typo.stderr and "needs a name" in typo.stderr

@@ -24,7 +24,7 @@ from retention_support import (
 
 from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.clock import FrozenClock
-from pseudovault.vault.errors import NotFoundError
+from pseudovault.vault.errors import InvalidInputError, NotFoundError
 from pseudovault.vault.retention.policies import PolicyFileError, PolicySet
 from pseudovault.vault.retention.views import DestructiveEventError, EventPreview
 from pseudovault.vault.vault import Vault
@@ -438,3 +438,74 @@ def test_a_ceiling_is_refused_where_nothing_waits() -> None:
         with pytest.raises(PolicyFileError, match=reason) as info:
             policies_with(table)
         assert info.value.line == table.count("\n", 0, table.index("ceiling")) + 1
+
+
+OWN_CATEGORIES = DORMANT_ON + """
+[policies.service_usage]
+name = "Service usage records"
+period = "5y"
+trigger = "collected"
+basis = "Internal policy: service usage records, 5 years"
+action = "shred_subject"
+
+[policies.account_takeover]
+name = "Records of account takeover"
+period = "2y"
+trigger = "fraud_confirmed"
+basis = "Internal policy: prevention of account takeover (legitimate interest), 2 years"
+action = "delete_record"
+on_erasure = "retain"
+for_records = true
+default_reason_code = "account_takeover"
+aliases = ["ato"]
+"""
+
+
+def test_an_operator_defines_categories_of_its_own(vault: Vault, provider: FakeKmsProvider, clock: FrozenClock) -> None:
+    """Finding 6: operators could not add their own categories (service usage records, access
+    records kept 5 years by internal policy) without misusing a preset."""
+    own = policies_with(OWN_CATEGORIES)
+    assert own["service_usage"].basis.startswith("Internal policy") and own["account_takeover"].for_records
+    data_url = vault.data_engine.url.render_as_string(hide_password=False)
+    keys_url = vault.keys_engine.url.render_as_string(hide_password=False)
+    with Vault.open(provider, data_url, keys_url, clock=clock, retention_policies=own) as mine:
+        mine.retention.apply_policies()
+        usage = mine.retention.create_subject({"plan": "premium"}, ["service_usage"])
+        ban = mine.records.create([("email", "taker@example.com")], category="account_takeover",
+                                  reason_code="account_takeover")
+        assert mine.records.get(ban).category == "account_takeover"
+        assert _due_of(mine, usage, "service_usage") == _day(2031, 1, 16)
+        mine.retention.sweeper.sweep()  # a record is scheduled when a sweep first sees it
+        expiry = datetime(2028, 1, 15, 10, tzinfo=UTC)  # two years after its creation, to the hour
+        assert mine.records.get(ban).expires_at == expiry and _due_of(mine, ban, "account_takeover") == expiry
+        with pytest.raises(InvalidInputError):
+            mine.retention.create_subject({"plan": "x"}, ["account_takeover"])  # a record category
+        clock.set(expiry - timedelta(microseconds=1))
+        mine.retention.sweeper.sweep()
+        assert record_exists(mine, ban)
+        clock.set(expiry)
+        mine.retention.sweeper.sweep()
+        assert not record_exists(mine, ban)
+        clock.set(_day(2031, 1, 16) - timedelta(microseconds=1))
+        mine.retention.sweeper.sweep()
+        assert subject_exists(mine, usage)
+        clock.set(_day(2031, 1, 16))
+        mine.retention.sweeper.sweep()
+        assert not subject_exists(mine, usage)
+
+
+def test_a_category_the_presets_do_not_know_needs_a_name_and_a_complete_policy() -> None:
+    typo = '[policies.payment_suply]\nperiod = "5y"\ntrigger = "payment"\nbasis = "x"\naction = "shred_subject"\n'
+    with pytest.raises(PolicyFileError, match=r"unknown category 'payment_suply'.*needs a name") as info:
+        policies_with(typo)
+    assert info.value.line == 1
+    for text, reason in (
+        ('[policies.mine]\nname = "Mine"\ntrigger = "payment"\nbasis = "x"\naction = "shred_subject"\n', "period"),
+        ('[policies.mine]\nname = "Mine"\nperiod = "1y"\ntrigger = "payment"\naction = "shred_subject"\n', "basis"),
+        ('[policies.mine]\nname = "Mine"\nperiod = "1y"\ntrigger = "payment"\nbasis = "x"\naction = "delete_record"\n',
+         "does not apply to subjects"),
+        ('[policies.mine]\nname = "Mine"\nperiod = "1y"\ntrigger = "payment"\nbasis = "x"\naction = "shred_subject"\n'
+         'aliases = ["member"]\n', "already a category or alias"),
+    ):
+        with pytest.raises(PolicyFileError, match=reason):
+            policies_with(text)
