@@ -38,6 +38,11 @@ class PolicyOut(ResponseModel):
     optional: bool
     repealed: str | None = Field(description="The date the law behind it was repealed, for a kept-for-reference preset.")
     note: str | None
+    per_entry: bool | None = Field(
+        None,
+        description="A log kept per entry: each field's value is kept for the period from its own collection "
+        "(absent: the category runs from the subject's event).",
+    )
     ceiling: str | None = Field(
         None,
         description="How long data may wait for its starting event: when it never comes, the period runs from "

@@ -200,7 +200,8 @@ class RetentionItemOut(ResponseModel):
     )
     target_id: str
     category: str
-    stage: str = Field(description="Which period runs: `period`, `withdrawal`, `restricted_period`, ...")
+    stage: str = Field(description="Which period runs: `period`, `withdrawal`, `restricted_period`, `ceiling`, "
+                       "`entries` (a per-entry log holding no entry: the next one schedules it), ...")
     trigger_at: datetime | None = Field(description="When the event the period runs from happened.")
     due_at: datetime | None = Field(description="When the action is due (null: not scheduled yet).")
     action: str = Field(description="shred_subject, delete_record, restrict, review, separate or destroy.")

@@ -41,6 +41,7 @@ from pseudovault.vault.views import View
 
 __all__ = [
     "CEILING",
+    "ENTRIES",
     "FROM_CREATION",
     "Period",
     "Category",
@@ -71,6 +72,10 @@ FROM_CREATION = frozenset({"collected", "fraud_confirmed"})
 #: the stage of an item whose starting event has not come: due at its policy's ceiling after
 #: collection (``trigger_at`` is the collection time); the event, when it comes, replaces it
 CEILING = "ceiling"
+
+#: the stage of a per-entry category's item while the subject holds none of its entries: it
+#: stays pending (never done) and the next entry stored schedules it again
+ENTRIES = "entries"
 
 
 @dataclass(frozen=True)

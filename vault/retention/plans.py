@@ -7,12 +7,12 @@ deadline, keep their own dates."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pseudovault.vault.retention.categories import CEILING, FROM_CREATION
+from pseudovault.vault.retention.categories import CEILING, ENTRIES, FROM_CREATION
 from pseudovault.vault.retention.policies import Policy, PolicySet
 from pseudovault.vault.store.data_models import (
     RetentionItem,
@@ -33,7 +33,15 @@ class Plan:
 DECIDED = "review_decided"
 
 
-def subject_plan(policies: PolicySet, policy: Policy, events: Mapping[str, datetime], item: RetentionItem | None) -> Plan:
+def subject_plan(
+    policies: PolicySet,
+    policy: Policy,
+    events: Mapping[str, datetime],
+    item: RetentionItem | None,
+    entries: Sequence[datetime | None] = (),
+) -> Plan:
+    """``entries``: for a per-entry category, when each of its fields' values was collected (None:
+    before that was kept, so from the subject's collection)."""
     if item is not None and item.stage == DECIDED:
         return Plan(item.stage, item.trigger_at, item.due_at, item.action)
     if item is not None and item.stage == "review_interval" and item.trigger_at is not None:
@@ -42,6 +50,14 @@ def subject_plan(policies: PolicySet, policy: Policy, events: Mapping[str, datet
     withdrawal = events.get("withdrawal")
     if policy.enabled and policy.on_withdrawal == "separate" and withdrawal is not None:
         return Plan("withdrawal", withdrawal, withdrawal, "separate")
+    if policy.per_entry and policy.enabled:
+        # each entry runs from its own collection: the item is due with the oldest entry
+        times = [t if t is not None else events.get("collected") for t in entries]
+        known = [t for t in times if t is not None]
+        if not known:
+            return Plan(ENTRIES, None, None, policy.action)
+        oldest = min(known)
+        return Plan("period", oldest, policies.due(policy, oldest), policy.action)
     trigger = events.get(policy.trigger)
     if trigger is None and policy.enabled and policy.ceiling is not None and "collected" in events:
         # waiting for its event: no longer than the ceiling from collection

@@ -114,6 +114,9 @@ class Policy(View):
     #: how long data may wait for its starting event: when the event never comes, the period runs
     #: from collection (the subject's or the record's creation) for this long instead
     ceiling: Period | None = field(default=None, metadata=OMIT_IF_NONE)
+    #: a log kept per entry: each field's value runs its period from its own collection (True),
+    #: not the category from the subject's (None: absent from the fingerprint when unused)
+    per_entry: bool | None = field(default=None, metadata=OMIT_IF_NONE)
     line: int | None = field(default=None, compare=False, metadata=HIDDEN)
 
     def first_period(self) -> Period:
@@ -177,6 +180,7 @@ class PolicySet:
                 repealed=date.fromisoformat(p["repealed"]) if p["repealed"] else None,
                 note=p["note"],
                 ceiling=period(p.get("ceiling")),
+                per_entry=p.get("per_entry"),
             )
             for p in data["policies"]
         }

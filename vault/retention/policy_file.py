@@ -63,6 +63,7 @@ _POLICY_KEYS = frozenset(
         "repealed",
         "note",
         "ceiling",
+        "per_entry",
     }
 )
 
@@ -274,6 +275,8 @@ class _Reader:
             note = _text(table.get("note"), what="note", required=False)
             current = "ceiling"
             ceiling = _period(table.get("ceiling"), what="ceiling")
+            current = "per_entry"
+            per_entry = _flag(table.get("per_entry"), what="per_entry", default=False) or None
             catalogue = self.catalogue_attributes(code, table, preset)
         except _BadKey as exc:
             raise self.fail(f"policy {code}: {exc}", *where, exc.key) from None
@@ -302,6 +305,9 @@ class _Reader:
                             f"trigger {trigger} runs from collection and never waits", *where, "ceiling")
         if ceiling is not None and action == "review":
             raise self.fail(f"policy {code}: ceiling does not apply to action review", *where, "ceiling")
+        if per_entry and (trigger != "collected" or action != "shred_subject" or for_records):
+            raise self.fail(f"policy {code}: per_entry applies to subjects' data kept from collection and then "
+                            "destroyed (trigger = \"collected\", action = \"shred_subject\")", *where, "per_entry")
         if on_withdrawal == "separate" and for_records:
             raise self.fail(f"policy {code}: on_withdrawal = \"separate\" applies to subjects' data only",
                             *where, "on_withdrawal")
@@ -319,6 +325,7 @@ class _Reader:
             restricted_period=restricted_period,
             note=note,
             ceiling=ceiling,
+            per_entry=per_entry,
             line=self.index.line(*where),
             **catalogue,
         )

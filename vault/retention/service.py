@@ -529,6 +529,7 @@ class RetentionService:
                 )
             )
         }
+        entries = self._entry_times(session, subject_ids, categories, policies)
         for sid in subject_ids:
             for code in sorted(categories.get(sid, ())):
                 policy = policies.get(code)
@@ -536,8 +537,41 @@ class RetentionService:
                 if policy is None or (item is not None and item.state != "pending"):
                     continue
                 self._store(session, item, "subject_category", sid, code,
-                            subject_plan(policies, policy, events.get(sid, {}), item), now)
+                            subject_plan(policies, policy, events.get(sid, {}), item, entries.get((sid, code), ())), now)
         session.flush()
+
+    def _entry_times(
+        self, session: Session, subject_ids: Sequence[str], categories: Mapping[str, set[str]], policies: PolicySet
+    ) -> dict[tuple[str, str], list[datetime | None]]:
+        """For each (subject, per-entry category): when each of the category's fields was collected."""
+        wanted = [sid for sid in subject_ids
+                  if any((p := policies.get(c)) is not None and p.per_entry for c in categories.get(sid, ()))]
+        if not wanted:
+            return {}
+        times = subjects_repository.field_times(session, wanted)
+        covered = self.category_fields(session, wanted)
+        out: dict[tuple[str, str], list[datetime | None]] = {}
+        for sid in wanted:
+            for code, names in covered[sid].items():
+                policy = policies.get(code)
+                if policy is None or not policy.per_entry:
+                    continue
+                fields = times[sid]
+                chosen = fields if "*" in names else {n: t for n, t in fields.items() if n in names}
+                out[(sid, code)] = list(chosen.values())
+        return out
+
+    def fields_set(self, session: Session, subject_id: str, now: datetime) -> None:
+        """A subject's fields were set (vault.subjects, in its transaction): a per-entry category
+        runs from each value's own collection, so its due date is computed again. Nothing when the
+        policies in force are not applied yet (applying them recomputes everything)."""
+        if not any(p.per_entry for p in self._policies):
+            return
+        try:
+            self.ensure_applied(session)
+        except PoliciesChangedError:
+            return
+        self._refresh_subjects(session, [subject_id], self._policies, now)
 
     def _refresh_records(self, session: Session, record_ids: Sequence[str], policies: PolicySet, now: datetime) -> None:
         if not record_ids:

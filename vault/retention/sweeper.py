@@ -60,6 +60,7 @@ from pseudovault.vault.clock import Clock
 from pseudovault.vault.crypto.keystore import KeyHierarchy
 from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.records import repository as records_repository
+from pseudovault.vault.retention.categories import ENTRIES
 from pseudovault.vault.retention.policies import PolicySet
 from pseudovault.vault.retention.separate import SeparateStorage
 from pseudovault.vault.store.data_models import ProcessingRestriction, RetentionEvent, RetentionItem, SeparatedItem
@@ -542,7 +543,12 @@ class Sweeper:
                 if kind == "subject_category" and state != "done" and item_id not in claimed_ids:
                     others[sid].add(code)
             events = self._service.trigger_events(session, "subject", present)
+            policies = self._service.policies
+            per_entry = [sid for sid in present if any(
+                (p := policies.get(i.category)) is not None and p.per_entry for i in by_subject[sid])]
+            times = subjects_repository.field_times(session, per_entry) if per_entry else {}
         results: dict[int, _Result] = {}
+        reschedule: dict[int, tuple[str, datetime | None, datetime | None, str]] = {}
         whole: list[str] = []
         partial: dict[str, set[str]] = {}
         for sid, due in by_subject.items():
@@ -564,8 +570,18 @@ class Sweeper:
             destroy: set[str] = set()
             for item in due:
                 names = resolve(item.category)
+                policy = policies.get(item.category)
+                if policy is not None and policy.per_entry and item.action == "shred_subject":
+                    # only the entries whose own period has run; the item goes on with the rest
+                    names, plan = self._expired_entries(policy, names, times.get(sid, {}), events.get(sid, {}), now)
+                    reschedule[item.id] = plan
                 if item.action in ("separate", "restrict"):
-                    moved[item.id] = self._move(sid, item, names, events.get(sid, {}), now)
+                    latest = None
+                    if policy is not None and policy.per_entry:  # kept until its newest entry's period has run
+                        collected = events.get(sid, {}).get("collected")
+                        known = [t for n in names if (t := times.get(sid, {}).get(n) or collected) is not None]
+                        latest = max(known) if known else None
+                    moved[item.id] = self._move(sid, item, names, events.get(sid, {}), now, latest)
                 destroy |= names
             destroy -= protected
             if not all_fields - destroy:
@@ -577,7 +593,10 @@ class Sweeper:
             else:
                 fate = "kept"
             for item in due:
-                results[item.id] = _Result("done", moved.get(item.id, fate))
+                if item.id in reschedule and fate != "shredded":
+                    results[item.id] = _Result("reschedule", fate, reschedule[item.id])
+                else:
+                    results[item.id] = _Result("done", moved.get(item.id, fate))
         if whole:
             reason = "retention"
             self._subjects.shred_many(whole, reason)
@@ -585,14 +604,41 @@ class Sweeper:
             self._subjects.update(sid, dict.fromkeys(sorted(names)))
         return results
 
-    def _move(self, subject_id: str, item: RetentionItem, names: set[str], events: dict[str, datetime], now: datetime) -> str:
+    def _expired_entries(
+        self, policy: Any, names: set[str], times: Mapping[str, datetime | None], events: Mapping[str, datetime],
+        now: datetime,
+    ) -> tuple[set[str], tuple[str, datetime | None, datetime | None, str]]:
+        """Of a per-entry category's fields, those whose own period has run (each from its value's
+        collection), and the item's next plan: due with the oldest entry left, or waiting for
+        entries (ENTRIES) when none is left."""
+        policies_due = self._service.policies.due
+        expired: set[str] = set()
+        left: list[datetime] = []
+        for name in names:
+            collected = times.get(name) or events.get("collected")
+            if collected is None:
+                continue
+            if policies_due(policy, collected) <= now:
+                expired.add(name)
+            else:
+                left.append(collected)
+        if not left:
+            return expired, (ENTRIES, None, None, policy.action)
+        oldest = min(left)
+        return expired, ("period", oldest, policies_due(policy, oldest), policy.action)
+
+    def _move(
+        self, subject_id: str, item: RetentionItem, names: set[str], events: dict[str, datetime], now: datetime,
+        latest_entry: datetime | None = None,
+    ) -> str:
         """Move one category of a subject to separate storage (once: a retry after a crash finds
-        the item made by the first attempt). Returns the outcome."""
+        the item made by the first attempt). Returns the outcome. ``latest_entry``: a per-entry
+        category's newest entry, which its period in separate storage runs from."""
         policies = self._service.policies
         policy = policies[item.category]
         if item.action == "separate":
             reason = "withdrawal"
-            trigger = events.get(policy.trigger) or item.trigger_at or now
+            trigger = latest_entry or events.get(policy.trigger) or item.trigger_at or now
             stage = "period"
             due = policies.due(policy, trigger) if policy.enabled else None
         else:

@@ -97,6 +97,8 @@ class SubjectField(DataBase):
     name: Mapped[str] = mapped_column(String(FIELD_NAME_LENGTH), primary_key=True)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     schema_version: Mapped[int] = mapped_column(Integer)
+    #: when the current value was stored (None: before migration 0009; the subject's collection)
+    collected_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     def __repr__(self) -> str:
         return f"SubjectField(subject_id={self.subject_id!r}, name={self.name!r})"

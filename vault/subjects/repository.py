@@ -42,6 +42,20 @@ def created_at_of(subject_id: Any) -> Any:
     return select(Subject.created_at).where(Subject.id == subject_id).scalar_subquery()
 
 
+def field_times(session: Session, subject_ids: Collection[str]) -> dict[str, dict[str, datetime | None]]:
+    """``{subject: {field name: when its value was collected (None: before that was kept)}}``."""
+    out: dict[str, dict[str, datetime | None]] = {sid: {} for sid in subject_ids}
+    listed = list(dict.fromkeys(subject_ids))
+    for start in range(0, len(listed), 1000):
+        for sid, name, at in session.execute(
+            select(SubjectField.subject_id, SubjectField.name, SubjectField.collected_at).where(
+                one_of(SubjectField.subject_id, listed[start : start + 1000])
+            )
+        ):
+            out[sid][name] = at
+    return out
+
+
 def present(session: Session, subject_ids: Collection[str]) -> set[str]:
     """The ids among ``subject_ids`` whose subject exists."""
     listed = list(dict.fromkeys(subject_ids))

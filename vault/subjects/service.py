@@ -90,6 +90,8 @@ log = logging.getLogger(__name__)
 #: what a create may add to the new subject in its own data-store transaction:
 #: ``(session, subject_id, created_at)``
 CreateHook = Callable[[Session, str, datetime], None]
+#: ``(session, subject_id, now)``
+FieldsSetHook = Callable[[Session, str, datetime], None]
 
 SCHEMA_VERSION = 1
 MAX_FIELDS = 1000
@@ -164,6 +166,9 @@ class SubjectService:
         self._clock = clock
         self._audit = audit
         self.rules = rules if rules is not None else FieldRules()
+        #: called in an update's transaction after fields were set: ``(session, subject_id, now)``
+        #: (the vault wires retention's per-entry scheduling here)
+        self.on_fields_set: FieldsSetHook | None = None
 
     def _stored_forms(self, values: Mapping[str, bytes | None]) -> dict[str, tuple[bytes, int] | None]:
         """Each value as it is stored: a one-way field's Argon2id hash (vault.crypto.oneway), the
@@ -215,17 +220,18 @@ class SubjectService:
             data_key = self._keys.create_data_key(key_session, subject_id)
         try:
             aead = Aead(data_key)
+            now = self._clock.now()
             rows = [
                 SubjectField(
                     subject_id=subject_id,
                     name=name,
                     ciphertext=self._encrypt(aead, subject_id, name, *stored),
                     schema_version=stored[1],
+                    collected_at=now,
                 )
                 for name, stored in values.items()
                 if stored is not None
             ]
-            now = self._clock.now()
             with session_scope(self._engine, write=True) as session:  # the subject and its audit entry: one commit
                 session.add(Subject(id=subject_id, created_at=now, updated_at=now, schema_version=SCHEMA_VERSION))
                 session.flush()
@@ -351,18 +357,23 @@ class SubjectService:
                         SubjectField.subject_id == subject_id, SubjectField.name.in_(removed & existing)
                     )
                 )
+            now = self._clock.now()
             for name, (ciphertext, version) in ciphertexts.items():
                 if name in existing:
                     session.execute(
                         update(SubjectField)
                         .where(SubjectField.subject_id == subject_id, SubjectField.name == name)
-                        .values(ciphertext=ciphertext, schema_version=version)
+                        .values(ciphertext=ciphertext, schema_version=version, collected_at=now)
                     )
                 else:
                     session.add(
-                        SubjectField(subject_id=subject_id, name=name, ciphertext=ciphertext, schema_version=version)
+                        SubjectField(subject_id=subject_id, name=name, ciphertext=ciphertext, schema_version=version,
+                                     collected_at=now)
                     )
-            subject.updated_at = self._clock.now()
+            subject.updated_at = now
+            session.flush()
+            if self.on_fields_set is not None and ciphertexts:  # per-entry retention schedules the new values
+                self.on_fields_set(session, subject_id, now)
             self._audit.append(
                 "subject.update",
                 targets=[subject_id],

@@ -509,3 +509,68 @@ def test_a_category_the_presets_do_not_know_needs_a_name_and_a_complete_policy()
     ):
         with pytest.raises(PolicyFileError, match=reason):
             policies_with(text)
+
+
+def _fields(vault: Vault, subject_id: str) -> set[str]:
+    return set(next(s.field_names for s in vault.subjects.list(limit=1000) if s.subject_id == subject_id))
+
+
+def test_each_access_log_entry_runs_from_its_own_collection(vault: Vault, clock: FrozenClock) -> None:
+    """Finding 1: access logs ran from the subject's creation: an IP stored at day 80 was destroyed
+    on day 95, and one stored after the item had finished (day 125) was never scheduled again."""
+    policy = vault.retention.policies["access_log"]
+    assert policy.per_entry
+
+    def due(day: int) -> datetime:
+        return vault.retention.policies.due(policy, T0 + timedelta(days=day))
+
+    subject_id = vault.retention.create_subject({"name": "Kim"}, {"member": ["name"], "access_log": ["login_ip", "last_ip"]})
+    (log_item,) = [i for i in vault.retention.items(subject_id) if i.category == "access_log"]
+    assert (log_item.stage, log_item.due_at, log_item.state) == ("entries", None, "pending")  # no entry yet
+
+    clock.set(T0 + timedelta(days=80))
+    vault.subjects.update(subject_id, {"login_ip": "203.0.113.7"})
+    assert _due_of(vault, subject_id, "access_log") == due(80)
+    clock.set(T0 + timedelta(days=95))
+    vault.retention.sweeper.sweep()
+    assert _fields(vault, subject_id) == {"name", "login_ip"}  # not from the subject's creation
+
+    clock.set(T0 + timedelta(days=100))
+    vault.subjects.update(subject_id, {"last_ip": "198.51.100.1"})
+    assert _due_of(vault, subject_id, "access_log") == due(80)  # the oldest entry first
+    clock.set(due(80))
+    vault.retention.sweeper.sweep()
+    assert _fields(vault, subject_id) == {"name", "last_ip"}  # only the entry whose three months ran
+    assert _due_of(vault, subject_id, "access_log") == due(100)
+
+    clock.set(T0 + timedelta(days=125))
+    vault.subjects.update(subject_id, {"login_ip": "192.0.2.44"})  # a new entry after the first went
+    clock.set(due(100))
+    vault.retention.sweeper.sweep()
+    assert _fields(vault, subject_id) == {"name", "login_ip"}
+    assert _due_of(vault, subject_id, "access_log") == due(125)  # it scheduled itself
+    clock.set(due(125) - timedelta(microseconds=1))
+    vault.retention.sweeper.sweep()
+    assert _fields(vault, subject_id) == {"name", "login_ip"}
+    clock.set(due(125))
+    vault.retention.sweeper.sweep()
+    assert _fields(vault, subject_id) == {"name"}
+    (log_item,) = [i for i in vault.retention.items(subject_id) if i.category == "access_log"]
+    assert (log_item.stage, log_item.due_at, log_item.state) == ("entries", None, "pending")  # never finished
+
+    clock.set(T0 + timedelta(days=400))
+    vault.subjects.update(subject_id, {"last_ip": "192.0.2.45"})
+    assert _due_of(vault, subject_id, "access_log") == due(400)
+    assert vault.subjects.read(subject_id, ["last_ip"], purpose="abuse case 12") == {"last_ip": "192.0.2.45"}
+
+
+def test_a_withdrawn_members_access_log_is_kept_from_its_newest_entry(vault: Vault, clock: FrozenClock) -> None:
+    subject_id = vault.retention.create_subject({"name": "Kim", "login_ip": "203.0.113.7"},
+                                                {"member": ["name"], "access_log": ["login_ip"]})
+    clock.set(T0 + timedelta(days=80))
+    vault.subjects.update(subject_id, {"login_ip": "203.0.113.8"})
+    clock.set(T0 + timedelta(days=90))  # the subject's creation is more than three months back by day 91
+    vault.retention.record_event("subject", subject_id, "withdrawal")
+    (moved,) = [s for s in separated_of(vault, subject_id) if s["category"] == "access_log"]
+    policy = vault.retention.policies["access_log"]
+    assert moved["due_at"] == vault.retention.policies.due(policy, T0 + timedelta(days=80)).isoformat()
