@@ -33,6 +33,7 @@ OWNERS = {
         "ErasureReceiptRow",
         "RightsRequest",
         "Provision",
+        "Consent",
         "RetentionPolicyState",
     },
 }

@@ -43,6 +43,7 @@ __all__ = [
     "FieldsJsonOpt",
     "JsonOpt",
     "ReceivedOpt",
+    "RequesterOpt",
     "ReferenceOpt",
     "apikeys_app",
     "app",
@@ -254,6 +255,9 @@ ReferenceOpt = Annotated[str | None, typer.Option("--reference", help="Case or t
 
 
 ReceivedOpt = Annotated[str | None, typer.Option("--received-at", help="When the request came in (ISO 8601).")]
+
+
+RequesterOpt = Annotated[str, typer.Option("--requester", help="Who made it: self, guardian (a child under 14) or agent.")]
 
 
 def parse_time(text: str | None, option: str) -> Any:

@@ -22,6 +22,7 @@ from pseudovault.api.cli._base import (
     JsonOpt,
     ReceivedOpt,
     ReferenceOpt,
+    RequesterOpt,
     app,
     emit,
     err,
@@ -240,16 +241,20 @@ def rights_requests(
 @rights_app.command("open")
 def rights_open(
     subject_id: str,
-    kind: Annotated[str, typer.Option("--kind", help="access, correction, restriction or erasure.")],
+    kind: Annotated[str, typer.Option(
+        "--kind", help="access, correction, restriction, erasure or consent_withdrawal.")],
     reference: ReferenceOpt = None,
     received_at: ReceivedOpt = None,
+    requester: RequesterOpt = "self",
     as_json: JsonOpt = False,
 ) -> None:
-    """Track a request (due in 10 days); prints the request id as the last word."""
+    """Track a request (due at the end of the 10th day after its receipt); prints the request id
+    as the last word."""
     with run_command():
         received = parse_time(received_at, "--received-at")
         with open_from_env() as vault:
-            data = vault.rights.open_request(subject_id, kind, reference=reference, received_at=received).as_dict()
+            data = vault.rights.open_request(subject_id, kind, reference=reference, received_at=received,
+                                             requester=requester).as_dict()
         emit(data, as_json, lambda: out.print(f"Opened request {data['request_id']}"))
 
 
@@ -286,14 +291,16 @@ def rights_export(
 
 @rights_app.command("correct")
 def rights_correct(
-    subject_id: str, reference: ReferenceOpt = None, received_at: ReceivedOpt = None, as_json: JsonOpt = False
+    subject_id: str, reference: ReferenceOpt = None, received_at: ReceivedOpt = None,
+    requester: RequesterOpt = "self", as_json: JsonOpt = False,
 ) -> None:
     """Open a correction: the subject's data is not used in checks or exports until it is done;
     prints the request id as the last word."""
     with run_command():
         received = parse_time(received_at, "--received-at")
         with open_from_env() as vault:
-            data = vault.rights.begin_correction(subject_id, reference=reference, received_at=received).as_dict()
+            data = vault.rights.begin_correction(subject_id, reference=reference, received_at=received,
+                                                 requester=requester).as_dict()
         emit(data, as_json, lambda: out.print(f"Opened correction {data['request_id']}"))
 
 
@@ -334,13 +341,15 @@ def rights_correct_reject(
 
 @rights_app.command("restrict")
 def rights_restrict(
-    subject_id: str, reference: ReferenceOpt = None, received_at: ReceivedOpt = None, as_json: JsonOpt = False
+    subject_id: str, reference: ReferenceOpt = None, received_at: ReceivedOpt = None,
+    requester: RequesterOpt = "self", as_json: JsonOpt = False,
 ) -> None:
     """Restrict the processing of a subject's data (no checks, no exports) until lifted."""
     with run_command():
         received = parse_time(received_at, "--received-at")
         with open_from_env() as vault:
-            data = vault.rights.restrict_processing(subject_id, reference=reference, received_at=received).as_dict()
+            data = vault.rights.restrict_processing(subject_id, reference=reference, received_at=received,
+                                                    requester=requester).as_dict()
         emit(data, as_json, lambda: out.print(f"Restricted subject {subject_id}"))
 
 
@@ -393,3 +402,47 @@ app.add_typer(erasure_app, name="erasure")
 app.add_typer(receipts_app, name="receipts")
 app.add_typer(rights_app, name="rights")
 app.add_typer(separated_app, name="separated")
+
+
+@rights_app.command("consent")
+def rights_consent(
+    subject_id: str,
+    purpose: Annotated[str, typer.Option("--purpose", help="What it is a consent to, as a code (e.g. marketing).")],
+    text_version: Annotated[str, typer.Option("--text-version", help="The consent text's version label.")],
+    granted_at: Annotated[str | None, typer.Option("--granted-at", help="When (ISO 8601; default now).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a subject's consent to a purpose; prints its id as the last word."""
+    with run_command():
+        when = parse_time(granted_at, "--granted-at")
+        with open_from_env() as vault:
+            data = vault.rights.grant_consent(subject_id, purpose, text_version=text_version, granted_at=when).as_dict()
+        emit(data, as_json, lambda: out.print(f"Recorded consent {data['consent_id']}"))
+
+
+@rights_app.command("consent-withdraw")
+def rights_consent_withdraw(
+    subject_id: str,
+    purpose: Annotated[str, typer.Option("--purpose", help="The purpose whose consent is withdrawn.")],
+    request_id: Annotated[str | None, typer.Option("--request-id", help="The consent-withdrawal request answered.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Withdraw a consent (and close the subject's open consent-withdrawal request)."""
+    with run_command(), open_from_env() as vault:
+        data = vault.rights.withdraw_consent(subject_id, purpose, request_id=request_id).as_dict()
+        emit(data, as_json, lambda: out.print(f"Withdrew consent {data['consent_id']} ({data['purpose']})"))
+
+
+@rights_app.command("consents")
+def rights_consents(subject_id: str, as_json: JsonOpt = False) -> None:
+    """A subject's consents, in force and withdrawn."""
+    with run_command(), open_from_env() as vault:
+        data = [c.as_dict() for c in vault.rights.consents(subject_id)]
+
+        def render() -> None:
+            table = Table("consent", "purpose", "text version", "granted", "withdrawn")
+            for c in data:
+                table.add_row(c["consent_id"], c["purpose"], c["text_version"], c["granted_at"], c["withdrawn_at"] or "-")
+            out.print(table)
+
+        emit(data, as_json, render)

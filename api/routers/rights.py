@@ -38,6 +38,10 @@ from pseudovault.api.schemas.rights import (
     _SUBJECT_ID,
     AccessExport,
     AccessExportRequest,
+    ConsentCreate,
+    ConsentList,
+    ConsentOut,
+    ConsentWithdraw,
     CorrectionComplete,
     CorrectionReject,
     CorrectionResultOut,
@@ -108,6 +112,7 @@ def open_correction(
         str(body.subject_id),
         reference=body.reference,
         received_at=body.received_at,
+        requester=body.requester,
         idempotency=idempotency_claim(caller.key_id, idempotency_key, "rights.correction", body),
     )
     return RightsRequestOut.of(view)
@@ -161,6 +166,7 @@ def restrict_processing(
         str(body.subject_id),
         reference=body.reference,
         received_at=body.received_at,
+        requester=body.requester,
         idempotency=idempotency_claim(caller.key_id, idempotency_key, "rights.restriction", body),
     )
     return RightsRequestOut.of(view)
@@ -218,6 +224,50 @@ def list_provisions(subject_id: SubjectIdPath, vault: VaultDep, _caller: Subject
 
 
 @router.post(
+    "/consents",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a consent",
+    description="Records that the subject consented to a purpose (a code such as `keep_after_withdrawal` or "
+    "`marketing`) under a version of the consent text (its label, never the text). 409 while a consent to "
+    "the same purpose is in force; 404 for an unknown subject. Audited as `rights.consent_grant`. With an "
+    "`Idempotency-Key`, the same request sent again answers with the same consent and records nothing new.",
+)
+def grant_consent(
+    body: ConsentCreate, vault: VaultDep, caller: SubjectsWrite, idempotency_key: IdempotencyKeyHeader = None
+) -> ConsentOut:
+    view = vault.rights.grant_consent(
+        str(body.subject_id), body.purpose, text_version=body.text_version, granted_at=body.granted_at,
+        idempotency=idempotency_claim(caller.key_id, idempotency_key, "rights.consent", body),
+    )
+    return ConsentOut.of(view)
+
+
+@router.post(
+    "/consents/withdraw",
+    summary="Withdraw a consent",
+    description="Withdraws the subject's consent to a purpose, without delay (PIPA Art. 37(3)), and completes "
+    "its open `consent_withdrawal` request (or the one named). 404 when no consent to it is in force. "
+    "Audited as `rights.consent_withdraw`.",
+)
+def withdraw_consent(body: ConsentWithdraw, vault: VaultDep, _caller: SubjectsWrite) -> ConsentOut:
+    view = vault.rights.withdraw_consent(
+        str(body.subject_id), body.purpose, request_id=str(body.request_id) if body.request_id else None,
+        withdrawn_at=body.withdrawn_at,
+    )
+    return ConsentOut.of(view)
+
+
+@router.get(
+    "/consents/{subject_id}",
+    summary="List a subject's consents",
+    description="The subject's consents, in force and withdrawn, oldest first (kept after its erasure: they "
+    "are the evidence that processing had a basis; codes and times only).",
+)
+def list_consents(subject_id: SubjectIdPath, vault: VaultDep, _caller: SubjectsWrite) -> ConsentList:
+    return ConsentList(items=[ConsentOut.of(c) for c in vault.rights.consents(str(subject_id))])
+
+
+@router.post(
     "/requests",
     status_code=status.HTTP_201_CREATED,
     summary="Track a data subject's request",
@@ -235,6 +285,7 @@ def open_request(
         body.kind,
         reference=body.reference,
         received_at=body.received_at,
+        requester=body.requester,
         idempotency=idempotency_claim(caller.key_id, idempotency_key, "rights.request", body),
     )
     return RightsRequestOut.of(view)

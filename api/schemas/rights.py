@@ -14,7 +14,7 @@ from pseudovault.api.schemas.subjects import FieldName, FieldValue, Purpose
 from pseudovault.vault.retention.rights import DEADLINE_DAYS
 from pseudovault.vault.subjects.service import MAX_FIELDS
 
-__all__ = ["MAX_PROVISION_ITEMS", "Item", "RequestKind", "RequestState", "Recipient", "ProvisionText", "RetentionText", "AccessExportRequest", "SubjectRequestCreate", "RightsRequestCreate", "CorrectionComplete", "CorrectionReject", "ProvisionCreate", "RequestComplete", "RightsRequestOut", "RightsRequestList", "ProvisionOut", "ProvisionList", "NotifyOut", "CorrectionResultOut", "RestrictionLifted", "ExportCategory", "ExportedRecordText", "ExportedRecord", "ExportSeparated", "AccessExport"]
+__all__ = ["MAX_PROVISION_ITEMS", "Item", "RequestKind", "RequestState", "Recipient", "ProvisionText", "RetentionText", "AccessExportRequest", "SubjectRequestCreate", "RightsRequestCreate", "CorrectionComplete", "CorrectionReject", "ProvisionCreate", "RequestComplete", "RightsRequestOut", "RightsRequestList", "ProvisionOut", "ProvisionList", "ConsentCreate", "ConsentWithdraw", "ConsentOut", "ConsentList", "Requester", "NotifyOut", "CorrectionResultOut", "RestrictionLifted", "ExportCategory", "ExportedRecordText", "ExportedRecord", "ExportSeparated", "AccessExport"]
 
 
 MAX_PROVISION_ITEMS = 1000
@@ -35,7 +35,13 @@ _RECORD_ID = "6f1c2a9e-3b7d-4e8a-9c41-5d2f0b8e7a13"
 Item = Annotated[str, StringConstraints(pattern=r"^(\*|[a-z][a-z0-9_]{0,63})$")]
 
 
-RequestKind = Literal["access", "correction", "restriction", "erasure"]
+RequestKind = Literal["access", "correction", "restriction", "erasure", "consent_withdrawal"]
+
+
+Requester = Literal["self", "guardian", "agent"]
+
+
+TextVersion = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")]
 
 
 RequestState = Literal["open", "completed", "rejected"]
@@ -75,9 +81,14 @@ class SubjectRequestCreate(RequestModel):
     )
     received_at: PastTimestamp | None = Field(
         None,
-        description=f"When the request came in (not in the future); the deadline is {DEADLINE_DAYS} days "
-        "later. Now when absent.",
+        description=f"When the request came in (not in the future); the deadline is the end of the {DEADLINE_DAYS}th "
+        "day after it. Now when absent.",
         examples=["2026-01-14T09:30:00Z"],
+    )
+    requester: Requester = Field(
+        "self",
+        description="Who made it: the subject (`self`), a legal guardian (`guardian`: a child under 14, PIPA "
+        "Art. 22-2) or an agent it appointed (`agent`, Art. 38(1)).",
     )
 
 
@@ -135,6 +146,7 @@ class RightsRequestOut(ResponseModel):
     outcome: str | None = Field(description="How it was closed, as a code (null while open).", examples=["exported"])
     reference: str | None = Field(examples=["REQ-2026-031"])
     overdue: bool = Field(description="Open and past its deadline.")
+    requester: Requester = Field(description="Who made it: the subject, a guardian or an agent.")
 
 class RightsRequestList(ResponseModel):
     items: list[RightsRequestOut] = Field(description="By deadline, the earliest first.")
@@ -154,6 +166,37 @@ class ProvisionOut(ResponseModel):
 
 class ProvisionList(ResponseModel):
     items: list[ProvisionOut] = Field(description="Oldest first.")
+
+
+class ConsentCreate(RequestModel):
+    subject_id: BodyUuid = Field(examples=[_SUBJECT_ID])
+    purpose: ReasonCode = Field(description="What the consent is to, as a code.", examples=["keep_after_withdrawal"])
+    text_version: TextVersion = Field(description="The version of the consent text shown (never the text).",
+                                      examples=["privacy-2026-03"])
+    granted_at: PastTimestamp | None = Field(None, description="When it was given; now when absent.")
+
+
+class ConsentWithdraw(RequestModel):
+    subject_id: BodyUuid = Field(examples=[_SUBJECT_ID])
+    purpose: ReasonCode = Field(examples=["keep_after_withdrawal"])
+    request_id: BodyUuid | None = Field(
+        None, description="The consent-withdrawal request this answers; absent: every open one of the subject."
+    )
+    withdrawn_at: PastTimestamp | None = Field(None, description="When it was withdrawn; now when absent.")
+
+
+class ConsentOut(ResponseModel):
+    consent_id: str
+    subject_id: str = Field(examples=[_SUBJECT_ID])
+    purpose: str = Field(examples=["keep_after_withdrawal"])
+    text_version: str = Field(examples=["privacy-2026-03"])
+    granted_at: datetime
+    withdrawn_at: datetime | None
+    active: bool = Field(description="Given and not withdrawn.")
+
+
+class ConsentList(ResponseModel):
+    items: list[ConsentOut] = Field(description="Oldest first, withdrawn ones included.")
 
 
 class NotifyOut(ResponseModel):
@@ -275,6 +318,17 @@ _EXPORT_EXAMPLE: dict[str, Any] = {
             "provided_at": "2026-01-10T12:00:00+00:00",
         }
     ],
+    "consents": [
+        {
+            "consent_id": "2c5e8b1a-7d3f-4a9c-b2e6-1f0d9c8b7a65",
+            "subject_id": _SUBJECT_ID,
+            "purpose": "keep_after_withdrawal",
+            "text_version": "privacy-2026-03",
+            "granted_at": "2026-01-02T08:00:00+00:00",
+            "withdrawn_at": None,
+            "active": True,
+        }
+    ],
     "requests": [
         {
             "request_id": _REQUEST_ID,
@@ -282,11 +336,12 @@ _EXPORT_EXAMPLE: dict[str, Any] = {
             "kind": "access",
             "state": "open",
             "received_at": "2026-01-14T09:30:00+00:00",
-            "due_at": "2026-01-24T09:30:00+00:00",
+            "due_at": "2026-01-24T15:00:00+00:00",
             "completed_at": None,
             "outcome": None,
             "reference": "REQ-2026-031",
             "overdue": False,
+            "requester": "self",
         }
     ],
 }
@@ -308,4 +363,5 @@ class AccessExport(ResponseModel):
         examples=[["correction_pending"]],
     )
     provisions: list[ProvisionOut] = Field(description="Provisions of its data to third parties.")
+    consents: list[ConsentOut] = Field(description="Its consents, in force and withdrawn.")
     requests: list[RightsRequestOut] = Field(description="Its requests, this one's access request included.")

@@ -673,10 +673,73 @@ class TestRequests:
         assert [r.state for r in vault.rights.requests()] == ["open"]
 
 
+class TestConsents:
+    """Finding 8: consents recorded per purpose with the text's version, a consent-withdrawal request
+    kind with its deadline, and who made each request."""
+
+    def test_grant_list_withdraw_and_the_request_it_answers(
+        self, client: TestClient, auth: Auth, vault: Vault, clock: FrozenClock
+    ) -> None:
+        subject_id, _ = _member_with_ban(vault)
+        headers = auth("subjects:write")
+        body = {"subject_id": subject_id, "purpose": "keep_after_withdrawal", "text_version": "privacy-2026-03"}
+        granted = client.post("/v1/rights/consents", json=body, headers={**headers, "Idempotency-Key": "consent-1-abc"})
+        assert granted.status_code == 201, granted.text
+        consent = granted.json()
+        assert (consent["purpose"], consent["text_version"], consent["active"], consent["withdrawn_at"]) == (
+            "keep_after_withdrawal", "privacy-2026-03", True, None)
+        again = client.post("/v1/rights/consents", json=body, headers={**headers, "Idempotency-Key": "consent-1-abc"})
+        assert again.status_code == 201 and again.json()["consent_id"] == consent["consent_id"]
+        assert _assert_problem(client.post("/v1/rights/consents", json=body, headers=headers), 409)
+        entry = _audit(vault, "rights.consent_grant")[-1]
+        assert entry.detail == {"purpose": "keep_after_withdrawal", "text_version": "privacy-2026-03"}
+
+        # a guardian asks for the consent to be withdrawn; withdrawing it answers the request
+        opened = client.post("/v1/rights/requests", json={"subject_id": subject_id, "kind": "consent_withdrawal",
+                                                          "requester": "guardian"}, headers=auth("admin"))
+        assert opened.status_code == 201, opened.text
+        request = opened.json()
+        assert (request["kind"], request["requester"], request["state"]) == ("consent_withdrawal", "guardian", "open")
+        assert _audit(vault, "rights.request_open")[-1].detail == {"kind": "consent_withdrawal", "requester": "guardian"}
+        clock.advance(timedelta(hours=2))
+        withdrawn = client.post("/v1/rights/consents/withdraw",
+                                json={"subject_id": subject_id, "purpose": "keep_after_withdrawal"}, headers=headers)
+        assert withdrawn.status_code == 200 and withdrawn.json()["active"] is False
+        assert vault.rights.request(request["request_id"]).state == "completed"
+        assert vault.rights.request(request["request_id"]).outcome == "withdrawn"
+        missing = client.post("/v1/rights/consents/withdraw",
+                              json={"subject_id": subject_id, "purpose": "keep_after_withdrawal"}, headers=headers)
+        _assert_problem(missing, 404)
+        listed = client.get(f"/v1/rights/consents/{subject_id}", headers=headers).json()["items"]
+        assert [(c["purpose"], c["active"]) for c in listed] == [("keep_after_withdrawal", False)]
+        export = client.post("/v1/rights/access-export", json={"subject_id": subject_id, "purpose": "access request 4"},
+                             headers=auth("subjects:reveal")).json()
+        assert [c["consent_id"] for c in export["consents"]] == [consent["consent_id"]]
+        assert export["requests"][0]["requester"] == "guardian"
+
+    def test_scopes_and_bad_input(self, client: TestClient, auth: Auth, vault: Vault) -> None:
+        subject_id, _ = _member_with_ban(vault)
+        body = {"subject_id": subject_id, "purpose": "marketing", "text_version": "v1"}
+        _assert_problem(client.post("/v1/rights/consents", json=body), 401)
+        for scope in ("subjects:reveal", "admin", "checks", "records:write"):
+            _assert_problem(client.post("/v1/rights/consents", json=body, headers=auth(scope)), 403)
+        headers = auth("subjects:write")
+        for bad in ({**body, "purpose": "Marketing!"}, {**body, "text_version": "the full text of it"},
+                    {**body, "text_version": CANARY_PII}, {**body, "granted_at": "2999-01-01T00:00:00Z"},
+                    {**body, "extra": 1}, {"subject_id": "x", "purpose": "marketing", "text_version": "v1"}):
+            _assert_problem(client.post("/v1/rights/consents", json=bad, headers=headers), 422)
+        _assert_problem(client.post("/v1/rights/consents", json={**body, "subject_id": str(uuid.uuid4())},
+                                    headers=headers), 404)
+        bad_requester = {"subject_id": subject_id, "kind": "access", "requester": "lawyer"}
+        _assert_problem(client.post("/v1/rights/requests", json=bad_requester, headers=auth("admin")), 422)
+        assert vault.rights.consents(subject_id) == []
+
+
 def test_the_openapi_document_lists_the_rights_operations(app: Any) -> None:
     paths = app.openapi()["paths"]
     rights = {p: ops for p, ops in paths.items() if p.startswith("/v1/rights/")}
-    assert len(rights) == 10
+    assert len(rights) == 13
+    assert paths["/v1/rights/consents"]["post"]["x-required-scopes"] == ["subjects:write"]
     assert paths["/v1/rights/access-export"]["post"]["x-required-scopes"] == ["subjects:reveal"]
     assert paths["/v1/rights/requests"]["get"]["x-required-scopes"] == ["admin"]
     assert paths["/v1/rights/provisions"]["post"]["x-required-scopes"] == ["subjects:write"]

@@ -53,6 +53,8 @@ from pseudovault.vault.clock import Clock, past_timestamp
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
 from pseudovault.vault.idempotency import IdempotencyClaim
 from pseudovault.vault.records import repository as records_repository
+from pseudovault.vault.retention import consents
+from pseudovault.vault.retention.consents import ConsentView
 from pseudovault.vault.retention.holds import validate_reference
 from pseudovault.vault.retention.periods import Period, due_at
 from pseudovault.vault.retention.restrictions import (
@@ -73,6 +75,7 @@ from pseudovault.vault.views import View
 
 __all__ = [
     "DEADLINE_DAYS",
+    "REQUESTERS",
     "REQUEST_KINDS",
     "CorrectionResult",
     "ProvisionView",
@@ -84,9 +87,18 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEADLINE_DAYS = 10
-REQUEST_KINDS = ("access", "correction", "restriction", "erasure")
+REQUEST_KINDS = ("access", "correction", "restriction", "erasure", "consent_withdrawal")
+#: who made a request: the subject, a legal guardian (a child under 14, PIPA Art. 22-2) or an agent
+#: it appointed (Art. 38(1))
+REQUESTERS = ("self", "guardian", "agent")
 _ITEM = re.compile(r"\*|[a-z][a-z0-9_]{0,63}")
 _MAX_ITEMS = 1000
+
+
+def _requester(value: object) -> str:
+    if value not in REQUESTERS:
+        raise InvalidInputError("requester", f"must be one of: {', '.join(REQUESTERS)}")
+    return str(value)
 
 
 def request_deadline(received: datetime, zone: tzinfo = UTC) -> datetime:
@@ -109,6 +121,7 @@ class RightsRequestView(View):
     outcome: str | None
     reference: str | None
     overdue: bool
+    requester: str = "self"
 
 
 @dataclass(frozen=True)
@@ -184,6 +197,7 @@ class RightsService:
             outcome=row.outcome,
             reference=row.reference,
             overdue=row.state == "open" and row.due_at <= now,
+            requester=row.requester or "self",
         )
 
     def open_request(
@@ -194,13 +208,16 @@ class RightsService:
         reference: str | None = None,
         received_at: datetime | None = None,
         idempotency: IdempotencyClaim | None = None,
+        requester: str = "self",
     ) -> RightsRequestView:
         """Track a data subject's request, due :data:`DEADLINE_DAYS` days after ``received_at``
-        (default now). Scope ``admin``. Under an idempotency key a retry answers with the request
-        the key opened (vault.idempotency), as it stands now."""
+        (default now), made by ``requester`` (the subject, a guardian or an agent). Scope
+        ``admin``. Under an idempotency key a retry answers with the request the key opened
+        (vault.idempotency), as it stands now."""
         subject_id = validate_subject_id(subject_id)
         if kind not in REQUEST_KINDS:
             raise InvalidInputError("kind", f"must be one of: {', '.join(REQUEST_KINDS)}")
+        requester = _requester(requester)
         if reference is not None:
             reference = validate_reference(reference)
         now = self._clock.now()
@@ -210,7 +227,7 @@ class RightsService:
             with session_scope(self._engine, write=True) as session:
                 if not subjects_repository.exists(session, subject_id):
                     raise NotFoundError("subject", subject_id)
-                row = self._open(session, subject_id, kind, received, reference, idempotency)
+                row = self._open(session, subject_id, kind, received, reference, idempotency, requester)
                 return self._view(row, now)
 
         return idempotency_keys.once_view(self._engine, idempotency, create, _request_id, self.request)
@@ -232,6 +249,7 @@ class RightsService:
         received: datetime,
         reference: str | None,
         idempotency: IdempotencyClaim | None = None,
+        requester: str = "self",
     ) -> RightsRequest:
         row = RightsRequest(
             id=str(uuid.uuid4()),
@@ -241,13 +259,15 @@ class RightsService:
             received_at=received,
             due_at=request_deadline(received, self._retention.policies.zone),
             reference=reference,
+            requester=requester,
         )
         session.add(row)
         session.flush()
         self._audit.append(
             "rights.request_open",
             targets=[row.id, subject_id],
-            detail={"kind": kind, **({"reference": reference} if reference else {})},
+            detail={"kind": kind, **({"reference": reference} if reference else {}),
+                    **({"requester": requester} if requester != "self" else {})},
             session=session,
         )
         if idempotency is not None:
@@ -371,6 +391,7 @@ class RightsService:
             "separate_storage": separated,
             "restrictions": restrictions,
             "provisions": [p.as_dict() for p in self.provisions(subject_id)],
+            "consents": [c.as_dict() for c in self.consents(subject_id)],
             "requests": [r.as_dict() for r in self.requests(subject_id=subject_id, limit=1000)],
         }
         with session_scope(self._engine, write=True) as session:
@@ -393,11 +414,13 @@ class RightsService:
         reference: str | None = None,
         received_at: datetime | None = None,
         idempotency: IdempotencyClaim | None = None,
+        requester: str = "self",
     ) -> RightsRequestView:
         """Open a correction request and restrict processing until it is completed or rejected
         (the subject's records stop matching in checks). Scope ``subjects:write``. Under an
         idempotency key a retry answers with the request the key opened."""
         subject_id = validate_subject_id(subject_id)
+        requester = _requester(requester)
         if reference is not None:
             reference = validate_reference(reference)
         now = self._clock.now()
@@ -407,7 +430,7 @@ class RightsService:
             with session_scope(self._engine, write=True) as session:
                 if not subjects_repository.exists(session, subject_id):
                     raise NotFoundError("subject", subject_id)
-                row = self._open(session, subject_id, "correction", received, reference, idempotency)
+                row = self._open(session, subject_id, "correction", received, reference, idempotency, requester)
                 add_restriction(session, "subject", subject_id, "correction_pending", now, request_id=row.id)
                 return self._view(row, now)
 
@@ -481,12 +504,14 @@ class RightsService:
         reference: str | None = None,
         received_at: datetime | None = None,
         idempotency: IdempotencyClaim | None = None,
+        requester: str = "self",
     ) -> RightsRequestView:
         """Restrict the processing of the subject's data at its request (completed at once: its
         records stop matching in checks, it is left out of exports) until :meth:`lift_restriction`.
         Scope ``subjects:write``. Under an idempotency key a retry answers with the request the
         key recorded."""
         subject_id = validate_subject_id(subject_id)
+        requester = _requester(requester)
         if reference is not None:
             reference = validate_reference(reference)
         now = self._clock.now()
@@ -496,7 +521,7 @@ class RightsService:
             with session_scope(self._engine, write=True) as session:
                 if not subjects_repository.exists(session, subject_id):
                     raise NotFoundError("subject", subject_id)
-                row = self._open(session, subject_id, "restriction", received, reference, idempotency)
+                row = self._open(session, subject_id, "restriction", received, reference, idempotency, requester)
                 add_restriction(session, "subject", subject_id, "restriction_request", now, request_id=row.id)
                 self._close(session, row, now, "restricted")
                 return self._view(row, now)
@@ -519,6 +544,74 @@ class RightsService:
         """Those of ``subject_ids`` whose data may be exported (no restriction in force)."""
         with session_scope(self._engine) as session:
             return set(subject_ids) - restricted_ids(session, "subject", subject_ids)
+
+    # --- consents -------------------------------------------------------------------------------
+
+    def grant_consent(
+        self,
+        subject_id: str,
+        purpose: str,
+        *,
+        text_version: str,
+        granted_at: datetime | None = None,
+        idempotency: IdempotencyClaim | None = None,
+    ) -> ConsentView:
+        """Record the subject's consent to ``purpose`` (a code) under the consent text's version.
+        ConflictError while a consent to the same purpose is in force. Audited
+        ``rights.consent_grant``. Scope ``subjects:write``. Under an idempotency key a retry
+        answers with the consent the key recorded."""
+        subject_id = validate_subject_id(subject_id)
+        now = self._clock.now()
+        at = now if granted_at is None else past_timestamp(granted_at, "granted_at", now)
+
+        def create() -> ConsentView:
+            with session_scope(self._engine, write=True) as session:
+                if not subjects_repository.exists(session, subject_id):
+                    raise NotFoundError("subject", subject_id)
+                view = consents.grant(session, subject_id, purpose, text_version, at)
+                self._audit.append("rights.consent_grant", targets=[view.consent_id, subject_id],
+                                   detail={"purpose": view.purpose, "text_version": view.text_version},
+                                   session=session)
+                if idempotency is not None:
+                    idempotency_keys.record(session, idempotency, view.consent_id, self._clock.now())
+            return view
+
+        return idempotency_keys.once_view(self._engine, idempotency, create, lambda v: v.consent_id, self.consent)
+
+    def consent(self, consent_id: str) -> ConsentView:
+        """One consent; NotFoundError for an unknown id."""
+        consent_id = validate_subject_id(consent_id, "consent_id")
+        with session_scope(self._engine) as session:
+            found = consents.consent(session, consent_id)
+        if found is None:
+            raise NotFoundError("consent", consent_id)
+        return found
+
+    def withdraw_consent(
+        self, subject_id: str, purpose: str, *, request_id: str | None = None, withdrawn_at: datetime | None = None
+    ) -> ConsentView:
+        """Withdraw the subject's consent to ``purpose``, without delay (PIPA Art. 37(3)), and close
+        its open ``consent_withdrawal`` request (or ``request_id``). NotFoundError when no consent to
+        it is in force. Audited ``rights.consent_withdraw``. Scope ``subjects:write``."""
+        subject_id = validate_subject_id(subject_id)
+        now = self._clock.now()
+        at = now if withdrawn_at is None else past_timestamp(withdrawn_at, "withdrawn_at", now)
+        with session_scope(self._engine, write=True) as session:
+            view = consents.withdraw(session, subject_id, purpose, at)
+            if view is None:
+                raise NotFoundError("consent", f"{purpose} of subject {subject_id}")
+            closed = self._complete_open(session, subject_id, "consent_withdrawal", request_id, "withdrawn")
+            self._audit.append(
+                "rights.consent_withdraw", targets=[view.consent_id, subject_id],
+                detail={"purpose": view.purpose, **({"request": closed} if closed else {})}, session=session,
+            )
+        return view
+
+    def consents(self, subject_id: str) -> list[ConsentView]:
+        """The subject's consents, in force and withdrawn, oldest first (kept after its erasure)."""
+        subject_id = validate_subject_id(subject_id)
+        with session_scope(self._engine) as session:
+            return consents.consents_of(session, subject_id)
 
     # --- provisions ------------------------------------------------------------------------------
 

@@ -70,6 +70,7 @@ __all__ = [
     "ErasureReceiptRow",
     "RightsRequest",
     "Provision",
+    "Consent",
     "RetentionPolicyState",
     "IdempotencyRecord",
 ]
@@ -446,27 +447,50 @@ class ErasureReceiptRow(DataBase):
 
 
 class RightsRequest(DataBase):
-    """A data subject's request (access, correction, restriction, erasure) and its deadline."""
+    """A data subject's request (access, correction, restriction, erasure, consent withdrawal),
+    who made it (the subject, a guardian, an agent) and its deadline."""
 
     __tablename__ = "rights_requests"
     __table_args__ = (
-        CheckConstraint("kind IN ('access', 'correction', 'restriction', 'erasure')", name="kind"),
+        CheckConstraint(
+            "kind IN ('access', 'correction', 'restriction', 'erasure', 'consent_withdrawal')", name="kind"
+        ),
         CheckConstraint("state IN ('open', 'completed', 'rejected')", name="state"),
+        CheckConstraint("requester IN ('self', 'guardian', 'agent')", name="requester"),
         Index("ix_rights_requests_state_due", "state", "due_at"),
     )
 
     id: Mapped[str] = mapped_column(String(SUBJECT_ID_LENGTH), primary_key=True)
     subject_id: Mapped[str] = mapped_column(String(SUBJECT_ID_LENGTH), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
     due_at: Mapped[datetime] = mapped_column(UtcDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     outcome: Mapped[str | None] = mapped_column(String(REASON_CODE_LENGTH))
     reference: Mapped[str | None] = mapped_column(String(HOLD_REFERENCE_LENGTH))
+    requester: Mapped[str] = mapped_column(String(16), server_default="self")
 
     def __repr__(self) -> str:
         return f"RightsRequest(id={self.id!r})"
+
+
+class Consent(DataBase):
+    """A subject's consent to one purpose (a code), under one version of the consent text, from
+    when it was given until it was withdrawn. Codes and times only: no text, no PII."""
+
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_subject_purpose", "subject_id", "purpose"),)
+
+    id: Mapped[str] = mapped_column(String(SUBJECT_ID_LENGTH), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(String(SUBJECT_ID_LENGTH))
+    purpose: Mapped[str] = mapped_column(String(REASON_CODE_LENGTH))
+    text_version: Mapped[str] = mapped_column(String(HOLD_REFERENCE_LENGTH))
+    granted_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    def __repr__(self) -> str:
+        return f"Consent(id={self.id!r}, purpose={self.purpose!r})"
 
 
 class Provision(DataBase):

@@ -247,3 +247,17 @@ def test_a_policy_file_with_categories_of_its_own(cli: Cli, tmp_path: Path) -> N
     policy.write_text(policy.read_text(encoding="utf-8") + '\n[policies.servise_usage]\nperiod = "1y"\n', encoding="utf-8")
     typo = cli("retention", "policies")
     assert typo.exit_code == ExitCode.INVALID and "policies.toml:18" in typo.stderr and "needs a name" in typo.stderr
+
+
+def test_consents_and_requesters_on_the_command_line(cli: Cli) -> None:
+    subject_id = cli.last_word("subjects", "add", "--field", "name=Kim", "--category", "member")
+    consent_id = cli.last_word("rights", "consent", subject_id, "--purpose", "marketing", "--text-version", "mkt-1")
+    request = cli.json("rights", "open", subject_id, "--kind", "consent_withdrawal", "--requester", "guardian")
+    assert (request["kind"], request["requester"]) == ("consent_withdrawal", "guardian")
+    withdrawn = cli.json("rights", "consent-withdraw", subject_id, "--purpose", "marketing")
+    assert withdrawn["consent_id"] == consent_id and withdrawn["active"] is False
+    assert cli.json("rights", "requests")[0]["state"] == "completed"
+    assert [c["purpose"] for c in cli.json("rights", "consents", subject_id)] == ["marketing"]
+    assert "mkt-1" in cli.ok("rights", "consents", subject_id).stdout
+    assert cli("rights", "open", subject_id, "--kind", "access", "--requester", "lawyer").exit_code == ExitCode.INVALID
+    assert cli("rights", "consent-withdraw", subject_id, "--purpose", "marketing").exit_code == ExitCode.NOT_FOUND

@@ -263,3 +263,41 @@ def test_a_restriction_stops_every_use_but_the_rights_workflow_and_a_legal_reque
         clock.advance(timedelta(hours=1))
         assert vault.subjects.read(subject_id, purpose="support ticket 8")["name"] == "Kim Minji"
         assert vault.records.reveal(record_id, purpose="fraud review").available
+
+
+def test_consents_are_recorded_withdrawn_on_request_and_outlive_the_subject(vault: Vault, clock: FrozenClock) -> None:
+    """Finding 8: no record of consent, no consent-withdrawal request kind, no requester role."""
+    subject_id, _ = _member_with_ban(vault)
+    given = vault.rights.grant_consent(subject_id, "keep_after_withdrawal", text_version="privacy-2026-03")
+    assert (given.active, given.granted_at) == (True, T0)
+    with pytest.raises(ConflictError):
+        vault.rights.grant_consent(subject_id, "keep_after_withdrawal", text_version="privacy-2026-04")
+    marketing = vault.rights.grant_consent(subject_id, "marketing", text_version="mkt-1")
+
+    # a child's guardian asks, two days later, to withdraw the marketing consent
+    clock.set(T0 + timedelta(days=2))
+    request = vault.rights.open_request(subject_id, "consent_withdrawal", requester="guardian", reference="REQ-9")
+    assert (request.kind, request.requester) == ("consent_withdrawal", "guardian")
+    assert request.due_at == request_deadline(T0 + timedelta(days=2), ZONE) == midnight(2026, 1, 28)
+    clock.set(midnight(2026, 1, 28))
+    assert [r.request_id for r in vault.rights.requests(overdue=True)] == [request.request_id]
+    withdrawn = vault.rights.withdraw_consent(subject_id, "marketing")
+    assert withdrawn.consent_id == marketing.consent_id and not withdrawn.active
+    closed = vault.rights.request(request.request_id)
+    assert (closed.state, closed.outcome) == ("completed", "withdrawn")
+    assert audit(vault, "rights.request_close")[-1].detail["late"] is True
+    with pytest.raises(NotFoundError):
+        vault.rights.withdraw_consent(subject_id, "marketing")
+    for bad in ({"purpose": "Marketing"}, {"text_version": "the whole text, pasted"}):
+        with pytest.raises(InvalidInputError):
+            vault.rights.grant_consent(subject_id, bad.get("purpose", "newsletter"),
+                                       text_version=bad.get("text_version", "v1"))
+    with pytest.raises(InvalidInputError):
+        vault.rights.open_request(subject_id, "access", requester="lawyer")
+
+    export = vault.rights.access_export(subject_id, purpose="access request REQ-10")
+    assert [(c["purpose"], c["active"]) for c in export["consents"]] == [("keep_after_withdrawal", True),
+                                                                        ("marketing", False)]
+    vault.erasure.request(subject_id)  # the consents are the evidence of a basis: they stay, pseudonymous
+    assert [c.purpose for c in vault.rights.consents(subject_id)] == ["keep_after_withdrawal", "marketing"]
+    assert CANARY_PII not in audit_text(vault)
