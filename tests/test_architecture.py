@@ -34,6 +34,7 @@ OWNERS = {
         "RightsRequest",
         "Provision",
         "Consent",
+        "Notification",
         "RetentionPolicyState",
     },
 }

@@ -446,3 +446,37 @@ def rights_consents(subject_id: str, as_json: JsonOpt = False) -> None:
             out.print(table)
 
         emit(data, as_json, render)
+
+
+@rights_app.command("notifications")
+def rights_notifications(
+    state: Annotated[str | None, typer.Option("--state", help="pending, notified or failed.")] = None,
+    subject: Annotated[str | None, typer.Option("--subject", help="Only this subject's tasks.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The tasks of telling recipients of corrections and erasures (--state pending: what is left)."""
+    with run_command(), open_from_env() as vault:
+        data = [n.as_dict() for n in vault.rights.notifications(state=state, subject_id=subject, limit=1000)]
+
+        def render() -> None:
+            table = Table("task", "recipient", "cause", "items", "state", "since", "means")
+            for n in data:
+                table.add_row(n["notification_id"], n["recipient"], n["cause"], ", ".join(n["items"]), n["state"],
+                              n["created_at"], n["means"] or "")
+            out.print(table)
+
+        emit(data, as_json, render)
+
+
+@rights_app.command("notified")
+def rights_notified(
+    notification_id: str,
+    means: Annotated[str | None, typer.Option("--means", help="How the recipient was told (e.g. email).")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="The attempt failed (it may be notified later).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record that a recipient was told of a correction or an erasure (or that telling it failed)."""
+    with run_command(), open_from_env() as vault:
+        data = vault.rights.close_notification(notification_id, state="failed" if failed else "notified",
+                                               means=means).as_dict()
+        emit(data, as_json, lambda: out.print(f"Task {notification_id}: {data['state']}"))

@@ -25,7 +25,7 @@ the future) and on or after 1970-01-01T00:00:00Z.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Path, Query, status
@@ -45,6 +45,9 @@ from pseudovault.api.schemas.rights import (
     CorrectionComplete,
     CorrectionReject,
     CorrectionResultOut,
+    NotificationClose,
+    NotificationList,
+    NotificationOut,
     ProvisionCreate,
     ProvisionList,
     ProvisionOut,
@@ -221,6 +224,41 @@ def list_provisions(subject_id: SubjectIdPath, vault: VaultDep, _caller: Subject
     sid = str(subject_id)
     _subject_or_404(vault, sid)
     return ProvisionList(items=[ProvisionOut.of(p) for p in vault.rights.provisions(sid)])
+
+
+@router.get(
+    "/notifications",
+    summary="List notification tasks",
+    description="The tasks of telling the recipients of a subject's data of its correction or erasure, oldest "
+    "first: all, or those of one state (`pending` for what is still to do) or one subject. Kept after the "
+    "subject's erasure, as the record that the recipients were told.",
+)
+def list_notifications(
+    vault: VaultDep,
+    _caller: SubjectsWrite,
+    state: Annotated[Literal["pending", "notified", "failed"] | None, Query(description="Only this state.")] = None,
+    subject_id: Annotated[UUID | None, Query(description="Only this subject's tasks.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> NotificationList:
+    views = vault.rights.notifications(state=state, subject_id=str(subject_id) if subject_id else None, limit=limit)
+    return NotificationList(items=[NotificationOut.of(v) for v in views])
+
+
+@router.post(
+    "/notifications/{notification_id}/close",
+    summary="Record that a recipient was told",
+    description="Marks a task `notified` (with the `means`, a code such as `email`, `letter` or `api`) or `failed` "
+    "(it may be notified later). Audited as `rights.notification`. 404 for an unknown task, 409 for one "
+    "notified already, 422 for `notified` without a means.",
+)
+def close_notification(
+    notification_id: Annotated[UUID, Path(description="The task's id (a UUID).")],
+    body: NotificationClose,
+    vault: VaultDep,
+    _caller: SubjectsWrite,
+) -> NotificationOut:
+    view = vault.rights.close_notification(str(notification_id), state=body.state, means=body.means, at=body.at)
+    return NotificationOut.of(view)
 
 
 @router.post(

@@ -14,7 +14,7 @@ from pseudovault.api.schemas.subjects import FieldName, FieldValue, Purpose
 from pseudovault.vault.retention.rights import DEADLINE_DAYS
 from pseudovault.vault.subjects.service import MAX_FIELDS
 
-__all__ = ["MAX_PROVISION_ITEMS", "Item", "RequestKind", "RequestState", "Recipient", "ProvisionText", "RetentionText", "AccessExportRequest", "SubjectRequestCreate", "RightsRequestCreate", "CorrectionComplete", "CorrectionReject", "ProvisionCreate", "RequestComplete", "RightsRequestOut", "RightsRequestList", "ProvisionOut", "ProvisionList", "ConsentCreate", "ConsentWithdraw", "ConsentOut", "ConsentList", "Requester", "NotifyOut", "CorrectionResultOut", "RestrictionLifted", "ExportCategory", "ExportedRecordText", "ExportedRecord", "ExportSeparated", "AccessExport"]
+__all__ = ["MAX_PROVISION_ITEMS", "Item", "RequestKind", "RequestState", "Recipient", "ProvisionText", "RetentionText", "AccessExportRequest", "SubjectRequestCreate", "RightsRequestCreate", "CorrectionComplete", "CorrectionReject", "ProvisionCreate", "RequestComplete", "RightsRequestOut", "RightsRequestList", "ProvisionOut", "ProvisionList", "NotificationOut", "NotificationList", "NotificationClose", "ConsentCreate", "ConsentWithdraw", "ConsentOut", "ConsentList", "Requester", "NotifyOut", "CorrectionResultOut", "RestrictionLifted", "ExportCategory", "ExportedRecordText", "ExportedRecord", "ExportSeparated", "AccessExport"]
 
 
 MAX_PROVISION_ITEMS = 1000
@@ -166,6 +166,31 @@ class ProvisionOut(ResponseModel):
 
 class ProvisionList(ResponseModel):
     items: list[ProvisionOut] = Field(description="Oldest first.")
+
+
+class NotificationOut(ResponseModel):
+    """The task of telling a recipient of a subject's data of its correction or erasure."""
+
+    notification_id: str
+    subject_id: str = Field(examples=[_SUBJECT_ID])
+    recipient: str = Field(examples=["Acme Payments Ltd."])
+    items: list[str] = Field(description="What of the data it concerns (field names or category codes).")
+    cause: Literal["correction", "erasure"]
+    request_id: str | None = Field(description="The correction or erasure request it follows from.")
+    state: Literal["pending", "notified", "failed"]
+    created_at: datetime
+    closed_at: datetime | None = Field(description="When it was notified (or failed).")
+    means: str | None = Field(description="How the recipient was told, as a code.", examples=["email"])
+
+
+class NotificationList(ResponseModel):
+    items: list[NotificationOut] = Field(description="Oldest first.")
+
+
+class NotificationClose(RequestModel):
+    state: Literal["notified", "failed"] = Field("notified", description="Told, or the attempt failed.")
+    means: ReasonCode | None = Field(None, description="How it was told (required when notified).", examples=["email"])
+    at: PastTimestamp | None = Field(None, description="When; now when absent.")
 
 
 class ConsentCreate(RequestModel):

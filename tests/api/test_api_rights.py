@@ -300,7 +300,10 @@ class TestCorrections:
         (closed,) = vault.rights.requests(subject_id=subject_id)
         assert (closed.state, closed.outcome) == ("completed", "corrected")
         (entry,) = _audit(vault, "rights.correction")
-        assert entry.actor_id == _key_id(headers) and entry.detail == {"fields": 2, "recipients": 3}
+        assert entry.actor_id == _key_id(headers) and entry.detail == {"fields": 2, "recipients": 3, "notifications": 3}
+        pending = vault.rights.notifications(state="pending", subject_id=subject_id)
+        assert [(n.recipient, n.cause) for n in pending] == [("Acme Payments", "correction"), ("Auditor", "correction"),
+                                                             ("Card Network", "correction")]
         assert _audit(vault, "subject.update")[-1].detail == {"fields_set": 1, "fields_deleted": 1}
         _assert_problem(client.post(url, json={"fields": {}}, headers=headers), 409)
 
@@ -735,10 +738,35 @@ class TestConsents:
         assert vault.rights.consents(subject_id) == []
 
 
+class TestNotifications:
+    def test_list_and_close_with_scopes_and_bad_input(self, client: TestClient, auth: Auth, vault: Vault) -> None:
+        subject_id, _ = _member_with_ban(vault)
+        headers = auth("subjects:write")
+        assert _provision(client, headers, subject_id).status_code == 201
+        receipt = vault.erasure.request(subject_id)
+        _assert_problem(client.get("/v1/rights/notifications"), 401)
+        for scope in ("admin", "subjects:reveal", "checks"):
+            _assert_problem(client.get("/v1/rights/notifications", headers=auth(scope)), 403)
+        (task,) = client.get("/v1/rights/notifications", params={"state": "pending"}, headers=headers).json()["items"]
+        assert (task["recipient"], task["cause"], task["request_id"], task["state"]) == (
+            "Acme Payments", "erasure", receipt.body["request_id"], "pending")
+        url = f"/v1/rights/notifications/{task['notification_id']}/close"
+        for bad in ({"state": "notified"}, {"state": "done", "means": "email"}, {"means": "E-mail!"},
+                    {"means": CANARY_PII}, {"means": "email", "extra": 1}):
+            _assert_problem(client.post(url, json=bad, headers=headers), 422)
+        _assert_problem(client.post(f"/v1/rights/notifications/{uuid.uuid4()}/close", json={"means": "email"},
+                                    headers=headers), 404)
+        closed = client.post(url, json={"means": "email"}, headers=headers)
+        assert closed.status_code == 200 and closed.json()["state"] == "notified" and closed.json()["means"] == "email"
+        _assert_problem(client.post(url, json={"means": "letter"}, headers=headers), 409)
+        assert client.get("/v1/rights/notifications", params={"state": "pending"}, headers=headers).json() == {"items": []}
+        _assert_problem(client.get("/v1/rights/notifications", params={"state": "open"}, headers=headers), 422)
+
+
 def test_the_openapi_document_lists_the_rights_operations(app: Any) -> None:
     paths = app.openapi()["paths"]
     rights = {p: ops for p, ops in paths.items() if p.startswith("/v1/rights/")}
-    assert len(rights) == 13
+    assert len(rights) == 15
     assert paths["/v1/rights/consents"]["post"]["x-required-scopes"] == ["subjects:write"]
     assert paths["/v1/rights/access-export"]["post"]["x-required-scopes"] == ["subjects:reveal"]
     assert paths["/v1/rights/requests"]["get"]["x-required-scopes"] == ["admin"]

@@ -46,6 +46,7 @@ from pseudovault.vault.crypto.signing import AUDIT_PURPOSE, SigningKeys
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
 from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.records.repository import RecordFacts
+from pseudovault.vault.retention import notifications
 from pseudovault.vault.retention.holds import HeldError, active_holds, refuse_if_held
 from pseudovault.vault.retention.receipts import (
     RECEIPT_TYPE,
@@ -194,7 +195,9 @@ class ErasureService:
                 if not r.own_key
             }
             restricted_records = restricted_ids(session, "record", [r.id for r in linked])
-            recipients = sorted(set(session.scalars(select(Provision.recipient).where(Provision.subject_id == subject_id))))
+            provided = list(session.execute(select(Provision.recipient, Provision.items)
+                                            .where(Provision.subject_id == subject_id)))
+            recipients = sorted({recipient for recipient, _ in provided})
 
         retained: list[dict[str, Any]] = []
         kept_fields: set[str] = set()
@@ -280,6 +283,9 @@ class ErasureService:
             session.execute(
                 delete(RetentionEvent).where(RetentionEvent.target_kind == "subject", RetentionEvent.target_id == subject_id)
             )
+            # the provisions log goes with the subject; the tasks of telling its recipients stay
+            notifications.open_tasks(session, subject_id, "erasure", request_id,
+                                     ((recipient, json.loads(items)) for recipient, items in provided), completed_at)
             session.execute(delete(Provision).where(Provision.subject_id == subject_id))
             session.execute(
                 update(RightsRequest)

@@ -53,9 +53,10 @@ from pseudovault.vault.clock import Clock, past_timestamp
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
 from pseudovault.vault.idempotency import IdempotencyClaim
 from pseudovault.vault.records import repository as records_repository
-from pseudovault.vault.retention import consents
+from pseudovault.vault.retention import consents, notifications
 from pseudovault.vault.retention.consents import ConsentView
 from pseudovault.vault.retention.holds import validate_reference
+from pseudovault.vault.retention.notifications import NotificationView
 from pseudovault.vault.retention.periods import Period, due_at
 from pseudovault.vault.retention.restrictions import (
     RestrictedError,
@@ -462,10 +463,14 @@ class RightsService:
                 raise ConflictError(f"request {request_id} is no longer open")
             self._close(session, row, now, "corrected" if changed else "confirmed")
             self._lift_correction(session, subject_id)
+            tasks = notifications.open_tasks(
+                session, subject_id, "correction", request_id,
+                ((p.recipient, sorted(set(p.items) & wanted)) for p in notify), now,
+            )
             self._audit.append(
                 "rights.correction",
                 targets=[request_id, subject_id],
-                detail={"fields": len(changed), "recipients": len(notify)},
+                detail={"fields": len(changed), "recipients": len(notify), "notifications": len(tasks)},
                 session=session,
             )
         return CorrectionResult(request_id, subject_id, changed, notify)
@@ -544,6 +549,37 @@ class RightsService:
         """Those of ``subject_ids`` whose data may be exported (no restriction in force)."""
         with session_scope(self._engine) as session:
             return set(subject_ids) - restricted_ids(session, "subject", subject_ids)
+
+    # --- notifications ----------------------------------------------------------------------------
+
+    def notifications(self, *, state: str | None = None, subject_id: str | None = None,
+                      limit: int = 100) -> list[NotificationView]:
+        """The tasks of telling recipients of corrections and erasures, oldest first (``state``:
+        pending, notified or failed). Scope ``subjects:write``."""
+        if subject_id is not None:
+            subject_id = validate_subject_id(subject_id)
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1000:
+            raise InvalidInputError("limit", "must be an integer from 1 to 1000")
+        with session_scope(self._engine) as session:
+            return notifications.listing(session, state=state, subject_id=subject_id, limit=limit)
+
+    def close_notification(
+        self, notification_id: str, *, state: str = "notified", means: str | None = None, at: datetime | None = None
+    ) -> NotificationView:
+        """Record that the recipient was told (``notified``, with the ``means`` as a code) or that
+        telling it failed (``failed``; it may be notified later). Audited
+        ``rights.notification``. Scope ``subjects:write``."""
+        notification_id = validate_subject_id(notification_id, "notification_id")
+        now = self._clock.now()
+        when = now if at is None else past_timestamp(at, "at", now)
+        with session_scope(self._engine, write=True) as session:
+            view = notifications.close(session, notification_id, state, means, when)
+            self._audit.append(
+                "rights.notification", targets=[notification_id, view.subject_id],
+                detail={"state": view.state, "cause": view.cause, **({"means": view.means} if view.means else {})},
+                session=session,
+            )
+        return view
 
     # --- consents -------------------------------------------------------------------------------
 

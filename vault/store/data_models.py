@@ -71,6 +71,7 @@ __all__ = [
     "RightsRequest",
     "Provision",
     "Consent",
+    "Notification",
     "RetentionPolicyState",
     "IdempotencyRecord",
 ]
@@ -473,6 +474,32 @@ class RightsRequest(DataBase):
 
     def __repr__(self) -> str:
         return f"RightsRequest(id={self.id!r})"
+
+
+class Notification(DataBase):
+    """A recipient of a subject's data to tell of its correction or erasure, and whether and how it
+    was told (vault.retention.notifications). Ids, codes and the recipient's name only."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint("cause IN ('correction', 'erasure')", name="cause"),
+        CheckConstraint("state IN ('pending', 'notified', 'failed')", name="state"),
+        Index("ix_notifications_state_created", "state", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(SUBJECT_ID_LENGTH), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(String(SUBJECT_ID_LENGTH), index=True)
+    recipient: Mapped[str] = mapped_column(String(200))
+    items: Mapped[str] = mapped_column(Text)
+    cause: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[str | None] = mapped_column(String(HOLD_REFERENCE_LENGTH))
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    means: Mapped[str | None] = mapped_column(String(REASON_CODE_LENGTH))
+
+    def __repr__(self) -> str:
+        return f"Notification(id={self.id!r}, state={self.state!r})"
 
 
 class Consent(DataBase):

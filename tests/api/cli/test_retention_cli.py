@@ -261,3 +261,16 @@ def test_consents_and_requesters_on_the_command_line(cli: Cli) -> None:
     assert "mkt-1" in cli.ok("rights", "consents", subject_id).stdout
     assert cli("rights", "open", subject_id, "--kind", "access", "--requester", "lawyer").exit_code == ExitCode.INVALID
     assert cli("rights", "consent-withdraw", subject_id, "--purpose", "marketing").exit_code == ExitCode.NOT_FOUND
+
+
+def test_notification_tasks_on_the_command_line(cli: Cli) -> None:
+    subject_id = cli.last_word("subjects", "add", "--field", "name=Kim", "--category", "member")
+    cli.ok("rights", "provide", subject_id, "--recipient", "Acme", "--item", "name", "--purpose", "billing",
+           "--basis", "contract", "--retention", "1 year")
+    cli.ok("erasure", "request", subject_id)
+    (task,) = cli.json("rights", "notifications", "--state", "pending")
+    assert (task["recipient"], task["cause"]) == ("Acme", "erasure")
+    assert cli("rights", "notified", task["notification_id"]).exit_code == ExitCode.INVALID  # no means
+    assert cli.json("rights", "notified", task["notification_id"], "--means", "email")["state"] == "notified"
+    assert cli.json("rights", "notifications", "--state", "pending") == []
+    assert "Acme" in cli.ok("rights", "notifications").stdout

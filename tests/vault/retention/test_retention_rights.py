@@ -301,3 +301,39 @@ def test_consents_are_recorded_withdrawn_on_request_and_outlive_the_subject(vaul
     vault.erasure.request(subject_id)  # the consents are the evidence of a basis: they stay, pseudonymous
     assert [c.purpose for c in vault.rights.consents(subject_id)] == ["keep_after_withdrawal", "marketing"]
     assert CANARY_PII not in audit_text(vault)
+
+
+def test_recipients_to_tell_become_tasks_that_outlive_the_subject(vault: Vault, clock: FrozenClock) -> None:
+    """Finding 5: after a correction or an erasure the recipients were only listed; nothing
+    recorded that they were told, and the provisions log went with the subject."""
+    subject_id, _ = _member_with_ban(vault)
+    vault.rights.record_provision(subject_id, recipient="Acme Payments", items=["email"], purpose="billing",
+                                  legal_basis="contract", retention="5 years")
+    vault.rights.record_provision(subject_id, recipient="Courier Co", items=["name"], purpose="delivery",
+                                  legal_basis="contract", retention="1 month")
+    request = vault.rights.begin_correction(subject_id, reference="REQ-1")
+    clock.advance(timedelta(hours=1))
+    vault.rights.complete_correction(request.request_id, {"email": "minji.kim@example.com"})
+    (task,) = vault.rights.notifications(state="pending")
+    assert (task.recipient, task.cause, task.request_id, task.items) == (
+        "Acme Payments", "correction", request.request_id, ("email",))
+    with pytest.raises(InvalidInputError):
+        vault.rights.close_notification(task.notification_id)  # notified needs a means
+    failed = vault.rights.close_notification(task.notification_id, state="failed")
+    assert failed.state == "failed" and vault.rights.notifications(state="pending") == []
+    clock.advance(timedelta(days=1))
+    told = vault.rights.close_notification(task.notification_id, means="email")
+    assert (told.state, told.means, told.closed_at) == ("notified", "email", clock.now())
+    with pytest.raises(ConflictError):
+        vault.rights.close_notification(task.notification_id, means="letter")
+    assert [e.detail for e in audit(vault, "rights.notification")] == [
+        {"state": "failed", "cause": "correction"}, {"state": "notified", "cause": "correction", "means": "email"}]
+
+    receipt = vault.erasure.request(subject_id)
+    assert receipt.body["recipients_to_notify"] == ["Acme Payments", "Courier Co"]
+    assert vault.rights.provisions(subject_id) == []  # the provisions log went with the subject
+    erasure_tasks = vault.rights.notifications(state="pending", subject_id=subject_id)
+    assert [(t.recipient, t.cause, t.request_id) for t in erasure_tasks] == [
+        ("Acme Payments", "erasure", receipt.body["request_id"]), ("Courier Co", "erasure", receipt.body["request_id"])]
+    assert len(vault.rights.notifications(subject_id=subject_id)) == 3  # the correction's task stays too
+    assert CANARY_PII not in audit_text(vault)
