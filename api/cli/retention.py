@@ -274,6 +274,19 @@ def retention_report(
         emit(data, as_json, render)
 
 
+@retention_app.command("notice")
+def retention_notice(
+    lang: Annotated[str, typer.Option("--lang", help="ko or en.")] = "ko",
+    fmt: Annotated[str, typer.Option("--format", help="md (Markdown) or html.")] = "md",
+) -> None:
+    """The retention section of a privacy policy, written from the policies in force."""
+    from pseudovault.vault.retention.notice import notice
+    from pseudovault.vault.retention.policy_file import load_policies
+
+    with run_command():
+        sys.stdout.write(notice(load_policies(load_settings().retention_policies), lang=lang, fmt=fmt))
+
+
 @retention_app.command("items")
 def retention_items(target_id: str, as_json: JsonOpt = False) -> None:
     """The stored due dates of a subject (with its separated data) or a record."""

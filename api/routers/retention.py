@@ -13,10 +13,11 @@ command line, which shows a progress bar.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
+from fastapi.responses import PlainTextResponse
 
 from pseudovault.api.auth import Admin, ApiRoute
 from pseudovault.api.deps import VaultDep
@@ -33,6 +34,7 @@ from pseudovault.api.schemas.retention import (
 )
 from pseudovault.api.schemas.subjects import RetentionItemOut, RetentionItems
 from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.retention.notice import notice
 from pseudovault.vault.retention.policies import PolicyFileError
 from pseudovault.vault.retention.policy_file import parse_policies, shipped_presets
 
@@ -100,6 +102,26 @@ def report(
     days: Annotated[int, Query(ge=0, le=36_600, description="Look this many days ahead.")] = 30,
 ) -> ReportOut:
     return ReportOut.model_validate(vault.retention.report(days))
+
+
+@router.get(
+    "/notice",
+    summary="The retention section of a privacy policy",
+    description="Written from the policies in force, so that the published notice and what the vault does "
+    "cannot drift apart: per category, what is kept, for how long, from which event and on which legal basis. "
+    "`lang` `ko` (default) or `en`; `format` `md` (Markdown, default) or `html` (every text escaped).",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/markdown": {}, "text/html": {}}}},
+)
+def retention_notice(
+    vault: VaultDep,
+    _caller: Admin,
+    lang: Annotated[Literal["ko", "en"], Query(description="The notice's language.")] = "ko",
+    fmt: Annotated[Literal["md", "html"], Query(alias="format", description="Markdown or HTML.")] = "md",
+) -> Response:
+    text = notice(vault.retention.policies, lang=lang, fmt=fmt)
+    media = "text/markdown" if fmt == "md" else "text/html"
+    return Response(text, media_type=f"{media}; charset=utf-8")
 
 
 @router.post(

@@ -114,6 +114,18 @@ class TestPolicies:
         assert applied.json()["to_fingerprint"] == shipped_presets().fingerprint
 
 
+class TestNotice:
+    def test_the_notice_is_written_from_the_policies_in_force(self, client: TestClient, auth: Auth) -> None:
+        assert client.get("/v1/retention/notice").status_code == 401
+        assert client.get("/v1/retention/notice", headers=auth("checks")).status_code == 403
+        korean = client.get("/v1/retention/notice", headers=auth("admin"))
+        assert korean.status_code == 200 and korean.headers["content-type"].startswith("text/markdown")
+        assert "개인정보의 보유 및 파기" in korean.text
+        page = client.get("/v1/retention/notice", params={"lang": "en", "format": "html"}, headers=auth("admin"))
+        assert page.headers["content-type"].startswith("text/html") and "<table>" in page.text
+        assert client.get("/v1/retention/notice", params={"lang": "fr"}, headers=auth("admin")).status_code == 422
+
+
 class TestAwaitingEvent:
     def test_data_waiting_for_its_event_is_in_the_report(
         self, client: TestClient, vault: Vault, auth: Auth, clock: FrozenClock

@@ -274,3 +274,9 @@ def test_notification_tasks_on_the_command_line(cli: Cli) -> None:
     assert cli.json("rights", "notified", task["notification_id"], "--means", "email")["state"] == "notified"
     assert cli.json("rights", "notifications", "--state", "pending") == []
     assert "Acme" in cli.ok("rights", "notifications").stdout
+
+
+def test_the_notice_from_the_command_line(cli: Cli) -> None:
+    assert "| 5 years | payment |" in cli.ok("retention", "notice", "--lang", "en").stdout
+    assert "<section lang=\"ko\">" in cli.ok("retention", "notice", "--format", "html").stdout
+    assert cli("retention", "notice", "--lang", "fr").exit_code == ExitCode.INVALID
