@@ -38,6 +38,7 @@ from pseudovault.api.ratelimit import NoRateLimit, RateLimiter, RedisRateLimiter
 from pseudovault.api.routers import ROUTERS
 from pseudovault.api.settings import ApiSettings
 from pseudovault.api.sweeper import PeriodicSweep
+from pseudovault.api.webhooks import PeriodicWebhooks
 from pseudovault.vault.bootstrap import open_vault
 from pseudovault.vault.config import Settings
 from pseudovault.vault.vault import Vault
@@ -119,10 +120,17 @@ def create_app(
                 )
                 maintenance.start()
             app.state.key_maintenance = maintenance
+            deliveries: PeriodicWebhooks | None = None
+            if app.state.vault.webhook_config is not None and api_settings.webhook_interval_seconds > 0:
+                deliveries = PeriodicWebhooks(app.state.vault, api_settings.webhook_interval_seconds)
+                deliveries.start()
+            app.state.webhooks = deliveries
             log.info("API started")
             try:
                 yield
             finally:  # after uvicorn's graceful shutdown: close what this app opened
+                if deliveries is not None:
+                    await deliveries.stop()
                 if maintenance is not None:
                     await maintenance.stop()
                 if sweep is not None:

@@ -63,6 +63,8 @@ class ApiSettings(Settings):
     check_max_per_kind: int = Field(default=4, ge=1, le=64)
     sweep_interval_seconds: float = Field(default=0.0, ge=0, le=7 * 24 * 3600)
     sweep_batch_size: int = Field(default=500, ge=1, le=MAX_BATCH_SIZE)
+    # with a webhook configured, the server delivers due events every N seconds (0: off)
+    webhook_interval_seconds: float = Field(default=30.0, ge=0, le=24 * 3600)
     key_maintenance_interval_seconds: float = Field(default=3600.0, ge=0, le=7 * 24 * 3600)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -35,6 +35,7 @@ OWNERS = {
         "Provision",
         "Consent",
         "Notification",
+        "WebhookDelivery",
         "RetentionPolicyState",
     },
 }

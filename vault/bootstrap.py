@@ -31,6 +31,7 @@ from pseudovault.vault.crypto.oneway import FieldRules
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotInitialisedError, UnavailableError
 from pseudovault.vault.identifiers import NormalizerConfig
 from pseudovault.vault.retention.policy_file import load_policies
+from pseudovault.vault.retention.webhooks import WebhookConfig
 from pseudovault.vault.store.db import DbTimeouts, make_engine
 from pseudovault.vault.vault import AuditConfig, RecordsConfig, Vault
 
@@ -123,6 +124,16 @@ def field_rules(settings: Settings) -> FieldRules:
                       memory_kib=settings.kdf_memory_kib, parallelism=settings.kdf_parallelism)
 
 
+def webhook_config(settings: Settings) -> WebhookConfig | None:
+    """Where events are delivered, or None when no webhook is configured."""
+    if settings.webhook_url is None and settings.webhook_secret is None:
+        return None
+    if settings.webhook_url is None or settings.webhook_secret is None:
+        raise InvalidInputError("configuration", "PSEUDOVAULT_WEBHOOK_URL and PSEUDOVAULT_WEBHOOK_SECRET go together")
+    return WebhookConfig(settings.webhook_url, SecretBytes(settings.webhook_secret.get_secret_value().encode("utf-8")),
+                         max_attempts=settings.webhook_max_attempts)
+
+
 def _vault_kwargs(settings: Settings, clock: Clock | None) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "cache_ttl": timedelta(seconds=settings.key_cache_ttl_seconds),
@@ -136,6 +147,7 @@ def _vault_kwargs(settings: Settings, clock: Clock | None) -> dict[str, Any]:
         # a bad retention policy file fails here (file, line, reason), before any store is opened
         "retention_policies": load_policies(settings.retention_policies),
         "field_rules": field_rules(settings),
+        "webhooks": webhook_config(settings),
         "shred_ledger": open_ledger(settings.resolved_ledger_url),
         "epoch_max_age": timedelta(days=settings.epoch_max_age_days) if settings.epoch_max_age_days else None,
         "key_vacuum": (settings.key_vacuum, settings.key_vacuum_delay_seconds),

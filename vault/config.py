@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     lookup_refresh_seconds: float = Field(default=5.0, ge=0, le=3600)
     # Retention: the operator's policy file (vault.retention.policies; the shipped presets if unset).
     retention_policies: Path | None = Field(default=None, description="Retention policy TOML file.")
+    # Signed webhooks (vault.retention.webhooks): erasures, corrections, restrictions and consent
+    # withdrawals are POSTed to this URL, signed with HMAC-SHA256 under the secret (both or none).
+    webhook_url: str | None = Field(default=None, description="Webhook endpoint (http or https).")
+    webhook_secret: SecretStr | None = Field(default=None, description="Webhook signing secret (32+ characters).")
+    webhook_max_attempts: int = Field(default=10, ge=1, le=100)
     # One-way subject fields (vault.crypto.oneway): stored as Argon2id hashes, only verified, never
     # revealed (comma-separated field names). A secret-looking name (password, pin, secret, ...)
     # not listed here is refused unless listed as reversible on purpose.

@@ -62,6 +62,7 @@ from pseudovault.vault.retention.policy_file import CATALOGUE, shipped_presets
 from pseudovault.vault.retention.rights import RightsService
 from pseudovault.vault.retention.separate import SeparateStorage
 from pseudovault.vault.retention.service import RetentionService
+from pseudovault.vault.retention.webhooks import WebhookConfig, WebhookDeliverer
 from pseudovault.vault.store.db import DbTimeouts, make_engine, redact_url, session_scope, sqlite_path
 from pseudovault.vault.store.migrate import DATA, KEYS, StoreSchema, current_revision, head_revisions, upgrade_store
 from pseudovault.vault.store.vacuum import DeferredVacuum
@@ -143,6 +144,7 @@ class Vault:
     retention: RetentionService
     erasure: ErasureService
     rights: RightsService
+    webhooks: WebhookDeliverer
 
     def __init__(
         self,
@@ -156,6 +158,7 @@ class Vault:
         records_config: RecordsConfig | None = None,
         retention_policies: PolicySet | None = None,
         field_rules: FieldRules | None = None,
+        webhooks: WebhookConfig | None = None,
         shred_ledger: ShredLedger | None = None,
         epoch_max_age: timedelta | None = None,
         key_vacuum: tuple[str, float] = ("full", 10.0),
@@ -171,6 +174,7 @@ class Vault:
         self.audit_config = audit_config or AuditConfig()
         self.retention_policies = retention_policies if retention_policies is not None else shipped_presets()
         self.field_rules = field_rules if field_rules is not None else FieldRules()
+        self.webhook_config = webhooks
         config = records_config or RecordsConfig()
         if retention_policies is not None and config.catalogue is CATALOGUE:
             # records validate categories and default expiry under the retention policies in force
@@ -228,6 +232,8 @@ class Vault:
         self.subjects.on_fields_set = self.retention.fields_set  # per-entry retention follows new values
         self.erasure = ErasureService(self.retention, self.signing, self.clock, self.audit)
         self.rights = RightsService(self.retention, self.records, self.clock, self.audit)
+        self.rights.webhooks = self.erasure.webhooks = self.webhook_config
+        self.webhooks = WebhookDeliverer(self.data_engine, self.webhook_config, self.clock, self.audit)
 
     @classmethod
     def _build(
@@ -244,6 +250,7 @@ class Vault:
         records_config: RecordsConfig | None = None,
         retention_policies: PolicySet | None = None,
         field_rules: FieldRules | None = None,
+        webhooks: WebhookConfig | None = None,
         shred_ledger: ShredLedger | None = None,
         epoch_max_age: timedelta | None = None,
         key_vacuum: tuple[str, float] = ("full", 10.0),
@@ -281,6 +288,7 @@ class Vault:
                 records_config=records_config,
                 retention_policies=retention_policies,
                 field_rules=field_rules,
+                webhooks=webhooks,
                 shred_ledger=shred_ledger,
                 epoch_max_age=epoch_max_age,
                 key_vacuum=key_vacuum,
@@ -318,6 +326,7 @@ class Vault:
         records_config: RecordsConfig | None = None,
         retention_policies: PolicySet | None = None,
         field_rules: FieldRules | None = None,
+        webhooks: WebhookConfig | None = None,
         shred_ledger: ShredLedger | None = None,
         epoch_max_age: timedelta | None = None,
         key_vacuum: tuple[str, float] = ("full", 10.0),
@@ -337,6 +346,7 @@ class Vault:
             records_config=records_config,
             retention_policies=retention_policies,
             field_rules=field_rules,
+            webhooks=webhooks,
             shred_ledger=shred_ledger,
             epoch_max_age=epoch_max_age,
             key_vacuum=key_vacuum,
@@ -357,6 +367,7 @@ class Vault:
         records_config: RecordsConfig | None = None,
         retention_policies: PolicySet | None = None,
         field_rules: FieldRules | None = None,
+        webhooks: WebhookConfig | None = None,
         shred_ledger: ShredLedger | None = None,
         epoch_max_age: timedelta | None = None,
         key_vacuum: tuple[str, float] = ("full", 10.0),
@@ -375,6 +386,7 @@ class Vault:
             records_config=records_config,
             retention_policies=retention_policies,
             field_rules=field_rules,
+            webhooks=webhooks,
             shred_ledger=shred_ledger,
             epoch_max_age=epoch_max_age,
             key_vacuum=key_vacuum,

@@ -480,3 +480,4 @@ def rights_notified(
         data = vault.rights.close_notification(notification_id, state="failed" if failed else "notified",
                                                means=means).as_dict()
         emit(data, as_json, lambda: out.print(f"Task {notification_id}: {data['state']}"))
+

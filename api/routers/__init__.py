@@ -11,7 +11,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from pseudovault.api.routers import audit, checks, erasure, health, holds, keys, records, retention, rights, separated, subjects
+from pseudovault.api.routers import (
+    audit,
+    checks,
+    erasure,
+    health,
+    holds,
+    keys,
+    records,
+    retention,
+    rights,
+    separated,
+    subjects,
+    webhooks,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -27,4 +40,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     erasure.router,
     separated.router,
     rights.router,
+    webhooks.router,
 )

@@ -763,6 +763,13 @@ class TestNotifications:
         _assert_problem(client.get("/v1/rights/notifications", params={"state": "open"}, headers=headers), 422)
 
 
+def test_the_webhook_outbox_is_listed_for_admins(client: TestClient, auth: Auth, vault: Vault) -> None:
+    _assert_problem(client.get("/v1/webhooks/deliveries", headers=auth("subjects:write")), 403)
+    listed = client.get("/v1/webhooks/deliveries", params={"state": "pending"}, headers=auth("admin"))
+    assert listed.status_code == 200 and listed.json() == {"enabled": False, "items": []}
+    _assert_problem(client.get("/v1/webhooks/deliveries", params={"state": "lost"}, headers=auth("admin")), 422)
+
+
 def test_the_openapi_document_lists_the_rights_operations(app: Any) -> None:
     paths = app.openapi()["paths"]
     rights = {p: ops for p, ops in paths.items() if p.startswith("/v1/rights/")}

@@ -46,7 +46,7 @@ from pseudovault.vault.crypto.signing import AUDIT_PURPOSE, SigningKeys
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
 from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.records.repository import RecordFacts
-from pseudovault.vault.retention import notifications
+from pseudovault.vault.retention import notifications, webhooks
 from pseudovault.vault.retention.holds import HeldError, active_holds, refuse_if_held
 from pseudovault.vault.retention.receipts import (
     RECEIPT_TYPE,
@@ -57,6 +57,7 @@ from pseudovault.vault.retention.receipts import (
 )
 from pseudovault.vault.retention.restrictions import restricted_ids
 from pseudovault.vault.retention.service import RetentionService
+from pseudovault.vault.retention.webhooks import WebhookConfig
 from pseudovault.vault.store.data_models import (
     ErasureReceiptRow,
     Provision,
@@ -116,6 +117,8 @@ class ErasureService:
         self._clock = clock
         self._audit = audit
         self._engine = retention.engine
+        #: where completed erasures are announced (None: nowhere)
+        self.webhooks: WebhookConfig | None = None
 
     def __repr__(self) -> str:
         return "ErasureService()"
@@ -287,6 +290,7 @@ class ErasureService:
             notifications.open_tasks(session, subject_id, "erasure", request_id,
                                      ((recipient, json.loads(items)) for recipient, items in provided), completed_at)
             session.execute(delete(Provision).where(Provision.subject_id == subject_id))
+            webhooks.enqueue(session, self.webhooks, "erasure.completed", subject_id, completed_at, request_id=request_id)
             session.execute(
                 update(RightsRequest)
                 .where(RightsRequest.subject_id == subject_id, RightsRequest.kind == "erasure", RightsRequest.state == "open")

@@ -53,7 +53,7 @@ from pseudovault.vault.clock import Clock, past_timestamp
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
 from pseudovault.vault.idempotency import IdempotencyClaim
 from pseudovault.vault.records import repository as records_repository
-from pseudovault.vault.retention import consents, notifications
+from pseudovault.vault.retention import consents, notifications, webhooks
 from pseudovault.vault.retention.consents import ConsentView
 from pseudovault.vault.retention.holds import validate_reference
 from pseudovault.vault.retention.notifications import NotificationView
@@ -68,6 +68,7 @@ from pseudovault.vault.retention.restrictions import (
     use_blocking_reasons,
 )
 from pseudovault.vault.retention.service import RetentionService
+from pseudovault.vault.retention.webhooks import WebhookConfig
 from pseudovault.vault.store.data_models import Provision, RightsRequest
 from pseudovault.vault.store.db import session_scope
 from pseudovault.vault.subjects import repository as subjects_repository
@@ -180,6 +181,8 @@ class RightsService:
         self._clock = clock
         self._audit = audit
         self._engine = retention.engine
+        #: where corrections, restrictions and consent withdrawals are announced (None: nowhere)
+        self.webhooks: WebhookConfig | None = None
 
     def __repr__(self) -> str:
         return "RightsService()"
@@ -467,6 +470,8 @@ class RightsService:
                 session, subject_id, "correction", request_id,
                 ((p.recipient, sorted(set(p.items) & wanted)) for p in notify), now,
             )
+            webhooks.enqueue(session, self.webhooks, "correction.completed", subject_id, now, request_id=request_id,
+                             fields=len(changed))
             self._audit.append(
                 "rights.correction",
                 targets=[request_id, subject_id],
@@ -529,6 +534,7 @@ class RightsService:
                 row = self._open(session, subject_id, "restriction", received, reference, idempotency, requester)
                 add_restriction(session, "subject", subject_id, "restriction_request", now, request_id=row.id)
                 self._close(session, row, now, "restricted")
+                webhooks.enqueue(session, self.webhooks, "restriction.placed", subject_id, now, request_id=row.id)
                 return self._view(row, now)
 
         return idempotency_keys.once_view(self._engine, idempotency, create, _request_id, self.request)
@@ -539,6 +545,8 @@ class RightsService:
         reason_code = validate_reason_code(reason_code)
         with session_scope(self._engine, write=True) as session:
             lifted = lift_restriction(session, "subject", subject_id, "restriction_request")
+            if lifted:
+                webhooks.enqueue(session, self.webhooks, "restriction.lifted", subject_id, self._clock.now())
             self._audit.append(
                 "rights.restriction_lift", targets=[subject_id], detail={"reason": reason_code, "lifted": lifted},
                 session=session,
@@ -637,6 +645,8 @@ class RightsService:
             if view is None:
                 raise NotFoundError("consent", f"{purpose} of subject {subject_id}")
             closed = self._complete_open(session, subject_id, "consent_withdrawal", request_id, "withdrawn")
+            webhooks.enqueue(session, self.webhooks, "consent.withdrawn", subject_id, now, purpose=view.purpose,
+                             request_id=closed)
             self._audit.append(
                 "rights.consent_withdraw", targets=[view.consent_id, subject_id],
                 detail={"purpose": view.purpose, **({"request": closed} if closed else {})}, session=session,

@@ -72,6 +72,7 @@ __all__ = [
     "Provision",
     "Consent",
     "Notification",
+    "WebhookDelivery",
     "RetentionPolicyState",
     "IdempotencyRecord",
 ]
@@ -500,6 +501,31 @@ class Notification(DataBase):
 
     def __repr__(self) -> str:
         return f"Notification(id={self.id!r}, state={self.state!r})"
+
+
+class WebhookDelivery(DataBase):
+    """An event to deliver to the webhook endpoint (vault.retention.webhooks): its JSON payload
+    (ids and codes only), and how its delivery went."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint("state IN ('pending', 'delivered', 'failed')", name="state"),
+        Index("ix_webhook_deliveries_state_next", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(SUBJECT_ID_LENGTH), primary_key=True)
+    event: Mapped[str] = mapped_column(String(REASON_CODE_LENGTH))
+    subject_id: Mapped[str] = mapped_column(String(SUBJECT_ID_LENGTH))
+    payload: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_status: Mapped[int | None] = mapped_column(Integer)
+
+    def __repr__(self) -> str:
+        return f"WebhookDelivery(id={self.id!r}, state={self.state!r})"
 
 
 class Consent(DataBase):

@@ -280,3 +280,11 @@ def test_the_notice_from_the_command_line(cli: Cli) -> None:
     assert "| 5 years | payment |" in cli.ok("retention", "notice", "--lang", "en").stdout
     assert "<section lang=\"ko\">" in cli.ok("retention", "notice", "--format", "html").stdout
     assert cli("retention", "notice", "--lang", "fr").exit_code == ExitCode.INVALID
+
+
+def test_webhook_commands_say_when_no_endpoint_is_configured(cli: Cli) -> None:
+    refused = cli("webhooks", "deliver")
+    assert refused.exit_code == ExitCode.INVALID and "PSEUDOVAULT_WEBHOOK_URL" in refused.stderr
+    assert cli.json("webhooks", "list") == []
+    half = cli("webhooks", "list", env={"PSEUDOVAULT_WEBHOOK_URL": "https://hooks.example/x"})
+    assert half.exit_code == ExitCode.INVALID and "go together" in half.stderr
