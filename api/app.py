@@ -28,6 +28,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from pseudovault.api.auth import PUBLIC_PATHS, ApiRoute, iter_routes, required_scopes
+from pseudovault.api.docs import install_docs
 from pseudovault.api.errors import install_error_handlers
 from pseudovault.api.keycache import KeyCache
 from pseudovault.api.keymaint import PeriodicKeyMaintenance
@@ -145,8 +146,8 @@ def create_app(
             title="pseudovault",
             version=_version(),
             lifespan=lifespan,
-            docs_url="/docs",
-            redoc_url="/redoc",
+            docs_url=None,  # served from local assets (api.docs), never from a CDN
+            redoc_url=None,
             openapi_url="/openapi.json",
         )
         app.state.vault = vault
@@ -157,6 +158,7 @@ def create_app(
         vault.apikeys.on_revoke(key_cache.evict_key)
         app.state.key_cache = key_cache
         install_error_handlers(app)
+        install_docs(app, title="pseudovault")
         for router in ROUTERS:
             app.include_router(router)
         _check_routes(app)

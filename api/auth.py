@@ -66,7 +66,7 @@ __all__ = [
 
 #: routes that need no API key: liveness, readiness, metrics and the API's own documentation
 PUBLIC_PATHS = frozenset(
-    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/docs/assets/{path}"}
 )
 
 _PRINCIPAL = "principal"
