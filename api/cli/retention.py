@@ -41,6 +41,7 @@ from pseudovault.api.cli._base import (
 )
 from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.retention.service import parse_category_specs
+from pseudovault.vault.retention.views import DestructiveEventError
 
 __all__ = []
 
@@ -93,22 +94,23 @@ def _record_event(kind: str, target_id: str, event: str, at: str | None, *, dry_
     with run_command():
         when = parse_time(at, "--at")
         with open_from_env() as vault:
-            preview = vault.retention.preview_event(kind, target_id, event, at=when)
             if dry_run:
-                shown = preview.as_dict()
+                shown = vault.retention.preview_event(kind, target_id, event, at=when).as_dict()
                 emit(shown, as_json, lambda: _render_preview(shown, out))
                 return
-            if preview.destroys and not yes:
-                _render_preview(preview.as_dict(), err)
-                destroyed = [e for e in preview.due_now if e.effect == "destroy"]
+            try:  # one transaction; the refusal carries the preview
+                items = vault.retention.record_event(kind, target_id, event, at=when, confirm=yes)
+            except DestructiveEventError as refused:
+                _render_preview(refused.preview.as_dict(), err)
+                destroyed = [e for e in refused.preview.due_now if e.effect == "destroy"]
                 if not sys.stdin.isatty():
                     raise InvalidInputError(
                         "--yes", f"the event makes {len(destroyed)} item(s) due for destruction at once (listed above): "
                         "nothing was recorded; record it with --yes"
-                    )
+                    ) from None
                 if not typer.confirm("Record the event and destroy this data?", default=False):
                     cli_error("not recorded", ExitCode.ERROR)
-            items = vault.retention.record_event(kind, target_id, event, at=when, confirm=preview.destroys)
+                items = vault.retention.record_event(kind, target_id, event, at=when, confirm=True)
         key = "subject_id" if kind == "subject" else "record_id"
         data = {key: target_id, "event": event, "items": [i.as_dict() for i in items]}
         emit(data if kind == "subject" else data["items"], as_json, lambda: _render_items(data["items"]))
