@@ -565,8 +565,11 @@ class RetentionService:
         """A subject's fields were set (vault.subjects, in its transaction): a per-entry category
         runs from each value's own collection, so its due date is computed again. Nothing when the
         policies in force are not applied yet (applying them recomputes everything)."""
-        if not any(p.per_entry for p in self._policies):
-            return
+        per_entry = [p.category for p in self._policies if p.per_entry]
+        if not per_entry or not session.scalar(
+            select(exists().where(SubjectCategory.subject_id == subject_id, SubjectCategory.category.in_(per_entry)))
+        ):
+            return  # the common case: an update that no per-entry category covers costs one lookup
         try:
             self.ensure_applied(session)
         except PoliciesChangedError:

@@ -61,7 +61,7 @@ from pseudovault.vault.crypto.keystore import KeyHierarchy
 from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.retention.categories import ENTRIES
-from pseudovault.vault.retention.policies import PolicySet
+from pseudovault.vault.retention.policies import Policy, PolicySet
 from pseudovault.vault.retention.separate import SeparateStorage
 from pseudovault.vault.store.data_models import ProcessingRestriction, RetentionEvent, RetentionItem, SeparatedItem
 from pseudovault.vault.store.db import checkpoint_sqlite, one_of, session_scope
@@ -605,7 +605,7 @@ class Sweeper:
         return results
 
     def _expired_entries(
-        self, policy: Any, names: set[str], times: Mapping[str, datetime | None], events: Mapping[str, datetime],
+        self, policy: Policy, names: set[str], times: Mapping[str, datetime | None], events: Mapping[str, datetime],
         now: datetime,
     ) -> tuple[set[str], tuple[str, datetime | None, datetime | None, str]]:
         """Of a per-entry category's fields, those whose own period has run (each from its value's
