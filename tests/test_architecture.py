@@ -21,6 +21,7 @@ OWNERS = {
     "crypto": {"WrappingKey", "SubjectKey", "RecordKey", "ShredLedgerEntry", "LedgerReplay", "LookupKey", "SigningKeyRow", "EpochStatus"},
     "audit": {"AuditEntry", "AuditHead", "AuditCheckpoint"},
     "apikeys": {"ApiKey"},
+    "sessions": {"ConsoleSession"},
     "idempotency": {"IdempotencyRecord"},
     "retention": {
         "SubjectCategory",

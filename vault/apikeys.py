@@ -258,6 +258,12 @@ class ApiKeyService:
                 raise NotFoundError("API key", key_id)
             return _to_info(row)
 
+    def active(self, key_id: str) -> ApiKeyInfo | None:
+        """The key ``key_id`` if it exists and is not revoked (read from the store, never cached)."""
+        with session_scope(self._engine) as session:
+            row = session.get(ApiKey, key_id)
+            return _to_info(row) if row is not None and row.revoked_at is None else None
+
     def count_active(self) -> int:
         with session_scope(self._engine) as session:
             return int(session.scalar(select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None))) or 0)

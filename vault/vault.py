@@ -11,7 +11,7 @@ check, before returning, that the provider unwraps the current epoch key, so a w
 fails at once (:class:`vault.errors.UnavailableError`), not on the first read. A store that
 cannot be reached is :class:`vault.errors.UnavailableError` too.
 
-Services are attributes (``subjects``, ``keys``, ``audit``, ``signing``, ``apikeys``,
+Services are attributes (``subjects``, ``keys``, ``audit``, ``signing``, ``apikeys``, ``console_sessions``,
 ``lookup``, ``records``, ``bulk``, ``checks``), built in :meth:`Vault._assemble`. :meth:`Vault.create` also
 creates lookup key version 1 when there is no lookup key (vault.crypto.lookup); ``records_config``
 (:class:`RecordsConfig`) says how identifiers are normalized and checks decided.
@@ -63,6 +63,7 @@ from pseudovault.vault.retention.rights import RightsService
 from pseudovault.vault.retention.separate import SeparateStorage
 from pseudovault.vault.retention.service import RetentionService
 from pseudovault.vault.retention.webhooks import WebhookConfig, WebhookDeliverer
+from pseudovault.vault.sessions import ConsoleSessions
 from pseudovault.vault.store.db import DbTimeouts, make_engine, redact_url, session_scope, sqlite_path
 from pseudovault.vault.store.migrate import DATA, KEYS, StoreSchema, current_revision, head_revisions, upgrade_store
 from pseudovault.vault.store.vacuum import DeferredVacuum
@@ -136,6 +137,7 @@ class Vault:
     audit: AuditLog
     signing: SigningKeys
     apikeys: ApiKeyService
+    console_sessions: ConsoleSessions
     lookup: LookupKeys
     records: RecordService
     checks: CheckService
@@ -197,6 +199,7 @@ class Vault:
             head_max_age=self.audit_config.head_max_age,
         )
         self.apikeys = ApiKeyService(self.data_engine, self.clock, self.audit)
+        self.console_sessions = ConsoleSessions(self.data_engine, self.clock, self.audit, self.apikeys)
         self.keys.external_ledger = self.shred_ledger
         mode, delay = self.key_vacuum
         self.keys.vacuum = DeferredVacuum(self.keys_engine, ("subject_keys", "record_keys"), mode=mode, delay=delay)

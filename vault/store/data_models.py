@@ -7,7 +7,7 @@ read in one place beside the migrations that build it.
 Subjects (vault.subjects): ``subjects``, ``subject_fields`` (one AES-256-GCM ciphertext per field),
 ``tombstones`` (what is left of a shredded subject: its id, when, and a reason code). The audit log
 (vault.audit): ``audit_entries``, ``audit_head``, ``audit_checkpoints``. API keys (vault.apikeys):
-``api_keys``. Fraud records (vault.records): ``records``, ``record_fields`` (their encrypted free
+``api_keys``, and the web console's sessions, ``console_sessions``. Fraud records (vault.records): ``records``, ``record_fields`` (their encrypted free
 text) and ``record_identifiers`` (32-byte pseudonyms per identifier and lookup-key version).
 Retention (vault.retention): categories and trigger events of subjects and records, the stored
 expiry of each (retention items), separate storage, processing restrictions, legal holds, signed
@@ -57,6 +57,7 @@ __all__ = [
     "AuditHead",
     "AuditCheckpoint",
     "ApiKey",
+    "ConsoleSession",
     "Record",
     "RecordField",
     "RecordIdentifier",
@@ -197,6 +198,21 @@ class ApiKey(DataBase):
 
     def __repr__(self) -> str:
         return f"ApiKey(id={self.id!r})"
+
+
+class ConsoleSession(DataBase):
+    """A web console session: the SHA-256 of its random id (the cookie holds the id, the store
+    never does), the API key it stands for, and when it began and was last used."""
+
+    __tablename__ = "console_sessions"
+
+    id_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    def __repr__(self) -> str:
+        return f"ConsoleSession(key_id={self.key_id!r})"
 
 
 class Record(DataBase):
