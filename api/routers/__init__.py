@@ -22,6 +22,7 @@ from pseudovault.api.routers import (
     retention,
     rights,
     separated,
+    status,
     subjects,
     webhooks,
 )
@@ -41,4 +42,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     separated.router,
     rights.router,
     webhooks.router,
+    status.router,
 )

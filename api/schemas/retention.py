@@ -115,6 +115,10 @@ class ReportGroup(ResponseModel):
     by_ceiling: int = Field(description="Items due because their starting event never came (the policy's ceiling).")
     first_due: str
     last_due: str
+    by_month: dict[str, int] = Field(
+        description="How many fall due in each month (`YYYY-MM` in the policies' time zone); overdue ones in past months.",
+        examples=[{"2027-01": 12, "2027-02": 3}],
+    )
     basis: str | None
 
 

@@ -69,7 +69,8 @@ def awaiting_events(session: Session, policies: PolicySet, now: datetime) -> lis
 
 def due_report(session: Session, policies: PolicySet, now: datetime, days: int) -> dict[str, Any]:
     """What falls due by ``now + days`` (overdue items included), per category and action, with
-    how many are held, and the reviews waiting for a decision."""
+    how many are held, how many fall due in each month (``by_month``, months of the policies'
+    time zone), and the reviews waiting for a decision."""
     until = now + timedelta(days=days)
     rows = session.execute(
         select(RetentionItem.id, RetentionItem.kind, RetentionItem.target_id, RetentionItem.category,
@@ -87,13 +88,15 @@ def due_report(session: Session, policies: PolicySet, now: datetime, days: int) 
     for r in rows:
         g = groups.setdefault((r.category, r.action), {"category": r.category, "action": r.action, "items": 0,
                                                       "overdue": 0, "held": 0, "by_ceiling": 0, "first_due": None,
-                                                      "last_due": None})
+                                                      "last_due": None, "by_month": {}})
         g["items"] += 1
         g["by_ceiling"] += int(r.stage == CEILING)
         g["overdue"] += int(r.due_at <= now)
         g["held"] += int(r.id in held)
         g["first_due"] = g["first_due"] or r.due_at.isoformat()
         g["last_due"] = r.due_at.isoformat()
+        month = r.due_at.astimezone(policies.zone).strftime("%Y-%m")
+        g["by_month"][month] = g["by_month"].get(month, 0) + 1
     categories = sorted(groups.values(), key=lambda g: (g["first_due"], g["category"], g["action"]))
     for g in categories:
         policy = policies.get(g["category"])
