@@ -27,7 +27,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from pseudovault.api.auth import PUBLIC_PATHS, ApiRoute, iter_routes, required_scopes
+from pseudovault.api.auth import PUBLIC_PATHS, SESSION_PATHS, ApiRoute, iter_routes, required_scopes
+from pseudovault.api.console import install_console
 from pseudovault.api.docs import install_docs
 from pseudovault.api.errors import install_error_handlers
 from pseudovault.api.keycache import KeyCache
@@ -72,7 +73,8 @@ def _check_routes(app: FastAPI) -> None:
     for path, route in iter_routes(app.routes):
         if isinstance(route, APIRoute) and not isinstance(route, ApiRoute):
             raise TypeError(f"route {path} must use route_class=ApiRoute")
-        if required_scopes(route) is None and path not in PUBLIC_PATHS:
+        in_session = any(path == prefix or path.startswith(prefix + "/") for prefix in SESSION_PATHS)
+        if required_scopes(route) is None and path not in PUBLIC_PATHS and not in_session:
             raise TypeError(f"route {path} requires no API key and is not listed in api.auth.PUBLIC_PATHS")
 
 
@@ -161,6 +163,7 @@ def create_app(
         install_docs(app, title="pseudovault")
         for router in ROUTERS:
             app.include_router(router)
+        install_console(app)  # over the routers: its actions are their operations
         _check_routes(app)
         install_openapi(app)
         app.add_middleware(BodyLimitMiddleware, max_bytes=api_settings.max_body_bytes)

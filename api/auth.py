@@ -52,6 +52,7 @@ __all__ = [
     "Authenticator",
     "ApiRoute",
     "PUBLIC_PATHS",
+    "SESSION_PATHS",
     "required_scopes",
     "iter_routes",
     "Checks",
@@ -68,6 +69,10 @@ __all__ = [
 PUBLIC_PATHS = frozenset(
     {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/docs/assets/{path}"}
 )
+
+#: the web console (api.console), these paths and all below them: its pages need a console session, which stands for an API key
+#: and allows what the key allows (every action is an API operation, checked against its scopes)
+SESSION_PATHS = frozenset({"/console"})
 
 _PRINCIPAL = "principal"
 _KEY_ID = "key_id"

@@ -47,7 +47,7 @@ import logging
 import re
 import sqlite3
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -80,6 +80,7 @@ __all__ = [
     "Problem",
     "ProblemFieldError",
     "install_error_handlers",
+    "problem_of",
     "problem_response",
     "internal_error_response",
     "request_id_of",
@@ -412,6 +413,24 @@ def _http_exception(request: Request, exc: Exception) -> Response:
     # Starlette's own details ("Not Found", "Method Not Allowed", "Content Too Large") name no input
     detail = exc.detail if isinstance(exc.detail, str) else None
     return problem_response(request.scope, status, detail, headers=exc.headers)
+
+
+def problem_of(request: Request, exc: Exception) -> Response:
+    """The problem answer the API gives for ``exc`` (the same mapping as the handlers below),
+    for an interface that shows it in another form (the web console)."""
+    handlers: tuple[tuple[type[Exception] | tuple[type[Exception], ...], Callable[[Request, Exception], Response]], ...] = (
+        (ApiProblem, _api_problem),
+        (RequestValidationError, _request_validation),
+        (StarletteHTTPException, _http_exception),
+        (VaultError, _vault_error),
+        (KeysError, _keys_error),
+        (SQLAlchemyError, _database_error),
+        (_DRIVER_CONNECTION_ERRORS, _driver_error),
+    )
+    for kind, handler in handlers:
+        if isinstance(exc, kind):
+            return handler(request, exc)
+    return internal_error_response(request.scope, exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -29,6 +29,8 @@ PSEUDOVAULT_KEY_MAINTENANCE_        3600       how often the server checks the b
 INTERVAL_SECONDS                               (``PSEUDOVAULT_EPOCH_MAX_AGE_DAYS``) and rotates,
                                                rewraps and destroys old keys (0: off); see
                                                api.keymaint
+PSEUDOVAULT_CONSOLE_IDLE_MINUTES    30         a web console session ends after this long unused
+PSEUDOVAULT_CONSOLE_SESSION_HOURS   8          ... and this long after sign-in, used or not
 PSEUDOVAULT_LOG_LEVEL               info       debug, info, warning, error
 ==================================  =========  =================================================
 
@@ -66,6 +68,8 @@ class ApiSettings(Settings):
     # with a webhook configured, the server delivers due events every N seconds (0: off)
     webhook_interval_seconds: float = Field(default=30.0, ge=0, le=24 * 3600)
     key_maintenance_interval_seconds: float = Field(default=3600.0, ge=0, le=7 * 24 * 3600)
+    console_idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    console_session_hours: float = Field(default=8.0, gt=0, le=7 * 24)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("rate_limit_url")

@@ -108,7 +108,7 @@ def serve(
             if result.created:
                 out.print(f"Initialised a new vault in {settings.home_dir}", markup=False)
             base = _url(host, port)
-            out.print(f"pseudovault API on {base}/v1  (interactive docs: {base}/docs)", markup=False)
+            out.print(f"pseudovault API on {base}/v1  (interactive docs: {base}/docs, console: {base}/console)", markup=False)
             if vault.apikeys.count_active() == 0:
                 out.print(
                     "No API key yet. Create one (the token is printed once, as the last word):\n"

@@ -1,0 +1,64 @@
+"""The operator's pages (``admin``): the audit log (list with filters, verify, sign a checkpoint) and
+keys (versions, epochs and how many data keys each still wraps, rotate, rewrap)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from pseudovault.api.console.web import Console, ConsoleFailure, Ctx, Problem
+from pseudovault.api.routers import audit, keys
+
+__all__ = ["routes"]
+
+_AUDIT_FILTERS = ("action", "actor_id", "target", "since", "until", "cursor")
+
+
+def routes(console: Console) -> list[tuple[str, str, Any]]:
+    async def audit_page(ctx: Ctx, *, verified: Any = None, checkpoint: Any = None) -> Response:
+        query = ctx.request.query_params
+        if set(query) - set(_AUDIT_FILTERS):
+            raise ConsoleFailure(Problem(422, "invalid_request", ctx.t("This page takes no such parameter.")))
+        filters = {name: query.get(name) or None for name in _AUDIT_FILTERS}
+        page = await console.run(ctx, audit.list_audit, **filters, limit=50)
+        shown = {name: value for name, value in filters.items() if name != "cursor" and value}
+        return console.render(
+            ctx, "audit.html", title="Audit", page=page, filters=shown, verified=verified, checkpoint=checkpoint
+        )
+
+    async def audit_get(ctx: Ctx) -> Response:
+        return await audit_page(ctx)
+
+    async def audit_verify(ctx: Ctx) -> Response:
+        return await audit_page(ctx, verified=await console.run(ctx, audit.verify_audit))
+
+    async def audit_checkpoint(ctx: Ctx) -> Response:
+        return await audit_page(ctx, checkpoint=await console.run(ctx, audit.checkpoint_audit))
+
+    async def keys_page(ctx: Ctx, *, rotated: Any = None, rewrapped: Any = None) -> Response:
+        state = await console.run(ctx, keys.key_status)
+        total = sum(e.data_keys for e in state.epochs)
+        current = sum(e.data_keys for e in state.epochs if e.current)
+        progress = {"total": total, "current": current, "percent": 100 if total == 0 else round(100 * current / total)}
+        return console.render(
+            ctx, "keys.html", title="Keys", state=state, progress=progress, rotated=rotated, rewrapped=rewrapped
+        )
+
+    async def keys_get(ctx: Ctx) -> Response:
+        return await keys_page(ctx)
+
+    async def keys_rotate(ctx: Ctx) -> Response:
+        return await keys_page(ctx, rotated=await console.run(ctx, keys.rotate_keys))
+
+    async def keys_rewrap(ctx: Ctx) -> Response:
+        return await keys_page(ctx, rewrapped=await console.run(ctx, keys.rewrap_keys))
+
+    return [
+        ("/audit", "GET", audit_get),
+        ("/audit/verify", "POST", audit_verify),
+        ("/audit/checkpoint", "POST", audit_checkpoint),
+        ("/keys", "GET", keys_get),
+        ("/keys/rotate", "POST", keys_rotate),
+        ("/keys/rewrap", "POST", keys_rewrap),
+    ]

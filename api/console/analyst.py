@@ -1,0 +1,158 @@
+"""The fraud analyst's pages: the overview, checks, and records (find, list, detail, review,
+activate, revoke, reveal).
+
+Every identifier and every purpose travels in a POST body; a page that shows a record names it by
+its id (a UUID, as the API does), never by anything about the person.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from pseudovault.api.console.web import Console, ConsoleFailure, Ctx, Problem
+from pseudovault.api.routers import checks, records, status
+from pseudovault.api.schemas.checks import CheckRequest
+from pseudovault.api.schemas.identifiers import invalid_identifier, pairs
+from pseudovault.vault.identifiers import InvalidIdentifierError
+from pseudovault.vault.identifiers.model import BUILTIN_KINDS
+
+__all__ = ["routes"]
+
+#: the identifier inputs of the check form, in this order
+CHECK_KINDS = ("email", "phone", "device_id", "ip", "card_fingerprint", "national_id")
+STATUSES = ("active", "under_review", "revoked", "expired")
+
+
+def routes(console: Console) -> list[tuple[str, str, Any]]:
+    async def overview(ctx: Ctx) -> Response:
+        counts = await console.run(ctx, status.vault_status) if console.may(ctx, status.vault_status) else None
+        return console.render(ctx, "overview.html", title="Overview", counts=counts)
+
+    async def check_form(ctx: Ctx) -> Response:
+        return console.render(ctx, "check.html", title="Check", kinds=CHECK_KINDS, decision=None, problem=None)
+
+    async def check_run(ctx: Ctx) -> Response:
+        """The decision, as ``POST /v1/checks`` gives it: same limits, same rate-limit charge."""
+        operation = console.op(checks.check)
+        if not ctx.has(operation.scopes):
+            raise ConsoleFailure(Problem(403, "forbidden", ctx.t("This API key may not do this.")))
+        identifiers = [
+            {"kind": kind, "value": value}
+            for kind in CHECK_KINDS
+            for value in ctx.form.getlist(kind)
+            if value
+        ]
+        domain = ctx.form.get("domain") or "default"
+        try:
+            body = await _validated(console, ctx, CheckRequest, {"identifiers": identifiers, "domain": domain})
+            decision = await run_in_threadpool(_check, ctx, body)
+        except ConsoleFailure as failure:
+            return console.render(
+                ctx, "check.html", status=failure.problem.status, title="Check", kinds=CHECK_KINDS, decision=None,
+                problem=failure.problem,
+            )
+        return console.render(ctx, "check.html", title="Check", kinds=CHECK_KINDS, decision=decision, problem=None)
+
+    async def record_list(ctx: Ctx) -> Response:
+        query = ctx.request.query_params
+        filters = {name: query.get(name) or None for name in ("status", "category", "domain")}
+        unknown = set(query) - {"status", "category", "domain", "cursor"}
+        if unknown:
+            raise ConsoleFailure(Problem(422, "invalid_request", ctx.t("This page takes no such parameter.")))
+        page = await console.run(ctx, records.list_records, **filters, cursor=query.get("cursor") or None, limit=50)
+        return console.render(
+            ctx, "records.html", title="Records", page=page, filters=filters, statuses=STATUSES, found=None,
+            kinds=BUILTIN_KINDS, can_find=console.may(ctx, records.find_records),
+            can_list=console.may(ctx, records.list_records),
+        )
+
+    async def record_find(ctx: Ctx) -> Response:
+        body = {
+            "identifier": {"kind": ctx.form.get("kind"), "value": ctx.form.get("value")},
+            "domain": ctx.form.get("domain") or "default",
+        }
+        found = await console.run(ctx, records.find_records, body)
+        return console.render(
+            ctx, "records.html", title="Records", page=None, filters={}, statuses=STATUSES, found=found,
+            kinds=BUILTIN_KINDS, can_find=True, can_list=console.may(ctx, records.list_records),
+        )
+
+    async def record_detail(ctx: Ctx) -> Response:
+        done = ctx.request.query_params.get("done")
+        return await _detail(ctx, text=None, notice=done if done in ("status", "revoked") else None)
+
+    async def _detail(ctx: Ctx, *, text: Any, notice: str | None, status_code: int = 200) -> Response:
+        record_id = ctx.request.path_params["record_id"]
+        record = await console.run(ctx, records.get_record, record_id=record_id)
+        return console.render(
+            ctx, "record.html", status=status_code, title="Record", record=record, text=text, notice=notice,
+            can_write=console.may(ctx, records.update_record),
+            can_reveal=console.may(ctx, records.reveal_record),
+        )
+
+    async def record_status(ctx: Ctx) -> Response:
+        record_id = ctx.request.path_params["record_id"]
+        body = {"status": ctx.form.get("status"), "status_reason_code": ctx.form.get("reason_code")}
+        await console.run(ctx, records.update_record, body, record_id=record_id)
+        return RedirectResponse(f"/console/records/{record_id}?done=status", status_code=303)
+
+    async def record_revoke(ctx: Ctx) -> Response:
+        record_id = ctx.request.path_params["record_id"]
+        await console.run(ctx, records.revoke_record, {"reason_code": ctx.form.get("reason_code")}, record_id=record_id)
+        return RedirectResponse(f"/console/records/{record_id}?done=revoked", status_code=303)
+
+    async def record_reveal(ctx: Ctx) -> Response:
+        """The text is shown in the answer to the POST, never behind a URL that could be reloaded
+        or shared."""
+        record_id = ctx.request.path_params["record_id"]
+        text = await console.run(ctx, records.reveal_record, {"purpose": ctx.form.get("purpose")}, record_id=record_id)
+        return await _detail(ctx, text=text, notice=None)
+
+    return [
+        ("/", "GET", overview),
+        ("/check", "GET", check_form),
+        ("/check", "POST", check_run),
+        ("/records", "GET", record_list),
+        ("/records/find", "POST", record_find),
+        ("/records/{record_id}", "GET", record_detail),
+        ("/records/{record_id}/status", "POST", record_status),
+        ("/records/{record_id}/revoke", "POST", record_revoke),
+        ("/records/{record_id}/reveal", "POST", record_reveal),
+    ]
+
+
+async def _validated(console: Console, ctx: Ctx, model: Any, data: dict[str, Any]) -> Any:
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise ConsoleFailure(console._invalid(error, "body")) from None
+
+
+def _check(ctx: Ctx, body: CheckRequest) -> dict[str, Any]:
+    state = ctx.request.app.state
+    settings = state.settings
+    counts = Counter(item.kind for item in body.identifiers)
+    if counts and max(counts.values()) > settings.check_max_per_kind:
+        raise ConsoleFailure(
+            Problem(422, "too_many_of_kind", f"at most {settings.check_max_per_kind} identifiers of one kind per signup")
+        )
+    cost = len({(item.kind, item.value) for item in body.identifiers})
+    decision = state.limiter.acquire(ctx.principal.key_id, max(1, cost))
+    if not decision.allowed:
+        raise ConsoleFailure(Problem(429, "rate_limited", "rate limit exceeded for this API key"))
+    try:
+        result = state.vault.checks.check(pairs(body.identifiers), domain=body.domain)
+    except InvalidIdentifierError as error:
+        problem = invalid_identifier(error)
+        raise ConsoleFailure(
+            Problem(422, "invalid_request", problem.detail, [e.model_dump() for e in problem.errors or []])
+        ) from None
+    state.metrics.check_decisions.labels(result.decision).inc()
+    answer: dict[str, Any] = result.as_dict()
+    return answer
