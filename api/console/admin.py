@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from pseudovault.api.console.web import Console, ConsoleFailure, Ctx, Problem
+from pseudovault.api.console.web import Console, Ctx
 from pseudovault.api.routers import audit, keys
 
 __all__ = ["routes"]
@@ -17,10 +17,7 @@ _AUDIT_FILTERS = ("action", "actor_id", "target", "since", "until", "cursor")
 
 def routes(console: Console) -> list[tuple[str, str, Any]]:
     async def audit_page(ctx: Ctx, *, verified: Any = None, checkpoint: Any = None) -> Response:
-        query = ctx.request.query_params
-        if set(query) - set(_AUDIT_FILTERS):
-            raise ConsoleFailure(Problem(422, "invalid_request", ctx.t("This page takes no such parameter.")))
-        filters = {name: query.get(name) or None for name in _AUDIT_FILTERS}
+        filters = ctx.query(*_AUDIT_FILTERS)
         page = await console.run(ctx, audit.list_audit, **filters, limit=50)
         shown = {name: value for name, value in filters.items() if name != "cursor" and value}
         return console.render(

@@ -58,12 +58,9 @@ def routes(console: Console) -> list[tuple[str, str, Any]]:
         return console.render(ctx, "check.html", title="Check", kinds=CHECK_KINDS, decision=decision, problem=None)
 
     async def record_list(ctx: Ctx) -> Response:
-        query = ctx.request.query_params
-        filters = {name: query.get(name) or None for name in ("status", "category", "domain")}
-        unknown = set(query) - {"status", "category", "domain", "cursor"}
-        if unknown:
-            raise ConsoleFailure(Problem(422, "invalid_request", ctx.t("This page takes no such parameter.")))
-        page = await console.run(ctx, records.list_records, **filters, cursor=query.get("cursor") or None, limit=50)
+        filters = ctx.query("status", "category", "domain", "cursor")
+        cursor = filters.pop("cursor")
+        page = await console.run(ctx, records.list_records, **filters, cursor=cursor, limit=50)
         return console.render(
             ctx, "records.html", title="Records", page=page, filters=filters, statuses=STATUSES, found=None,
             kinds=BUILTIN_KINDS, can_find=console.may(ctx, records.find_records),

@@ -96,13 +96,15 @@ def routes(console: Console) -> list[tuple[str, str, Any]]:
         return console.render(ctx, "subjects.html", title="Subjects", verified=checked, **_subject_caps(console, ctx))
 
     async def rights_page(ctx: Ctx) -> Response:
-        query = ctx.request.query_params
-        which = query.get("show") or "open"
+        query = ctx.query("show", "done")
+        which = query["show"] or "open"
+        if which not in ("open", "overdue", "all"):
+            raise ConsoleFailure(Problem(422, "invalid_request", ctx.t("This page takes no such parameter.")))
         listed = await console.run(
             ctx, rights.list_requests, overdue=which == "overdue", open_only=which == "open", limit=200
         )
         return console.render(
-            ctx, "rights.html", title="Rights requests", listed=listed, show=which, notice=query.get("done"),
+            ctx, "rights.html", title="Rights requests", listed=listed, show=which, notice=query["done"],
             can_close=console.may(ctx, rights.complete_request),
         )
 

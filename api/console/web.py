@@ -190,6 +190,14 @@ class Ctx:
     def t(self, text: str, **values: Any) -> str:
         return translate(self.lang, text, **values)
 
+    def query(self, *names: str) -> dict[str, str | None]:
+        """The page's query parameters ``names`` (None when absent or empty); 422 for any other,
+        as the API refuses a parameter its operation does not take."""
+        params = self.request.query_params
+        if set(params) - set(names):
+            raise ConsoleFailure(Problem(422, "invalid_request", self.t("This page takes no such parameter.")))
+        return {name: params.get(name) or None for name in names}
+
     def has(self, scopes: Iterable[str]) -> bool:
         return self.session is not None and bool(set(scopes) & self.session.scopes)
 

@@ -309,3 +309,22 @@ def test_the_console_documentation_shows_the_tests_screenshots() -> None:
         assert (docs / picture).is_file(), picture
     taken = set(re.findall(r'shots / "([^"]+)"', (Path(__file__).parent / "browser" / "test_console_browser.py").read_text(encoding="utf-8")))
     assert {Path(p).name for p in pictures} <= taken
+
+
+def test_rights_requests_by_deadline(web: TestClient, make_key: Any, vault: Vault, clock: Any) -> None:
+    subject_id = vault.subjects.create({"email": CANARY_PII})
+    late = vault.rights.open_request(subject_id, "access", reference="REQ-LATE", received_at=clock.now() - timedelta(days=20))
+    fresh = vault.rights.open_request(subject_id, "correction", reference="REQ-NEW")
+    csrf = sign_in(web, make_key("admin"))
+    page = web.get("/console/rights")
+    assert page.status_code == 200
+    rows = re.findall(r'<tr( class="overdue")? data-request="([^"]+)"', page.text)
+    assert [(bool(overdue), request_id) for overdue, request_id in rows] == [(True, late.request_id), (False, fresh.request_id)]
+    overdue_only = web.get("/console/rights?show=overdue").text
+    assert late.request_id in overdue_only and fresh.request_id not in overdue_only
+    closed = post_form(web, f"/console/rights/{late.request_id}/close", csrf, outcome="answered")
+    assert closed.status_code == 303
+    assert [r.state for r in vault.rights.requests(subject_id=subject_id)] == ["completed", "open"]
+    again = post_form(web, f"/console/rights/{late.request_id}/close", csrf, outcome="answered")
+    assert again.status_code == 409  # already closed: the API's answer, in the page
+    assert CANARY_PII not in page.text
