@@ -159,6 +159,7 @@ def create_app(
         key_cache: KeyCache[Any] = KeyCache(api_settings.api_key_cache_seconds)
         vault.apikeys.on_revoke(key_cache.evict_key)
         app.state.key_cache = key_cache
+        app.state.key_refreshes = set()  # background re-verifications of cached keys (api.auth)
         install_error_handlers(app)
         install_docs(app, title="pseudovault")
         for router in ROUTERS:

@@ -13,7 +13,8 @@ Enforcement happens in :class:`ApiRoute` (every router of the app uses it), befo
 body is read or parsed, in this order:
 
 1. ``Authorization: Bearer <token>`` present and valid, key not revoked   else 401 (``WWW-Authenticate``)
-   (verified keys are cached for a few seconds: api.keycache)
+   (verified keys are cached for a few seconds and verified again in the background, ahead of
+   their expiry, while requests go on: api.keycache)
 2. the key holds one of the route's scopes                               else 403
 3. the key's rate limit bucket has a token (api.ratelimit)               else 429 (``Retry-After``)
 4. no query parameter the operation does not take                        else 422
@@ -28,7 +29,9 @@ as ``x-required-scopes``, and by the route x scope test).
 
 from __future__ import annotations
 
+import asyncio
 import email.message
+import logging
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -44,7 +47,7 @@ from starlette.routing import BaseRoute
 
 from pseudovault.api.errors import ApiProblem
 from pseudovault.api.ratelimit import NoRateLimit, TokenBucketLimiter, retry_after_header
-from pseudovault.vault.apikeys import SCOPES, Scope, sort_scopes
+from pseudovault.vault.apikeys import SCOPES, InvalidApiKeyError, Scope, sort_scopes
 from pseudovault.vault.audit import Actor, acting_as
 
 __all__ = [
@@ -73,6 +76,8 @@ PUBLIC_PATHS = frozenset(
 #: the web console (api.console), these paths and all below them: its pages need a console session, which stands for an API key
 #: and allows what the key allows (every action is an API operation, checked against its scopes)
 SESSION_PATHS = frozenset({"/console"})
+
+log = logging.getLogger(__name__)
 
 _PRINCIPAL = "principal"
 _KEY_ID = "key_id"
@@ -199,15 +204,42 @@ def _verify(request: Request, token: str) -> Any:
     return info
 
 
+def _refresh(app: Any, token: str) -> None:
+    """Verify a cached token again (a worker thread): keep it, drop it if its key was revoked,
+    or, if the store did not answer, let a later request try again."""
+    cache = app.state.key_cache
+    try:
+        info = app.state.vault.apikeys.authenticate(token)
+    except InvalidApiKeyError:
+        cache.forget(token)
+        return
+    except Exception as exc:  # the store is down: the entry serves until it expires
+        cache.release(token)
+        log.warning("refreshing a cached API key failed (%s)", type(exc).__name__)
+        return
+    cache.put(token, info.key_id, info)
+
+
+def _refresh_in_background(app: Any, token: str) -> None:
+    """Start :func:`_refresh` without making the request wait (api.keycache: refresh ahead)."""
+    tasks: set[asyncio.Task[None]] = app.state.key_refreshes  # held until done (the loop keeps weak references)
+    task = asyncio.get_running_loop().create_task(run_in_threadpool(_refresh, app, token))
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
 async def _admit(request: Request, guard: Authenticator) -> Principal:
     """Steps 1 to 3 of the module docstring. The store is asked only when the key is not in the
     cache of recently verified keys (api.keycache), and the in-process limiter needs no thread;
     anything that does I/O runs in a worker thread."""
     token = _bearer_token(request)
     state = request.scope.setdefault("state", {})
-    info = request.app.state.key_cache.get(token)
+    cache = request.app.state.key_cache
+    info = cache.get(token)
     if info is None:
         info = await run_in_threadpool(_verify, request, token)
+    elif cache.claim_refresh(token):
+        _refresh_in_background(request.app, token)
     state[_KEY_ID] = info.key_id
     principal = Principal(info.key_id, info.name, info.scopes, _client(request))
     if not guard.allows(principal):
