@@ -12,6 +12,7 @@ exists (keyring) or its key store holds keys (HSM, KMS). A provider that cannot 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -108,6 +109,12 @@ def records_config(settings: Settings) -> RecordsConfig:
         normalizer = NormalizerConfig(default_region=settings.default_region, ipv6_prefix=settings.ipv6_prefix)
     except ValueError as exc:
         raise InvalidInputError("PSEUDOVAULT_DEFAULT_REGION", str(exc)) from None
+    prefixes = tuple(p.strip() for p in settings.nat64_prefixes.split(",") if p.strip())
+    if prefixes:
+        try:
+            normalizer = dataclasses.replace(normalizer, nat64_prefixes=prefixes)
+        except ValueError as exc:
+            raise InvalidInputError("PSEUDOVAULT_NAT64_PREFIXES", str(exc)) from None
     policy = DecisionPolicy.from_file(settings.decision_policy.expanduser()) if settings.decision_policy else None
     return RecordsConfig(
         normalizer=normalizer, policy=policy, lookup_refresh=timedelta(seconds=settings.lookup_refresh_seconds)

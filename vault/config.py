@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # IPv6 prefix identifiers are reduced to, and how often lookup-key versions are re-read.
     decision_policy: Path | None = Field(default=None, description="Decision policy TOML file.")
     ipv6_prefix: int = Field(default=64, ge=16, le=128)
+    # the operator's own NAT64 prefixes (RFC 6052), comma-separated: their addresses are taken as
+    # the IPv4 address they carry, like those of the well-known 64:ff9b::/96
+    nat64_prefixes: str = Field(default="", max_length=2000)
     lookup_refresh_seconds: float = Field(default=5.0, ge=0, le=3600)
     # Retention: the operator's policy file (vault.retention.policies; the shipped presets if unset).
     retention_policies: Path | None = Field(default=None, description="Retention policy TOML file.")

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from pseudovault.vault.identifiers.ips import nat64_network as ipaddress_network
+
 __all__ = ["DEFAULT_EMAIL_RULES", "EmailProviderRule", "NormalizerConfig", "canonical_email_domain"]
 
 
@@ -73,12 +75,15 @@ class NormalizerConfig:
     ``ipv6_prefix``: IPv6 addresses are reduced to their network of this length (16-128).
     ``email_rules``: provider rules (default: Gmail only). ``strip_plus_tags_domains``: further
     domains whose local parts lose a ``+tag``, and nothing else; none by default.
+    ``nat64_prefixes``: the operator's own NAT64 prefixes (RFC 6052 lengths), whose addresses are
+    taken as the IPv4 address they carry, like those of the well-known ``64:ff9b::/96``.
     """
 
     default_region: str = "KR"
     ipv6_prefix: int = 64
     email_rules: tuple[EmailProviderRule, ...] = DEFAULT_EMAIL_RULES
     strip_plus_tags_domains: tuple[str, ...] = field(default=())
+    nat64_prefixes: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         if not isinstance(self.default_region, str) or self.default_region not in phonenumbers.SUPPORTED_REGIONS:
@@ -98,5 +103,12 @@ class NormalizerConfig:
         tagged = _domains(self.strip_plus_tags_domains, "NormalizerConfig.strip_plus_tags_domains")
         if set(tagged) & set(ruled):
             raise ValueError("NormalizerConfig.strip_plus_tags_domains names a domain that already has a rule")
+        if isinstance(self.nat64_prefixes, str) or not isinstance(self.nat64_prefixes, Iterable):
+            raise TypeError("NormalizerConfig.nat64_prefixes must be a tuple of IPv6 networks")
+        try:
+            prefixes = tuple(str(ipaddress_network(p)) for p in self.nat64_prefixes)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"NormalizerConfig.nat64_prefixes: {exc}") from None
+        object.__setattr__(self, "nat64_prefixes", prefixes)
         object.__setattr__(self, "email_rules", rules)
         object.__setattr__(self, "strip_plus_tags_domains", tagged)

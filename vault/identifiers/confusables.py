@@ -2,7 +2,8 @@
 
 ``skeleton(x) = NFD(map(NFD(x)))`` where ``map`` replaces every code point that has a prototype in
 Unicode's confusables.txt by that prototype (applied once; prototypes are never themselves mapped).
-Two strings are confusable when their skeletons are equal. A skeleton is a comparison key, not a
+Two strings are confusable when their skeletons are equal. Identifiers are compared by
+:func:`lookalike_key`, the skeleton made case-insensitive. A skeleton is a comparison key, not a
 normal form: it mixes scripts and cases (``m`` -> ``rn``, ``1`` and ``I`` -> ``l``, ``0`` -> ``O``),
 so it is only ever used to flag a possible look-alike for review, never as an identity.
 
@@ -26,7 +27,12 @@ import unicodedata
 from functools import cache
 from importlib import resources
 
-__all__ = ["CONFUSABLES_UNICODE_VERSION", "load_prototypes", "skeleton"]
+__all__ = ["CONFUSABLES_UNICODE_VERSION", "load_prototypes", "lookalike_key", "skeleton"]
+
+#: zero-width (non-)joiners: kept in an internationalised domain where its script needs them
+#: (IDNA2008 CONTEXTJ), invisible, so dropped from a look-alike key (as UTS #39 15.1 drops them)
+_JOINERS = {0x200C: None, 0x200D: None}
+_MAX_ROUNDS = 8
 
 _DATA_FILE = "confusable_prototypes.txt"
 
@@ -62,3 +68,20 @@ def load_prototypes() -> dict[int, str]:
 def skeleton(text: str) -> str:
     """The UTS #39 skeleton of ``text``."""
     return unicodedata.normalize("NFD", unicodedata.normalize("NFD", text).translate(load_prototypes()))
+
+
+def lookalike_key(text: str) -> str:
+    """The case-insensitive skeleton: case folding and the skeleton applied in turn until neither
+    changes the text. A skeleton alone is not case-insensitive: it maps ``0`` to capital ``O`` and
+    leaves ``o`` as it is, so ``j0hnny`` and ``johnny``, or ``g00gle`` and ``google``, would never
+    meet; folded again after mapping, they do. The result is a fixed point, so the key of a key is
+    itself (a property test holds it to that). A record stored before this key took the plain
+    skeleton of its (already lower-cased) value; the two differ only where the skeleton maps to a
+    capital (``0`` -> ``O``, ...), so only such records' look-alike matches change."""
+    key = unicodedata.normalize("NFD", text.translate(_JOINERS))
+    for _ in range(_MAX_ROUNDS):
+        folded = skeleton(unicodedata.normalize("NFD", key.casefold()))
+        if folded == key:
+            return key
+        key = folded
+    return key

@@ -22,7 +22,13 @@
    second validation was most of the cost of an email). A local part left empty by a rule
    (``+tag@gmail.com``) is rejected.
 
-Lookalike: the skeleton of the local part, ``@``, the skeleton of the domain's Unicode form.
+Lookalike: the case-insensitive skeleton (``confusables.lookalike_key``) of the local part, ``@``,
+the same of the domain's Unicode form.
+
+Zero-width (non-)joiners (U+200C, U+200D) are invisible and refused everywhere but in the domain,
+where IDNA2008 allows them in context (CONTEXTJ: after a virama, or between letters of a joining
+script such as Persian ``می‌خواهم``): a domain holding one is IDNA-encoded first (which checks the
+context and refuses it elsewhere), and the address is validated with its A-label domain.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import idna
 from email_validator import EmailNotValidError, validate_email
 
 from pseudovault.vault.identifiers.config import EmailProviderRule, NormalizerConfig
-from pseudovault.vault.identifiers.confusables import skeleton
+from pseudovault.vault.identifiers.confusables import lookalike_key
 from pseudovault.vault.identifiers.errors import InvalidIdentifierError
 from pseudovault.vault.identifiers.text import prepare
 
@@ -69,6 +75,43 @@ def _reason(error: EmailNotValidError) -> tuple[str, str]:
     return "invalid_email", "email identifier is not a valid email address"
 
 
+_ZWNJ, _ZWJ = "\u200c", "\u200d"
+
+
+def _joined_a_labels(text: str) -> str | None:
+    """``text`` with its A-label domain decoded, when that domain holds a zero-width (non-)joiner;
+    else None."""
+    local, at, domain = text.rpartition("@")
+    if not at or "xn--" not in domain.lower():
+        return None
+    try:
+        decoded = idna.decode(domain)
+    except (idna.IDNAError, UnicodeError):
+        return None
+    return f"{local}@{decoded}" if _ZWNJ in decoded or _ZWJ in decoded else None
+
+
+def _validate_joined(kind: str, text: str) -> tuple[str, str]:
+    """Local part and A-label domain of an address whose domain holds a zero-width (non-)joiner:
+    the domain is IDNA2008-encoded, which checks each joiner's context (email-validator refuses
+    every joiner, even where IDNA allows it); the rest of the address is validated with the joiners
+    left out of the domain. Refused when a joiner is in the local part or out of context."""
+    local, at, domain = text.rpartition("@")
+    refused = InvalidIdentifierError(
+        kind, "invisible_character", "email identifier contains a zero-width joiner where its script does not need one"
+    )
+    if not at or _ZWNJ in local or _ZWJ in local:
+        raise refused
+    try:
+        ascii_domain = idna.encode(domain, uts46=True, transitional=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        raise refused from None
+    valid_local, _stand_in = _validate(kind, f"{local}@{domain.replace(_ZWNJ, '').replace(_ZWJ, '')}")
+    if len(valid_local) + 1 + len(ascii_domain) > MAX_LENGTH:
+        raise InvalidIdentifierError(kind, "too_long", "email identifier is too long")
+    return valid_local, ascii_domain
+
+
 def _validate(kind: str, text: str) -> tuple[str, str]:
     try:
         result = validate_email(text, **_OPTIONS)
@@ -87,11 +130,24 @@ class EmailNormalizer:
 
     def normalize(self, raw: object, kind: str = "email") -> tuple[str, str | None]:
         """Return (value, lookalike or None)."""
-        text = prepare(kind, raw, MAX_LENGTH)
-        local, domain = _validate(kind, text)
+        text = prepare(kind, raw, MAX_LENGTH, joiners=True)
+        joined = _ZWNJ in text or _ZWJ in text
+        if joined:
+            local, domain = _validate_joined(kind, text)
+        else:
+            try:
+                local, domain = _validate(kind, text)
+            except InvalidIdentifierError:
+                # an A-label domain that decodes to one with a joiner (this normalizer's own output)
+                unicode_text = _joined_a_labels(text)
+                if unicode_text is None:
+                    raise
+                joined = True
+                local, domain = _validate_joined(kind, unicode_text)
         # an ASCII local part that no rule touches is only lower-cased: a dot-atom stays one, with
         # the same length, so the result is valid and its own normal form without validating again
-        revalidate = not local.isascii()
+        # (a joined domain was checked by IDNA itself, which email-validator would refuse again)
+        revalidate = not local.isascii() and not joined
         local = local.lower() if local.isascii() else unicodedata.normalize("NFC", unicodedata.normalize("NFD", local).casefold())
         rule = self._rules.get(domain)
         if rule is not None:
@@ -114,5 +170,5 @@ class EmailNormalizer:
         if revalidate and _validate(kind, value) != (local, domain):
             raise InvalidIdentifierError(kind, "invalid_email", "email identifier has no stable normal form")
         unicode_domain = idna.decode(domain) if "xn--" in domain else domain
-        look = f"{skeleton(local)}@{skeleton(unicode_domain)}"
+        look = f"{lookalike_key(local)}@{lookalike_key(unicode_domain)}"
         return value, (look if look != value else None)

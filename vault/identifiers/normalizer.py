@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from pseudovault.vault.identifiers.config import NormalizerConfig
-from pseudovault.vault.identifiers.confusables import load_prototypes, skeleton
+from pseudovault.vault.identifiers.confusables import load_prototypes, lookalike_key
 from pseudovault.vault.identifiers.emails import EmailNormalizer
 from pseudovault.vault.identifiers.errors import InvalidIdentifierError
-from pseudovault.vault.identifiers.ips import normalize_ip
+from pseudovault.vault.identifiers.ips import nat64_network, normalize_ip
 from pseudovault.vault.identifiers.model import CUSTOM_PREFIX, NormalizedIdentifier, parse_kind, version_of
 from pseudovault.vault.identifiers.national_ids import normalize_national_id
 from pseudovault.vault.identifiers.phones import normalize_phone
@@ -42,9 +42,10 @@ class Normalizer:
         self._config = config
         self._email = EmailNormalizer(config)
         region, prefix = config.default_region, config.ipv6_prefix
+        nat64 = tuple(nat64_network(p) for p in config.nat64_prefixes)
         self._plain: dict[str, Callable[[object], str]] = {
             "phone": lambda raw: normalize_phone(raw, region),
-            "ip": lambda raw: normalize_ip(raw, prefix),
+            "ip": lambda raw: normalize_ip(raw, prefix, nat64=nat64),
             "device_id": normalize_device_id,
             "card_fingerprint": normalize_card_fingerprint,
             "national_id": normalize_national_id,
@@ -67,7 +68,7 @@ class Normalizer:
             return NormalizedIdentifier(kind, value, version, lookalike)
         if kind == "account_id" or kind.startswith(CUSTOM_PREFIX):
             value = normalize_account_id(raw) if kind == "account_id" else normalize_custom(raw, kind)
-            look = skeleton(value)
+            look = lookalike_key(value)
             return NormalizedIdentifier(kind, value, version, look if look != value else None)
         return NormalizedIdentifier(kind, self._plain[kind](raw), version, None)
 

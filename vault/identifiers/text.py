@@ -72,8 +72,12 @@ _CATEGORY_REASONS = {
 }
 
 
-def prepare(kind: str, raw: object, limit: int) -> str:
-    """Check and tidy ``raw`` by the shared rules (module docstring); return the NFC text."""
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def prepare(kind: str, raw: object, limit: int, *, joiners: bool = False) -> str:
+    """Check and tidy ``raw`` by the shared rules (module docstring); return the NFC text.
+    ``joiners``: let the zero-width (non-)joiner through (the kind checks where they stand)."""
     if not isinstance(raw, str):
         raise InvalidIdentifierError(kind, "not_a_string", f"{kind} identifier must be a string")
     if len(raw) > 4 * limit + 64:
@@ -88,6 +92,8 @@ def prepare(kind: str, raw: object, limit: int) -> str:
             raise InvalidIdentifierError(kind, "control_character", f"{kind} identifier contains a control character")
         return text
     for char in text:
+        if joiners and char in _JOINERS:
+            continue
         category = unicodedata.category(char)
         found = _CATEGORY_REASONS.get(category)
         if found is not None:

@@ -257,3 +257,36 @@ def test_checks_on_an_in_memory_store_share_its_one_connection(provider, clock: 
         for _ in range(3):  # borrowing and returning it must not close the database
             assert vault.checks.check([EMAIL]).decision == "deny"
         assert vault.records.count() == 1
+
+
+# --- identifiers that carry another, and look-alikes by digits and capitals ------------------------
+
+
+def test_a_nat64_client_matches_the_ban_of_its_ipv4_and_no_other(vault: Vault) -> None:
+    banned = vault.records.create([("ip", "192.0.2.33")], category="fraudulent_transaction", reason_code="fraud")
+    for carrier in ("64:ff9b::c000:221", "::ffff:0:192.0.2.33"):
+        assert [m.record_id for m in vault.checks.check([("ip", carrier)]).matches] == [banned]
+    assert vault.checks.check([("ip", "64:ff9b::c000:222")]).decision == "allow"  # another client, same translator
+    banned_behind = vault.records.create([("ip", "64:ff9b::198.51.100.7")], category="fraudulent_transaction", reason_code="fraud")
+    assert vault.checks.check([("ip", "198.51.100.7")]).matches[0].record_id == banned_behind
+    assert vault.checks.check([("ip", "64:ff9b::198.51.100.8")]).decision == "allow"
+
+
+def test_operator_nat64_prefixes_come_from_the_settings() -> None:
+    from pseudovault.vault.bootstrap import records_config
+    from pseudovault.vault.config import Settings
+
+    config = records_config(Settings(nat64_prefixes=" 2001:db8:122:344::/96, 2001:db8::/32"))
+    assert config.normalizer.nat64_prefixes == ("2001:db8:122:344::/96", "2001:db8::/32")
+    with pytest.raises(InvalidInputError) as refused:
+        records_config(Settings(nat64_prefixes="2001:db8::/33"))
+    assert refused.value.field == "PSEUDOVAULT_NAT64_PREFIXES"
+
+
+def test_digit_and_capital_look_alikes_are_a_review(vault: Vault) -> None:
+    vault.records.create([("email", "johnny@example.com")], category="fraudulent_transaction", reason_code="fraud")
+    vault.records.create([("account_id", "google")], category="fraudulent_transaction", reason_code="fraud")
+    for identifier in (("email", "j0hnny@example.com"), ("account_id", "g00gle"), ("account_id", "GOOGLE")):
+        decision = vault.checks.check([identifier])
+        assert decision.decision == "review", identifier
+        assert decision.matches[0].match == "lookalike"

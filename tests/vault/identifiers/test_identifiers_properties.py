@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pseudovault.vault.identifiers import InvalidIdentifierError, NormalizedIdentifier, Normalizer, NormalizerConfig, skeleton
+from pseudovault.vault.identifiers import InvalidIdentifierError, NormalizedIdentifier, Normalizer, NormalizerConfig
+from pseudovault.vault.identifiers.confusables import lookalike_key
 
 N = Normalizer()
 US = Normalizer(NormalizerConfig(default_region="US"))
@@ -189,7 +190,22 @@ def test_ipv4_idempotent_and_mapped(address: ipaddress.IPv4Address) -> None:
 
 
 PREFIXES = st.sampled_from([16, 32, 48, 56, 64, 96, 112, 127, 128])
-IPV6 = st.ip_addresses(v=6).filter(lambda a: a.ipv4_mapped is None)
+_CARRIERS = (
+    ipaddress.IPv6Network("::ffff:0:0/96"),  # IPv4-mapped
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT)
+    ipaddress.IPv6Network("64:ff9b::/96"),  # NAT64, well-known prefix
+    ipaddress.IPv6Network("::/96"),  # deprecated IPv4-compatible (refused)
+)
+
+
+def plain_ipv6(address: ipaddress.IPv6Address) -> bool:
+    """Not an address that carries an IPv4 address (those have their own rules)."""
+    return address in (ipaddress.IPv6Address("::"), ipaddress.IPv6Address("::1")) or not any(
+        address in network for network in _CARRIERS
+    )
+
+
+IPV6 = st.ip_addresses(v=6).filter(plain_ipv6)
 
 
 @SETTINGS
@@ -203,11 +219,60 @@ def test_ipv6_reduced_to_prefix(address: ipaddress.IPv6Address, prefix: int, noi
     assert n.normalize("ip", address.exploded.upper()) == result
     host_mask = (1 << (128 - prefix)) - 1
     same_net = ipaddress.IPv6Address((int(address) & ~host_mask) | (noise & host_mask))
-    if same_net.ipv4_mapped is None:
+    if plain_ipv6(same_net):
         assert n.normalize("ip", str(same_net)) == result
     other = ipaddress.IPv6Address(int(address) ^ (1 << (128 - prefix)))
-    if other.ipv4_mapped is None:
+    if plain_ipv6(other):
         assert n.normalize("ip", str(other)).value != result.value
+
+
+def _rfc6052(prefix: ipaddress.IPv6Network, v4: ipaddress.IPv4Address) -> ipaddress.IPv6Address:
+    """RFC 6052 section 2.2, written from the table (not from the code under test): the IPv4 bits
+    after the prefix, skipping bits 64-71 (the u octet, zero)."""
+    bits = [int(b) for b in format(int(prefix.network_address), "0128b")]
+    v4_bits = [int(b) for b in format(int(v4), "032b")]
+    position = prefix.prefixlen
+    for bit in v4_bits:
+        if position == 64:
+            position = 72
+        bits[position] = bit
+        position += 1
+    return ipaddress.IPv6Address(int("".join(map(str, bits)), 2))
+
+
+NAT64_PREFIXES = st.sampled_from(
+    ["2001:db8::/32", "2001:db8:100::/40", "2001:db8:122::/48", "2001:db8:122:300::/56", "2001:db8:122:344::/64",
+     "2001:db8:122:344::/96", "64:ff9b:1::/48"]
+)
+
+
+@SETTINGS
+@given(st.ip_addresses(v=4), NAT64_PREFIXES)
+def test_translated_addresses_are_the_ipv4_they_carry(v4: ipaddress.IPv4Address, prefix: str) -> None:
+    plain = N.normalize("ip", str(v4))
+    n = Normalizer(NormalizerConfig(nat64_prefixes=(prefix,)))
+    for carrier in (
+        _rfc6052(ipaddress.IPv6Network("64:ff9b::/96"), v4),
+        ipaddress.IPv6Address(int(v4) | (0xFFFF << 48)),  # SIIT ::ffff:0:a.b.c.d
+        _rfc6052(ipaddress.IPv6Network(prefix), v4),
+    ):
+        assert n.normalize("ip", str(carrier)) == plain
+        assert n.normalize("ip", carrier.exploded.upper()) == plain
+    unconfigured = N.normalize("ip", str(_rfc6052(ipaddress.IPv6Network(prefix), v4)))
+    assert unconfigured.value.endswith("/64")  # an operator's prefix is only known when configured
+    if int(v4) > 1:  # ::0.0.0.0 and ::0.0.0.1 are :: and ::1
+        with pytest.raises(InvalidIdentifierError) as refused:
+            N.normalize("ip", f"::{v4}")
+        assert refused.value.reason_code == "ipv4_compatible"
+
+
+@SETTINGS
+@given(st.text(max_size=40))
+def test_the_lookalike_key_is_a_fixed_point(text: str) -> None:
+    key = lookalike_key(text)
+    assert lookalike_key(key) == key
+    if text.isascii():  # case never matters to a look-alike (0 and O, 1 and l and I meet too)
+        assert lookalike_key(text.upper()) == key == lookalike_key(text.lower())
 
 
 # --- device_id, card_fingerprint, account_id, custom ----------------------------------------------
@@ -269,7 +334,7 @@ def test_account_ids_idempotent_nfd_stable_with_lookalike(raw: str) -> None:
     assert result.value == unicodedata.normalize("NFC", raw)
     assert_idempotent(N, "account_id", result)
     assert N.normalize("account_id", nfd(raw)) == result
-    look = skeleton(result.value)
+    look = lookalike_key(result.value)
     assert result.lookalike == (look if look != result.value else None)
     assert result.skeleton == look
 
