@@ -11,7 +11,7 @@ high (1,000,000 per second) so that the limiter runs on every request but never 
 Measured, for 1 and 2 worker processes (``--workers``), each server started as a subprocess on
 a free loopback port:
 
-* ``pseudovault serve --workers W`` (``python -m api.cli serve``): single checks
+* ``pseudovault serve --workers W`` (the ``pseudovault`` command of this interpreter): single checks
   (``POST /v1/checks``, one email per signup, 10% of them banned) at 32 concurrent keep-alive
   connections: requests per second, p50 and p99 latency;
 * a bare FastAPI app whose one endpoint returns a constant, served by uvicorn the same way
@@ -26,15 +26,14 @@ is installed, else an asyncio httpx client in a separate process (32 tasks over 
 connections). Loopback only; every run is bounded by ``--seconds`` (``--quick``: 2) and a
 request cap; the servers are stopped (SIGTERM, then SIGKILL after 30 s) whatever happens.
 
-    python benchmarks/http.py [--quick] [--records N] [--seconds S] [--workers 1,2] [--loadgen wrk|httpx]
+    python benchmarks/http_api.py [--quick] [--records N] [--seconds S] [--workers 1,2] [--loadgen wrk|httpx]
 
 The last line printed is JSON; ratios are under keys ending in ``_ratio``:
 ``check_vs_bare_wN_ratio`` (check throughput / bare throughput; aim >= 0.5) and
 ``check_p99_with_batches_vs_alone_wN_ratio`` (single-check p99 with batches / without).
 
-Note: this file is named ``http.py``, like the standard library's ``http`` package; so that
-``import http`` anywhere (httpx, uvicorn) finds the standard library, this script takes its own
-directory off ``sys.path`` before importing anything else and loads ``_common`` by path.
+(Named ``http_api.py``: a script named ``http.py`` would shadow the standard library's ``http``
+package for every script of this folder.)
 """
 
 from __future__ import annotations
@@ -43,14 +42,12 @@ import sys
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 _REPO = _HERE.parent
-if str(_REPO) not in sys.path:
-    sys.path.insert(0, str(_REPO))
+sys.path.insert(0, str(_REPO))
+sys.path.insert(0, str(_HERE))
 
 import argparse
 import asyncio
-import importlib.util
 import json
 import os
 import shutil
@@ -65,11 +62,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-_spec = importlib.util.spec_from_file_location("_bench_common", _HERE / "_common.py")
-assert _spec is not None and _spec.loader is not None
-_common = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_common)
-emit = _common.emit
+from _common import emit  # noqa: E402
 
 CONCURRENCY = 32
 BATCH_IDENTIFIERS = 100
@@ -220,7 +213,7 @@ def server(command: list[str], env: dict[str, str], ready_url: str) -> Iterator[
 
 
 def vault_server(env: dict[str, str], port: int, workers: int) -> Any:
-    command = [sys.executable, "-m", "pseudovault.api.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    command = [sys.executable, "-c", "from pseudovault.api.cli import main; main()", "serve", "--port", str(port), "--workers", str(workers)]
     return server(command, env, f"http://127.0.0.1:{port}/readyz")
 
 
