@@ -31,6 +31,8 @@ from pseudovault.api.auth import PUBLIC_PATHS, SESSION_PATHS, ApiRoute, iter_rou
 from pseudovault.api.console import install_console
 from pseudovault.api.docs import install_docs
 from pseudovault.api.errors import install_error_handlers
+from pseudovault.api.fastcheck import PATH as FAST_CHECK_PATH
+from pseudovault.api.fastcheck import FastCheck
 from pseudovault.api.keycache import KeyCache
 from pseudovault.api.keymaint import PeriodicKeyMaintenance
 from pseudovault.api.metrics import Metrics
@@ -167,6 +169,11 @@ def create_app(
         install_console(app)  # over the routers: its actions are their operations
         _check_routes(app)
         install_openapi(app)
+        check_route = next(
+            route for path, route in iter_routes(app.routes)
+            if path == FAST_CHECK_PATH and isinstance(route, APIRoute) and "POST" in (route.methods or ())
+        )
+        app.add_middleware(FastCheck, route=check_route)  # the signup hot path (api.fastcheck)
         app.add_middleware(BodyLimitMiddleware, max_bytes=api_settings.max_body_bytes)
         static_paths = frozenset(
             path for path, route in iter_routes(app.routes) if not isinstance(route, APIRoute) and "{" not in path

@@ -55,6 +55,7 @@ __all__ = [
     "Authenticator",
     "ApiRoute",
     "PUBLIC_PATHS",
+    "refresh_in_background",
     "SESSION_PATHS",
     "required_scopes",
     "iter_routes",
@@ -220,7 +221,7 @@ def _refresh(app: Any, token: str) -> None:
     cache.put(token, info.key_id, info)
 
 
-def _refresh_in_background(app: Any, token: str) -> None:
+def refresh_in_background(app: Any, token: str) -> None:
     """Start :func:`_refresh` without making the request wait (api.keycache: refresh ahead)."""
     tasks: set[asyncio.Task[None]] = app.state.key_refreshes  # held until done (the loop keeps weak references)
     task = asyncio.get_running_loop().create_task(run_in_threadpool(_refresh, app, token))
@@ -239,7 +240,7 @@ async def _admit(request: Request, guard: Authenticator) -> Principal:
     if info is None:
         info = await run_in_threadpool(_verify, request, token)
     elif cache.claim_refresh(token):
-        _refresh_in_background(request.app, token)
+        refresh_in_background(request.app, token)
     state[_KEY_ID] = info.key_id
     principal = Principal(info.key_id, info.name, info.scopes, _client(request))
     if not guard.allows(principal):

@@ -1,0 +1,103 @@
+"""The check's fast path (api.fastcheck) answers exactly as the route does: each request is sent
+twice, first while the key is not cached (the route answers, and caches the key), then while it is
+(the fast path answers, or hands over to the route); status, body (but the request id) and headers
+that matter are the same, and so is what each charged to the rate limiter."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from pseudovault.api.routers import checks as checks_router
+from pseudovault.vault.vault import Vault
+
+BANNED = "banned.person@example.com"
+
+REQUESTS: list[tuple[str, Any]] = [
+    ("a hit", {"identifiers": [{"kind": "email", "value": BANNED.upper()}]}),
+    ("a miss", {"identifiers": [{"kind": "email", "value": "someone@example.com"}, {"kind": "phone", "value": "010-2222-3333"}]}),
+    ("another domain", {"identifiers": [{"kind": "email", "value": BANNED}], "domain": "shop-b"}),
+    ("an invalid identifier", {"identifiers": [{"kind": "phone", "value": "not a phone number"}]}),
+    ("an unknown field", {"identifiers": [{"kind": "email", "value": BANNED}], "extra": 1}),
+    ("a number for a string", {"identifiers": [{"kind": "email", "value": 12345}]}),
+    ("no identifiers", {"identifiers": []}),
+    ("an unknown kind", {"identifiers": [{"kind": "shoe_size", "value": "44"}]}),
+    ("too many of a kind", {"identifiers": [{"kind": "email", "value": f"u{n}@example.com"} for n in range(5)]}),
+    ("not JSON", "{not json"),
+    ("a JSON array", [1, 2]),
+]
+
+
+def _comparable(answer: Any) -> tuple[int, Any, dict[str, str]]:
+    body = answer.json() if answer.content else None
+    if isinstance(body, dict):
+        body = {k: v for k, v in body.items() if k not in ("instance", "request_id")}
+    headers = {k: answer.headers[k] for k in ("content-type", "retry-after", "www-authenticate", "cache-control") if k in answer.headers}
+    return answer.status_code, body, headers
+
+
+@pytest.mark.parametrize(("what", "body"), REQUESTS, ids=[r[0] for r in REQUESTS])
+def test_the_fast_path_answers_as_the_route_does(
+    what: str, body: Any, app: FastAPI, vault: Vault, make_key: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault.records.create([("email", BANNED)], category="fraudulent_transaction", reason_code="fraud")
+    routed: list[int] = []
+    original = checks_router._run_check
+
+    async def spy(*args: Any, **kwargs: Any) -> Any:
+        routed.append(1)
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(checks_router, "_run_check", spy)
+    raw = body if isinstance(body, str) else json.dumps(body)
+    answers = []
+    with TestClient(app) as client:
+        headers = {"Authorization": f"Bearer {make_key('checks')}", "Content-Type": "application/json"}
+        for _ in range(2):  # cold: the route (which caches the key); warm: the fast path
+            answers.append(client.post("/v1/checks", content=raw, headers=headers))
+        metrics = client.get("/metrics").text
+    assert _comparable(answers[0]) == _comparable(answers[1]), what
+    if answers[0].status_code == 200:
+        assert len(routed) == 1, "the second check was answered by the fast path"
+        assert 'pseudovault_http_requests_total{method="POST",route="/v1/checks",status="200"} 2.0' in metrics
+
+
+def test_the_fast_path_charges_the_limiter_as_the_route_does(
+    vault: Vault, api_settings: Any, make_key: Callable[..., str]
+) -> None:
+    from api_support import ManualTime
+
+    from pseudovault.api.app import create_app
+    from pseudovault.api.ratelimit import TokenBucketLimiter
+
+    limiter = TokenBucketLimiter(1, 5, clock=ManualTime())
+    app = create_app(api_settings, vault=vault, limiter=limiter)
+    three = {"identifiers": [{"kind": "email", "value": f"u{n}@example.com"} for n in range(3)]}
+    with TestClient(app) as client:
+        headers = {"Authorization": f"Bearer {make_key('checks')}"}
+        assert client.post("/v1/checks", json=three, headers=headers).status_code == 200  # route: 3 tokens
+        refused = client.post("/v1/checks", json=three, headers=headers)  # fast path: 2 left, 3 asked
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+        assert refused.headers["content-type"] == "application/problem+json"
+        one = {"identifiers": [{"kind": "email", "value": "u9@example.com"}]}
+        assert client.post("/v1/checks", json=one, headers=headers).status_code == 200
+        assert client.post("/v1/checks", json=one, headers=headers).status_code == 200
+        assert client.post("/v1/checks", json=one, headers=headers).status_code == 429  # 5 taken in all
+
+
+def test_other_callers_and_paths_go_to_the_route(app: FastAPI, make_key: Callable[..., str]) -> None:
+    body = {"identifiers": [{"kind": "email", "value": "a@example.com"}]}
+    with TestClient(app) as client:
+        admin = {"Authorization": f"Bearer {make_key('admin')}"}
+        for _ in range(2):
+            assert client.post("/v1/checks", json=body, headers=admin).status_code == 403
+        checks = {"Authorization": f"Bearer {make_key('checks')}"}
+        client.post("/v1/checks", json=body, headers=checks)
+        assert client.post("/v1/checks?x=1", json=body, headers=checks).status_code == 422  # unknown parameter
+        assert client.post("/v1/checks", content=b"{}", headers={**checks, "Content-Type": "text/plain"}).status_code == 415
+        assert client.post("/v1/checks", json=body).status_code == 401
