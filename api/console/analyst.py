@@ -13,6 +13,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
+from pseudovault.api.console.nav import navigation
 from pseudovault.api.console.web import Console, ConsoleFailure, Ctx, Problem
 from pseudovault.api.routers import checks, records, status
 from pseudovault.api.schemas.checks import CheckRequest
@@ -29,7 +30,12 @@ STATUSES = ("active", "under_review", "revoked", "expired")
 
 def routes(console: Console) -> list[tuple[str, str, Any]]:
     async def overview(ctx: Ctx) -> Response:
-        counts = await console.run(ctx, status.vault_status) if console.may(ctx, status.vault_status) else None
+        if not console.may(ctx, status.vault_status):  # no counts for this key: its first page
+            pages = navigation(lambda operations: console.may(ctx, *operations))
+            if pages:
+                return RedirectResponse(pages[0].path, status_code=303)
+            return console.render(ctx, "overview.html", title="Overview", counts=None)
+        counts = await console.run(ctx, status.vault_status)
         return console.render(ctx, "overview.html", title="Overview", counts=counts)
 
     async def check_form(ctx: Ctx) -> Response:

@@ -328,3 +328,13 @@ def test_rights_requests_by_deadline(web: TestClient, make_key: Any, vault: Vaul
     again = post_form(web, f"/console/rights/{late.request_id}/close", csrf, outcome="answered")
     assert again.status_code == 409  # already closed: the API's answer, in the page
     assert CANARY_PII not in page.text
+
+
+def test_a_key_without_the_overview_starts_on_its_first_page(web: TestClient, make_key: Any) -> None:
+    sign_in(web, make_key("checks"))
+    first = web.get("/console/", follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/console/check"
+    sign_in(web, make_key("subjects:write"))  # no console page at all
+    page = web.get("/console/", follow_redirects=False)
+    assert page.status_code == 200 and "Nothing beyond this page." in page.text
+    assert 'href="/console/check"' not in page.text and "data-count" not in page.text
