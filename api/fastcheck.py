@@ -16,7 +16,8 @@ all of this holds, in this order, and else hands the untouched request to the ro
    else 429 with ``Retry-After``, as the route answers; a cost beyond the bucket goes to the route.
 
 Nothing is charged before step 3, so a request handed to the route is charged once, by the route.
-An identifier the vault refuses is the route's 422 (the same problem details). The answer, its
+An identifier the vault refuses is the route's 422 (the same problem details); a store or limiter that fails is the route's answer for
+it (503 with ``Retry-After``, never a 500: api.errors.problem_of). The answer, its
 metrics (route label ``/v1/checks``, decision counter) and its access log line (the key id) are the
 route's. The route stays what the OpenAPI document describes.
 """
@@ -30,11 +31,12 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pseudovault.api.auth import refresh_in_background
-from pseudovault.api.errors import problem_response
+from pseudovault.api.errors import problem_of, problem_response
 from pseudovault.api.middleware import PayloadTooLarge
 from pseudovault.api.ratelimit import NoRateLimit, TokenBucketLimiter, retry_after_header
 from pseudovault.api.schemas.checks import CheckRequest
@@ -47,7 +49,6 @@ __all__ = ["FastCheck", "PATH"]
 PATH = "/v1/checks"
 _JSON_TYPES = frozenset({b"application/json", b"application/json; charset=utf-8", b"application/json;charset=utf-8"})
 _IN_PROCESS = (TokenBucketLimiter, NoRateLimit)
-_HEADERS = [(b"content-type", b"application/json")]
 
 
 class FastCheck:
@@ -78,16 +79,12 @@ class FastCheck:
         if answer is None:  # not for the fast path: the route answers, from the same bytes
             await self.app(scope, _replay(body, receive), send)
             return
-        status, payload, extra = answer
         scope.setdefault("state", {})["key_id"] = info.key_id
         scope["route"] = self.route
-        if status != 200:
-            await problem_response(scope, status, **payload, headers=extra)(scope, receive, send)
-            return
-        await send({"type": "http.response.start", "status": 200, "headers": [*_HEADERS, (b"content-length", str(len(payload)).encode())]})
-        await send({"type": "http.response.body", "body": payload})
+        await answer(scope, receive, send)
 
-    async def _answer(self, scope: Scope, state: Any, key_id: str, body: bytes) -> tuple[int, Any, Any] | None:
+    async def _answer(self, scope: Scope, state: Any, key_id: str, body: bytes) -> Response | None:
+        """The answer, or None to let the route answer."""
         try:
             request = CheckRequest.model_validate_json(body)
         except (ValidationError, ValueError):
@@ -101,23 +98,29 @@ class FastCheck:
         burst = getattr(limiter, "burst", None)
         if burst is not None and cost > burst:
             return None  # the route's 422 (batch_over_rate_limit)
-        if isinstance(limiter, _IN_PROCESS):
-            decision = limiter.acquire(key_id, max(1, cost))
-        else:  # a shared limiter (Redis) is a network round trip
-            decision = await run_in_threadpool(limiter.acquire, key_id, max(1, cost))
-        if not decision.allowed:
-            return 429, {"detail": "rate limit exceeded for this API key"}, {"Retry-After": retry_after_header(decision.retry_after)}
-        vault = state.vault
         try:
+            if isinstance(limiter, _IN_PROCESS):
+                decision = limiter.acquire(key_id, max(1, cost))
+            else:  # a shared limiter (Redis) is a network round trip
+                decision = await run_in_threadpool(limiter.acquire, key_id, max(1, cost))
+            if not decision.allowed:
+                return problem_response(
+                    scope, 429, "rate limit exceeded for this API key",
+                    headers={"Retry-After": retry_after_header(decision.retry_after)},
+                )
+            vault = state.vault
             if vault.data_engine.dialect.name == "sqlite":  # see api.routers.checks._run_check
                 result = vault.checks.check(pairs(request.identifiers), domain=request.domain)
             else:
                 result = await run_in_threadpool(vault.checks.check, pairs(request.identifiers), domain=request.domain)
         except InvalidIdentifierError as error:
             problem = invalid_identifier(error)
-            return 422, {"detail": problem.detail, "errors": problem.errors}, None
+            return problem_response(scope, 422, problem.detail, errors=problem.errors)
+        except Exception as exc:  # a store or the limiter down: the API's answer for it (503), never a 500
+            return problem_of(Request(scope), exc)
         state.metrics.check_decisions.labels(result.decision).inc()
-        return 200, json.dumps(result.as_dict(), separators=(",", ":")).encode("utf-8"), None
+        payload = json.dumps(result.as_dict(), separators=(",", ":")).encode("utf-8")
+        return Response(payload, media_type="application/json")
 
 
 def _token(header: str | None) -> str | None:
