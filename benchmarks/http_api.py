@@ -3,13 +3,17 @@
 Setup (not measured, but timed and reported): a fresh ``PSEUDOVAULT_HOME`` in a temporary
 directory, a cheap Argon2 KDF (the keyring is opened once per process; the KDF is not what is
 measured), the vault initialised and populated with N records (default 1,000,000; ``--quick``
-20,000) through the vault's own bulk import (:func:`vault.records.bulk.import_records`: a JSON Lines
+10,000) through the vault's own bulk import (:func:`vault.records.bulk.import_records`: a JSON Lines
 file, batches of 10,000; every record bans one email address, category
 ``fraudulent_transaction``), and one API key of scope ``checks``. The per-key rate limit is set
 high (1,000,000 per second) so that the limiter runs on every request but never refuses one.
 
-Measured, for 1 and 2 worker processes (``--workers``), each server started as a subprocess on
-a free loopback port:
+Measured, per engine (SQLite, and PostgreSQL when ``PSEUDOVAULT_BENCH_POSTGRES_URL`` or
+``PSEUDOVAULT_TEST_POSTGRES_URL`` names a server: throwaway databases are made beside it; the
+records imported into each) and for 1 and 2 worker processes (``--workers``), both servers
+started as subprocesses on free loopback ports and kept up together, so that their rounds
+interleave (``--rounds``, default 5, ``--quick`` 3; bare first in odd rounds, the check first in
+even ones) and machine noise falls on both alike:
 
 * ``pseudovault serve --workers W`` (the ``pseudovault`` command of this interpreter): single checks
   (``POST /v1/checks``, one email per signup, 10% of them banned) at 32 concurrent keep-alive
@@ -23,14 +27,17 @@ a free loopback port:
 
 Load generator: ``wrk`` (``-t2 -c32``, a Lua script cycling through the request bodies) when it
 is installed, else an asyncio httpx client in a separate process (32 tasks over 32 keep-alive
-connections). Loopback only; every run is bounded by ``--seconds`` (``--quick``: 2) and a
+connections). Loopback only; every run is bounded by ``--seconds`` (``--quick``: 1) and a
 request cap; the servers are stopped (SIGTERM, then SIGKILL after 30 s) whatever happens.
 
-    python benchmarks/http_api.py [--quick] [--records N] [--seconds S] [--workers 1,2] [--loadgen wrk|httpx]
+    python benchmarks/http_api.py [--quick] [--records N] [--seconds S] [--rounds R] [--workers 1,2]
+                                  [--engines sqlite,postgres] [--loadgen wrk|httpx]
 
-The last line printed is JSON; ratios are under keys ending in ``_ratio``:
-``check_vs_bare_wN_ratio`` (check throughput / bare throughput; aim >= 0.5) and
-``check_p99_with_batches_vs_alone_wN_ratio`` (single-check p99 with batches / without).
+The last line printed is JSON. Per engine E and worker count N: the rounds' ranges of throughput
+(``E_wN_bare_rps``, ``E_wN_check_rps``: ``[min, median, max]``) and the check's p99
+(``E_wN_check_p99_ms``); ratios under keys ending in ``_ratio``: ``E_wN_check_vs_bare_ratio`` (the
+median of the rounds' check / bare throughput; aim >= 0.6), ``E_wN_check_vs_bare_min_ratio`` and
+``_max_ratio`` (its range), and ``E_wN_check_p99_with_batches_vs_alone_ratio``.
 
 (Named ``http_api.py``: a script named ``http.py`` would shadow the standard library's ``http``
 package for every script of this folder.)
@@ -48,6 +55,8 @@ sys.path.insert(0, str(_HERE))
 
 import argparse
 import asyncio
+import contextlib
+import functools
 import json
 import os
 import shutil
@@ -62,7 +71,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from _common import emit  # noqa: E402
+from _common import emit, postgres_stores, postgres_url  # noqa: E402
 
 CONCURRENCY = 32
 BATCH_IDENTIFIERS = 100
@@ -114,8 +123,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _environment(home: Path) -> dict[str, str]:
+def _environment(home: Path, data_url: str | None = None, keys_url: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PSEUDOVAULT_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+    if data_url and keys_url:
+        env.update(PSEUDOVAULT_DATA_URL=data_url, PSEUDOVAULT_KEYS_URL=keys_url)
     env.update(
         PSEUDOVAULT_HOME=str(home),
         PSEUDOVAULT_PASSPHRASE=PASSPHRASE,
@@ -137,10 +148,12 @@ def env_path(home: Path) -> str:
 # --- setup --------------------------------------------------------------------------------------
 
 
-def populate(home: Path, records: int) -> tuple[str, float]:
-    """Initialise the vault in ``home`` and import ``records`` records; the API token and the
-    import's rows per second."""
-    os.environ.update(_environment(home))
+def populate(home: Path, records: int, data_url: str | None = None, keys_url: str | None = None) -> tuple[str, float]:
+    """Initialise the vault in ``home`` (over the given stores, else SQLite in it) and import
+    ``records`` records; the API token and the import's rows per second."""
+    for name in [k for k in os.environ if k.startswith("PSEUDOVAULT_")]:
+        del os.environ[name]
+    os.environ.update(_environment(home, data_url, keys_url))
     from pseudovault.api.settings import ApiSettings
     from pseudovault.vault.bootstrap import init_vault
 
@@ -197,11 +210,12 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 180
 
 
 @contextmanager
-def server(command: list[str], env: dict[str, str], ready_url: str) -> Iterator[None]:
+def server(command: list[str], env: dict[str, str], ready_url: str) -> Iterator[Any]:
+    """Start the server; yield a function that waits until it answers (so that two servers start
+    at once); stop it at the end."""
     process = subprocess.Popen(command, env=env, cwd=_REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_ready(ready_url, process)
-        yield
+        yield lambda: _wait_ready(ready_url, process)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -353,69 +367,108 @@ class BatchClient:
 # --- main ---------------------------------------------------------------------------------------
 
 
+def _stores(engine: str, url: str | None) -> Any:
+    if engine == "sqlite":
+        return contextlib.nullcontext((None, None))
+    if url is None:
+        raise SystemExit("PostgreSQL asked for, but no PSEUDOVAULT_BENCH_POSTGRES_URL or PSEUDOVAULT_TEST_POSTGRES_URL")
+    return postgres_stores(url)
+
+
+def _load(loadgen: str, token: str, bodies: Path, work: Path, base: str, path: str, duration: float) -> dict[str, float]:
+    if loadgen == "wrk":
+        return run_wrk(base, path, token, bodies, duration, work)
+    return run_httpx(base, path, token, bodies, duration)
+
+
+def _spread(values: list[float]) -> list[float]:
+    return [round(min(values), 1), round(statistics.median(values), 1), round(max(values), 1)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="20,000 records, 2-second runs")
+    parser.add_argument("--quick", action="store_true", help="10,000 records, three 1-second rounds")
     parser.add_argument("--records", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=None, help="length of each measured run")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved bare/check rounds")
     parser.add_argument("--workers", default="1,2", help="worker counts to measure, comma-separated")
+    parser.add_argument("--engines", default=None, help="sqlite,postgres (default: postgres too when configured)")
     parser.add_argument("--loadgen", choices=("wrk", "httpx"), default=None, help="default: wrk if installed")
     args = parser.parse_args()
-    records = args.records or (20_000 if args.quick else 1_000_000)
-    seconds = args.seconds or (2.0 if args.quick else 10.0)
+    records = args.records or (10_000 if args.quick else 1_000_000)
+    seconds = args.seconds or (1.0 if args.quick else 10.0)
+    rounds = args.rounds or (3 if args.quick else 5)
     workers_list = [int(w) for w in args.workers.split(",") if w.strip()]
+    pg_url = postgres_url()  # read now: populating a vault replaces this process's PSEUDOVAULT_* variables
+    engines = [e.strip() for e in (args.engines or ("sqlite,postgres" if pg_url else "sqlite")).split(",") if e.strip()]
     loadgen = args.loadgen or ("wrk" if shutil.which("wrk") else "httpx")
     if loadgen == "wrk" and not shutil.which("wrk"):
         parser.error("wrk is not installed")
 
-    home = Path(tempfile.mkdtemp(prefix="pvbench-http-"))
-    figures: dict[str, Any] = {"records": records, "seconds_per_run": seconds, "loadgen": loadgen, "concurrency": CONCURRENCY}
+    root = Path(tempfile.mkdtemp(prefix="pvbench-http-"))
+    figures: dict[str, Any] = {
+        "records": records, "seconds_per_run": seconds, "rounds": rounds, "loadgen": loadgen, "concurrency": CONCURRENCY,
+    }
     try:
-        env = _environment(home)
-        (home / "bare").mkdir()
-        (home / "bare" / "bare_app.py").write_text(BARE_APP, encoding="utf-8")
-        started = time.perf_counter()
-        token, import_rate = populate(home, records)
-        figures["setup_import_seconds"] = round(time.perf_counter() - started, 1)
-        figures["setup_import_rows_per_second"] = round(import_rate)
-        bodies = home / "bodies.txt"
-        write_bodies(bodies, records)
+        for engine in engines:
+            with _stores(engine, pg_url) as (data_url, keys_url):
+                home = root / engine
+                home.mkdir()
+                env = _environment(home, data_url, keys_url)
+                (home / "bare").mkdir()
+                (home / "bare" / "bare_app.py").write_text(BARE_APP, encoding="utf-8")
+                started = time.perf_counter()
+                token, import_rate = populate(home, records, data_url, keys_url)
+                figures[f"{engine}_setup_import_seconds"] = round(time.perf_counter() - started, 1)
+                figures[f"{engine}_setup_import_rows_per_second"] = round(import_rate)
+                bodies = home / "bodies.txt"
+                write_bodies(bodies, records)
 
-        def load(base: str, path: str, duration: float) -> dict[str, float]:
-            if loadgen == "wrk":
-                return run_wrk(base, path, token, bodies, duration, home)
-            return run_httpx(base, path, token, bodies, duration)
-
-        for workers in workers_list:
-            w = f"w{workers}"
-            port, bare_port = _free_port(), _free_port()
-            with bare_server(env, bare_port, workers):
-                base = f"http://127.0.0.1:{bare_port}"
-                load(base, "/bare", 1)  # warm-up
-                bare = load(base, "/bare", seconds)
-            with vault_server(env, port, workers):
-                base = f"http://127.0.0.1:{port}"
-                load(base, "/v1/checks", 1)  # warm-up
-                alone = load(base, "/v1/checks", seconds)
-                with BatchClient(base + "/v1/checks/batch", token, records) as batches:
-                    beside = load(base, "/v1/checks", seconds)
-            if alone["errors"] or beside["errors"] or batches.errors or not batches.latencies:
-                raise RuntimeError(f"errors under load: {alone['errors']}, {beside['errors']}, batches {batches.errors}")
-            figures[f"bare_rps_{w}"] = round(bare["rps"], 1)
-            figures[f"bare_p99_ms_{w}"] = round(bare["p99_ms"], 2)
-            figures[f"check_rps_{w}"] = round(alone["rps"], 1)
-            figures[f"check_p50_ms_{w}"] = round(alone["p50_ms"], 2)
-            figures[f"check_p99_ms_{w}"] = round(alone["p99_ms"], 2)
-            figures[f"check_rps_with_batches_{w}"] = round(beside["rps"], 1)
-            figures[f"check_p99_ms_with_batches_{w}"] = round(beside["p99_ms"], 2)
-            figures[f"batch100_count_{w}"] = len(batches.latencies)
-            figures[f"batch100_p50_ms_{w}"] = round(_percentile(batches.latencies, 50) * 1000, 2)
-            figures[f"batch100_p99_ms_{w}"] = round(_percentile(batches.latencies, 99) * 1000, 2)
-            figures[f"check_vs_bare_{w}_ratio"] = round(alone["rps"] / bare["rps"], 3)
-            figures[f"check_p99_with_batches_vs_alone_{w}_ratio"] = round(beside["p99_ms"] / alone["p99_ms"], 3)
+                load = functools.partial(_load, loadgen, token, bodies, home)
+                for workers in workers_list:
+                    _measure(figures, f"{engine}_w{workers}", env, workers, load, seconds, rounds, token, records)
     finally:
-        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
     emit(figures)
+
+
+def _measure(
+    figures: dict[str, Any], key: str, env: dict[str, str], workers: int, load: Any, seconds: float, rounds: int,
+    token: str, records: int,
+) -> None:
+    """Both servers up together; ``rounds`` interleaved rounds of bare and check; then checks
+    beside batches."""
+    port, bare_port = _free_port(), _free_port()
+    bare_base, base = f"http://127.0.0.1:{bare_port}", f"http://127.0.0.1:{port}"
+    bare_runs: list[dict[str, float]] = []
+    check_runs: list[dict[str, float]] = []
+    with bare_server(env, bare_port, workers) as bare_ready, vault_server(env, port, workers) as vault_ready:
+        bare_ready()
+        vault_ready()
+        load(bare_base, "/bare", 1)  # warm-ups
+        load(base, "/v1/checks", 1)
+        for number in range(rounds):
+            sides = [("bare", bare_base, "/bare"), ("check", base, "/v1/checks")]
+            for side, url, path in sides if number % 2 == 0 else reversed(sides):
+                (bare_runs if side == "bare" else check_runs).append(load(url, path, seconds))
+        with BatchClient(base + "/v1/checks/batch", token, records) as batches:
+            beside = load(base, "/v1/checks", seconds)
+    errors = sum(run["errors"] for run in check_runs) + beside["errors"] + batches.errors
+    if errors or not batches.latencies:
+        raise RuntimeError(f"errors under load: {errors}")
+    ratios = [c["rps"] / b["rps"] for c, b in zip(check_runs, bare_runs, strict=True)]
+    p99 = [run["p99_ms"] for run in check_runs]
+    figures[f"{key}_bare_rps"] = _spread([run["rps"] for run in bare_runs])
+    figures[f"{key}_check_rps"] = _spread([run["rps"] for run in check_runs])
+    figures[f"{key}_check_p50_ms"] = round(statistics.median(run["p50_ms"] for run in check_runs), 2)
+    figures[f"{key}_check_p99_ms"] = [round(min(p99), 2), round(statistics.median(p99), 2), round(max(p99), 2)]
+    figures[f"{key}_check_p99_ms_with_batches"] = round(beside["p99_ms"], 2)
+    figures[f"{key}_batch100_p50_ms"] = round(_percentile(batches.latencies, 50) * 1000, 2)
+    figures[f"{key}_batch100_p99_ms"] = round(_percentile(batches.latencies, 99) * 1000, 2)
+    figures[f"{key}_check_vs_bare_ratio"] = round(statistics.median(ratios), 3)
+    figures[f"{key}_check_vs_bare_min_ratio"] = round(min(ratios), 3)
+    figures[f"{key}_check_vs_bare_max_ratio"] = round(max(ratios), 3)
+    figures[f"{key}_check_p99_with_batches_vs_alone_ratio"] = round(beside["p99_ms"] / statistics.median(p99), 3)
 
 
 def _loadgen_child(argv: list[str]) -> None:
