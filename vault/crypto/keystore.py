@@ -392,19 +392,30 @@ class KeyHierarchy(Rewrapping):
     def create_record_key(self, session: Session, record_id: str, data_key: SecretBytes | None = None) -> SecretBytes:
         """A data key for the record ``record_id`` (``data_key``, or a new random one), wrapped under
         the current epoch and added in ``session`` (a key-store session the caller commits)."""
+        key = data_key if data_key is not None else generate_key()
+        self.create_record_keys(session, [(record_id, key)])
+        return key
+
+    def create_record_keys(self, session: Session, keys: list[tuple[str, SecretBytes]]) -> None:
+        """The data keys of many records (``(record id, key)``), wrapped under the current epoch,
+        read (and share-locked) once, and added in ``session`` in one flush: a batch import's keys
+        cost one statement, not one epoch read and one insert each."""
+        if not keys:
+            return
         row = self._current_epoch_row(session, lock=True)
         if row is None:
             raise NotInitialisedError("the key store has no enabled epoch")
         epoch_key = self._epoch_key(row.epoch, row.kek_id, row.wrapped)
-        key = data_key if data_key is not None else generate_key()
-        session.add(
-            RecordKey(record_id=record_id, epoch=row.epoch, wrapped=wrap_key(epoch_key, key), created_at=self._clock.now())
+        now = self._clock.now()
+        session.add_all(
+            RecordKey(record_id=record_id, epoch=row.epoch, wrapped=wrap_key(epoch_key, key), created_at=now)
+            for record_id, key in keys
         )
         try:
             session.flush()
         except IntegrityError:
-            raise ConflictError(f"record {record_id} already has a data key") from None
-        return key
+            what = keys[0][0] if len(keys) == 1 else f"of {len(keys)}"
+            raise ConflictError(f"record {what} already has a data key") from None
 
     def record_key(self, record_id: str) -> SecretBytes:
         """The unwrapped data key of the record ``record_id``; NotFoundError("record key", id) if none."""

@@ -267,8 +267,7 @@ class RecordCreation(RecordServiceState):
         with_keys = [p for p in items if p.own_key is not None]
         if with_keys:
             with session_scope(self._keys.engine, write=True) as key_session:
-                for p in with_keys:
-                    self._keys.create_record_key(key_session, p.record_id, p.own_key)
+                self._keys.create_record_keys(key_session, [(p.record_id, p.own_key) for p in with_keys if p.own_key is not None])
         try:
             with session_scope(self._engine, write=True) as session:
                 self._insert(session, items, refs)
