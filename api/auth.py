@@ -46,7 +46,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from pseudovault.api.errors import ApiProblem
-from pseudovault.api.ratelimit import NoRateLimit, TokenBucketLimiter, retry_after_header
+from pseudovault.api.ratelimit import acquire, retry_after_header
 from pseudovault.vault.apikeys import SCOPES, InvalidApiKeyError, Scope, sort_scopes
 from pseudovault.vault.audit import Actor, acting_as
 
@@ -83,7 +83,6 @@ log = logging.getLogger(__name__)
 _PRINCIPAL = "principal"
 _KEY_ID = "key_id"
 _CLIENT_MAX = 64
-_IN_PROCESS_LIMITERS = (TokenBucketLimiter, NoRateLimit)
 _PLAIN_JSON = frozenset({"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"})
 
 
@@ -250,11 +249,7 @@ async def _admit(request: Request, guard: Authenticator) -> Principal:
             f"this API key lacks the scope this operation needs ({wanted})",
             headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{wanted}"'},
         )
-    limiter = request.app.state.limiter
-    if isinstance(limiter, _IN_PROCESS_LIMITERS):
-        decision = limiter.acquire(principal.key_id)
-    else:  # a shared limiter (Redis) is a network round trip
-        decision = await run_in_threadpool(limiter.acquire, principal.key_id)
+    decision = await acquire(request.app.state.limiter, principal.key_id)
     if not decision.allowed:
         raise ApiProblem(
             429,

@@ -11,25 +11,23 @@ all of this holds, in this order, and else hands the untouched request to the ro
    verified keys holds (api.keycache; past half its life it is refreshed in the background, as
    api.auth does), and the key holds the ``checks`` scope;
 2. the body is valid for the route's own model (``CheckRequest.model_validate_json``: the same
-   schema, the same strictness) and within the per-kind limit;
-3. the rate limiter grants the check's tokens (one per distinct identifier, as the route charges),
-   else 429 with ``Retry-After``, as the route answers; a cost beyond the bucket goes to the route.
+   schema, the same strictness).
 
-Nothing is charged before step 3, so a request handed to the route is charged once, by the route.
-An identifier the vault refuses is the route's 422 (the same problem details); a store or limiter that fails is the route's answer for
-it (503 with ``Retry-After``, never a 500: api.errors.problem_of). The answer, its
+Then it runs the check exactly as the route does (api.routers.checks.run_single_check: the per-kind
+limit, the rate-limit charge, the check, the decision counted), except that the whole cost is
+taken at once (the route's guard has taken one token before). Nothing is charged before the body
+is known to be the route's, so a request handed to the route is charged once, by the route. Every
+refusal (422, 429) and every failure (a store or the limiter down: 503 with ``Retry-After``, never
+a 500) is answered by api.errors.problem_of, the route's own mapping. The answer, its
 metrics (route label ``/v1/checks``, decision counter) and its access log line (the key id) are the
 route's. The route stays what the OpenAPI document describes.
 """
 
 from __future__ import annotations
 
-import json
-from collections import Counter
 from typing import Any
 
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -38,17 +36,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pseudovault.api.auth import refresh_in_background
 from pseudovault.api.errors import problem_of, problem_response
 from pseudovault.api.middleware import PayloadTooLarge
-from pseudovault.api.ratelimit import NoRateLimit, TokenBucketLimiter, retry_after_header
+from pseudovault.api.routers.checks import decision_response, run_single_check
 from pseudovault.api.schemas.checks import CheckRequest
-from pseudovault.api.schemas.identifiers import invalid_identifier, pairs
 from pseudovault.vault.apikeys import Scope as KeyScope
-from pseudovault.vault.identifiers import InvalidIdentifierError
 
 __all__ = ["FastCheck", "PATH"]
 
 PATH = "/v1/checks"
 _JSON_TYPES = frozenset({b"application/json", b"application/json; charset=utf-8", b"application/json;charset=utf-8"})
-_IN_PROCESS = (TokenBucketLimiter, NoRateLimit)
 
 
 class FastCheck:
@@ -84,43 +79,15 @@ class FastCheck:
         await answer(scope, receive, send)
 
     async def _answer(self, scope: Scope, state: Any, key_id: str, body: bytes) -> Response | None:
-        """The answer, or None to let the route answer."""
+        """The answer, or None to let the route answer (a body its model refuses)."""
         try:
             request = CheckRequest.model_validate_json(body)
         except (ValidationError, ValueError):
             return None
-        settings = state.settings
-        counts = Counter(item.kind for item in request.identifiers)
-        if max(counts.values()) > settings.check_max_per_kind:
-            return None
-        cost = len({(item.kind, item.value) for item in request.identifiers})
-        limiter = state.limiter
-        burst = getattr(limiter, "burst", None)
-        if burst is not None and cost > burst:
-            return None  # the route's 422 (batch_over_rate_limit)
         try:
-            if isinstance(limiter, _IN_PROCESS):
-                decision = limiter.acquire(key_id, max(1, cost))
-            else:  # a shared limiter (Redis) is a network round trip
-                decision = await run_in_threadpool(limiter.acquire, key_id, max(1, cost))
-            if not decision.allowed:
-                return problem_response(
-                    scope, 429, "rate limit exceeded for this API key",
-                    headers={"Retry-After": retry_after_header(decision.retry_after)},
-                )
-            vault = state.vault
-            if vault.data_engine.dialect.name == "sqlite":  # see api.routers.checks._run_check
-                result = vault.checks.check(pairs(request.identifiers), domain=request.domain)
-            else:
-                result = await run_in_threadpool(vault.checks.check, pairs(request.identifiers), domain=request.domain)
-        except InvalidIdentifierError as error:
-            problem = invalid_identifier(error)
-            return problem_response(scope, 422, problem.detail, errors=problem.errors)
-        except Exception as exc:  # a store or the limiter down: the API's answer for it (503), never a 500
+            return decision_response(await run_single_check(state, key_id, request))
+        except Exception as exc:  # a refusal, or a store or limiter down: the route's answer for it
             return problem_of(Request(scope), exc)
-        state.metrics.check_decisions.labels(result.decision).inc()
-        payload = json.dumps(result.as_dict(), separators=(",", ":")).encode("utf-8")
-        return Response(payload, media_type="application/json")
 
 
 def _token(header: str | None) -> str | None:

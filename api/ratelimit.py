@@ -29,7 +29,15 @@ from typing import Any, Protocol
 
 from pseudovault.vault.errors import UnavailableError
 
-__all__ = ["RateDecision", "RateLimiter", "TokenBucketLimiter", "RedisRateLimiter", "NoRateLimit", "retry_after_header"]
+__all__ = [
+    "RateDecision",
+    "RateLimiter",
+    "TokenBucketLimiter",
+    "RedisRateLimiter",
+    "NoRateLimit",
+    "acquire",
+    "retry_after_header",
+]
 
 Clock = Callable[[], float]
 
@@ -198,3 +206,13 @@ class RedisRateLimiter:
 
     def __repr__(self) -> str:
         return f"RedisRateLimiter(rate={self.rate}, burst={self.burst})"
+
+
+async def acquire(limiter: RateLimiter, key: str, cost: float = 1.0) -> RateDecision:
+    """``limiter.acquire`` from the event loop: in place for a limiter in process memory (no I/O,
+    no thread hop), in a worker thread for a shared one (Redis is a network round trip)."""
+    if isinstance(limiter, (TokenBucketLimiter, NoRateLimit)):
+        return limiter.acquire(key, cost)
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(limiter.acquire, key, cost)

@@ -7,18 +7,15 @@ its id (a UUID, as the API does), never by anything about the person.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from pseudovault.api.console.nav import navigation
 from pseudovault.api.console.web import Console, ConsoleFailure, Ctx, Problem
 from pseudovault.api.routers import checks, records, status
+from pseudovault.api.routers.checks import run_single_check
 from pseudovault.api.schemas.checks import CheckRequest
-from pseudovault.api.schemas.identifiers import invalid_identifier, pairs
-from pseudovault.vault.identifiers import InvalidIdentifierError
 from pseudovault.vault.identifiers.model import BUILTIN_KINDS
 
 __all__ = ["routes"]
@@ -42,9 +39,9 @@ def routes(console: Console) -> list[tuple[str, str, Any]]:
         return console.render(ctx, "check.html", title="Check", kinds=CHECK_KINDS, decision=None, problem=None)
 
     async def check_run(ctx: Ctx) -> Response:
-        """The decision, as ``POST /v1/checks`` gives it: same limits, same rate-limit charge."""
-        operation = console.op(checks.check)
-        if not ctx.has(operation.scopes):
+        """The decision, as ``POST /v1/checks`` gives it (api.routers.checks.run_single_check: the
+        same per-kind limit, rate-limit charge and refusals)."""
+        if not console.may(ctx, checks.check):
             raise ConsoleFailure(Problem(403, "forbidden", ctx.t("This API key may not do this.")))
         identifiers = [
             {"kind": kind, "value": value}
@@ -54,14 +51,16 @@ def routes(console: Console) -> list[tuple[str, str, Any]]:
         ]
         domain = ctx.form.get("domain") or "default"
         try:
-            body = await _validated(console, ctx, CheckRequest, {"identifiers": identifiers, "domain": domain})
-            decision = await run_in_threadpool(_check, ctx, body)
+            body = console.validated(CheckRequest, {"identifiers": identifiers, "domain": domain})
+            decision = await console.attempt(ctx, run_single_check(ctx.request.app.state, ctx.principal.key_id, body))
         except ConsoleFailure as failure:
             return console.render(
                 ctx, "check.html", status=failure.problem.status, title="Check", kinds=CHECK_KINDS, decision=None,
                 problem=failure.problem,
             )
-        return console.render(ctx, "check.html", title="Check", kinds=CHECK_KINDS, decision=decision, problem=None)
+        return console.render(
+            ctx, "check.html", title="Check", kinds=CHECK_KINDS, decision=decision.as_dict(), problem=None
+        )
 
     async def record_list(ctx: Ctx) -> Response:
         filters = ctx.query("status", "category", "domain", "cursor")
@@ -128,34 +127,3 @@ def routes(console: Console) -> list[tuple[str, str, Any]]:
     ]
 
 
-async def _validated(console: Console, ctx: Ctx, model: Any, data: dict[str, Any]) -> Any:
-    from pydantic import ValidationError
-
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        raise ConsoleFailure(console._invalid(error, "body")) from None
-
-
-def _check(ctx: Ctx, body: CheckRequest) -> dict[str, Any]:
-    state = ctx.request.app.state
-    settings = state.settings
-    counts = Counter(item.kind for item in body.identifiers)
-    if counts and max(counts.values()) > settings.check_max_per_kind:
-        raise ConsoleFailure(
-            Problem(422, "too_many_of_kind", f"at most {settings.check_max_per_kind} identifiers of one kind per signup")
-        )
-    cost = len({(item.kind, item.value) for item in body.identifiers})
-    decision = state.limiter.acquire(ctx.principal.key_id, max(1, cost))
-    if not decision.allowed:
-        raise ConsoleFailure(Problem(429, "rate_limited", "rate limit exceeded for this API key"))
-    try:
-        result = state.vault.checks.check(pairs(body.identifiers), domain=body.domain)
-    except InvalidIdentifierError as error:
-        problem = invalid_identifier(error)
-        raise ConsoleFailure(
-            Problem(422, "invalid_request", problem.detail, [e.model_dump() for e in problem.errors or []])
-        ) from None
-    state.metrics.check_decisions.labels(result.decision).inc()
-    answer: dict[str, Any] = result.as_dict()
-    return answer

@@ -37,7 +37,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, get_args, get_origin
+from typing import Annotated, Any, TypeVar, get_args, get_origin
 from urllib.parse import parse_qsl
 
 from fastapi.params import Depends
@@ -274,6 +274,8 @@ def is_loopback(host: str | None) -> bool:
 
 
 Page = Callable[[Ctx], Awaitable[Response]]
+_T = TypeVar("_T")
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class Console:
@@ -325,10 +327,7 @@ class Console:
             elif kind == "principal":
                 arguments[name] = principal
             elif kind == "body":
-                try:
-                    arguments[name] = spec.model_validate(dict(body or {}))
-                except ValidationError as error:
-                    raise ConsoleFailure(self._invalid(error, "body")) from None
+                arguments[name] = self.validated(spec, body or {})
             elif name in params or (name == "body" and body is not None):
                 value = params[name] if name in params else dict(body or {})
                 try:
@@ -343,8 +342,19 @@ class Console:
             with acting_as(Actor("api_key", principal.key_id, client=principal.client)):
                 return operation.endpoint(**arguments)
 
+        return await self.attempt(ctx, run_in_threadpool(call))
+
+    def validated(self, model: type[_Model], data: Mapping[str, Any]) -> _Model:
+        """``data`` as a request model of the API; the API's 422 when it is not one."""
         try:
-            return await run_in_threadpool(call)
+            return model.model_validate(dict(data))
+        except ValidationError as error:
+            raise ConsoleFailure(self._invalid(error, "body")) from None
+
+    async def attempt(self, ctx: Ctx, work: Awaitable[_T]) -> _T:
+        """Await ``work`` (the API's own code); any exception becomes the API's problem for it."""
+        try:
+            return await work
         except Exception as exc:
             raise ConsoleFailure(_problem(ctx.request, exc)) from None
 

@@ -31,6 +31,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
@@ -40,7 +41,7 @@ from starlette.responses import Response
 from pseudovault.api.auth import ApiRoute, Checks
 from pseudovault.api.deps import MetricsDep, SettingsDep, VaultDep
 from pseudovault.api.errors import ApiProblem, ProblemFieldError
-from pseudovault.api.ratelimit import retry_after_header
+from pseudovault.api.ratelimit import RateDecision, RateLimiter, acquire, retry_after_header
 from pseudovault.api.schemas.checks import CheckBatchRequest, CheckBatchResponse, CheckDecision, CheckRequest, Signup
 from pseudovault.api.schemas.identifiers import Identifier, invalid_identifier, pairs
 from pseudovault.vault.checks.decisions import Decision
@@ -48,7 +49,7 @@ from pseudovault.vault.identifiers import InvalidIdentifierError
 from pseudovault.vault.records.validation import normalize_identifiers
 from pseudovault.vault.vault import Vault
 
-__all__ = ["router"]
+__all__ = ["decision_response", "router", "run_single_check"]
 
 
 router = APIRouter(prefix="/v1/checks", route_class=ApiRoute, tags=["checks"])
@@ -71,17 +72,29 @@ def _json(data: object) -> Response:
 )
 async def check(body: CheckRequest, request: Request, caller: Checks) -> Response:
     # the hot path: the vault's Decision (already the documented shape) is serialized as it is,
-    # not validated again; see _run_check for where the check runs
-    settings = request.app.state.settings
-    _per_kind(body.identifiers, settings.check_max_per_kind, "#/identifiers")
-    _charge(request, caller.key_id, _distinct([body.identifiers]), "#/identifiers")
-    vault = request.app.state.vault
+    # not validated again; the route's guard took one of the check's tokens already
+    return decision_response(await run_single_check(request.app.state, caller.key_id, body, charged=1))
+
+
+def decision_response(decision: Decision) -> Response:
+    """A check's answer: the vault's Decision as it is (already the documented shape)."""
+    return _json(decision.as_dict())
+
+
+async def run_single_check(state: Any, key_id: str, body: CheckRequest, *, charged: int = 0) -> Decision:
+    """One signup's check, as every caller runs it (this route, its fast path api.fastcheck, the
+    console): the per-kind limit, the rest of the check's rate-limit cost (``charged`` tokens were
+    taken already), the check itself (_run_check) and its decision counted. Refusals are the
+    route's problems (422 ``too_many_of_kind``, ``batch_over_rate_limit``, an invalid identifier;
+    429 with ``Retry-After``)."""
+    _per_kind(body.identifiers, state.settings.check_max_per_kind, "#/identifiers")
+    await _charge(state.limiter, key_id, _distinct([body.identifiers]), "#/identifiers", charged=charged)
     try:
-        decision = await _run_check(vault, pairs(body.identifiers), body.domain)
+        decision = await _run_check(state.vault, pairs(body.identifiers), body.domain)
     except InvalidIdentifierError as error:
         raise invalid_identifier(error) from None
-    request.app.state.metrics.check_decisions.labels(decision.decision).inc()
-    return _json(decision.as_dict())
+    state.metrics.check_decisions.labels(decision.decision).inc()
+    return decision
 
 
 async def _run_check(vault: Vault, identifiers: list[tuple[str, str]], domain: str) -> Decision:
@@ -128,33 +141,56 @@ def _per_kind(identifiers: Sequence[Identifier], limit: int, pointer: str) -> No
         )
 
 
-def _charge(request: Request, key_id: str, cost: int, pointer: str) -> None:
-    """Take the check's tokens beyond the one the route already took."""
+def _over_bucket(cost: int, pointer: str) -> ApiProblem:
+    """A cost the bucket can never hold: a 422 (split the check), not a 429 whose ``Retry-After``
+    would be a lie."""
+    return ApiProblem(
+        422,
+        "the request is invalid",
+        errors=[
+            ProblemFieldError(
+                location="body",
+                pointer=pointer,
+                detail=f"this check costs {cost} rate-limit tokens, more than this API key's bucket holds; "
+                "send fewer identifiers per call",
+                code="batch_over_rate_limit",
+            )
+        ],
+    )
+
+
+def _still_to_take(limiter: RateLimiter, cost: int, pointer: str, charged: int) -> int:
+    """How many of the check's tokens are left to take once ``charged`` were; 422 when the
+    bucket could never hold them all."""
     cost = max(1, cost)
-    if cost <= 1:
-        return
-    limiter = request.app.state.limiter
     burst = getattr(limiter, "burst", None)  # None: no limit (NoRateLimit)
-    decision = None if burst is not None and cost > burst else limiter.acquire(key_id, cost - 1)
-    if decision is not None and decision.allowed:
+    if cost > charged and burst is not None and cost > burst:
+        raise _over_bucket(cost, pointer)
+    return max(0, cost - charged)
+
+
+def _granted(decision: RateDecision, cost: int, pointer: str) -> None:
+    if decision.allowed:
         return
-    if decision is None or math.isinf(decision.retry_after):
-        raise ApiProblem(
-            422,
-            "the request is invalid",
-            errors=[
-                ProblemFieldError(
-                    location="body",
-                    pointer=pointer,
-                    detail=f"this check costs {cost} rate-limit tokens, more than this API key's bucket holds; "
-                    "send fewer identifiers per call",
-                    code="batch_over_rate_limit",
-                )
-            ],
-        )
+    if math.isinf(decision.retry_after):
+        raise _over_bucket(cost, pointer)
     raise ApiProblem(
         429, "rate limit exceeded for this API key", headers={"Retry-After": retry_after_header(decision.retry_after)}
     )
+
+
+async def _charge(limiter: RateLimiter, key_id: str, cost: int, pointer: str, *, charged: int = 1) -> None:
+    """Take the check's tokens beyond the ``charged`` ones already taken (from the event loop)."""
+    left = _still_to_take(limiter, cost, pointer, charged)
+    if left:
+        _granted(await acquire(limiter, key_id, left), cost, pointer)
+
+
+def _charge_in_thread(limiter: RateLimiter, key_id: str, cost: int, pointer: str) -> None:
+    """:func:`_charge` for a route running in a worker thread (the batch), one token taken."""
+    left = _still_to_take(limiter, cost, pointer, 1)
+    if left:
+        _granted(limiter.acquire(key_id, left), cost, pointer)
 
 
 @router.post(
@@ -191,7 +227,9 @@ def check_batch(
     for index, signup in enumerate(signups):
         _per_kind(signup.identifiers, settings.check_max_per_kind, f"#/signups/{index}/identifiers")
     per_signup = math.ceil(len(signups) * settings.check_batch_cost)
-    _charge(request, caller.key_id, max(per_signup, _distinct(s.identifiers for s in signups)), "#/signups")
+    _charge_in_thread(
+        request.app.state.limiter, caller.key_id, max(per_signup, _distinct(s.identifiers for s in signups)), "#/signups"
+    )
     try:
         decisions = vault.checks.check_batch([pairs(s.identifiers) for s in signups], domain=body.domain)
     except InvalidIdentifierError:
