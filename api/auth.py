@@ -56,6 +56,7 @@ __all__ = [
     "ApiRoute",
     "PUBLIC_PATHS",
     "refresh_in_background",
+    "client_of",
     "SESSION_PATHS",
     "required_scopes",
     "iter_routes",
@@ -193,7 +194,8 @@ def _bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def _client(request: Request) -> str | None:
+def client_of(request: Request) -> str | None:
+    """The client address an audit entry names (truncated)."""
     return request.client.host[:_CLIENT_MAX] if request.client and request.client.host else None
 
 
@@ -241,7 +243,7 @@ async def _admit(request: Request, guard: Authenticator) -> Principal:
     elif cache.claim_refresh(token):
         refresh_in_background(request.app, token)
     state[_KEY_ID] = info.key_id
-    principal = Principal(info.key_id, info.name, info.scopes, _client(request))
+    principal = Principal(info.key_id, info.name, info.scopes, client_of(request))
     if not guard.allows(principal):
         wanted = " ".join(sort_scopes(guard.scopes))
         raise ApiProblem(

@@ -118,15 +118,12 @@ class ConsoleSessions:
         lifetime: timedelta = DEFAULT_LIFETIME,
         touch: timedelta = DEFAULT_TOUCH,
     ) -> None:
-        if idle <= timedelta(0) or lifetime <= timedelta(0):
-            raise InvalidInputError("session", "idle and absolute limits must be positive")
         self._engine = engine
         self._clock = clock
         self._audit = audit
         self._apikeys = apikeys
-        self.idle = idle
-        self.lifetime = lifetime
-        self._touch = min(touch, idle / 4)
+        self._max_touch = touch
+        self.configure(idle=idle, lifetime=lifetime)
 
     def __repr__(self) -> str:
         return f"ConsoleSessions(idle={self.idle}, lifetime={self.lifetime})"
@@ -136,7 +133,7 @@ class ConsoleSessions:
         if idle <= timedelta(0) or lifetime <= timedelta(0):
             raise InvalidInputError("session", "idle and absolute limits must be positive")
         self.idle, self.lifetime = idle, lifetime
-        self._touch = min(DEFAULT_TOUCH, idle / 4)
+        self._touch = min(self._max_touch, idle / 4)
 
     def open(self, token: str, *, client: str | None = None) -> tuple[SecretStr, SessionInfo]:
         """A new session for the API key ``token`` (InvalidApiKeyError when it is not an active

@@ -57,11 +57,10 @@ def _sign_in_routes(console: Console) -> list[tuple[str, str, Any, bool]]:
 
     async def sign_in(ctx: Ctx) -> Response:
         console.check_post(ctx, ctx.request.cookies.get(SIGNIN_COOKIE) or "")
-        client = ctx.request.client.host[:64] if ctx.request.client and ctx.request.client.host else None
         token = ctx.form.get("api_key")
         try:
             session_id, _info = await run_in_threadpool(
-                ctx.request.app.state.vault.console_sessions.open, token, client=client
+                ctx.request.app.state.vault.console_sessions.open, token, client=ctx.client
             )
         except InvalidApiKeyError:
             return await sign_in_form(ctx, problem=Problem(401, "unauthorized", ctx.t("That API key is not valid, or it was revoked.")))
@@ -71,8 +70,7 @@ def _sign_in_routes(console: Console) -> list[tuple[str, str, Any, bool]]:
         return response
 
     async def sign_out(ctx: Ctx) -> Response:
-        client = ctx.request.client.host[:64] if ctx.request.client and ctx.request.client.host else None
-        await run_in_threadpool(ctx.request.app.state.vault.console_sessions.close, ctx.session_id or "", client=client)
+        await run_in_threadpool(ctx.request.app.state.vault.console_sessions.close, ctx.session_id or "", client=ctx.client)
         response = RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path=PREFIX)
         return response

@@ -50,7 +50,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pseudovault.api.auth import Authenticator, Principal, authenticator_of, iter_routes
+from pseudovault.api.auth import Authenticator, Principal, authenticator_of, client_of, iter_routes
 from pseudovault.api.console.i18n import LANGUAGES, translate
 from pseudovault.api.console.nav import navigation
 from pseudovault.api.deps import get_metrics, get_settings, get_vault
@@ -178,10 +178,14 @@ class Ctx:
     form: Form = field(default_factory=Form)
 
     @property
+    def client(self) -> str | None:
+        """The client address, as the API records it (api.auth)."""
+        return client_of(self.request)
+
+    @property
     def principal(self) -> Principal:
         assert self.session is not None
-        client = self.request.client.host[:64] if self.request.client and self.request.client.host else None
-        return Principal(self.session.key_id, self.session.name, self.session.scopes, client)
+        return Principal(self.session.key_id, self.session.name, self.session.scopes, self.client)
 
     @property
     def csrf(self) -> str:

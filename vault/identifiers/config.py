@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from pseudovault.vault.identifiers.ips import nat64_network as ipaddress_network
+from pseudovault.vault.identifiers.ips import nat64_network
 
 __all__ = ["DEFAULT_EMAIL_RULES", "EmailProviderRule", "NormalizerConfig", "canonical_email_domain"]
 
@@ -106,7 +106,7 @@ class NormalizerConfig:
         if isinstance(self.nat64_prefixes, str) or not isinstance(self.nat64_prefixes, Iterable):
             raise TypeError("NormalizerConfig.nat64_prefixes must be a tuple of IPv6 networks")
         try:
-            prefixes = tuple(str(ipaddress_network(p)) for p in self.nat64_prefixes)
+            prefixes = tuple(str(nat64_network(p)) for p in self.nat64_prefixes)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"NormalizerConfig.nat64_prefixes: {exc}") from None
         object.__setattr__(self, "nat64_prefixes", prefixes)

@@ -67,7 +67,7 @@ def _embedded_ipv4(address: ipaddress.IPv6Address, length: int) -> ipaddress.IPv
         return ipaddress.IPv4Address(bits & 0xFFFFFFFF)
     # the 32 IPv4 bits, in order, around the u octet (bits 64..71 counted from the left)
     high = 64 - length  # IPv4 bits before the u octet
-    before = (bits >> (64 + 0)) & ((1 << high) - 1) if high else 0
+    before = (bits >> 64) & ((1 << high) - 1) if high else 0
     after_bits = 32 - high
     after = (bits >> (56 - after_bits)) & ((1 << after_bits) - 1)
     return ipaddress.IPv4Address((before << after_bits) | after)

@@ -3,7 +3,8 @@ the privacy officer's walk-throughs end to end, sign-in and sign-out, scope limi
 session expiry, no PII in any URL or title, keyboard use and form labels, both languages.
 
 Every test also fails when the page logged a script error or a Content-Security-Policy violation
-(``page.problems``), and the screenshots it takes are the documentation's (docs/console.md)."""
+(``page.problems``), and the screenshots it takes are the documentation's (docs/console.md). The
+server runs in this process, so the suite's log canary (tests/conftest.py) sees every line it logs."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from canary import CANARY_PII
 
 from pseudovault.vault.vault import Vault
@@ -302,8 +302,3 @@ def test_korean(chromium: Any, live: str, make_key: Any, shots: Path) -> None:
         assert tab.locator("html").get_attribute("lang") == "en"
     finally:
         context.close()
-
-
-@pytest.fixture(autouse=True)
-def _no_pii_logged_by_the_server() -> None:
-    """The server runs in this process: the suite's log canary (tests/conftest.py) sees its logs."""
