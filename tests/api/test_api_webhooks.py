@@ -46,3 +46,8 @@ def test_the_server_delivers_by_itself(
             assert listed["enabled"] is True and [d["state"] for d in listed["items"]] == ["delivered"]
     finally:
         receiver.close()
+
+
+def test_the_configuration_shows_neither_its_url_nor_its_secret() -> None:
+    config = WebhookConfig("https://hooks.example/T0KEN-in-the-path?sig=abc", SECRET)
+    assert "T0KEN" not in repr(config) and "sig=abc" not in repr(config) and SECRET.reveal().decode() not in repr(config)

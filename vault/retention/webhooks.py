@@ -66,9 +66,10 @@ TOLERANCE_SECONDS = 300
 
 @dataclass(frozen=True)
 class WebhookConfig:
-    """Where deliveries go and the secret that signs them."""
+    """Where deliveries go and the secret that signs them. Neither is in the repr: an endpoint's
+    URL often carries a token of its own (a secret path, a query parameter, userinfo)."""
 
-    url: str
+    url: str = field(repr=False)
     secret: SecretBytes = field(repr=False)
     max_attempts: int = 10
     timeout_seconds: float = 10.0
