@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import statistics
 import sys
 import tempfile
 import time
@@ -30,6 +31,57 @@ def rate(fn: Callable[[], object], *, seconds: float, min_calls: int = 50) -> fl
         now = time.perf_counter()
         if now >= deadline:
             return calls / (now - start)
+
+
+class Paired:
+    """The rates of a vault path and its raw baseline measured in alternating rounds."""
+
+    def __init__(self, vault_rates: list[float], raw_rates: list[float]) -> None:
+        self.vault_rates = vault_rates
+        self.raw_rates = raw_rates
+        self.ratios = [v / r for v, r in zip(vault_rates, raw_rates, strict=True)]
+
+    @property
+    def vault(self) -> float:
+        return statistics.median(self.vault_rates)
+
+    @property
+    def raw(self) -> float:
+        return statistics.median(self.raw_rates)
+
+    @property
+    def ratio(self) -> float:
+        """The median of the rounds' ratios: a round's two sides ran back to back, so a burst
+        of machine noise moves one round, not the figure."""
+        return statistics.median(self.ratios)
+
+    def ratio_range(self) -> list[float]:
+        return [round(min(self.ratios), 3), round(max(self.ratios), 3)]
+
+    def record(self, figures: dict[str, Any], prefix: str, *, unit: str = "ops_per_s", scale: float = 1.0) -> None:
+        """``{prefix}_vault_{unit}``, ``{prefix}_raw_{unit}``, ``{prefix}_ratio`` and
+        ``{prefix}_ratio_range`` ([lowest, highest] round)."""
+        figures[f"{prefix}_vault_{unit}"] = round(self.vault * scale, 1)
+        figures[f"{prefix}_raw_{unit}"] = round(self.raw * scale, 1)
+        figures[f"{prefix}_ratio"] = round(self.ratio, 3)
+        figures[f"{prefix}_ratio_range"] = self.ratio_range()
+
+
+def interleaved(
+    vault_fn: Callable[[], object], raw_fn: Callable[[], object], *, seconds: float, rounds: int = 6
+) -> Paired:
+    """``rounds`` rounds of ``seconds / rounds`` each side, alternating which side goes first."""
+    per_side = seconds / rounds
+    vault_rates: list[float] = []
+    raw_rates: list[float] = []
+    for i in range(rounds):
+        if i % 2:
+            raw_rates.append(rate(raw_fn, seconds=per_side))
+            vault_rates.append(rate(vault_fn, seconds=per_side))
+        else:
+            vault_rates.append(rate(vault_fn, seconds=per_side))
+            raw_rates.append(rate(raw_fn, seconds=per_side))
+    return Paired(vault_rates, raw_rates)
 
 
 def timed(fn: Callable[[], object]) -> float:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import threading
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pseudovault.keys.aead import NONCE_SIZE, OVERHEAD, Aead
+from pseudovault.keys.aead import NONCE_BATCH, NONCE_SIZE, OVERHEAD, Aead, random_nonce
 from pseudovault.keys.errors import DecryptionError
 from pseudovault.keys.secrets import SecretBytes
 from pseudovault.keys.wrap import generate_key, unwrap_key, wrap_key
@@ -86,7 +89,48 @@ def test_aead_nonces_are_fresh() -> None:
     assert len({c[:NONCE_SIZE] for c in ciphertexts}) == 64
 
 
-@pytest.mark.parametrize("ciphertext", [b"", None, "text", 12, bytearray(40)])
+def test_nonces_are_unique_across_refills_and_threads() -> None:
+    # several refills of the pool, taken by eight threads at once
+    per_thread = NONCE_BATCH * 3
+    taken: list[list[bytes]] = [[] for _ in range(8)]
+    start = threading.Barrier(len(taken))
+
+    def take(out: list[bytes]) -> None:
+        start.wait()
+        out.extend(random_nonce() for _ in range(per_thread))
+
+    threads = [threading.Thread(target=take, args=(out,)) for out in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [nonce for out in taken for nonce in out]
+    assert all(type(n) is bytes and len(n) == NONCE_SIZE for n in every)
+    assert len(set(every)) == len(every) == 8 * per_thread
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_a_forked_child_never_hands_out_its_parents_nonces() -> None:
+    random_nonce()  # the pool now holds NONCE_BATCH - 1 nonces the parent will hand out next
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its first nonces, sent to the parent
+        try:
+            os.close(read_end)
+            os.write(write_end, b"".join(random_nonce() for _ in range(8)))
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        from_child = pipe.read()
+    os.waitpid(pid, 0)
+    child = {from_child[i : i + NONCE_SIZE] for i in range(0, len(from_child), NONCE_SIZE)}
+    parent = {random_nonce() for _ in range(NONCE_BATCH)}
+    assert len(child) == 8
+    assert not child & parent
+
+
+@pytest.mark.parametrize("ciphertext", [b"", b"\x00" * 5, b"\x00" * 10, b"\x00" * 27, None, "text", 12, bytearray(40), memoryview(bytes(40))])
 def test_aead_garbage_is_a_decryption_error(ciphertext: object) -> None:
     with pytest.raises(DecryptionError) as err:
         Aead(generate_key()).decrypt(ciphertext, b"")  # type: ignore[arg-type]

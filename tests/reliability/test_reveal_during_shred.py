@@ -76,7 +76,7 @@ def test_a_subject_shredded_by_another_process_mid_reveal_is_not_revealed(
     with open_vault(settings) as vault:
         assert vault.subjects.read(subject_id, purpose="support") == {"email": CANARY_PII}  # the key is cached now
         ran = _after_the_read(
-            vault, monkeypatch, lambda: _elsewhere(settings, [*pseudovault_command(), "subjects", "shred", subject_id, "--yes"]), "data_aead"
+            vault, monkeypatch, lambda: _elsewhere(settings, [*pseudovault_command(), "subjects", "shred", subject_id, "--yes"]), "subject_cipher"
         )
         with pytest.raises(NotFoundError):
             vault.subjects.read(subject_id, purpose="support")

@@ -1,7 +1,8 @@
 """A bounded in-memory cache of unwrapped keys.
 
 Least recently used entries go first once ``max_entries`` is reached, and every entry expires
-``ttl`` after it was put, as measured by the injectable clock. The TTL is what bounds how long a
+``ttl`` after it was put, as measured by the injectable clock (the system clock's monotonic
+seconds, so a wall-clock step changes nothing; any other clock's own time). The TTL is what bounds how long a
 key shredded by *another* process stays usable here ("gone everywhere within ``ttl``"); the
 process that shreds evicts its own entry at once. If the clock moves backwards, entries put
 "in the future" count as expired, so a clock step never extends a key's life.
@@ -21,13 +22,14 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, NoReturn, TypeVar
 
 from pseudovault.keys.secrets import SecretBytes
-from pseudovault.vault.clock import Clock
+from pseudovault.vault.clock import Clock, SystemClock
 
 __all__ = ["KeyCache", "data_key_cache_key", "epoch_cache_key", "record_key_cache_key"]
 
@@ -37,7 +39,7 @@ _D = TypeVar("_D")
 class KeyCache:
     """LRU + TTL cache from a string key to :class:`SecretBytes`; thread-safe."""
 
-    __slots__ = ("_max_entries", "_ttl", "_clock", "_lock", "_entries", "_stamp")
+    __slots__ = ("_max_entries", "_ttl", "_ttl_s", "_clock", "_seconds", "_lock", "_entries", "_stamp")
 
     def __init__(self, max_entries: int, ttl: timedelta, clock: Clock) -> None:
         if not isinstance(max_entries, int) or isinstance(max_entries, bool) or max_entries < 0:
@@ -46,7 +48,13 @@ class KeyCache:
             raise ValueError("ttl must be a non-negative timedelta")
         self._max_entries = max_entries
         self._ttl = ttl
+        self._ttl_s = ttl.total_seconds()
         self._clock = clock
+        # entries are timed in float seconds: time.monotonic for the system clock (a hot path's
+        # lookup costs no datetime), the injected clock's own time otherwise (tests travel in it)
+        self._seconds: Callable[[], float] = (
+            time.monotonic if type(clock) is SystemClock else (lambda: clock.now().timestamp())
+        )
         self._lock = threading.Lock()
         # key -> [value, put_at, derived object or None]; least recently used first
         self._entries: OrderedDict[str, list[Any]] = OrderedDict()
@@ -66,12 +74,12 @@ class KeyCache:
         with self._lock:
             return self._stamp
 
-    def _expired(self, put_at: datetime, now: datetime) -> bool:
-        return now < put_at or now - put_at >= self._ttl
+    def _expired(self, put_at: float, now: float) -> bool:
+        return now < put_at or now - put_at >= self._ttl_s
 
     def get(self, key: str) -> SecretBytes | None:
         """The value for ``key`` if present and not expired; an expired entry is dropped."""
-        now = self._clock.now()
+        now = self._seconds()
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -86,19 +94,35 @@ class KeyCache:
     def derived(self, key: str, derive: Callable[[SecretBytes], _D]) -> _D | None:
         """The object derived from ``key``'s value (built by ``derive`` on first use), or None
         when ``key`` is absent or expired. ``derive`` must always build the same kind of object
-        for the same key name."""
-        now = self._clock.now()
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if self._expired(entry[1], now):
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            if entry[2] is None:
-                entry[2] = derive(entry[0])
-            return entry[2]  # type: ignore[no-any-return]  # what derive() returned for this entry
+        for the same key name.
+
+        The hot path of every field read: a hit whose object is built takes no lock. One dict
+        lookup and one ``move_to_end`` are each atomic under the interpreter lock, and a hit that
+        races with an eviction returns what it would have returned just before the eviction
+        (as with a lock: the caller holds the object either way).
+        """
+        entries = self._entries
+        entry = entries.get(key)
+        if entry is None:
+            return None
+        now = self._seconds()
+        put_at = entry[1]
+        if now < put_at or now - put_at >= self._ttl_s:  # _expired, inlined
+            with self._lock:
+                if entries.get(key) is entry:
+                    del entries[key]
+            return None
+        obj = entry[2]
+        if obj is None:
+            with self._lock:
+                if entry[2] is None:
+                    entry[2] = derive(entry[0])
+                obj = entry[2]
+        try:  # noqa: SIM105 (contextlib.suppress costs a call on the hot path)
+            entries.move_to_end(key)
+        except KeyError:  # evicted since the lookup
+            pass
+        return obj  # type: ignore[no-any-return]  # what derive() returned for this entry
 
     def put(self, key: str, value: SecretBytes, *, stamp: int | None = None) -> bool:
         """Cache ``value`` under ``key``; returns whether it was cached.
@@ -110,7 +134,7 @@ class KeyCache:
             raise TypeError("KeyCache holds SecretBytes only")
         if self._max_entries == 0 or self._ttl == timedelta(0):
             return False
-        now = self._clock.now()
+        now = self._seconds()
         with self._lock:
             if stamp is not None and stamp != self._stamp:
                 return False

@@ -71,9 +71,16 @@ def _associated_data(label: bytes, owner_id: str, name: str, schema_version: int
 
 
 class FieldCipher:
-    """Encrypts and decrypts the fields of one owner under its data key."""
+    """Encrypts and decrypts the fields of one owner under its data key.
 
-    __slots__ = ("_aead", "_label", "_owner", "_owner_id")
+    The key hierarchy keeps one per cached subject key (``KeyHierarchy.subject_cipher``), so it
+    remembers the associated data of the fields it has seen (names and versions, never values).
+    """
+
+    __slots__ = ("_aead", "_label", "_owner", "_owner_id", "_ads", "_current")
+
+    #: how many (field name, schema version) pairs one cipher remembers the associated data of
+    MAX_REMEMBERED = 64
 
     def __init__(self, aead: Aead, owner: FieldOwner, owner_id: str) -> None:
         if not isinstance(owner, FieldOwner):
@@ -84,17 +91,44 @@ class FieldCipher:
         self._owner = owner
         self._label = owner.value
         self._owner_id = owner_id
+        self._ads: dict[tuple[str, int], bytes] = {}
+        self._current: dict[str, bytes] = {}
+
+    @property
+    def aead(self) -> Aead:
+        return self._aead
 
     def _associated_data(self, name: str, schema_version: int) -> bytes:
-        return _associated_data(self._label, self._owner_id, name, schema_version)
+        ads = self._ads
+        ad = ads.get((name, schema_version))
+        if ad is None:
+            ad = _associated_data(self._label, self._owner_id, name, schema_version)
+            if len(ads) < self.MAX_REMEMBERED:
+                ads[(name, schema_version)] = ad
+        return ad
+
+    def _slow_associated_data(self, name: str, schema_version: int) -> bytes:
+        if schema_version == SCHEMA_VERSION:
+            ad = _associated_data(self._label, self._owner_id, name, SCHEMA_VERSION)
+            if len(self._current) < self.MAX_REMEMBERED:
+                self._current[name] = ad
+            return ad
+        return self._associated_data(name, schema_version)
 
     def encrypt(self, name: str, value: bytes, schema_version: int = SCHEMA_VERSION) -> bytes:
         """``value`` encrypted for field ``name`` of this owner."""
-        return self._aead.encrypt(value, self._associated_data(name, schema_version))
+        # the common case, the current schema version: the associated data looked up by name
+        ad = self._current.get(name) if schema_version == SCHEMA_VERSION else None
+        if ad is None:
+            ad = self._slow_associated_data(name, schema_version)
+        return self._aead.encrypt(value, ad)
 
     def decrypt(self, name: str, ciphertext: bytes, schema_version: int) -> bytes:
         """The value of field ``name``; :class:`keys.errors.DecryptionError` for any failure."""
-        return self._aead.decrypt(ciphertext, self._associated_data(name, schema_version))
+        ad = self._current.get(name) if schema_version == SCHEMA_VERSION else None
+        if ad is None:
+            ad = self._slow_associated_data(name, schema_version)
+        return self._aead.decrypt(ciphertext, ad)
 
     def __repr__(self) -> str:
         return f"FieldCipher({self._owner.name.lower()})"

@@ -56,6 +56,7 @@ from pseudovault.keys.secrets import SecretBytes
 from pseudovault.keys.wrap import generate_key, unwrap_key, wrap_key
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.crypto.cache import KeyCache, data_key_cache_key, epoch_cache_key, record_key_cache_key
+from pseudovault.vault.crypto.fields import FieldCipher, FieldOwner
 from pseudovault.vault.crypto.ledger import ShredLedger
 from pseudovault.vault.crypto.rewrap import Rewrapping, RewrapReport
 from pseudovault.vault.errors import ConflictError, NotFoundError, NotInitialisedError
@@ -108,6 +109,12 @@ class PositionMark:
 
     def __repr__(self) -> str:
         return f"PositionMark({self._source!r})"
+
+
+def _NO_DERIVE(key: SecretBytes) -> Any:
+    """For a lookup of a derived object that is not built here: a cached entry without one
+    stays without (``KeyCache.derived`` stores what this returns, None)."""
+    return None
 
 
 class KeyHierarchy(Rewrapping):
@@ -322,13 +329,27 @@ class KeyHierarchy(Rewrapping):
         """The unwrapped data key of ``subject_id``; NotFoundError("subject", id) if it has none."""
         return self._load_key(data_key_cache_key(subject_id), SubjectKey, SubjectKey.subject_id, "subject", subject_id)
 
-    def data_aead(self, subject_id: str) -> Aead:
-        """AES-256-GCM over the data key of ``subject_id``, built once per cache entry.
+    def subject_cipher(self, subject_id: str) -> FieldCipher:
+        """The field cipher of ``subject_id``'s fields over its data key, built once per cache
+        entry (with the AES-GCM context and the fields' associated data it holds).
 
         The same key as :meth:`data_key`, with the same lifetime in memory: shredding evicts
-        both at once.
+        both at once. NotFoundError("subject", id) if the subject has no key.
         """
-        return self._load_aead(data_key_cache_key(subject_id), lambda: self.data_key(subject_id))
+        cache_key = data_key_cache_key(subject_id)
+        cipher: FieldCipher | None = self._cache.derived(cache_key, _NO_DERIVE)  # the hot path: built already
+        if cipher is not None:
+            return cipher
+
+        def derive(key: SecretBytes) -> FieldCipher:
+            return FieldCipher(Aead(key), FieldOwner.SUBJECT, subject_id)
+
+        key = self.data_key(subject_id)
+        return self._cache.derived(cache_key, derive) or derive(key)
+
+    def data_aead(self, subject_id: str) -> Aead:
+        """AES-256-GCM over the data key of ``subject_id``: :meth:`subject_cipher`'s."""
+        return self.subject_cipher(subject_id).aead
 
     def has_data_key(self, subject_id: str, session: Session | None = None) -> bool:
         stmt = select(exists().where(SubjectKey.subject_id == subject_id))

@@ -122,7 +122,7 @@ class SeparateStorage:
         rows = [r for r in rows if r[2] != ONE_WAY_SCHEMA]
         if not rows:
             return None
-        source = FieldCipher(self._keys.data_aead(subject_id), FieldOwner.SUBJECT, subject_id)
+        source = self._keys.subject_cipher(subject_id)
         plaintexts: dict[str, bytes] = {}
         for name, ciphertext, schema_version in rows:
             plaintexts[name] = source.decrypt(name, bytes(ciphertext), schema_version)

@@ -191,8 +191,8 @@ class SubjectService:
     # --- helpers --------------------------------------------------------------------------
 
     @staticmethod
-    def _encrypt(aead: Aead, subject_id: str, name: str, value: bytes, version: int = SCHEMA_VERSION) -> bytes:
-        return FieldCipher(aead, FieldOwner.SUBJECT, subject_id).encrypt(name, value, version)
+    def _encrypt(cipher: FieldCipher, name: str, value: bytes, version: int = SCHEMA_VERSION) -> bytes:
+        return cipher.encrypt(name, value, version)
 
     def _checkpoint(self) -> None:
         """After deleting keys or ciphertext, move old page images out of SQLite's write-ahead log."""
@@ -219,13 +219,13 @@ class SubjectService:
         with session_scope(self._keys.engine, write=True) as key_session:
             data_key = self._keys.create_data_key(key_session, subject_id)
         try:
-            aead = Aead(data_key)
+            cipher = FieldCipher(Aead(data_key), FieldOwner.SUBJECT, subject_id)
             now = self._clock.now()
             rows = [
                 SubjectField(
                     subject_id=subject_id,
                     name=name,
-                    ciphertext=self._encrypt(aead, subject_id, name, *stored),
+                    ciphertext=self._encrypt(cipher, name, *stored),
                     schema_version=stored[1],
                     collected_at=now,
                 )
@@ -300,7 +300,7 @@ class SubjectService:
             if wanted is not None:
                 stmt = stmt.where(SubjectField.name.in_(wanted))
             rows = session.execute(stmt).all() if wanted is None or wanted else []
-        cipher = FieldCipher(self._keys.data_aead(subject_id), FieldOwner.SUBJECT, subject_id)
+        cipher = self._keys.subject_cipher(subject_id)
         out: dict[str, str] = {}
         try:
             for name, ciphertext, schema_version in rows:
@@ -336,9 +336,9 @@ class SubjectService:
         """Set the given fields (adding new ones); a value of None deletes that field."""
         subject_id = validate_subject_id(subject_id)
         values = self._stored_forms(_validate_fields(fields, allow_delete=True))
-        aead = self._keys.data_aead(subject_id)  # NotFoundError when shredded
+        cipher = self._keys.subject_cipher(subject_id)  # NotFoundError when shredded
         ciphertexts = {
-            name: (self._encrypt(aead, subject_id, name, *stored), stored[1])
+            name: (self._encrypt(cipher, name, *stored), stored[1])
             for name, stored in values.items()
             if stored is not None
         }
@@ -412,9 +412,9 @@ class SubjectService:
             raise RestrictedError("subject", subject_id, reasons)
         matched = False
         if row is not None:
-            aead = self._keys.data_aead(subject_id)
+            cipher = self._keys.subject_cipher(subject_id)
             try:
-                stored = FieldCipher(aead, FieldOwner.SUBJECT, subject_id).decrypt(
+                stored = cipher.decrypt(
                     name, bytes(row.ciphertext), row.schema_version
                 )
             except DecryptionError:
