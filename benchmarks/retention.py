@@ -4,7 +4,8 @@
    ``retention sweep`` (batches of 1,000) shreds them: data keys deleted and ledgered, data and
    tombstones, one audit entry per subject, the items marked done. Baseline, in the same run: raw
    driver statements (``sqlite3`` / ``psycopg``) deleting the same rows of another N subjects
-   (keys, fields, subjects) and writing their tombstones, also 1,000 per transaction.
+   (keys, fields, subjects) and writing their tombstones, also 1,000 per transaction, then on
+   SQLite the same WAL checkpoint of both stores.
 2. **Shred one subject** holding 1, 10, 100 and 1,000 fields (64-byte values): the median time of
    ``SubjectService.shred`` next to a raw ``DELETE`` of the same rows in one transaction. Shredding
    destroys one data key whatever the subject holds, so the time should stay flat;
@@ -154,7 +155,9 @@ class RawStores:
                         cursor.execute(sql, params)
 
     def shred(self, ids: list[str], at: datetime) -> None:
-        """Delete the subjects' keys, then their data, and write tombstones: one transaction per store."""
+        """Delete the subjects' keys, then their data, and write tombstones: one transaction per
+        store; on SQLite then the same WAL checkpoint (TRUNCATE) of both stores as the vault's
+        shred, which moves the deleted rows' old page images out of the log."""
         marks = self._in(len(ids))
         self._run(self.keys, [(f"DELETE FROM subject_keys WHERE subject_id IN {marks}", ids)])
         stamp: Any = at.replace(tzinfo=None).isoformat(sep=" ") if self.sqlite else at
@@ -168,6 +171,9 @@ class RawStores:
                  [(sid, stamp, "retention") for sid in ids]),
             ],
         )
+        if self.sqlite:
+            for connection in (self.keys, self.data):
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
 
     def close(self) -> None:
         self.data.close()

@@ -136,18 +136,18 @@ def test_a_shred_writes_the_ledger_before_the_key_store(settings: Settings) -> N
     with init_vault(settings).vault as vault:
         subject = vault.subjects.create({"email": CANARY_PII})
         calls: list[str] = []
-        original = vault.keys.record_shred
+        original = vault.keys.record_shreds
 
-        def crash(session: object, subject_id: str, shredded_at: object) -> None:
-            original(session, subject_id, shredded_at)  # type: ignore[arg-type]
-            calls.append(subject_id)
+        def crash(session: object, entries: list[tuple[str, object]]) -> None:
+            original(session, entries)  # type: ignore[arg-type]
+            calls.extend(subject_id for subject_id, _ in entries)
             raise RuntimeError("crash before the key store commits")
 
-        vault.keys.record_shred = crash  # type: ignore[method-assign]
+        vault.keys.record_shreds = crash  # type: ignore[method-assign]
         ledger = settings.keyring_path.parent / "shred-ledger.jsonl"
         with pytest.raises(RuntimeError):
             vault.subjects.shred(subject)
-        vault.keys.record_shred = original  # type: ignore[method-assign]
+        vault.keys.record_shreds = original  # type: ignore[method-assign]
         assert vault.keys.has_data_key(subject), "the key store transaction rolled back"
     assert calls == [subject]
     with open_vault(settings) as vault:

@@ -65,7 +65,7 @@ from pseudovault.vault.errors import InvalidInputError, NotFoundError
 from pseudovault.vault.idempotency import IdempotencyClaim
 from pseudovault.vault.ids import validate_field_name, validate_reason_code, validate_subject_id
 from pseudovault.vault.records import repository as records_repository
-from pseudovault.vault.retention.holds import HeldError, active_holds, refuse_if_held
+from pseudovault.vault.retention.holds import HeldError, active_holds
 from pseudovault.vault.retention.restrictions import RestrictedError, use_blocking_reasons
 from pseudovault.vault.store.data_models import Subject, SubjectField, Tombstone
 from pseudovault.vault.store.db import checkpoint_sqlite, insert_rows, one_of, session_scope
@@ -485,25 +485,9 @@ class SubjectService:
         """Destroy the subject's data key (the guarantee), then its ciphertext; leave a tombstone."""
         subject_id = validate_subject_id(subject_id)
         reason_code = validate_reason_code(reason_code)
-        with session_scope(self._engine) as session:
-            try:  # a legal hold (vault.retention.holds) blocks shredding: HeldError names it
-                refuse_if_held(session, "subject", subject_id, self._clock.now())
-            except HeldError:
-                self._audit.append("subject.shred", targets=[subject_id], outcome="conflict", detail={"reason": reason_code})
-                raise
-            present = bool(session.scalar(select(exists().where(Subject.id == subject_id))))
-            tombstoned_at = session.scalar(select(Tombstone.shredded_at).where(Tombstone.subject_id == subject_id))
-        with session_scope(self._keys.engine) as key_session:
-            has_key = self._keys.has_data_key(subject_id, key_session)
-            ledgered_at = self._keys.ledger_entry(key_session, subject_id)
-        if not (present or has_key or tombstoned_at or ledgered_at):
-            raise NotFoundError("subject", subject_id)
-        already = tombstoned_at is not None or ledgered_at is not None
-        shredded_at = tombstoned_at or ledgered_at or self._clock.now()
-        self._destroy(subject_id, shredded_at, reason_code, audit={"reason": reason_code, "already": already})
-        self._checkpoint()
-        log.info("shredded subject %s (reason %s, already %s)", subject_id, reason_code, already)
-        return ShredResult(subject_id=subject_id, shredded_at=shredded_at, already=already)
+        (result,) = self._shred([subject_id], reason_code, many=False)
+        log.info("shredded subject %s (reason %s, already %s)", subject_id, reason_code, result.already)
+        return result
 
     def shred_many(self, subject_ids: Collection[str], reason_code: str = "request") -> builtins.list[ShredResult]:
         """Shred many subjects with one unit of work per store (the retention sweeper's batch
@@ -519,54 +503,72 @@ class SubjectService:
         reason_code = validate_reason_code(reason_code)
         if not ids:
             return []
+        results = self._shred(ids, reason_code, many=True)
+        log.info("shredded %d subjects (reason %s)", len(results), reason_code)
+        return results
+
+    def _shred(self, ids: builtins.list[str], reason_code: str, *, many: bool) -> builtins.list[ShredResult]:
+        """:meth:`shred` and :meth:`shred_many`: one transaction per store.
+
+        The data store's write transaction is opened first and holds everything decided there
+        (legal holds, what is present, tombstones); inside it the key store's transaction reads
+        the keys and the ledger, deletes the data keys and ledgers the shreds, and commits; then
+        the data, the tombstones and the audit entry go in the data store's commit. A crash
+        between the two commits leaves the data unreadable (its key is gone) and the shred in the
+        ledger: the next open, or shredding again, finishes it. Nothing is written when an id is
+        held or unknown.
+        """
+        action = "subject.shred_many" if many else "subject.shred"
         now = self._clock.now()
-        with session_scope(self._engine) as session:
-            held = active_holds(session, "subject", ids, now)
+        held_error: HeldError | None = None
+        results: builtins.list[ShredResult] = []
+        with session_scope(self._engine, write=True) as session:
+            held = active_holds(session, "subject", ids, now)  # a legal hold (vault.retention.holds) blocks it
             if held:
                 first = next(s for s in ids if s in held)
-                self._audit.append("subject.shred_many", targets=[first], outcome="conflict", detail={"reason": reason_code})
-                raise HeldError("subject", first, held[first])
-            present = set(session.scalars(select(Subject.id).where(one_of(Subject.id, ids))))
-            tombstoned = dict(
-                session.execute(
-                    select(Tombstone.subject_id, Tombstone.shredded_at).where(one_of(Tombstone.subject_id, ids))
-                ).all()
-            )
-        with session_scope(self._keys.engine) as key_session:
-            with_keys = self._keys.data_keys_present(key_session, ids)
-            ledgered = self._keys.ledger_entries(key_session, ids)
-        for subject_id in ids:
-            if not (subject_id in present or subject_id in with_keys or subject_id in tombstoned or subject_id in ledgered):
-                raise NotFoundError("subject", subject_id)
-        results = [
-            ShredResult(
-                subject_id=s,
-                shredded_at=tombstoned.get(s) or ledgered.get(s) or now,
-                already=s in tombstoned or s in ledgered,
-            )
-            for s in ids
-        ]
-        with session_scope(self._keys.engine, write=True) as key_session:
-            self._keys.destroy_data_keys(key_session, ids)
-            self._keys.record_shreds(key_session, [(r.subject_id, r.shredded_at) for r in results])
-        with session_scope(self._engine, write=True) as session:
-            self._delete_data_many(session, ids)
-            tombstones = [
-                {"subject_id": r.subject_id, "shredded_at": r.shredded_at, "reason_code": reason_code}
-                for r in results
-                if r.subject_id not in tombstoned
-            ]
-            if tombstones:
-                insert_rows(session, Tombstone, tombstones)
-            shredded = [r.subject_id for r in results if not r.already]
-            self._audit.append(
-                "subject.shred_many",
-                targets=shredded,
-                detail={"reason": reason_code, "subjects": len(shredded), "already": len(results) - len(shredded)},
-                session=session,
-            )
+                held_error = HeldError("subject", first, held[first])
+            else:
+                present = set(session.scalars(select(Subject.id).where(one_of(Subject.id, ids))))
+                tombstoned = dict(
+                    session.execute(
+                        select(Tombstone.subject_id, Tombstone.shredded_at).where(one_of(Tombstone.subject_id, ids))
+                    ).all()
+                )
+                with session_scope(self._keys.engine, write=True) as key_session:
+                    with_keys = self._keys.data_keys_present(key_session, ids)
+                    ledgered = self._keys.ledger_entries(key_session, ids)
+                    for subject_id in ids:
+                        if not (subject_id in present or subject_id in with_keys or subject_id in tombstoned or subject_id in ledgered):
+                            raise NotFoundError("subject", subject_id)
+                    results = [
+                        ShredResult(
+                            subject_id=s,
+                            shredded_at=tombstoned.get(s) or ledgered.get(s) or now,
+                            already=s in tombstoned or s in ledgered,
+                        )
+                        for s in ids
+                    ]
+                    self._keys.destroy_data_keys(key_session, ids)
+                    self._keys.record_shreds(key_session, [(r.subject_id, r.shredded_at) for r in results])
+                # the keys are gone (committed): now the data, in this store's one commit
+                self._delete_data_many(session, ids)
+                tombstones = [
+                    {"subject_id": r.subject_id, "shredded_at": r.shredded_at, "reason_code": reason_code}
+                    for r in results
+                    if r.subject_id not in tombstoned
+                ]
+                if tombstones:
+                    insert_rows(session, Tombstone, tombstones)
+                if many:
+                    shredded = [r.subject_id for r in results if not r.already]
+                    detail: dict[str, Any] = {"reason": reason_code, "subjects": len(shredded), "already": len(results) - len(shredded)}
+                else:
+                    shredded, detail = ids, {"reason": reason_code, "already": results[0].already}
+                self._audit.append(action, targets=shredded, detail=detail, session=session)
+        if held_error is not None:
+            self._audit.append(action, targets=[held_error.target_id], outcome="conflict", detail={"reason": reason_code})
+            raise held_error
         self._checkpoint()
-        log.info("shredded %d subjects (reason %s)", len(results), reason_code)
         return results
 
     @staticmethod
