@@ -117,7 +117,11 @@ def records_config(settings: Settings) -> RecordsConfig:
             raise InvalidInputError("PSEUDOVAULT_NAT64_PREFIXES", str(exc)) from None
     policy = DecisionPolicy.from_file(settings.decision_policy.expanduser()) if settings.decision_policy else None
     return RecordsConfig(
-        normalizer=normalizer, policy=policy, lookup_refresh=timedelta(seconds=settings.lookup_refresh_seconds)
+        normalizer=normalizer,
+        policy=policy,
+        lookup_refresh=timedelta(seconds=settings.lookup_refresh_seconds),
+        miss_filter=settings.check_filter_staleness_seconds if settings.check_filter else None,
+        check_read_url=settings.check_read_url.get_secret_value() if settings.check_read_url else None,
     )
 
 

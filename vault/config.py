@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     # the IPv4 address they carry, like those of the well-known 64:ff9b::/96
     nat64_prefixes: str = Field(default="", max_length=2000)
     lookup_refresh_seconds: float = Field(default=5.0, ge=0, le=3600)
+    # PostgreSQL: answer check misses from an in-process filter of the stored pseudonyms
+    # (vault.checks.missfilter); a ban written by another process reaches every filter within
+    # check_filter_staleness_seconds of its commit. Off by default: every check queries the store.
+    check_filter: bool = False
+    check_filter_staleness_seconds: float = Field(default=1.0, gt=0, le=60)
+    # a read replica of the data store that checks query instead of the data store (docs/scaling.md)
+    check_read_url: SecretStr | None = Field(default=None, description="Read replica URL for checks.")
     # Retention: the operator's policy file (vault.retention.policies; the shipped presets if unset).
     retention_policies: Path | None = Field(default=None, description="Retention policy TOML file.")
     # Signed webhooks (vault.retention.webhooks): erasures, corrections, restrictions and consent

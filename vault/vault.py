@@ -41,6 +41,7 @@ from pseudovault.vault.audit import DEFAULT_CHECKPOINT_EVERY, AuditLog
 from pseudovault.vault.audit.external import CheckpointFile
 from pseudovault.vault.checks import CheckService
 from pseudovault.vault.checks.decisions import DecisionPolicy
+from pseudovault.vault.checks.missfilter import MissFilter
 from pseudovault.vault.clock import Clock, SystemClock
 from pseudovault.vault.crypto.cache import KeyCache
 from pseudovault.vault.crypto.keystore import KeyHierarchy, RewrapReport
@@ -49,7 +50,7 @@ from pseudovault.vault.crypto.ledger import ShredLedger
 from pseudovault.vault.crypto.lookup import DEFAULT_REFRESH_INTERVAL, LookupKeys
 from pseudovault.vault.crypto.oneway import FieldRules
 from pseudovault.vault.crypto.signing import AUDIT_PURPOSE, SigningKeys
-from pseudovault.vault.errors import ConflictError, NotInitialisedError, UnavailableError
+from pseudovault.vault.errors import ConflictError, InvalidInputError, NotInitialisedError, UnavailableError
 from pseudovault.vault.identifiers import Normalizer, NormalizerConfig
 from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.records.bulk import BulkTransfer
@@ -107,6 +108,13 @@ class RecordsConfig:
     policy: DecisionPolicy | None = None
     lookup_refresh: timedelta = DEFAULT_REFRESH_INTERVAL
     catalogue: CategoryCatalogue = CATALOGUE
+    #: PostgreSQL: answer misses from an in-process filter of the stored pseudonyms, a ban
+    #: written by another process being answered from it within this many seconds
+    #: (vault.checks.missfilter); None (the default) queries the store for every check
+    miss_filter: float | None = None
+    #: a read replica of the data store (same kind of database) that checks query instead of the
+    #: data store itself; a ban reaches the checks after the replica's lag (docs/scaling.md)
+    check_read_url: str | None = field(default=None, repr=False)  # a URL may carry a password
 
 _T = TypeVar("_T")
 
@@ -164,8 +172,10 @@ class Vault:
         shred_ledger: ShredLedger | None = None,
         epoch_max_age: timedelta | None = None,
         key_vacuum: tuple[str, float] = ("full", 10.0),
+        check_read_engine: Engine | None = None,
     ) -> None:
         self.provider = provider
+        self.check_read_engine = check_read_engine
         self.key_vacuum = key_vacuum
         self.shred_ledger = shred_ledger
         self.epoch_max_age = epoch_max_age
@@ -218,7 +228,12 @@ class Vault:
             self.data_engine, self.keys, self.lookup, self.normalizer, self.clock, self.audit, config.catalogue
         )
         self.bulk = BulkTransfer(self.records)
-        self.checks = CheckService(self.data_engine, self.lookup, self.normalizer, self.clock, config.policy)
+        self.checks = CheckService(
+            self.data_engine, self.lookup, self.normalizer, self.clock, config.policy, read_engine=self.check_read_engine
+        )
+        if config.miss_filter is not None and self.data_engine.dialect.name == "postgresql":
+            self.checks.miss_filter = MissFilter(self.data_engine, max_staleness=config.miss_filter).start()
+            self.records.on_identifiers = self.checks.miss_filter.add
         # retention (vault.retention): holds, separate storage, policies and the sweeper, erasure, rights
         self.holds = HoldService(self.data_engine, self.clock, self.audit)
         self.separate = SeparateStorage(self.data_engine, self.keys, self.clock, self.audit)
@@ -274,6 +289,7 @@ class Vault:
         except BaseException:
             data_engine.dispose()
             raise
+        read_engine: Engine | None = None
         try:
             if initialise:
                 _reach(KEYS, lambda: upgrade_store(keys_engine, KEYS))
@@ -281,6 +297,12 @@ class Vault:
             else:
                 for store, engine in ((KEYS, keys_engine), (DATA, data_engine)):
                     _check_at_head(store, engine)
+            read_url = records_config.check_read_url if records_config is not None else None
+            if read_url:
+                read_engine = _open_engine(DATA, read_url, db_timeouts)
+                if read_engine.dialect.name != data_engine.dialect.name:
+                    raise InvalidInputError("check_read_url", "must be a replica of the data store: the same kind of database")
+                _check_at_head(DATA, read_engine)  # a replica that lags a migration is refused
             vault = cls(
                 provider=provider,
                 clock=clock,
@@ -295,6 +317,7 @@ class Vault:
                 shred_ledger=shred_ledger,
                 epoch_max_age=epoch_max_age,
                 key_vacuum=key_vacuum,
+                check_read_engine=read_engine,
             )
             if initialise:
                 _reach(KEYS, vault.keys.ensure_epoch)
@@ -312,6 +335,8 @@ class Vault:
         except BaseException:
             data_engine.dispose()
             keys_engine.dispose()
+            if read_engine is not None:
+                read_engine.dispose()
             raise
         return vault
 

@@ -50,6 +50,7 @@ from sqlalchemy import Engine
 from sqlalchemy.pool import StaticPool
 
 from pseudovault.vault.checks.decisions import Decision, DecisionPolicy, Match, strongest
+from pseudovault.vault.checks.missfilter import MissFilter
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.crypto.lookup import DEFAULT_DOMAIN, LookupKeys, LookupSet, lookalike_label, validate_domain
 from pseudovault.vault.errors import InvalidInputError, UnavailableError
@@ -107,8 +108,13 @@ class CheckService:
         normalizer: Normalizer,
         clock: Clock,
         policy: DecisionPolicy | None = None,
+        read_engine: Engine | None = None,
     ) -> None:
         self._engine = data_engine
+        # the checks' lookups go to ``read_engine`` (a read replica of the data store) when given;
+        # the lazy re-indexing writes go to the data store itself
+        self._read = read_engine if read_engine is not None else data_engine
+        self._owns_read = read_engine is not None
         self._lookup = lookup
         self._normalizer = normalizer
         self._clock = clock
@@ -123,8 +129,10 @@ class CheckService:
         self._compiled: dict[tuple[str, int], tuple[str, list[tuple[str, str, Any]], bool, bool]] = {}
         self._query_compiled: dict[str, Any] = {}
         self._idle: list[Any] = []  # detached pool connections, ready for the next check
-        self._shared = isinstance(data_engine.pool, StaticPool)  # SQLite in memory: never detach
-        self._disconnects: tuple[type[BaseException], ...] = (data_engine.dialect.loaded_dbapi.OperationalError,)
+        #: PostgreSQL: the in-process filter that answers misses (vault.checks.missfilter), if on
+        self.miss_filter: MissFilter | None = None
+        self._shared = isinstance(self._read.pool, StaticPool)  # SQLite in memory: never detach
+        self._disconnects: tuple[type[BaseException], ...] = (self._read.dialect.loaded_dbapi.OperationalError,)
         self._closed = False
         expires_at = records_repository.expires_at_type()
         self._bind_now = expires_at.dialect_impl(data_engine.dialect).bind_processor(data_engine.dialect)
@@ -136,6 +144,8 @@ class CheckService:
     def close(self) -> None:
         """Close the connections kept for checks (the vault calls this when it closes)."""
         self._closed = True
+        if self.miss_filter is not None:
+            self.miss_filter.close()
         while self._idle:
             try:
                 self._idle.pop().close()
@@ -143,19 +153,21 @@ class CheckService:
                 break
             except Exception as exc:  # closing is best effort; nothing is lost
                 log.debug("closing a check connection failed (%s)", type(exc).__name__)
+        if self._owns_read:
+            self._read.dispose()
 
     def _acquire(self) -> Any:
         if self._shared:  # one in-memory database behind one connection: borrow it from the pool
-            return self._engine.raw_connection()
+            return self._read.raw_connection()
         try:
             return self._idle.pop()
         except IndexError:
-            connection = self._engine.raw_connection()
+            connection = self._read.raw_connection()
             connection.detach()  # ours now: the engine's pool neither counts nor recycles it
             driver = connection.dbapi_connection
             if driver is None:  # a connection fresh from the pool always has its driver connection
                 raise RuntimeError("the pool gave a connection without a driver connection") from None
-            if self._engine.dialect.name == "postgresql":
+            if self._read.dialect.name == "postgresql":
                 driver.rollback()
                 driver.autocommit = True  # one statement, one snapshot; no transaction left open
             return connection
@@ -334,6 +346,9 @@ class CheckService:
     def _run(self, groups: Sequence[Sequence[NormalizedIdentifier]], domain: str) -> list[Decision]:
         keys = self._lookup.current()
         candidates = self._candidates(groups, domain, keys)
+        miss_filter = self.miss_filter
+        if miss_filter is not None and miss_filter.absent(candidates):  # a miss known in process
+            return [Decision("allow", (), tuple(sorted({item.kind for item in ids}))) for ids in groups]
         rows = self._fetch(list(candidates), domain)
         if not rows:  # the common case: nothing matched, nothing to re-index
             return [Decision("allow", (), tuple(sorted({item.kind for item in ids}))) for ids in groups]
@@ -431,6 +446,8 @@ class CheckService:
             item["lookup_version"] = primary
             item["pseudonym"] = keys.primary.derive(matched.label, domain, matched.value, matched.norm_version)
             values.append(item)
+        if self.miss_filter is not None:
+            self.miss_filter.add(item["pseudonym"] for item in values)
         try:
             with session_scope(self._engine, write=True) as session:
                 session.execute(self._reindex, values)

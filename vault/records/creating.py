@@ -324,7 +324,10 @@ class RecordCreation(RecordServiceState):
             fields = [dict(f) for p in items for f in p.fields]
             if fields:
                 session.execute(insert(cast(Table, RecordField.__table__)), fields)
-            session.execute(insert(cast(Table, RecordIdentifier.__table__)), [dict(i) for p in items for i in p.identifiers])
+            identifiers = [dict(i) for p in items for i in p.identifiers]
+            if self.on_identifiers is not None:  # the check miss filter, before the commit
+                self.on_identifiers(i["pseudonym"] for i in identifiers)
+            session.execute(insert(cast(Table, RecordIdentifier.__table__)), identifiers)
         except IntegrityError:
             # a concurrent writer took an external_ref, or shredded a linked subject, meanwhile
             raise ConflictError("the records changed concurrently (external_ref or linked subject); try again") from None

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from sqlalchemy import Engine
 
 from pseudovault.vault.audit import AuditLog
@@ -25,3 +27,6 @@ class RecordServiceState:
     _clock: Clock
     _audit: AuditLog
     _catalogue: CategoryCatalogue
+    #: called with the pseudonyms about to be stored, before their commit (the vault wires the
+    #: check miss filter here, so this process never misses a ban it wrote itself)
+    on_identifiers: Callable[[Iterable[bytes]], None] | None = None

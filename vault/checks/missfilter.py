@@ -1,0 +1,229 @@
+"""An in-process Bloom filter of the stored pseudonyms that answers most misses without a query.
+
+Most signups match no ban. On PostgreSQL every check is a round trip to the server, so a process
+that knows "none of these pseudonyms is stored" can answer a miss at once. :class:`MissFilter`
+holds every pseudonym of ``record_identifiers`` (all lookup-key versions, look-alike rows too) in
+an ``rbloom`` Bloom filter (about 1.8 bytes per pseudonym at a 0.1% false-positive rate: 10
+million bans take about 18 MB). The filter only ever says "absent" or "maybe": a "maybe" (a
+stored pseudonym, or a false positive) goes to the store as before, so a filter can make a check
+faster, never different, as long as it holds every stored pseudonym. Deleted or expired bans stay
+in it as harmless "maybe"s until the next rebuild.
+
+**Keeping it current across processes.** A statement-level trigger on ``record_identifiers``
+(data migration 0014) sends every inserted pseudonym on the ``pseudovault_identifiers``
+notification channel when the inserting transaction commits. One thread per process:
+
+1. ``LISTEN``s on a connection of its own, then reads every stored pseudonym in one transaction
+   that starts after the ``LISTEN`` (a ban committed meanwhile is both read and notified);
+2. applies each notification as it arrives;
+3. every ``poll`` seconds sends a ping of its own on the channel and, when the ping comes back,
+   knows that every pseudonym committed before the ping was sent has been applied (PostgreSQL
+   delivers notifications in commit order): that moment is :attr:`fresh_at`.
+
+A check uses the filter only while ``now - fresh_at <= max_staleness``: **a ban committed by any
+process is answered from the filter within ``max_staleness`` seconds** (default 1 s) of its
+commit, and bans written by this process are added before they commit, so they are never missed
+here. When the listener falls behind, loses its connection or has not built the filter yet,
+checks go to the store (as without a filter) until it is back; it reconnects and rebuilds on its
+own, and rebuilds every ``rebuild_every`` seconds to shed deleted bans.
+
+A data-store restore that bypasses triggers (``pg_restore --disable-triggers``) is not notified:
+restart the API servers after a restore (the shred ledger's replay wants that anyway).
+
+SQLite needs none of this: a check there is a local read.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+
+if TYPE_CHECKING:  # rbloom comes with the postgres extra, as the filter is for PostgreSQL only
+    from rbloom import Bloom
+
+__all__ = ["CHANNEL", "MissFilter"]
+
+log = logging.getLogger(__name__)
+
+#: the notification channel the data store's trigger sends inserted pseudonyms on
+CHANNEL = "pseudovault_identifiers"
+_PING = "ping:"
+_PSEUDONYM_HEX = 64
+
+
+def _hash(pseudonym: bytes) -> int:
+    # a pseudonym is an HMAC-SHA256 output: its first 128 bits are already a uniform hash
+    return int.from_bytes(pseudonym[:16], "big", signed=True)
+
+
+class MissFilter:
+    """The stored pseudonyms of one PostgreSQL data store, followed by ``LISTEN``; see the module."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_staleness: float = 1.0,
+        poll: float | None = None,
+        false_positive_rate: float = 0.001,
+        rebuild_every: float = 3600.0,
+    ) -> None:
+        if engine.dialect.name != "postgresql":
+            raise ValueError("the miss filter follows a PostgreSQL data store")
+        if not 0 < max_staleness <= 60:
+            raise ValueError("max_staleness must be in (0, 60] seconds")
+        self._engine = engine
+        self.max_staleness = max_staleness
+        self._poll = poll if poll is not None else min(0.1, max_staleness / 4)
+        self._fpr = false_positive_rate
+        self._rebuild_every = rebuild_every
+        self._bloom: Bloom | None = None
+        self._building: Bloom | None = None
+        self._lock = threading.Lock()  # between add() and the swap of a rebuilt filter
+        self.fresh_at = float("-inf")  # monotonic: every pseudonym committed before it is applied
+        self.built_at = float("-inf")
+        self.pseudonyms = 0  # how many were read at the last build
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- the checks' side -------------------------------------------------------------------------
+
+    def absent(self, pseudonyms: Iterable[bytes]) -> bool:
+        """True only when the filter is current and holds none of ``pseudonyms``."""
+        bloom = self._bloom
+        if bloom is None or time.monotonic() - self.fresh_at > self.max_staleness:
+            return False
+        return not any(p in bloom for p in pseudonyms)
+
+    def add(self, pseudonyms: Iterable[bytes]) -> None:
+        """Pseudonyms this process is about to store (before their commit: a rollback only
+        leaves a harmless "maybe")."""
+        items = [bytes(p) for p in pseudonyms]
+        with self._lock:
+            for bloom in (self._bloom, self._building):
+                if bloom is not None:
+                    bloom.update(items)
+
+    @property
+    def size_bytes(self) -> int:
+        """The memory of the filter's bit array (0 before it is built)."""
+        bloom = self._bloom
+        return bloom.size_in_bits // 8 if bloom is not None else 0
+
+    @property
+    def ready(self) -> bool:
+        return self._bloom is not None and time.monotonic() - self.fresh_at <= self.max_staleness
+
+    # --- the listener -----------------------------------------------------------------------------
+
+    def start(self) -> MissFilter:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="pseudovault-miss-filter", daemon=True)
+            self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._bloom = None
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until the filter is built and current (tests, benchmarks); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ready:
+                return True
+            time.sleep(0.01)
+        return False
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        url = self._engine.url.set(drivername="postgresql")
+        return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                self._follow()
+                backoff = 0.5
+            except Exception as exc:  # the store went away: checks use the store until rebuilt
+                self._bloom = None
+                self.fresh_at = float("-inf")
+                if self._stop.is_set():
+                    return
+                log.warning("the check miss filter lost its store (%s); checks query the store until it is rebuilt", type(exc).__name__)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    def _follow(self) -> None:
+        conn = self._connect()
+        try:
+            pid = conn.info.backend_pid
+            conn.execute(f"LISTEN {CHANNEL}")
+            self._build(conn)
+            counter = 0
+            while not self._stop.is_set():
+                if time.monotonic() - self.built_at >= self._rebuild_every:
+                    self._build(conn)
+                counter += 1
+                token = f"{_PING}{pid}:{counter}"
+                sent = time.monotonic()
+                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, token))
+                # notifications that arrived while no notifies() ran (during a build, say) come
+                # first: psycopg keeps them for the next call
+                for notify in conn.notifies(timeout=self._poll):
+                    payload = notify.payload
+                    if payload == token and notify.pid == pid:
+                        self.fresh_at = sent  # everything committed before the ping is applied
+                    elif len(payload) == _PSEUDONYM_HEX:
+                        try:
+                            pseudonym = bytes.fromhex(payload)
+                        except ValueError:
+                            continue
+                        self.add([pseudonym])
+        finally:
+            conn.close()
+
+    def _build(self, conn: Any) -> None:
+        """Read every stored pseudonym into a new filter and swap it in. Notifications that
+        arrive meanwhile are held by the server until this transaction ends, then applied."""
+        started = time.monotonic()
+        estimate = conn.execute("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE relname = 'record_identifiers'").fetchone()
+        capacity = max(100_000, 2 * int(estimate[0] if estimate else 0))
+        from rbloom import Bloom
+
+        fresh = Bloom(capacity, self._fpr, hash_func=_hash)
+        with self._lock:
+            self._building = fresh
+        count = 0
+        try:
+            with conn.transaction(), conn.cursor(name="pseudovault_miss_filter") as cursor:
+                cursor.itersize = 20_000
+                cursor.execute("SELECT pseudonym FROM record_identifiers")
+                while True:
+                    rows = cursor.fetchmany(20_000)
+                    if not rows:
+                        break
+                    fresh.update(bytes(row[0]) for row in rows)
+                    count += len(rows)
+        except BaseException:
+            with self._lock:
+                self._building = None
+            raise
+        with self._lock:
+            self._building = None
+            self._bloom = fresh
+        self.pseudonyms = count
+        self.built_at = time.monotonic()
+        log.info("check miss filter built: %d pseudonyms in %.1f s", count, self.built_at - started)
+
+    def __repr__(self) -> str:
+        return f"MissFilter(ready={self.ready}, pseudonyms={self.pseudonyms}, max_staleness={self.max_staleness:g}s)"
