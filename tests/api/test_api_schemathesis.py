@@ -27,7 +27,7 @@ from schemathesis.generation import GenerationMode
 
 from pseudovault.vault.vault import Vault
 
-EXAMPLES = 20
+EXAMPLES = 12
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

@@ -18,7 +18,7 @@ import httpx
 from servers import child_env, free_port, pseudovault_command, run_command, wait_until_ready
 
 PASSPHRASE = "rotation under load passphrase"
-LOAD_SECONDS_AFTER = 2.0
+LOAD_SECONDS_AFTER = 1.0
 
 
 

@@ -146,7 +146,7 @@ def test_an_interrupted_shred_is_completed_by_shredding_again(vault: Vault, monk
         raise ConnectionError("data store unreachable")
 
     with monkeypatch.context() as patch:
-        patch.setattr(SubjectService, "_delete_data", staticmethod(data_store_down))
+        patch.setattr(SubjectService, "_delete_data_many", staticmethod(data_store_down))
         with pytest.raises(ConnectionError):
             vault.subjects.shred(victim)
     # the key went first: the subject is already unreadable, its ciphertext is noise
