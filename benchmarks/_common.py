@@ -68,19 +68,20 @@ class Paired:
 
 
 def interleaved(
-    vault_fn: Callable[[], object], raw_fn: Callable[[], object], *, seconds: float, rounds: int = 6
+    vault_fn: Callable[[], object], raw_fn: Callable[[], object], *, seconds: float, rounds: int = 6, min_calls: int = 50
 ) -> Paired:
-    """``rounds`` rounds of ``seconds / rounds`` each side, alternating which side goes first."""
+    """``rounds`` rounds of ``seconds / rounds`` each side, alternating which side goes first
+    (``min_calls``: the calls between two looks at the clock; a few for slow calls)."""
     per_side = seconds / rounds
     vault_rates: list[float] = []
     raw_rates: list[float] = []
     for i in range(rounds):
         if i % 2:
-            raw_rates.append(rate(raw_fn, seconds=per_side))
-            vault_rates.append(rate(vault_fn, seconds=per_side))
+            raw_rates.append(rate(raw_fn, seconds=per_side, min_calls=min_calls))
+            vault_rates.append(rate(vault_fn, seconds=per_side, min_calls=min_calls))
         else:
-            vault_rates.append(rate(vault_fn, seconds=per_side))
-            raw_rates.append(rate(raw_fn, seconds=per_side))
+            vault_rates.append(rate(vault_fn, seconds=per_side, min_calls=min_calls))
+            raw_rates.append(rate(raw_fn, seconds=per_side, min_calls=min_calls))
     return Paired(vault_rates, raw_rates)
 
 
