@@ -24,15 +24,19 @@ Log canary
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from canary import CANARY_PII, record_leaks_canary
+from sqlalchemy import Engine
 
 from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.clock import FrozenClock
@@ -217,6 +221,72 @@ def postgres_urls(_postgres_databases: _PostgresDatabases) -> Iterator[StoreUrls
 def store_urls(request: pytest.FixtureRequest) -> StoreUrls:
     urls: StoreUrls = request.getfixturevalue(f"{request.param}_urls")
     return urls
+
+
+# --- fresh SQLite stores from a migrated template ----------------------------------------------
+
+_SQLITE_TEMPLATES: dict[str, Path] = {}
+
+
+def _sqlite_template(store: Any) -> Path:
+    """A SQLite file migrated to head for ``store`` (once per test process), checkpointed so that
+    the file alone holds it."""
+    import sqlite3
+    import tempfile
+
+    from pseudovault.vault.store import migrate
+
+    found = _SQLITE_TEMPLATES.get(store.name)
+    if found is None:
+        found = Path(tempfile.mkdtemp(prefix="pvt-template-")) / f"{store.name}.sqlite3"
+        migrate.upgrade_store(f"sqlite:///{found}", store)
+        with contextlib.closing(sqlite3.connect(found)) as connection:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        _SQLITE_TEMPLATES[store.name] = found
+    return found
+
+
+def _has_no_tables(path: Path) -> bool:
+    """A readable SQLite file without a table (anything else is left to the real migration)."""
+    import sqlite3
+
+    if not path.is_file():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            return bool(connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0)
+    except sqlite3.Error:
+        return False
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fresh_sqlite_stores_from_a_template() -> Iterator[None]:
+    """Migrating a fresh SQLite store runs every migration (about 0.1 s a store); a test suite
+    creates a thousand of them. A store the vault is about to migrate from nothing to head gets
+    the bytes of a store this process already migrated the same way, then the real migration
+    runs and finds it at head. Only empty SQLite files are touched, and only on the way to head;
+    every other migration (PostgreSQL, a revision other than head, an existing store) runs as is."""
+    from pseudovault.vault import vault as vault_module
+    from pseudovault.vault.store.db import sqlite_path
+
+    real = vault_module.upgrade_store
+
+    def upgrade_store(target: Any, store: Any, revision: str = "head") -> None:
+        path = sqlite_path(target) if revision == "head" else None
+        if path is not None and _has_no_tables(path):
+            template = _sqlite_template(store)
+            if isinstance(target, Engine):
+                target.dispose()  # no connection of this process keeps the empty file open
+            for suffix in ("-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            shutil.copyfile(template, path)  # the file keeps its own mode (0600)
+        real(target, store, revision)
+
+    vault_module.upgrade_store = upgrade_store  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        vault_module.upgrade_store = real
 
 
 # --- vault --------------------------------------------------------------------------------
