@@ -190,6 +190,15 @@ class ApiProblem(Exception):
         self.errors = list(errors) if errors is not None else None
 
 
+def invalid_field(pointer: str, detail: str, code: str, *, location: str = "body") -> ApiProblem:
+    """A 422 "the request is invalid" naming one field (``pointer`` in ``location``) and why."""
+    return ApiProblem(
+        422,
+        "the request is invalid",
+        errors=[ProblemFieldError(location=location, pointer=pointer, detail=detail, code=code)],
+    )
+
+
 def request_id_of(scope: Scope) -> str:
     """The id the request middleware gave this request (one is made up if it ran without it)."""
     state = scope.setdefault("state", {})

@@ -40,7 +40,7 @@ from starlette.responses import Response
 
 from pseudovault.api.auth import ApiRoute, Checks
 from pseudovault.api.deps import MetricsDep, SettingsDep, VaultDep
-from pseudovault.api.errors import ApiProblem, ProblemFieldError
+from pseudovault.api.errors import ApiProblem, invalid_field
 from pseudovault.api.ratelimit import RateDecision, RateLimiter, acquire, retry_after_header
 from pseudovault.api.schemas.checks import CheckBatchRequest, CheckBatchResponse, CheckDecision, CheckRequest, Signup
 from pseudovault.api.schemas.identifiers import Identifier, invalid_identifier, pairs
@@ -127,35 +127,16 @@ def _per_kind(identifiers: Sequence[Identifier], limit: int, pointer: str) -> No
     """422 when a signup holds more than ``limit`` identifiers of one kind."""
     counts = Counter(item.kind for item in identifiers)
     if counts and max(counts.values()) > limit:
-        raise ApiProblem(
-            422,
-            "the request is invalid",
-            errors=[
-                ProblemFieldError(
-                    location="body",
-                    pointer=pointer,
-                    detail=f"at most {limit} identifiers of one kind per signup",
-                    code="too_many_of_kind",
-                )
-            ],
-        )
+        raise invalid_field(pointer, f"at most {limit} identifiers of one kind per signup", "too_many_of_kind")
 
 
 def _over_bucket(cost: int, pointer: str) -> ApiProblem:
     """A cost the bucket can never hold: a 422 (split the check), not a 429 whose ``Retry-After``
     would be a lie."""
-    return ApiProblem(
-        422,
-        "the request is invalid",
-        errors=[
-            ProblemFieldError(
-                location="body",
-                pointer=pointer,
-                detail=f"this check costs {cost} rate-limit tokens, more than this API key's bucket holds; "
-                "send fewer identifiers per call",
-                code="batch_over_rate_limit",
-            )
-        ],
+    return invalid_field(
+        pointer,
+        f"this check costs {cost} rate-limit tokens, more than this API key's bucket holds; send fewer identifiers per call",
+        "batch_over_rate_limit",
     )
 
 
@@ -219,11 +200,7 @@ def check_batch(
     )
     for over, detail in limits:
         if over:
-            raise ApiProblem(
-                422,
-                "the request is invalid",
-                errors=[ProblemFieldError(location="body", pointer="#/signups", detail=detail, code="too_long")],
-            )
+            raise invalid_field("#/signups", detail, "too_long")
     for index, signup in enumerate(signups):
         _per_kind(signup.identifiers, settings.check_max_per_kind, f"#/signups/{index}/identifiers")
     per_signup = math.ceil(len(signups) * settings.check_batch_cost)

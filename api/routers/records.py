@@ -36,7 +36,7 @@ from fastapi import APIRouter, Path, Query, status
 
 from pseudovault.api.auth import ApiRoute, RecordsRead, RecordsWrite, SubjectsReveal
 from pseudovault.api.deps import VaultDep
-from pseudovault.api.errors import ApiProblem, ProblemFieldError
+from pseudovault.api.errors import ApiProblem, invalid_field
 from pseudovault.api.schemas.checks import DOMAIN_PATTERN
 from pseudovault.api.schemas.common import IdempotencyKeyHeader, idempotency_claim
 from pseudovault.api.schemas.identifiers import invalid_identifier, pairs
@@ -82,11 +82,7 @@ def encode_cursor(after: str, filters: dict[str, str | None]) -> str:
 
 
 def _bad_cursor(detail: str) -> ApiProblem:
-    return ApiProblem(
-        422,
-        "the request is invalid",
-        errors=[ProblemFieldError(location="query", pointer="#/cursor", detail=detail, code="invalid_cursor")],
-    )
+    return invalid_field("#/cursor", detail, "invalid_cursor", location="query")
 
 
 def decode_cursor(cursor: str, filters: dict[str, str | None]) -> str:
