@@ -91,10 +91,10 @@ class KeyCache:
             self._entries.move_to_end(key)
             return value  # type: ignore[no-any-return]  # an entry is [key, put_at, derived]: a list of Any
 
-    def derived(self, key: str, derive: Callable[[SecretBytes], _D]) -> _D | None:
+    def derived(self, key: str, derive: Callable[[SecretBytes], _D] | None) -> _D | None:
         """The object derived from ``key``'s value (built by ``derive`` on first use), or None
-        when ``key`` is absent or expired. ``derive`` must always build the same kind of object
-        for the same key name.
+        when ``key`` is absent or expired, or (``derive`` None) when it is not built yet.
+        ``derive`` must always build the same kind of object for the same key name.
 
         The hot path of every field read: a hit whose object is built takes no lock. One dict
         lookup and one ``move_to_end`` are each atomic under the interpreter lock, and a hit that
@@ -114,6 +114,8 @@ class KeyCache:
             return None
         obj = entry[2]
         if obj is None:
+            if derive is None:
+                return None
             with self._lock:
                 if entry[2] is None:
                     entry[2] = derive(entry[0])

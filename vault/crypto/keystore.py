@@ -111,12 +111,6 @@ class PositionMark:
         return f"PositionMark({self._source!r})"
 
 
-def _NO_DERIVE(key: SecretBytes) -> Any:
-    """For a lookup of a derived object that is not built here: a cached entry without one
-    stays without (``KeyCache.derived`` stores what this returns, None)."""
-    return None
-
-
 class KeyHierarchy(Rewrapping):
     """Epoch wrapping keys and subject data keys in the key store, under the provider's root KEK."""
 
@@ -337,7 +331,7 @@ class KeyHierarchy(Rewrapping):
         both at once. NotFoundError("subject", id) if the subject has no key.
         """
         cache_key = data_key_cache_key(subject_id)
-        cipher: FieldCipher | None = self._cache.derived(cache_key, _NO_DERIVE)  # the hot path: built already
+        cipher: FieldCipher | None = self._cache.derived(cache_key, None)  # the hot path: built already
         if cipher is not None:
             return cipher
 
