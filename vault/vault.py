@@ -116,6 +116,7 @@ class RecordsConfig:
     #: data store itself; a ban reaches the checks after the replica's lag (docs/scaling.md)
     check_read_url: str | None = field(default=None, repr=False)  # a URL may carry a password
 
+
 _T = TypeVar("_T")
 
 DEFAULT_CACHE_TTL = timedelta(seconds=300)
@@ -290,6 +291,7 @@ class Vault:
             data_engine.dispose()
             raise
         read_engine: Engine | None = None
+        vault: Vault | None = None
         try:
             if initialise:
                 _reach(KEYS, lambda: upgrade_store(keys_engine, KEYS))
@@ -333,6 +335,8 @@ class Vault:
                 # stores restored from a backup: the shreds made since are applied again, now
                 vault.subjects.replay_external_ledger(shred_ledger)
         except BaseException:
+            if vault is not None:
+                vault.checks.close()  # the miss filter's listener, when it was started, stops too
             data_engine.dispose()
             keys_engine.dispose()
             if read_engine is not None:

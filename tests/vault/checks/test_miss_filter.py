@@ -4,6 +4,7 @@ the filter within the staleness bound."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.bootstrap import init_vault, open_vault
 from pseudovault.vault.checks.missfilter import MissFilter
 from pseudovault.vault.config import Settings
+from pseudovault.vault.errors import UnavailableError
 from pseudovault.vault.vault import RecordsConfig, Vault
 
 pytestmark = pytest.mark.postgres
@@ -112,3 +114,10 @@ def test_a_ban_written_by_another_process_is_answered_within_the_bound(tmp_path:
         late = [d for t, d in decisions if t > BOUND]
         assert late and set(late) == {"deny"}, decisions
         assert miss_filter.ready  # the filter was in use all along, not bypassed
+
+
+def test_a_vault_that_fails_to_open_leaves_no_listener_behind(postgres_urls: Any) -> None:
+    Vault.create(FakeKmsProvider(), postgres_urls.data, postgres_urls.keys).close()
+    with pytest.raises(UnavailableError):  # another provider cannot unwrap the key store's epoch
+        Vault.open(FakeKmsProvider(), postgres_urls.data, postgres_urls.keys, records_config=RecordsConfig(miss_filter=BOUND))
+    assert not [t for t in threading.enumerate() if t.name == "pseudovault-miss-filter" and t.is_alive()]
