@@ -2,10 +2,10 @@
 
 ``check(identifiers)`` normalizes every ``(kind, value)`` (an invalid one rejects the whole check
 with :class:`vault.identifiers.InvalidIdentifierError` naming the kind; nothing is hashed raw),
-derives its candidate pseudonyms and looks them all up in one indexed ``IN`` query on the
-identifiers; only for those that hit, a second query by primary key keeps the live records
-(active, under review, not past ``expires_at``, not restricted) of the check's
-domain. Candidates, per identifier and per enabled lookup-key version:
+derives its candidate pseudonyms and looks them all up in one statement: an indexed ``IN`` on the
+identifiers, joined by primary key to their records, keeping the live ones (active, under review,
+not past ``expires_at``, not restricted) of the check's domain. Candidates, per identifier and per
+enabled lookup-key version:
 
 * ``exact``: the pseudonym of the normalized value, against stored identity rows;
 * ``lookalike`` (emails, account ids, custom kinds): the pseudonym of the value's UTS #39
@@ -24,17 +24,16 @@ one, and not under the primary, gets its primary-version pseudonym (computed fro
 own normalized value, which matched) in a small write transaction after the read; inserting is
 idempotent (``ON CONFLICT DO NOTHING``), so concurrent checks may both try.
 
-Performance: two SQLAlchemy Core statements (expanding ``IN`` lists), compiled once per number
+Performance: one SQLAlchemy Core statement (an expanding ``IN`` list), compiled once per number
 of items to the driver's SQL and run on a DBAPI connection kept by the service for checks
 (detached from the engine's pool, at most :data:`KEPT_CONNECTIONS` idle ones, closed by
 :meth:`CheckService.close`; in autocommit mode, so no transaction stays open between checks).
 That skips SQLAlchemy's per-execution and pool overhead (and PostgreSQL's pre-ping and
 ``BEGIN``/``ROLLBACK`` round trips). Most checks miss, and a miss is one probe of the pseudonym
-index on ``record_identifiers`` alone: no join, no expiry or restriction filter. The records of
-the rows that hit are then read by primary key with the live/expiry/domain/restriction filter
-(each statement is its own read; a record revoked in between is simply not live in the second).
-Both statements start from an index whatever the planner's statistics say (a fresh bulk
-import before ``ANALYZE`` is not scanned). Cached
+index on ``record_identifiers``: the join to ``records`` and the live/expiry/domain/restriction
+filter run only for the rows that hit, so a hit is the same one round trip. The plan starts from
+the pseudonym index whatever the planner's statistics say (a fresh bulk import before
+``ANALYZE`` is not scanned; tests/vault/checks/test_check_plan.py reads the plans). Cached
 Pseudonymizers (vault.crypto.lookup): no key is unwrapped per check; no audit write per check (the API
 counts checks). ``check_batch`` runs one query per :data:`QUERY_CHUNK` candidates for a whole
 batch of signups and gives the same answers as checking each signup alone.
@@ -120,14 +119,13 @@ class CheckService:
         self._clock = clock
         self._policy = policy or DecisionPolicy.default()
         self._domains: set[str] = {DEFAULT_DOMAIN}
-        # two statements (vault.records.repository): the pseudonyms' rows by the pseudonym index,
-        # then, only for hits, their records when live, unexpired and processable; restricted
-        # records and records of restricted subjects never match (vault.retention)
-        self._queries = records_repository.match_queries(LIVE_STATUSES, processable_records)
-        # (statement, number of items) -> (the driver's SQL, how to build its parameters,
-        # positional?, are the parameters just the items in order?)
-        self._compiled: dict[tuple[str, int], tuple[str, list[tuple[str, str, Any]], bool, bool]] = {}
-        self._query_compiled: dict[str, Any] = {}
+        # one statement (vault.records.repository): the pseudonyms' rows by the pseudonym index,
+        # joined to their records, kept when live, unexpired and processable; restricted records
+        # and records of restricted subjects never match (vault.retention)
+        self._query = records_repository.match_query(LIVE_STATUSES, processable_records, self._read.dialect.name)
+        # number of items -> (the driver's SQL, how to build its parameters, positional?)
+        self._compiled: dict[int, tuple[str, list[tuple[str, str, Any]], bool]] = {}
+        self._query_compiled: Any = None
         self._idle: list[Any] = []  # detached pool connections, ready for the next check
         #: PostgreSQL: the in-process filter that answers misses (vault.checks.missfilter), if on
         self.miss_filter: MissFilter | None = None
@@ -260,20 +258,16 @@ class CheckService:
                         out.setdefault(pseudonym, []).append((candidate, pseudonymizer.version))
         return out
 
-    def _statement(self, name: str, count: int) -> tuple[str, list[tuple[str, str, Any]], bool, bool]:
-        """Statement ``name`` for ``count`` items as the driver's SQL, its parameter plan
-        (name, what, argument), whether the driver takes parameters by position, and whether
-        they are exactly the items in order."""
-        found = self._compiled.get((name, count))
+    def _statement(self, count: int) -> tuple[str, list[tuple[str, str, Any]], bool]:
+        """The check's statement for ``count`` items as the driver's SQL, its parameter plan
+        (name, what, argument) and whether the driver takes parameters by position."""
+        found = self._compiled.get(count)
         if found is not None:
             return found
-        compiled = self._query_compiled.get(name)
+        compiled = self._query_compiled
         if compiled is None:
-            compiled = self._query_compiled[name] = self._queries[name].compile(dialect=self._engine.dialect)
-        values: dict[str, Any] = {"items": [b"" if name == "identifiers" else ""] * count}
-        if name == "records":
-            values.update(domain="", now=None)
-        state = compiled.construct_expanded_state(values)
+            compiled = self._query_compiled = self._query.compile(dialect=self._engine.dialect)
+        state = compiled.construct_expanded_state({"items": [b""] * count, "domain": "", "now": None})
         positional = state.positiontup is not None
         plan: list[tuple[str, str, Any]] = []
         params = state.positiontup if state.positiontup is not None else list(state.parameters)
@@ -285,26 +279,22 @@ class CheckService:
             else:  # a constant of the statement (the live statuses, restriction kinds)
                 plan.append((param, "constant", state.parameters[param]))
         if sorted(arg for _, what, arg in plan if what == "item") != list(range(count)):
-            raise RuntimeError(f"the check's {name} query did not compile to one parameter per item")
-        direct = positional and [(what, arg) for _, what, arg in plan] == [("item", i) for i in range(count)]
-        found = (state.statement, plan, positional, direct)
+            raise RuntimeError("the check query did not compile to one parameter per item")
+        found = (state.statement, plan, positional)
         if len(self._compiled) < 4096:
-            self._compiled[(name, count)] = found
+            self._compiled[count] = found
         return found
 
-    def _execute(self, driver: Any, name: str, items: list[Any], domain: str, now: Any) -> list[Any]:
+    def _execute(self, driver: Any, items: list[bytes], domain: str, now: Any) -> list[Any]:
         rows: list[Any] = []
         for start in range(0, len(items), QUERY_CHUNK):
             chunk = items[start : start + QUERY_CHUNK]
-            sql, plan, positional, direct = self._statement(name, len(chunk))
-            if direct:
-                params: Any = chunk
-            else:
-                values = [
-                    chunk[arg] if what == "item" else domain if what == "domain" else now if what == "now" else arg
-                    for _, what, arg in plan
-                ]
-                params = values if positional else dict(zip((p for p, _, _ in plan), values, strict=True))
+            sql, plan, positional = self._statement(len(chunk))
+            values = [
+                chunk[arg] if what == "item" else domain if what == "domain" else now if what == "now" else arg
+                for _, what, arg in plan
+            ]
+            params = values if positional else dict(zip((p for p, _, _ in plan), values, strict=True))
             rows.extend(driver.execute(sql, params).fetchall())
         return rows
 
@@ -317,18 +307,12 @@ class CheckService:
         tried once more on a new connection (it is a read: a store that restarted costs one retry,
         not an error). A store that still cannot answer is :class:`vault.errors.UnavailableError`.
         """
+        now = self._clock.now()
+        bound_now = self._bind_now(now) if self._bind_now is not None else now
         for attempt in (1, 2):
             raw = self._acquire()
             try:
-                driver = raw.dbapi_connection  # the driver's own connection
-                found = self._execute(driver, "identifiers", pseudonyms, domain, None)
-                rows: list[Any] = []
-                if found:
-                    now = self._clock.now()
-                    bound_now = self._bind_now(now) if self._bind_now is not None else now
-                    record_ids = list(dict.fromkeys(row[_RECORD_ID] for row in found))
-                    live = {rec[0]: tuple(rec[1:]) for rec in self._execute(driver, "records", record_ids, domain, bound_now)}
-                    rows = [(*row, *live[row[_RECORD_ID]]) for row in found if row[_RECORD_ID] in live]
+                rows = self._execute(raw.dbapi_connection, pseudonyms, domain, bound_now)
             except self._disconnects as exc:
                 raw.close()  # a connection that failed is not kept
                 self._drop_idle()
