@@ -80,6 +80,10 @@ def _check_routes(app: FastAPI) -> None:
             raise TypeError(f"route {path} requires no API key and is not listed in api.auth.PUBLIC_PATHS")
 
 
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
 def create_app(
     settings: ApiSettings | Settings,
     *,
@@ -153,6 +157,9 @@ def create_app(
             docs_url=None,  # served from local assets (api.docs), never from a CDN
             redoc_url=None,
             openapi_url="/openapi.json",
+            # operation ids are the handlers' names (unique, tests/api/test_openapi_clients.py):
+            # what generated clients name their functions
+            generate_unique_id_function=_operation_id,
         )
         app.state.vault = vault
         app.state.settings = api_settings

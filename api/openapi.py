@@ -3,9 +3,16 @@
 For every operation: ``security`` (bearer API key) and ``x-required-scopes`` (the scopes of
 which the key must hold one, from the route's authenticator, see api.auth.required_scopes), and
 the problem answers it can give, as ``application/problem+json`` with the ``Problem`` schema:
-401/403/429 for authenticated operations, 413/415 for operations with a body, 422 for operations
-with parameters or a body (in place of FastAPI's own validation error schema), 404 where the path,
-a required query parameter or the body names a resource by id, 409 where a state conflict is possible, and 500/503 everywhere.
+401/403/429 for authenticated operations, 413/415 for operations with a body, 422 everywhere
+(every operation refuses a query parameter it does not take; in place of FastAPI's own validation
+error schema), 404 where the path, a required query parameter or the body names a resource by id,
+409 where a state conflict is possible, and 500/503 everywhere. An answer that may also come as
+exact bytes (receipt files) lists ``application/octet-stream`` first.
+
+Maps whose keys follow a pattern (field names, category codes) are described the way generated
+clients read them: ``additionalProperties`` for the values and ``propertyNames`` for the keys
+(pydantic writes ``patternProperties``, which generators turn into empty models that drop every
+entry).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from pseudovault.vault.apikeys import SCOPE_DESCRIPTIONS, SCOPES
 __all__ = ["install_openapi", "SECURITY_SCHEME"]
 
 SECURITY_SCHEME = "apiKey"
+BYTES_MEDIA_TYPE = "application/octet-stream"
 
 _DESCRIPTION = """\
 The HTTP API of pseudovault, a pseudonymization and fraud-record vault.
@@ -97,17 +105,34 @@ def _operation_problems(route: APIRoute, scopes: frozenset[str] | None) -> dict[
         problems[401] = "No API key, or an invalid or revoked one."
         problems[403] = "The API key lacks the scope this operation needs."
         problems[429] = "The API key's rate limit is exhausted; see Retry-After."
-    has_params = bool(route.dependant.path_params or route.dependant.query_params)
     if route.body_field is not None:
         problems[413] = "The request body is over the size limit."
         problems[415] = "The request body is not JSON."
-    if route.body_field is not None or has_params:
-        problems[422] = "The request is invalid: `errors` says where and why."
+    # every operation refuses a query parameter it does not take (api.auth.ApiRoute)
+    problems[422] = "The request is invalid: `errors` says where and why."
     if _names_an_id(route):
         problems[404] = "Not found (or no longer exists: the two are never told apart)."
     if route.methods and route.methods & {"POST", "PATCH", "DELETE"}:
         problems[409] = "The request conflicts with the current state."
     return {str(status): _problem(status, text) for status, text in sorted(problems.items())}
+
+
+def _maps_for_generators(node: Any) -> None:
+    """Rewrite, in place, every ``patternProperties`` map of one pattern as ``additionalProperties``
+    (the values' schema) with ``propertyNames`` (the keys' pattern): the same constraint, in the
+    form client generators understand."""
+    if isinstance(node, dict):
+        patterns = node.get("patternProperties")
+        if isinstance(patterns, dict) and len(patterns) == 1 and node.get("additionalProperties") in (None, False):
+            ((pattern, values),) = patterns.items()
+            del node["patternProperties"]
+            node["additionalProperties"] = values
+            node["propertyNames"] = {"pattern": pattern}
+        for value in node.values():
+            _maps_for_generators(value)
+    elif isinstance(node, list):
+        for value in node:
+            _maps_for_generators(value)
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -148,6 +173,11 @@ def install_openapi(app: FastAPI) -> None:
                     continue
                 responses = operation.setdefault("responses", {})
                 responses.pop("422", None)
+                for answer in responses.values():
+                    # exact bytes first: generated clients take the first media type they know
+                    content = answer.get("content")
+                    if isinstance(content, dict) and BYTES_MEDIA_TYPE in content:
+                        answer["content"] = {BYTES_MEDIA_TYPE: content.pop(BYTES_MEDIA_TYPE), **content}
                 for status, answer in _operation_problems(route, scopes).items():
                     if status in responses and "content" in responses[status]:
                         responses[status]["content"] = answer["content"]
@@ -158,6 +188,7 @@ def install_openapi(app: FastAPI) -> None:
                     operation["x-required-scopes"] = [s for s in SCOPES if s in scopes]
                 else:
                     operation["security"] = []
+        _maps_for_generators(schema)
         app.openapi_schema = schema
         return schema
 

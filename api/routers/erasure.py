@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Header, Path, Query, status
 from fastapi.responses import Response
 
 from pseudovault.api.auth import ApiRoute, Erasure
@@ -28,9 +28,9 @@ from pseudovault.api.schemas.erasure import (
     ErasureCreate,
     ErasureOut,
     ReceiptDocument,
+    ReceiptVerifyRequest,
     RequestId,
     VerifyOut,
-    VerifyRequest,
 )
 from pseudovault.vault.retention.erasure import ErasureReceipt
 
@@ -50,12 +50,28 @@ def _out(receipt: ErasureReceipt) -> ErasureOut:
     )
 
 
-def _document(receipt: ErasureReceipt) -> Response:
-    return Response(content=receipt.document, media_type="application/json")
+#: the request's Accept header (not in the description: OpenAPI leaves Accept to the media types)
+AcceptHeader = Annotated[str | None, Header(include_in_schema=False)]
 
 
+def _document(receipt: ErasureReceipt, accept: str | None) -> Response:
+    """The receipt file's bytes as issued: ``application/json`` unless the client asks for
+    ``application/octet-stream`` (generated clients then keep the bytes instead of parsing them)."""
+    media_type = "application/octet-stream" if accept and "application/octet-stream" in accept else "application/json"
+    return Response(content=receipt.document, media_type=media_type)
+
+
+#: the exact bytes first (clients generated from the description take the first media type, and
+#: a receipt parsed and re-encoded no longer verifies), then the same bytes read as JSON
 _RECEIPT_FILE: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The receipt file's exact bytes (canonical JSON and a newline)."}
+    200: {
+        "description": "The receipt file's exact bytes (canonical JSON and a newline). Keep them as they are: "
+        "the signature covers these bytes, and a receipt parsed and encoded again does not verify.",
+        "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {"schema": {"$ref": "#/components/schemas/ReceiptDocument"}},
+        },
+    }
 }
 
 
@@ -92,8 +108,9 @@ def receipt_of_subject(
     vault: VaultDep,
     _caller: Erasure,
     subject_id: Annotated[UUID, Query(description="The erased subject's id.", examples=[_SUBJECT_EXAMPLE])],
+    accept: AcceptHeader = None,
 ) -> Response:
-    return _document(vault.erasure.receipt(str(subject_id)))
+    return _document(vault.erasure.receipt(str(subject_id)), accept)
 
 
 @router.get(
@@ -108,8 +125,9 @@ def receipt_of_request(
     request_id: Annotated[RequestId, Path(description="The erasure request's id.", examples=[_REQUEST_EXAMPLE])],
     vault: VaultDep,
     _caller: Erasure,
+    accept: AcceptHeader = None,
 ) -> Response:
-    return _document(vault.erasure.receipt_of_request(request_id))
+    return _document(vault.erasure.receipt_of_request(request_id), accept)
 
 
 @router.post(
@@ -119,7 +137,7 @@ def receipt_of_request(
     "this vault's, and the pinned public key if given. Answers 200 with `ok` false and the reason for an "
     "invalid receipt. The same check runs offline with `pseudovault receipts verify`.",
 )
-def verify_receipt(body: VerifyRequest, vault: VaultDep, _caller: Erasure) -> VerifyOut:
+def verify_receipt(body: ReceiptVerifyRequest, vault: VaultDep, _caller: Erasure) -> VerifyOut:
     pin = bytes.fromhex(body.public_key) if body.public_key is not None else None
     check = vault.erasure.verify(body.document.encode("utf-8"), pin=pin)
     return VerifyOut.model_validate(check.as_dict())

@@ -28,6 +28,8 @@ from pseudovault.api.schemas.subjects import (
     EventPreviewOut,
     EventPreviewRequest,
     EventRequest,
+    FieldVerifyRequest,
+    FieldVerifyResult,
     RetentionItems,
     RevealedFields,
     RevealRequest,
@@ -39,8 +41,6 @@ from pseudovault.api.schemas.subjects import (
     SubjectSummary,
     SubjectUpdate,
     SubjectUpdated,
-    VerifyRequest,
-    VerifyResult,
 )
 from pseudovault.vault.apikeys import Scope
 from pseudovault.vault.errors import NotFoundError
@@ -139,10 +139,10 @@ def reveal_subject(
     "409 `restricted` while the subject's processing is restricted.",
 )
 def verify_subject_field(
-    subject_id: SubjectIdPath, body: VerifyRequest, vault: VaultDep, _caller: SubjectsReveal
-) -> VerifyResult:
+    subject_id: SubjectIdPath, body: FieldVerifyRequest, vault: VaultDep, _caller: SubjectsReveal
+) -> FieldVerifyResult:
     match = vault.subjects.verify(str(subject_id), body.field, body.value)
-    return VerifyResult(subject_id=str(subject_id), field=body.field, match=match)
+    return FieldVerifyResult(subject_id=str(subject_id), field=body.field, match=match)
 
 
 @router.patch(

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from pseudovault.api.schemas.common import BodyUuid, Reference, RequestModel, ResponseModel
 
-__all__ = ["MAX_DOCUMENT", "RequestId", "ErasureCreate", "Signature", "ReceiptDocument", "ErasureOut", "VerifyRequest", "VerifyOut"]
+__all__ = ["MAX_DOCUMENT", "RequestId", "ErasureCreate", "Signature", "ReceiptDocument", "ErasureOut", "ReceiptVerifyRequest", "VerifyOut"]
 
 
 #: a receipt lists every field, record and separated item of one subject: a few hundred KiB at most
@@ -62,7 +62,7 @@ class ErasureOut(ResponseModel):
     )
 
 
-class VerifyRequest(RequestModel):
+class ReceiptVerifyRequest(RequestModel):
     document: str = Field(
         min_length=2, max_length=MAX_DOCUMENT, description="A receipt file's exact text, as issued."
     )

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints
-from pydantic.config import JsonDict
 
 from pseudovault.api.schemas.common import BodyUuid, PastTimestamp, ReasonCode, Reference, RequestModel, ResponseModel
 from pseudovault.api.schemas.records import RecordOut
@@ -56,9 +55,6 @@ ProvisionText = Annotated[str, StringConstraints(min_length=1, max_length=500, p
 RetentionText = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S")]
 
 
-_FIELDS_SCHEMA: JsonDict = {"additionalProperties": False}
-
-
 class AccessExportRequest(RequestModel):
     subject_id: BodyUuid = Field(description="The subject whose data is exported.", examples=[_SUBJECT_ID])
     purpose: Purpose = Field(
@@ -103,7 +99,6 @@ class CorrectionComplete(RequestModel):
         "deletes a field. Empty when the data turned out to be right (the request is closed as "
         "`confirmed`).",
         examples=[{"email": "minji.kim@example.com", "phone": None}],
-        json_schema_extra=_FIELDS_SCHEMA,
     )
 
 

@@ -6,14 +6,13 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
-from pydantic.config import JsonDict
 
 from pseudovault.api.schemas.common import PastTimestamp, RequestModel, ResponseModel
 from pseudovault.vault.retention.views import ItemView
 from pseudovault.vault.store.base import AUDIT_PURPOSE_LENGTH
 from pseudovault.vault.subjects.service import MAX_FIELDS, MAX_VALUE_BYTES
 
-__all__ = ["FIELD_NAME_PATTERN", "FieldName", "FieldValue", "Purpose", "CategoryCode", "MAX_CATEGORIES", "Event", "CategoryFields", "SubjectCreate", "SubjectCreated", "RevealRequest", "RevealedFields", "VerifyRequest", "VerifyResult", "SubjectUpdate", "SubjectUpdated", "ShredReceipt", "SubjectSummary", "SubjectPage", "CategorizeRequest", "SubjectCategories", "EventRequest", "EventPreviewRequest", "RetentionItemOut", "RetentionItems", "EventEffectOut", "EventPreviewOut"]
+__all__ = ["FIELD_NAME_PATTERN", "FieldName", "FieldValue", "Purpose", "CategoryCode", "MAX_CATEGORIES", "Event", "CategoryFields", "SubjectCreate", "SubjectCreated", "RevealRequest", "RevealedFields", "FieldVerifyRequest", "FieldVerifyResult", "SubjectUpdate", "SubjectUpdated", "ShredReceipt", "SubjectSummary", "SubjectPage", "CategorizeRequest", "SubjectCategories", "EventRequest", "EventPreviewRequest", "RetentionItemOut", "RetentionItems", "EventEffectOut", "EventPreviewOut"]
 
 
 FIELD_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -46,9 +45,6 @@ Event = Literal[
 _EXAMPLE_ID = "0b7c4f52-8a55-4d4e-9a51-1f0e4c3b2a10"
 
 
-_FIELDS_SCHEMA: JsonDict = {"additionalProperties": False}
-
-
 _CATEGORIES_DESCRIPTION = (
     "Data category code or alias of the retention policies in force (e.g. `member_data` or "
     "`member`, `payment_supply` or `payment`) -> null for every field of the subject, or the names "
@@ -69,7 +65,6 @@ class SubjectCreate(RequestModel):
         description="Field names (lower case, digits, underscores) to values (UTF-8 text of at most "
         f"{MAX_VALUE_BYTES} bytes). Each value is encrypted under the subject's own key.",
         examples=[{"email": "kim@example.com", "name": "Kim Minji"}],
-        json_schema_extra=_FIELDS_SCHEMA,
     )
     categories: dict[CategoryCode, CategoryFields | None] | None = Field(
         None,
@@ -104,14 +99,14 @@ class RevealedFields(ResponseModel):
     fields: dict[str, str] = Field(examples=[{"email": "kim@example.com"}])
 
 
-class VerifyRequest(RequestModel):
+class FieldVerifyRequest(RequestModel):
     field: FieldName = Field(description="A one-way field (PSEUDOVAULT_ONE_WAY_FIELDS), e.g. `password`.",
                              examples=["password"])
     value: FieldValue = Field(description="The value to check against its stored hash. Never stored or logged.",
                               examples=["correct horse battery staple"])
 
 
-class VerifyResult(ResponseModel):
+class FieldVerifyResult(ResponseModel):
     subject_id: str = Field(examples=[_EXAMPLE_ID])
     field: str = Field(examples=["password"])
     match: bool = Field(description="Whether the value matches; false as well when the subject has no such field.")
@@ -123,7 +118,6 @@ class SubjectUpdate(RequestModel):
         max_length=MAX_FIELDS,
         description="Fields to set (added if new); null deletes a field.",
         examples=[{"phone": "010-1234-5678", "name": None}],
-        json_schema_extra=_FIELDS_SCHEMA,
     )
 
 

@@ -81,6 +81,9 @@ def test_an_erasure_request_end_to_end(client: TestClient, vault: Vault, auth: A
     assert by_request.content == document
     by_subject = client.get("/v1/erasure-requests", params={"subject_id": subject_id}, headers=erasure)
     assert by_subject.status_code == 200 and by_subject.content == document
+    # the same bytes for a client that asks for them as bytes (generated clients)
+    as_bytes = client.get("/v1/erasure-requests/DSR-2026-0001", headers={**erasure, "Accept": "application/octet-stream"})
+    assert as_bytes.headers["content-type"] == "application/octet-stream" and as_bytes.content == document
     receipt_file = tmp_path / "receipt.json"
     receipt_file.write_bytes(by_request.content)
     assert verify_document(receipt_file.read_bytes()).ok
