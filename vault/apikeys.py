@@ -143,6 +143,9 @@ def sort_scopes(scopes: Iterable[str]) -> list[str]:
     return sorted(scopes, key=lambda s: (SCOPES.index(s) if s in SCOPES else len(SCOPES), s))
 
 
+_SCOPE_SHAPE = re.compile(r"[a-z][a-z_]{0,23}(?::[a-z][a-z_]{0,23})?")
+
+
 def validate_scopes(scopes: Iterable[str]) -> frozenset[str]:
     if isinstance(scopes, str):
         raise TypeError("scopes must be a collection of scope names, not a single string")
@@ -151,8 +154,14 @@ def validate_scopes(scopes: Iterable[str]) -> frozenset[str]:
         raise InvalidInputError("scopes", "at least one scope is required")
     unknown = chosen - set(SCOPES)
     if unknown:
-        # scope names are not PII, but an unknown one is the caller's text: name the count only
-        raise InvalidInputError("scopes", f"{len(unknown)} unknown scope(s); known: {', '.join(SCOPES)}")
+        # an unknown scope is the caller's text: named when it has the shape of a scope name (a
+        # typing error: "record:write"), counted otherwise (it could be anything, even PII)
+        named = sorted(scope for scope in unknown if isinstance(scope, str) and _SCOPE_SHAPE.fullmatch(scope))
+        others = len(unknown) - len(named)
+        parts = [f"unknown scope {scope!r}" for scope in named]
+        if others:
+            parts.append(f"{others} other unknown scope(s)")
+        raise InvalidInputError("scopes", f"{'; '.join(parts)}; known: {', '.join(SCOPES)}")
     return chosen
 
 

@@ -65,7 +65,7 @@ from pseudovault.vault.retention.separate import SeparateStorage
 from pseudovault.vault.retention.service import RetentionService
 from pseudovault.vault.retention.webhooks import WebhookConfig, WebhookDeliverer
 from pseudovault.vault.sessions import ConsoleSessions
-from pseudovault.vault.store.db import DbTimeouts, make_engine, redact_url, session_scope, sqlite_path
+from pseudovault.vault.store.db import DbTimeouts, connection_failure, make_engine, redact_url, session_scope, sqlite_path
 from pseudovault.vault.store.migrate import DATA, KEYS, StoreSchema, current_revision, head_revisions, upgrade_store
 from pseudovault.vault.store.vacuum import DeferredVacuum
 from pseudovault.vault.subjects import repository as subjects_repository
@@ -128,6 +128,19 @@ def _reach(store: StoreSchema, action: Callable[[], _T]) -> _T:
     try:
         return action()
     except (OperationalError, InterfaceError) as exc:
+        why = connection_failure(exc)
+        if why == "no_database":
+            raise NotInitialisedError(
+                f"the {store.name} store's database does not exist on its server; create it (e.g. createdb) and run again"
+            ) from exc
+        if why == "credentials":
+            raise UnavailableError(
+                f"the {store.name} store cannot be reached: its server refused the credentials of its URL"
+            ) from exc
+        if why == "unreachable":
+            raise UnavailableError(
+                f"the {store.name} store cannot be reached (no server answers: not running, or another host or port)"
+            ) from exc
         raise UnavailableError(f"the {store.name} store cannot be reached ({type(exc.orig).__name__})") from exc
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -75,12 +76,25 @@ class ExitCode(IntEnum):
     KEYRING = 7
     CONFLICT = 8
     AUDIT_BROKEN = 9
+    CANNOT_LISTEN = 10
 
 
-out = Console(highlight=False, soft_wrap=True)
+#: the width of output that goes to a pipe or a file (no terminal to fit, unless ``COLUMNS`` says):
+#: wide enough that tables keep ids and codes whole instead of cutting them at 80 columns
+PIPE_WIDTH = 1000
 
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+def _console(**options: Any) -> Console:
+    console = Console(highlight=False, soft_wrap=True, **options)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = PIPE_WIDTH
+    return console
+
+
+out = _console()
+
+
+err = _console(stderr=True)
 
 
 app = typer.Typer(
@@ -88,8 +102,25 @@ app = typer.Typer(
     help="Pseudonymization and fraud-record vault.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from pseudovault import __version__
+
+        out.print(f"pseudovault {__version__}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    _version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Pseudonymization and fraud-record vault."""
 
 
 subjects_app = typer.Typer(help="Subjects and their encrypted PII.", no_args_is_help=True)
@@ -133,6 +164,8 @@ def cli_error(message: str, code: ExitCode = ExitCode.ERROR) -> NoReturn:
 def _map_error(exc: BaseException) -> tuple[str, ExitCode]:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from pseudovault.vault.store.db import connection_failure
+
     if isinstance(exc, NotFoundError):
         return str(exc), ExitCode.NOT_FOUND
     if isinstance(exc, InvalidInputError):
@@ -152,7 +185,22 @@ def _map_error(exc: BaseException) -> tuple[str, ExitCode]:
     if isinstance(exc, (VaultError, KeysError)):
         return str(exc), ExitCode.ERROR
     if isinstance(exc, SQLAlchemyError):
-        # Driver messages can quote SQL parameters: never print them.
+        # Driver messages can quote SQL parameters: never print them (nor a failed connection's,
+        # which names hosts, users and databases): say which failure it was
+        why = connection_failure(exc)
+        if why == "no_database":
+            return (
+                "the database named in the store URL does not exist on its server; create it (e.g. createdb) and "
+                "run again",
+                ExitCode.NOT_INITIALISED,
+            )
+        if why == "credentials":
+            return "the store's server refused the credentials in the store URL", ExitCode.UNAVAILABLE
+        if why == "unreachable":
+            return (
+                "the store's server cannot be reached (not running, or another host or port); check the store URL",
+                ExitCode.UNAVAILABLE,
+            )
         return f"store error ({type(exc).__name__}); check the store URL and that it is reachable", ExitCode.UNAVAILABLE
     if isinstance(exc, OSError):
         return f"{exc.strerror or type(exc).__name__}: {exc.filename or ''}".rstrip(": "), ExitCode.ERROR
@@ -174,8 +222,19 @@ def run_command() -> Iterator[None]:
 def prompt_passphrase(confirm: bool) -> str:
     if not sys.stdin.isatty():
         raise NotInitialisedError("no passphrase: set PSEUDOVAULT_PASSPHRASE (standard input is not a terminal)")
-    if confirm:
-        return str(typer.prompt("New keyring passphrase", hide_input=True, confirmation_prompt=True))
+    if confirm:  # a new passphrase: asked again while too short (three tries), then confirmed
+        from pseudovault.vault.bootstrap import MIN_PASSPHRASE_LENGTH
+
+        for _attempt in range(3):
+            value = str(typer.prompt("New keyring passphrase", hide_input=True))
+            if len(value) >= MIN_PASSPHRASE_LENGTH:
+                again = str(typer.prompt("Repeat it", hide_input=True))
+                if again == value:
+                    return value
+                err.print("The two entries differ; try again.", markup=False)
+                continue
+            err.print(f"A passphrase has at least {MIN_PASSPHRASE_LENGTH} characters; try again.", markup=False)
+        raise InvalidInputError("passphrase", "no acceptable passphrase after three tries")
     return str(typer.prompt("Keyring passphrase", hide_input=True))
 
 

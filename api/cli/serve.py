@@ -18,9 +18,11 @@ closes the vault; the exit status is 0.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +32,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import SecretStr
 
-from pseudovault.api.cli._base import app, err, out, prompt_passphrase, run_command
+from pseudovault.api.cli._base import ExitCode, app, cli_error, err, out, prompt_passphrase, run_command
 from pseudovault.api.settings import ApiSettings
 from pseudovault.vault.errors import InvalidInputError
 
@@ -77,6 +79,24 @@ def _url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
+def _ensure_can_listen(host: str, port: int) -> None:
+    """Fail now, in one line and with exit code 10, when ``host:port`` cannot be listened on (in
+    use, or not an address of this machine), before the vault is opened or a passphrase asked."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        cli_error(f"cannot listen on {host}:{port}: the host name does not resolve", ExitCode.CANNOT_LISTEN)
+    family, kind, protocol, _name, address = addresses[0]
+    with socket.socket(family, kind, protocol) as probe:
+        if os.name == "posix":  # as the server sets it: a port in TIME_WAIT is free
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            reason = "the port is in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or "refused")
+            cli_error(f"cannot listen on {host}:{port}: {reason}", ExitCode.CANNOT_LISTEN)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -91,8 +111,11 @@ def serve(
     from pseudovault.vault.bootstrap import init_vault
 
     with run_command():
+        _ensure_can_listen(host, port)
         settings = _load_api_settings()
-        configure_logging(settings.log_level)
+        # until the banner, warnings and errors only (a first run's migrations and key creation log
+        # a dozen lines that would bury it), unless debugging was asked for
+        configure_logging(settings.log_level if settings.log_level.lower() == "debug" else "warning")
         prompted: list[str] = []
 
         def ask(confirm: bool) -> str:
@@ -115,6 +138,8 @@ def serve(
                     "  pseudovault apikeys create --name my-service --scope subjects:write",
                     markup=False,
                 )
+            out.file.flush()  # the banner now, also when standard output is a pipe (a service's log)
+            configure_logging(settings.log_level)
             log_config = logging_config(settings.log_level)
             common: dict[str, Any] = {
                 "host": host,

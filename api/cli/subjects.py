@@ -55,14 +55,15 @@ def subjects_add(
 @subjects_app.command("show")
 def subjects_show(
     subject_id: str,
+    purpose: Annotated[str, typer.Option(
+        "--purpose", help="Why the PII is revealed (a case or ticket, never personal data); recorded in the audit log.")],
     field: Annotated[list[str], typer.Option("--field", "-f", help="Only these fields (repeatable).")] = [],  # noqa: B006
-    purpose: Annotated[str | None, typer.Option(help="Why the PII is revealed; recorded in the audit log.")] = None,
     legal_request: Annotated[bool, typer.Option(
-        "--legal-request", help="Read a restricted subject for a legal request (needs --purpose; audited).")] = False,
+        "--legal-request", help="Read a restricted subject for a legal request (audited).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Decrypt and print a subject's fields (an audited reveal). A subject whose processing is
-    restricted is not shown, except with --legal-request."""
+    """Decrypt and print a subject's fields (an audited reveal, with its purpose). A subject whose
+    processing is restricted is not shown, except with --legal-request."""
     with run_command(), open_from_env() as vault:
         values = vault.subjects.read(subject_id, field or None, purpose=purpose,
                                      restricted="legal_request" if legal_request else "refuse")

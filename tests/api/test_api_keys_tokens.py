@@ -179,8 +179,13 @@ def test_cli_apikeys_create_prints_the_token_last_and_warns_once(home: dict[str,
 
 
 def test_cli_apikeys_refuses_an_unknown_scope(home: dict[str, str]) -> None:
-    result = _cli(home, "apikeys", "create", "--name", "x", "--scope", "root")
-    assert result.exit_code == 4 and "unknown scope" in result.stderr
+    result = _cli(home, "apikeys", "create", "--name", "x", "--scope", "root", "--scope", "record:write")
+    assert result.exit_code == 4
+    assert "unknown scope 'record:write'; unknown scope 'root'; known: " in result.stderr, result.stderr
+    # a value that does not look like a scope name is counted, never echoed
+    shapeless = _cli(home, "apikeys", "create", "--name", "x", "--scope", "kim@example.com")
+    assert shapeless.exit_code == 4 and "1 other unknown scope(s)" in shapeless.stderr
+    assert "kim@example.com" not in shapeless.stderr
     assert _cli(home, "apikeys", "create", "--name", "x").exit_code == 2  # a scope is required
 
 

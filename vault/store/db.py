@@ -63,6 +63,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from pseudovault.vault.errors import InvalidInputError
 
 __all__ = [
+    "connection_failure",
     "DbTimeouts",
     "make_engine",
     "session_scope",
@@ -371,3 +372,26 @@ def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]])
     arrays = [bindparam(None, [row[name] for row in rows], type_=_array_of(table.c[name].type)) for name in names]
     source = func.unnest(*arrays).table_valued(*names).render_derived()
     session.execute(insert(table).from_select(names, select(*source.c)))
+
+
+def connection_failure(exc: BaseException) -> str | None:
+    """Why a connection to a PostgreSQL store failed, from a SQLAlchemy ``OperationalError``:
+    ``"no_database"`` (the server answered: the URL's database does not exist),
+    ``"credentials"`` (the server refused the user or its password), ``"unreachable"`` (no server
+    answered: not running, another host or port), or None (another error, or not known).
+
+    A failed connection carries no SQLSTATE, only libpq's message, which holds the server's answer
+    after ``FATAL:`` (in English, the server's default message language: another language gives
+    None). The message itself is never shown: it names hosts, users and databases."""
+    if type(exc).__name__ != "OperationalError" or getattr(exc, "statement", None) is not None:
+        return None
+    said = str(getattr(exc, "orig", ""))
+    if "FATAL:" in said:
+        if 'database "' in said and "does not exist" in said:
+            return "no_database"
+        if "authentication" in said or 'role "' in said:
+            return "credentials"
+        return None
+    if "Connection refused" in said or "timeout expired" in said or "could not translate host name" in said:
+        return "unreachable"
+    return None

@@ -51,13 +51,13 @@ def test_subject_lifecycle_with_the_issue_shapes(initialised: Any) -> None:
     subject_id = added.stdout.split()[-1]
     assert len(subject_id) == 36
 
-    shown = cli.json("subjects", "show", subject_id)
+    shown = cli.json("subjects", "show", subject_id, "--purpose", "support ticket 1")
     assert shown == {"subject_id": subject_id, "fields": {"email": "a@b.example", "name": "Kim"}}
-    assert "Kim" in cli.ok("subjects", "show", subject_id).stdout
-    assert cli.json("subjects", "show", subject_id, "--field", "name")["fields"] == {"name": "Kim"}
+    assert "Kim" in cli.ok("subjects", "show", subject_id, "--purpose", "support ticket 1").stdout
+    assert cli.json("subjects", "show", subject_id, "--purpose", "support ticket 1", "--field", "name")["fields"] == {"name": "Kim"}
 
     cli.ok("subjects", "update", subject_id, "--field", "phone=010-1234-5678", "--unset", "name")
-    assert cli.json("subjects", "show", subject_id)["fields"] == {"email": "a@b.example", "phone": "010-1234-5678"}
+    assert cli.json("subjects", "show", subject_id, "--purpose", "support ticket 1")["fields"] == {"email": "a@b.example", "phone": "010-1234-5678"}
 
     listed = cli.json("subjects", "list")
     assert [row["subject_id"] for row in listed] == [subject_id]
@@ -68,8 +68,8 @@ def test_subject_lifecycle_with_the_issue_shapes(initialised: Any) -> None:
     again = cli.json("subjects", "shred", subject_id, "--yes")
     assert again["already"] is True
 
-    gone = cli("subjects", "show", subject_id)
-    never = cli("subjects", "show", "00000000-0000-4000-8000-000000000000")
+    gone = cli("subjects", "show", subject_id, "--purpose", "support ticket 1")
+    never = cli("subjects", "show", "00000000-0000-4000-8000-000000000000", "--purpose", "support ticket 1")
     assert gone.exit_code == never.exit_code == 3
     assert gone.stderr.replace(subject_id, "ID") == never.stderr.replace("00000000-0000-4000-8000-000000000000", "ID")
 
@@ -78,19 +78,19 @@ def test_shred_without_yes_asks_and_does_nothing_when_not_confirmed(initialised:
     subject_id = initialised.ok("subjects", "add", "--field", "name=Lee").stdout.split()[-1]
     result = initialised("subjects", "shred", subject_id)
     assert result.exit_code != 0
-    assert initialised.json("subjects", "show", subject_id)["fields"] == {"name": "Lee"}
+    assert initialised.json("subjects", "show", subject_id, "--purpose", "support ticket 1")["fields"] == {"name": "Lee"}
 
 
 def test_fields_from_standard_input_keep_pii_out_of_argv(initialised: Any) -> None:
     payload = '{"email": "%s", "name": "Park"}' % CANARY_PII
     subject_id = initialised.ok("subjects", "add", "--fields-json", "-", input=payload).stdout.split()[-1]
-    assert initialised.json("subjects", "show", subject_id)["fields"]["email"] == CANARY_PII
+    assert initialised.json("subjects", "show", subject_id, "--purpose", "support ticket 1")["fields"]["email"] == CANARY_PII
 
 
 def test_a_password_is_stored_one_way_and_verified_from_standard_input(initialised: Any) -> None:
     payload = '{"name": "Park", "password": "s3cret horse battery"}'
     subject_id = initialised.ok("subjects", "add", "--fields-json", "-", input=payload).stdout.split()[-1]
-    assert initialised.json("subjects", "show", subject_id)["fields"] == {"name": "Park"}
+    assert initialised.json("subjects", "show", subject_id, "--purpose", "support ticket 1")["fields"] == {"name": "Park"}
     matched = initialised.json("subjects", "verify", subject_id, input="s3cret horse battery\n")
     assert matched == {"subject_id": subject_id, "field": "password", "match": True}
     wrong = initialised("subjects", "verify", subject_id, input="guess\n")
@@ -107,7 +107,7 @@ def test_invalid_input_is_a_clear_line_and_writes_nothing(initialised: Any) -> N
         ("subjects", "add", "--field", f"Bad-Name={CANARY_PII}"),
         ("subjects", "add", "--field", "email="),
         ("subjects", "add"),
-        ("subjects", "show", "not-a-uuid"),
+        ("subjects", "show", "not-a-uuid", "--purpose", "support ticket 1"),
     ):
         result = initialised(*args)
         assert result.exit_code == 4, (args, result.stderr)
@@ -134,7 +134,7 @@ def test_keys_rotate_then_rewrap_keeps_subjects_readable(initialised: Any) -> No
     status = initialised.json("status")
     assert status["epochs"]["root_key_ids_in_use"] == ["local:2"]
     for i, subject_id in enumerate(ids):
-        assert initialised.json("subjects", "show", subject_id)["fields"] == {"name": f"n{i}"}
+        assert initialised.json("subjects", "show", subject_id, "--purpose", "support ticket 1")["fields"] == {"name": f"n{i}"}
     assert initialised.json("keys", "rewrap")["data_keys_rewrapped"] == 0
 
 
@@ -165,7 +165,7 @@ def test_keys_maintain_rotates_an_old_epoch_and_destroys_the_old_keys(initialise
     status = cli.json("status")
     assert [(k["key_id"], k["status"]) for k in status["provider"]["keys"]] == [("local:1", "destroyed"), ("local:2", "enabled")]
     assert status["horizon"]["epoch_max_age_days"] == 30
-    assert cli.json("subjects", "show", subject)["fields"]["email"] == "kim@example.com"
+    assert cli.json("subjects", "show", subject, "--purpose", "support ticket 1")["fields"]["email"] == "kim@example.com"
     assert "Nothing to do" in cli.ok("keys", "maintain", "--max-age-days", "30").stdout
 
 

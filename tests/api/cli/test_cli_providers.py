@@ -47,7 +47,7 @@ def test_walk_through_on_the_provider(provider_cli: Any) -> None:
 
     rotated = cli.json("keys", "rotate")
     assert rotated["root_key_id"] == f"{prefix}2" and rotated["epoch"] == 2
-    assert cli.json("subjects", "show", subject)["fields"]["name"] == "Kim"
+    assert cli.json("subjects", "show", subject, "--purpose", "support ticket 1")["fields"]["name"] == "Kim"
     report = cli.json("keys", "rewrap")
     assert report["root_keys_destroyed"] == [f"{prefix}1"]
     status = cli.json("status")
@@ -57,11 +57,11 @@ def test_walk_through_on_the_provider(provider_cli: Any) -> None:
         (f"{prefix}2", "enabled", True),
     ]
     assert json.dumps(status).find(CANARY_PII) == -1
-    assert cli.json("subjects", "show", subject)["fields"]["email"] == CANARY_PII
+    assert cli.json("subjects", "show", subject, "--purpose", "support ticket 1")["fields"]["email"] == CANARY_PII
     assert cli.json("check", "--identifier", "email=banned@example.com")["decision"] == "deny"
 
     cli.ok("subjects", "shred", subject, "--yes")
-    gone = cli("subjects", "show", subject)
+    gone = cli("subjects", "show", subject, "--purpose", "support ticket 1")
     assert gone.exit_code == 3
     assert cli.json("check", "--identifier", "email=banned@example.com")["decision"] == "deny"
 

@@ -87,7 +87,7 @@ def test_categories_events_report_and_sweep(cli: Cli) -> None:
     assert dry["dry_run"] and dry["due"] == 1 and [p["target_id"] for p in dry["planned"]] == [paid]
     done = cli.json("retention", "sweep", "--batch-size", "10")
     assert done["applied"] == 1 and done["outcomes"] == {"shredded": 1}
-    assert cli("subjects", "show", paid).exit_code == ExitCode.NOT_FOUND
+    assert cli("subjects", "show", paid, "--purpose", "support ticket 1").exit_code == ExitCode.NOT_FOUND
     assert "Applied: 0" in cli.ok("retention", "sweep").stdout
     assert [i["state"] for i in cli.json("retention", "items", paid)] == ["done"]
 
@@ -219,7 +219,7 @@ def test_a_time_out_of_range_is_invalid_input_and_changes_nothing(cli: Cli) -> N
                  "--until", "9999-12-31T23:59:59-14:00")
     assert result.exit_code == ExitCode.INVALID
     assert cli.json("retention", "items", subject_id)[0]["trigger_at"] is None  # no withdrawal recorded
-    assert cli("subjects", "show", subject_id).exit_code == 0
+    assert cli("subjects", "show", subject_id, "--purpose", "support ticket 1").exit_code == 0
 
 
 def test_a_policy_file_with_categories_of_its_own(cli: Cli, tmp_path: Path) -> None:
