@@ -51,6 +51,7 @@ from pseudovault.vault.store.db import session_scope
 from pseudovault.vault.views import View
 
 __all__ = [
+    "MAX_LIFETIME",
     "Scope",
     "SCOPES",
     "SCOPE_DESCRIPTIONS",
@@ -102,11 +103,13 @@ _KEY_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 _KEY_ID = re.compile(rf"[a-z2-7]{{{KEY_ID_LENGTH}}}")
 _TOKEN = re.compile(rf"{TOKEN_PREFIX}([a-z2-7]{{{KEY_ID_LENGTH}}})_([A-Za-z0-9_-]{{43}})")
 _HASH_DOMAIN = b"pseudovault/api-key/v1\x00"
+#: the longest an expiring key may live (a key meant to live longer does not expire)
+MAX_LIFETIME = timedelta(days=3650)
 _DUMMY_HASH = hashlib.sha256(b"pseudovault/api-key/no-such-key").digest()
 
 
 class InvalidApiKeyError(VaultError):
-    """The token is malformed, unknown, wrong or revoked: the four are never told apart."""
+    """The token is malformed, unknown, wrong, revoked or expired: the five are never told apart."""
 
     code = "unauthorized"
 
@@ -124,10 +127,16 @@ class ApiKeyInfo(View):
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+    expires_at: datetime | None = None
 
     @property
     def active(self) -> bool:
+        """Not revoked (whether it has expired depends on the time: :meth:`usable_at`)."""
         return self.revoked_at is None
+
+    def usable_at(self, now: datetime) -> bool:
+        """Whether the key authenticates at ``now``: not revoked and not expired."""
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
 
     def extra(self) -> Mapping[str, Any]:
         return {"scopes": sort_scopes(self.scopes), "active": self.active}
@@ -202,6 +211,7 @@ def _to_info(row: ApiKey) -> ApiKeyInfo:
         created_at=row.created_at,
         revoked_at=row.revoked_at,
         last_used_at=row.last_used_at,
+        expires_at=row.expires_at,
     )
 
 
@@ -225,11 +235,22 @@ class ApiKeyService:
         verified keys evicts the key at once; see api.keycache)."""
         self._revoke_listeners.append(listener)
 
-    def create(self, name: str, scopes: Iterable[str]) -> tuple[ApiKeyInfo, SecretStr]:
-        """A new key; returns its description and its token, which is never available again."""
+    def create(
+        self, name: str, scopes: Iterable[str], *, expires_at: datetime | None = None
+    ) -> tuple[ApiKeyInfo, SecretStr]:
+        """A new key; returns its description and its token, which is never available again.
+        ``expires_at``: when it stops authenticating (in the future, at most
+        :data:`MAX_LIFETIME` away); None for a key that does not expire."""
         name = _validate_name(name)
         chosen = validate_scopes(scopes)
         now = self._clock.now()
+        if expires_at is not None:
+            if not isinstance(expires_at, datetime) or expires_at.tzinfo is None:
+                raise InvalidInputError("expires_at", "must be a time with its UTC offset")
+            if expires_at <= now:
+                raise InvalidInputError("expires_at", "must be in the future")
+            if expires_at - now > MAX_LIFETIME:
+                raise InvalidInputError("expires_at", f"must be at most {MAX_LIFETIME.days} days away")
         for _attempt in range(5):
             key_id, secret = _new_key_id(), _new_secret()
             try:
@@ -242,10 +263,14 @@ class ApiKeyService:
                         created_at=now,
                         revoked_at=None,
                         last_used_at=None,
+                        expires_at=expires_at,
                     )
                     session.add(row)
                     session.flush()
-                    self._audit.append("apikey.create", targets=[key_id], detail=_scope_flags(chosen), session=session)
+                    detail: dict[str, bool | int] = {**_scope_flags(chosen)}
+                    if expires_at is not None:  # its lifetime in whole days, rounded up
+                        detail["expires_in_days"] = -((now - expires_at) // timedelta(days=1))
+                    self._audit.append("apikey.create", targets=[key_id], detail=detail, session=session)
             except IntegrityError:  # the random id was taken: draw another
                 continue
             log.info("created API key %s with %d scope(s)", key_id, len(chosen))
@@ -268,14 +293,25 @@ class ApiKeyService:
             return _to_info(row)
 
     def active(self, key_id: str) -> ApiKeyInfo | None:
-        """The key ``key_id`` if it exists and is not revoked (read from the store, never cached)."""
+        """The key ``key_id`` if it exists, is not revoked and has not expired (read from the
+        store, never cached)."""
         with session_scope(self._engine) as session:
             row = session.get(ApiKey, key_id)
-            return _to_info(row) if row is not None and row.revoked_at is None else None
+            info = _to_info(row) if row is not None else None
+        return info if info is not None and info.usable_at(self._clock.now()) else None
 
     def count_active(self) -> int:
+        """Keys that authenticate now: not revoked, not expired."""
+        now = self._clock.now()
         with session_scope(self._engine) as session:
-            return int(session.scalar(select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None))) or 0)
+            return int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(ApiKey)
+                    .where(ApiKey.revoked_at.is_(None), (ApiKey.expires_at.is_(None)) | (ApiKey.expires_at > now))
+                )
+                or 0
+            )
 
     def revoke(self, key_id: str) -> ApiKeyInfo:
         """Revoke a key for good; revoking a revoked key again changes nothing (and is audited)."""
@@ -304,10 +340,12 @@ class ApiKeyService:
         with session_scope(self._engine) as session:
             row = session.get(ApiKey, key_id)
             stored = bytes(row.secret_hash) if row is not None else _DUMMY_HASH
-            if not hmac.compare_digest(presented, stored) or row is None or row.revoked_at is not None:
+            if not hmac.compare_digest(presented, stored) or row is None:
                 raise InvalidApiKeyError()
             info = _to_info(row)
         now = self._clock.now()
+        if not info.usable_at(now):  # revoked or expired: refused like a wrong token
+            raise InvalidApiKeyError()
         if info.last_used_at is None or now - info.last_used_at >= self._touch_interval:
             self._touch(key_id, now)
         return info

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 
 from pseudovault.keys.errors import DecryptionError, KeyNotFoundError, KeyringError, KeysError, ProviderUnavailableError
 from pseudovault.vault.config import Settings
@@ -84,11 +84,25 @@ class ExitCode(IntEnum):
 PIPE_WIDTH = 1000
 
 
+class _Console(Console):
+    """A console as wide as its terminal, or :data:`PIPE_WIDTH` when it writes to a pipe or a
+    file and ``COLUMNS`` is not set (judged at each print: the streams and environment of a
+    process may change after this module is imported)."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        dimensions = super().size
+        if not self.is_terminal and not os.environ.get("COLUMNS"):
+            return ConsoleDimensions(PIPE_WIDTH, dimensions.height)
+        return dimensions
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
 def _console(**options: Any) -> Console:
-    console = Console(highlight=False, soft_wrap=True, **options)
-    if not console.is_terminal and not os.environ.get("COLUMNS"):
-        console.width = PIPE_WIDTH
-    return console
+    return _Console(highlight=False, soft_wrap=True, **options)
 
 
 out = _console()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from pseudovault.api.cli._base import JsonOpt, apikeys_app, emit, err, open_from_env, out, run_command
+from pseudovault.api.cli._base import JsonOpt, apikeys_app, emit, err, open_from_env, out, parse_time, run_command
+from pseudovault.vault.apikeys import MAX_LIFETIME
+from pseudovault.vault.errors import InvalidInputError
 
 
 @apikeys_app.command("create")
@@ -21,11 +24,21 @@ def apikeys_create(
             "subjects:reveal, erasure, admin.",
         ),
     ],
+    expires_in_days: Annotated[int | None, typer.Option(
+        "--expires-in-days", min=1, max=MAX_LIFETIME.days, help="The key stops authenticating after this many days.")] = None,
+    expires_at: Annotated[str | None, typer.Option(
+        "--expires-at", help="The key stops authenticating at this time (ISO 8601; UTC without an offset).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create an API key; prints its token as the last word. The token is shown once."""
+    """Create an API key; prints its token as the last word. The token is shown once. Without
+    --expires-in-days or --expires-at it does not expire (revoke it to end it)."""
     with run_command(), open_from_env() as vault:
-        info, token = vault.apikeys.create(name, scope)
+        if expires_in_days is not None and expires_at is not None:
+            raise InvalidInputError("--expires-at", "give --expires-in-days or --expires-at, not both")
+        until = parse_time(expires_at, "--expires-at")
+        if expires_in_days is not None:
+            until = vault.clock.now() + timedelta(days=expires_in_days)
+        info, token = vault.apikeys.create(name, scope, expires_at=until)
         data = {**info.as_dict(), "token": token.get_secret_value()}
         err.print("The token is shown once and cannot be recovered: store it now.", markup=False)
         scopes = ", ".join(data["scopes"])
@@ -40,23 +53,29 @@ def apikeys_create(
 
 @apikeys_app.command("list")
 def apikeys_list(
-    active: Annotated[bool, typer.Option("--active", help="Only keys that are not revoked.")] = False,
+    active: Annotated[bool, typer.Option("--active", help="Only keys that authenticate: not revoked, not expired.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """List API keys (ids, names, scopes, last use; never tokens)."""
+    """List API keys (ids, names, scopes, last use, expiry; never tokens)."""
     with run_command(), open_from_env() as vault:
-        data = [info.as_dict() for info in vault.apikeys.list(include_revoked=not active)]
+        now = vault.clock.now()
+        infos = [info for info in vault.apikeys.list(include_revoked=not active) if not active or info.usable_at(now)]
+        data = [{**info.as_dict(), "expired": info.active and not info.usable_at(now)} for info in infos]
 
         def render() -> None:
-            table = Table("key id", "name", "scopes", "created", "last used", "status")
-            for row in data:
+            table = Table("key id", "name", "scopes", "created", "last used", "expires", "status")
+            for row, info in zip(data, infos, strict=True):
+                status = f"revoked {row['revoked_at']}" if not row["active"] else "active"
+                if row["active"] and not info.usable_at(now):
+                    status = "expired"
                 table.add_row(
                     row["key_id"],
                     row["name"],
                     " ".join(row["scopes"]),
                     row["created_at"],
                     row["last_used_at"] or "never",
-                    "active" if row["active"] else f"revoked {row['revoked_at']}",
+                    row["expires_at"] or "never",
+                    status,
                 )
             out.print(table)
 
