@@ -239,7 +239,7 @@ async def _admit(request: Request, guard: Authenticator) -> Principal:
     cache = request.app.state.key_cache
     info = cache.get(token)
     if info is not None and not info.usable_at(request.app.state.vault.clock.now()):
-        cache.forget(token)  # expired while cached: the store says so, as a 401
+        cache.forget(token)  # expired, or a rotated-out token past its grace: the store says so, as a 401
         info = None
     if info is None:
         info = await run_in_threadpool(_verify, request, token)

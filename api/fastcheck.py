@@ -59,8 +59,12 @@ class FastCheck:
         token = _token(headers.get("authorization"))
         app_state = scope["app"].state
         info = app_state.key_cache.get(token) if token is not None else None
-        if info is not None and info.expires_at is not None and not info.usable_at(app_state.vault.clock.now()):
-            info = None  # expired while cached: the route's guard answers (401)
+        if (
+            info is not None
+            and (info.expires_at is not None or info.token_valid_until is not None)
+            and not info.usable_at(app_state.vault.clock.now())
+        ):
+            info = None  # expired (or a rotated-out token) while cached: the route's guard answers 401
         content_type = headers.get("content-type", "").encode("latin-1")
         if token is None or info is None or KeyScope.CHECKS not in info.scopes or content_type not in _JSON_TYPES:
             await self.app(scope, receive, send)

@@ -34,7 +34,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -45,12 +45,13 @@ from sqlalchemy.exc import IntegrityError
 
 from pseudovault.vault.audit import AuditLog
 from pseudovault.vault.clock import Clock
-from pseudovault.vault.errors import InvalidInputError, NotFoundError, VaultError
+from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError, VaultError
 from pseudovault.vault.store.data_models import ApiKey
 from pseudovault.vault.store.db import session_scope
 from pseudovault.vault.views import View
 
 __all__ = [
+    "MAX_GRACE",
     "MAX_LIFETIME",
     "Scope",
     "SCOPES",
@@ -105,6 +106,8 @@ _TOKEN = re.compile(rf"{TOKEN_PREFIX}([a-z2-7]{{{KEY_ID_LENGTH}}})_([A-Za-z0-9_-
 _HASH_DOMAIN = b"pseudovault/api-key/v1\x00"
 #: the longest an expiring key may live (a key meant to live longer does not expire)
 MAX_LIFETIME = timedelta(days=3650)
+#: the longest a rotated key's previous token stays valid
+MAX_GRACE = timedelta(days=30)
 _DUMMY_HASH = hashlib.sha256(b"pseudovault/api-key/no-such-key").digest()
 
 
@@ -128,6 +131,11 @@ class ApiKeyInfo(View):
     revoked_at: datetime | None
     last_used_at: datetime | None
     expires_at: datetime | None = None
+    rotated_at: datetime | None = None
+    #: after a rotation: until when the previous token is still accepted
+    previous_valid_until: datetime | None = None
+    #: from :meth:`ApiKeyService.authenticate` with the previous token: when that token stops
+    token_valid_until: datetime | None = field(default=None, compare=False, metadata={"hidden": True})
 
     @property
     def active(self) -> bool:
@@ -135,8 +143,13 @@ class ApiKeyInfo(View):
         return self.revoked_at is None
 
     def usable_at(self, now: datetime) -> bool:
-        """Whether the key authenticates at ``now``: not revoked and not expired."""
-        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+        """Whether the key (and the token it was read with) authenticates at ``now``: not
+        revoked, not expired, and not a previous token past its grace period."""
+        return (
+            self.revoked_at is None
+            and (self.expires_at is None or now < self.expires_at)
+            and (self.token_valid_until is None or now < self.token_valid_until)
+        )
 
     def extra(self) -> Mapping[str, Any]:
         return {"scopes": sort_scopes(self.scopes), "active": self.active}
@@ -212,6 +225,8 @@ def _to_info(row: ApiKey) -> ApiKeyInfo:
         revoked_at=row.revoked_at,
         last_used_at=row.last_used_at,
         expires_at=row.expires_at,
+        rotated_at=row.rotated_at,
+        previous_valid_until=row.previous_valid_until,
     )
 
 
@@ -231,8 +246,8 @@ class ApiKeyService:
         return "ApiKeyService()"
 
     def on_revoke(self, listener: Callable[[str], None]) -> None:
-        """Call ``listener(key_id)`` after every revocation through this object (a cache of
-        verified keys evicts the key at once; see api.keycache)."""
+        """Call ``listener(key_id)`` after every revocation or rotation through this object (a
+        cache of verified keys evicts the key at once; see api.keycache)."""
         self._revoke_listeners.append(listener)
 
     def create(
@@ -330,6 +345,36 @@ class ApiKeyService:
         log.info("revoked API key %s (already %s)", key_id, already)
         return info
 
+    def rotate(self, key_id: str, *, grace: timedelta = timedelta(0)) -> tuple[ApiKeyInfo, SecretStr]:
+        """A new token for the key ``key_id`` (same id, name, scopes and expiry: its audit trail
+        goes on); the token it replaces stays valid for ``grace`` (at most :data:`MAX_GRACE`;
+        zero: refused at once). A token replaced earlier is refused from now on."""
+        key_id = _validate_key_id(key_id)
+        if not isinstance(grace, timedelta) or grace < timedelta(0) or grace > MAX_GRACE:
+            raise InvalidInputError("grace", f"must be from 0 to {MAX_GRACE.days} days")
+        secret = _new_secret()
+        now = self._clock.now()
+        with session_scope(self._engine, write=True) as session:
+            row = session.get(ApiKey, key_id, with_for_update=True)
+            if row is None:
+                raise NotFoundError("API key", key_id)
+            info = _to_info(row)
+            if not info.usable_at(now):
+                raise ConflictError(f"API key {key_id} is revoked or expired: create a new one")
+            row.previous_secret_hash = bytes(row.secret_hash) if grace > timedelta(0) else None
+            row.previous_valid_until = now + grace if grace > timedelta(0) else None
+            row.secret_hash = secret_hash(key_id, secret)
+            row.rotated_at = now
+            self._audit.append(
+                "apikey.rotate", targets=[key_id], detail={"grace_seconds": int(grace.total_seconds())}, session=session
+            )
+            info = _to_info(row)
+        # caches of this process drop the key's tokens: the next request reads the old token's end
+        for listener in self._revoke_listeners:
+            listener(key_id)
+        log.info("rotated API key %s (grace %d s)", key_id, int(grace.total_seconds()))
+        return info, SecretStr(f"{TOKEN_PREFIX}{key_id}_{secret}")
+
     def authenticate(self, token: str) -> ApiKeyInfo:
         """The active key ``token`` belongs to, or InvalidApiKeyError."""
         match = _TOKEN.fullmatch(token) if isinstance(token, str) else None
@@ -340,9 +385,15 @@ class ApiKeyService:
         with session_scope(self._engine) as session:
             row = session.get(ApiKey, key_id)
             stored = bytes(row.secret_hash) if row is not None else _DUMMY_HASH
-            if not hmac.compare_digest(presented, stored) or row is None:
+            previous = bytes(row.previous_secret_hash) if row is not None and row.previous_secret_hash else _DUMMY_HASH
+            # both comparisons, always, in constant time: which one matched is not a timing signal
+            is_current = hmac.compare_digest(presented, stored)
+            is_previous = hmac.compare_digest(presented, previous)
+            if row is None or not (is_current or (is_previous and row.previous_secret_hash is not None)):
                 raise InvalidApiKeyError()
             info = _to_info(row)
+            if not is_current:  # the token a rotation replaced: valid to the end of its grace period
+                info = replace(info, token_valid_until=row.previous_valid_until)
         now = self._clock.now()
         if not info.usable_at(now):  # revoked or expired: refused like a wrong token
             raise InvalidApiKeyError()

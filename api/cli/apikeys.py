@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from pseudovault.api.cli._base import JsonOpt, apikeys_app, emit, err, open_from_env, out, parse_time, run_command
-from pseudovault.vault.apikeys import MAX_LIFETIME
+from pseudovault.vault.apikeys import MAX_GRACE, MAX_LIFETIME
 from pseudovault.vault.errors import InvalidInputError
 
 
@@ -63,7 +63,7 @@ def apikeys_list(
         data = [{**info.as_dict(), "expired": info.active and not info.usable_at(now)} for info in infos]
 
         def render() -> None:
-            table = Table("key id", "name", "scopes", "created", "last used", "expires", "status")
+            table = Table("key id", "name", "scopes", "created", "last used", "expires", "rotated", "status")
             for row, info in zip(data, infos, strict=True):
                 status = f"revoked {row['revoked_at']}" if not row["active"] else "active"
                 if row["active"] and not info.usable_at(now):
@@ -75,11 +75,38 @@ def apikeys_list(
                     row["created_at"],
                     row["last_used_at"] or "never",
                     row["expires_at"] or "never",
+                    row["rotated_at"] or "never",
                     status,
                 )
             out.print(table)
 
         emit(data, as_json, render)
+
+
+@apikeys_app.command("rotate")
+def apikeys_rotate(
+    key_id: str,
+    grace_hours: Annotated[float, typer.Option(
+        "--grace-hours", min=0, max=MAX_GRACE.days * 24,
+        help="How long the token it replaces stays valid, for the service to switch over (0: refused at once).")] = 24,
+    as_json: JsonOpt = False,
+) -> None:
+    """A new token for the key (same id, name, scopes and expiry); prints it as the last word. The
+    token it replaces stays valid for --grace-hours."""
+    with run_command(), open_from_env() as vault:
+        info, token = vault.apikeys.rotate(key_id, grace=timedelta(hours=grace_hours))
+        data = {**info.as_dict(), "token": token.get_secret_value()}
+        err.print("The token is shown once and cannot be recovered: store it now.", markup=False)
+        until = data["previous_valid_until"] or "now"
+        emit(
+            data,
+            as_json,
+            lambda: out.print(
+                f"Rotated API key {info.key_id}; the previous token is refused from {until}: "
+                f"{token.get_secret_value()}",
+                markup=False,
+            ),
+        )
 
 
 @apikeys_app.command("revoke")

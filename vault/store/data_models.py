@@ -183,7 +183,8 @@ class AuditCheckpoint(DataBase):
 class ApiKey(DataBase):
     """An API key: only the SHA-256 of its secret part is stored; the token is shown once.
 
-    ``scopes`` is a space-separated list of scope names.
+    ``scopes`` is a space-separated list of scope names. After a rotation, the hash of the token
+    it replaced is kept until ``previous_valid_until`` (the grace period).
     """
 
     __tablename__ = "api_keys"
@@ -196,6 +197,9 @@ class ApiKey(DataBase):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    previous_secret_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    previous_valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    rotated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     def __repr__(self) -> str:
         return f"ApiKey(id={self.id!r})"
