@@ -200,6 +200,22 @@ class CheckService:
         normalized = normalize_identifiers(self._normalizer, identifiers)
         return self._run([normalized], domain)[0]
 
+    def check_in_process(
+        self, identifiers: Sequence[tuple[str, str]], *, domain: str = DEFAULT_DOMAIN
+    ) -> Decision | None:
+        """The decision for one signup when it needs no store: the miss filter (if on, built and
+        current) holds none of its candidate pseudonyms, so it is ``allow``; None when the store
+        must be asked (then :meth:`check`). Raises what :meth:`check` raises for invalid input.
+        For a server that answers misses without a thread hop and sends only the rest to one."""
+        miss_filter = self.miss_filter
+        if miss_filter is None or not miss_filter.ready:
+            return None
+        domain = self._domain(domain)
+        normalized = normalize_identifiers(self._normalizer, identifiers)
+        if not miss_filter.absent(self._candidates([normalized], domain, self._lookup.current())):
+            return None
+        return Decision("allow", (), tuple(sorted({item.kind for item in normalized})))
+
     def check_batch(
         self, signups: Sequence[Sequence[tuple[str, str]]], *, domain: str = DEFAULT_DOMAIN
     ) -> list[Decision]:
