@@ -106,10 +106,11 @@ async def _run_check(vault: Vault, identifiers: list[tuple[str, str]], domain: s
     turns at the interpreter lock). Batches always run in a worker thread."""
     if vault.data_engine.dialect.name == "sqlite":
         return vault.checks.check(identifiers, domain=domain)
-    answered = vault.checks.check_in_process(identifiers, domain=domain)
+    prepared = vault.checks.prepare(identifiers, domain=domain)
+    answered = vault.checks.in_process(prepared)
     if answered is not None:
         return answered
-    return await run_in_threadpool(vault.checks.check, identifiers, domain=domain)
+    return await run_in_threadpool(vault.checks.finish, prepared)
 
 
 def _locate_invalid(vault: VaultDep, signups: list[Signup]) -> ApiProblem:

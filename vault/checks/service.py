@@ -60,7 +60,7 @@ from pseudovault.vault.records.views import LIVE_STATUSES
 from pseudovault.vault.retention.restrictions import processable_records
 from pseudovault.vault.store.db import session_scope
 
-__all__ = ["CheckService", "MAX_BATCH_SIGNUPS", "QUERY_CHUNK", "KEPT_CONNECTIONS"]
+__all__ = ["CheckService", "PreparedCheck", "MAX_BATCH_SIGNUPS", "QUERY_CHUNK", "KEPT_CONNECTIONS"]
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,25 @@ class _Candidate(NamedTuple):
 
     def __repr__(self) -> str:
         return f"_Candidate(signup={self.signup}, kind={self.kind!r}, match={self.match!r})"
+
+
+class PreparedCheck(NamedTuple):
+    """Signups' checks up to the store (CheckService.prepare): their normalized identifiers, the
+    domain, the lookup keys and the candidate pseudonyms. Holds personal data: the repr names
+    the number of signups only."""
+
+    groups: list[list[NormalizedIdentifier]]
+    domain: str
+    keys: LookupSet
+    candidates: dict[bytes, list[tuple[_Candidate, int]]]
+
+    def __repr__(self) -> str:
+        return f"PreparedCheck(signups={len(self.groups)})"
+
+
+def _allow(identifiers: Sequence[NormalizedIdentifier]) -> Decision:
+    """The decision of a signup nothing matched."""
+    return Decision("allow", (), tuple(sorted({item.kind for item in identifiers})))
 
 
 class CheckService:
@@ -196,25 +215,29 @@ class CheckService:
 
     def check(self, identifiers: Sequence[tuple[str, str]], *, domain: str = DEFAULT_DOMAIN) -> Decision:
         """The decision for one signup's identifiers (``(kind, value)`` pairs)."""
-        domain = self._domain(domain)
-        normalized = normalize_identifiers(self._normalizer, identifiers)
-        return self._run([normalized], domain)[0]
+        return self.finish(self.prepare(identifiers, domain=domain))
 
-    def check_in_process(
-        self, identifiers: Sequence[tuple[str, str]], *, domain: str = DEFAULT_DOMAIN
-    ) -> Decision | None:
-        """The decision for one signup when it needs no store: the miss filter (if on, built and
-        current) holds none of its candidate pseudonyms, so it is ``allow``; None when the store
-        must be asked (then :meth:`check`). Raises what :meth:`check` raises for invalid input.
-        For a server that answers misses without a thread hop and sends only the rest to one."""
-        miss_filter = self.miss_filter
-        if miss_filter is None or not miss_filter.ready:
-            return None
+    def prepare(self, identifiers: Sequence[tuple[str, str]], *, domain: str = DEFAULT_DOMAIN) -> PreparedCheck:
+        """One signup's check up to the store: validated, normalized, its candidate pseudonyms
+        derived. Raises what :meth:`check` raises for invalid input. Then :meth:`in_process`
+        and, when that cannot answer, :meth:`finish` (a server runs the two apart: the first on
+        its event loop, the second, which may wait for the store, in a worker thread)."""
         domain = self._domain(domain)
-        normalized = normalize_identifiers(self._normalizer, identifiers)
-        if not miss_filter.absent(self._candidates([normalized], domain, self._lookup.current())):
+        groups = [normalize_identifiers(self._normalizer, identifiers)]
+        keys = self._lookup.current()
+        return PreparedCheck(groups, domain, keys, self._candidates(groups, domain, keys))
+
+    def in_process(self, prepared: PreparedCheck) -> Decision | None:
+        """The decision when it needs no store: the miss filter (if on, built and current) holds
+        none of the candidate pseudonyms, so it is ``allow``; None when the store must be asked."""
+        miss_filter = self.miss_filter
+        if miss_filter is None or not miss_filter.absent(prepared.candidates):
             return None
-        return Decision("allow", (), tuple(sorted({item.kind for item in normalized})))
+        return _allow(prepared.groups[0])
+
+    def finish(self, prepared: PreparedCheck) -> Decision:
+        """The decision of a prepared check (the miss filter first, then the store)."""
+        return self._decide_all(prepared)[0]
 
     def check_batch(
         self, signups: Sequence[Sequence[tuple[str, str]]], *, domain: str = DEFAULT_DOMAIN
@@ -238,7 +261,10 @@ class CheckService:
                 ) from None
             except InvalidInputError as error:
                 raise InvalidInputError(f"signups[{index}].{error.field}", error.reason) from None
-        return self._run(groups, domain) if groups else []
+        if not groups:
+            return []
+        keys = self._lookup.current()
+        return self._decide_all(PreparedCheck(groups, domain, keys, self._candidates(groups, domain, keys)))
 
     # --- internals --------------------------------------------------------------------------
 
@@ -301,16 +327,26 @@ class CheckService:
             self._compiled[count] = found
         return found
 
+    def _bound(self, items: list[bytes], domain: str, now: Any) -> tuple[str, Any]:
+        """The check's statement for ``items`` (at most :data:`QUERY_CHUNK`) as the driver's SQL
+        and its parameters; ``now`` as :meth:`_now` gives it."""
+        sql, plan, positional = self._statement(len(items))
+        values = [
+            items[arg] if what == "item" else domain if what == "domain" else now if what == "now" else arg
+            for _, what, arg in plan
+        ]
+        return sql, values if positional else dict(zip((p for p, _, _ in plan), values, strict=True))
+
+    def _now(self) -> Any:
+        """The clock's time as the driver takes it for ``records.expires_at``."""
+        now = self._clock.now()
+        return self._bind_now(now) if self._bind_now is not None else now
+
     def _execute(self, driver: Any, items: list[bytes], domain: str, now: Any) -> list[Any]:
         rows: list[Any] = []
         for start in range(0, len(items), QUERY_CHUNK):
             chunk = items[start : start + QUERY_CHUNK]
-            sql, plan, positional = self._statement(len(chunk))
-            values = [
-                chunk[arg] if what == "item" else domain if what == "domain" else now if what == "now" else arg
-                for _, what, arg in plan
-            ]
-            params = values if positional else dict(zip((p for p, _, _ in plan), values, strict=True))
+            sql, params = self._bound(chunk, domain, now)
             rows.extend(driver.execute(sql, params).fetchall())
         return rows
 
@@ -323,8 +359,7 @@ class CheckService:
         tried once more on a new connection (it is a read: a store that restarted costs one retry,
         not an error). A store that still cannot answer is :class:`vault.errors.UnavailableError`.
         """
-        now = self._clock.now()
-        bound_now = self._bind_now(now) if self._bind_now is not None else now
+        bound_now = self._now()
         for attempt in (1, 2):
             raw = self._acquire()
             try:
@@ -343,15 +378,14 @@ class CheckService:
             return rows
         raise AssertionError("unreachable")
 
-    def _run(self, groups: Sequence[Sequence[NormalizedIdentifier]], domain: str) -> list[Decision]:
-        keys = self._lookup.current()
-        candidates = self._candidates(groups, domain, keys)
+    def _decide_all(self, prepared: PreparedCheck) -> list[Decision]:
+        groups, domain, keys, candidates = prepared
         miss_filter = self.miss_filter
         if miss_filter is not None and miss_filter.absent(candidates):  # a miss known in process
-            return [Decision("allow", (), tuple(sorted({item.kind for item in ids}))) for ids in groups]
+            return [_allow(ids) for ids in groups]
         rows = self._fetch(list(candidates), domain)
         if not rows:  # the common case: nothing matched, nothing to re-index
-            return [Decision("allow", (), tuple(sorted({item.kind for item in ids}))) for ids in groups]
+            return [_allow(ids) for ids in groups]
         primary = keys.primary.version
 
         # per signup: (record_id, slot, row lookalike) -> versions matched, and what matched
@@ -378,9 +412,9 @@ class CheckService:
         hits: dict[tuple[str, int, bool], tuple[set[int], _Candidate, Any]],
         identifiers: Sequence[NormalizedIdentifier],
     ) -> Decision:
-        checked = tuple(sorted({item.kind for item in identifiers}))
         if not hits:
-            return Decision("allow", (), checked)
+            return _allow(identifiers)
+        checked = tuple(sorted({item.kind for item in identifiers}))
         exact_slots = {(rid, slot) for (rid, slot, _), (_, cand, _) in hits.items() if cand.match == "exact"}
         # (record_id, match) -> [row, kinds, decisions]
         grouped: dict[tuple[str, str], list[Any]] = {}

@@ -25,14 +25,7 @@ def _fill(vault: Vault, count: int) -> None:
 
 def _plan(vault: Vault, items: list[bytes]) -> str:
     checks: Any = vault.checks
-    sql, plan, positional = checks._statement(len(items))
-    now = checks._clock.now()
-    bound_now = checks._bind_now(now) if checks._bind_now is not None else now
-    values = [
-        items[arg] if what == "item" else "default" if what == "domain" else bound_now if what == "now" else arg
-        for _, what, arg in plan
-    ]
-    params = values if positional else dict(zip((name for name, _, _ in plan), values, strict=True))
+    sql, params = checks._bound(items, "default", checks._now())
     raw = vault.data_engine.raw_connection()
     try:
         driver: Any = raw.driver_connection

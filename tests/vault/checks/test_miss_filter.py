@@ -66,7 +66,7 @@ def test_misses_are_answered_in_process_and_hits_still_reach_the_store(filtered:
     assert after in {r.record_id for r in vault.records.find("phone", "010-2000-0001")}
 
 
-def test_a_check_in_process_answers_only_misses_the_filter_is_sure_of(
+def test_in_process_answers_only_misses_the_filter_is_sure_of(
     filtered: Vault, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What the API answers on its event loop: a miss the current filter rules out; anything else
@@ -76,15 +76,19 @@ def test_a_check_in_process_answers_only_misses_the_filter_is_sure_of(
     miss_filter = vault.checks.miss_filter
     assert miss_filter is not None and miss_filter.wait_ready(30)
     fetches = _count_fetches(vault, monkeypatch)
-    answered = [vault.checks.check_in_process([("email", f"fresh{i}@example.com")]) for i in range(50)]
+    checks = vault.checks
+    answered = [checks.in_process(checks.prepare([("email", f"fresh{i}@example.com")])) for i in range(50)]
     assert sum(1 for a in answered if a is not None) >= 45  # false positives (0.1% each) are None
     assert all(a.decision == "allow" and a.checked_kinds == ("email",) for a in answered if a is not None)
-    assert vault.checks.check_in_process([("email", "HELD@example.com")]) is None  # a hit: the store decides
+    held = checks.prepare([("email", "HELD@example.com")])
+    assert checks.in_process(held) is None  # a hit: the store decides
     assert fetches == []  # none of these asked the store
+    assert checks.finish(held).decision == "deny" and len(fetches) == 1
+    assert "held" not in repr(held).lower() and repr(held) == "PreparedCheck(signups=1)"
     with pytest.raises(InvalidIdentifierError):
-        vault.checks.check_in_process([("email", "not an address")])
+        checks.prepare([("email", "not an address")])
     monkeypatch.setattr(miss_filter, "fresh_at", time.monotonic() - BOUND - 0.5)
-    assert vault.checks.check_in_process([("email", "fresh0@example.com")]) is None  # stale: not trusted
+    assert checks.in_process(checks.prepare([("email", "fresh0@example.com")])) is None  # stale: not trusted
 
 
 def test_a_stale_filter_is_not_used(filtered: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
