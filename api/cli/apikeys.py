@@ -64,10 +64,8 @@ def apikeys_list(
 
         def render() -> None:
             table = Table("key id", "name", "scopes", "created", "last used", "expires", "rotated", "status")
-            for row, info in zip(data, infos, strict=True):
-                status = f"revoked {row['revoked_at']}" if not row["active"] else "active"
-                if row["active"] and not info.usable_at(now):
-                    status = "expired"
+            for row in data:
+                status = "expired" if row["expired"] else "active" if row["active"] else f"revoked {row['revoked_at']}"
                 table.add_row(
                     row["key_id"],
                     row["name"],

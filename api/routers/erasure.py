@@ -22,6 +22,7 @@ from fastapi.responses import Response
 
 from pseudovault.api.auth import ApiRoute, Erasure
 from pseudovault.api.deps import VaultDep
+from pseudovault.api.openapi import BYTES_MEDIA_TYPE
 from pseudovault.api.schemas.erasure import (
     _REQUEST_EXAMPLE,
     _SUBJECT_EXAMPLE,
@@ -57,7 +58,7 @@ AcceptHeader = Annotated[str | None, Header(include_in_schema=False)]
 def _document(receipt: ErasureReceipt, accept: str | None) -> Response:
     """The receipt file's bytes as issued: ``application/json`` unless the client asks for
     ``application/octet-stream`` (generated clients then keep the bytes instead of parsing them)."""
-    media_type = "application/octet-stream" if accept and "application/octet-stream" in accept else "application/json"
+    media_type = BYTES_MEDIA_TYPE if accept and BYTES_MEDIA_TYPE in accept else "application/json"
     return Response(content=receipt.document, media_type=media_type)
 
 
@@ -68,7 +69,7 @@ _RECEIPT_FILE: dict[int | str, dict[str, Any]] = {
         "description": "The receipt file's exact bytes (canonical JSON and a newline). Keep them as they are: "
         "the signature covers these bytes, and a receipt parsed and encoded again does not verify.",
         "content": {
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            BYTES_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
             "application/json": {"schema": {"$ref": "#/components/schemas/ReceiptDocument"}},
         },
     }
