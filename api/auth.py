@@ -68,6 +68,7 @@ __all__ = [
     "Erasure",
     "RestrictedRead",
     "Admin",
+    "AnyKey",
 ]
 
 #: routes that need no API key: liveness, readiness, metrics and the API's own documentation
@@ -136,6 +137,8 @@ SubjectsReveal = Annotated[Principal, Depends(Authenticator(scopes={Scope.SUBJEC
 Erasure = Annotated[Principal, Depends(Authenticator(scopes={Scope.ERASURE}))]
 RestrictedRead = Annotated[Principal, Depends(Authenticator(scopes={Scope.RESTRICTED_READ}))]
 Admin = Annotated[Principal, Depends(Authenticator(scopes={Scope.ADMIN}))]
+#: any valid API key, whatever its scopes: for what a key may do to itself (read its own entry, rotate its own token)
+AnyKey = Annotated[Principal, Depends(Authenticator(scopes=set(SCOPES)))]
 
 
 def _authenticators(dependant: Dependant) -> Iterator[Authenticator]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from pseudovault.api.routers import (
+    apikeys,
     audit,
     checks,
     erasure,
@@ -43,4 +44,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     rights.router,
     webhooks.router,
     status.router,
+    apikeys.router,
 )
