@@ -42,6 +42,7 @@ from pseudovault.api.ratelimit import NoRateLimit, RateLimiter, RedisRateLimiter
 from pseudovault.api.routers import ROUTERS
 from pseudovault.api.settings import ApiSettings
 from pseudovault.api.sweeper import PeriodicSweep
+from pseudovault.api.telemetry import install_telemetry
 from pseudovault.api.webhooks import PeriodicWebhooks
 from pseudovault.vault.bootstrap import open_vault
 from pseudovault.vault.config import Settings
@@ -144,6 +145,8 @@ def create_app(
                     await maintenance.stop()
                 if sweep is not None:
                     await sweep.stop()  # before the vault closes
+                if app.state.telemetry is not None:
+                    app.state.telemetry.close()  # the last spans and metrics go out
                 if owns_limiter:
                     app.state.limiter.close()
                 if owns_vault:
@@ -186,6 +189,15 @@ def create_app(
             path for path, route in iter_routes(app.routes) if not isinstance(route, APIRoute) and "{" not in path
         )
         app.add_middleware(RequestContextMiddleware, metrics=metrics, static_paths=static_paths)
+        app.state.telemetry = None
+        if api_settings.otel_endpoint:  # outermost: a request's span covers everything above
+            app.state.telemetry = install_telemetry(
+                app,
+                vault,
+                endpoint=api_settings.otel_endpoint,
+                service_name=api_settings.otel_service_name,
+                metrics_seconds=api_settings.otel_metrics_seconds,
+            )
     except BaseException:
         if owns_vault:
             vault.close()

@@ -32,6 +32,10 @@ INTERVAL_SECONDS                               (``PSEUDOVAULT_EPOCH_MAX_AGE_DAYS
 PSEUDOVAULT_CONSOLE_IDLE_MINUTES    30         a web console session ends after this long unused
 PSEUDOVAULT_CONSOLE_SESSION_HOURS   8          ... and this long after sign-in, used or not
 PSEUDOVAULT_LOG_LEVEL               info       debug, info, warning, error
+PSEUDOVAULT_OTEL_ENDPOINT           (none)     an OTLP/HTTP collector (``http://host:4318``):
+                                               traces and metrics go there (api.telemetry)
+PSEUDOVAULT_OTEL_SERVICE_NAME       pseudovault  the ``service.name`` they carry
+PSEUDOVAULT_OTEL_METRICS_SECONDS    60         how often metrics are sent
 ==================================  =========  =================================================
 
 The audit checkpoint interval and retention (``PSEUDOVAULT_AUDIT_CHECKPOINT_EVERY``,
@@ -71,6 +75,9 @@ class ApiSettings(Settings):
     console_idle_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
     console_session_hours: float = Field(default=8.0, gt=0, le=7 * 24)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    otel_endpoint: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$", max_length=2048)
+    otel_service_name: str = Field(default="pseudovault", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    otel_metrics_seconds: float = Field(default=60.0, ge=1, le=3600)
 
     @field_validator("rate_limit_url")
     @classmethod
