@@ -1,5 +1,6 @@
 """The operator's pages (``admin``): the audit log (list with filters, verify, sign a checkpoint) and
-keys (versions, epochs and how many data keys each still wraps, rotate, rewrap)."""
+keys (versions, epochs and how many data keys each still wraps, rotate, rewrap; the API keys, with
+their last use and expiry, and revocation: never a token)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from starlette.responses import Response
 
 from pseudovault.api.console.web import Console, Ctx
-from pseudovault.api.routers import audit, keys
+from pseudovault.api.routers import apikeys, audit, keys
 
 __all__ = ["routes"]
 
@@ -33,13 +34,15 @@ def routes(console: Console) -> list[tuple[str, str, Any]]:
     async def audit_checkpoint(ctx: Ctx) -> Response:
         return await audit_page(ctx, checkpoint=await console.run(ctx, audit.checkpoint_audit))
 
-    async def keys_page(ctx: Ctx, *, rotated: Any = None, rewrapped: Any = None) -> Response:
+    async def keys_page(ctx: Ctx, *, rotated: Any = None, rewrapped: Any = None, revoked: Any = None) -> Response:
         state = await console.run(ctx, keys.key_status)
+        api_keys = await console.run(ctx, apikeys.list_apikeys)
         total = sum(e.data_keys for e in state.epochs)
         current = sum(e.data_keys for e in state.epochs if e.current)
         progress = {"total": total, "current": current, "percent": 100 if total == 0 else round(100 * current / total)}
         return console.render(
-            ctx, "keys.html", title="Keys", state=state, progress=progress, rotated=rotated, rewrapped=rewrapped
+            ctx, "keys.html", title="Keys", state=state, progress=progress, rotated=rotated, rewrapped=rewrapped,
+            api_keys=api_keys.items, revoked=revoked, own_key=ctx.principal.key_id,
         )
 
     async def keys_get(ctx: Ctx) -> Response:
@@ -51,6 +54,10 @@ def routes(console: Console) -> list[tuple[str, str, Any]]:
     async def keys_rewrap(ctx: Ctx) -> Response:
         return await keys_page(ctx, rewrapped=await console.run(ctx, keys.rewrap_keys))
 
+    async def apikey_revoke(ctx: Ctx) -> Response:
+        key_id = ctx.request.path_params["key_id"]
+        return await keys_page(ctx, revoked=await console.run(ctx, apikeys.revoke_apikey, key_id=key_id))
+
     return [
         ("/audit", "GET", audit_get),
         ("/audit/verify", "POST", audit_verify),
@@ -58,4 +65,5 @@ def routes(console: Console) -> list[tuple[str, str, Any]]:
         ("/keys", "GET", keys_get),
         ("/keys/rotate", "POST", keys_rotate),
         ("/keys/rewrap", "POST", keys_rewrap),
+        ("/keys/apikeys/{key_id}/revoke", "POST", apikey_revoke),
     ]

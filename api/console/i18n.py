@@ -265,6 +265,15 @@ KO: dict[str, str] = {
     "Current": "현재",
     "Data keys": "데이터 키",
     "Version": "버전",
+    "API keys": "API 키",
+    "Tokens are never shown: create and rotate keys with pseudovault apikeys.":
+        "토큰은 표시되지 않습니다. 키 생성과 교체는 pseudovault apikeys 명령으로 하세요.",
+    "Last used": "마지막 사용",
+    "Name": "이름",
+    "Actions": "작업",
+    "never": "없음",
+    "Revoke this API key for good?": "이 API 키를 영구히 폐기할까요?",
+    "Revoked API key": "API 키 폐기 완료",
 }
 
 

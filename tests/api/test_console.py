@@ -339,3 +339,27 @@ def test_a_key_without_the_overview_starts_on_its_first_page(web: TestClient, ma
     page = web.get("/console/", follow_redirects=False)
     assert page.status_code == 200 and "Nothing beyond this page." in page.text
     assert 'href="/console/check"' not in page.text and "data-count" not in page.text
+
+
+def test_the_keys_page_lists_api_keys_and_revokes_one(web: TestClient, make_key: Any, vault: Vault) -> None:
+    service = make_key("checks", name="signup-service")
+    service_id = service[4:14]
+    admin = make_key("admin", name="ops")
+    csrf = sign_in(web, admin)
+    page = web.get("/console/keys")
+    assert page.status_code == 200
+    assert f'data-apikey="{service_id}"' in page.text and "signup-service" in page.text
+    assert service[15:] not in page.text and admin[15:] not in page.text  # never a token
+    # the session's own key has no revoke button: the console does not cut itself off
+    assert f"/console/keys/apikeys/{admin[4:14]}/revoke" not in page.text
+    assert f"/console/keys/apikeys/{service_id}/revoke" in page.text
+    revoked = post_form(web, f"/console/keys/apikeys/{service_id}/revoke", csrf)
+    assert revoked.status_code == 200 and f'data-revoked="{service_id}"' in revoked.text
+    assert vault.apikeys.get(service_id).revoked_at is not None
+    assert f"/console/keys/apikeys/{service_id}/revoke" not in revoked.text
+    assert post_form(web, "/console/keys/apikeys/NOT-A-KEY/revoke", csrf).status_code == 422
+    assert post_form(web, "/console/keys/apikeys/aaaaaaaaaa/revoke", csrf).status_code == 404
+    # without the csrf token nothing changes
+    other = make_key("checks", name="other")
+    refused = web.post(f"/console/keys/apikeys/{other[4:14]}/revoke", data={"csrf": "forged"})
+    assert refused.status_code == 403 and vault.apikeys.get(other[4:14]).revoked_at is None

@@ -219,6 +219,12 @@ def test_admin_audit_and_keys(page: Any, live: str, make_key: Any, vault: Vault,
     page.get_by_role("button", name="Rewrap").click()
     assert page.locator("[data-rewrapped]").is_visible()
     assert page.locator("progress").get_attribute("value") == "100"
+    service_id = make_key("checks", name="signup-service")[4:14]
+    nav(page, "Keys").click()  # the page again, with the new key listed
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Revoke {service_id}").click()
+    assert page.locator("[data-revoked]").get_attribute("data-revoked") == service_id
+    assert vault.apikeys.get(service_id).revoked_at is not None
     page.screenshot(path=str(shots / "keys.png"), full_page=True)
     assert CANARY_PII not in page.content()
     clean(page)
