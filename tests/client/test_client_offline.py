@@ -256,3 +256,13 @@ def test_the_client_builds_as_a_distribution_of_its_own(tmp_path: Path) -> None:
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     requires = sorted(line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Dist:"))
     assert requires == ["cryptography>=42; extra == \"verify\"", "httpx>=0.27", "pydantic>=2.6"], requires
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("3", 3.0), ("-5", 0.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0), ("soon", None), ("", None)],
+)
+def test_retry_after_in_seconds_or_as_a_date(header: str, seconds: float | None) -> None:
+    from pseudovault_client._base import retry_after
+
+    assert retry_after(httpx.Response(429, headers={"Retry-After": header})) == seconds

@@ -104,10 +104,14 @@ def retry_after(response: httpx.Response) -> float | None:
     if value is None:
         return None
     try:
-        return float(value)
+        return max(0.0, float(value))
     except ValueError:
-        when = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, (when - datetime.now(UTC)).total_seconds()) if when and when.tzinfo else None
+        pass
+    try:  # an HTTP date
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds()) if when.tzinfo else None
 
 
 def raise_for(response: httpx.Response) -> None:
