@@ -63,8 +63,8 @@ RECORD = {
 
 
 def _client(handler: Callable[[httpx.Request], httpx.Response]) -> Client:
-    http = httpx.Client(base_url="http://vault.test", transport=httpx.MockTransport(handler))
-    return Client("http://vault.test", token="pvk_aaaaaaaaaa_" + "s" * 43, http=http, retry=FAST)
+    http = httpx.Client(base_url="https://vault.test", transport=httpx.MockTransport(handler))
+    return Client("https://vault.test", token="pvk_aaaaaaaaaa_" + "s" * 43, http=http, retry=FAST)
 
 
 def _record_create() -> dict[str, Any]:
@@ -176,7 +176,7 @@ def test_a_bad_body_is_refused_before_anything_is_sent() -> None:
 
 def test_reprs_hold_no_personal_data_and_no_token() -> None:
     token = "pvk_aaaaaaaaaa_" + "S" * 43
-    client = Client("http://vault.test", token=token)
+    client = Client("https://vault.test", token=token)
     assert token not in repr(client) and "S" * 43 not in repr(vars(client))
     client.close()
     created = models.SubjectCreate(fields={"email": CANARY})
@@ -202,8 +202,8 @@ def test_the_async_client_retries_the_same_way() -> None:
         return httpx.Response(201, json=RECORD)
 
     async def run() -> models.RecordOut:
-        http = httpx.AsyncClient(base_url="http://vault.test", transport=httpx.MockTransport(handler))
-        async with AsyncClient("http://vault.test", token="t", http=http, retry=FAST) as client:
+        http = httpx.AsyncClient(base_url="https://vault.test", transport=httpx.MockTransport(handler))
+        async with AsyncClient("https://vault.test", token="t", http=http, retry=FAST) as client:
             return await client.records.create(_record_create(), idempotency_key="ticket-7")
 
     assert asyncio.run(run()).status == "active"
@@ -266,3 +266,18 @@ def test_retry_after_in_seconds_or_as_a_date(header: str, seconds: float | None)
     from pseudovault_client._base import retry_after
 
     assert retry_after(httpx.Response(429, headers={"Retry-After": header})) == seconds
+
+
+@pytest.mark.parametrize("url", ["http://vault.internal:8000", "http://10.0.0.5", "ftp://vault.example"])
+def test_a_token_is_never_sent_in_the_clear_across_a_network(url: str) -> None:
+    with pytest.raises(ValueError, match="refusing to send the API token"):
+        Client(url, token="pvk_aaaaaaaaaa_" + "s" * 43)
+    with pytest.raises(ValueError, match="refusing to send the API token"):
+        AsyncClient(url, token="pvk_aaaaaaaaaa_" + "s" * 43)
+    Client(url, token="pvk_aaaaaaaaaa_" + "s" * 43, insecure_http=True).close()  # the caller's explicit choice
+    Client(url).close()  # no token, nothing to leak (health and readiness probes)
+
+
+@pytest.mark.parametrize("url", ["https://vault.example", "http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"])
+def test_https_and_this_machine_take_a_token(url: str) -> None:
+    Client(url, token="pvk_aaaaaaaaaa_" + "s" * 43).close()

@@ -66,6 +66,19 @@ class Call(Generic[T]):
     repeatable: bool = False
 
 
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def require_safe_transport(base_url: httpx.URL) -> None:
+    """Refuse to send a token in the clear across a network: ``https``, or ``http`` to this machine."""
+    if base_url.scheme == "https" or (base_url.scheme == "http" and base_url.host in _LOOPBACK):
+        return
+    raise ValueError(
+        f"refusing to send the API token over {base_url.scheme or 'no scheme'} to {base_url.host or 'no host'}: "
+        "use https (or insecure_http=True for a network you trust)"
+    )
+
+
 def new_idempotency_key() -> str:
     return uuid.uuid4().hex
 

@@ -23,6 +23,7 @@ from pseudovault_client._base import (
     path,
     query,
     receipt,
+    require_safe_transport,
     retry_after,
     should_retry,
     text,
@@ -48,6 +49,9 @@ class Client:
 
     ``http``: an ``httpx`` client of your own (its base URL, TLS and proxy settings are used; the
     token is added to each request). Use the client as a context manager, or call ``aclose``.
+
+    The token is a bearer secret: it is sent over ``https``, or over ``http`` to this machine
+    (``localhost``, ``127.0.0.1``, ``::1``) only, unless ``insecure_http`` says otherwise.
     """
 
     def __init__(
@@ -58,9 +62,12 @@ class Client:
         timeout: float = 10.0,
         retry: RetryPolicy | None = None,
         http: httpx.Client | None = None,
+        insecure_http: bool = False,
     ) -> None:
         self._owns_http = http is None
         self._http = http if http is not None else httpx.Client(base_url=base_url, timeout=timeout)
+        if token and not insecure_http:
+            require_safe_transport(self._http.base_url)
         self._auth = _Bearer(token)
         self._retry = retry or RetryPolicy()
         self.base_url = str(self._http.base_url)
