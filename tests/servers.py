@@ -7,13 +7,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-__all__ = ["free_port", "pseudovault_command", "child_env", "run_command", "wait_until_ready"]
+__all__ = ["free_port", "pseudovault_command", "child_env", "run_command", "wait_until_ready", "serving"]
 
 
 def free_port() -> int:
@@ -69,3 +71,25 @@ def wait_until_ready(process: subprocess.Popen[Any], base: str, path: str = "/re
     process.kill()
     process.wait()
     pytest.fail(f"serve did not answer {path} in time")
+
+
+@contextmanager
+def serving(env: dict[str, str]) -> Iterator[str]:
+    """A ``pseudovault serve`` in ``env`` on a free loopback port, ready; its base URL. Stopped
+    (SIGTERM, then SIGKILL after 30 s) when the block ends."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [*pseudovault_command(), "serve", "--port", str(port)],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_until_ready(process, base)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 import typer.main
-from servers import child_env, free_port, pseudovault_command, wait_until_ready
+from servers import child_env, pseudovault_command, serving
 from typer.testing import CliRunner
 
 from pseudovault.api.cli import app as cli_app
@@ -309,16 +309,8 @@ def test_the_curl_examples_run_against_a_live_server(doc: str, least: int, tmp_p
     ``pseudovault serve``; each documented answer is what comes back (``...`` standing for
     anything, a time for any time)."""
     assert shutil.which("curl"), "curl is needed to run the docs' curl examples"
-    home = tmp_path / "home"
-    env = child_env(home, PASSPHRASE)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [*pseudovault_command(), "serve", "--port", str(port)],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        wait_until_ready(process, base)
+    env = child_env(tmp_path / "home", PASSPHRASE)
+    with serving(env) as base:
         shell = dict(env)
         if doc == "README.md":  # its check example's key, made as its apikeys example shows
             checks = _run(env, ["apikeys", "create", "--name", "signup", "--scope", "checks", "--json"], tmp_path)
@@ -356,10 +348,3 @@ def test_the_curl_examples_run_against_a_live_server(doc: str, least: int, tmp_p
                     assert _matches(answer, expected), (line, answer, expected)
                 answered += 1
         assert answered >= least
-    finally:
-        process.terminate()
-        try:
-            process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()

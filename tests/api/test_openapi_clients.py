@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from servers import child_env, free_port, pseudovault_command, run_command, wait_until_ready
+from servers import child_env, pseudovault_command, run_command, serving
 
 GENERATOR = "openapi-python-client==0.29.*"
 PASSPHRASE = "correct horse battery staple"
@@ -105,29 +105,14 @@ def generator(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A ``pseudovault serve`` on a fresh home, and a token with the walk-through's scopes."""
-    home = tmp_path / "home"
-    env = child_env(home, PASSPHRASE)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [*pseudovault_command(), "serve", "--port", str(port)],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        wait_until_ready(process, base)
+    env = child_env(tmp_path / "home", PASSPHRASE)
+    with serving(env) as base:
         scopes = ["subjects:write", "subjects:reveal", "records:write", "checks", "erasure"]
         created = run_command(
             env, [*pseudovault_command(), "apikeys", "create", "--name", "generated", "--json",
                   *[arg for scope in scopes for arg in ("--scope", scope)]],
         )
         yield base, str(json.loads(created)["token"])
-    finally:
-        process.terminate()
-        try:
-            process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
 
 
 def test_a_generated_client_runs_the_walk_through(generator: Path, live: tuple[str, str], tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from conftest import Live
+from client_support import Live
 from servers import pseudovault_command, run_command
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "client.md"

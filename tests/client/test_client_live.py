@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Live
+from client_support import Live
 from pseudovault_client import AsyncClient, Client, RetryPolicy, models, verify_receipt
 from pseudovault_client.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import CLIENT
+from client_support import CLIENT
 from pseudovault_client import AsyncClient, Client, RetryPolicy, models, verify_receipt
 from pseudovault_client.errors import (
     Conflict,
