@@ -23,7 +23,7 @@ from fastapi import APIRouter, Path, Query
 from pseudovault.api.auth import Admin, AnyKey, ApiRoute
 from pseudovault.api.deps import VaultDep
 from pseudovault.api.schemas.apikeys import ApiKeyIssued, ApiKeyList, ApiKeyOut, ApiKeyRotate
-from pseudovault.vault.apikeys import KEY_ID_LENGTH, ApiKeyInfo, sort_scopes
+from pseudovault.vault.apikeys import KEY_ID_LENGTH, ApiKeyInfo
 from pseudovault.vault.vault import Vault
 
 __all__ = ["router"]
@@ -39,23 +39,14 @@ KeyIdPath = Annotated[
 
 
 def _fields(info: ApiKeyInfo, vault: Vault) -> dict[str, object]:
-    return {
-        "key_id": info.key_id,
-        "name": info.name,
-        "scopes": sort_scopes(info.scopes),
-        "created_at": info.created_at,
-        "last_used_at": info.last_used_at,
-        "expires_at": info.expires_at,
-        "rotated_at": info.rotated_at,
-        "previous_valid_until": info.previous_valid_until,
-        "revoked_at": info.revoked_at,
-        "active": info.usable_at(vault.clock.now()),
-    }
+    """The key's entry as the CLI shows it (``ApiKeyInfo.as_dict``: never a token), with
+    ``active`` meaning what it means here: it authenticates now (not revoked, not expired)."""
+    return {**info.as_dict(), "active": info.usable_at(vault.clock.now())}
 
 
 @router.get("/self", summary="The calling key", description="The entry of the key the request is made with.")
 def get_own_apikey(vault: VaultDep, caller: AnyKey) -> ApiKeyOut:
-    return ApiKeyOut.model_validate(_fields(vault.apikeys.get(caller.key_id), vault))
+    return ApiKeyOut.pick(_fields(vault.apikeys.get(caller.key_id), vault))
 
 
 @router.post(
@@ -68,7 +59,7 @@ def get_own_apikey(vault: VaultDep, caller: AnyKey) -> ApiKeyOut:
 )
 def rotate_own_apikey(body: ApiKeyRotate, vault: VaultDep, caller: AnyKey) -> ApiKeyIssued:
     info, token = vault.apikeys.rotate(caller.key_id, grace=timedelta(seconds=body.grace_seconds))
-    return ApiKeyIssued.model_validate({**_fields(info, vault), "token": token.get_secret_value()})
+    return ApiKeyIssued.pick({**_fields(info, vault), "token": token.get_secret_value()})
 
 
 @router.get("", summary="List API keys", description="Ids, names, scopes, last use, expiry and rotation; never tokens.")
@@ -77,13 +68,13 @@ def list_apikeys(
     _caller: Admin,
     active: Annotated[bool, Query(description="Only keys that authenticate now: not revoked, not expired.")] = False,
 ) -> ApiKeyList:
-    items = [ApiKeyOut.model_validate(_fields(info, vault)) for info in vault.apikeys.list(include_revoked=not active)]
+    items = [ApiKeyOut.pick(_fields(info, vault)) for info in vault.apikeys.list(include_revoked=not active)]
     return ApiKeyList(items=[item for item in items if item.active or not active])
 
 
 @router.get("/{key_id}", summary="Show an API key", description="404 for an unknown key.")
 def get_apikey(key_id: KeyIdPath, vault: VaultDep, _caller: Admin) -> ApiKeyOut:
-    return ApiKeyOut.model_validate(_fields(vault.apikeys.get(key_id), vault))
+    return ApiKeyOut.pick(_fields(vault.apikeys.get(key_id), vault))
 
 
 @router.post(
@@ -93,4 +84,4 @@ def get_apikey(key_id: KeyIdPath, vault: VaultDep, _caller: Admin) -> ApiKeyOut:
     "`PSEUDOVAULT_API_KEY_CACHE_SECONDS`). Revoking a revoked key again changes nothing. 404 for an unknown key.",
 )
 def revoke_apikey(key_id: KeyIdPath, vault: VaultDep, _caller: Admin) -> ApiKeyOut:
-    return ApiKeyOut.model_validate(_fields(vault.apikeys.revoke(key_id), vault))
+    return ApiKeyOut.pick(_fields(vault.apikeys.revoke(key_id), vault))
