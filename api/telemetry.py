@@ -6,11 +6,13 @@ instrumentation: one span per request, named ``METHOD /route/{template}``), and 
 on the data, keys and check-read stores (the SQLAlchemy instrumentation). What is measured: the
 HTTP server's request durations and active requests, the stores' connection pools.
 
-No personal data reaches them, by construction rather than by filtering: span names are route
-templates; the URL's path holds ids only and its query codes and ids only (identifiers always
-travel in bodies); no header is captured (the ``Authorization`` token included); a SQL statement is
-recorded as its text with placeholders, never its bound parameters; bodies are never read. The
-suite checks it against a real OTLP receiver (tests/api/test_api_telemetry.py).
+No data of the people in the vault reaches them, by construction rather than by filtering: span
+names are route templates; the URL's path holds ids only and its query codes and ids only
+(identifiers always travel in bodies); of the headers only ``User-Agent`` is recorded (the
+instrumentation's default), never ``Authorization`` or a cookie; a SQL statement is recorded as its
+text with placeholders, never its bound parameters; bodies are never read. About the caller, a span
+holds what an access log would: its address and user agent. The suite checks it against a real
+OTLP receiver (tests/api/test_api_telemetry.py).
 
 Spans are sent in batches (every 5 s, and at shutdown); metrics every
 ``PSEUDOVAULT_OTEL_METRICS_SECONDS``. The exporter's own failures (a collector down) are logged by
