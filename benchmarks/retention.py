@@ -2,21 +2,23 @@
 
 1. **Sweep**: N subjects (two encrypted fields each, category ``access_log``) all due; one
    ``retention sweep`` (batches of 1,000) shreds them: data keys deleted and ledgered, data and
-   tombstones, one audit entry per subject, the items marked done. Baseline, in the same run: raw
-   driver statements (``sqlite3`` / ``psycopg``) deleting the same rows of another N subjects
-   (keys, fields, subjects) and writing their tombstones, also 1,000 per transaction, then on
-   SQLite the same WAL checkpoint of both stores.
+   tombstones, the records' links cut, one audit entry per batch, the items marked done. Baseline,
+   in the same run: raw driver statements (``sqlite3`` / ``psycopg``) doing the same durable work
+   for another N subjects, also 1,000 per transaction: the keys deleted and ledgered; the fields
+   and subjects deleted, the records' links cut, the tombstones written, the items marked done and
+   one hash-chained audit row; then on SQLite the same WAL checkpoint of both stores. Rounds
+   alternate the two (vault first, then raw first), each on a population of its own.
 2. **Shred one subject** holding 1, 10, 100 and 1,000 fields (64-byte values): the median time of
-   ``SubjectService.shred`` next to a raw ``DELETE`` of the same rows in one transaction. Shredding
-   destroys one data key whatever the subject holds, so the time should stay flat;
-   ``shred_1000_vs_1_fields_ratio`` says how flat.
+   ``SubjectService.shred`` next to the raw statements of the same durable work for one subject
+   (as above, without items), interleaved. Shredding destroys one data key whatever the subject
+   holds, so the time should stay flat; ``shred_1000_vs_1_fields_ratio`` says how flat.
 
 The populations are written in bulk (real data keys wrapped under the vault's epoch key, real
 AES-GCM ciphertext, items computed by the retention policies), which is setup, not measured.
 
     python benchmarks/retention.py [--quick] [--no-postgres] [--subjects N]
 
-``--quick`` sweeps 5,000 subjects (well under a minute); the default is 100,000. PostgreSQL is
+``--quick`` sweeps 8,000 subjects (well under a minute); the default is 100,000. PostgreSQL is
 measured when PSEUDOVAULT_BENCH_POSTGRES_URL or PSEUDOVAULT_TEST_POSTGRES_URL is set. The last
 line printed is JSON; ratios (vault rate / raw rate, or time / time) are under keys ending in
 ``_ratio``.
@@ -25,21 +27,23 @@ line printed is JSON; ratios (vault rate / raw rate, or time / time) are under k
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import statistics
 import sys
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import emit, postgres_stores, postgres_url, sqlite_stores, timed  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
+from _common import Paired, emit, postgres_stores, postgres_url, sqlite_stores, timed  # noqa: E402
+from sqlalchemy import insert, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from pseudovault.keys.aead import Aead  # noqa: E402
@@ -133,6 +137,10 @@ class RawStores:
             self.param = "%s"
         self.data = connect(data_url)
         self.keys = connect(keys_url)
+        self.seq, self.last_hash = 0, "0" * 64
+        stamp_type = "TEXT" if self.sqlite else "TIMESTAMPTZ"
+        self._run(self.data, [(f"CREATE TABLE IF NOT EXISTS bench_raw_audit (seq INTEGER PRIMARY KEY, at {stamp_type},"
+                               " action TEXT, targets TEXT, entry_hash TEXT)", [])])
 
     def _in(self, n: int) -> str:
         return "(" + ",".join([self.param] * n) + ")"
@@ -154,23 +162,49 @@ class RawStores:
                     else:
                         cursor.execute(sql, params)
 
-    def shred(self, ids: list[str], at: datetime) -> None:
-        """Delete the subjects' keys, then their data, and write tombstones: one transaction per
-        store; on SQLite then the same WAL checkpoint (TRUNCATE) of both stores as the vault's
-        shred, which moves the deleted rows' old page images out of the log."""
-        marks = self._in(len(ids))
-        self._run(self.keys, [(f"DELETE FROM subject_keys WHERE subject_id IN {marks}", ids)])
-        stamp: Any = at.replace(tzinfo=None).isoformat(sep=" ") if self.sqlite else at
+    def _audit_row(self, action: str, ids: list[str], at: datetime) -> list[tuple[str, list[Any]]]:
+        """One audit row of the operation, chained to the previous one by SHA-256 (a table of the
+        baseline's own, in the data store)."""
+        self.seq += 1
+        targets = json.dumps(ids, separators=(",", ":"))
+        entry_hash = hashlib.sha256(f"{self.last_hash}|{self.seq}|{at.isoformat()}|{action}|{targets}".encode()).hexdigest()
+        self.last_hash = entry_hash
         p = self.param
+        return [(f"INSERT INTO bench_raw_audit (seq, at, action, targets, entry_hash) VALUES ({p}, {p}, {p}, {p}, {p})",
+                 [self.seq, self._stamp(at), action, targets, entry_hash])]
+
+    def _stamp(self, at: datetime) -> Any:
+        return at.replace(tzinfo=None).isoformat(sep=" ") if self.sqlite else at
+
+    def shred(self, ids: list[str], at: datetime, item_ids: list[int] | None = None) -> None:
+        """The durable work of shredding ``ids``: their keys deleted and ledgered (key store); their
+        fields and rows deleted, their records' links cut, their tombstones written, ``item_ids``
+        marked done and one audit row (data store): one transaction per store; on SQLite then the
+        same WAL checkpoint (TRUNCATE) of both stores as the vault's shred, which moves the deleted
+        rows' old page images out of the log."""
+        marks = self._in(len(ids))
+        p = self.param
+        stamp = self._stamp(at)
         self._run(
-            self.data,
+            self.keys,
             [
-                (f"DELETE FROM subject_fields WHERE subject_id IN {marks}", ids),
-                (f"DELETE FROM subjects WHERE id IN {marks}", ids),
-                (f"INSERT INTO tombstones (subject_id, shredded_at, reason_code) VALUES ({p}, {p}, {p})",
-                 [(sid, stamp, "retention") for sid in ids]),
+                (f"DELETE FROM subject_keys WHERE subject_id IN {marks}", ids),
+                (f"INSERT INTO shred_ledger (subject_id, shredded_at) VALUES ({p}, {p})", [(sid, stamp) for sid in ids]),
             ],
         )
+        statements = [
+            (f"DELETE FROM subject_fields WHERE subject_id IN {marks}", ids),
+            (f"UPDATE records SET subject_id = NULL WHERE subject_id IN {marks}", ids),
+            (f"DELETE FROM subjects WHERE id IN {marks}", ids),
+            (f"INSERT INTO tombstones (subject_id, shredded_at, reason_code) VALUES ({p}, {p}, {p})",
+             [(sid, stamp, "retention") for sid in ids]),
+        ]
+        if item_ids:
+            statements.append(
+                (f"UPDATE retention_items SET state = 'done', outcome = 'shredded', done_at = {p}, updated_at = {p}"
+                 f" WHERE id IN {self._in(len(item_ids))}", [stamp, stamp, *item_ids])
+            )
+        self._run(self.data, statements + self._audit_row("subject.shred_many", ids, at))
         if self.sqlite:
             for connection in (self.keys, self.data):
                 connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
@@ -183,22 +217,46 @@ class RawStores:
 # --- measurements ------------------------------------------------------------------------------------
 
 
-def sweep_rates(data_url: str, keys_url: str, n: int) -> dict[str, float]:
+def _item_ids(vault: Vault, ids: list[str]) -> list[int]:
+    with session_scope(vault.data_engine) as session:
+        return list(session.scalars(select(RetentionItem.id).where(RetentionItem.target_id.in_(ids))))
+
+
+def sweep_rates(data_url: str, keys_url: str, n: int, rounds: int) -> tuple[list[float], list[float]]:
+    """Subjects per second of the vault's sweep and of the raw statements, ``rounds`` rounds of
+    ``n / rounds`` subjects each side, alternating which goes first."""
     clock = FrozenClock(T0)
+    per_round = n // rounds
+    vault_rates: list[float] = []
+    raw_rates: list[float] = []
     with Vault.create(FakeKmsProvider(now=T0), data_url, keys_url, clock=clock) as vault:
-        swept = populate(vault, n)
-        raw_ids = populate(vault, n, items=False)
-        clock.set(DUE)
-        report: list[Any] = []
-        t_vault = timed(lambda: report.append(vault.retention.sweeper.sweep(batch_size=BATCH)))
-        assert report[0].applied == n and report[0].failed == 0, report[0].as_dict()
-        assert not vault.subjects.exists(swept[0])
         raw = RawStores(data_url, keys_url)
         try:
-            t_raw = timed(lambda: [raw.shred(chunk, DUE) for chunk in _chunks(raw_ids, BATCH)])
+            for r in range(rounds):
+                clock.set(T0)
+                swept = populate(vault, per_round)
+                clock.set(T0 + timedelta(days=1))  # the raw side's items fall due a day later: no sweep takes them
+                raw_ids = populate(vault, per_round)
+                items = dict(zip(raw_ids, _item_ids(vault, raw_ids), strict=True)) if raw_ids else {}
+                clock.set(DUE)
+
+                def run_vault(swept: list[str] = swept) -> None:
+                    report = vault.retention.sweeper.sweep(batch_size=BATCH)
+                    assert report.applied == len(swept) and report.failed == 0, report.as_dict()
+
+                def run_raw(raw_ids: list[str] = raw_ids, items: dict[str, int] = items) -> None:
+                    for chunk in _chunks(raw_ids, BATCH):
+                        raw.shred(chunk, DUE, [items[sid] for sid in chunk])
+
+                first, second = (run_vault, run_raw) if r % 2 == 0 else (run_raw, run_vault)
+                t_first, t_second = timed(first), timed(second)
+                t_vault, t_raw = (t_first, t_second) if r % 2 == 0 else (t_second, t_first)
+                assert not vault.subjects.exists(swept[0])
+                vault_rates.append(per_round / t_vault)
+                raw_rates.append(per_round / t_raw)
         finally:
             raw.close()
-    return {"vault_subjects_per_s": n / t_vault, "raw_subjects_per_s": n / t_raw}
+    return vault_rates, raw_rates
 
 
 def shred_times(data_url: str, keys_url: str, repeats: int) -> dict[int, tuple[float, float]]:
@@ -219,12 +277,9 @@ def shred_times(data_url: str, keys_url: str, repeats: int) -> dict[int, tuple[f
     return out
 
 
-def measure(figures: dict[str, Any], backend: str, stores: Any, n: int, repeats: int) -> None:
+def measure(figures: dict[str, Any], backend: str, stores: Any, n: int, repeats: int, rounds: int) -> None:
     with stores() as (data_url, keys_url):
-        rates = sweep_rates(data_url, keys_url, n)
-    figures[f"sweep_{backend}_vault_subjects_per_s"] = round(rates["vault_subjects_per_s"], 1)
-    figures[f"sweep_{backend}_raw_subjects_per_s"] = round(rates["raw_subjects_per_s"], 1)
-    figures[f"sweep_{backend}_ratio"] = round(rates["vault_subjects_per_s"] / rates["raw_subjects_per_s"], 3)
+        Paired(*sweep_rates(data_url, keys_url, n, rounds)).record(figures, f"sweep_{backend}", unit="subjects_per_s")
     with stores() as (data_url, keys_url):
         times = shred_times(data_url, keys_url, repeats)
     for n_fields, (vault_s, raw_s) in times.items():
@@ -237,18 +292,19 @@ def measure(figures: dict[str, Any], backend: str, stores: Any, n: int, repeats:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="5,000 subjects (well under a minute)")
+    parser.add_argument("--quick", action="store_true", help="8,000 subjects (well under a minute)")
     parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL even if configured")
     parser.add_argument("--subjects", type=int, default=None, help="how many due subjects to sweep")
     args = parser.parse_args()
-    n = args.subjects or (5_000 if args.quick else 100_000)
-    repeats = 5 if args.quick else 15
+    n = args.subjects or (8_000 if args.quick else 100_000)
+    repeats = 9 if args.quick else 21
+    rounds = 4 if args.quick else 6
     figures: dict[str, Any] = {"benchmark": "retention", "quick": args.quick, "subjects_swept": n}
     started = time.perf_counter()
-    measure(figures, "sqlite", sqlite_stores, n, repeats)
+    measure(figures, "sqlite", sqlite_stores, n, repeats, rounds)
     url = None if args.no_postgres else postgres_url()
     if url:
-        measure(figures, "postgres", lambda: postgres_stores(url), n, repeats)
+        measure(figures, "postgres", lambda: postgres_stores(url), n, repeats, rounds)
     figures["seconds"] = round(time.perf_counter() - started, 1)
     emit(figures)
 

@@ -4,7 +4,9 @@ checkpoints, and retention. Each test tampers the way someone with write access 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -524,3 +526,27 @@ def test_nothing_younger_than_a_year_is_ever_pruned(vault: Vault, clock: FrozenC
             vault.audit.prune(before)
     assert len(_entries(vault)) == 4
     assert vault.audit.prune(clock.now() - timedelta(days=365)) >= 0
+
+
+def test_concurrent_appends_make_one_checkpoint_every_so_many_entries(vault: Vault) -> None:
+    """Appends from several threads queue on the head's lock; one that waited behind the append
+    making a checkpoint must see that checkpoint (on PostgreSQL the lock re-reads the head row, but
+    not what the same statement read beside it), or it signs a second one a seq later."""
+    threads, each = 4, 25
+    barrier = threading.Barrier(threads)
+    vault.audit.append("test.event")  # the log's head exists, as in any vault that has served
+
+    def append_some(worker: int) -> None:
+        barrier.wait()
+        for i in range(each):
+            vault.audit.append("test.event", targets=[f"w{worker}"], detail={"n": i})
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(append_some, range(threads)))
+    report = vault.audit.verify()
+    assert report.ok, report
+    with _session(vault) as s:
+        seqs = list(s.scalars(select(AuditCheckpoint.seq).order_by(AuditCheckpoint.seq)))
+    last_seq = report.last_seq
+    assert last_seq >= threads * each
+    assert seqs == list(range(seqs[0], last_seq + 1, EVERY)), seqs

@@ -138,8 +138,8 @@ def test_a_shred_writes_the_ledger_before_the_key_store(settings: Settings) -> N
         calls: list[str] = []
         original = vault.keys.record_shreds
 
-        def crash(session: object, entries: list[tuple[str, object]]) -> None:
-            original(session, entries)  # type: ignore[arg-type]
+        def crash(session: object, entries: list[tuple[str, object]], **kwargs: object) -> None:
+            original(session, entries, **kwargs)  # type: ignore[arg-type]
             calls.extend(subject_id for subject_id, _ in entries)
             raise RuntimeError("crash before the key store commits")
 

@@ -90,10 +90,11 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, Engine, delete, event, func, select
+from sqlalchemy import CursorResult, Engine, bindparam, delete, event, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from pseudovault.vault.audit.actors import Actor, current_actor
@@ -219,6 +220,38 @@ def validate_purpose(purpose: str | None, *, required: bool = False) -> str | No
     return purpose
 
 
+@dataclass
+class _HeadState:
+    """The head as :meth:`AuditLog._append` reads and moves it (a row, not an ORM object)."""
+
+    last_seq: int
+    last_hash: str
+    anchor_seq: int
+    anchor_hash: str
+    head_signature: bytes | None = None
+    head_key_id: str | None = None
+    head_signed_at: datetime | None = None
+
+
+# an append's statements, built once (see vault.store.db.one_of_param); FOR UPDATE locks the head
+# on PostgreSQL (SQLite's write lock is the unit of work's, taken at BEGIN), and the last
+# checkpoint's seq read with it may be stale there (see AuditLog._append)
+_HEAD_COLUMNS = (AuditHead.last_seq, AuditHead.last_hash, AuditHead.anchor_seq, AuditHead.anchor_hash)
+_HEAD_ROW = select(*_HEAD_COLUMNS).where(AuditHead.id == 1).with_for_update()
+_HEAD_AND_CHECKPOINT = (
+    select(*_HEAD_COLUMNS, select(func.max(AuditCheckpoint.seq)).scalar_subquery().label("last_checkpoint"))
+    .where(AuditHead.id == 1)
+    .with_for_update(of=AuditHead)
+)
+_INSERT_ENTRY = insert(AuditEntry)
+_MOVE_HEAD = (
+    update(AuditHead).where(AuditHead.id == 1).values(last_seq=bindparam("to_seq"), last_hash=bindparam("to_hash"))
+)
+_MOVE_AND_SIGN_HEAD = _MOVE_HEAD.values(
+    head_signature=bindparam("signature"), head_key_id=bindparam("key_id"), head_signed_at=bindparam("signed_at")
+)
+
+
 class AuditLog:
     """Appends to, checkpoints, verifies and prunes the audit chain in the data store.
 
@@ -260,7 +293,10 @@ class AuditLog:
 
     @staticmethod
     def _head(session: Session) -> AuditHead:
-        head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+        """The head as an ORM object, locked and read afresh (appends move it with Core statements)."""
+        head = session.execute(
+            select(AuditHead).where(AuditHead.id == 1).with_for_update().execution_options(populate_existing=True)
+        ).scalar_one_or_none()
         if head is None:
             head = AuditHead(id=1, last_seq=0, last_hash=GENESIS_HASH, anchor_seq=0, anchor_hash=GENESIS_HASH)
             session.add(head)
@@ -309,7 +345,21 @@ class AuditLog:
         detail_json: str,
         actor: Actor,
     ) -> int:
-        head = self._head(session)
+        # three statements built once, on the session's connection: the head locked and read
+        # (with the last checkpoint's seq when signing), the entry inserted, the head updated
+        # (signature and all); every operation's unit of work pays them
+        if session.new or session.dirty or session.deleted:
+            session.flush()  # what the caller left pending is written first, the head among it
+        connection = session.connection()
+        signing = self._signer is not None
+        read = _HEAD_AND_CHECKPOINT if signing else _HEAD_ROW
+        row = connection.execute(read).first()
+        if row is None:  # a log's first entry: its head is made first
+            self._head(session)
+            row = connection.execute(read).first()
+            assert row is not None
+        head = _HeadState(row.last_seq, row.last_hash, row.anchor_seq, row.anchor_hash)
+        last = int(row.last_checkpoint or 0) if signing else 0
         seq = head.last_seq + 1
         at = self._clock.now()
         fields = entry_fields(
@@ -325,41 +375,57 @@ class AuditLog:
             detail=detail_json,
         )
         entry_hash = chain_hash(head.last_hash, fields)
-        session.add(
-            AuditEntry(
-                seq=seq,
-                at=at,
-                actor_kind=actor.kind,
-                actor_id=actor.id,
-                action=action,
-                targets=targets_json,
-                purpose=purpose,
-                outcome=outcome,
-                client=actor.client,
-                detail=detail_json,
-                prev_hash=head.last_hash,
-                entry_hash=entry_hash,
-            )
+        connection.execute(
+            _INSERT_ENTRY,
+            {
+                "seq": seq,
+                "at": at,
+                "actor_kind": actor.kind,
+                "actor_id": actor.id,
+                "action": action,
+                "targets": targets_json,
+                "purpose": purpose,
+                "outcome": outcome,
+                "client": actor.client,
+                "detail": detail_json,
+                "prev_hash": head.last_hash,
+                "entry_hash": entry_hash,
+            },
         )
         head.last_seq = seq
         head.last_hash = entry_hash
-        session.flush()
         log.debug("audit %s seq=%d outcome=%s", action, seq, outcome)
-        if self._signer is not None:
+        if not signing:
+            connection.execute(_MOVE_HEAD, {"to_seq": seq, "to_hash": entry_hash})
+            return seq
+        checkpointed = False
+        # on PostgreSQL the max read beside the head may predate a checkpoint committed while
+        # this statement waited for the head's lock (the lock re-reads the head row, not the
+        # subquery); it can only be older, so a checkpoint that looks due is confirmed afresh
+        if seq - last >= self._checkpoint_every and connection.dialect.name == "postgresql":
             last = self._last_checkpoint_seq(session)
-            checkpointed = False
-            if seq - last >= self._checkpoint_every:
-                try:
-                    self._add_checkpoint(session, seq, entry_hash, last)
-                    checkpointed = True
-                except Exception as exc:  # the action stands; the next append tries again
-                    log.error("audit checkpoint at seq %d failed (%s)", seq, type(exc).__name__)
-            signed = self._sign_head(head)
-            if checkpointed:
-                self._publish_on_commit(session, seq, signed)
+        if seq - last >= self._checkpoint_every:
+            try:
+                self._add_checkpoint(session, seq, entry_hash, last)
+                checkpointed = True
+            except Exception as exc:  # the action stands; the next append tries again
+                log.error("audit checkpoint at seq %d failed (%s)", seq, type(exc).__name__)
+        signed = self._sign_head(head)
+        connection.execute(
+            _MOVE_AND_SIGN_HEAD,
+            {
+                "to_seq": seq,
+                "to_hash": entry_hash,
+                "signature": head.head_signature,
+                "key_id": head.head_key_id,
+                "signed_at": head.head_signed_at,
+            },
+        )
+        if checkpointed:
+            self._publish_on_commit(session, seq, signed)
         return seq
 
-    def _sign_head(self, head: AuditHead) -> SignedHead | None:
+    def _sign_head(self, head: AuditHead | _HeadState) -> SignedHead | None:
         """Sign the head as it now stands (in its unit of work, the head locked). A failure to sign
         leaves the head unsigned, which verification reports, and never fails the action."""
         assert self._signer is not None

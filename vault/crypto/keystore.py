@@ -60,7 +60,7 @@ from pseudovault.vault.crypto.fields import FieldCipher, FieldOwner
 from pseudovault.vault.crypto.ledger import ShredLedger
 from pseudovault.vault.crypto.rewrap import Rewrapping, RewrapReport
 from pseudovault.vault.errors import ConflictError, NotFoundError, NotInitialisedError
-from pseudovault.vault.store.db import insert_rows, one_of, session_scope
+from pseudovault.vault.store.db import insert_rows, one_of, one_of_param, session_scope
 from pseudovault.vault.store.key_models import (
     EpochStatus,
     LedgerReplay,
@@ -109,6 +109,13 @@ class PositionMark:
 
     def __repr__(self) -> str:
         return f"PositionMark({self._source!r})"
+
+
+# built once (see vault.store.db.one_of_param): the shred path's statements, executed with "ids"
+_DELETE_SUBJECT_KEYS = delete(SubjectKey).where(one_of_param(SubjectKey.subject_id, "ids")).returning(SubjectKey.subject_id)
+_LEDGER_ENTRIES = select(ShredLedgerEntry.subject_id, ShredLedgerEntry.shredded_at).where(
+    one_of_param(ShredLedgerEntry.subject_id, "ids")
+)
 
 
 class KeyHierarchy(Rewrapping):
@@ -374,21 +381,16 @@ class KeyHierarchy(Rewrapping):
         self._after_shred(session, lambda: self._cache.evict(cache_key))
         return bool(result.rowcount)
 
-    def destroy_data_keys(self, session: Session, subject_ids: Collection[str]) -> int:
+    def destroy_data_keys(self, session: Session, subject_ids: Collection[str]) -> set[str]:
         """:meth:`destroy_data_key` for many subjects in one DELETE (vault.subjects.shred_many);
-        returns how many keys there were. Evicted now and again on commit, like one."""
+        returns the ids whose key there was (the DELETE's RETURNING, so no read goes before it).
+        Evicted now and again on commit, like one."""
         ids = list(subject_ids)
         if not ids:
-            return 0
+            return set()
         # synchronize_session=False: a SubjectKey the session holds as an object is not marked
         # deleted (the callers load none: they work with ids)
-        result = cast(
-            CursorResult[Any],
-            session.execute(
-                delete(SubjectKey).where(one_of(SubjectKey.subject_id, ids)),
-                execution_options={"synchronize_session": False},
-            ),
-        )
+        deleted = set(session.connection().execute(_DELETE_SUBJECT_KEYS, {"ids": ids}).scalars())
         cache_keys = [data_key_cache_key(subject_id) for subject_id in ids]
 
         def evict() -> None:
@@ -396,7 +398,7 @@ class KeyHierarchy(Rewrapping):
                 self._cache.evict(cache_key)
 
         self._after_shred(session, evict)
-        return int(result.rowcount or 0)
+        return deleted
 
     def count_data_keys(self) -> int:
         with session_scope(self._engine) as session:
@@ -479,10 +481,15 @@ class KeyHierarchy(Rewrapping):
             session.add(ShredLedgerEntry(subject_id=subject_id, shredded_at=shredded_at))
             session.flush()
 
-    def record_shreds(self, session: Session, entries: Sequence[tuple[str, datetime]]) -> None:
-        """:meth:`record_shred` for many subjects: ``(subject id, shredded at)`` pairs."""
-        present = KeyHierarchy.ledger_present(session, [subject_id for subject_id, _ in entries])
-        new = [(subject_id, at) for subject_id, at in entries if subject_id not in present]
+    def record_shreds(
+        self, session: Session, entries: Sequence[tuple[str, datetime]], *, ledgered: Collection[str] | None = None
+    ) -> None:
+        """:meth:`record_shred` for many subjects: ``(subject id, shredded at)`` pairs. ``ledgered``
+        is what the caller read of the ledger in this same unit of work (:meth:`ledger_entries`),
+        which spares reading it again."""
+        if ledgered is None:
+            ledgered = KeyHierarchy.ledger_present(session, [subject_id for subject_id, _ in entries])
+        new = [(subject_id, at) for subject_id, at in entries if subject_id not in ledgered]
         if new and self.external_ledger is not None:
             self.external_ledger.append(new)
         if new:
@@ -510,9 +517,8 @@ class KeyHierarchy(Rewrapping):
     @staticmethod
     def ledger_entries(session: Session, subject_ids: Collection[str]) -> dict[str, datetime]:
         """``{subject id: shredded at}`` for the subjects among ``subject_ids`` in the shred ledger."""
-        ids = list(subject_ids)
-        stmt = select(ShredLedgerEntry.subject_id, ShredLedgerEntry.shredded_at).where(one_of(ShredLedgerEntry.subject_id, ids))
-        return {subject_id: shredded_at for subject_id, shredded_at in session.execute(stmt)}
+        rows = session.connection().execute(_LEDGER_ENTRIES, {"ids": list(subject_ids)})
+        return {subject_id: shredded_at for subject_id, shredded_at in rows}
 
     @staticmethod
     def ledger_page(session: Session, after: str | None, limit: int) -> list[tuple[str, datetime]]:

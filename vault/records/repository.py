@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from pseudovault.vault.store.data_models import Record, RecordField, RecordIdentifier
-from pseudovault.vault.store.db import one_of
+from pseudovault.vault.store.db import one_of, one_of_param
 
 __all__ = [
     "RecordFacts",
@@ -291,15 +291,24 @@ def reindex_insert(dialect_name: str) -> Insert:
 # --- changing -------------------------------------------------------------------------------------
 
 
+# built once (see vault.store.db.one_of_param); executed with "ids"
+_UNLINK_SUBJECTS = (
+    update(Record).where(one_of_param(Record.subject_id, "ids")).values(subject_id=None).returning(Record.id, Record.own_key)
+)
+_DELETE_RECORD_FIELDS = delete(RecordField).where(one_of_param(RecordField.record_id, "ids"))
+
+
 def unlink_subjects(session: Session, subject_ids: Collection[str]) -> None:
     """The subjects are being shredded: their records lose the link and the text that was under the
     subject's data key; their codes and pseudonyms stay (bans survive erasure)."""
-    ids = list(subject_ids)
-    linked = select(Record.id).where(one_of(Record.subject_id, ids), Record.own_key.is_(False))
-    session.execute(delete(RecordField).where(RecordField.record_id.in_(linked)), execution_options=_UNSYNCHRONISED)
-    session.execute(
-        update(Record).where(one_of(Record.subject_id, ids)).values(subject_id=None), execution_options=_UNSYNCHRONISED
-    )
+    # one statement when the subjects have no records (the usual case): the UPDATE says which
+    # records were linked, and only the text of those under the subject's key is then deleted;
+    # both go to the session's connection (the callers load no record as an object)
+    connection = session.connection()
+    unlinked = connection.execute(_UNLINK_SUBJECTS, {"ids": list(subject_ids)}).all()
+    under_subject_key = [record_id for record_id, own_key in unlinked if not own_key]
+    if under_subject_key:
+        connection.execute(_DELETE_RECORD_FIELDS, {"ids": under_subject_key})
 
 
 def delete_records(session: Session, record_ids: Collection[str]) -> None:

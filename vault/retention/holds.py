@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from pseudovault.vault import idempotency as idempotency_keys
@@ -42,7 +42,7 @@ from pseudovault.vault.idempotency import IdempotencyClaim
 from pseudovault.vault.ids import validate_code, validate_subject_id
 from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.store.data_models import LegalHold, SeparatedItem
-from pseudovault.vault.store.db import one_of, session_scope
+from pseudovault.vault.store.db import one_of, one_of_param, session_scope
 from pseudovault.vault.subjects import repository as subjects_repository
 from pseudovault.vault.views import View
 
@@ -95,20 +95,24 @@ def _active(now: datetime) -> Any:
     return LegalHold.released_at.is_(None) & or_(LegalHold.until.is_(None), LegalHold.until > now)
 
 
+# built once (every shred and erasure asks it): executed with kind, ids and now
+_ACTIVE_HOLDS = (
+    select(LegalHold.target_id, LegalHold.id)
+    .where(LegalHold.target_kind == bindparam("kind"), one_of_param(LegalHold.target_id, "ids"))
+    .where(LegalHold.released_at.is_(None), or_(LegalHold.until.is_(None), LegalHold.until > bindparam("now")))
+    .order_by(LegalHold.placed_at.desc(), LegalHold.id.desc())
+)
+
+
 def active_holds(session: Session, target_kind: str, target_ids: Collection[str], now: datetime) -> dict[str, str]:
     """``{target id: hold id}`` for the ``target_ids`` under an active hold (the oldest hold each)."""
     if not target_ids:
         return {}
     out: dict[str, str] = {}
     ids = list(target_ids)
+    connection = session.connection()
     for start in range(0, len(ids), 1000):
-        rows = session.execute(
-            select(LegalHold.target_id, LegalHold.id)
-            .where(
-                LegalHold.target_kind == target_kind, one_of(LegalHold.target_id, ids[start : start + 1000]), _active(now)
-            )
-            .order_by(LegalHold.placed_at.desc(), LegalHold.id.desc())
-        )
+        rows = connection.execute(_ACTIVE_HOLDS, {"kind": target_kind, "ids": ids[start : start + 1000], "now": now})
         for target_id, hold_id in rows:
             out[target_id] = hold_id  # ordered newest first: the oldest wins
     return out

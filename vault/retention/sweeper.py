@@ -50,9 +50,9 @@ from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import Engine, and_, delete, func, literal, or_, select, tuple_, update
+from sqlalchemy import Engine, and_, bindparam, delete, func, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from pseudovault.vault.audit import AuditLog
@@ -64,7 +64,7 @@ from pseudovault.vault.retention.categories import ENTRIES
 from pseudovault.vault.retention.policies import Policy, PolicySet
 from pseudovault.vault.retention.separate import SeparateStorage
 from pseudovault.vault.store.data_models import ProcessingRestriction, RetentionEvent, RetentionItem, SeparatedItem
-from pseudovault.vault.store.db import checkpoint_sqlite, one_of, session_scope
+from pseudovault.vault.store.db import checkpoint_sqlite, one_of, one_of_param, session_scope
 from pseudovault.vault.subjects import repository as subjects_repository
 from pseudovault.vault.subjects.service import SubjectService
 from pseudovault.vault.views import View
@@ -77,6 +77,27 @@ DEFAULT_LEASE = timedelta(minutes=15)
 MAX_BATCH_SIZE = 10_000
 
 Progress = Callable[[int, int], None]
+
+
+class Claimed(NamedTuple):
+    """A retention item as a sweep claims it: what applying it needs (a row, not an ORM object)."""
+
+    id: int
+    kind: str
+    target_id: str
+    category: str
+    action: str
+    trigger_at: datetime | None
+    due_at: datetime | None
+
+
+# a batch claimed and read back in one statement (built once; see vault.store.db.one_of_param)
+_CLAIM = (
+    update(RetentionItem)
+    .where(one_of_param(RetentionItem.id, "ids"))
+    .values(state="claimed", claim=bindparam("token"), claimed_at=bindparam("now"), updated_at=bindparam("now"))
+    .returning(*(getattr(RetentionItem, name) for name in Claimed._fields))
+)
 
 
 @dataclass
@@ -214,7 +235,7 @@ class Sweeper:
 
     def _claim(
         self, token: str, now: datetime, cursor: tuple[datetime, int] | None, batch_size: int, condition: Any
-    ) -> list[RetentionItem]:
+    ) -> list[Claimed]:
         """Claim the next batch in (due_at, id) order after ``cursor``: an index range scan on
         ``(state, due_at, id)`` that stops at ``batch_size`` rows, skipping rows other runs lock."""
         stmt = select(RetentionItem.id).where(condition)
@@ -233,20 +254,10 @@ class Sweeper:
             )
             if not ids:
                 return []
-            # the session holds no RetentionItem yet (ids only): nothing to synchronise
-            session.execute(
-                update(RetentionItem)
-                .where(one_of(RetentionItem.id, ids))
-                .values(state="claimed", claim=token, claimed_at=now, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            return list(
-                session.scalars(
-                    select(RetentionItem)
-                    .where(one_of(RetentionItem.id, ids))
-                    .order_by(RetentionItem.due_at, RetentionItem.id)
-                )
-            )
+            # claimed and read back in one statement, as rows (the session holds no RetentionItem:
+            # nothing to synchronise, and no objects to build)
+            rows = session.connection().execute(_CLAIM, {"ids": ids, "token": token, "now": now})
+            return sorted((Claimed(*row) for row in rows), key=lambda item: (item.due_at, item.id))
 
     def _release(self, token: str) -> int:
         with session_scope(self._engine, write=True) as session:
@@ -347,7 +358,7 @@ class Sweeper:
             session.rollback()
         return report
 
-    def _finish(self, token: str, claimed: Sequence[RetentionItem], results: dict[int, _Result], now: datetime) -> None:
+    def _finish(self, token: str, claimed: Sequence[Claimed], results: dict[int, _Result], now: datetime) -> None:
         """Record how each claimed item ended, one UPDATE per (state, outcome) group (per item for
         a reschedule), each only where this run's claim still holds."""
         groups: dict[tuple[str, str | None], list[int]] = {}
@@ -384,7 +395,7 @@ class Sweeper:
 
     # --- applying -------------------------------------------------------------------------------
 
-    def _apply(self, claimed: Sequence[RetentionItem], now: datetime, report: SweepReport) -> dict[int, _Result]:
+    def _apply(self, claimed: Sequence[Claimed], now: datetime, report: SweepReport) -> dict[int, _Result]:
         results: dict[int, _Result] = {}
         with session_scope(self._engine) as session:
             held = self._service.held_items(session, [(i.id, i.kind, i.target_id) for i in claimed], now)
@@ -396,7 +407,7 @@ class Sweeper:
                 report.count(item.category, "held")
             else:
                 live.append(item)
-        groups: dict[str, list[RetentionItem]] = {}
+        groups: dict[str, list[Claimed]] = {}
         for item in live:
             if item.kind == "subject_category" and item.action in ("shred_subject", "restrict", "separate"):
                 groups.setdefault("subject", []).append(item)
@@ -410,7 +421,7 @@ class Sweeper:
                 groups.setdefault("separated", []).append(item)
             else:
                 groups.setdefault("unknown", []).append(item)
-        handlers: dict[str, Callable[[list[RetentionItem], datetime], dict[int, _Result]]] = {
+        handlers: dict[str, Callable[[list[Claimed], datetime], dict[int, _Result]]] = {
             "subject": self._apply_subjects,
             "review": self._apply_reviews,
             "delete_record": self._apply_record_deletions,
@@ -435,7 +446,7 @@ class Sweeper:
                 report.count(item.category, result.outcome or result.state)
         return results
 
-    def _apply_reviews(self, items: list[RetentionItem], now: datetime) -> dict[int, _Result]:
+    def _apply_reviews(self, items: list[Claimed], now: datetime) -> dict[int, _Result]:
         with session_scope(self._engine, write=True) as session:
             for item in items:
                 self._audit.append(
@@ -446,11 +457,11 @@ class Sweeper:
                 )
         return {i.id: _Result("review", "review_due") for i in items}
 
-    def _apply_separated(self, items: list[RetentionItem], now: datetime) -> dict[int, _Result]:
+    def _apply_separated(self, items: list[Claimed], now: datetime) -> dict[int, _Result]:
         self._separate.destroy_many([i.target_id for i in items], reason_code="retention")
         return {i.id: _Result("done", "destroyed") for i in items}
 
-    def _apply_record_restrictions(self, items: list[RetentionItem], now: datetime) -> dict[int, _Result]:
+    def _apply_record_restrictions(self, items: list[Claimed], now: datetime) -> dict[int, _Result]:
         policies = self._service.policies
         results: dict[int, _Result] = {}
         with session_scope(self._engine, write=True) as session:
@@ -472,7 +483,7 @@ class Sweeper:
                 )
         return results
 
-    def _apply_record_deletions(self, items: list[RetentionItem], now: datetime) -> dict[int, _Result]:
+    def _apply_record_deletions(self, items: list[Claimed], now: datetime) -> dict[int, _Result]:
         deleted = self.delete_records([i.target_id for i in items], reason_code="retention")
         return {i.id: _Result("done", "deleted" if i.target_id in deleted else "gone") for i in items}
 
@@ -519,8 +530,8 @@ class Sweeper:
 
     # --- subjects -------------------------------------------------------------------------------
 
-    def _apply_subjects(self, items: list[RetentionItem], now: datetime) -> dict[int, _Result]:
-        by_subject: dict[str, list[RetentionItem]] = {}
+    def _apply_subjects(self, items: list[Claimed], now: datetime) -> dict[int, _Result]:
+        by_subject: dict[str, list[Claimed]] = {}
         for item in items:
             by_subject.setdefault(item.target_id, []).append(item)
         ids = list(by_subject)
@@ -628,7 +639,7 @@ class Sweeper:
         return expired, ("period", oldest, policies_due(policy, oldest), policy.action)
 
     def _move(
-        self, subject_id: str, item: RetentionItem, names: set[str], events: dict[str, datetime], now: datetime,
+        self, subject_id: str, item: Claimed, names: set[str], events: dict[str, datetime], now: datetime,
         latest_entry: datetime | None = None,
     ) -> str:
         """Move one category of a subject to separate storage (once: a retry after a crash finds

@@ -27,6 +27,7 @@ statement per row.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -55,6 +56,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import operators
+from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement, Grouping, UnaryExpression
 from sqlalchemy.sql.type_api import TypeEngine
@@ -72,6 +74,7 @@ __all__ = [
     "sqlite_path",
     "checkpoint_sqlite",
     "one_of",
+    "one_of_param",
     "insert_rows",
     "BUSY_TIMEOUT_MS",
 ]
@@ -299,13 +302,15 @@ class _OneOf(ColumnElement[bool]):
     ]
     type = Boolean()
 
-    def __init__(self, column: Any, values: list[Any]) -> None:
+    def __init__(self, column: Any, values: list[Any] | None, key: str | None = None) -> None:
         expression = column.__clause_element__() if hasattr(column, "__clause_element__") else column
+        # with ``key`` (one_of_param), both forms share one named parameter whose list is given at
+        # execution; only one form is ever rendered, so the name never meets itself in a statement
         # one expanding parameter, as in_(values) makes, without coercing every value on the way
-        self.in_clause = expression.in_(bindparam(None, values, type_=expression.type, expanding=True))
+        self.in_clause = expression.in_(bindparam(key, values, type_=expression.type, expanding=True, required=key is not None))
         # an array of the column's own type (VARCHAR[] for a string id, INTEGER[] for an integer
         # one): the comparison is then of like types and the column's index serves it
-        self.any_clause = expression == any_(bindparam(None, values, type_=_array_of(expression.type)))
+        self.any_clause = expression == any_(bindparam(key, values, type_=_array_of(expression.type), required=key is not None))
 
     def _negate(self) -> ColumnElement[bool]:
         return UnaryExpression(Grouping(self), operator=operators.inv)  # NOT (...)
@@ -338,6 +343,13 @@ def one_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
     return _OneOf(column, list(values))
 
 
+def one_of_param(column: Any, key: str) -> ColumnElement[bool]:
+    """:func:`one_of` whose list is a named parameter given at execution (``{key: [...]}``), for a
+    statement built once and executed many times: building and cache-keying a statement costs
+    several times what executing a cached one does."""
+    return _OneOf(column, None, key)
+
+
 # --- insert_rows: a batch of rows in one statement on PostgreSQL --------------------------------------
 
 
@@ -366,12 +378,25 @@ def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]])
     defaulted = [c.key for c in table.c if c.key not in given and c.default is not None]
     if defaulted:
         raise ValueError(f"insert_rows: columns {defaulted} of {table.name} have Python-side defaults; give them")
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(insert(table), list(rows))
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    stmt = _insert_statement(table, tuple(names), postgres=postgres)
+    if not postgres:
+        connection.execute(stmt, list(rows))
         return
-    arrays = [bindparam(None, [row[name] for row in rows], type_=_array_of(table.c[name].type)) for name in names]
+    connection.execute(stmt, {f"rows_{i}": [row[name] for row in rows] for i, name in enumerate(names)})
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_statement(table: Table, names: tuple[str, ...], *, postgres: bool) -> Executable:
+    """The INSERT of :func:`insert_rows`, built once per table, columns and dialect family (see
+    :func:`one_of_param` for why): an executemany INSERT elsewhere, on PostgreSQL an INSERT from
+    ``unnest`` of one array parameter per column, named ``rows_0``, ``rows_1``, ..."""
+    if not postgres:
+        return insert(table)
+    arrays = [bindparam(f"rows_{i}", type_=_array_of(table.c[name].type)) for i, name in enumerate(names)]
     source = func.unnest(*arrays).table_valued(*names).render_derived()
-    session.execute(insert(table).from_select(names, select(*source.c)))
+    return insert(table).from_select(list(names), select(*source.c))
 
 
 def connection_failure(exc: BaseException) -> str | None:

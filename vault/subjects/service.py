@@ -46,9 +46,9 @@ import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Engine, delete, exists, func, select, update
+from sqlalchemy import Engine, delete, exists, func, null, select, union_all, update
 from sqlalchemy.orm import Session
 
 from pseudovault.keys.aead import Aead
@@ -68,7 +68,7 @@ from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.retention.holds import HeldError, active_holds
 from pseudovault.vault.retention.restrictions import RestrictedError, use_blocking_reasons
 from pseudovault.vault.store.data_models import Subject, SubjectField, Tombstone
-from pseudovault.vault.store.db import checkpoint_sqlite, insert_rows, one_of, session_scope
+from pseudovault.vault.store.db import checkpoint_sqlite, insert_rows, one_of, one_of_param, session_scope
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -153,6 +153,17 @@ def _validate_fields(fields: object, *, allow_delete: bool) -> dict[str, bytes |
         else:
             out[name] = _encode_value(name, value)
     return out
+
+
+# built once (see vault.store.db.one_of_param): the shred path's statements, executed with "ids"
+_PRESENCE = union_all(  # (id, NULL) for a subject row, (id, shredded at) for a tombstone
+    select(Subject.id.label("subject_id"), null().cast(Tombstone.shredded_at.type).label("shredded_at")).where(
+        one_of_param(Subject.id, "ids")
+    ),
+    select(Tombstone.subject_id, Tombstone.shredded_at).where(one_of_param(Tombstone.subject_id, "ids")),
+)
+_DELETE_FIELDS = delete(SubjectField).where(one_of_param(SubjectField.subject_id, "ids"))
+_DELETE_SUBJECTS = delete(Subject).where(one_of_param(Subject.id, "ids"))
 
 
 class SubjectService:
@@ -528,15 +539,12 @@ class SubjectService:
                 first = next(s for s in ids if s in held)
                 held_error = HeldError("subject", first, held[first])
             else:
-                present = set(session.scalars(select(Subject.id).where(one_of(Subject.id, ids))))
-                tombstoned = dict(
-                    session.execute(
-                        select(Tombstone.subject_id, Tombstone.shredded_at).where(one_of(Tombstone.subject_id, ids))
-                    ).all()
-                )
+                present, tombstoned = self._presence(session, ids)
                 with session_scope(self._keys.engine, write=True) as key_session:
-                    with_keys = self._keys.data_keys_present(key_session, ids)
                     ledgered = self._keys.ledger_entries(key_session, ids)
+                    # the DELETE says which keys there were; an unknown id raises below, and the
+                    # key store's unit of work then rolls back with nothing deleted
+                    with_keys = self._keys.destroy_data_keys(key_session, ids)
                     for subject_id in ids:
                         if not (subject_id in present or subject_id in with_keys or subject_id in tombstoned or subject_id in ledgered):
                             raise NotFoundError("subject", subject_id)
@@ -548,8 +556,9 @@ class SubjectService:
                         )
                         for s in ids
                     ]
-                    self._keys.destroy_data_keys(key_session, ids)
-                    self._keys.record_shreds(key_session, [(r.subject_id, r.shredded_at) for r in results])
+                    self._keys.record_shreds(
+                        key_session, [(r.subject_id, r.shredded_at) for r in results], ledgered=ledgered.keys()
+                    )
                 # the keys are gone (committed): now the data, in this store's one commit
                 self._delete_data_many(session, ids)
                 tombstones = [
@@ -572,6 +581,15 @@ class SubjectService:
         return results
 
     @staticmethod
+    def _presence(session: Session, ids: builtins.list[str]) -> tuple[set[str], dict[str, datetime]]:
+        """Which of ``ids`` have a subject row, and ``{id: shredded at}`` of those with a
+        tombstone: one statement (a UNION ALL of both lookups)."""
+        rows = session.connection().execute(_PRESENCE, {"ids": ids}).all()
+        present = {subject_id for subject_id, shredded_at in rows if shredded_at is None}
+        tombstoned = {subject_id: shredded_at for subject_id, shredded_at in rows if shredded_at is not None}
+        return present, tombstoned
+
+    @staticmethod
     def _delete_data(session: Session, subject_id: str) -> bool:
         return bool(SubjectService._delete_data_many(session, [subject_id]))
 
@@ -580,20 +598,14 @@ class SubjectService:
         """Delete the subjects' data (set-based, for :meth:`shred_many`); returns how many went."""
         ids = list(subject_ids)
         # every caller's session is fresh here (no Subject, field or record loaded as an object):
-        # there is nothing in it to synchronise with these bulk statements
-        unsynchronised = {"synchronize_session": False}
+        # these statements go to its connection, with nothing in the session to synchronise
+        connection = session.connection()
         # fields first: the FK cascade is not relied upon (SQLite needs foreign_keys=ON for it)
-        session.execute(
-            delete(SubjectField).where(one_of(SubjectField.subject_id, ids)), execution_options=unsynchronised
-        )
+        connection.execute(_DELETE_FIELDS, {"ids": ids})
         # fraud records (vault.records) outlive the subject: they lose the link and the text that
         # was under the subject's data key; their codes and pseudonyms stay (bans survive erasure)
         records_repository.unlink_subjects(session, ids)
-        result = cast(
-            CursorResult[Any],
-            session.execute(delete(Subject).where(one_of(Subject.id, ids)), execution_options=unsynchronised),
-        )
-        return int(result.rowcount or 0)
+        return int(connection.execute(_DELETE_SUBJECTS, {"ids": ids}).rowcount or 0)
 
     def _destroy(
         self, subject_id: str, shredded_at: datetime, reason_code: str, *, audit: Mapping[str, Any] | None = None

@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, delete, func, insert, select, update
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from pseudovault.vault.store.db import make_engine, one_of, session_scope
+from pseudovault.vault.store.db import make_engine, one_of, one_of_param, session_scope
 
 if TYPE_CHECKING:
     from conftest import StoreUrls
@@ -128,6 +129,22 @@ def test_the_cached_statement_takes_new_values(engine: Engine) -> None:
         wanted = list(range(size, 2 * size))
         assert _ids(engine, one_of(items.c.id, wanted)) == wanted
         assert _ids(engine, one_of(items.c.code, [CODES[i] for i in wanted])) == wanted
+
+
+def test_one_statement_built_once_takes_its_list_at_execution(engine: Engine) -> None:
+    """one_of_param: the list is a named parameter, so one statement object serves every call,
+    beside other named parameters; a call that leaves it out is refused, not run with no list."""
+    by_code = select(items.c.id).where(one_of_param(items.c.code, "codes"), items.c.n == bindparam("n"))
+    delete_ids = delete(items).where(one_of_param(items.c.id, "ids")).returning(items.c.id)
+    with engine.begin() as connection:
+        for wanted in ([], [3], [9, 2, 7], list(range(500, 1500))):
+            got = connection.scalars(by_code, {"codes": [CODES[i] for i in wanted], "n": 0})
+            assert sorted(got) == sorted(wanted)
+        assert sorted(connection.scalars(by_code, {"codes": [CODES[1]], "n": 1})) == []
+        assert sorted(connection.scalars(delete_ids, {"ids": [1, 2, N + 5]})) == [1, 2]
+        with pytest.raises(StatementError):
+            connection.execute(by_code, {"n": 0})
+    assert _ids(engine, one_of(items.c.id, [1, 2, 3])) == [3]
 
 
 def test_combined_and_negated(engine: Engine) -> None:
