@@ -28,14 +28,13 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
-from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pseudovault.api.auth import refresh_in_background
 from pseudovault.api.errors import problem_of, problem_response
-from pseudovault.api.middleware import PayloadTooLarge
+from pseudovault.api.middleware import PayloadTooLarge, header_value
 from pseudovault.api.routers.checks import decision_response, run_single_check
 from pseudovault.api.schemas.checks import CheckRequest
 from pseudovault.vault.apikeys import Scope as KeyScope
@@ -55,8 +54,7 @@ class FastCheck:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST" or scope["query_string"]:
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        token = _token(headers.get("authorization"))
+        token = _token(header_value(scope, b"authorization"))
         app_state = scope["app"].state
         info = app_state.key_cache.get(token) if token is not None else None
         if (
@@ -65,7 +63,7 @@ class FastCheck:
             and not info.usable_at(app_state.vault.clock.now())
         ):
             info = None  # expired (or a rotated-out token) while cached: the route's guard answers 401
-        content_type = headers.get("content-type", "").encode("latin-1")
+        content_type = (header_value(scope, b"content-type") or "").encode("latin-1")
         if token is None or info is None or KeyScope.CHECKS not in info.scopes or content_type not in _JSON_TYPES:
             await self.app(scope, receive, send)
             return

@@ -24,6 +24,7 @@ several worker processes, set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -42,6 +43,8 @@ _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._decision_children: dict[str, Any] = {}
         self.requests = Counter(
             "pseudovault_http_requests_total",
             "HTTP requests answered, by route template and status.",
@@ -88,8 +91,22 @@ class Metrics:
         )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        # the labelled children are kept: ``labels()`` costs more than the count itself, and
+        # the label sets are few (the route templates, their methods and statuses)
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def count_decision(self, decision: str) -> None:
+        """One more check answered with ``decision`` (``pseudovault_check_decisions_total``)."""
+        child = self._decision_children.get(decision)
+        if child is None:
+            child = self._decision_children[decision] = self.check_decisions.labels(decision)
+        child.inc()
 
     def render(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

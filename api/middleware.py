@@ -18,11 +18,10 @@ request fails with 413 as soon as it passes the limit, so at most the limit is e
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pseudovault.api.errors import internal_error_response, problem_response, where
 from pseudovault.api.metrics import UNMATCHED_ROUTE, Metrics
 
-__all__ = ["CLIENT_CLOSED_REQUEST", "RequestContextMiddleware", "BodyLimitMiddleware", "PayloadTooLarge"]
+__all__ = ["CLIENT_CLOSED_REQUEST", "BodyLimitMiddleware", "PayloadTooLarge", "RequestContextMiddleware", "header_value"]
 
 #: the status recorded (never sent) for a request whose client hung up before it was read
 CLIENT_CLOSED_REQUEST = 499
@@ -39,6 +38,15 @@ log = logging.getLogger(__name__)
 access_log = logging.getLogger("pseudovault.api.access")
 
 _REQUEST_ID = re.compile(r"[0-9A-Fa-f-]{16,64}")
+
+
+def header_value(scope: Scope, name: bytes) -> str | None:
+    """The first value of the request header ``name`` (lower case), as Starlette's ``Headers.get``
+    gives it, without building the whole mapping (every request reads a few)."""
+    for key, value in scope["headers"]:
+        if key == name or key.lower() == name:
+            return value.decode("latin-1")
+    return None
 
 
 class PayloadTooLarge(StarletteHTTPException):
@@ -59,8 +67,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = Headers(scope=scope).get("x-request-id")
-        request_id = incoming if incoming and _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        incoming = header_value(scope, b"x-request-id")
+        request_id = incoming if incoming and _REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         status = 500
@@ -71,10 +79,13 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-ID"] = request_id
-                if "cache-control" not in headers:
-                    headers["Cache-Control"] = "no-store"
+                # the raw header list (what MutableHeaders edits, without its per-call decoding):
+                # the request id replaces any the app set; Cache-Control is no-store unless set
+                raw = [(name, value) for name, value in message.get("headers", ()) if name.lower() != b"x-request-id"]
+                raw.append((b"x-request-id", request_id.encode("latin-1")))
+                if not any(name.lower() == b"cache-control" for name, _ in raw):
+                    raw.append((b"cache-control", b"no-store"))
+                message["headers"] = raw
             await send(message)
 
         start = time.perf_counter()
@@ -98,17 +109,18 @@ class RequestContextMiddleware:
                 route = scope["path"] if scope["path"] in self.static_paths else UNMATCHED_ROUTE
             method = scope["method"]
             self.metrics.observe_request(method, route, status, seconds)
-            access_log.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": method,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 3),
-                    "key_id": state.get("key_id"),
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "request",
+                    extra={
+                        "request_id": request_id,
+                        "method": method,
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 3),
+                        "key_id": state.get("key_id"),
+                    },
+                )
 
 
 class BodyLimitMiddleware:
@@ -120,7 +132,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length")
+        declared = header_value(scope, b"content-length")
         if declared is not None:
             try:
                 too_large = int(declared) > self.max_bytes

@@ -93,7 +93,7 @@ async def run_single_check(state: Any, key_id: str, body: CheckRequest, *, charg
         decision = await _run_check(state.vault, pairs(body.identifiers), body.domain)
     except InvalidIdentifierError as error:
         raise invalid_identifier(error) from None
-    state.metrics.check_decisions.labels(decision.decision).inc()
+    state.metrics.count_decision(decision.decision)
     return decision
 
 

@@ -304,6 +304,18 @@ class Match(View):
     matched_kinds: tuple[str, ...]
     match: str
 
+    def as_dict(self) -> dict[str, Any]:
+        # View.as_dict spelled out (every check's answer builds it); a test holds the two equal
+        return {
+            "record_id": self.record_id,
+            "category": self.category,
+            "reason_code": self.reason_code,
+            "severity": self.severity,
+            "status": self.status,
+            "matched_kinds": list(self.matched_kinds),
+            "match": self.match,
+        }
+
 
 @dataclass(frozen=True)
 class Decision(View):
@@ -312,3 +324,11 @@ class Decision(View):
     decision: str
     matches: tuple[Match, ...]
     checked_kinds: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        # View.as_dict spelled out (every check's answer builds it); a test holds the two equal
+        return {
+            "decision": self.decision,
+            "matches": [match.as_dict() for match in self.matches],
+            "checked_kinds": list(self.checked_kinds),
+        }
