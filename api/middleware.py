@@ -43,6 +43,8 @@ _REQUEST_ID = re.compile(r"[0-9A-Fa-f-]{16,64}")
 def header_value(scope: Scope, name: bytes) -> str | None:
     """The first value of the request header ``name`` (lower case), as Starlette's ``Headers.get``
     gives it, without building the whole mapping (every request reads a few)."""
+    key: bytes
+    value: bytes
     for key, value in scope["headers"]:
         if key == name or key.lower() == name:
             return value.decode("latin-1")
