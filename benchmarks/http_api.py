@@ -36,7 +36,7 @@ request cap; the servers are stopped (SIGTERM, then SIGKILL after 30 s) whatever
 
 The last line printed is JSON. Per engine E and worker count N: the rounds' ranges of throughput
 (``E_wN_bare_rps``, ``E_wN_check_rps``: ``[min, median, max]``) and the check's p99
-(``E_wN_check_p99_ms``); ratios under keys ending in ``_ratio``: ``E_wN_check_vs_bare_ratio`` (the
+(``E_wN_check_p99_ms``, and the bare endpoint's ``E_wN_bare_p99_ms`` beside it); ratios under keys ending in ``_ratio``: ``E_wN_check_vs_bare_ratio`` (the
 median of the rounds' check / bare throughput; aim >= 0.6), ``E_wN_check_vs_bare_min_ratio`` and
 ``_max_ratio`` (its range), and ``E_wN_check_p99_with_batches_vs_alone_ratio``.
 
@@ -464,6 +464,8 @@ def _measure(
     figures[f"{key}_bare_rps"] = _spread([run["rps"] for run in bare_runs])
     figures[f"{key}_check_rps"] = _spread([run["rps"] for run in check_runs])
     figures[f"{key}_check_p50_ms"] = round(statistics.median(run["p50_ms"] for run in check_runs), 2)
+    bare_p99 = [run["p99_ms"] for run in bare_runs]
+    figures[f"{key}_bare_p99_ms"] = [round(min(bare_p99), 2), round(statistics.median(bare_p99), 2), round(max(bare_p99), 2)]
     figures[f"{key}_check_p99_ms"] = [round(min(p99), 2), round(statistics.median(p99), 2), round(max(p99), 2)]
     figures[f"{key}_check_p99_ms_with_batches"] = round(beside["p99_ms"], 2)
     figures[f"{key}_batch100_p50_ms"] = round(_percentile(batches.latencies, 50) * 1000, 2)
