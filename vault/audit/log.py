@@ -95,6 +95,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
 from sqlalchemy import CursorResult, Engine, bindparam, delete, event, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from pseudovault.vault.audit.actors import Actor, current_actor
@@ -294,13 +295,18 @@ class AuditLog:
     @staticmethod
     def _head(session: Session) -> AuditHead:
         """The head as an ORM object, locked and read afresh (appends move it with Core statements)."""
-        head = session.execute(
-            select(AuditHead).where(AuditHead.id == 1).with_for_update().execution_options(populate_existing=True)
-        ).scalar_one_or_none()
+        locked = select(AuditHead).where(AuditHead.id == 1).with_for_update().execution_options(populate_existing=True)
+        head = session.execute(locked).scalar_one_or_none()
         if head is None:
-            head = AuditHead(id=1, last_seq=0, last_hash=GENESIS_HASH, anchor_seq=0, anchor_hash=GENESIS_HASH)
-            session.add(head)
-            session.flush()
+            # a log's first entry: the head is made unless another process made it meanwhile
+            # (two first appends at once would otherwise fail on its primary key), then locked
+            insert_head = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+            session.connection().execute(
+                insert_head(AuditHead)
+                .values(id=1, last_seq=0, last_hash=GENESIS_HASH, anchor_seq=0, anchor_hash=GENESIS_HASH)
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+            head = session.execute(locked).scalar_one()
         return head
 
     def append(
