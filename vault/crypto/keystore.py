@@ -388,7 +388,7 @@ class KeyHierarchy(Rewrapping):
         ids = list(subject_ids)
         if not ids:
             return set()
-        # synchronize_session=False: a SubjectKey the session holds as an object is not marked
+        # on the session's connection: a SubjectKey the session holds as an object is not marked
         # deleted (the callers load none: they work with ids)
         deleted = set(session.connection().execute(_DELETE_SUBJECT_KEYS, {"ids": ids}).scalars())
         cache_keys = [data_key_cache_key(subject_id) for subject_id in ids]

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, or_, select
+from sqlalchemy import BindParameter, Engine, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from pseudovault.vault import idempotency as idempotency_keys
@@ -91,7 +91,7 @@ def _validate_kind(value: object) -> str:
     return str(value)
 
 
-def _active(now: datetime) -> Any:
+def _active(now: datetime | BindParameter[datetime]) -> Any:
     return LegalHold.released_at.is_(None) & or_(LegalHold.until.is_(None), LegalHold.until > now)
 
 
@@ -99,7 +99,7 @@ def _active(now: datetime) -> Any:
 _ACTIVE_HOLDS = (
     select(LegalHold.target_id, LegalHold.id)
     .where(LegalHold.target_kind == bindparam("kind"), one_of_param(LegalHold.target_id, "ids"))
-    .where(LegalHold.released_at.is_(None), or_(LegalHold.until.is_(None), LegalHold.until > bindparam("now")))
+    .where(_active(bindparam("now", type_=LegalHold.until.type)))
     .order_by(LegalHold.placed_at.desc(), LegalHold.id.desc())
 )
 
