@@ -34,7 +34,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -100,17 +99,19 @@ async def run_single_check(state: Any, key_id: str, body: CheckRequest, *, charg
 async def _run_check(vault: Vault, identifiers: list[tuple[str, str]], domain: str) -> Decision:
     """On SQLite (an embedded file: a check is a few hundred microseconds of CPU and no network
     wait) the check runs on the event loop: a hop to a worker thread would cost more than the
-    check. On PostgreSQL it waits for the network, so it runs in a worker thread and the loop
-    keeps serving other requests meanwhile; except a miss the miss filter answers, which needs no
-    network and is answered on the loop (most checks: no thread hop, no crowd of threads taking
-    turns at the interpreter lock). Batches always run in a worker thread."""
+    check. On PostgreSQL a miss the miss filter answers needs no network and is answered at once
+    (most checks); the others wait for their lookup on the loop, over the check service's own
+    asyncio connections (vault.checks.service.CheckService.finish_async), and the loop serves
+    other requests meanwhile. No worker thread: threads taking turns with the loop at the
+    interpreter lock made the tail of the latency (p99 about 60 ms at 32 connections against
+    about 25 ms without them, benchmarks/http_api.py). Batches run in a worker thread."""
     if vault.data_engine.dialect.name == "sqlite":
         return vault.checks.check(identifiers, domain=domain)
     prepared = vault.checks.prepare(identifiers, domain=domain)
     answered = vault.checks.in_process(prepared)
     if answered is not None:
         return answered
-    return await run_in_threadpool(vault.checks.finish, prepared)
+    return await vault.checks.finish_async(prepared)
 
 
 def _locate_invalid(vault: VaultDep, signups: list[Signup]) -> ApiProblem:

@@ -36,12 +36,20 @@ the pseudonym index whatever the planner's statistics say (a fresh bulk import b
 ``ANALYZE`` is not scanned; tests/vault/checks/test_check_plan.py reads the plans). Cached
 Pseudonymizers (vault.crypto.lookup): no key is unwrapped per check; no audit write per check (the API
 counts checks). ``check_batch`` runs one query per :data:`QUERY_CHUNK` candidates for a whole
-batch of signups and gives the same answers as checking each signup alone.
+batch of signups and gives the same answers as checking each signup alone. On PostgreSQL
+:meth:`CheckService.finish_async` does the lookup of ``finish`` over asyncio connections of the
+service's own (at most :data:`ASYNC_CONNECTIONS` per event loop), for a caller on an event loop.
+
+Why one module of this size: the synchronous and the asyncio lookup, the batch and the lazy
+re-indexing share the compiled statement, the kept connections, the hit bookkeeping and the
+decision rules; split apart, each piece would reach into the others' private state.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -58,9 +66,9 @@ from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.records.validation import normalize_identifiers
 from pseudovault.vault.records.views import LIVE_STATUSES
 from pseudovault.vault.retention.restrictions import processable_records
-from pseudovault.vault.store.db import session_scope
+from pseudovault.vault.store.db import postgres_async_connect, session_scope
 
-__all__ = ["CheckService", "PreparedCheck", "MAX_BATCH_SIGNUPS", "QUERY_CHUNK", "KEPT_CONNECTIONS"]
+__all__ = ["CheckService", "PreparedCheck", "MAX_BATCH_SIGNUPS", "QUERY_CHUNK", "KEPT_CONNECTIONS", "ASYNC_CONNECTIONS"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +78,8 @@ MAX_BATCH_SIGNUPS = 1000
 QUERY_CHUNK = 2000
 #: SQLite: at most this many idle DBAPI connections kept for checks
 KEPT_CONNECTIONS = 16
+#: PostgreSQL, CheckService.finish_async: at most this many asyncio connections per event loop
+ASYNC_CONNECTIONS = 8
 
 # the columns the check query returns, by position
 _PSEUDONYM, _RECORD_ID, _SLOT, _VERSION, _LOOKALIKE, _KIND, _NORM_VERSION = range(7)
@@ -111,6 +121,35 @@ class PreparedCheck(NamedTuple):
         return f"PreparedCheck(signups={len(self.groups)})"
 
 
+class _AsyncPool(NamedTuple):
+    """One event loop's asyncio connections for checks: a slot for each one that may be open,
+    and the idle ones."""
+
+    slots: asyncio.Semaphore
+    idle: list[Any]
+
+
+def _close_now(connection: Any) -> None:
+    """Close an asyncio psycopg connection from anywhere, without its loop: its ``close()``
+    only ends the libpq connection (a socket close) and awaits nothing, so the coroutine is run
+    to its end here."""
+    closing = connection.close()
+    try:
+        closing.send(None)
+    except StopIteration:
+        return
+    except Exception as exc:  # closing is best effort: a dead connection may fail to close
+        log.debug("closing a check connection failed (%s)", type(exc).__name__)
+        return
+    closing.close()  # it awaited something after all: leave it to the collector
+    connection.pgconn.finish()
+
+
+def _close_idle(idle: list[Any]) -> None:
+    while idle:
+        _close_now(idle.pop())
+
+
 def _allow(identifiers: Sequence[NormalizedIdentifier]) -> Decision:
     """The decision of a signup nothing matched."""
     return Decision("allow", (), tuple(sorted({item.kind for item in identifiers})))
@@ -146,6 +185,8 @@ class CheckService:
         self._compiled: dict[int, tuple[str, list[tuple[str, str, Any]], bool]] = {}
         self._query_compiled: Any = None
         self._idle: list[Any] = []  # detached pool connections, ready for the next check
+        # PostgreSQL, finish_async: event loop -> its asyncio connections
+        self._async_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _AsyncPool] = weakref.WeakKeyDictionary()
         #: PostgreSQL: the in-process filter that answers misses (vault.checks.missfilter), if on
         self.miss_filter: MissFilter | None = None
         self._shared = isinstance(self._read.pool, StaticPool)  # SQLite in memory: never detach
@@ -153,7 +194,7 @@ class CheckService:
         self._closed = False
         expires_at = records_repository.expires_at_type()
         self._bind_now = expires_at.dialect_impl(data_engine.dialect).bind_processor(data_engine.dialect)
-        self._reindex = records_repository.reindex_insert(data_engine.dialect.name)
+        self._reindex_statement = records_repository.reindex_insert(data_engine.dialect.name)
 
     def __repr__(self) -> str:
         return f"CheckService(policy={self._policy!r})"
@@ -170,6 +211,8 @@ class CheckService:
                 break
             except Exception as exc:  # closing is best effort; nothing is lost
                 log.debug("closing a check connection failed (%s)", type(exc).__name__)
+        for pool in list(self._async_pools.values()):
+            _close_idle(pool.idle)
         if self._owns_read:
             self._read.dispose()
 
@@ -238,6 +281,29 @@ class CheckService:
     def finish(self, prepared: PreparedCheck) -> Decision:
         """The decision of a prepared check (the miss filter first, then the store)."""
         return self._decide_all(prepared)[0]
+
+    async def finish_async(self, prepared: PreparedCheck) -> Decision:
+        """:meth:`finish` for a caller on an asyncio event loop; the same decision.
+
+        On PostgreSQL the lookup waits for the server on the loop itself, over an asyncio
+        connection of the service's own (no worker thread: a thread that takes turns with the
+        loop at the interpreter lock is what made the tail of a server's check latency); a
+        lazy re-indexing write, rare, runs in a worker thread. On SQLite (a local read, no
+        network wait) it is :meth:`finish`."""
+        if self._read.dialect.name != "postgresql" or self._shared:
+            return self.finish(prepared)
+        groups, domain, keys, candidates = prepared
+        miss_filter = self.miss_filter
+        if miss_filter is not None and miss_filter.absent(candidates):
+            return _allow(groups[0])
+        rows = await self._afetch(list(candidates), domain)
+        if not rows:
+            return _allow(groups[0])
+        hits = self._hits(prepared, rows)
+        stale = self._stale(hits, keys.primary.version)
+        if stale:
+            await asyncio.to_thread(self._reindex, stale, domain, keys.primary.version)
+        return self._decide(hits[0], groups[0])
 
     def check_batch(
         self, signups: Sequence[Sequence[tuple[str, str]]], *, domain: str = DEFAULT_DOMAIN
@@ -378,6 +444,56 @@ class CheckService:
             return rows
         raise AssertionError("unreachable")
 
+    async def _afetch(self, pseudonyms: list[bytes], domain: str) -> list[Any]:
+        """:meth:`_fetch` over the service's asyncio connections (PostgreSQL), with the same
+        retry: a kept connection that fails is closed with every other idle one of its loop,
+        and the query is tried once more on a new connection. At most
+        :data:`ASYNC_CONNECTIONS` per event loop: a burst of checks waits its turn for one
+        instead of opening connections (each a server process) that it would then close."""
+        bound_now = self._now()
+        pool = self._async_pool()
+        async with pool.slots:
+            for attempt in (1, 2):
+                try:
+                    connection = pool.idle.pop()
+                except IndexError:
+                    try:
+                        connection = await postgres_async_connect(self._read)
+                    except self._disconnects as exc:
+                        raise UnavailableError(f"the data store cannot be reached ({type(exc).__name__})") from None
+                try:
+                    rows: list[Any] = []
+                    for start in range(0, len(pseudonyms), QUERY_CHUNK):
+                        sql, params = self._bound(pseudonyms[start : start + QUERY_CHUNK], domain, bound_now)
+                        cursor = await connection.execute(sql, params)
+                        rows.extend(await cursor.fetchall())
+                except self._disconnects as exc:
+                    _close_now(connection)
+                    _close_idle(pool.idle)
+                    if attempt == 2:
+                        raise UnavailableError(f"the data store cannot be reached ({type(exc).__name__})") from None
+                    log.warning("a check connection failed (%s); retrying on a new one", type(exc).__name__)
+                    continue
+                except BaseException:  # cancelled mid-query, say: its state is unknown, it is not kept
+                    _close_now(connection)
+                    raise
+                if self._closed:
+                    _close_now(connection)
+                else:
+                    pool.idle.append(connection)
+                return rows
+        raise AssertionError("unreachable")
+
+    def _async_pool(self) -> _AsyncPool:
+        """The asyncio connections of the running event loop (a connection waits on the loop
+        it is used from; each loop has its own)."""
+        loop = asyncio.get_running_loop()
+        pool = self._async_pools.get(loop)
+        if pool is None:
+            pool = self._async_pools[loop] = _AsyncPool(asyncio.Semaphore(ASYNC_CONNECTIONS), [])
+            weakref.finalize(loop, _close_idle, pool.idle)  # a loop that goes takes its connections
+        return pool
+
     def _decide_all(self, prepared: PreparedCheck) -> list[Decision]:
         groups, domain, keys, candidates = prepared
         miss_filter = self.miss_filter
@@ -386,10 +502,17 @@ class CheckService:
         rows = self._fetch(list(candidates), domain)
         if not rows:  # the common case: nothing matched, nothing to re-index
             return [_allow(ids) for ids in groups]
-        primary = keys.primary.version
+        hits = self._hits(prepared, rows)
+        stale = self._stale(hits, keys.primary.version)
+        if stale:
+            self._reindex(stale, domain, keys.primary.version)
+        return [self._decide(signup_hits, identifiers) for signup_hits, identifiers in zip(hits, groups, strict=True)]
 
-        # per signup: (record_id, slot, row lookalike) -> versions matched, and what matched
-        hits: list[dict[tuple[str, int, bool], tuple[set[int], _Candidate, Any]]] = [{} for _ in groups]
+    @staticmethod
+    def _hits(prepared: PreparedCheck, rows: list[Any]) -> list[dict[tuple[str, int, bool], tuple[set[int], _Candidate, Any]]]:
+        """Per signup: (record_id, slot, row lookalike) -> (versions matched, what matched, row)."""
+        candidates = prepared.candidates
+        hits: list[dict[tuple[str, int, bool], tuple[set[int], _Candidate, Any]]] = [{} for _ in prepared.groups]
         for row in rows:
             lookalike = bool(row[_LOOKALIKE])
             for candidate, _version in candidates.get(bytes(row[_PSEUDONYM]), ()):
@@ -403,9 +526,7 @@ class CheckService:
                     seen[0].add(row[_VERSION])
                     if candidate.match == "exact" and seen[1].match != "exact":
                         hits[candidate.signup][key] = (seen[0], candidate, row)
-
-        self._reindex_stale(hits, domain, primary)
-        return [self._decide(signup_hits, identifiers) for signup_hits, identifiers in zip(hits, groups, strict=True)]
+        return hits
 
     def _decide(
         self,
@@ -452,10 +573,11 @@ class CheckService:
         matches.sort(key=lambda m: m[:4])
         return Decision(strongest(m[4] for m in matches), tuple(m[5] for m in matches), checked)
 
-    def _reindex_stale(
-        self, hits: list[dict[tuple[str, int, bool], tuple[set[int], _Candidate, Any]]], domain: str, primary: int
-    ) -> None:
-        """Give record identifiers matched only under older versions their primary pseudonym."""
+    @staticmethod
+    def _stale(
+        hits: list[dict[tuple[str, int, bool], tuple[set[int], _Candidate, Any]]], primary: int
+    ) -> dict[tuple[str, int, bool], dict[str, Any]]:
+        """The record identifiers matched only under lookup-key versions other than ``primary``."""
         stale: dict[tuple[str, int, bool], dict[str, Any]] = {}
         for signup_hits in hits:
             for key, (versions, candidate, row) in signup_hits.items():
@@ -469,13 +591,16 @@ class CheckService:
                     "norm_version": row[_NORM_VERSION],
                     "candidate": candidate,
                 }
-        if not stale:
-            return
+        return stale
+
+    def _reindex(self, stale: dict[tuple[str, int, bool], dict[str, Any]], domain: str, primary: int) -> None:
+        """Give the ``stale`` record identifiers their pseudonym under the primary version."""
         keys = self._lookup.current()
         if keys.primary.version != primary:  # rotated meanwhile: the next check re-indexes
             return
         values = []
-        for item in stale.values():
+        for found in stale.values():
+            item = dict(found)
             matched: _Candidate = item.pop("candidate")
             item["lookup_version"] = primary
             item["pseudonym"] = keys.primary.derive(matched.label, domain, matched.value, matched.norm_version)
@@ -484,7 +609,7 @@ class CheckService:
             self.miss_filter.add(item["pseudonym"] for item in values)
         try:
             with session_scope(self._engine, write=True) as session:
-                session.execute(self._reindex, values)
+                session.execute(self._reindex_statement, values)
         except Exception as exc:  # re-indexing is an optimisation: a failed one must not fail the check
             log.warning("lazy re-indexing of %d record identifier(s) failed (%s)", len(values), type(exc).__name__)
             return

@@ -14,7 +14,9 @@ Each store is one SQLAlchemy URL. Two backends are supported:
   from reading to writing while another writer got there first.
 * **PostgreSQL** through psycopg 3 (``postgresql+psycopg://...``; a bare ``postgresql://`` is
   taken to mean psycopg 3 as well), with a bounded, pre-pinged connection pool. List parameters
-  (the arrays of :func:`one_of`) are sent in binary form.
+  (the arrays of :func:`one_of`) are sent in binary form. :func:`postgres_async_connect` opens
+  an asyncio connection to an engine's server with the engine's own parameters and timeouts
+  (the API's ban checks wait for their lookup on the event loop with it).
 
 Anything else is refused with :class:`vault.errors.InvalidInputError` naming the URL's scheme
 only (a URL may hold a password; it is never echoed, see :func:`redact_url`).
@@ -30,6 +32,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -76,6 +79,7 @@ __all__ = [
     "one_of",
     "one_of_param",
     "insert_rows",
+    "postgres_async_connect",
     "BUSY_TIMEOUT_MS",
 ]
 
@@ -184,12 +188,17 @@ class DbTimeouts:
         return f"-c statement_timeout={self.statement_ms} -c lock_timeout={self.lock_ms}"
 
 
+#: PostgreSQL engine -> the connect arguments it was made with (for postgres_async_connect)
+_CONNECT_ARGS: weakref.WeakKeyDictionary[Engine, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
 def _postgres_engine(url: URL, timeouts: DbTimeouts) -> Engine:
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
+    connect_args = {"options": timeouts.options()}
     engine = create_engine(
         url,
-        connect_args={"options": timeouts.options()},
+        connect_args=connect_args,
         pool_size=5,
         max_overflow=10,
         pool_timeout=30,
@@ -206,7 +215,29 @@ def _postgres_engine(url: URL, timeouts: DbTimeouts) -> Engine:
 
         dbapi_connection.adapters.register_dumper(list, ListBinaryDumper)
 
+    _CONNECT_ARGS[engine] = connect_args
     return engine
+
+
+async def postgres_async_connect(engine: Engine) -> Any:
+    """A new ``psycopg.AsyncConnection`` (autocommit) to the server of ``engine`` (one made by
+    :func:`make_engine`), with the engine's URL, connect parameters and :class:`DbTimeouts`. It
+    is the caller's: not counted by the engine's pool, closed by whoever holds it."""
+    if engine.dialect.name != "postgresql":
+        raise ValueError("an asyncio connection is for a PostgreSQL store")
+    import psycopg
+
+    _args, params = engine.dialect.create_connect_args(engine.url)
+    params.update(_CONNECT_ARGS.get(engine, {}))
+    connection = await psycopg.AsyncConnection.connect(**params, autocommit=True)
+    connection.adapters.register_dumper(list, _list_binary_dumper())
+    return connection
+
+
+def _list_binary_dumper() -> Any:
+    from psycopg.types.array import ListBinaryDumper
+
+    return ListBinaryDumper
 
 
 def make_engine(url: str | URL, timeouts: DbTimeouts | None = None) -> Engine:
