@@ -31,7 +31,7 @@ from typing import Any, NoReturn, TypeVar
 from pseudovault.keys.secrets import SecretBytes
 from pseudovault.vault.clock import Clock, SystemClock
 
-__all__ = ["KeyCache", "data_key_cache_key", "epoch_cache_key", "record_key_cache_key"]
+__all__ = ["KeyCache", "DATA_KEY_PREFIX", "data_key_cache_key", "epoch_cache_key", "record_key_cache_key"]
 
 _D = TypeVar("_D")
 
@@ -172,9 +172,14 @@ class KeyCache:
         raise TypeError("KeyCache cannot be pickled")
 
 
+#: what :func:`data_key_cache_key` puts before a subject id (the field hot path concatenates it
+#: itself rather than pay for the call)
+DATA_KEY_PREFIX = "dek/"
+
+
 def data_key_cache_key(subject_id: str) -> str:
     """The cache entry of a subject's data key."""
-    return f"dek/{subject_id}"
+    return DATA_KEY_PREFIX + subject_id
 
 
 def record_key_cache_key(record_id: str) -> str:
