@@ -12,18 +12,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _declared() -> set[str]:
+def _setuptools() -> dict:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    return set(config["tool"]["setuptools"]["packages"])
+    return config["tool"]["setuptools"]
+
+
+def _folder(package: str) -> Path:
+    return ROOT.joinpath(*package.split(".")[1:])
 
 
 def test_every_package_folder_is_in_the_distribution() -> None:
-    on_disk = {"pseudovault"}
+    """The list is the code packages (folders with ``__init__.py``) plus the data folders (no
+    ``__init__.py``; alembic and jinja load them by path), each of which names its files in
+    package-data, or a wheel would ship it empty."""
+    setuptools = _setuptools()
+    declared = set(setuptools["packages"])
+    code = {"pseudovault"}
     for folder in ("keys", "vault", "api"):
         for init in (ROOT / folder).rglob("__init__.py"):
             parts = init.parent.relative_to(ROOT).parts
-            on_disk.add(".".join(("pseudovault", *parts)))
-    assert _declared() == on_disk
+            code.add(".".join(("pseudovault", *parts)))
+    data = declared - code
+    assert code <= declared, sorted(code - declared)
+    for package in sorted(data):
+        assert _folder(package).is_dir(), package
+        assert package in setuptools["package-data"], package
+        patterns = setuptools["package-data"][package]
+        assert any(any(_folder(package).glob(p)) for p in patterns), package
 
 
 def test_the_script_and_the_version_come_from_the_one_name() -> None:
