@@ -9,6 +9,7 @@ verifies; and once the orphan scan has run, every subject data key belongs to a 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -74,22 +75,31 @@ class Deployment:
         args = [arg for scope in scopes for arg in ("--scope", scope)]
         return str(json.loads(self.run("apikeys", "create", "--name", "reliability", *args, "--json"))["token"])
 
-    def start(self, *args: str) -> subprocess.Popen[bytes]:
-        """``pseudovault ARGS`` in the background (killed by the caller)."""
-        return subprocess.Popen(
-            [*pseudovault_command(), *args],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+    def start(self, *args: str, log: Path | None = None) -> subprocess.Popen[bytes]:
+        """``pseudovault ARGS`` in the background (killed by the caller); its log lines (stderr)
+        go to ``log`` when given."""
+        with open(log, "ab") if log is not None else open(os.devnull, "wb") as stderr:
+            return subprocess.Popen(
+                [*pseudovault_command(), *args],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+
+    def server_errors(self) -> list[str]:
+        """The error lines the servers of this deployment logged (what a failing test shows)."""
+        lines: list[str] = []
+        for path in sorted(self.home.glob("server-*.log")):
+            lines.extend(line for line in path.read_text(errors="replace").splitlines() if '"level": "error"' in line)
+        return lines
 
     @contextmanager
     def server(self) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         """A ``pseudovault serve`` on a free loopback port, ready: its base URL and process. Killed
         outright at the end if it still runs."""
         port = free_port()
-        process = self.start("serve", "--port", str(port))
+        process = self.start("serve", "--port", str(port), log=self.home / f"server-{port}.log")
         base = f"http://127.0.0.1:{port}"
         try:
             wait_until_ready(process, base)

@@ -134,7 +134,7 @@ def test_two_servers_survive_terminated_connections_under_load(
         "acknowledged_creates": len(acknowledged),
     }
     print(json.dumps(figures, sort_keys=True))
-    assert not problems, problems[:10]
+    assert not problems, (problems[:10], deployment.server_errors()[:10])
     assert statuses[500] == 0
     assert terminations > 0 and len(acknowledged) > 20
     with deployment.open() as vault:
