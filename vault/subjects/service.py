@@ -252,14 +252,34 @@ class SubjectService:
                     then(session, subject_id, now)
                 if claim is not None:
                     idempotency.record(session, claim, subject_id, now)
-        except BaseException:
-            self._undo_create(subject_id)
+        except BaseException as exc:
+            # a connection lost at COMMIT leaves its outcome unknown: the subject may be stored
+            # (with its audit entry and idempotency key) though the driver raised. Undoing it then
+            # would destroy the key of an acknowledged subject, so the store is asked first.
+            stored = self._stored(subject_id)
+            if stored and isinstance(exc, Exception):
+                log.warning("subject %s: the commit's answer was lost (%s); it had committed", subject_id, type(exc).__name__)
+                return subject_id
+            if stored is False:
+                self._undo_create(subject_id)
+            elif stored is None:
+                log.error("subject %s: a failed create cannot be checked (the data store is unreachable); its data key is kept", subject_id)
             raise
         log.info("created subject %s with %d fields", subject_id, len(values))
         return subject_id
 
+    def _stored(self, subject_id: str) -> bool | None:
+        """Whether the subject's row is in the data store; None when the store cannot say."""
+        try:
+            with session_scope(self._engine) as session:
+                return session.get(Subject, subject_id) is not None
+        except Exception as exc:  # logged by class only: the driver's message can quote parameters
+            log.warning("subject %s: cannot read the data store (%s)", subject_id, type(exc).__name__)
+            return None
+
     def _undo_create(self, subject_id: str) -> None:
-        """Compensate a create whose data-store write failed: delete its key, then any data."""
+        """Compensate a create whose data-store write failed (its row is known to be absent):
+        delete its key, then any data."""
         try:
             with session_scope(self._keys.engine, write=True) as key_session:
                 self._keys.destroy_data_key(key_session, subject_id)
