@@ -9,12 +9,11 @@ verifies; and once the orphan scan has run, every subject data key belongs to a 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -78,7 +77,7 @@ class Deployment:
     def start(self, *args: str, log: Path | None = None) -> subprocess.Popen[bytes]:
         """``pseudovault ARGS`` in the background (killed by the caller); its log lines (stderr)
         go to ``log`` when given."""
-        with open(log, "ab") if log is not None else open(os.devnull, "wb") as stderr:
+        with open(log, "ab") if log is not None else nullcontext(subprocess.DEVNULL) as stderr:
             return subprocess.Popen(
                 [*pseudovault_command(), *args],
                 env=self.env,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -291,54 +293,51 @@ def test_a_subject_commits_with_its_audit_entry_or_not_at_all(vault: Vault, monk
     assert [e.targets for e in vault.audit.query(action="subject.create")] == [(subject_id,)]
 
 
-def _lose_the_commit_answer(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The next data-store commit holding a new subject commits, then raises what a connection
-    terminated during COMMIT raises: the caller cannot tell whether it committed."""
+@contextmanager
+def _commit_answer_lost(vault: Vault) -> Iterator[list[bool]]:
+    """Within the block, the first data-store commit holding a new subject commits, then raises
+    what a connection terminated during COMMIT raises: the caller cannot tell whether it
+    committed. Yields ``[fired]``."""
     from sqlalchemy import event
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.orm import Session
 
     from pseudovault.vault.store.data_models import Subject
 
-    armed = [True]
+    fired = [False]
 
     def after_flush(session: Session, context: Any) -> None:
         if any(isinstance(obj, Subject) for obj in session.new):
             session.info["new_subject"] = True
 
     def after_commit(session: Session) -> None:
-        if not armed[0] or session.get_bind().pool is not vault.data_engine.pool:
+        if fired[0] or session.get_bind().pool is not vault.data_engine.pool:
             return
         if session.info.get("new_subject"):
-            armed[0] = False
+            fired[0] = True
             raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
 
     event.listen(Session, "after_flush", after_flush)
     event.listen(Session, "after_commit", after_commit)
-    monkeypatch.setattr(vault, "_lost_commit_flush", after_flush, raising=False)
-    monkeypatch.setattr(vault, "_lost_commit_listener", after_commit, raising=False)
+    try:
+        yield fired
+    finally:
+        event.remove(Session, "after_commit", after_commit)
+        event.remove(Session, "after_flush", after_flush)
 
 
-def test_a_create_whose_commit_answer_was_lost_is_kept(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_create_whose_commit_answer_was_lost_is_kept(vault: Vault) -> None:
     """The store committed; undoing it would destroy the key of a subject that exists (and that an
     idempotency key would then hand out). The store is asked, and the create stands."""
-    from sqlalchemy import event
-    from sqlalchemy.orm import Session
-
-    _lose_the_commit_answer(vault, monkeypatch)
-    try:
+    with _commit_answer_lost(vault) as fired:
         subject_id = vault.subjects.create({"email": CANARY_PII})
-    finally:
-        event.remove(Session, "after_commit", vault._lost_commit_listener)  # type: ignore[attr-defined]
-        event.remove(Session, "after_flush", vault._lost_commit_flush)  # type: ignore[attr-defined]
-    assert vault._lost_commit_listener is not None  # type: ignore[attr-defined]
+    assert fired == [True]
     assert vault.subjects.read(subject_id) == {"email": CANARY_PII}
     assert _row_counts(vault) == (1, 1, 1)
     assert [e.targets for e in vault.audit.query(action="subject.create")] == [(subject_id,)]
 
 
 def test_a_create_that_cannot_be_checked_keeps_its_key_and_fails(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sqlalchemy import event
     from sqlalchemy.exc import InvalidRequestError, OperationalError
     from sqlalchemy.orm import Session
 
@@ -349,14 +348,11 @@ def test_a_create_that_cannot_be_checked_keeps_its_key_and_fails(vault: Vault, m
             raise OperationalError("SELECT", {}, Exception("connection refused"))
         return original_get(self, entity, *args, **kwargs)
 
-    _lose_the_commit_answer(vault, monkeypatch)
     monkeypatch.setattr(Session, "get", unreachable_get)
-    try:  # (the simulated loss leaves the session committed: its rollback raises InvalidRequestError)
-        with pytest.raises((OperationalError, InvalidRequestError)):
-            vault.subjects.create({"email": CANARY_PII})
-    finally:
-        event.remove(Session, "after_commit", vault._lost_commit_listener)  # type: ignore[attr-defined]
-        event.remove(Session, "after_flush", vault._lost_commit_flush)  # type: ignore[attr-defined]
+    # (the simulated loss leaves the session committed: its rollback raises InvalidRequestError)
+    with _commit_answer_lost(vault) as fired, pytest.raises((OperationalError, InvalidRequestError)):
+        vault.subjects.create({"email": CANARY_PII})
+    assert fired == [True]
     monkeypatch.undo()
     # it had committed: the subject, its field and its key are all there, readable
     assert _row_counts(vault) == (1, 1, 1)
