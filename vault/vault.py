@@ -108,9 +108,10 @@ class RecordsConfig:
     policy: DecisionPolicy | None = None
     lookup_refresh: timedelta = DEFAULT_REFRESH_INTERVAL
     catalogue: CategoryCatalogue = CATALOGUE
-    #: PostgreSQL: answer misses from an in-process filter of the stored pseudonyms, a ban
-    #: written by another process being answered from it within this many seconds
-    #: (vault.checks.missfilter); None (the default) queries the store for every check
+    #: answer misses from an in-process filter of the stored pseudonyms, a ban written by another
+    #: process being answered from it within this many seconds (vault.checks.missfilter; a
+    #: PostgreSQL data store or a SQLite file, not an in-memory database); None (the default)
+    #: queries the store for every check
     miss_filter: float | None = None
     #: a read replica of the data store (same kind of database) that checks query instead of the
     #: data store itself; a ban reaches the checks after the replica's lag (docs/scaling.md)
@@ -245,7 +246,9 @@ class Vault:
         self.checks = CheckService(
             self.data_engine, self.lookup, self.normalizer, self.clock, config.policy, read_engine=self.check_read_engine
         )
-        if config.miss_filter is not None and self.data_engine.dialect.name == "postgresql":
+        if config.miss_filter is not None and (
+            self.data_engine.dialect.name == "postgresql" or sqlite_path(self.data_engine) is not None
+        ):
             self.checks.miss_filter = MissFilter(self.data_engine, max_staleness=config.miss_filter).start()
             self.records.on_identifiers = self.checks.miss_filter.add
         # retention (vault.retention): holds, separate storage, policies and the sweeper, erasure, rights

@@ -1,7 +1,7 @@
 """An in-process Bloom filter of the stored pseudonyms that answers most misses without a query.
 
-Most signups match no ban. On PostgreSQL every check is a round trip to the server, so a process
-that knows "none of these pseudonyms is stored" can answer a miss at once. :class:`MissFilter`
+Most signups match no ban. A process that knows "none of these pseudonyms is stored" can answer
+a miss at once, without a round trip to PostgreSQL or a join in SQLite. :class:`MissFilter`
 holds every pseudonym of ``record_identifiers`` (all lookup-key versions, look-alike rows too) in
 an ``rbloom`` Bloom filter (about 1.8 bytes per pseudonym at a 0.1% false-positive rate: 10
 million bans take about 18 MB). The filter only ever says "absent" or "maybe": a "maybe" (a
@@ -9,28 +9,37 @@ stored pseudonym, or a false positive) goes to the store as before, so a filter 
 faster, never different, as long as it holds every stored pseudonym. Deleted or expired bans stay
 in it as harmless "maybe"s until the next rebuild.
 
-**Keeping it current across processes.** A statement-level trigger on ``record_identifiers``
-(data migration 0014) sends every inserted pseudonym on the ``pseudovault_identifiers``
-notification channel when the inserting transaction commits. One thread per process:
+**Keeping it current across processes.** One thread per process follows the pseudonyms every
+other process inserts, and knows up to when it has them all: :attr:`fresh_at`, a moment before
+which every committed pseudonym has been applied.
 
-1. ``LISTEN``s on a connection of its own, then reads every stored pseudonym in one transaction
-   that starts after the ``LISTEN`` (a ban committed meanwhile is both read and notified);
-2. applies each notification as it arrives;
-3. every ``poll`` seconds sends a ping of its own on the channel and, when the ping comes back,
-   knows that every pseudonym committed before the ping was sent has been applied (PostgreSQL
-   delivers notifications in commit order): that moment is :attr:`fresh_at`.
+* PostgreSQL: a statement-level trigger on ``record_identifiers`` (data migration 0014) sends
+  every inserted pseudonym on the ``pseudovault_identifiers`` notification channel when the
+  inserting transaction commits. The thread ``LISTEN``s on a connection of its own, then reads
+  every stored pseudonym in one transaction that starts after the ``LISTEN`` (a ban committed
+  meanwhile is both read and notified), applies each notification as it arrives, and every
+  ``poll`` seconds sends a ping of its own on the channel: when the ping comes back, every
+  pseudonym committed before it was sent has been applied (PostgreSQL delivers notifications in
+  commit order).
+* SQLite (a database file): a trigger (data migration 0017) appends the rowid of every inserted
+  identifier row to ``identifier_feed`` in the inserting transaction, numbered by
+  ``AUTOINCREMENT``; with one writer at a time the numbers grow in commit order (the feed holds
+  no pseudonym: a deleted ban leaves nothing in it). The thread reads every stored pseudonym
+  and the feed's highest number in one snapshot, then every ``poll`` seconds reads the entries
+  past the last number it applied, in a new snapshot: every pseudonym committed before that
+  snapshot began has been applied. The feed keeps its newest 100,000 entries; a thread that
+  finds it fell further behind, or that the feed went back (a restored file), rebuilds.
 
 A check uses the filter only while ``now - fresh_at <= max_staleness``: **a ban committed by any
 process is answered from the filter within ``max_staleness`` seconds** (default 1 s) of its
 commit, and bans written by this process are added before they commit, so they are never missed
-here. When the listener falls behind, loses its connection or has not built the filter yet,
+here. When the follower falls behind, loses its connection or has not built the filter yet,
 checks go to the store (as without a filter) until it is back; it reconnects and rebuilds on its
 own, and rebuilds every ``rebuild_every`` seconds to shed deleted bans.
 
-A data-store restore that bypasses triggers (``pg_restore --disable-triggers``) is not notified:
-restart the API servers after a restore (the shred ledger's replay wants that anyway).
-
-SQLite needs none of this: a check there is a local read.
+A data-store restore that bypasses triggers (``pg_restore --disable-triggers``) is not followed:
+restart the API servers after a restore (the shred ledger's replay wants that anyway). An
+in-memory SQLite database lives in one process only and has no filter.
 """
 
 from __future__ import annotations
@@ -39,12 +48,12 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from rbloom import Bloom
 from sqlalchemy import Engine
 
-if TYPE_CHECKING:  # rbloom comes with the postgres extra, as the filter is for PostgreSQL only
-    from rbloom import Bloom
+from pseudovault.vault.store.db import sqlite_path
 
 __all__ = ["CHANNEL", "MissFilter"]
 
@@ -54,6 +63,22 @@ log = logging.getLogger(__name__)
 CHANNEL = "pseudovault_identifiers"
 _PING = "ping:"
 _PSEUDONYM_HEX = 64
+_FETCH = 20_000
+
+
+#: SQLite: the feed's pruning mark and its highest number ever (AUTOINCREMENT's, which only a
+#: restored file takes back), in one row
+_SQLITE_FEED_STATE = (
+    "SELECT pruned_through, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'identifier_feed'), 0)"
+    " FROM identifier_feed_state WHERE id = 1"
+)
+
+#: SQLite: the feed's entries past a number, with the pseudonyms of the rows they name (NULL
+#: for a row deleted since)
+_SQLITE_FEED_AFTER = (
+    "SELECT f.seq, r.pseudonym FROM identifier_feed AS f"
+    " LEFT JOIN record_identifiers AS r ON r.rowid = f.identifier WHERE f.seq > ? ORDER BY f.seq"
+)
 
 
 def _hash(pseudonym: bytes) -> int:
@@ -62,7 +87,8 @@ def _hash(pseudonym: bytes) -> int:
 
 
 class MissFilter:
-    """The stored pseudonyms of one PostgreSQL data store, followed by ``LISTEN``; see the module."""
+    """The stored pseudonyms of one data store (PostgreSQL, or a SQLite file), followed as the
+    module describes."""
 
     def __init__(
         self,
@@ -73,8 +99,12 @@ class MissFilter:
         false_positive_rate: float = 0.001,
         rebuild_every: float = 3600.0,
     ) -> None:
-        if engine.dialect.name != "postgresql":
-            raise ValueError("the miss filter follows a PostgreSQL data store")
+        if engine.dialect.name == "postgresql":
+            self._follow = self._follow_postgres
+        elif engine.dialect.name == "sqlite" and sqlite_path(engine) is not None:
+            self._follow = self._follow_sqlite
+        else:
+            raise ValueError("the miss filter follows a PostgreSQL data store or a SQLite database file")
         if not 0 < max_staleness <= 60:
             raise ValueError("max_staleness must be in (0, 60] seconds")
         self._engine = engine
@@ -142,7 +172,7 @@ class MissFilter:
             time.sleep(0.01)
         return False
 
-    def _connect(self) -> Any:
+    def _connect_postgres(self) -> Any:
         import psycopg
 
         url = self._engine.url.set(drivername="postgresql")
@@ -163,16 +193,16 @@ class MissFilter:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
 
-    def _follow(self) -> None:
-        conn = self._connect()
+    def _follow_postgres(self) -> None:
+        conn = self._connect_postgres()
         try:
             pid = conn.info.backend_pid
             conn.execute(f"LISTEN {CHANNEL}")
-            self._build(conn)
+            self._build_postgres(conn)
             counter = 0
             while not self._stop.is_set():
                 if time.monotonic() - self.built_at >= self._rebuild_every:
-                    self._build(conn)
+                    self._build_postgres(conn)
                 counter += 1
                 token = f"{_PING}{pid}:{counter}"
                 sent = time.monotonic()
@@ -192,28 +222,73 @@ class MissFilter:
         finally:
             conn.close()
 
-    def _build(self, conn: Any) -> None:
+    def _build_postgres(self, conn: Any) -> None:
         """Read every stored pseudonym into a new filter and swap it in. Notifications that
         arrive meanwhile are held by the server until this transaction ends, then applied."""
-        started = time.monotonic()
         estimate = conn.execute("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE relname = 'record_identifiers'").fetchone()
-        capacity = max(100_000, 2 * int(estimate[0] if estimate else 0))
-        from rbloom import Bloom
+        with conn.transaction(), conn.cursor(name="pseudovault_miss_filter") as cursor:
+            cursor.itersize = _FETCH
+            cursor.execute("SELECT pseudonym FROM record_identifiers")
+            self._fill(int(estimate[0] if estimate else 0), cursor)
 
-        fresh = Bloom(capacity, self._fpr, hash_func=_hash)
+    def _follow_sqlite(self) -> None:
+        raw = self._engine.raw_connection()
+        raw.detach()  # the thread's own, for as long as it follows: not the pool's to recycle
+        try:
+            conn: Any = raw.dbapi_connection  # the sqlite3 connection (a fresh one always has it)
+            last, fresh = self._build_sqlite(conn)
+            self.fresh_at = fresh
+            while not self._stop.is_set():
+                if time.monotonic() - self.built_at >= self._rebuild_every:
+                    last, self.fresh_at = self._build_sqlite(conn)
+                    continue
+                sent = time.monotonic()  # the snapshot below begins after this moment
+                conn.execute("BEGIN")
+                try:
+                    pruned, top = conn.execute(_SQLITE_FEED_STATE).fetchone()
+                    rows = conn.execute(_SQLITE_FEED_AFTER, (last,)).fetchall()
+                finally:
+                    conn.execute("COMMIT")
+                if pruned > last or top < last:  # fell behind the kept entries, or a restored file
+                    log.info("the check miss filter fell behind the identifier feed; rebuilding")
+                    last, self.fresh_at = self._build_sqlite(conn)
+                    continue
+                if rows:  # a row deleted since has no pseudonym: nothing to add
+                    self.add(bytes(row[1]) for row in rows if row[1] is not None)
+                    last = rows[-1][0]
+                self.fresh_at = sent
+                self._stop.wait(self._poll)
+        finally:
+            raw.close()
+
+    def _build_sqlite(self, conn: Any) -> tuple[int, float]:
+        """Read every stored pseudonym and the feed's highest number in one snapshot into a new
+        filter and swap it in; the feed's number and the moment before the snapshot began."""
+        sent = time.monotonic()
+        conn.execute("BEGIN")
+        try:
+            _pruned, top = conn.execute(_SQLITE_FEED_STATE).fetchone()
+            count = conn.execute("SELECT count(*) FROM record_identifiers").fetchone()[0]
+            self._fill(count, conn.execute("SELECT pseudonym FROM record_identifiers"))
+        finally:
+            conn.execute("COMMIT")
+        return int(top), sent
+
+    def _fill(self, estimate: int, cursor: Any) -> None:
+        """A new filter of the pseudonyms ``cursor`` yields (about ``estimate`` of them), then
+        swapped in; pseudonyms this process adds meanwhile go into both."""
+        started = time.monotonic()
+        fresh = Bloom(max(100_000, 2 * estimate), self._fpr, hash_func=_hash)
         with self._lock:
             self._building = fresh
         count = 0
         try:
-            with conn.transaction(), conn.cursor(name="pseudovault_miss_filter") as cursor:
-                cursor.itersize = 20_000
-                cursor.execute("SELECT pseudonym FROM record_identifiers")
-                while True:
-                    rows = cursor.fetchmany(20_000)
-                    if not rows:
-                        break
-                    fresh.update(bytes(row[0]) for row in rows)
-                    count += len(rows)
+            while True:
+                rows = cursor.fetchmany(_FETCH)
+                if not rows:
+                    break
+                fresh.update(bytes(row[0]) for row in rows)
+                count += len(rows)
         except BaseException:
             with self._lock:
                 self._building = None

@@ -59,12 +59,25 @@ class StoreSchema:
     metadata: MetaData
     version_table: str
     script_location: Path
+    #: tables the migrations create on one engine only, outside the models, by dialect name: a
+    #: trigger's own bookkeeping, written by the database itself (the SQLite identifier feed)
+    engine_tables: tuple[tuple[str, frozenset[str]], ...] = ()
+
+    def tables_on(self, dialect: str) -> frozenset[str]:
+        """The engine-only tables of this store on ``dialect``."""
+        return next((tables for name, tables in self.engine_tables if name == dialect), frozenset())
 
     def __repr__(self) -> str:
         return f"StoreSchema({self.name!r})"
 
 
-DATA = StoreSchema("data", DataBase.metadata, "alembic_version_data", _MIGRATIONS / "data")
+DATA = StoreSchema(
+    "data",
+    DataBase.metadata,
+    "alembic_version_data",
+    _MIGRATIONS / "data",
+    (("sqlite", frozenset({"identifier_feed", "identifier_feed_state"})),),  # data migration 0017
+)
 KEYS = StoreSchema("keys", KeysBase.metadata, "alembic_version_keys", _MIGRATIONS / "keys")
 STORES: dict[str, StoreSchema] = {DATA.name: DATA, KEYS.name: KEYS}
 

@@ -1,9 +1,12 @@
-"""The check miss filter (vault.checks.missfilter) on PostgreSQL: misses answered in process, hits
-still found, bans written here never missed, and a ban written by another process answered from
-the filter within the staleness bound."""
+"""The check miss filter (vault.checks.missfilter) on PostgreSQL and on a SQLite file: misses
+answered in process, hits still found, bans written here never missed, and a ban written by
+another process answered from the filter within the staleness bound. On SQLite also: the
+identifier feed's pruning and a restored file make the filter rebuild, never miss a ban."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -19,9 +22,8 @@ from pseudovault.vault.checks.missfilter import MissFilter
 from pseudovault.vault.config import Settings
 from pseudovault.vault.errors import UnavailableError
 from pseudovault.vault.identifiers import InvalidIdentifierError
+from pseudovault.vault.store.db import make_engine, sqlite_path
 from pseudovault.vault.vault import RecordsConfig, Vault
-
-pytestmark = pytest.mark.postgres
 
 PASSPHRASE = "miss filter passphrase"
 BOUND = 1.0
@@ -41,8 +43,8 @@ def _count_fetches(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 @pytest.fixture
-def filtered(postgres_urls: Any) -> Iterator[Vault]:
-    with Vault.create(FakeKmsProvider(), postgres_urls.data, postgres_urls.keys, records_config=RecordsConfig(miss_filter=BOUND)) as vault:
+def filtered(store_urls: Any) -> Iterator[Vault]:
+    with Vault.create(FakeKmsProvider(), store_urls.data, store_urls.keys, records_config=RecordsConfig(miss_filter=BOUND)) as vault:
         yield vault
 
 
@@ -108,11 +110,11 @@ def test_a_stale_filter_is_not_used(filtered: Vault, monkeypatch: pytest.MonkeyP
     assert len(fetches) == 1
 
 
-def test_a_ban_written_by_another_process_is_answered_within_the_bound(tmp_path: Path, postgres_urls: Any) -> None:
+def test_a_ban_written_by_another_process_is_answered_within_the_bound(tmp_path: Path, store_urls: Any) -> None:
     settings = Settings(
         home=tmp_path / "home",
-        data_url=postgres_urls.data,
-        keys_url=postgres_urls.keys,
+        data_url=store_urls.data,
+        keys_url=store_urls.keys,
         passphrase=PASSPHRASE,  # type: ignore[arg-type]
         kdf_time_cost=1,
         kdf_memory_kib=8,
@@ -125,7 +127,7 @@ def test_a_ban_written_by_another_process_is_answered_within_the_bound(tmp_path:
         miss_filter = vault.checks.miss_filter
         assert isinstance(miss_filter, MissFilter) and miss_filter.wait_ready(30)
         assert vault.checks.check([("device_id", "elsewhere-device-1")]).decision == "allow"
-        env = child_env(settings.home, PASSPHRASE, DATA_URL=postgres_urls.data, KEYS_URL=postgres_urls.keys)
+        env = child_env(settings.home, PASSPHRASE, DATA_URL=store_urls.data, KEYS_URL=store_urls.keys)
         run_command(
             env,
             [*pseudovault_command(), "records", "add", "-i", "device_id=elsewhere-device-1", "--category", "fraudulent_transaction"],
@@ -142,8 +144,106 @@ def test_a_ban_written_by_another_process_is_answered_within_the_bound(tmp_path:
         assert miss_filter.ready  # the filter was in use all along, not bypassed
 
 
-def test_a_vault_that_fails_to_open_leaves_no_listener_behind(postgres_urls: Any) -> None:
-    Vault.create(FakeKmsProvider(), postgres_urls.data, postgres_urls.keys).close()
+def test_a_vault_that_fails_to_open_leaves_no_listener_behind(store_urls: Any) -> None:
+    Vault.create(FakeKmsProvider(), store_urls.data, store_urls.keys).close()
     with pytest.raises(UnavailableError):  # another provider cannot unwrap the key store's epoch
-        Vault.open(FakeKmsProvider(), postgres_urls.data, postgres_urls.keys, records_config=RecordsConfig(miss_filter=BOUND))
+        Vault.open(FakeKmsProvider(), store_urls.data, store_urls.keys, records_config=RecordsConfig(miss_filter=BOUND))
     assert not [t for t in threading.enumerate() if t.name == "pseudovault-miss-filter" and t.is_alive()]
+
+
+# --- SQLite: the identifier feed ---------------------------------------------------------------
+
+
+def _feed(vault: Vault) -> sqlite3.Connection:
+    """A connection of its own to the vault's SQLite data file (as another process has)."""
+    path = sqlite_path(vault.data_engine)
+    assert path is not None
+    return sqlite3.connect(path, isolation_level=None, timeout=10)
+
+
+def _rebuilt_after(miss_filter: MissFilter, built_at: float, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if miss_filter.built_at > built_at and miss_filter.ready:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _pseudonyms(vault: Vault, record_id: str) -> list[bytes]:
+    with contextlib.closing(_feed(vault)) as db:
+        return [bytes(r[0]) for r in db.execute("SELECT pseudonym FROM record_identifiers WHERE record_id = ?", (record_id,))]
+
+
+def test_sqlite_inserted_pseudonyms_are_fed_in_order(sqlite_urls: Any) -> None:
+    with Vault.create(FakeKmsProvider(), sqlite_urls.data, sqlite_urls.keys) as vault:
+        first = vault.records.create([("email", "one@example.com")], category="fraudulent_transaction", reason_code="fraud")
+        second = vault.records.create([("device_id", "feed-device-2")], category="fraudulent_transaction", reason_code="fraud")
+        with contextlib.closing(_feed(vault)) as db:
+            feed = db.execute(
+                "SELECT f.seq, r.pseudonym FROM identifier_feed AS f"
+                " JOIN record_identifiers AS r ON r.rowid = f.identifier ORDER BY f.seq"
+            ).fetchall()
+            columns = [row[1] for row in db.execute("PRAGMA table_info(identifier_feed)")]
+        assert columns == ["seq", "identifier"]  # row numbers only: no pseudonym stays behind a deleted ban
+        ones, twos = _pseudonyms(vault, first), _pseudonyms(vault, second)
+        assert len(ones) >= 2 and len(twos) == 1  # an email has its look-alike row too
+        assert sorted(bytes(p) for _, p in feed) == sorted([*ones, *twos])
+        assert [seq for seq, _ in feed] == list(range(1, len(feed) + 1))
+        # the second record's entries come after all of the first's: commit order
+        assert max(seq for seq, p in feed if bytes(p) in ones) < min(seq for seq, p in feed if bytes(p) in twos)
+
+
+def test_sqlite_a_filter_behind_the_pruned_feed_rebuilds_and_keeps_every_ban(sqlite_urls: Any) -> None:
+    with (
+        Vault.create(FakeKmsProvider(), sqlite_urls.data, sqlite_urls.keys, records_config=RecordsConfig(miss_filter=BOUND)) as vault,
+        Vault.open(vault.provider, sqlite_urls.data, sqlite_urls.keys) as other,  # writes as another process would
+    ):
+        miss_filter = vault.checks.miss_filter
+        assert isinstance(miss_filter, MissFilter) and miss_filter.wait_ready(30)
+        built = miss_filter.built_at
+        # the follower sleeps between its reads; meanwhile another process writes a ban, then so
+        # many that the feed is pruned past it before the follower reads again
+        miss_filter._poll = 2.0
+        time.sleep(0.3)  # the follower is in its long sleep now
+        early = other.records.create([("device_id", "before-the-jump")], category="fraudulent_transaction", reason_code="fraud")
+        with contextlib.closing(_feed(vault)) as db:  # the feed jumps to its 110,000th entry
+            db.execute("UPDATE sqlite_sequence SET seq = 109999 WHERE name = 'identifier_feed'")
+        late = other.records.create([("device_id", "pruned-device")], category="fraudulent_transaction", reason_code="fraud")
+        with contextlib.closing(_feed(vault)) as db:  # the pruning trigger dropped the oldest entries
+            assert db.execute("SELECT pruned_through FROM identifier_feed_state").fetchone() == (10_000,)
+            assert db.execute("SELECT min(seq) FROM identifier_feed").fetchone() == (110_000,)
+        assert _rebuilt_after(miss_filter, built)
+        # the early ban's feed entry was pruned before the follower read it: the rebuild has it
+        for pseudonym in [*_pseudonyms(vault, early), *_pseudonyms(vault, late)]:
+            assert miss_filter.absent([pseudonym]) is False
+        assert miss_filter.ready
+        assert vault.checks.check([("device_id", "before-the-jump")]).decision == "deny"
+        assert vault.checks.check([("device_id", "pruned-device")]).decision == "deny"
+
+
+def test_sqlite_a_feed_that_went_back_makes_the_filter_rebuild(sqlite_urls: Any) -> None:
+    """A restored file holds fewer feed entries than the filter applied: it rebuilds from the
+    table rather than wait for numbers it has already seen."""
+    with Vault.create(FakeKmsProvider(), sqlite_urls.data, sqlite_urls.keys, records_config=RecordsConfig(miss_filter=BOUND)) as vault:
+        miss_filter = vault.checks.miss_filter
+        assert isinstance(miss_filter, MissFilter) and miss_filter.wait_ready(30)
+        vault.records.create([("device_id", "restored-1")], category="fraudulent_transaction", reason_code="fraud")
+        time.sleep(miss_filter._poll * 3)  # applied
+        built = miss_filter.built_at
+        with contextlib.closing(_feed(vault)) as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM identifier_feed")
+            db.execute("UPDATE sqlite_sequence SET seq = 0 WHERE name = 'identifier_feed'")
+            db.execute("COMMIT")
+        assert _rebuilt_after(miss_filter, built)
+        assert vault.checks.check([("device_id", "restored-1")]).decision == "deny"
+
+
+def test_an_in_memory_database_has_no_filter(provider: FakeKmsProvider) -> None:
+    with Vault.create(provider, "sqlite://", "sqlite://", records_config=RecordsConfig(miss_filter=BOUND)) as vault:
+        assert vault.checks.miss_filter is None
+        vault.records.create([("device_id", "in-memory")], category="fraudulent_transaction", reason_code="fraud")
+        assert vault.checks.check([("device_id", "in-memory")]).decision == "deny"
+    with pytest.raises(ValueError, match="SQLite database file"):
+        MissFilter(make_engine("sqlite://"))
