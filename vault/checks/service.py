@@ -182,9 +182,20 @@ def _close_idle(idle: list[Any]) -> None:
         _close_now(idle.pop())
 
 
+#: the decisions of signups nothing matched, by their identifiers' kinds (a Decision is
+#: immutable, and kind names are not personal data); bounded, past the bound made per call
+_ALLOWS: dict[tuple[str, ...], Decision] = {}
+
+
 def _allow(identifiers: Sequence[NormalizedIdentifier]) -> Decision:
     """The decision of a signup nothing matched."""
-    return Decision("allow", (), tuple(sorted({item.kind for item in identifiers})))
+    kinds = tuple([item.kind for item in identifiers])
+    decision = _ALLOWS.get(kinds)
+    if decision is None:
+        decision = Decision("allow", (), tuple(sorted(set(kinds))))
+        if len(_ALLOWS) < 1024:
+            _ALLOWS[kinds] = decision
+    return decision
 
 
 class CheckService:

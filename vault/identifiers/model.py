@@ -117,7 +117,27 @@ class NormalizedIdentifier:
             return self.lookalike if self.lookalike is not None else self.value
         return None
 
+    @classmethod
+    def _from_normalizer(cls, kind: str, value: str, version: int, lookalike: str | None) -> NormalizedIdentifier:
+        """The normalizer's own values, which hold what ``__post_init__`` checks by construction
+        (a parsed kind, its current version, a non-empty value, a distinct look-alike): built
+        without checking them again, on every check's path. Anything else uses the class."""
+        item = _new(cls)
+        _set_kind(item, kind)
+        _set_value(item, value)
+        _set_version(item, version)
+        _set_lookalike(item, lookalike)
+        return item
+
     def __repr__(self) -> str:
         return f"NormalizedIdentifier(kind={self.kind!r}, version={self.version}, length={len(self.value)})"
 
     __str__ = __repr__
+
+
+_new = object.__new__
+# the slots' own setters: a frozen dataclass refuses setattr, and these are what it would use
+_set_kind = NormalizedIdentifier.__dict__["kind"].__set__
+_set_value = NormalizedIdentifier.__dict__["value"].__set__
+_set_version = NormalizedIdentifier.__dict__["version"].__set__
+_set_lookalike = NormalizedIdentifier.__dict__["lookalike"].__set__

@@ -63,14 +63,15 @@ class Normalizer:
     def normalize(self, kind: str, raw: str) -> NormalizedIdentifier:
         kind = parse_kind(kind)
         version = version_of(kind)
+        make = NormalizedIdentifier._from_normalizer  # values the rules below make are valid ones
         if kind == "email":
             value, lookalike = self._email.normalize(raw)
-            return NormalizedIdentifier(kind, value, version, lookalike)
+            return make(kind, value, version, lookalike if lookalike != value else None)
         if kind == "account_id" or kind.startswith(CUSTOM_PREFIX):
             value = normalize_account_id(raw) if kind == "account_id" else normalize_custom(raw, kind)
             look = lookalike_key(value)
-            return NormalizedIdentifier(kind, value, version, look if look != value else None)
-        return NormalizedIdentifier(kind, self._plain[kind](raw), version, None)
+            return make(kind, value, version, look if look != value else None)
+        return make(kind, self._plain[kind](raw), version, None)
 
     def normalize_many(self, items: Iterable[tuple[str, str]]) -> list[NormalizedIdentifier]:
         """Normalize every ``(kind, raw)`` pair, in order; the first invalid one raises, naming its index."""

@@ -109,6 +109,8 @@ def identifier_pairs(identifiers: object) -> list[tuple[str, str]]:
 def normalize_identifiers(normalizer: Normalizer, identifiers: object) -> list[NormalizedIdentifier]:
     """Validated, normalized and de-duplicated identifiers (in their first-seen order)."""
     normalized = normalizer.normalize_many(identifier_pairs(identifiers))
+    if len(normalized) == 1:  # a signup's single identifier (a device check, say): nothing to merge
+        return normalized
     seen: set[tuple[str, str]] = set()
     unique = []
     for item in normalized:

@@ -545,3 +545,26 @@ def test_the_plain_email_fast_path_agrees_with_email_validator(raw: str) -> None
     except EmailNotValidError:
         pytest.fail("the fast path took an address email-validator refuses")
     assert fast == (full.local_part, full.ascii_domain)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(["email", "phone", "ip", "device_id", "card_fingerprint", "national_id", "account_id", "custom:handle"]),
+    st.one_of(
+        st.text(max_size=40),
+        emails(),
+        TOKEN,
+        st.ip_addresses().map(str),
+        st.from_regex(r"01[016789]-?[0-9]{3,4}-?[0-9]{4}", fullmatch=True),
+    ),
+)
+def test_the_normalizers_values_pass_the_checked_constructor(kind: str, raw: str) -> None:
+    """The normalizer builds its results without NormalizedIdentifier's checks (the check path
+    saves them): whatever it returns must pass those checks and equal the checked object."""
+    try:
+        result = N.normalize(kind, raw)
+    except InvalidIdentifierError:
+        return
+    checked = NormalizedIdentifier(result.kind, result.value, result.version, result.lookalike)
+    assert checked == result and hash(checked) == hash(result)
+    assert type(result.value) is str and (result.lookalike is None or type(result.lookalike) is str)
