@@ -130,6 +130,15 @@ class MissFilter:
             return False
         return not any(p in bloom for p in pseudonyms)
 
+    def maybe(self, pseudonyms: Iterable[bytes]) -> list[bytes] | None:
+        """Those of ``pseudonyms`` the filter may hold (stored ones and false positives), the
+        only ones worth asking the store about; None when the filter is not current (ask about
+        all of them)."""
+        bloom = self._bloom
+        if bloom is None or time.monotonic() - self.fresh_at > self.max_staleness:
+            return None
+        return [p for p in pseudonyms if p in bloom]
+
     def add(self, pseudonyms: Iterable[bytes]) -> None:
         """Pseudonyms this process is about to store (before their commit: a rollback only
         leaves a harmless "maybe")."""

@@ -337,9 +337,12 @@ class CheckService:
             return self.finish(prepared)
         groups, domain, keys, candidates = prepared
         miss_filter = self.miss_filter
-        if miss_filter is not None and miss_filter.absent(candidates):
+        ask = miss_filter.maybe(candidates) if miss_filter is not None else None
+        if ask is None:
+            ask = list(candidates)
+        elif not ask:
             return _allow(groups[0])
-        rows = await self._afetch(list(candidates), domain)
+        rows = await self._afetch(ask, domain)
         if not rows:
             return _allow(groups[0])
         hits = self._hits(prepared, rows)
@@ -540,9 +543,14 @@ class CheckService:
     def _decide_all(self, prepared: PreparedCheck) -> list[Decision]:
         groups, domain, keys, candidates = prepared
         miss_filter = self.miss_filter
-        if miss_filter is not None and miss_filter.absent(candidates):  # a miss known in process
+        # with a current miss filter, the store is asked about the pseudonyms it may hold only
+        # (a batch's few hits, not its hundreds of candidates); none: a miss known in process
+        ask = miss_filter.maybe(candidates) if miss_filter is not None else None
+        if ask is None:
+            ask = list(candidates)
+        elif not ask:
             return [_allow(ids) for ids in groups]
-        rows = self._fetch(list(candidates), domain)
+        rows = self._fetch(ask, domain)
         if not rows:  # the common case: nothing matched, nothing to re-index
             return [_allow(ids) for ids in groups]
         hits = self._hits(prepared, rows)

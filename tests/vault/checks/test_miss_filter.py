@@ -68,6 +68,28 @@ def test_misses_are_answered_in_process_and_hits_still_reach_the_store(filtered:
     assert after in {r.record_id for r in vault.records.find("phone", "010-2000-0001")}
 
 
+def test_the_store_is_asked_only_about_what_the_filter_may_hold(filtered: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch of many signups with one banned among them asks the store about that one's
+    pseudonyms (and any false positive), not about every candidate; the answers are the same."""
+    vault = filtered
+    vault.records.create([("email", "banned@example.com")], category="fraudulent_transaction", reason_code="fraud")
+    miss_filter = vault.checks.miss_filter
+    assert miss_filter is not None and miss_filter.wait_ready(30)
+    signups = [[("email", f"fresh{i}@example.com"), ("device_id", f"fresh-device-{i}")] for i in range(60)]
+    signups.insert(17, [("email", "banned@example.com"), ("device_id", "fresh-device-x")])
+    expected = ["deny" if i == 17 else "allow" for i in range(61)]
+    fetches = _count_fetches(vault, monkeypatch)
+    assert [d.decision for d in vault.checks.check_batch(signups)] == expected
+    assert len(fetches) == 1 and 1 <= fetches[0] <= 6  # 61 signups have over 240 candidates
+    # a single signup: its banned identifier's pseudonyms only
+    assert vault.checks.check([("email", "banned@example.com"), ("device_id", "other-device")]).decision == "deny"
+    assert len(fetches) == 2 and fetches[1] <= 4
+    # without the filter the same batch asks about every candidate, with the same answers
+    monkeypatch.setattr(vault.checks, "miss_filter", None)
+    assert [d.decision for d in vault.checks.check_batch(signups)] == expected
+    assert fetches[2] > 240
+
+
 def test_in_process_answers_only_misses_the_filter_is_sure_of(
     filtered: Vault, monkeypatch: pytest.MonkeyPatch
 ) -> None:
