@@ -57,11 +57,14 @@ def normalize_phone(raw: object, region: str, kind: str = "phone") -> str:
         raise InvalidIdentifierError(
             kind, "unparseable_phone", f"phone identifier is not a phone number: {why}"
         ) from None
-    if not phonenumbers.is_possible_number(number):
-        raise InvalidIdentifierError(
-            kind, "impossible_phone", "phone identifier has an impossible length for its region"
-        )
+    # a valid number is a possible one (validity matches the region's patterns, each within the
+    # region's possible lengths; a property test holds the two together), so the possible-length
+    # check runs only to say why an invalid number is refused
     if not phonenumbers.is_valid_number(number):
+        if not phonenumbers.is_possible_number(number):
+            raise InvalidIdentifierError(
+                kind, "impossible_phone", "phone identifier has an impossible length for its region"
+            )
         raise InvalidIdentifierError(kind, "invalid_phone", "phone identifier is not a valid number in its region")
     e164: str = phonenumbers.format_number(number, PhoneNumberFormat.E164)
     return e164

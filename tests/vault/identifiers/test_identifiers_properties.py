@@ -568,3 +568,49 @@ def test_the_normalizers_values_pass_the_checked_constructor(kind: str, raw: str
     checked = NormalizedIdentifier(result.kind, result.value, result.version, result.lookalike)
     assert checked == result and hash(checked) == hash(result)
     assert type(result.value) is str and (result.lookalike is None or type(result.lookalike) is str)
+
+
+
+_PHONE_TYPES = [phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.TOLL_FREE]
+
+
+@st.composite
+def near_valid_numbers(draw: st.DrawFn) -> tuple[str, str]:
+    """A region's example number with some of its last digits redrawn (and sometimes some
+    dropped or added): many of them valid, many not."""
+    region = draw(st.sampled_from(sorted(phonenumbers.SUPPORTED_REGIONS)))
+    example = phonenumbers.example_number_for_type(region, draw(st.sampled_from(_PHONE_TYPES)))
+    if example is None:
+        example = phonenumbers.example_number(region)
+    if example is None:
+        return region, "+82 10-2000-0000"
+    nsn = phonenumbers.national_significant_number(example)
+    keep = draw(st.integers(min_value=max(0, len(nsn) - 6), max_value=len(nsn)))
+    tail = draw(st.text("0123456789", min_size=max(0, len(nsn) - keep - 1), max_size=len(nsn) - keep + 1))
+    return region, f"+{example.country_code}{nsn[:keep]}{tail}"
+
+
+@settings(max_examples=500, deadline=None)
+@given(near_valid_numbers())
+def test_a_valid_phone_number_is_a_possible_one(case: tuple[str, str]) -> None:
+    """The phone normalizer asks about possible lengths only for numbers that are not valid."""
+    region, text = case
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return
+    if phonenumbers.is_valid_number(number):
+        assert phonenumbers.is_possible_number(number)
+
+
+def test_every_regions_example_numbers_are_valid_and_possible() -> None:
+    """The same over the metadata's own valid numbers, every region and type: not one valid
+    number that is not possible."""
+    checked = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in _PHONE_TYPES:
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None and phonenumbers.is_valid_number(example):
+                assert phonenumbers.is_possible_number(example), region
+                checked += 1
+    assert checked > 500
