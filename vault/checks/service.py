@@ -586,7 +586,40 @@ class CheckService:
     ) -> Decision:
         if not hits:
             return _allow(identifiers)
-        checked = tuple(sorted({item.kind for item in identifiers}))
+        if len(hits) == 1:  # the common hit: one stored identifier, one record, nothing to merge
+            return self._decide_one(hits, identifiers)
+        return self._decide_merged(hits, identifiers)
+
+    def _decide_one(
+        self,
+        hits: dict[tuple[str, int, bool], tuple[set[int], _Candidate, Any]],
+        identifiers: Sequence[NormalizedIdentifier],
+    ) -> Decision:
+        """:meth:`_decide_merged` for a single hit, without its grouping and sorting (a test
+        holds the two equal)."""
+        checked = _allow(identifiers).checked_kinds
+        ((record_id, _slot, _lookalike), (_versions, candidate, row)) = next(iter(hits.items()))
+        decision = self._policy.decide(
+            row[_CATEGORY], candidate.kind, row[_SEVERITY], candidate.match, under_review=row[_STATUS] == "under_review"
+        )
+        only = Match(
+            record_id=record_id,
+            category=row[_CATEGORY],
+            reason_code=row[_REASON_CODE],
+            severity=row[_SEVERITY],
+            status=row[_STATUS],
+            matched_kinds=(candidate.kind,),
+            match=candidate.match,
+        )
+        return Decision(decision, (only,), checked)
+
+    def _decide_merged(
+        self,
+        hits: dict[tuple[str, int, bool], tuple[set[int], _Candidate, Any]],
+        identifiers: Sequence[NormalizedIdentifier],
+    ) -> Decision:
+        """The decision over every hit: one match per record and match type, strongest first."""
+        checked = _allow(identifiers).checked_kinds
         exact_slots = {(rid, slot) for (rid, slot, _), (_, cand, _) in hits.items() if cand.match == "exact"}
         # (record_id, match) -> [row, kinds, decisions]
         grouped: dict[tuple[str, str], list[Any]] = {}
