@@ -77,7 +77,22 @@ def lookalike_key(text: str) -> str:
     meet; folded again after mapping, they do. The result is a fixed point, so the key of a key is
     itself (a property test holds it to that). A record stored before this key took the plain
     skeleton of its (already lower-cased) value; the two differ only where the skeleton maps to a
-    capital (``0`` -> ``O``, ...), so only such records' look-alike matches change."""
+    capital (``0`` -> ``O``, ...), so only such records' look-alike matches change.
+
+    ASCII text (most addresses) takes a table of the ASCII characters' own keys: every step of
+    the definition (folding, mapping, NFD) works character by character as long as each stays
+    ASCII, so the key of such a text is its characters' keys in turn. Characters whose way to
+    their key leaves ASCII (``%``) are not in the table, and a text holding one takes the
+    definition; a differential property test holds the two equal."""
+    if text.isascii():
+        table, slow = _ascii_keys()
+        if slow is None or slow.isdisjoint(text):
+            return text.translate(table)
+    return _lookalike_key(text)
+
+
+def _lookalike_key(text: str) -> str:
+    """:func:`lookalike_key` by its definition, for any text."""
     key = unicodedata.normalize("NFD", text.translate(_JOINERS))
     for _ in range(_MAX_ROUNDS):
         folded = skeleton(unicodedata.normalize("NFD", key.casefold()))
@@ -85,3 +100,35 @@ def lookalike_key(text: str) -> str:
             return key
         key = folded
     return key
+
+
+def _ascii_path(char: str) -> list[str]:
+    """Every text :func:`_lookalike_key` passes through for ``char``, in order."""
+    path = [char.translate(_JOINERS)]
+    key = unicodedata.normalize("NFD", path[0])
+    path.append(key)
+    for _ in range(_MAX_ROUNDS):
+        folded_case = unicodedata.normalize("NFD", key.casefold())
+        mapped = folded_case.translate(load_prototypes())
+        folded = unicodedata.normalize("NFD", mapped)
+        path += [key.casefold(), folded_case, mapped, folded]
+        if folded == key:
+            break
+        key = folded
+    return path
+
+
+@cache
+def _ascii_keys() -> tuple[dict[int, str], frozenset[str] | None]:
+    """The ASCII characters whose every step to their key stays ASCII, as a ``str.translate``
+    table to their keys; the other ASCII characters (None when there is none)."""
+    table: dict[int, str] = {}
+    slow: set[str] = set()
+    for code in range(128):
+        char = chr(code)
+        path = _ascii_path(char)
+        if all(step.isascii() for step in path) and path[-1] == _lookalike_key(char):
+            table[code] = path[-1]
+        else:
+            slow.add(char)
+    return table, frozenset(slow) or None

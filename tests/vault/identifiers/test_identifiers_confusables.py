@@ -7,10 +7,12 @@ import unicodedata
 from importlib import resources
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pseudovault.vault.identifiers import CONFUSABLES_UNICODE_VERSION, skeleton
 from pseudovault.vault.identifiers._build_confusables import ConfusablesSourceError, parse_confusables, render_prototypes
-from pseudovault.vault.identifiers.confusables import load_prototypes
+from pseudovault.vault.identifiers.confusables import _ascii_keys, _lookalike_key, load_prototypes, lookalike_key
 
 DATA = resources.files("pseudovault.vault.identifiers").joinpath("confusable_prototypes.txt").read_text(encoding="utf-8")
 
@@ -106,3 +108,21 @@ def test_build_parses_and_renders() -> None:
 def test_build_refuses_a_source_it_does_not_understand(change, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfusablesSourceError, match=message):
         parse_confusables(change(SAMPLE).splitlines())
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_the_ascii_table_gives_the_definitions_key(text: str) -> None:
+    """lookalike_key takes a per-character table for ASCII text; the definition must agree."""
+    assert lookalike_key(text) == _lookalike_key(text)
+
+
+def test_every_ascii_character_and_pair_gives_the_definitions_key() -> None:
+    characters = [chr(code) for code in range(128)]
+    for first in characters:
+        assert lookalike_key(first) == _lookalike_key(first)
+        for second in characters:
+            pair = first + second
+            assert lookalike_key(pair) == _lookalike_key(pair), repr(pair)
+    _table, slow = _ascii_keys()
+    assert slow is None or len(slow) < 8  # the table covers nearly all of ASCII (% maps outside it)
