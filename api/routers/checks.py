@@ -75,9 +75,21 @@ async def check(body: CheckRequest, request: Request, caller: Checks) -> Respons
     return decision_response(await run_single_check(request.app.state, caller.key_id, body, charged=1))
 
 
+#: the bodies of answers with no match, by checked kinds: most answers, and the same bytes each
+#: time (a Decision with no match is its kinds alone); bounded like the vault's own allow cache
+_NO_MATCH_BODIES: dict[tuple[str, ...], bytes] = {}
+
+
 def decision_response(decision: Decision) -> Response:
     """A check's answer: the vault's Decision as it is (already the documented shape)."""
-    return _json(decision.as_dict())
+    if decision.matches or decision.decision != "allow":
+        return _json(decision.as_dict())
+    body = _NO_MATCH_BODIES.get(decision.checked_kinds)
+    if body is None:
+        body = json.dumps(decision.as_dict(), separators=(",", ":")).encode("utf-8")
+        if len(_NO_MATCH_BODIES) < 1024:
+            _NO_MATCH_BODIES[decision.checked_kinds] = body
+    return Response(body, media_type="application/json")
 
 
 async def run_single_check(state: Any, key_id: str, body: CheckRequest, *, charged: int = 0) -> Decision:
@@ -132,6 +144,8 @@ def _distinct(signups: Iterable[Sequence[Identifier]]) -> int:
 
 def _per_kind(identifiers: Sequence[Identifier], limit: int, pointer: str) -> None:
     """422 when a signup holds more than ``limit`` identifiers of one kind."""
+    if len(identifiers) <= limit:  # too few to hold more than ``limit`` of any kind
+        return
     counts = Counter(item.kind for item in identifiers)
     if counts and max(counts.values()) > limit:
         raise invalid_field(pointer, f"at most {limit} identifiers of one kind per signup", "too_many_of_kind")

@@ -101,3 +101,21 @@ def test_other_callers_and_paths_go_to_the_route(app: FastAPI, make_key: Callabl
         assert client.post("/v1/checks?x=1", json=body, headers=checks).status_code == 422  # unknown parameter
         assert client.post("/v1/checks", content=b"{}", headers={**checks, "Content-Type": "text/plain"}).status_code == 415
         assert client.post("/v1/checks", json=body).status_code == 401
+
+
+def test_an_answer_without_matches_is_the_decisions_own_json() -> None:
+    """Answers with no match reuse their body per checked kinds; it must be what the decision
+    itself serializes to, and answers with matches are never taken from that store."""
+    from pseudovault.api.routers.checks import decision_response
+    from pseudovault.vault.checks.decisions import Decision, Match
+
+    for kinds in [("email",), ("email", "ip", "phone"), ("custom:handle", "device_id")]:
+        decision = Decision("allow", (), kinds)
+        for _ in range(2):  # the first builds the body, the second reuses it
+            response = decision_response(decision)
+            assert json.loads(response.body) == decision.as_dict()
+            assert response.media_type == "application/json"
+    match = Match("rec-1", "fraudulent_transaction", "fraud", "high", "active", ("email",), "exact")
+    hit = Decision("deny", (match,), ("email",))
+    assert json.loads(decision_response(hit).body) == hit.as_dict()
+    assert json.loads(decision_response(Decision("allow", (), ("email",))).body)["matches"] == []
