@@ -121,7 +121,7 @@ _PLAIN = re.compile(
     r"([A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*)@"
     r"((?:(?!..--)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})"
 )
-_SPECIAL_USE = tuple(SPECIAL_USE_DOMAIN_NAMES)
+_SPECIAL_USE = frozenset(SPECIAL_USE_DOMAIN_NAMES)
 _LOCAL_MAX = 64
 _DOMAIN_MAX = 253
 
@@ -137,9 +137,22 @@ def _validate_plain(text: str) -> tuple[str, str] | None:
     local, domain = match.group(1), match.group(2).lower()
     if len(local) > _LOCAL_MAX or len(domain) > _DOMAIN_MAX or len(text) > MAX_LENGTH:
         return None
-    if any(domain == name or domain.endswith("." + name) for name in _SPECIAL_USE):
+    if _special_use(domain):
         return None
     return local, domain
+
+
+def _special_use(domain: str) -> bool:
+    """Whether ``domain`` is a special-use name or under one: one of its label-boundary
+    suffixes (the domain itself, then each tail after a dot) is in the list."""
+    if domain in _SPECIAL_USE:
+        return True
+    dot = domain.find(".")
+    while dot != -1:
+        if domain[dot + 1 :] in _SPECIAL_USE:
+            return True
+        dot = domain.find(".", dot + 1)
+    return False
 
 
 def _validate(kind: str, text: str) -> tuple[str, str]:

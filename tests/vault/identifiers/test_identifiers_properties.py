@@ -511,6 +511,7 @@ REAL_WORLD = st.sampled_from(
         "first.last@a-b.c-d.example", "o'brien@example.ie", "\"quoted\"@example.com", "dots..here@example.com",
         ".lead@example.com", "trail.@example.com", "user@-bad.example", "user@bad-.example", "user@127.0.0.1",
         "user@[192.0.2.1]", "user@example", "user@example.123", "u@" + "a" * 63 + ".com", "u@" + "a" * 64 + ".com",
+        "user@printer.local", "user@a.b.onion", "user@sub.test", "user@local.com", "user@xlocal.com", "user@test.kr",
     ]
 )
 
@@ -614,3 +615,24 @@ def test_every_regions_example_numbers_are_valid_and_possible() -> None:
                 assert phonenumbers.is_possible_number(example), region
                 checked += 1
     assert checked > 500
+
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(["local", "test", "onion", "arpa", "localhost", "invalid", "com", "kr", "xlocal"]), _NEAR_LABEL),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_special_use_domains_are_found_at_label_boundaries(labels: list[str]) -> None:
+    """The fast path's special-use test walks the domain's label suffixes; it must say what
+    comparing every special-use name with the domain and its tails says."""
+    from email_validator import SPECIAL_USE_DOMAIN_NAMES
+
+    from pseudovault.vault.identifiers import emails
+
+    domain = ".".join(labels).lower()
+    expected = any(domain == name or domain.endswith("." + name) for name in SPECIAL_USE_DOMAIN_NAMES)
+    assert emails._special_use(domain) == expected
