@@ -7,9 +7,9 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,7 +41,7 @@ from pseudovault.vault.records.views import (
 )
 from pseudovault.vault.retention.categories import Category
 from pseudovault.vault.store.data_models import Record, RecordField, RecordIdentifier
-from pseudovault.vault.store.db import session_scope
+from pseudovault.vault.store.db import insert_rows, session_scope
 from pseudovault.vault.subjects import repository as subjects_repository
 
 __all__ = ["RecordCreation"]
@@ -319,15 +319,16 @@ class RecordCreation(RecordServiceState):
             if missing:
                 raise NotFoundError("subject", missing[0])
         try:
-            # Core inserts (executemany), not ORM bulk inserts: the rows are plain, prepared data
-            session.execute(insert(cast(Table, Record.__table__)), [dict(p.row) for p in items])
-            fields = [dict(f) for p in items for f in p.fields]
+            # Core inserts of the plain, prepared rows as they are (vault.store.db.insert_rows: one
+            # statement on PostgreSQL, the driver's executemany on SQLite), not ORM bulk inserts
+            insert_rows(session, Record, [p.row for p in items])
+            fields = [f for p in items for f in p.fields]
             if fields:
-                session.execute(insert(cast(Table, RecordField.__table__)), fields)
-            identifiers = [dict(i) for p in items for i in p.identifiers]
+                insert_rows(session, RecordField, fields)
+            identifiers = [i for p in items for i in p.identifiers]
             if self.on_identifiers is not None:  # the check miss filter, before the commit
                 self.on_identifiers(i["pseudonym"] for i in identifiers)
-            session.execute(insert(cast(Table, RecordIdentifier.__table__)), identifiers)
+            insert_rows(session, RecordIdentifier, identifiers)
         except IntegrityError:
             # a concurrent writer took an external_ref, or shredded a linked subject, meanwhile
             raise ConflictError("the records changed concurrently (external_ref or linked subject); try again") from None
