@@ -15,8 +15,10 @@ answered in process, hits query the store. Measured, each next to a raw baseline
 * ``single_email``: one signup with one identifier (email);
 * ``single_three``: one signup with three identifiers (email, phone, IP);
 * ``batch100``: ``check_batch()`` of 100 three-identifier signups (rate in signups per second);
-* ``import``: rows per second through ``import_records`` (three identifiers, no reason text)
-  and ``import_with_reason`` (each row also has a reason: a data key per record, encrypted).
+* ``import``: rows per second through ``import_records`` (three identifiers, no reason text),
+  next to the raw import of the same rows, in four rounds of a quarter each, alternating which
+  side goes first; ``import_with_reason``: rows that also have a reason (a data key per record,
+  encrypted) against rows without, four alternating rounds of ``--reason-rows`` each.
 
 10% of the checked signups hit a record; the rest miss. The check baseline is what a service
 would write instead of the vault (:class:`UserNormalizer`): email-validator, phonenumbers and
@@ -42,6 +44,7 @@ import argparse
 import hashlib
 import hmac
 import ipaddress
+import itertools
 import json
 import random
 import sqlite3
@@ -57,7 +60,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import emit, interleaved, postgres_stores, postgres_url, sqlite_stores, timed
+from _common import Paired, emit, interleaved, postgres_stores, postgres_url, sqlite_stores, timed
 from sqlalchemy.engine import make_url
 
 from pseudovault.keys.pseudonym import derive_kind_key
@@ -72,6 +75,7 @@ CATEGORY = "fraudulent_transaction"
 DOMAIN = "default"
 HIT_SHARE = 0.10
 BATCH = 1000
+IMPORT_ROUNDS = 4  # alternating rounds of the import figures, each a slice of the import rows
 RAW_KEY = SecretBytes(
     bytes(range(32))
 )  # the baseline's lookup key: any 32 bytes will do
@@ -515,27 +519,47 @@ def measure(
                 for kind, value in (("email", email(0)), ("phone", phone_as_typed(0)), ("ip", ip(0)), ("device_id", device(0)))
             }
         )
-        # import: the first m records through the vault's bulk import, the raw baseline alongside
-        source = tmp / f"{p}-import.jsonl"
-        write_import_file(source, 0, m, reason=False)
-        t_import = timed(
-            lambda: import_records(vault.records, source, batch_size=BATCH)
-        )
-        t_raw_import = timed(lambda: raw_import(normalizer, raw, 0, m))
-        figures[f"{p}_import_rows_per_s"] = round(m / t_import, 1)
-        figures[f"{p}_import_raw_rows_per_s"] = round(m / t_raw_import, 1)
-        figures[f"{p}_import_ratio"] = round(t_raw_import / t_import, 3)
+        # import: the first m records through the vault's bulk import, the raw baseline alongside,
+        # in IMPORT_ROUNDS rounds of a slice each (alternating which side goes first); then rows
+        # with a reason, in rounds alternating with rows without (a data key each, the text
+        # encrypted), against those
+        bounds = [m * r // IMPORT_ROUNDS for r in range(IMPORT_ROUNDS + 1)]
+        vault_rates, raw_rates = [], []
+        for r, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+            source = tmp / f"{p}-import-{r}.jsonl"
+            write_import_file(source, lo, hi, reason=False)
+
+            def run_vault(source: Path = source) -> None:
+                import_records(vault.records, source, batch_size=BATCH)
+
+            def run_raw(lo: int = lo, hi: int = hi) -> None:
+                raw_import(normalizer, raw, lo, hi)
+
+            first, second = (run_vault, run_raw) if r % 2 == 0 else (run_raw, run_vault)
+            t_first, t_second = timed(first), timed(second)
+            t_vault, t_raw = (t_first, t_second) if r % 2 == 0 else (t_second, t_first)
+            vault_rates.append((hi - lo) / t_vault)
+            raw_rates.append((hi - lo) / t_raw)
+        imported = Paired(vault_rates, raw_rates)
+        figures[f"{p}_import_rows_per_s"] = round(imported.vault, 1)
+        figures[f"{p}_import_raw_rows_per_s"] = round(imported.raw, 1)
+        figures[f"{p}_import_ratio"] = round(imported.ratio, 3)
+        figures[f"{p}_import_ratio_range"] = imported.ratio_range()
         reasoned = min(args.reason_rows, m)
-        source_r = tmp / f"{p}-import-reason.jsonl"
-        write_import_file(
-            source_r, n + 50_000_000, n + 50_000_000 + reasoned, reason=True
-        )
-        t_reason = timed(
-            lambda: import_records(vault.records, source_r, batch_size=BATCH)
-        )
-        figures[f"{p}_import_with_reason_rows_per_s"] = round(reasoned / t_reason, 1)
+        plain_rates, reason_rates = [], []
+        for r in range(IMPORT_ROUNDS):
+            lo = n + 50_000_000 + r * reasoned
+            source_r = tmp / f"{p}-import-reason-{r}.jsonl"
+            write_import_file(source_r, lo, lo + reasoned, reason=True)
+            source_p = tmp / f"{p}-import-plain-{r}.jsonl"
+            write_import_file(source_p, lo + 20_000_000, lo + 20_000_000 + reasoned, reason=False)
+            for source, rates in ((source_r, reason_rates), (source_p, plain_rates))[:: 1 if r % 2 == 0 else -1]:
+                rates.append(reasoned / timed(lambda source=source: import_records(vault.records, source, batch_size=BATCH)))
+        with_reason = Paired(reason_rates, plain_rates)
+        figures[f"{p}_import_with_reason_rows_per_s"] = round(with_reason.vault, 1)
         # rows with a reason (a data key each, the text encrypted) against rows without
-        figures[f"{p}_import_with_reason_ratio"] = round((reasoned / t_reason) / (m / t_import), 3)
+        figures[f"{p}_import_with_reason_ratio"] = round(with_reason.ratio, 3)
+        figures[f"{p}_import_with_reason_ratio_range"] = with_reason.ratio_range()
         # the raw table gets the imported records' pseudonyms too (the same rows as the vault's)
         raw_rows = []
         for i in range(m):
@@ -560,7 +584,7 @@ def measure(
                 connection.commit()
         raw.analyze()
         figures[f"{p}_records"] = vault.records.count()
-        assert figures[f"{p}_records"] == n + reasoned, figures
+        assert figures[f"{p}_records"] == n + 2 * IMPORT_ROUNDS * reasoned, figures
 
         # one identifier: device ids of extra records (a tenth of the population, at most
         # 20,000) added through RecordService.prepare/create_many
@@ -647,7 +671,7 @@ def main() -> None:
     args = parser.parse_args()
     args.records = args.records or (30_000 if args.quick else 1_000_000)
     args.import_rows = args.import_rows or (3_000 if args.quick else 100_000)
-    args.reason_rows = args.reason_rows or (1_000 if args.quick else 10_000)
+    args.reason_rows = args.reason_rows or (500 if args.quick else 5_000)
     args.seconds = args.seconds or (1.0 if args.quick else 6.0)
 
     started = time.perf_counter()
