@@ -122,6 +122,20 @@ class PreparedCheck(NamedTuple):
         return f"PreparedCheck(signups={len(self.groups)})"
 
 
+class _Statement(NamedTuple):
+    """The check's statement for one number of items, as the driver takes it: its SQL, the
+    parameter values with the statement's constants in place, the slots the items (in order),
+    the domain and ``now`` go to, and the parameters' names (None: the driver takes them by
+    position)."""
+
+    sql: str
+    template: list[Any]
+    item_slots: tuple[int, ...]
+    domain_slots: tuple[int, ...]
+    now_slots: tuple[int, ...]
+    names: tuple[str, ...] | None
+
+
 class _AsyncPool(NamedTuple):
     """One event loop's asyncio connections for checks: a slot for each one that may be open,
     and the idle ones."""
@@ -142,7 +156,7 @@ def _sqlite_now(value: datetime) -> str:
         if value.tzinfo is None:
             raise ValueError("timestamps must be timezone-aware")  # as UtcDateTime refuses them
         value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value.isoformat(" ", "microseconds")[:-6]  # without its "+00:00"
 
 
 def now_binder(column_type: Any, engine: Engine) -> Callable[[datetime], Any] | None:
@@ -225,7 +239,7 @@ class CheckService:
         # and records of restricted subjects never match (vault.retention)
         self._query = records_repository.match_query(LIVE_STATUSES, processable_records, self._read.dialect.name)
         # number of items -> (the driver's SQL, how to build its parameters, positional?)
-        self._compiled: dict[int, tuple[str, list[tuple[str, str, Any]], bool]] = {}
+        self._compiled: dict[int, _Statement] = {}
         self._query_compiled: Any = None
         self._idle: list[Any] = []  # detached pool connections, ready for the next check
         # PostgreSQL, finish_async: event loop -> its asyncio connections
@@ -412,9 +426,9 @@ class CheckService:
                         out.setdefault(pseudonym, []).append((candidate, pseudonymizer.version))
         return out
 
-    def _statement(self, count: int) -> tuple[str, list[tuple[str, str, Any]], bool]:
-        """The check's statement for ``count`` items as the driver's SQL, its parameter plan
-        (name, what, argument) and whether the driver takes parameters by position."""
+    def _statement(self, count: int) -> _Statement:
+        """The check's statement for ``count`` items as the driver's SQL, with where its
+        parameters go (see :class:`_Statement`)."""
         found = self._compiled.get(count)
         if found is not None:
             return found
@@ -422,19 +436,31 @@ class CheckService:
         if compiled is None:
             compiled = self._query_compiled = self._query.compile(dialect=self._engine.dialect)
         state = compiled.construct_expanded_state({"items": [b""] * count, "domain": "", "now": None})
-        positional = state.positiontup is not None
-        plan: list[tuple[str, str, Any]] = []
-        params = state.positiontup if state.positiontup is not None else list(state.parameters)
-        for param in params:
+        params = list(state.positiontup) if state.positiontup is not None else list(state.parameters)
+        template: list[Any] = []
+        item_slots: dict[int, int] = {}
+        domain_slots: list[int] = []
+        now_slots: list[int] = []
+        for slot, param in enumerate(params):
+            template.append(None)
             if param.startswith("items_"):
-                plan.append((param, "item", int(param.removeprefix("items_")) - 1))
-            elif param in ("domain", "now"):
-                plan.append((param, param, None))
+                item_slots[int(param.removeprefix("items_")) - 1] = slot
+            elif param == "domain":
+                domain_slots.append(slot)
+            elif param == "now":
+                now_slots.append(slot)
             else:  # a constant of the statement (the live statuses, restriction kinds)
-                plan.append((param, "constant", state.parameters[param]))
-        if sorted(arg for _, what, arg in plan if what == "item") != list(range(count)):
+                template[slot] = state.parameters[param]
+        if sorted(item_slots) != list(range(count)):
             raise RuntimeError("the check query did not compile to one parameter per item")
-        found = (state.statement, plan, positional)
+        found = _Statement(
+            state.statement,
+            template,
+            tuple(item_slots[k] for k in range(count)),
+            tuple(domain_slots),
+            tuple(now_slots),
+            None if state.positiontup is not None else tuple(params),
+        )
         if len(self._compiled) < 4096:
             self._compiled[count] = found
         return found
@@ -442,12 +468,16 @@ class CheckService:
     def _bound(self, items: list[bytes], domain: str, now: Any) -> tuple[str, Any]:
         """The check's statement for ``items`` (at most :data:`QUERY_CHUNK`) as the driver's SQL
         and its parameters; ``now`` as :meth:`_now` gives it."""
-        sql, plan, positional = self._statement(len(items))
-        values = [
-            items[arg] if what == "item" else domain if what == "domain" else now if what == "now" else arg
-            for _, what, arg in plan
-        ]
-        return sql, values if positional else dict(zip((p for p, _, _ in plan), values, strict=True))
+        statement = self._statement(len(items))
+        values = statement.template.copy()
+        for slot, item in zip(statement.item_slots, items, strict=True):
+            values[slot] = item
+        for slot in statement.domain_slots:
+            values[slot] = domain
+        for slot in statement.now_slots:
+            values[slot] = now
+        names = statement.names
+        return statement.sql, values if names is None else dict(zip(names, values, strict=True))
 
     def _now(self) -> Any:
         """The clock's time as the driver takes it for ``records.expires_at``."""
