@@ -35,7 +35,9 @@ process is answered from the filter within ``max_staleness`` seconds** (default 
 commit, and bans written by this process are added before they commit, so they are never missed
 here. When the follower falls behind, loses its connection or has not built the filter yet,
 checks go to the store (as without a filter) until it is back; it reconnects and rebuilds on its
-own, and rebuilds every ``rebuild_every`` seconds to shed deleted bans.
+own, and rebuilds every ``rebuild_every`` seconds to shed deleted bans, and at once when the table
+has grown past twice its size at the last build (a filter holding more than it was sized for
+answers "maybe" more and more often; it stays correct, and in use, until the rebuilt one replaces it).
 
 A data-store restore that bypasses triggers (``pg_restore --disable-triggers``) is not followed:
 restart the API servers after a restore (the shred ledger's replay wants that anyway). An
@@ -64,6 +66,8 @@ CHANNEL = "pseudovault_identifiers"
 _PING = "ping:"
 _PSEUDONYM_HEX = 64
 _FETCH = 20_000
+#: the smallest filter built (about 180 KB at a 0.1% false-positive rate)
+_MIN_CAPACITY = 100_000
 
 
 #: SQLite: the feed's pruning mark and its highest number ever (AUTOINCREMENT's, which only a
@@ -113,6 +117,9 @@ class MissFilter:
         self.fresh_at = float("-inf")  # monotonic: every pseudonym committed before it is applied
         self.built_at = float("-inf")
         self.pseudonyms = 0  # how many were read at the last build
+        #: the pseudonyms the filter was sized for (its false-positive rate holds up to there)
+        self.capacity = 0
+        self._added = 0  # pseudonyms added since the last build (the followed ones, this process's own)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -139,9 +146,20 @@ class MissFilter:
         leaves a harmless "maybe")."""
         items = [bytes(p) for p in pseudonyms]
         with self._lock:
+            self._added += len(items)
             for bloom in (self._bloom, self._building):
                 if bloom is not None:
                     bloom.update(items)
+
+    @property
+    def overfull(self) -> bool:
+        """Whether the filter holds more than it was sized for (a table that grew past twice
+        its size at the last build): its false positives then climb toward every lookup, so the
+        follower rebuilds it at once, sized for the table as it is now."""
+        return self._bloom is not None and self.pseudonyms + self._added > self.capacity
+
+    def _rebuild_due(self) -> bool:
+        return self.overfull or time.monotonic() - self.built_at >= self._rebuild_every
 
     @property
     def size_bytes(self) -> int:
@@ -205,7 +223,7 @@ class MissFilter:
             self._build_postgres(conn)
             counter = 0
             while not self._stop.is_set():
-                if time.monotonic() - self.built_at >= self._rebuild_every:
+                if self._rebuild_due():
                     self._build_postgres(conn)
                 counter += 1
                 token = f"{_PING}{pid}:{counter}"
@@ -243,7 +261,7 @@ class MissFilter:
             last, fresh = self._build_sqlite(conn)
             self.fresh_at = fresh
             while not self._stop.is_set():
-                if time.monotonic() - self.built_at >= self._rebuild_every:
+                if self._rebuild_due():
                     last, self.fresh_at = self._build_sqlite(conn)
                     continue
                 sent = time.monotonic()  # the snapshot below begins after this moment
@@ -286,9 +304,14 @@ class MissFilter:
         # computed in C, where a Python hash function costs a call per lookup (0.33 us against
         # 0.05 us); a filter lives in one process, so the hash need not be stable across them,
         # and 64 bits leave no collision worth counting among even 10^9 pseudonyms
-        fresh = Bloom(max(100_000, 2 * estimate), self._fpr)
+        # room for twice the table as it is (the estimate, or what the last filter came to hold
+        # when the estimate lags: PostgreSQL's before an ANALYZE), so that it takes the table
+        # doubling before it is overfull
+        capacity = max(_MIN_CAPACITY, 2 * max(estimate, self.pseudonyms + self._added if self._bloom is not None else 0))
+        fresh = Bloom(capacity, self._fpr)
         with self._lock:
             self._building = fresh
+            added_before = self._added
         count = 0
         try:
             while True:
@@ -304,7 +327,9 @@ class MissFilter:
         with self._lock:
             self._building = None
             self._bloom = fresh
-        self.pseudonyms = count
+            self.capacity = capacity
+            self._added -= added_before  # what was added during the build is in the new filter too
+            self.pseudonyms = count
         self.built_at = time.monotonic()
         log.info("check miss filter built: %d pseudonyms in %.1f s", count, self.built_at - started)
 

@@ -6,6 +6,7 @@ identifier feed's pruning and a restored file make the filter rebuild, never mis
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -269,3 +270,35 @@ def test_an_in_memory_database_has_no_filter(provider: FakeKmsProvider) -> None:
         assert vault.checks.check([("device_id", "in-memory")]).decision == "deny"
     with pytest.raises(ValueError, match="SQLite database file"):
         MissFilter(make_engine("sqlite://"))
+
+
+def test_a_filter_that_outgrew_its_size_is_rebuilt_larger(filtered: Vault) -> None:
+    """A filter is sized for twice the table it was built from; past that its false positives
+    climb toward every lookup (a fresh deployment importing a million bans, say). The follower
+    then rebuilds it at once, sized for what it has come to hold, and checks stay right."""
+    vault = filtered
+    miss_filter = vault.checks.miss_filter
+    assert isinstance(miss_filter, MissFilter) and miss_filter.wait_ready(30)
+    banned = vault.records.create([("device_id", "outgrown-device")], category="fraudulent_transaction", reason_code="fraud")
+    first_capacity, built = miss_filter.capacity, miss_filter.built_at
+    assert first_capacity >= 100_000 and not miss_filter.overfull
+    block = os.urandom(32 * (first_capacity + 50_000))
+    miss_filter.add(block[i : i + 32] for i in range(0, len(block), 32))  # as a large import adds them
+    assert miss_filter.overfull
+    assert _rebuilt_after(miss_filter, built, timeout=60)
+    assert miss_filter.capacity >= 2 * (first_capacity + 50_000) and not miss_filter.overfull
+    for pseudonym in _pseudonyms_any(vault, banned):
+        assert miss_filter.absent([pseudonym]) is False
+    assert vault.checks.check([("device_id", "outgrown-device")]).decision == "deny"
+    assert vault.checks.check([("device_id", "never-banned-device")]).decision == "allow"
+
+
+def _pseudonyms_any(vault: Vault, record_id: str) -> list[bytes]:
+    """The stored pseudonyms of ``record_id``, on either engine."""
+    from sqlalchemy import select
+
+    from pseudovault.vault.store.data_models import RecordIdentifier
+    from pseudovault.vault.store.db import session_scope
+
+    with session_scope(vault.data_engine) as session:
+        return [bytes(p) for p in session.scalars(select(RecordIdentifier.pseudonym).where(RecordIdentifier.record_id == record_id))]
