@@ -278,6 +278,31 @@ def test_a_failing_signer_never_fails_the_action_and_is_retried(vault: Vault, mo
     assert report.ok and report.last_checkpoint_seq == 13
 
 
+def test_a_checkpoint_the_store_fails_to_keep_fails_the_whole_action(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a failure to sign is swallowed. A store that fails while the checkpoint is written
+    (a connection lost, as under terminated backends) fails the append's unit of work with that
+    error, which rolls it back whole (a 503 to an API caller, who retries); swallowed, it left
+    the session unusable and the action answered 500."""
+    from sqlalchemy.exc import OperationalError
+
+    from pseudovault.vault.audit.log import AuditLog
+
+    _fill(vault, 4)  # the next entry, seq 5, is a checkpoint's
+
+    def lost(_session: Session, _row: AuditCheckpoint) -> Any:
+        raise OperationalError("INSERT INTO audit_checkpoints", None, Exception("server closed the connection"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(AuditLog, "_store_checkpoint", staticmethod(lost))
+        with pytest.raises(OperationalError):
+            vault.audit.append("test.event", targets=["lost"])
+    assert [e.seq for e in _entries(vault)] == [1, 2, 3, 4]  # nothing of the failed append stands
+    assert vault.audit.count_checkpoints() == 0
+    _fill(vault, 1)  # the same seq, now kept with its checkpoint
+    report = vault.audit.verify()
+    assert report.ok and report.entries == 5 and report.last_checkpoint_seq == 5
+
+
 def test_checkpoints_survive_a_root_key_rotation_and_rewrap(vault: Vault, provider: FakeKmsProvider) -> None:
     _fill(vault, 6)
     vault.rotate_keys()

@@ -412,10 +412,15 @@ class AuditLog:
             last = self._last_checkpoint_seq(session)
         if seq - last >= self._checkpoint_every:
             try:
-                self._add_checkpoint(session, seq, entry_hash, last)
+                checkpoint = self._signed_checkpoint(seq, entry_hash, last)
+            except Exception as exc:  # a failure to sign: the action stands; the next append tries again
+                log.error("audit checkpoint at seq %d could not be signed (%s)", seq, type(exc).__name__)
+            else:
+                # storing it is a statement of this unit of work like the entry's own: a store that
+                # fails here (a lost connection) fails the whole unit, which rolls back; swallowed,
+                # it left the session unusable and the action a 500 instead of a retryable 503
+                self._store_checkpoint(session, checkpoint)
                 checkpointed = True
-            except Exception as exc:  # the action stands; the next append tries again
-                log.error("audit checkpoint at seq %d failed (%s)", seq, type(exc).__name__)
         signed = self._sign_head(head)
         connection.execute(
             _MOVE_AND_SIGN_HEAD,
@@ -489,14 +494,21 @@ class AuditLog:
 
     def _add_checkpoint(self, session: Session, seq: int, entry_hash: str, prev_seq: int) -> CheckpointRecord:
         """Sign the chain's hash at ``seq`` and add the checkpoint in ``session`` (head locked)."""
+        return self._store_checkpoint(session, self._signed_checkpoint(seq, entry_hash, prev_seq))
+
+    def _signed_checkpoint(self, seq: int, entry_hash: str, prev_seq: int) -> AuditCheckpoint:
+        """The checkpoint of the chain's hash at ``seq``, signed (the signer's failures raise)."""
         assert self._signer is not None
         signed_at = self._clock.now()
         key_id = self._signer.key_id()
         signature = self._signer.sign(key_id, checkpoint_message(seq, entry_hash, signed_at, key_id, prev_seq))
-        row = AuditCheckpoint(seq=seq, entry_hash=entry_hash, signed_at=signed_at, key_id=key_id, signature=signature)
+        return AuditCheckpoint(seq=seq, entry_hash=entry_hash, signed_at=signed_at, key_id=key_id, signature=signature)
+
+    @staticmethod
+    def _store_checkpoint(session: Session, row: AuditCheckpoint) -> CheckpointRecord:
         session.add(row)
         session.flush()
-        log.info("audit checkpoint signed at seq %d by %s", seq, key_id)
+        log.info("audit checkpoint signed at seq %d by %s", row.seq, row.key_id)
         return to_checkpoint(row)
 
     def checkpoint(self) -> CheckpointRecord:
