@@ -246,9 +246,7 @@ class Vault:
         self.checks = CheckService(
             self.data_engine, self.lookup, self.normalizer, self.clock, config.policy, read_engine=self.check_read_engine
         )
-        if config.miss_filter is not None and (
-            self.data_engine.dialect.name == "postgresql" or sqlite_path(self.data_engine) is not None
-        ):
+        if config.miss_filter is not None and MissFilter.can_follow(self.data_engine):
             self.checks.miss_filter = MissFilter(self.data_engine, max_staleness=config.miss_filter).start()
             self.records.on_identifiers = self.checks.miss_filter.add
         # retention (vault.retention): holds, separate storage, policies and the sweeper, erasure, rights

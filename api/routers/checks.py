@@ -54,8 +54,12 @@ __all__ = ["decision_response", "router", "run_single_check"]
 router = APIRouter(prefix="/v1/checks", route_class=ApiRoute, tags=["checks"])
 
 
+def _json_bytes(data: object) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode("utf-8")
+
+
 def _json(data: object) -> Response:
-    return Response(json.dumps(data, separators=(",", ":")).encode("utf-8"), media_type="application/json")
+    return Response(_json_bytes(data), media_type="application/json")
 
 
 @router.post(
@@ -86,7 +90,7 @@ def decision_response(decision: Decision) -> Response:
         return _json(decision.as_dict())
     body = _NO_MATCH_BODIES.get(decision.checked_kinds)
     if body is None:
-        body = json.dumps(decision.as_dict(), separators=(",", ":")).encode("utf-8")
+        body = _json_bytes(decision.as_dict())
         if len(_NO_MATCH_BODIES) < 1024:
             _NO_MATCH_BODIES[decision.checked_kinds] = body
     return Response(body, media_type="application/json")

@@ -98,12 +98,9 @@ class MissFilter:
         false_positive_rate: float = 0.001,
         rebuild_every: float = 3600.0,
     ) -> None:
-        if engine.dialect.name == "postgresql":
-            self._follow = self._follow_postgres
-        elif engine.dialect.name == "sqlite" and sqlite_path(engine) is not None:
-            self._follow = self._follow_sqlite
-        else:
+        if not self.can_follow(engine):
             raise ValueError("the miss filter follows a PostgreSQL data store or a SQLite database file")
+        self._follow = self._follow_postgres if engine.dialect.name == "postgresql" else self._follow_sqlite
         if not 0 < max_staleness <= 60:
             raise ValueError("max_staleness must be in (0, 60] seconds")
         self._engine = engine
@@ -123,23 +120,32 @@ class MissFilter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @staticmethod
+    def can_follow(engine: Engine) -> bool:
+        """Whether a filter can follow ``engine``'s store: PostgreSQL, or a SQLite file (an
+        in-memory database lives in one process, which sees its own writes)."""
+        return engine.dialect.name == "postgresql" or (engine.dialect.name == "sqlite" and sqlite_path(engine) is not None)
+
     # --- the checks' side -------------------------------------------------------------------------
+
+    def _current(self) -> Bloom | None:
+        """The filter while it is current (built, and fresh within the bound), else None."""
+        bloom = self._bloom
+        if bloom is None or time.monotonic() - self.fresh_at > self.max_staleness:
+            return None
+        return bloom
 
     def absent(self, pseudonyms: Iterable[bytes]) -> bool:
         """True only when the filter is current and holds none of ``pseudonyms``."""
-        bloom = self._bloom
-        if bloom is None or time.monotonic() - self.fresh_at > self.max_staleness:
-            return False
-        return not any(p in bloom for p in pseudonyms)
+        bloom = self._current()
+        return bloom is not None and not any(p in bloom for p in pseudonyms)
 
     def maybe(self, pseudonyms: Iterable[bytes]) -> list[bytes] | None:
         """Those of ``pseudonyms`` the filter may hold (stored ones and false positives), the
         only ones worth asking the store about; None when the filter is not current (ask about
         all of them)."""
-        bloom = self._bloom
-        if bloom is None or time.monotonic() - self.fresh_at > self.max_staleness:
-            return None
-        return [p for p in pseudonyms if p in bloom]
+        bloom = self._current()
+        return None if bloom is None else [p for p in pseudonyms if p in bloom]
 
     def add(self, pseudonyms: Iterable[bytes]) -> None:
         """Pseudonyms this process is about to store (before their commit: a rollback only
@@ -300,14 +306,14 @@ class MissFilter:
         """A new filter of the pseudonyms ``cursor`` yields (about ``estimate`` of them), then
         swapped in; pseudonyms this process adds meanwhile go into both."""
         started = time.monotonic()
-        # rbloom's default hash, the interpreter's own (SipHash under a key random per process):
-        # computed in C, where a Python hash function costs a call per lookup (0.33 us against
-        # 0.05 us); a filter lives in one process, so the hash need not be stable across them,
-        # and 64 bits leave no collision worth counting among even 10^9 pseudonyms
         # room for twice the table as it is (the estimate, or what the last filter came to hold
         # when the estimate lags: PostgreSQL's before an ANALYZE), so that it takes the table
         # doubling before it is overfull
         capacity = max(_MIN_CAPACITY, 2 * max(estimate, self.pseudonyms + self._added if self._bloom is not None else 0))
+        # rbloom's default hash, the interpreter's own (SipHash under a key random per process):
+        # computed in C, where a Python hash function costs a call per lookup (0.33 us against
+        # 0.05 us); a filter lives in one process, so the hash need not be stable across them,
+        # and 64 bits leave no collision worth counting among even 10^9 pseudonyms
         fresh = Bloom(capacity, self._fpr)
         with self._lock:
             self._building = fresh

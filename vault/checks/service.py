@@ -350,11 +350,8 @@ class CheckService:
         if self._read.dialect.name != "postgresql" or self._shared:
             return self.finish(prepared)
         groups, domain, keys, candidates = prepared
-        miss_filter = self.miss_filter
-        ask = miss_filter.maybe(candidates) if miss_filter is not None else None
-        if ask is None:
-            ask = list(candidates)
-        elif not ask:
+        ask = self._to_ask(candidates)
+        if not ask:  # a miss known in process
             return _allow(groups[0])
         rows = await self._afetch(ask, domain)
         if not rows:
@@ -570,15 +567,18 @@ class CheckService:
             weakref.finalize(loop, _close_idle, pool.idle)  # a loop that goes takes its connections
         return pool
 
+    def _to_ask(self, candidates: dict[bytes, list[tuple[_Candidate, int]]]) -> list[bytes]:
+        """The pseudonyms to ask the store about: with a current miss filter, only those it may
+        hold (a batch's few hits, not its hundreds of candidates; none is a miss known in
+        process); else all of them."""
+        miss_filter = self.miss_filter
+        ask = miss_filter.maybe(candidates) if miss_filter is not None else None
+        return list(candidates) if ask is None else ask
+
     def _decide_all(self, prepared: PreparedCheck) -> list[Decision]:
         groups, domain, keys, candidates = prepared
-        miss_filter = self.miss_filter
-        # with a current miss filter, the store is asked about the pseudonyms it may hold only
-        # (a batch's few hits, not its hundreds of candidates); none: a miss known in process
-        ask = miss_filter.maybe(candidates) if miss_filter is not None else None
-        if ask is None:
-            ask = list(candidates)
-        elif not ask:
+        ask = self._to_ask(candidates)
+        if not ask:  # a miss known in process
             return [_allow(ids) for ids in groups]
         rows = self._fetch(ask, domain)
         if not rows:  # the common case: nothing matched, nothing to re-index

@@ -8,8 +8,9 @@ SQLite has no notifications, so a trigger on ``record_identifiers`` appends the 
 inserted row to ``identifier_feed`` inside the inserting transaction, under an ``AUTOINCREMENT``
 sequence number; a follower reads the pseudonyms through the rowids. The feed holds row numbers
 only: a deleted ban leaves no pseudonym behind in it (a rowid SQLite hands out again points to a
-newer row, whose pseudonym a filter may hold anyway). SQLite has one writer at a time and never reuses an ``AUTOINCREMENT`` number,
-so the numbers a reader sees grow in commit order: a process's check miss filter
+newer row, whose pseudonym a filter may hold anyway). SQLite has one writer at a time and never
+reuses an ``AUTOINCREMENT`` number, so the numbers a reader sees grow in commit order: a process's
+check miss filter
 (vault.checks.missfilter) that has read every entry up to ``n`` and then reads ``seq > n`` in a
 later snapshot misses nothing committed before that snapshot. (The rowid of
 ``record_identifiers`` itself would not do: SQLite may hand out a deleted highest rowid again.)
