@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -11,8 +12,11 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.engine import make_url
 
 POSTGRES_URL_VARIABLES = ("PSEUDOVAULT_BENCH_POSTGRES_URL", "PSEUDOVAULT_TEST_POSTGRES_URL")
 
@@ -108,7 +112,6 @@ def sqlite_stores() -> Iterator[tuple[str, str]]:
 def postgres_stores(url: str) -> Iterator[tuple[str, str]]:
     """Two throwaway databases next to the one ``url`` names, dropped afterwards."""
     import psycopg
-    from sqlalchemy.engine import make_url
 
     base = make_url(url)
     admin_url = base.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -133,3 +136,107 @@ def emit(figures: dict[str, Any]) -> None:
         shown = f"{value:,.2f}" if isinstance(value, float) else str(value)
         print(f"{key:<{width}}  {shown}", file=sys.stderr)
     print(json.dumps(figures, sort_keys=False))
+
+
+# --- raw baselines ----------------------------------------------------------------------------------
+
+
+class RawStores:
+    """Raw driver connections to both stores (sqlite3 or psycopg), outside SQLAlchemy."""
+
+    def __init__(self, data_url: str, keys_url: str) -> None:
+        self.sqlite = make_url(data_url).get_backend_name() == "sqlite"
+        if self.sqlite:
+            import sqlite3
+
+            def connect(url: str) -> Any:
+                connection = sqlite3.connect(make_url(url).database, isolation_level=None)
+                for pragma in ("journal_mode=WAL", "secure_delete=ON", "synchronous=NORMAL"):
+                    connection.execute(f"PRAGMA {pragma}")
+                return connection
+
+            self.param = "?"
+        else:
+            import psycopg
+
+            def connect(url: str) -> Any:
+                return psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
+
+            self.param = "%s"
+        self.data = connect(data_url)
+        self.keys = connect(keys_url)
+        self.seq, self.last_hash = 0, "0" * 64
+        stamp_type = "TEXT" if self.sqlite else "TIMESTAMPTZ"
+        self._run(self.data, [(f"CREATE TABLE IF NOT EXISTS bench_raw_audit (seq INTEGER PRIMARY KEY, at {stamp_type},"
+                               " action TEXT, targets TEXT, entry_hash TEXT)", [])])
+
+    def _in(self, n: int) -> str:
+        return "(" + ",".join([self.param] * n) + ")"
+
+    def _run(self, connection: Any, statements: list[tuple[str, list[Any]]]) -> None:
+        if self.sqlite:
+            connection.execute("BEGIN IMMEDIATE")
+            for sql, params in statements:
+                if params and isinstance(params[0], tuple):
+                    connection.executemany(sql, params)
+                else:
+                    connection.execute(sql, params)
+            connection.execute("COMMIT")
+        else:
+            with connection.transaction(), connection.cursor() as cursor:
+                for sql, params in statements:
+                    if params and isinstance(params[0], tuple):
+                        cursor.executemany(sql, params)
+                    else:
+                        cursor.execute(sql, params)
+
+    def _audit_row(self, action: str, ids: list[str], at: datetime) -> list[tuple[str, list[Any]]]:
+        """One audit row of the operation, chained to the previous one by SHA-256 (a table of the
+        baseline's own, in the data store)."""
+        self.seq += 1
+        targets = json.dumps(ids, separators=(",", ":"))
+        entry_hash = hashlib.sha256(f"{self.last_hash}|{self.seq}|{at.isoformat()}|{action}|{targets}".encode()).hexdigest()
+        self.last_hash = entry_hash
+        p = self.param
+        return [(f"INSERT INTO bench_raw_audit (seq, at, action, targets, entry_hash) VALUES ({p}, {p}, {p}, {p}, {p})",
+                 [self.seq, self._stamp(at), action, targets, entry_hash])]
+
+    def _stamp(self, at: datetime) -> Any:
+        return at.replace(tzinfo=None).isoformat(sep=" ") if self.sqlite else at
+
+    def shred(self, ids: list[str], at: datetime, item_ids: list[int] | None = None) -> None:
+        """The durable work of shredding ``ids``: their keys deleted and ledgered (key store); their
+        fields and rows deleted, their records' links cut, their tombstones written, ``item_ids``
+        marked done and one audit row (data store): one transaction per store; on SQLite then the
+        same WAL checkpoint (TRUNCATE) of both stores as the vault's shred, which moves the deleted
+        rows' old page images out of the log."""
+        marks = self._in(len(ids))
+        p = self.param
+        stamp = self._stamp(at)
+        self._run(
+            self.keys,
+            [
+                (f"DELETE FROM subject_keys WHERE subject_id IN {marks}", ids),
+                (f"INSERT INTO shred_ledger (subject_id, shredded_at) VALUES ({p}, {p})", [(sid, stamp) for sid in ids]),
+            ],
+        )
+        statements = [
+            (f"DELETE FROM subject_fields WHERE subject_id IN {marks}", ids),
+            (f"UPDATE records SET subject_id = NULL WHERE subject_id IN {marks}", ids),
+            (f"DELETE FROM subjects WHERE id IN {marks}", ids),
+            (f"INSERT INTO tombstones (subject_id, shredded_at, reason_code) VALUES ({p}, {p}, {p})",
+             [(sid, stamp, "retention") for sid in ids]),
+        ]
+        if item_ids:
+            statements.append(
+                (f"UPDATE retention_items SET state = 'done', outcome = 'shredded', done_at = {p}, updated_at = {p}"
+                 f" WHERE id IN {self._in(len(item_ids))}", [stamp, stamp, *item_ids])
+            )
+        self._run(self.data, statements + self._audit_row("subject.shred_many", ids, at))
+        if self.sqlite:
+            for connection in (self.keys, self.data):
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+
+    def close(self) -> None:
+        self.data.close()
+        self.keys.close()
