@@ -33,6 +33,7 @@ import functools
 import logging
 import operator
 import os
+import sqlite3
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -56,7 +57,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
@@ -160,10 +161,14 @@ def _sqlite_engine(url: URL) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(_WRITE_OPTION):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            connection.exec_driver_sql("BEGIN")
+        sql = "BEGIN IMMEDIATE" if connection.get_execution_options().get(_WRITE_OPTION) else "BEGIN"
+        # sent by the driver itself: SQLAlchemy's statement machinery costs several times SQLite's
+        # BEGIN, and every unit of work pays it. A failure (the busy timeout ran out) is raised as
+        # SQLAlchemy raises it, an OperationalError without parameters.
+        try:
+            connection.connection.driver_connection.execute(sql)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from None
 
     return engine
 
@@ -258,6 +263,14 @@ def make_engine(url: str | URL, timeouts: DbTimeouts | None = None) -> Engine:
     raise InvalidInputError("url", f"unsupported database {backend!r}; use sqlite:/// or postgresql+psycopg://")
 
 
+def _writer(engine: Engine) -> Engine:
+    """``engine`` marked for writing (see :func:`session_scope`), made once per engine."""
+    writer: Engine | None = engine.__dict__.get("_pseudovault_writer")
+    if writer is None:
+        writer = engine.__dict__["_pseudovault_writer"] = engine.execution_options(**{_WRITE_OPTION: True})
+    return writer
+
+
 @contextmanager
 def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
     """One unit of work: commit when the block ends normally, roll back when it raises.
@@ -265,7 +278,7 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
     ``write=True`` marks a unit of work that will write; on SQLite it takes the write lock at
     ``BEGIN`` (see the module docstring). Objects stay readable after the commit.
     """
-    bind = engine.execution_options(**{_WRITE_OPTION: True}) if write else engine
+    bind = _writer(engine) if write else engine
     session = Session(bind=bind, expire_on_commit=False, autoflush=True)
     try:
         yield session
