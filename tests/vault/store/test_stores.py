@@ -89,6 +89,40 @@ def test_a_unit_of_work_reads_one_snapshot_on_sqlite(sqlite_engine: Engine) -> N
         assert session.execute(text("SELECT count(*) FROM t")).scalar() == 2
 
 
+def test_a_write_unit_of_work_takes_sqlites_lock_at_begin_and_a_busy_one_fails_as_sqlalchemy_says(
+    sqlite_engine: Engine,
+) -> None:
+    import sqlite3
+
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    with sqlite_engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    path = sqlite_path(sqlite_engine)
+    assert path is not None
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        with session_scope(sqlite_engine, write=True) as session:
+            session.connection()  # nothing written yet, but the write lock is held from BEGIN on
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")  # now another writer holds it: a write unit of work waits,
+        short = make_engine(str(sqlite_engine.url))  # here 50 ms, then fails with no parameters shown
+        event.listen(short, "connect", lambda dbapi, _record: dbapi.execute("PRAGMA busy_timeout=50"))
+        try:
+            with pytest.raises(OperationalError) as info, session_scope(short, write=True) as session:
+                session.connection()
+            assert "BEGIN IMMEDIATE" in str(info.value) and "locked" in str(info.value)
+            with session_scope(short) as session:  # a reader is not held up
+                assert session.execute(text("SELECT count(*) FROM t")).scalar() == 0
+        finally:
+            short.dispose()
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+
+
 @pytest.mark.postgres
 def test_postgres_uses_psycopg_3(postgres_urls: StoreUrls) -> None:
     bare = postgres_urls.data.replace("postgresql+psycopg://", "postgresql://")
