@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, delete, event, exists, func, select
+from sqlalchemy import CursorResult, Engine, Row, delete, event, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -117,6 +117,16 @@ class PositionMark:
         return f"PositionMark({self._source!r})"
 
 
+# the current epoch's wrapping key, built once; locked, FOR SHARE on PostgreSQL: destroying this
+# epoch (FOR UPDATE) waits until a data key wrapped under it is committed, and then sees it (see
+# _destroy_epoch)
+_CURRENT_EPOCH = (
+    select(WrappingKey.epoch, WrappingKey.kek_id, WrappingKey.wrapped)
+    .where(WrappingKey.status == _ENABLED)
+    .order_by(WrappingKey.epoch.desc())
+    .limit(1)
+)
+_CURRENT_EPOCH_LOCKED = _CURRENT_EPOCH.with_for_update(read=True)
 # built once (see vault.store.db.one_of_param): the shred path's statements, executed with "ids"
 _DELETE_SUBJECT_KEYS = delete(SubjectKey).where(one_of_param(SubjectKey.subject_id, "ids")).returning(SubjectKey.subject_id)
 _LEDGER_ENTRIES = select(ShredLedgerEntry.subject_id, ShredLedgerEntry.shredded_at).where(
@@ -164,13 +174,9 @@ class KeyHierarchy(Rewrapping):
     # --- epochs ---------------------------------------------------------------------------
 
     @staticmethod
-    def _current_epoch_row(session: Session, *, lock: bool = False) -> WrappingKey | None:
-        stmt = select(WrappingKey).where(WrappingKey.status == _ENABLED).order_by(WrappingKey.epoch.desc()).limit(1)
-        if lock:
-            # FOR SHARE on PostgreSQL: destroying this epoch (FOR UPDATE) waits until the data key
-            # wrapped under it is committed, and then sees it (see _destroy_epoch)
-            stmt = stmt.with_for_update(read=True)
-        return session.scalars(stmt).first()
+    def _current_epoch_row(session: Session, *, lock: bool = False) -> Row[tuple[int, str, bytes | None]] | None:
+        """The current epoch's ``(epoch, kek_id, wrapped)``; with ``lock``, share-locked."""
+        return session.connection().execute(_CURRENT_EPOCH_LOCKED if lock else _CURRENT_EPOCH).first()
 
     def current_epoch(self) -> int:
         """The epoch new data keys are wrapped under. NotInitialisedError if there is none."""
@@ -289,16 +295,10 @@ class KeyHierarchy(Rewrapping):
             raise NotInitialisedError("the key store has no enabled epoch")
         epoch_key = self._epoch_key(row.epoch, row.kek_id, row.wrapped)
         data_key = generate_key()
-        session.add(
-            SubjectKey(
-                subject_id=subject_id,
-                epoch=row.epoch,
-                wrapped=wrap_key(epoch_key, data_key),
-                created_at=self._clock.now(),
-            )
-        )
+        row = {"subject_id": subject_id, "epoch": row.epoch, "wrapped": wrap_key(epoch_key, data_key),
+               "created_at": self._clock.now()}
         try:
-            session.flush()
+            insert_rows(session, SubjectKey, [row])
         except IntegrityError:
             raise ConflictError(f"subject {subject_id} already has a data key") from None
         return data_key
@@ -430,12 +430,10 @@ class KeyHierarchy(Rewrapping):
             raise NotInitialisedError("the key store has no enabled epoch")
         epoch_key = self._epoch_key(row.epoch, row.kek_id, row.wrapped)
         now = self._clock.now()
-        session.add_all(
-            RecordKey(record_id=record_id, epoch=row.epoch, wrapped=wrap_key(epoch_key, key), created_at=now)
-            for record_id, key in keys
-        )
+        rows = [{"record_id": record_id, "epoch": row.epoch, "wrapped": wrap_key(epoch_key, key), "created_at": now}
+                for record_id, key in keys]
         try:
-            session.flush()
+            insert_rows(session, RecordKey, rows)
         except IntegrityError:
             what = keys[0][0] if len(keys) == 1 else f"of {len(keys)}"
             raise ConflictError(f"record {what} already has a data key") from None

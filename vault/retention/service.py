@@ -52,7 +52,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, bindparam, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -87,7 +87,7 @@ from pseudovault.vault.store.data_models import (
     SeparatedItem,
     SubjectCategory,
 )
-from pseudovault.vault.store.db import one_of, session_scope
+from pseudovault.vault.store.db import one_of, one_of_param, session_scope
 from pseudovault.vault.subjects import repository as subjects_repository
 from pseudovault.vault.subjects.service import SubjectService, validate_field_name, validate_reason_code, validate_subject_id
 
@@ -104,6 +104,10 @@ _OPEN_STATES = ("pending", "claimed", "review")
 
 
 _SYNC_BATCH = 1000
+# built once (see vault.store.db.one_of_param): whether a subject is in one of some categories
+_IN_CATEGORIES = select(
+    exists().where(SubjectCategory.subject_id == bindparam("subject_id"), one_of_param(SubjectCategory.category, "codes"))
+)
 
 
 #: a subject's categories: codes (every field), or code -> field names (None: every field)
@@ -566,9 +570,7 @@ class RetentionService:
         runs from each value's own collection, so its due date is computed again. Nothing when the
         policies in force are not applied yet (applying them recomputes everything)."""
         per_entry = [p.category for p in self._policies if p.per_entry]
-        if not per_entry or not session.scalar(
-            select(exists().where(SubjectCategory.subject_id == subject_id, SubjectCategory.category.in_(per_entry)))
-        ):
+        if not per_entry or not session.connection().scalar(_IN_CATEGORIES, {"subject_id": subject_id, "codes": per_entry}):
             return  # the common case: an update that no per-entry category covers costs one lookup
         try:
             self.ensure_applied(session)

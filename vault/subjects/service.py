@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, exists, func, null, select, union_all, update
+from sqlalchemy import Engine, bindparam, delete, exists, func, null, select, union_all, update
 from sqlalchemy.orm import Session
 
 from pseudovault.keys.aead import Aead
@@ -164,6 +164,20 @@ _PRESENCE = union_all(  # (id, NULL) for a subject row, (id, shredded at) for a 
 )
 _DELETE_FIELDS = delete(SubjectField).where(one_of_param(SubjectField.subject_id, "ids"))
 _DELETE_SUBJECTS = delete(Subject).where(one_of_param(Subject.id, "ids"))
+# an update's statements, built once likewise: the subject touched (and so locked on PostgreSQL)
+# first, which also says whether it exists; its field names; a field set, or some deleted
+_TOUCH_SUBJECT = (
+    update(Subject).where(Subject.id == bindparam("subject")).values(updated_at=bindparam("now")).returning(Subject.id)
+)
+_FIELD_NAMES = select(SubjectField.name).where(SubjectField.subject_id == bindparam("subject"))
+_SET_FIELD = (
+    update(SubjectField)
+    .where(SubjectField.subject_id == bindparam("subject"), SubjectField.name == bindparam("field"))
+    .values(ciphertext=bindparam("value"), schema_version=bindparam("version"), collected_at=bindparam("now"))
+)
+_DELETE_NAMED_FIELDS = delete(SubjectField).where(
+    SubjectField.subject_id == bindparam("subject"), one_of_param(SubjectField.name, "names")
+)
 
 
 class SubjectService:
@@ -233,20 +247,20 @@ class SubjectService:
             cipher = FieldCipher(Aead(data_key), FieldOwner.SUBJECT, subject_id)
             now = self._clock.now()
             rows = [
-                SubjectField(
-                    subject_id=subject_id,
-                    name=name,
-                    ciphertext=self._encrypt(cipher, name, *stored),
-                    schema_version=stored[1],
-                    collected_at=now,
-                )
+                {
+                    "subject_id": subject_id,
+                    "name": name,
+                    "ciphertext": self._encrypt(cipher, name, *stored),
+                    "schema_version": stored[1],
+                    "collected_at": now,
+                }
                 for name, stored in values.items()
                 if stored is not None
             ]
             with session_scope(self._engine, write=True) as session:  # the subject and its audit entry: one commit
-                session.add(Subject(id=subject_id, created_at=now, updated_at=now, schema_version=SCHEMA_VERSION))
-                session.flush()
-                session.add_all(rows)
+                insert_rows(session, Subject, [{"id": subject_id, "created_at": now, "updated_at": now,
+                                                "schema_version": SCHEMA_VERSION}])
+                insert_rows(session, SubjectField, rows)
                 self._audit.append("subject.create", targets=[subject_id], detail={"fields": len(rows)}, session=session)
                 if then is not None:
                     then(session, subject_id, now)
@@ -375,34 +389,33 @@ class SubjectService:
         }
         removed = {name for name, value in values.items() if value is None}
         with session_scope(self._engine, write=True) as session:
-            subject = session.get(Subject, subject_id, with_for_update=True)
-            if subject is None:
+            connection = session.connection()
+            now = self._clock.now()
+            if connection.execute(_TOUCH_SUBJECT, {"subject": subject_id, "now": now}).first() is None:
                 raise NotFoundError("subject", subject_id)
-            existing = set(session.scalars(select(SubjectField.name).where(SubjectField.subject_id == subject_id)))
+            existing = set(connection.execute(_FIELD_NAMES, {"subject": subject_id}).scalars())
             remaining = (existing - removed) | ciphertexts.keys()
             if len(remaining) > MAX_FIELDS:
                 raise InvalidInputError("fields", f"at most {MAX_FIELDS} fields per subject")
             if removed & existing:
-                session.execute(
-                    delete(SubjectField).where(
-                        SubjectField.subject_id == subject_id, SubjectField.name.in_(removed & existing)
-                    )
-                )
-            now = self._clock.now()
-            for name, (ciphertext, version) in ciphertexts.items():
-                if name in existing:
-                    session.execute(
-                        update(SubjectField)
-                        .where(SubjectField.subject_id == subject_id, SubjectField.name == name)
-                        .values(ciphertext=ciphertext, schema_version=version, collected_at=now)
-                    )
-                else:
-                    session.add(
-                        SubjectField(subject_id=subject_id, name=name, ciphertext=ciphertext, schema_version=version,
-                                     collected_at=now)
-                    )
-            subject.updated_at = now
-            session.flush()
+                connection.execute(_DELETE_NAMED_FIELDS, {"subject": subject_id, "names": sorted(removed & existing)})
+            changed = [
+                {"subject": subject_id, "field": name, "value": ciphertext, "version": version, "now": now}
+                for name, (ciphertext, version) in ciphertexts.items()
+                if name in existing
+            ]
+            if changed:
+                connection.execute(_SET_FIELD, changed)
+            insert_rows(
+                session,
+                SubjectField,
+                [
+                    {"subject_id": subject_id, "name": name, "ciphertext": ciphertext, "schema_version": version,
+                     "collected_at": now}
+                    for name, (ciphertext, version) in ciphertexts.items()
+                    if name not in existing
+                ],
+            )
             if self.on_fields_set is not None and ciphertexts:  # per-entry retention schedules the new values
                 self.on_fields_set(session, subject_id, now)
             self._audit.append(

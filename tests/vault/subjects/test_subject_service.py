@@ -302,28 +302,27 @@ def _commit_answer_lost(vault: Vault) -> Iterator[list[bool]]:
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.orm import Session
 
-    from pseudovault.vault.store.data_models import Subject
-
     fired = [False]
+    inserted = [False]  # a subject row was written in the data store's current unit of work
 
-    def after_flush(session: Session, context: Any) -> None:
-        if any(isinstance(obj, Subject) for obj in session.new):
-            session.info["new_subject"] = True
+    def after_cursor_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO SUBJECTS "):
+            inserted[0] = True
 
     def after_commit(session: Session) -> None:
         if fired[0] or session.get_bind().pool is not vault.data_engine.pool:
             return
-        if session.info.get("new_subject"):
+        if inserted[0]:
             fired[0] = True
             raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
 
-    event.listen(Session, "after_flush", after_flush)
+    event.listen(vault.data_engine, "after_cursor_execute", after_cursor_execute)
     event.listen(Session, "after_commit", after_commit)
     try:
         yield fired
     finally:
         event.remove(Session, "after_commit", after_commit)
-        event.remove(Session, "after_flush", after_flush)
+        event.remove(vault.data_engine, "after_cursor_execute", after_cursor_execute)
 
 
 def test_a_create_whose_commit_answer_was_lost_is_kept(vault: Vault) -> None:
