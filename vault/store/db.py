@@ -406,10 +406,10 @@ def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]])
     A Core INSERT of the table: no autoflush, no ORM events, no objects. Elsewhere it is an
     executemany (one statement per row on the wire); on PostgreSQL it is one statement,
     ``INSERT INTO t (a, b) SELECT a, b FROM unnest(:a, :b) AS x(a, b)``, with one array parameter
-    per column, of that column's type (bind processing applies to each value, as for a row).
-    Either way a duplicate key fails the whole batch. A column left out gets its server-side
-    default; one with a Python-side default is refused (one statement would evaluate it once for
-    every row).
+    per column, of that column's type (bind processing applies to each value, as for a row); a
+    single row is a plain ``INSERT ... VALUES`` there. Either way a duplicate key fails the whole
+    batch. A column left out gets its server-side default; one with a Python-side default is
+    refused (one statement would evaluate it once for every row).
     """
     if not rows:
         return
@@ -444,6 +444,9 @@ def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]])
         except Exception as exc:  # a value its column's type refuses: as SQLAlchemy reports it (no values shown)
             raise StatementError(f"({type(exc).__module__}.{type(exc).__name__}) {exc}", sql, None, exc) from None
         connection.exec_driver_sql(sql, params)
+        return
+    if len(rows) == 1:  # one row: a plain INSERT ... VALUES, which the server plans in about half the time
+        connection.execute(_insert_statement(table, (), postgres=False), rows[0])
         return
     stmt = _insert_statement(table, tuple(names), postgres=postgres)
     connection.execute(stmt, {f"rows_{i}": [row[name] for row in rows] for i, name in enumerate(names)})

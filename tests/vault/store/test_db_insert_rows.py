@@ -116,6 +116,22 @@ def test_one_row_then_more_through_the_cached_statement(engine: Engine) -> None:
     assert [r["n"] for r in _stored(engine)] == [0, 10, 11, 12, 20, *range(30, 1030)]
 
 
+def test_a_single_row_is_a_plain_insert_stored_alike(engine: Engine, store_urls: StoreUrls) -> None:
+    statements = _statements(engine)
+    for i, row in enumerate(_rows(4)):  # every shape of the rows: NULLs, bytes, quotes
+        with session_scope(engine, write=True) as session:
+            insert_rows(session, Row, [row])
+        assert _stored(engine)[i] == {**row, "at": row["at"].astimezone(UTC)}
+    if store_urls.backend == "postgres":
+        assert all("VALUES" in sql and "unnest(" not in sql and not many for sql, many in statements)
+    naive = {**_rows(1, start=9)[0], "at": datetime(2026, 3, 1, 12, 30)}
+    with pytest.raises(StatementError, match="timezone-aware"), session_scope(engine, write=True) as session:
+        insert_rows(session, Row, [naive])
+    with pytest.raises(IntegrityError), session_scope(engine, write=True) as session:
+        insert_rows(session, Row, _rows(1))
+    assert len(_stored(engine)) == 4
+
+
 def test_a_duplicate_fails_the_whole_batch(engine: Engine) -> None:
     with session_scope(engine, write=True) as session:
         insert_rows(session, Row, _rows(3))
