@@ -43,9 +43,9 @@ import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import CursorResult, Engine, Row, delete, event, exists, func, select
+from sqlalchemy import CursorResult, Engine, delete, event, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -127,6 +127,14 @@ _CURRENT_EPOCH = (
     .limit(1)
 )
 _CURRENT_EPOCH_LOCKED = _CURRENT_EPOCH.with_for_update(read=True)
+
+
+class _EpochRow(NamedTuple):
+    epoch: int
+    kek_id: str
+    wrapped: bytes | None
+
+
 # built once (see vault.store.db.one_of_param): the shred path's statements, executed with "ids"
 _DELETE_SUBJECT_KEYS = delete(SubjectKey).where(one_of_param(SubjectKey.subject_id, "ids")).returning(SubjectKey.subject_id)
 _LEDGER_ENTRIES = select(ShredLedgerEntry.subject_id, ShredLedgerEntry.shredded_at).where(
@@ -174,9 +182,10 @@ class KeyHierarchy(Rewrapping):
     # --- epochs ---------------------------------------------------------------------------
 
     @staticmethod
-    def _current_epoch_row(session: Session, *, lock: bool = False) -> Row[tuple[int, str, bytes | None]] | None:
-        """The current epoch's ``(epoch, kek_id, wrapped)``; with ``lock``, share-locked."""
-        return session.connection().execute(_CURRENT_EPOCH_LOCKED if lock else _CURRENT_EPOCH).first()
+    def _current_epoch_row(session: Session, *, lock: bool = False) -> _EpochRow | None:
+        """The current epoch's wrapping key as stored; with ``lock``, share-locked."""
+        row = session.connection().execute(_CURRENT_EPOCH_LOCKED if lock else _CURRENT_EPOCH).first()
+        return None if row is None else _EpochRow(*row)
 
     def current_epoch(self) -> int:
         """The epoch new data keys are wrapped under. NotInitialisedError if there is none."""
@@ -295,10 +304,10 @@ class KeyHierarchy(Rewrapping):
             raise NotInitialisedError("the key store has no enabled epoch")
         epoch_key = self._epoch_key(row.epoch, row.kek_id, row.wrapped)
         data_key = generate_key()
-        row = {"subject_id": subject_id, "epoch": row.epoch, "wrapped": wrap_key(epoch_key, data_key),
-               "created_at": self._clock.now()}
+        key_row = {"subject_id": subject_id, "epoch": row.epoch, "wrapped": wrap_key(epoch_key, data_key),
+                   "created_at": self._clock.now()}
         try:
-            insert_rows(session, SubjectKey, [row])
+            insert_rows(session, SubjectKey, [key_row])
         except IntegrityError:
             raise ConflictError(f"subject {subject_id} already has a data key") from None
         return data_key
