@@ -129,6 +129,17 @@ def postgres_stores(url: str) -> Iterator[tuple[str, str]]:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def current_epoch_key(vault: Any) -> tuple[int, Any]:
+    """The key store's current epoch and its unwrapped key (``SecretBytes``), for a raw baseline
+    or a bulk setup that wraps data keys itself (it reaches into the key hierarchy)."""
+    from pseudovault.vault.store.db import session_scope
+
+    with session_scope(vault.keys_engine) as key_session:
+        row = vault.keys._current_epoch_row(key_session)
+    assert row is not None
+    return row.epoch, vault.keys._epoch_key(row.epoch, row.kek_id, row.wrapped)
+
+
 def emit(figures: dict[str, Any]) -> None:
     """Print the figures: a readable block, then (last) one line of JSON."""
     width = max(len(k) for k in figures)

@@ -40,7 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Paired, RawStores, emit, postgres_stores, postgres_url, sqlite_stores, timed  # noqa: E402
+from _common import Paired, RawStores, current_epoch_key, emit, postgres_stores, postgres_url, sqlite_stores, timed  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
 
 from pseudovault.keys.aead import Aead  # noqa: E402
@@ -73,10 +73,7 @@ def populate(vault: Vault, n: int, n_fields: int = 2, *, items: bool = True) -> 
     policy = policies["access_log"]
     due = policies.due(policy, now)
     vault.retention.ensure_applied()
-    with session_scope(vault.keys_engine) as key_session:
-        row = vault.keys._current_epoch_row(key_session)
-        assert row is not None
-        epoch, epoch_key = row.epoch, vault.keys._epoch_key(row.epoch, row.kek_id, row.wrapped)
+    epoch, epoch_key = current_epoch_key(vault)
     for chunk in _chunks(ids, CHUNK):
         keys = {sid: generate_key() for sid in chunk}
         key_rows = [{"subject_id": sid, "epoch": epoch, "wrapped": wrap_key(epoch_key, k), "created_at": now}

@@ -46,13 +46,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import email_validator  # noqa: E402
-from _common import RawStores, emit, interleaved, postgres_stores, postgres_url, sqlite_stores  # noqa: E402
+from _common import RawStores, current_epoch_key, emit, interleaved, postgres_stores, postgres_url, sqlite_stores  # noqa: E402
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding  # noqa: E402
 
 from pseudovault.keys.testing import FakeKmsProvider  # noqa: E402
 from pseudovault.vault.crypto.fields import SCHEMA_VERSION  # noqa: E402
-from pseudovault.vault.store.db import session_scope  # noqa: E402
 from pseudovault.vault.vault import Vault  # noqa: E402
 
 FIELDS = {"name": "Kim Minji", "email": "minji@example.com", "phone": "+821012345678"}
@@ -155,11 +154,8 @@ class RawWrites(RawStores):
 
 def measure(figures: dict[str, Any], backend: str, data_url: str, keys_url: str, seconds: float) -> None:
     with Vault.create(FakeKmsProvider(), data_url, keys_url) as vault:
-        with session_scope(vault.keys_engine) as key_session:
-            row = vault.keys._current_epoch_row(key_session)
-            assert row is not None
-            epoch, kek = row.epoch, vault.keys._epoch_key(row.epoch, row.kek_id, row.wrapped).reveal()
-        raw = RawWrites(data_url, keys_url, epoch, kek, os.urandom(32))
+        epoch, kek = current_epoch_key(vault)
+        raw = RawWrites(data_url, keys_url, epoch, kek.reveal(), os.urandom(32))
         try:
             clock = vault.clock
             norm_version = vault.normalizer.normalize("email", "someone@example.com").version

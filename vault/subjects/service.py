@@ -180,6 +180,14 @@ _DELETE_NAMED_FIELDS = delete(SubjectField).where(
 )
 
 
+def _field_rows(subject_id: str, sealed: Mapping[str, tuple[bytes, int]], now: datetime) -> list[dict[str, Any]]:
+    """The ``subject_fields`` rows of sealed values (see ``SubjectService._seal``), collected ``now``."""
+    return [
+        {"subject_id": subject_id, "name": name, "ciphertext": ciphertext, "schema_version": version, "collected_at": now}
+        for name, (ciphertext, version) in sealed.items()
+    ]
+
+
 class SubjectService:
     """Create, read, update, list and shred subjects across the data store and the key store."""
 
@@ -219,6 +227,10 @@ class SubjectService:
     def _encrypt(cipher: FieldCipher, name: str, value: bytes, version: int = SCHEMA_VERSION) -> bytes:
         return cipher.encrypt(name, value, version)
 
+    def _seal(self, cipher: FieldCipher, values: Mapping[str, tuple[bytes, int] | None]) -> dict[str, tuple[bytes, int]]:
+        """``{name: (ciphertext, schema version)}`` of the values to store (a None is a deletion)."""
+        return {name: (self._encrypt(cipher, name, *stored), stored[1]) for name, stored in values.items() if stored is not None}
+
     def _checkpoint(self) -> None:
         """After deleting keys or ciphertext, move old page images out of SQLite's write-ahead log."""
         checkpoint_sqlite(self._keys.engine)
@@ -246,17 +258,7 @@ class SubjectService:
         try:
             cipher = FieldCipher(Aead(data_key), FieldOwner.SUBJECT, subject_id)
             now = self._clock.now()
-            rows = [
-                {
-                    "subject_id": subject_id,
-                    "name": name,
-                    "ciphertext": self._encrypt(cipher, name, *stored),
-                    "schema_version": stored[1],
-                    "collected_at": now,
-                }
-                for name, stored in values.items()
-                if stored is not None
-            ]
+            rows = _field_rows(subject_id, self._seal(cipher, values), now)
             with session_scope(self._engine, write=True) as session:  # the subject and its audit entry: one commit
                 insert_rows(session, Subject, [{"id": subject_id, "created_at": now, "updated_at": now,
                                                 "schema_version": SCHEMA_VERSION}])
@@ -382,11 +384,7 @@ class SubjectService:
         subject_id = validate_subject_id(subject_id)
         values = self._stored_forms(_validate_fields(fields, allow_delete=True))
         cipher = self._keys.subject_cipher(subject_id)  # NotFoundError when shredded
-        ciphertexts = {
-            name: (self._encrypt(cipher, name, *stored), stored[1])
-            for name, stored in values.items()
-            if stored is not None
-        }
+        ciphertexts = self._seal(cipher, values)
         removed = {name for name, value in values.items() if value is None}
         with session_scope(self._engine, write=True) as session:
             connection = session.connection()
@@ -406,16 +404,8 @@ class SubjectService:
             ]
             if changed:
                 connection.execute(_SET_FIELD, changed)
-            insert_rows(
-                session,
-                SubjectField,
-                [
-                    {"subject_id": subject_id, "name": name, "ciphertext": ciphertext, "schema_version": version,
-                     "collected_at": now}
-                    for name, (ciphertext, version) in ciphertexts.items()
-                    if name not in existing
-                ],
-            )
+            added = {name: sealed for name, sealed in ciphertexts.items() if name not in existing}
+            insert_rows(session, SubjectField, _field_rows(subject_id, added, now))
             if self.on_fields_set is not None and ciphertexts:  # per-entry retention schedules the new values
                 self.on_fields_set(session, subject_id, now)
             self._audit.append(
