@@ -108,6 +108,7 @@ from pseudovault.vault.ids import CODE
 from pseudovault.vault.store.base import AUDIT_PURPOSE_LENGTH
 from pseudovault.vault.store.data_models import AuditCheckpoint, AuditEntry, AuditHead
 from pseudovault.vault.store.db import session_scope
+from pseudovault.vault.store.driver import DriverStatement
 
 __all__ = [
     "DEFAULT_CHECKPOINT_EVERY",
@@ -238,18 +239,21 @@ class _HeadState:
 # on PostgreSQL (SQLite's write lock is the unit of work's, taken at BEGIN), and the last
 # checkpoint's seq read with it may be stale there (see AuditLog._append)
 _HEAD_COLUMNS = (AuditHead.last_seq, AuditHead.last_hash, AuditHead.anchor_seq, AuditHead.anchor_hash)
-_HEAD_ROW = select(*_HEAD_COLUMNS).where(AuditHead.id == 1).with_for_update()
-_HEAD_AND_CHECKPOINT = (
+_HEAD_ROW = DriverStatement(select(*_HEAD_COLUMNS).where(AuditHead.id == 1).with_for_update())
+_HEAD_AND_CHECKPOINT = DriverStatement(
     select(*_HEAD_COLUMNS, select(func.max(AuditCheckpoint.seq)).scalar_subquery().label("last_checkpoint"))
     .where(AuditHead.id == 1)
     .with_for_update(of=AuditHead)
 )
-_INSERT_ENTRY = insert(AuditEntry)
-_MOVE_HEAD = (
-    update(AuditHead).where(AuditHead.id == 1).values(last_seq=bindparam("to_seq"), last_hash=bindparam("to_hash"))
+_ENTRY_COLUMNS = (
+    "seq", "at", "actor_kind", "actor_id", "action", "targets", "purpose", "outcome", "client", "detail", "prev_hash",
+    "entry_hash",
 )
-_MOVE_AND_SIGN_HEAD = _MOVE_HEAD.values(
-    head_signature=bindparam("signature"), head_key_id=bindparam("key_id"), head_signed_at=bindparam("signed_at")
+_INSERT_ENTRY = DriverStatement(insert(AuditEntry).values({name: bindparam(name) for name in _ENTRY_COLUMNS}))
+_MOVE = update(AuditHead).where(AuditHead.id == 1).values(last_seq=bindparam("to_seq"), last_hash=bindparam("to_hash"))
+_MOVE_HEAD = DriverStatement(_MOVE)
+_MOVE_AND_SIGN_HEAD = DriverStatement(
+    _MOVE.values(head_signature=bindparam("signature"), head_key_id=bindparam("key_id"), head_signed_at=bindparam("signed_at"))
 )
 
 
@@ -359,13 +363,13 @@ class AuditLog:
         connection = session.connection()
         signing = self._signer is not None
         read = _HEAD_AND_CHECKPOINT if signing else _HEAD_ROW
-        row = connection.execute(read).first()
+        row = read.first(connection)
         if row is None:  # a log's first entry: its head is made first
             self._head(session)
-            row = connection.execute(read).first()
+            row = read.first(connection)
             assert row is not None
-        head = _HeadState(row.last_seq, row.last_hash, row.anchor_seq, row.anchor_hash)
-        last = int(row.last_checkpoint or 0) if signing else 0
+        head = _HeadState(row[0], row[1], row[2], row[3])  # _HEAD_COLUMNS
+        last = int(row[4] or 0) if signing else 0
         seq = head.last_seq + 1
         at = self._clock.now()
         fields = entry_fields(
@@ -381,8 +385,8 @@ class AuditLog:
             detail=detail_json,
         )
         entry_hash = chain_hash(head.last_hash, fields)
-        connection.execute(
-            _INSERT_ENTRY,
+        _INSERT_ENTRY.rows(
+            connection,
             {
                 "seq": seq,
                 "at": at,
@@ -402,7 +406,7 @@ class AuditLog:
         head.last_hash = entry_hash
         log.debug("audit %s seq=%d outcome=%s", action, seq, outcome)
         if not signing:
-            connection.execute(_MOVE_HEAD, {"to_seq": seq, "to_hash": entry_hash})
+            _MOVE_HEAD.rows(connection, {"to_seq": seq, "to_hash": entry_hash})
             return seq
         checkpointed = False
         # on PostgreSQL the max read beside the head may predate a checkpoint committed while
@@ -422,8 +426,8 @@ class AuditLog:
                 self._store_checkpoint(session, checkpoint)
                 checkpointed = True
         signed = self._sign_head(head)
-        connection.execute(
-            _MOVE_AND_SIGN_HEAD,
+        _MOVE_AND_SIGN_HEAD.rows(
+            connection,
             {
                 "to_seq": seq,
                 "to_hash": entry_hash,

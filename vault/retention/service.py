@@ -46,13 +46,14 @@ Scopes (for the HTTP layer): categorize and subject events ``subjects:write``; r
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, bindparam, exists, or_, select
+from sqlalchemy import BindParameter, ColumnElement, Engine, and_, bindparam, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -87,7 +88,8 @@ from pseudovault.vault.store.data_models import (
     SeparatedItem,
     SubjectCategory,
 )
-from pseudovault.vault.store.db import one_of, one_of_param, session_scope
+from pseudovault.vault.store.db import one_of, session_scope
+from pseudovault.vault.store.driver import DriverStatement
 from pseudovault.vault.subjects import repository as subjects_repository
 from pseudovault.vault.subjects.service import SubjectService, validate_field_name, validate_reason_code, validate_subject_id
 
@@ -104,10 +106,16 @@ _OPEN_STATES = ("pending", "claimed", "review")
 
 
 _SYNC_BATCH = 1000
-# built once (see vault.store.db.one_of_param): whether a subject is in one of some categories
-_IN_CATEGORIES = select(
-    exists().where(SubjectCategory.subject_id == bindparam("subject_id"), one_of_param(SubjectCategory.category, "codes"))
-)
+
+@functools.lru_cache(maxsize=32)
+def _in_categories(count: int) -> DriverStatement:
+    """Whether a subject is in one of ``count`` categories (bound as ``subject_id``, ``c0``...):
+    built once per count, with a bind per code (the per-entry categories in force, a handful), so
+    that it runs on the driver's cursor on every subject update (vault.store.driver)."""
+    codes: list[BindParameter[Any]] = [bindparam(f"c{i}") for i in range(count)]
+    return DriverStatement(
+        select(exists().where(SubjectCategory.subject_id == bindparam("subject_id"), SubjectCategory.category.in_(codes)))
+    )
 
 
 #: a subject's categories: codes (every field), or code -> field names (None: every field)
@@ -570,7 +578,12 @@ class RetentionService:
         runs from each value's own collection, so its due date is computed again. Nothing when the
         policies in force are not applied yet (applying them recomputes everything)."""
         per_entry = [p.category for p in self._policies if p.per_entry]
-        if not per_entry or not session.connection().scalar(_IN_CATEGORIES, {"subject_id": subject_id, "codes": per_entry}):
+        if not per_entry:
+            return
+        params = {f"c{i}": code for i, code in enumerate(per_entry)}
+        params["subject_id"] = subject_id
+        found = _in_categories(len(per_entry)).first(session.connection(), params)
+        if not (found and found[0]):
             return  # the common case: an update that no per-entry category covers costs one lookup
         try:
             self.ensure_applied(session)

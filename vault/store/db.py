@@ -69,6 +69,7 @@ from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from pseudovault.vault.errors import InvalidInputError
+from pseudovault.vault.store.driver import DriverStatement, executemany
 
 __all__ = [
     "connection_failure",
@@ -443,10 +444,10 @@ def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]])
                     params[at] = tuple(changed)
         except Exception as exc:  # a value its column's type refuses: as SQLAlchemy reports it (no values shown)
             raise StatementError(f"({type(exc).__module__}.{type(exc).__name__}) {exc}", sql, None, exc) from None
-        connection.exec_driver_sql(sql, params)
+        executemany(connection, sql, params)  # on the driver's cursor (vault.store.driver)
         return
     if len(rows) == 1:  # one row: a plain INSERT ... VALUES, which the server plans in about half the time
-        connection.execute(_insert_statement(table, (), postgres=False), rows[0])
+        _row_insert(table, tuple(names)).rows(connection, rows[0])
         return
     stmt = _insert_statement(table, tuple(names), postgres=postgres)
     connection.execute(stmt, {f"rows_{i}": [row[name] for row in rows] for i, name in enumerate(names)})
@@ -463,6 +464,12 @@ def _driver_insert(table: Table, names: tuple[str, ...], dialect: Any) -> tuple[
         table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
     ]
     return compiled.string, processors
+
+
+@functools.lru_cache(maxsize=256)
+def _row_insert(table: Table, names: tuple[str, ...]) -> DriverStatement:
+    """:func:`insert_rows`' INSERT of one row naming ``names`` on PostgreSQL, run on the driver's cursor."""
+    return DriverStatement(insert(table).values({name: bindparam(name) for name in names}))
 
 
 @functools.lru_cache(maxsize=256)

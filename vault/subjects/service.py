@@ -69,6 +69,7 @@ from pseudovault.vault.retention.holds import HeldError, active_holds
 from pseudovault.vault.retention.restrictions import RestrictedError, use_blocking_reasons
 from pseudovault.vault.store.data_models import Subject, SubjectField, Tombstone
 from pseudovault.vault.store.db import checkpoint_sqlite, insert_rows, one_of, one_of_param, session_scope
+from pseudovault.vault.store.driver import DriverStatement
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -166,11 +167,11 @@ _DELETE_FIELDS = delete(SubjectField).where(one_of_param(SubjectField.subject_id
 _DELETE_SUBJECTS = delete(Subject).where(one_of_param(Subject.id, "ids"))
 # an update's statements, built once likewise: the subject touched (and so locked on PostgreSQL)
 # first, which also says whether it exists; its field names; a field set, or some deleted
-_TOUCH_SUBJECT = (
+_TOUCH_SUBJECT = DriverStatement(
     update(Subject).where(Subject.id == bindparam("subject")).values(updated_at=bindparam("now")).returning(Subject.id)
 )
-_FIELD_NAMES = select(SubjectField.name).where(SubjectField.subject_id == bindparam("subject"))
-_SET_FIELD = (
+_FIELD_NAMES = DriverStatement(select(SubjectField.name).where(SubjectField.subject_id == bindparam("subject")))
+_SET_FIELD = DriverStatement(
     update(SubjectField)
     .where(SubjectField.subject_id == bindparam("subject"), SubjectField.name == bindparam("field"))
     .values(ciphertext=bindparam("value"), schema_version=bindparam("version"), collected_at=bindparam("now"))
@@ -389,9 +390,9 @@ class SubjectService:
         with session_scope(self._engine, write=True) as session:
             connection = session.connection()
             now = self._clock.now()
-            if connection.execute(_TOUCH_SUBJECT, {"subject": subject_id, "now": now}).first() is None:
+            if _TOUCH_SUBJECT.first(connection, {"subject": subject_id, "now": now}) is None:
                 raise NotFoundError("subject", subject_id)
-            existing = set(connection.execute(_FIELD_NAMES, {"subject": subject_id}).scalars())
+            existing = {name for (name,) in _FIELD_NAMES.rows(connection, {"subject": subject_id})}
             remaining = (existing - removed) | ciphertexts.keys()
             if len(remaining) > MAX_FIELDS:
                 raise InvalidInputError("fields", f"at most {MAX_FIELDS} fields per subject")
@@ -402,8 +403,7 @@ class SubjectService:
                 for name, (ciphertext, version) in ciphertexts.items()
                 if name in existing
             ]
-            if changed:
-                connection.execute(_SET_FIELD, changed)
+            _SET_FIELD.run_many(connection, changed)
             added = {name: sealed for name, sealed in ciphertexts.items() if name not in existing}
             insert_rows(session, SubjectField, _field_rows(subject_id, added, now))
             if self.on_fields_set is not None and ciphertexts:  # per-entry retention schedules the new values
