@@ -67,6 +67,7 @@ from pseudovault.vault.crypto.ledger import ShredLedger
 from pseudovault.vault.crypto.rewrap import Rewrapping, RewrapReport
 from pseudovault.vault.errors import ConflictError, NotFoundError, NotInitialisedError
 from pseudovault.vault.store.db import insert_rows, one_of, one_of_param, session_scope
+from pseudovault.vault.store.driver import DriverStatement
 from pseudovault.vault.store.key_models import (
     EpochStatus,
     LedgerReplay,
@@ -120,13 +121,14 @@ class PositionMark:
 # the current epoch's wrapping key, built once; locked, FOR SHARE on PostgreSQL: destroying this
 # epoch (FOR UPDATE) waits until a data key wrapped under it is committed, and then sees it (see
 # _destroy_epoch)
-_CURRENT_EPOCH = (
+_CURRENT_EPOCH_QUERY = (
     select(WrappingKey.epoch, WrappingKey.kek_id, WrappingKey.wrapped)
     .where(WrappingKey.status == _ENABLED)
     .order_by(WrappingKey.epoch.desc())
     .limit(1)
 )
-_CURRENT_EPOCH_LOCKED = _CURRENT_EPOCH.with_for_update(read=True)
+_CURRENT_EPOCH = DriverStatement(_CURRENT_EPOCH_QUERY)
+_CURRENT_EPOCH_LOCKED = DriverStatement(_CURRENT_EPOCH_QUERY.with_for_update(read=True))
 
 
 class _EpochRow(NamedTuple):
@@ -184,7 +186,7 @@ class KeyHierarchy(Rewrapping):
     @staticmethod
     def _current_epoch_row(session: Session, *, lock: bool = False) -> _EpochRow | None:
         """The current epoch's wrapping key as stored; with ``lock``, share-locked."""
-        row = session.connection().execute(_CURRENT_EPOCH_LOCKED if lock else _CURRENT_EPOCH).first()
+        row = (_CURRENT_EPOCH_LOCKED if lock else _CURRENT_EPOCH).first(session.connection())
         return None if row is None else _EpochRow(*row)
 
     def current_epoch(self) -> int:

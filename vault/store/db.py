@@ -416,16 +416,15 @@ def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]])
         return
     table: Table = model if isinstance(model, Table) else model.__table__
     names = list(rows[0])
-    given = set(names)
-    if any(row.keys() != given for row in rows):
-        raise ValueError("insert_rows: every row must name the same columns")
-    unknown = given - set(table.c.keys())
-    if unknown:
-        raise ValueError(f"insert_rows: {table.name} has no column(s) {sorted(unknown)}")
-    defaulted = [c.key for c in table.c if c.key not in given and c.default is not None]
-    if defaulted:
-        raise ValueError(f"insert_rows: columns {defaulted} of {table.name} have Python-side defaults; give them")
+    if len(rows) > 1:
+        given = rows[0].keys()
+        if any(row.keys() != given for row in rows):
+            raise ValueError("insert_rows: every row must name the same columns")
+    _check_columns(table, tuple(names))
     connection = session.connection()
+    if len(rows) == 1:  # one row: a plain INSERT ... VALUES (PostgreSQL plans it in about half the time)
+        _row_insert(table, tuple(names)).rows(connection, rows[0])
+        return
     postgres = connection.dialect.name == "postgresql"
     if not postgres:
         # the driver's executemany of value tuples, each value through its column's own bind
@@ -446,9 +445,6 @@ def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]])
             raise StatementError(f"({type(exc).__module__}.{type(exc).__name__}) {exc}", sql, None, exc) from None
         executemany(connection, sql, params)  # on the driver's cursor (vault.store.driver)
         return
-    if len(rows) == 1:  # one row: a plain INSERT ... VALUES, which the server plans in about half the time
-        _row_insert(table, tuple(names)).rows(connection, rows[0])
-        return
     stmt = _insert_statement(table, tuple(names), postgres=postgres)
     connection.execute(stmt, {f"rows_{i}": [row[name] for row in rows] for i, name in enumerate(names)})
 
@@ -467,8 +463,20 @@ def _driver_insert(table: Table, names: tuple[str, ...], dialect: Any) -> tuple[
 
 
 @functools.lru_cache(maxsize=256)
+def _check_columns(table: Table, names: tuple[str, ...]) -> None:
+    """ValueError unless ``names`` are columns of ``table`` and every column left out has no
+    Python-side default (checked once per table and columns: a refusal is not cached)."""
+    unknown = set(names) - set(table.c.keys())
+    if unknown:
+        raise ValueError(f"insert_rows: {table.name} has no column(s) {sorted(unknown)}")
+    defaulted = [c.key for c in table.c if c.key not in names and c.default is not None]
+    if defaulted:
+        raise ValueError(f"insert_rows: columns {defaulted} of {table.name} have Python-side defaults; give them")
+
+
+@functools.lru_cache(maxsize=256)
 def _row_insert(table: Table, names: tuple[str, ...]) -> DriverStatement:
-    """:func:`insert_rows`' INSERT of one row naming ``names`` on PostgreSQL, run on the driver's cursor."""
+    """:func:`insert_rows`' INSERT of one row naming ``names``, run on the driver's cursor."""
     return DriverStatement(insert(table).values({name: bindparam(name) for name in names}))
 
 
