@@ -1,5 +1,9 @@
 """Engines and units of work for the two stores (data store and key store).
 
+Why one module of this size: the engines, the units of work and the two statement helpers
+(:func:`one_of`, :func:`insert_rows`) share each backend's decisions (SQLite's ``BEGIN`` and write
+lock, PostgreSQL's binary array parameters and their casts), which read best side by side.
+
 Each store is one SQLAlchemy URL. Two backends are supported:
 
 * **SQLite** (``sqlite:///path/to/file.sqlite3``), the default. :func:`make_engine` creates the
