@@ -94,7 +94,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, Engine, bindparam, delete, event, func, insert, select, update
+from sqlalchemy import Connection, CursorResult, Engine, bindparam, delete, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -249,12 +249,24 @@ _ENTRY_COLUMNS = (
     "seq", "at", "actor_kind", "actor_id", "action", "targets", "purpose", "outcome", "client", "detail", "prev_hash",
     "entry_hash",
 )
-_INSERT_ENTRY = DriverStatement(insert(AuditEntry).values({name: bindparam(name) for name in _ENTRY_COLUMNS}))
+_ENTRY = insert(AuditEntry).values({name: bindparam(name) for name in _ENTRY_COLUMNS})
+_INSERT_ENTRY = DriverStatement(_ENTRY)
 _MOVE = update(AuditHead).where(AuditHead.id == 1).values(last_seq=bindparam("to_seq"), last_hash=bindparam("to_hash"))
-_MOVE_HEAD = DriverStatement(_MOVE)
-_MOVE_AND_SIGN_HEAD = DriverStatement(
-    _MOVE.values(head_signature=bindparam("signature"), head_key_id=bindparam("key_id"), head_signed_at=bindparam("signed_at"))
+_MOVE_SIGNED = _MOVE.values(
+    head_signature=bindparam("signature"), head_key_id=bindparam("key_id"), head_signed_at=bindparam("signed_at")
 )
+# the entry inserted and the head moved: two statements on SQLite (no DML in a WITH there, and a
+# statement costs microseconds), one on PostgreSQL, where each is a round trip to the server:
+# ``WITH entry AS (INSERT ...) UPDATE audit_head ...`` (a data-modifying WITH runs exactly once,
+# whether or not the outer statement reads it, in the same snapshot and transaction)
+_WRITE_ENTRY = {
+    False: (_INSERT_ENTRY, DriverStatement(_MOVE)),
+    True: (_INSERT_ENTRY, DriverStatement(_MOVE_SIGNED)),
+}
+_WRITE_ENTRY_ONE = {
+    False: DriverStatement(_MOVE.add_cte(_ENTRY.cte("entry"))),
+    True: DriverStatement(_MOVE_SIGNED.add_cte(_ENTRY.cte("entry"))),
+}
 
 
 class AuditLog:
@@ -385,28 +397,25 @@ class AuditLog:
             detail=detail_json,
         )
         entry_hash = chain_hash(head.last_hash, fields)
-        _INSERT_ENTRY.rows(
-            connection,
-            {
-                "seq": seq,
-                "at": at,
-                "actor_kind": actor.kind,
-                "actor_id": actor.id,
-                "action": action,
-                "targets": targets_json,
-                "purpose": purpose,
-                "outcome": outcome,
-                "client": actor.client,
-                "detail": detail_json,
-                "prev_hash": head.last_hash,
-                "entry_hash": entry_hash,
-            },
-        )
+        entry = {
+            "seq": seq,
+            "at": at,
+            "actor_kind": actor.kind,
+            "actor_id": actor.id,
+            "action": action,
+            "targets": targets_json,
+            "purpose": purpose,
+            "outcome": outcome,
+            "client": actor.client,
+            "detail": detail_json,
+            "prev_hash": head.last_hash,
+            "entry_hash": entry_hash,
+        }
         head.last_seq = seq
         head.last_hash = entry_hash
         log.debug("audit %s seq=%d outcome=%s", action, seq, outcome)
         if not signing:
-            _MOVE_HEAD.rows(connection, {"to_seq": seq, "to_hash": entry_hash})
+            self._write_entry(connection, entry, {"to_seq": seq, "to_hash": entry_hash}, signed=False)
             return seq
         checkpointed = False
         # on PostgreSQL the max read beside the head may predate a checkpoint committed while
@@ -426,8 +435,9 @@ class AuditLog:
                 self._store_checkpoint(session, checkpoint)
                 checkpointed = True
         signed = self._sign_head(head)
-        _MOVE_AND_SIGN_HEAD.rows(
+        self._write_entry(
             connection,
+            entry,
             {
                 "to_seq": seq,
                 "to_hash": entry_hash,
@@ -435,10 +445,22 @@ class AuditLog:
                 "key_id": head.head_key_id,
                 "signed_at": head.head_signed_at,
             },
+            signed=True,
         )
         if checkpointed:
             self._publish_on_commit(session, seq, signed)
         return seq
+
+    @staticmethod
+    def _write_entry(connection: Connection, entry: dict[str, Any], move: dict[str, Any], *, signed: bool) -> None:
+        """Insert ``entry`` and move the head (``move``: its new seq and hash, and signature when
+        ``signed``): one statement on PostgreSQL, two elsewhere (see ``_WRITE_ENTRY_ONE``)."""
+        if connection.dialect.name == "postgresql":
+            _WRITE_ENTRY_ONE[signed].rows(connection, {**entry, **move})
+            return
+        insert_entry, move_head = _WRITE_ENTRY[signed]
+        insert_entry.rows(connection, entry)
+        move_head.rows(connection, move)
 
     def _sign_head(self, head: AuditHead | _HeadState) -> SignedHead | None:
         """Sign the head as it now stands (in its unit of work, the head locked). A failure to sign
