@@ -259,10 +259,7 @@ _MOVE_SIGNED = _MOVE.values(
 # statement costs microseconds), one on PostgreSQL, where each is a round trip to the server:
 # ``WITH entry AS (INSERT ...) UPDATE audit_head ...`` (a data-modifying WITH runs exactly once,
 # whether or not the outer statement reads it, in the same snapshot and transaction)
-_WRITE_ENTRY = {
-    False: (_INSERT_ENTRY, DriverStatement(_MOVE)),
-    True: (_INSERT_ENTRY, DriverStatement(_MOVE_SIGNED)),
-}
+_MOVE_HEAD = {False: DriverStatement(_MOVE), True: DriverStatement(_MOVE_SIGNED)}
 _WRITE_ENTRY_ONE = {
     False: DriverStatement(_MOVE.add_cte(_ENTRY.cte("entry"))),
     True: DriverStatement(_MOVE_SIGNED.add_cte(_ENTRY.cte("entry"))),
@@ -367,9 +364,9 @@ class AuditLog:
         detail_json: str,
         actor: Actor,
     ) -> int:
-        # three statements built once, on the session's connection: the head locked and read
+        # statements built once, on the session's connection: the head locked and read
         # (with the last checkpoint's seq when signing), the entry inserted, the head updated
-        # (signature and all); every operation's unit of work pays them
+        # (signature and all; on PostgreSQL with the insert, see _WRITE_ENTRY_ONE); every unit of work pays them
         if session.new or session.dirty or session.deleted:
             session.flush()  # what the caller left pending is written first, the head among it
         connection = session.connection()
@@ -458,9 +455,8 @@ class AuditLog:
         if connection.dialect.name == "postgresql":
             _WRITE_ENTRY_ONE[signed].rows(connection, {**entry, **move})
             return
-        insert_entry, move_head = _WRITE_ENTRY[signed]
-        insert_entry.rows(connection, entry)
-        move_head.rows(connection, move)
+        _INSERT_ENTRY.rows(connection, entry)
+        _MOVE_HEAD[signed].rows(connection, move)
 
     def _sign_head(self, head: AuditHead | _HeadState) -> SignedHead | None:
         """Sign the head as it now stands (in its unit of work, the head locked). A failure to sign
