@@ -187,7 +187,7 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=None, help="how many due subjects to sweep")
     args = parser.parse_args()
     n = args.subjects or (8_000 if args.quick else 100_000)
-    repeats = 9 if args.quick else 21
+    repeats = 25 if args.quick else 41
     rounds = 4 if args.quick else 6
     figures: dict[str, Any] = {"benchmark": "retention", "quick": args.quick, "subjects_swept": n}
     started = time.perf_counter()

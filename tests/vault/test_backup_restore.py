@@ -136,18 +136,18 @@ def test_a_shred_writes_the_ledger_before_the_key_store(settings: Settings) -> N
     with init_vault(settings).vault as vault:
         subject = vault.subjects.create({"email": CANARY_PII})
         calls: list[str] = []
-        original = vault.keys.record_shreds
+        original = vault.keys.shred_data_keys
 
-        def crash(session: object, entries: list[tuple[str, object]], **kwargs: object) -> None:
-            original(session, entries, **kwargs)  # type: ignore[arg-type]
-            calls.extend(subject_id for subject_id, _ in entries)
+        def crash(session: object, ids: list[str], at: list[object], **kwargs: object) -> object:
+            original(session, ids, at, **kwargs)  # type: ignore[arg-type]
+            calls.extend(ids)
             raise RuntimeError("crash before the key store commits")
 
-        vault.keys.record_shreds = crash  # type: ignore[method-assign]
+        vault.keys.shred_data_keys = crash  # type: ignore[method-assign]
         ledger = settings.keyring_path.parent / "shred-ledger.jsonl"
         with pytest.raises(RuntimeError):
             vault.subjects.shred(subject)
-        vault.keys.record_shreds = original  # type: ignore[method-assign]
+        vault.keys.shred_data_keys = original  # type: ignore[method-assign]
         assert vault.keys.has_data_key(subject), "the key store transaction rolled back"
     assert calls == [subject]
     with open_vault(settings) as vault:

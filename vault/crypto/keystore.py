@@ -45,7 +45,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import CursorResult, Engine, delete, event, exists, func, select
+from sqlalchemy import CursorResult, Engine, delete, event, exists, func, null, select, union_all
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -66,7 +67,7 @@ from pseudovault.vault.crypto.fields import FieldCipher, FieldOwner
 from pseudovault.vault.crypto.ledger import ShredLedger
 from pseudovault.vault.crypto.rewrap import Rewrapping, RewrapReport
 from pseudovault.vault.errors import ConflictError, NotFoundError, NotInitialisedError
-from pseudovault.vault.store.db import insert_rows, one_of, one_of_param, session_scope
+from pseudovault.vault.store.db import array_param, insert_rows, one_of, one_of_param, session_scope
 from pseudovault.vault.store.driver import DriverStatement
 from pseudovault.vault.store.key_models import (
     EpochStatus,
@@ -142,6 +143,44 @@ _DELETE_SUBJECT_KEYS = delete(SubjectKey).where(one_of_param(SubjectKey.subject_
 _LEDGER_ENTRIES = select(ShredLedgerEntry.subject_id, ShredLedgerEntry.shredded_at).where(
     one_of_param(ShredLedgerEntry.subject_id, "ids")
 )
+
+
+def _shred_keys_statement() -> DriverStatement:
+    """A shred's work in the key store on PostgreSQL, where each statement is a round trip to the
+    server, as one statement executed with ``ids`` and ``at`` (each id's time, should it be
+    ledgered now)::
+
+        WITH deleted AS (DELETE FROM subject_keys ... RETURNING subject_id),
+             ledgered AS (SELECT subject_id, shredded_at FROM shred_ledger ...),
+             added AS (INSERT INTO shred_ledger SELECT ... FROM unnest(:ids, :at)
+                       WHERE the id is not in ledgered ON CONFLICT DO NOTHING)
+        SELECT subject_id, NULL FROM deleted UNION ALL SELECT * FROM ledgered
+
+    Every part runs once, in the statement's snapshot: the rows say which keys there were and what
+    the ledger held before. ON CONFLICT covers a shred of the same subject committed meanwhile
+    (the DELETE waits for its lock; the snapshot predates its ledger row)."""
+    deleted = _DELETE_SUBJECT_KEYS.cte("deleted")
+    ledgered = _LEDGER_ENTRIES.cte("ledgered")
+    given = func.unnest(
+        array_param("ids", ShredLedgerEntry.subject_id), array_param("at", ShredLedgerEntry.shredded_at)
+    ).table_valued("subject_id", "shredded_at").render_derived()
+    added = (
+        postgresql.insert(ShredLedgerEntry)
+        .from_select(
+            ["subject_id", "shredded_at"],
+            select(given.c.subject_id, given.c.shredded_at).where(given.c.subject_id.not_in(select(ledgered.c.subject_id))),
+        )
+        .on_conflict_do_nothing(index_elements=["subject_id"])
+        .cte("added")
+    )
+    found = union_all(
+        select(deleted.c.subject_id, null().cast(ShredLedgerEntry.shredded_at.type)),
+        select(ledgered.c.subject_id, ledgered.c.shredded_at),
+    )
+    return DriverStatement(found.add_cte(added))
+
+
+_SHRED_KEYS = _shred_keys_statement()
 
 
 class KeyHierarchy(Rewrapping):
@@ -408,14 +447,56 @@ class KeyHierarchy(Rewrapping):
         # on the session's connection: a SubjectKey the session holds as an object is not marked
         # deleted (the callers load none: they work with ids)
         deleted = set(session.connection().execute(_DELETE_SUBJECT_KEYS, {"ids": ids}).scalars())
-        cache_keys = [data_key_cache_key(subject_id) for subject_id in ids]
+        self._evict_data_keys(session, ids)
+        return deleted
+
+    def _evict_data_keys(self, session: Session, subject_ids: list[str]) -> None:
+        """The subjects' cached data keys evicted now and when ``session`` commits."""
+        cache_keys = [data_key_cache_key(subject_id) for subject_id in subject_ids]
 
         def evict() -> None:
             for cache_key in cache_keys:
                 self._cache.evict(cache_key)
 
         self._after_shred(session, evict)
-        return deleted
+
+    def shred_data_keys(
+        self, session: Session, ids: Sequence[str], at: Sequence[datetime], *, known: Collection[str] = ()
+    ) -> dict[str, datetime]:
+        """A shred's work in the key store, in ``session``: the data keys of the subjects ``ids``
+        deleted (and evicted, now and on commit), and each subject not yet in the shred ledger
+        ledgered at its time in ``at`` (first outside the stores, :attr:`external_ledger`).
+        Returns ``{id: shredded at}`` of the subjects the ledger already held.
+
+        An id with no data key, no ledger entry and not in ``known`` (what the data store holds
+        of it) is NotFoundError, raised before anything outside the stores is written: the
+        caller's unit of work then rolls back with nothing deleted. One statement on PostgreSQL
+        (see ``_shred_keys_statement``); a read, a DELETE and an INSERT elsewhere."""
+        ids = list(ids)
+        at = list(at)
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            with_keys: set[str] = set()
+            ledgered: dict[str, datetime] = {}
+            for subject_id, shredded_at in _SHRED_KEYS.rows(connection, {"ids": ids, "at": at}):
+                if shredded_at is None:
+                    with_keys.add(subject_id)
+                else:
+                    ledgered[subject_id] = shredded_at
+            # the cache: evicted now and on commit (as destroy_data_keys does)
+            self._evict_data_keys(session, ids)
+        else:
+            ledgered = self.ledger_entries(session, ids)
+            with_keys = self.destroy_data_keys(session, ids)
+        for subject_id in ids:
+            if not (subject_id in with_keys or subject_id in ledgered or subject_id in known):
+                raise NotFoundError("subject", subject_id)
+        new = [(subject_id, when) for subject_id, when in zip(ids, at, strict=True) if subject_id not in ledgered]
+        if new and self.external_ledger is not None:
+            self.external_ledger.append(new)
+        if new and connection.dialect.name != "postgresql":
+            insert_rows(session, ShredLedgerEntry, [{"subject_id": s, "shredded_at": when} for s, when in new])
+        return ledgered
 
     def count_data_keys(self) -> int:
         with session_scope(self._engine) as session:
@@ -495,20 +576,6 @@ class KeyHierarchy(Rewrapping):
                 self.external_ledger.append([(subject_id, shredded_at)])
             session.add(ShredLedgerEntry(subject_id=subject_id, shredded_at=shredded_at))
             session.flush()
-
-    def record_shreds(
-        self, session: Session, entries: Sequence[tuple[str, datetime]], *, ledgered: Collection[str] | None = None
-    ) -> None:
-        """:meth:`record_shred` for many subjects: ``(subject id, shredded at)`` pairs. ``ledgered``
-        is what the caller read of the ledger in this same unit of work (:meth:`ledger_entries`),
-        which spares reading it again."""
-        if ledgered is None:
-            ledgered = KeyHierarchy.ledger_present(session, [subject_id for subject_id, _ in entries])
-        new = [(subject_id, at) for subject_id, at in entries if subject_id not in ledgered]
-        if new and self.external_ledger is not None:
-            self.external_ledger.append(new)
-        if new:
-            insert_rows(session, ShredLedgerEntry, [{"subject_id": s, "shredded_at": at} for s, at in new])
 
     def ledger_position(self, source: str) -> int:
         """How far the external ledger ``source`` has been replayed into this key store."""

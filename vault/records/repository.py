@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
     CursorResult,
     Insert,
@@ -296,6 +297,18 @@ _UNLINK_SUBJECTS = (
     update(Record).where(one_of_param(Record.subject_id, "ids")).values(subject_id=None).returning(Record.id, Record.own_key)
 )
 _DELETE_RECORD_FIELDS = delete(RecordField).where(one_of_param(RecordField.record_id, "ids"))
+
+
+def unlink_subjects_parts() -> tuple[CTE, CTE]:
+    """What :func:`unlink_subjects` does, as two parts of a PostgreSQL statement built once by its
+    caller (``WITH unlinked AS (UPDATE records ...), record_text AS (DELETE FROM record_fields
+    ...)``), executed with the subject ids as ``ids``: the shred of a subject deletes its data,
+    cuts these links and writes its tombstone in one round trip to the server. Both run once
+    whether or not the statement reads them, in its snapshot."""
+    unlinked = _UNLINK_SUBJECTS.cte("unlinked")
+    under_subject_key = select(unlinked.c.id).where(unlinked.c.own_key.is_(False))
+    record_text = delete(RecordField).where(RecordField.record_id.in_(under_subject_key)).cte("record_text")
+    return unlinked, record_text
 
 
 def unlink_subjects(session: Session, subject_ids: Collection[str]) -> None:

@@ -26,12 +26,12 @@ from __future__ import annotations
 import builtins
 import re
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Engine, bindparam, or_, select
+from sqlalchemy import BindParameter, Engine, Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from pseudovault.vault import idempotency as idempotency_keys
@@ -52,7 +52,9 @@ __all__ = [
     "HeldError",
     "HoldService",
     "HoldView",
+    "active_hold_rows",
     "active_holds",
+    "oldest_holds",
     "refuse_if_held",
     "validate_reference",
 ]
@@ -95,27 +97,44 @@ def _active(now: datetime | BindParameter[datetime]) -> Any:
     return LegalHold.released_at.is_(None) & or_(LegalHold.until.is_(None), LegalHold.until > now)
 
 
-# built once (every shred and erasure asks it): executed with kind, ids and now
-_ACTIVE_HOLDS = (
-    select(LegalHold.target_id, LegalHold.id)
-    .where(LegalHold.target_kind == bindparam("kind"), one_of_param(LegalHold.target_id, "ids"))
-    .where(_active(bindparam("now", type_=LegalHold.until.type)))
-    .order_by(LegalHold.placed_at.desc(), LegalHold.id.desc())
-)
+def active_hold_rows(target_kind: str) -> Select[str, str, datetime]:
+    """``(target id, hold id, placed at)`` of the active holds on the targets of ``target_kind``
+    whose ids are the ``ids`` parameter, at the ``now`` parameter: built once by a caller that
+    reads them in a statement of its own (a subject's shred reads them with what it finds present,
+    in one round trip); :func:`oldest_holds` makes them :func:`active_holds`' answer."""
+    return select(LegalHold.target_id, LegalHold.id, LegalHold.placed_at).where(
+        LegalHold.target_kind == target_kind,
+        one_of_param(LegalHold.target_id, "ids"),
+        _active(bindparam("now", type_=LegalHold.until.type)),
+    )
+
+
+def oldest_holds(rows: Iterable[tuple[str, str, datetime]]) -> dict[str, str]:
+    """``{target id: hold id}`` of the oldest hold on each target among ``rows`` (of
+    :func:`active_hold_rows`): the earliest placed, the smallest id among those placed together."""
+    oldest: dict[str, tuple[datetime, str]] = {}
+    for target_id, hold_id, placed_at in rows:
+        seen = oldest.get(target_id)
+        if seen is None or (placed_at, hold_id) < seen:
+            oldest[target_id] = (placed_at, hold_id)
+    return {target_id: hold_id for target_id, (_, hold_id) in oldest.items()}
+
+
+# built once (every erasure and sweep asks them): executed with ids and now
+_ACTIVE_HOLDS = {kind: active_hold_rows(kind) for kind in TARGET_KINDS}
 
 
 def active_holds(session: Session, target_kind: str, target_ids: Collection[str], now: datetime) -> dict[str, str]:
     """``{target id: hold id}`` for the ``target_ids`` under an active hold (the oldest hold each)."""
     if not target_ids:
         return {}
-    out: dict[str, str] = {}
+    statement = _ACTIVE_HOLDS[_validate_kind(target_kind)]
     ids = list(target_ids)
     connection = session.connection()
+    rows: list[tuple[str, str, datetime]] = []
     for start in range(0, len(ids), 1000):
-        rows = connection.execute(_ACTIVE_HOLDS, {"kind": target_kind, "ids": ids[start : start + 1000], "now": now})
-        for target_id, hold_id in rows:
-            out[target_id] = hold_id  # ordered newest first: the oldest wins
-    return out
+        rows.extend(connection.execute(statement, {"ids": ids[start : start + 1000], "now": now}).all())
+    return oldest_holds(rows)
 
 
 def refuse_if_held(session: Session, target_kind: str, target_id: str, now: datetime) -> None:

@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ARRAY,
@@ -60,6 +60,7 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.compiler import compiles
@@ -68,7 +69,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ColumnElement, Grouping, UnaryExpression
+from sqlalchemy.sql.elements import BindParameter, ColumnElement, Grouping, UnaryExpression
 from sqlalchemy.sql.type_api import TypeEngine
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -87,6 +88,8 @@ __all__ = [
     "one_of",
     "one_of_param",
     "insert_rows",
+    "insert_from_arrays",
+    "array_param",
     "postgres_async_connect",
     "BUSY_TIMEOUT_MS",
 ]
@@ -338,6 +341,14 @@ def _array_of(item_type: TypeEngine[Any]) -> ARRAY[Any]:
     return ARRAY(item_type)
 
 
+def array_param(key: str, column: Any) -> BindParameter[Any]:
+    """A bind parameter named ``key`` holding a list of values of ``column``'s type, as one array
+    on PostgreSQL (``unnest(:key)`` in a statement built once, say): each value is bound as the
+    column binds it."""
+    expression = column.__clause_element__() if hasattr(column, "__clause_element__") else column
+    return bindparam(key, type_=_array_of(expression.type))
+
+
 class _OneOf(ColumnElement[bool]):
     """``column IN (values)``: rendered as such by default (SQLite), as ``column = ANY(:values)``
     on PostgreSQL. Both forms are built up front and both take part in the statement's cache key
@@ -493,7 +504,17 @@ def _insert_statement(table: Table, names: tuple[str, ...], *, postgres: bool) -
         return insert(table)
     arrays = [bindparam(f"rows_{i}", type_=_array_of(table.c[name].type)) for i, name in enumerate(names)]
     source = func.unnest(*arrays).table_valued(*names).render_derived()
-    return insert(table).from_select(list(names), select(*source.c))
+    return postgresql.insert(table).from_select(list(names), select(*source.c))
+
+
+def insert_from_arrays(model: Any, names: Sequence[str]) -> postgresql.Insert:
+    """PostgreSQL's INSERT of :func:`insert_rows`, to be built once into a statement of the
+    caller's own (with WITH parts beside it, or ON CONFLICT, say): ``INSERT INTO t (names) SELECT
+    ... FROM unnest(:rows_0, :rows_1, ...)``, executed with ``{f"rows_{i}": [each row's value of
+    names[i]]}``. An empty list inserts nothing."""
+    table: Table = model if isinstance(model, Table) else model.__table__
+    _check_columns(table, tuple(names))
+    return cast(postgresql.Insert, _insert_statement(table, tuple(names), postgres=True))
 
 
 def connection_failure(exc: BaseException) -> str | None:

@@ -65,10 +65,10 @@ from pseudovault.vault.errors import InvalidInputError, NotFoundError
 from pseudovault.vault.idempotency import IdempotencyClaim
 from pseudovault.vault.ids import validate_field_name, validate_reason_code, validate_subject_id
 from pseudovault.vault.records import repository as records_repository
-from pseudovault.vault.retention.holds import HeldError, active_holds
+from pseudovault.vault.retention.holds import HeldError, active_hold_rows, oldest_holds
 from pseudovault.vault.retention.restrictions import RestrictedError, use_blocking_reasons
 from pseudovault.vault.store.data_models import Subject, SubjectField, Tombstone
-from pseudovault.vault.store.db import checkpoint_sqlite, insert_rows, one_of, one_of_param, session_scope
+from pseudovault.vault.store.db import checkpoint_sqlite, insert_from_arrays, insert_rows, one_of, one_of_param, session_scope
 from pseudovault.vault.store.driver import DriverStatement
 
 __all__ = [
@@ -102,6 +102,8 @@ MAX_LIST_LIMIT = 1000
 REPLAY_REASON_CODE = "ledger_replay"
 
 _REPLAY_BATCH = 500
+#: ids per statement when a shred looks up what it finds (three lookups of each on SQLite)
+_FINDS_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -157,14 +159,56 @@ def _validate_fields(fields: object, *, allow_delete: bool) -> dict[str, bytes |
 
 
 # built once (see vault.store.db.one_of_param): the shred path's statements, executed with "ids"
-_PRESENCE = union_all(  # (id, NULL) for a subject row, (id, shredded at) for a tombstone
-    select(Subject.id.label("subject_id"), null().cast(Tombstone.shredded_at.type).label("shredded_at")).where(
-        one_of_param(Subject.id, "ids")
+# (and "now" for the holds): what a shred finds, in one statement: (id, NULL, NULL, NULL) for a
+# subject row, (id, shredded at, NULL, NULL) for a tombstone, (id, NULL, hold id, placed at) for
+# an active legal hold
+_HOLD_ROWS = active_hold_rows("subject").subquery()
+_SHRED_FINDS = union_all(
+    select(
+        Subject.id.label("subject_id"),
+        null().cast(Tombstone.shredded_at.type).label("shredded_at"),
+        null().cast(_HOLD_ROWS.c.id.type).label("hold_id"),
+        null().cast(_HOLD_ROWS.c.placed_at.type).label("placed_at"),
+    ).where(one_of_param(Subject.id, "ids")),
+    select(
+        Tombstone.subject_id,
+        Tombstone.shredded_at,
+        null().cast(_HOLD_ROWS.c.id.type),
+        null().cast(_HOLD_ROWS.c.placed_at.type),
+    ).where(one_of_param(Tombstone.subject_id, "ids")),
+    select(
+        _HOLD_ROWS.c.target_id, null().cast(Tombstone.shredded_at.type), _HOLD_ROWS.c.id, _HOLD_ROWS.c.placed_at
     ),
-    select(Tombstone.subject_id, Tombstone.shredded_at).where(one_of_param(Tombstone.subject_id, "ids")),
 )
 _DELETE_FIELDS = delete(SubjectField).where(one_of_param(SubjectField.subject_id, "ids"))
 _DELETE_SUBJECTS = delete(Subject).where(one_of_param(Subject.id, "ids"))
+
+
+def _shred_data_statement() -> DriverStatement:
+    """A shred's work in the data store on PostgreSQL (where each statement is a round trip to the
+    server) as one statement, executed with ``ids`` and the tombstones' columns ``rows_0``
+    (subject ids), ``rows_1`` (times) and ``rows_2`` (reason codes)::
+
+        WITH fields AS (DELETE FROM subject_fields ...),
+             unlinked AS (UPDATE records SET subject_id = NULL ... RETURNING ...),
+             record_text AS (DELETE FROM record_fields ... the unlinked under the subject's key),
+             subjects AS (DELETE FROM subjects ...)
+        INSERT INTO tombstones ... FROM unnest(...)
+
+    Every part runs once, in the statement's snapshot; the foreign keys are checked when the
+    whole statement ends, with every part done (see ``_delete_data_many`` for what each does).
+    A tombstone already there is kept: a shred of the same subject committed while this one
+    waited for its rows (SQLite's write lock orders them before they read anything)."""
+    unlinked, record_text = records_repository.unlink_subjects_parts()
+    tombstones = insert_from_arrays(Tombstone, ("subject_id", "shredded_at", "reason_code"))
+    return DriverStatement(
+        tombstones.on_conflict_do_nothing(index_elements=["subject_id"]).add_cte(
+            _DELETE_FIELDS.cte("fields"), unlinked, record_text, _DELETE_SUBJECTS.cte("subjects")
+        )
+    )
+
+
+_SHRED_DATA = _shred_data_statement()
 # an update's statements, built once likewise: the subject touched (and so locked on PostgreSQL)
 # first, which also says whether it exists; its field names; a field set, or some deleted
 _TOUCH_SUBJECT = DriverStatement(
@@ -545,52 +589,42 @@ class SubjectService:
         """:meth:`shred` and :meth:`shred_many`: one transaction per store.
 
         The data store's write transaction is opened first and holds everything decided there
-        (legal holds, what is present, tombstones); inside it the key store's transaction reads
-        the keys and the ledger, deletes the data keys and ledgers the shreds, and commits; then
-        the data, the tombstones and the audit entry go in the data store's commit. A crash
-        between the two commits leaves the data unreadable (its key is gone) and the shred in the
-        ledger: the next open, or shredding again, finishes it. Nothing is written when an id is
-        held or unknown.
+        (legal holds, what is present, tombstones); inside it the key store's transaction deletes
+        the data keys and ledgers the shreds, and commits; then the data, the tombstones and the
+        audit entry go in the data store's commit. A crash between the two commits leaves the
+        data unreadable (its key is gone) and the shred in the ledger: the next open, or shredding
+        again, finishes it. Nothing is written when an id is held or unknown.
+
+        On PostgreSQL each store's part is a statement or two (see ``_SHRED_FINDS``,
+        ``KeyHierarchy.shred_data_keys``, ``_shred_data_statement``): a round trip each.
         """
         action = "subject.shred_many" if many else "subject.shred"
         now = self._clock.now()
         held_error: HeldError | None = None
         results: builtins.list[ShredResult] = []
         with session_scope(self._engine, write=True) as session:
-            held = active_holds(session, "subject", ids, now)  # a legal hold (vault.retention.holds) blocks it
-            if held:
+            present, tombstoned, held = self._finds(session, ids, now)
+            if held:  # a legal hold (vault.retention.holds) blocks it
                 first = next(s for s in ids if s in held)
                 held_error = HeldError("subject", first, held[first])
             else:
-                present, tombstoned = self._presence(session, ids)
                 with session_scope(self._keys.engine, write=True) as key_session:
-                    ledgered = self._keys.ledger_entries(key_session, ids)
-                    # the DELETE says which keys there were; an unknown id raises below, and the
-                    # key store's unit of work then rolls back with nothing deleted
-                    with_keys = self._keys.destroy_data_keys(key_session, ids)
-                    for subject_id in ids:
-                        if not (subject_id in present or subject_id in with_keys or subject_id in tombstoned or subject_id in ledgered):
-                            raise NotFoundError("subject", subject_id)
-                    results = [
-                        ShredResult(
-                            subject_id=s,
-                            shredded_at=tombstoned.get(s) or ledgered.get(s) or now,
-                            already=s in tombstoned or s in ledgered,
-                        )
-                        for s in ids
-                    ]
-                    self._keys.record_shreds(
-                        key_session, [(r.subject_id, r.shredded_at) for r in results], ledgered=ledgered.keys()
+                    # an unknown id raises here, and the key store's unit of work then rolls
+                    # back with nothing deleted
+                    ledgered = self._keys.shred_data_keys(
+                        key_session, ids, [tombstoned.get(s) or now for s in ids], known=present | tombstoned.keys()
                     )
-                # the keys are gone (committed): now the data, in this store's one commit
-                self._delete_data_many(session, ids)
-                tombstones = [
-                    {"subject_id": r.subject_id, "shredded_at": r.shredded_at, "reason_code": reason_code}
-                    for r in results
-                    if r.subject_id not in tombstoned
+                results = [
+                    ShredResult(
+                        subject_id=s,
+                        shredded_at=tombstoned.get(s) or ledgered.get(s) or now,
+                        already=s in tombstoned or s in ledgered,
+                    )
+                    for s in ids
                 ]
-                if tombstones:
-                    insert_rows(session, Tombstone, tombstones)
+                # the keys are gone (committed): now the data, in this store's one commit
+                tombstones = [r for r in results if r.subject_id not in tombstoned]
+                self._shred_data(session, ids, tombstones, reason_code)
                 if many:
                     shredded = [r.subject_id for r in results if not r.already]
                     detail: dict[str, Any] = {"reason": reason_code, "subjects": len(shredded), "already": len(results) - len(shredded)}
@@ -604,13 +638,45 @@ class SubjectService:
         return results
 
     @staticmethod
-    def _presence(session: Session, ids: builtins.list[str]) -> tuple[set[str], dict[str, datetime]]:
-        """Which of ``ids`` have a subject row, and ``{id: shredded at}`` of those with a
-        tombstone: one statement (a UNION ALL of both lookups)."""
-        rows = session.connection().execute(_PRESENCE, {"ids": ids}).all()
-        present = {subject_id for subject_id, shredded_at in rows if shredded_at is None}
-        tombstoned = {subject_id: shredded_at for subject_id, shredded_at in rows if shredded_at is not None}
-        return present, tombstoned
+    def _finds(
+        session: Session, ids: builtins.list[str], now: datetime
+    ) -> tuple[set[str], dict[str, datetime], dict[str, str]]:
+        """Which of ``ids`` have a subject row, ``{id: shredded at}`` of those with a tombstone and
+        ``{id: hold id}`` of those under an active legal hold (the oldest hold each): one
+        statement (``_SHRED_FINDS``)."""
+        connection = session.connection()
+        present: set[str] = set()
+        tombstoned: dict[str, datetime] = {}
+        holds: builtins.list[tuple[str, str, datetime]] = []
+        for start in range(0, len(ids), _FINDS_BATCH):
+            rows = connection.execute(_SHRED_FINDS, {"ids": ids[start : start + _FINDS_BATCH], "now": now})
+            for subject_id, shredded_at, hold_id, placed_at in rows:
+                if hold_id is not None:
+                    holds.append((subject_id, hold_id, placed_at))
+                elif shredded_at is not None:
+                    tombstoned[subject_id] = shredded_at
+                else:
+                    present.add(subject_id)
+        return present, tombstoned, oldest_holds(holds)
+
+    @staticmethod
+    def _shred_data(session: Session, ids: builtins.list[str], tombstones: builtins.list[ShredResult], reason_code: str) -> None:
+        """The subjects' data deleted, their records unlinked and their tombstones written:
+        one statement on PostgreSQL (``_SHRED_DATA``), several elsewhere."""
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            _SHRED_DATA.rows(connection, {
+                "ids": ids,
+                "rows_0": [r.subject_id for r in tombstones],
+                "rows_1": [r.shredded_at for r in tombstones],
+                "rows_2": [reason_code] * len(tombstones),
+            })
+            return
+        SubjectService._delete_data_many(session, ids)
+        if tombstones:
+            insert_rows(session, Tombstone, [
+                {"subject_id": r.subject_id, "shredded_at": r.shredded_at, "reason_code": reason_code} for r in tombstones
+            ])
 
     @staticmethod
     def _delete_data(session: Session, subject_id: str) -> bool:

@@ -3,6 +3,7 @@ are gone from the store files, and a restored backup is shredded again by the le
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
@@ -137,6 +138,36 @@ def test_the_cache_is_bounded_in_size(store_urls: StoreUrls, provider: FakeKmsPr
         assert f"dek/{ids[-1]}" in vault.cache and f"dek/{ids[0]}" not in vault.cache
 
 
+def test_two_shreds_of_one_subject_at_once_both_answer_and_leave_one_ledger_entry(vault: Vault) -> None:
+    """Two requests to erase the same person arrive together (a retry beside the original, say):
+    neither fails, and the ledger and the tombstones name the subject once."""
+    victims = [vault.subjects.create({"email": CANARY_PII}) for _ in range(4)]
+    for victim in victims:
+        barrier = threading.Barrier(2)
+        answers: list[ShredResult | BaseException] = []
+
+        def shred(
+            victim: str = victim, barrier: threading.Barrier = barrier, answers: list[ShredResult | BaseException] = answers
+        ) -> None:
+            barrier.wait()
+            try:
+                answers.append(vault.subjects.shred(victim))
+            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+                answers.append(exc)
+
+        threads = [threading.Thread(target=shred) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert len(answers) == 2 and all(isinstance(a, ShredResult) for a in answers), answers
+        assert not vault.subjects.exists(victim) and not vault.keys.has_data_key(victim)
+        assert _scalar(vault.keys_engine, "SELECT count(*) FROM shred_ledger WHERE subject_id = :s", s=victim) == 1
+        assert _scalar(vault.data_engine, "SELECT count(*) FROM tombstones WHERE subject_id = :s", s=victim) == 1
+        assert _scalar(vault.data_engine, "SELECT count(*) FROM subject_fields WHERE subject_id = :s", s=victim) == 0
+    assert vault.audit.verify().ok
+
+
 def test_an_interrupted_shred_is_completed_by_shredding_again(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
     from pseudovault.vault.subjects.service import SubjectService
 
@@ -146,7 +177,7 @@ def test_an_interrupted_shred_is_completed_by_shredding_again(vault: Vault, monk
         raise ConnectionError("data store unreachable")
 
     with monkeypatch.context() as patch:
-        patch.setattr(SubjectService, "_delete_data_many", staticmethod(data_store_down))
+        patch.setattr(SubjectService, "_shred_data", staticmethod(data_store_down))
         with pytest.raises(ConnectionError):
             vault.subjects.shred(victim)
     # the key went first: the subject is already unreadable, its ciphertext is noise

@@ -39,6 +39,30 @@ def test_a_held_subject_cannot_be_shredded_and_the_answer_names_the_hold(vault: 
     assert (first.detail["already"], second.detail["already"]) == (False, True)
 
 
+def test_a_shred_blocked_by_several_holds_names_the_oldest_active_one(vault: Vault, clock: FrozenClock) -> None:
+    subject_id = vault.subjects.create({"email": CANARY_PII})
+    lapsed = vault.holds.place("subject", subject_id, reason_code="dispute", reference="A-1", until=clock.now() + timedelta(days=1))
+    clock.advance(timedelta(hours=1))
+    oldest = vault.holds.place("subject", subject_id, reason_code="investigation", reference="B-2")
+    clock.advance(timedelta(hours=1))
+    newer = vault.holds.place("subject", subject_id, reason_code="litigation", reference="C-3")
+    with pytest.raises(HeldError) as info:
+        vault.subjects.shred(subject_id)
+    assert info.value.hold_id == lapsed.hold_id  # all three active: the first placed
+    clock.advance(timedelta(days=2))  # the first lapses
+    other = vault.subjects.create({"name": "Lee"})
+    with pytest.raises(HeldError) as info:
+        vault.subjects.shred_many([other, subject_id])
+    assert info.value.hold_id == oldest.hold_id and info.value.target_id == subject_id
+    assert vault.subjects.exists(other), "nothing is shredded when one of the ids is held"
+    vault.holds.release(oldest.hold_id)
+    with pytest.raises(HeldError) as info:
+        vault.subjects.shred(subject_id)
+    assert info.value.hold_id == newer.hold_id
+    vault.holds.release(newer.hold_id)
+    assert [r.subject_id for r in vault.subjects.shred_many([other, subject_id])] == [other, subject_id]
+
+
 def test_a_hold_with_an_end_lapses_by_itself(lite: Vault, clock: FrozenClock) -> None:
     subject_id = lite.subjects.create({"name": "A"})
     hold = lite.holds.place("subject", subject_id, reason_code="investigation", reference="T-1",
