@@ -575,3 +575,20 @@ def test_concurrent_appends_make_one_checkpoint_every_so_many_entries(vault: Vau
     last_seq = report.last_seq
     assert last_seq >= threads * each
     assert seqs == list(range(seqs[0], last_seq + 1, EVERY)), seqs
+
+
+def test_an_entry_rolled_back_with_its_unit_of_work_leaves_the_next_appends_in_the_chain(vault: Vault) -> None:
+    """On PostgreSQL a process makes its next append on the head it last wrote; that head never
+    committed when its unit of work rolled back, and the next append is then made on the head as
+    it stands. Signed heads and checkpoints (every EVERY entries) are made on the way."""
+    _fill(vault, EVERY - 2)
+    for _ in range(3):
+        with pytest.raises(RuntimeError), _session(vault) as s:
+            vault.audit.append("test.rolled_back", session=s)
+            raise RuntimeError("the unit of work fails after its entry was written")
+        vault.audit.append("test.event", detail={"after": "rollback"})
+    _fill(vault, 2 * EVERY)
+    report = vault.audit.verify()
+    assert report.ok and report.entries == vault.audit.count() == EVERY - 2 + 3 + 2 * EVERY, report
+    assert report.last_seq == vault.audit.head()[0] and report.checkpoints >= 2, report
+    assert vault.audit.query(action="test.rolled_back") == []

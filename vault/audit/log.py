@@ -92,9 +92,25 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
-from sqlalchemy import Connection, CursorResult, Engine, bindparam, delete, event, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Integer,
+    String,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    event,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -266,6 +282,52 @@ _WRITE_ENTRY_ONE = {
 }
 
 
+def _write_on_known_head(move: Update, *, signed: bool) -> DriverStatement:
+    """On PostgreSQL, an append made on the head this process last wrote (``from_seq``,
+    ``from_hash``, ``from_anchor_seq``, ``from_anchor_hash``), in one statement::
+
+        WITH head AS (SELECT ... FROM audit_head WHERE id = 1 FOR UPDATE),
+             moved AS (UPDATE audit_head SET ... FROM head WHERE head is the known one RETURNING id),
+             entry AS (INSERT INTO audit_entries (...) SELECT ... FROM moved)
+        SELECT head.*, [the last checkpoint's seq,] EXISTS (SELECT FROM moved) FROM head
+
+    ``head`` takes the head's lock and reads it as it stands (after waiting for a writer that
+    held it); the head moves, and the entry goes in, only when that is the known head. The row
+    says which: ``moved`` true, the append is done; false, another writer moved the head first,
+    and the row is the head as it stands, locked by this unit of work, from which the entry is
+    made again (the columns of ``_HEAD_ROW``, or ``_HEAD_AND_CHECKPOINT`` when ``signed``)."""
+    head = select(AuditHead.id, *_HEAD_COLUMNS).where(AuditHead.id == 1).with_for_update().cte("head")
+    known = and_(
+        AuditHead.id == head.c.id,
+        head.c.last_seq == bindparam("from_seq", type_=Integer),
+        head.c.last_hash == bindparam("from_hash", type_=String),
+        head.c.anchor_seq == bindparam("from_anchor_seq", type_=Integer),
+        head.c.anchor_hash == bindparam("from_anchor_hash", type_=String),
+    )
+    moved = move.where(known).returning(AuditHead.id).cte("moved")
+    table = AuditEntry.__table__
+    values = select(*(bindparam(name, type_=table.c[name].type) for name in _ENTRY_COLUMNS)).select_from(moved)
+    entry = insert(AuditEntry).from_select(list(_ENTRY_COLUMNS), values).cte("entry")
+    columns: list[Any] = [head.c.last_seq, head.c.last_hash, head.c.anchor_seq, head.c.anchor_hash]
+    if signed:
+        columns.append(select(func.max(AuditCheckpoint.seq)).scalar_subquery().label("last_checkpoint"))
+    columns.append(exists(select(moved.c.id)).label("moved"))
+    return DriverStatement(select(*columns).select_from(head).add_cte(entry))
+
+
+_WRITE_ON_KNOWN_HEAD = {False: _write_on_known_head(_MOVE, signed=False), True: _write_on_known_head(_MOVE_SIGNED, signed=True)}
+
+
+class _KnownHead(NamedTuple):
+    """The head as this process last wrote it, and the seq of the last checkpoint it knew of."""
+
+    last_seq: int
+    last_hash: str
+    anchor_seq: int
+    anchor_hash: str
+    last_checkpoint: int
+
+
 class AuditLog:
     """Appends to, checkpoints, verifies and prunes the audit chain in the data store.
 
@@ -295,6 +357,9 @@ class AuditLog:
         if head_max_age is not None and head_max_age <= timedelta(0):
             raise ValueError("head_max_age must be positive (None: not checked)")
         self._head_max_age = head_max_age
+        #: the head this process last wrote (PostgreSQL): the next append is made on it in one
+        #: round trip, and made again when another writer moved the head meanwhile
+        self._known_head: _KnownHead | None = None
 
     @property
     def checkpoint_every(self) -> int:
@@ -366,19 +431,87 @@ class AuditLog:
     ) -> int:
         # statements built once, on the session's connection: the head locked and read
         # (with the last checkpoint's seq when signing), the entry inserted, the head updated
-        # (signature and all; on PostgreSQL with the insert, see _WRITE_ENTRY_ONE); every unit of work pays them
+        # (signature and all; on PostgreSQL with the insert, see _WRITE_ENTRY_ONE); every unit
+        # of work pays them. On PostgreSQL, where each is a round trip, an append is first made
+        # on the head this process last wrote, in one (see _write_on_known_head).
         if session.new or session.dirty or session.deleted:
             session.flush()  # what the caller left pending is written first, the head among it
         connection = session.connection()
         signing = self._signer is not None
-        read = _HEAD_AND_CHECKPOINT if signing else _HEAD_ROW
-        row = read.first(connection)
-        if row is None:  # a log's first entry: its head is made first
-            self._head(session)
+        what = (action, targets_json, purpose, outcome, detail_json, actor)
+        row: tuple[Any, ...] | None = None
+        known = self._known_head if connection.dialect.name == "postgresql" else None
+        # a checkpoint that may be due is made on the locked path (the last one's seq read afresh)
+        if known is not None and not (signing and known.last_seq + 1 - known.last_checkpoint >= self._checkpoint_every):
+            head = _HeadState(known.last_seq, known.last_hash, known.anchor_seq, known.anchor_hash)
+            entry = self._entry(head, *what)
+            move, _signed = self._move(head, signing)
+            found = _WRITE_ON_KNOWN_HEAD[signing].first(connection, {
+                **entry,
+                **move,
+                "from_seq": known.last_seq,
+                "from_hash": known.last_hash,
+                "from_anchor_seq": known.anchor_seq,
+                "from_anchor_hash": known.anchor_hash,
+            })
+            assert found is not None  # the head exists: this process wrote it
+            if found[-1]:  # moved: the entry is in
+                self._known_head = known._replace(last_seq=head.last_seq, last_hash=head.last_hash)
+                return head.last_seq
+            row = found[:-1]  # another writer was first: the head as it stands, locked now
+        if row is None:
+            read = _HEAD_AND_CHECKPOINT if signing else _HEAD_ROW
             row = read.first(connection)
-            assert row is not None
+            if row is None:  # a log's first entry: its head is made first
+                self._head(session)
+                row = read.first(connection)
+                assert row is not None
         head = _HeadState(row[0], row[1], row[2], row[3])  # _HEAD_COLUMNS
         last = int(row[4] or 0) if signing else 0
+        entry = self._entry(head, *what)
+        seq, entry_hash = head.last_seq, head.last_hash
+        if not signing:
+            self._write_entry(connection, entry, self._move(head, signing)[0], signed=False)
+            self._known_head = _KnownHead(seq, entry_hash, head.anchor_seq, head.anchor_hash, 0)
+            return seq
+        checkpointed = False
+        # on PostgreSQL the max read beside the head may predate a checkpoint committed while
+        # this statement waited for the head's lock (the lock re-reads the head row, not the
+        # subquery); it can only be older, so a checkpoint that looks due is confirmed afresh
+        if seq - last >= self._checkpoint_every and connection.dialect.name == "postgresql":
+            last = self._last_checkpoint_seq(session)
+        if seq - last >= self._checkpoint_every:
+            try:
+                checkpoint = self._signed_checkpoint(seq, entry_hash, last)
+            except Exception as exc:  # a failure to sign: the action stands; the next append tries again
+                log.error("audit checkpoint at seq %d could not be signed (%s)", seq, type(exc).__name__)
+            else:
+                # storing it is a statement of this unit of work like the entry's own: a store that
+                # fails here (a lost connection) fails the whole unit, which rolls back; swallowed,
+                # it left the session unusable and the action a 500 instead of a retryable 503
+                self._store_checkpoint(session, checkpoint)
+                checkpointed = True
+                last = seq
+        move, signed = self._move(head, signing)
+        self._write_entry(connection, entry, move, signed=True)
+        # known only once written: a unit of work that then rolls back leaves it one ahead of the
+        # store, and the next append, finding another head, is made again on the locked path
+        self._known_head = _KnownHead(seq, entry_hash, head.anchor_seq, head.anchor_hash, last)
+        if checkpointed:
+            self._publish_on_commit(session, seq, signed)
+        return seq
+
+    def _entry(
+        self,
+        head: _HeadState,
+        action: str,
+        targets_json: str,
+        purpose: str | None,
+        outcome: str,
+        detail_json: str,
+        actor: Actor,
+    ) -> dict[str, Any]:
+        """The next entry's row, chained to ``head``, which is moved onto it (seq and hash)."""
         seq = head.last_seq + 1
         at = self._clock.now()
         fields = entry_fields(
@@ -411,42 +544,21 @@ class AuditLog:
         head.last_seq = seq
         head.last_hash = entry_hash
         log.debug("audit %s seq=%d outcome=%s", action, seq, outcome)
+        return entry
+
+    def _move(self, head: _HeadState, signing: bool) -> tuple[dict[str, Any], SignedHead | None]:
+        """The parameters of the head's move onto ``head`` as it now stands (its seq and hash, and
+        when ``signing`` its signature, made now), and the signed head (None unsigned)."""
         if not signing:
-            self._write_entry(connection, entry, {"to_seq": seq, "to_hash": entry_hash}, signed=False)
-            return seq
-        checkpointed = False
-        # on PostgreSQL the max read beside the head may predate a checkpoint committed while
-        # this statement waited for the head's lock (the lock re-reads the head row, not the
-        # subquery); it can only be older, so a checkpoint that looks due is confirmed afresh
-        if seq - last >= self._checkpoint_every and connection.dialect.name == "postgresql":
-            last = self._last_checkpoint_seq(session)
-        if seq - last >= self._checkpoint_every:
-            try:
-                checkpoint = self._signed_checkpoint(seq, entry_hash, last)
-            except Exception as exc:  # a failure to sign: the action stands; the next append tries again
-                log.error("audit checkpoint at seq %d could not be signed (%s)", seq, type(exc).__name__)
-            else:
-                # storing it is a statement of this unit of work like the entry's own: a store that
-                # fails here (a lost connection) fails the whole unit, which rolls back; swallowed,
-                # it left the session unusable and the action a 500 instead of a retryable 503
-                self._store_checkpoint(session, checkpoint)
-                checkpointed = True
+            return {"to_seq": head.last_seq, "to_hash": head.last_hash}, None
         signed = self._sign_head(head)
-        self._write_entry(
-            connection,
-            entry,
-            {
-                "to_seq": seq,
-                "to_hash": entry_hash,
-                "signature": head.head_signature,
-                "key_id": head.head_key_id,
-                "signed_at": head.head_signed_at,
-            },
-            signed=True,
-        )
-        if checkpointed:
-            self._publish_on_commit(session, seq, signed)
-        return seq
+        return {
+            "to_seq": head.last_seq,
+            "to_hash": head.last_hash,
+            "signature": head.head_signature,
+            "key_id": head.head_key_id,
+            "signed_at": head.head_signed_at,
+        }, signed
 
     @staticmethod
     def _write_entry(connection: Connection, entry: dict[str, Any], move: dict[str, Any], *, signed: bool) -> None:
