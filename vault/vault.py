@@ -262,7 +262,7 @@ class Vault:
             self.holds,
             self.retention_policies,
         )
-        self.subjects.on_fields_set = self.retention.fields_set  # per-entry retention follows new values
+        self.subjects.on_fields_set = self.retention  # per-entry retention follows new values
         self.erasure = ErasureService(self.retention, self.signing, self.clock, self.audit)
         self.rights = RightsService(self.retention, self.records, self.clock, self.audit)
         self.rights.webhooks = self.erasure.webhooks = self.webhook_config

@@ -573,17 +573,26 @@ class RetentionService:
                 out[(sid, code)] = list(chosen.values())
         return out
 
-    def fields_set(self, session: Session, subject_id: str, now: datetime) -> None:
+    def per_entry_categories(self) -> list[str]:
+        """The codes of the per-entry categories in force: a subject in one of them has its due
+        dates computed again when its fields are set (:meth:`fields_set`)."""
+        return [p.category for p in self._policies if p.per_entry]
+
+    def fields_set(self, session: Session, subject_id: str, now: datetime, *, in_category: bool | None = None) -> None:
         """A subject's fields were set (vault.subjects, in its transaction): a per-entry category
         runs from each value's own collection, so its due date is computed again. Nothing when the
-        policies in force are not applied yet (applying them recomputes everything)."""
-        per_entry = [p.category for p in self._policies if p.per_entry]
+        policies in force are not applied yet (applying them recomputes everything).
+        ``in_category``: whether the subject is in one of :meth:`per_entry_categories`, when the
+        caller read it in a statement of its own (None: looked up here)."""
+        per_entry = self.per_entry_categories()
         if not per_entry:
             return
-        params = {f"c{i}": code for i, code in enumerate(per_entry)}
-        params["subject_id"] = subject_id
-        found = _in_categories(len(per_entry)).first(session.connection(), params)
-        if not (found and found[0]):
+        if in_category is None:
+            params = {f"c{i}": code for i, code in enumerate(per_entry)}
+            params["subject_id"] = subject_id
+            found = _in_categories(len(per_entry)).first(session.connection(), params)
+            in_category = bool(found and found[0])
+        if not in_category:
             return  # the common case: an update that no per-entry category covers costs one lookup
         try:
             self.ensure_applied(session)

@@ -43,12 +43,13 @@ import builtins
 import hmac
 import logging
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Engine, bindparam, delete, exists, func, null, select, union_all, update
+from sqlalchemy import Engine, any_, bindparam, delete, exists, func, null, select, true, union_all, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from pseudovault.keys.aead import Aead
@@ -67,8 +68,16 @@ from pseudovault.vault.ids import validate_field_name, validate_reason_code, val
 from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.retention.holds import HeldError, active_hold_rows, oldest_holds
 from pseudovault.vault.retention.restrictions import RestrictedError, use_blocking_reasons
-from pseudovault.vault.store.data_models import Subject, SubjectField, Tombstone
-from pseudovault.vault.store.db import checkpoint_sqlite, insert_from_arrays, insert_rows, one_of, one_of_param, session_scope
+from pseudovault.vault.store.data_models import Subject, SubjectCategory, SubjectField, Tombstone
+from pseudovault.vault.store.db import (
+    array_param,
+    checkpoint_sqlite,
+    insert_from_arrays,
+    insert_rows,
+    one_of,
+    one_of_param,
+    session_scope,
+)
 from pseudovault.vault.store.driver import DriverStatement
 
 __all__ = [
@@ -92,7 +101,16 @@ log = logging.getLogger(__name__)
 #: ``(session, subject_id, created_at)``
 CreateHook = Callable[[Session, str, datetime], None]
 #: ``(session, subject_id, now)``
-FieldsSetHook = Callable[[Session, str, datetime], None]
+class FieldsSetHook(Protocol):
+    """What follows a subject's new values in its update's unit of work (vault.retention: a
+    per-entry category runs from each value's own collection)."""
+
+    def per_entry_categories(self) -> Sequence[str]:
+        """The category codes whose subjects must be told of new values (none: nothing to do)."""
+
+    def fields_set(self, session: Session, subject_id: str, now: datetime, *, in_category: bool | None = None) -> None:
+        """The subject's fields were set ``now``; ``in_category``: whether it is in one of
+        :meth:`per_entry_categories` when the caller has read it (None: look it up)."""
 
 SCHEMA_VERSION = 1
 MAX_FIELDS = 1000
@@ -223,6 +241,67 @@ _SET_FIELD = DriverStatement(
 _DELETE_NAMED_FIELDS = delete(SubjectField).where(
     SubjectField.subject_id == bindparam("subject"), one_of_param(SubjectField.name, "names")
 )
+
+
+def _update_statement() -> DriverStatement:
+    """An update's work on PostgreSQL (where each statement is a round trip) as one statement,
+    executed with ``subject``, ``now``, the names, ciphertexts and versions of the values set
+    (``names``, ``ciphertexts``, ``versions``), the names deleted (``removed``) and the
+    per-entry category codes (``per_entry``)::
+
+        WITH touched AS (UPDATE subjects SET updated_at = :now WHERE id = :subject RETURNING id),
+             gone AS (DELETE FROM subject_fields WHERE the subject's and named in :removed),
+             upserted AS (INSERT INTO subject_fields SELECT ... FROM touched, unnest(...)
+                          ON CONFLICT (subject_id, name) DO UPDATE SET ...)
+        SELECT touched.id, (its other fields), (whether it is in a per-entry category) FROM touched
+
+    No row: no such subject, and nothing was written (the values go in for a touched subject
+    only). The count is of the fields neither set nor deleted, in the statement's snapshot: with
+    the values set it makes the subject's fields after the update (checked against MAX_FIELDS,
+    the unit of work rolling back beyond it). An upsert, not an update of the fields read first:
+    a value set by an update of the same subject committed while this one waited for its lock is
+    overwritten, never lost to a stale read."""
+    touched = (
+        update(Subject).where(Subject.id == bindparam("subject")).values(updated_at=bindparam("now")).returning(Subject.id)
+    ).cte("touched")
+    removed = array_param("removed", SubjectField.name)
+    gone = delete(SubjectField).where(SubjectField.subject_id == bindparam("subject"), SubjectField.name == any_(removed))
+    given = func.unnest(
+        array_param("names", SubjectField.name),
+        array_param("ciphertexts", SubjectField.ciphertext),
+        array_param("versions", SubjectField.schema_version),
+    ).table_valued("name", "ciphertext", "schema_version").render_derived()
+    values = select(
+        touched.c.id, given.c.name, given.c.ciphertext, given.c.schema_version,
+        bindparam("now", type_=SubjectField.collected_at.type),
+    ).select_from(touched.join(given, true()))
+    insert_values = postgresql.insert(SubjectField).from_select(
+        ["subject_id", "name", "ciphertext", "schema_version", "collected_at"], values
+    )
+    upserted = insert_values.on_conflict_do_update(
+        index_elements=["subject_id", "name"],
+        set_={
+            "ciphertext": insert_values.excluded.ciphertext,
+            "schema_version": insert_values.excluded.schema_version,
+            "collected_at": insert_values.excluded.collected_at,
+        },
+    )
+    named = array_param("named", SubjectField.name)
+    others = (
+        select(func.count())
+        .select_from(SubjectField)
+        .where(SubjectField.subject_id == bindparam("subject"), ~(SubjectField.name == any_(named)))
+        .scalar_subquery()
+    )
+    per_entry = exists().where(
+        SubjectCategory.subject_id == bindparam("subject"),
+        SubjectCategory.category == any_(array_param("per_entry", SubjectCategory.category)),
+    )
+    result = select(touched.c.id, others.label("others"), per_entry.label("per_entry")).select_from(touched)
+    return DriverStatement(result.add_cte(gone.cte("gone"), upserted.cte("upserted")))
+
+
+_UPDATE = _update_statement()
 
 
 def _field_rows(subject_id: str, sealed: Mapping[str, tuple[bytes, int]], now: datetime) -> list[dict[str, Any]]:
@@ -434,6 +513,10 @@ class SubjectService:
         with session_scope(self._engine, write=True) as session:
             connection = session.connection()
             now = self._clock.now()
+            if connection.dialect.name == "postgresql":
+                self._update_in_one(session, subject_id, ciphertexts, removed, now)
+                log.info("updated subject %s: %d fields set, %d deleted", subject_id, len(ciphertexts), len(removed))
+                return
             if _TOUCH_SUBJECT.first(connection, {"subject": subject_id, "now": now}) is None:
                 raise NotFoundError("subject", subject_id)
             existing = {name for (name,) in _FIELD_NAMES.rows(connection, {"subject": subject_id})}
@@ -451,7 +534,7 @@ class SubjectService:
             added = {name: sealed for name, sealed in ciphertexts.items() if name not in existing}
             insert_rows(session, SubjectField, _field_rows(subject_id, added, now))
             if self.on_fields_set is not None and ciphertexts:  # per-entry retention schedules the new values
-                self.on_fields_set(session, subject_id, now)
+                self.on_fields_set.fields_set(session, subject_id, now)
             self._audit.append(
                 "subject.update",
                 targets=[subject_id],
@@ -459,6 +542,38 @@ class SubjectService:
                 session=session,
             )
         log.info("updated subject %s: %d fields set, %d deleted", subject_id, len(ciphertexts), len(removed))
+
+    def _update_in_one(
+        self, session: Session, subject_id: str, ciphertexts: Mapping[str, tuple[bytes, int]], removed: set[str], now: datetime
+    ) -> None:
+        """:meth:`update`'s unit of work on PostgreSQL: the subject touched, its values set and
+        deleted, what retention needs read, in one statement (``_update_statement``); then the
+        retention hook when a per-entry category covers the subject, and the audit entry."""
+        hook = self.on_fields_set if ciphertexts else None
+        per_entry = list(hook.per_entry_categories()) if hook is not None else []
+        found = _UPDATE.first(session.connection(), {
+            "subject": subject_id,
+            "now": now,
+            "names": list(ciphertexts),
+            "ciphertexts": [ciphertext for ciphertext, _ in ciphertexts.values()],
+            "versions": [version for _, version in ciphertexts.values()],
+            "removed": sorted(removed),
+            "named": [*ciphertexts, *removed],
+            "per_entry": per_entry,
+        })
+        if found is None:
+            raise NotFoundError("subject", subject_id)
+        _, others, in_category = found
+        if int(others) + len(ciphertexts) > MAX_FIELDS:
+            raise InvalidInputError("fields", f"at most {MAX_FIELDS} fields per subject")
+        if hook is not None and per_entry:
+            hook.fields_set(session, subject_id, now, in_category=bool(in_category))
+        self._audit.append(
+            "subject.update",
+            targets=[subject_id],
+            detail={"fields_set": len(ciphertexts), "fields_deleted": len(removed)},
+            session=session,
+        )
 
     def verify(self, subject_id: str, name: str, value: str) -> bool:
         """Whether ``value`` matches the subject's one-way field ``name`` (a password, say): the

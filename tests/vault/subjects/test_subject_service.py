@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -430,3 +431,32 @@ def test_concurrent_writers_do_not_trip_over_each_other(vault: Vault) -> None:
     assert not errors, errors
     assert vault.subjects.read(shared) == {"counter": "0", "w0": "7", "w1": "7", "w2": "7", "w3": "7"}
     assert vault.subjects.count() == 1 + 4 * 8
+
+
+def test_updates_of_one_subject_at_once_adding_the_same_field_both_land(vault: Vault) -> None:
+    """Two updates of one subject that add the same new field, at once: each waits for the other's
+    lock on the subject, and neither fails on the field's key nor loses its value to a stale read
+    of the subject's fields; the value left is one of the two."""
+    subject_id = vault.subjects.create({"name": "Kim"})
+    for round_ in range(6):
+        barrier = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def update(
+            side: str, round_: int = round_, barrier: threading.Barrier = barrier, errors: list[BaseException] = errors
+        ) -> None:
+            barrier.wait()
+            try:
+                vault.subjects.update(subject_id, {f"note_{round_}": side, "name": f"Kim {side}"})
+            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=update, args=(side,)) for side in ("left", "right")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert errors == []
+        fields = vault.subjects.read(subject_id)
+        assert fields[f"note_{round_}"] in {"left", "right"} and fields["name"] == f"Kim {fields[f'note_{round_}']}"
+    assert len(vault.subjects.read(subject_id)) == 7
