@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import CursorResult, Engine, delete, event, exists, func, null, select, union_all
+from sqlalchemy import CursorResult, Engine, bindparam, delete, event, exists, func, insert, null, select, true, union_all
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -183,6 +183,44 @@ def _shred_keys_statement() -> DriverStatement:
 _SHRED_KEYS = _shred_keys_statement()
 
 
+def _add_on_known_epoch(model: type[SubjectKey] | type[RecordKey], owner: str) -> DriverStatement:
+    """On PostgreSQL, data keys wrapped under the epoch this process last wrapped under (``epoch``,
+    with its wrapped key as stored, ``kek_id`` and ``epoch_wrapped``: an epoch of the same number
+    made afresh in emptied or restored stores holds another key), added in one statement
+    executed with ``owners``, ``wrapped`` and ``now``::
+
+        WITH current_epoch AS (the current epoch's row FOR SHARE),
+             added AS (INSERT INTO <model> SELECT ... FROM current_epoch, unnest(:owners, :wrapped)
+                       WHERE it is the known one RETURNING <owner>)
+        SELECT current_epoch.*, EXISTS (SELECT FROM added) FROM current_epoch
+
+    The row says which: added, or not because another epoch is current now (a rotation), the row
+    then being that epoch's, share-locked, to wrap under and add with (the locked read's)."""
+    current = _CURRENT_EPOCH_QUERY.with_for_update(read=True).cte("current_epoch")
+    table = model.__table__
+    given = func.unnest(array_param("owners", table.c[owner]), array_param("wrapped", table.c.wrapped)).table_valued(
+        "owner", "wrapped"
+    ).render_derived()
+    rows = (
+        select(given.c.owner, current.c.epoch, given.c.wrapped, bindparam("now", type_=table.c.created_at.type))
+        .select_from(current.join(given, true()))
+        .where(
+            current.c.epoch == bindparam("epoch", type_=table.c.epoch.type),
+            current.c.kek_id == bindparam("kek_id", type_=WrappingKey.kek_id.type),
+            current.c.wrapped == bindparam("epoch_wrapped", type_=WrappingKey.wrapped.type),
+        )
+    )
+    added = insert(model).from_select([owner, "epoch", "wrapped", "created_at"], rows).returning(table.c[owner]).cte("added")
+    found = select(current.c.epoch, current.c.kek_id, current.c.wrapped, exists(select(added.c[owner])).label("added"))
+    return DriverStatement(found.select_from(current))
+
+
+_ADD_ON_KNOWN_EPOCH = {
+    SubjectKey: _add_on_known_epoch(SubjectKey, "subject_id"),
+    RecordKey: _add_on_known_epoch(RecordKey, "record_id"),
+}
+
+
 class KeyHierarchy(Rewrapping):
     """Epoch wrapping keys and subject data keys in the key store, under the provider's root KEK."""
 
@@ -197,6 +235,9 @@ class KeyHierarchy(Rewrapping):
         self.external_ledger: ShredLedger | None = None
         #: key-table vacuum after shreds on PostgreSQL (vault.store.vacuum); None: autovacuum only
         self.vacuum: DeferredVacuum | None = None
+        #: the epoch this process last wrapped a data key under (PostgreSQL): the next is tried
+        #: under it in one round trip (see _add_wrapped)
+        self._known_epoch: _EpochRow | None = None
 
     def _after_shred(self, session: Session, evict: Callable[[], object]) -> None:
         """Evict now and when ``session`` commits; once committed, ask for the key tables' vacuum."""
@@ -340,18 +381,50 @@ class KeyHierarchy(Rewrapping):
 
         ``session`` is a key-store session; the key exists once the caller commits it.
         """
-        row = self._current_epoch_row(session, lock=True)
-        if row is None:
-            raise NotInitialisedError("the key store has no enabled epoch")
-        epoch_key = self._epoch_key(row.epoch, row.kek_id, row.wrapped)
         data_key = generate_key()
-        key_row = {"subject_id": subject_id, "epoch": row.epoch, "wrapped": wrap_key(epoch_key, data_key),
-                   "created_at": self._clock.now()}
         try:
-            insert_rows(session, SubjectKey, [key_row])
+            self._add_wrapped(session, SubjectKey, "subject_id", [(subject_id, data_key)])
         except IntegrityError:
             raise ConflictError(f"subject {subject_id} already has a data key") from None
         return data_key
+
+    def _add_wrapped(
+        self, session: Session, model: type[SubjectKey] | type[RecordKey], owner: str, keys: list[tuple[str, SecretBytes]]
+    ) -> None:
+        """``keys`` (``(owner id, data key)``) wrapped under the current epoch, read and
+        share-locked (an epoch's destruction waits for them, then sees them), and added in
+        ``session``. On PostgreSQL the epoch this process last wrapped under is tried first, in one
+        statement (``_add_on_known_epoch``), while its key is in the cache; a rotation since costs
+        the locked read's statement again, no more."""
+        connection = session.connection()
+        now = self._clock.now()
+        known = self._known_epoch if connection.dialect.name == "postgresql" else None
+        # only with its key in the cache: never a call to the provider for an epoch that may be gone
+        epoch_key = None
+        if known is not None and known.wrapped is not None:
+            epoch_key = self._cache.get(epoch_cache_key(known.epoch, known.kek_id, known.wrapped))
+        if known is not None and epoch_key is not None:
+            found = _ADD_ON_KNOWN_EPOCH[model].first(connection, {
+                "epoch": known.epoch,
+                "kek_id": known.kek_id,
+                "epoch_wrapped": known.wrapped,
+                "owners": [owner_id for owner_id, _ in keys],
+                "wrapped": [wrap_key(epoch_key, key) for _, key in keys],
+                "now": now,
+            })
+            if found is not None and found[-1]:
+                return
+            row = None if found is None else _EpochRow(*found[:3])
+        else:
+            row = self._current_epoch_row(session, lock=True)
+        if row is None:
+            raise NotInitialisedError("the key store has no enabled epoch")
+        epoch_key = self._epoch_key(row.epoch, row.kek_id, row.wrapped)
+        insert_rows(session, model, [
+            {owner: owner_id, "epoch": row.epoch, "wrapped": wrap_key(epoch_key, key), "created_at": now}
+            for owner_id, key in keys
+        ])
+        self._known_epoch = row
 
     def _load_key(self, cache_key: str, model: type[SubjectKey] | type[RecordKey], owner: Any, what: str, ident: str) -> SecretBytes:
         """A data key wrapped under an epoch (subject keys and record keys alike): from the cache,
@@ -517,15 +590,8 @@ class KeyHierarchy(Rewrapping):
         cost one statement, not one epoch read and one insert each."""
         if not keys:
             return
-        row = self._current_epoch_row(session, lock=True)
-        if row is None:
-            raise NotInitialisedError("the key store has no enabled epoch")
-        epoch_key = self._epoch_key(row.epoch, row.kek_id, row.wrapped)
-        now = self._clock.now()
-        rows = [{"record_id": record_id, "epoch": row.epoch, "wrapped": wrap_key(epoch_key, key), "created_at": now}
-                for record_id, key in keys]
         try:
-            insert_rows(session, RecordKey, rows)
+            self._add_wrapped(session, RecordKey, "record_id", keys)
         except IntegrityError:
             what = keys[0][0] if len(keys) == 1 else f"of {len(keys)}"
             raise ConflictError(f"record {what} already has a data key") from None

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, any_, bindparam, delete, exists, func, null, select, true, union_all, update
+from sqlalchemy import Engine, any_, bindparam, delete, exists, func, insert, null, select, true, union_all, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -66,9 +66,10 @@ from pseudovault.vault.errors import InvalidInputError, NotFoundError
 from pseudovault.vault.idempotency import IdempotencyClaim
 from pseudovault.vault.ids import validate_field_name, validate_reason_code, validate_subject_id
 from pseudovault.vault.records import repository as records_repository
+from pseudovault.vault.retention.categories import in_any_category
 from pseudovault.vault.retention.holds import HeldError, active_hold_rows, oldest_holds
 from pseudovault.vault.retention.restrictions import RestrictedError, use_blocking_reasons
-from pseudovault.vault.store.data_models import Subject, SubjectCategory, SubjectField, Tombstone
+from pseudovault.vault.store.data_models import Subject, SubjectField, Tombstone
 from pseudovault.vault.store.db import (
     array_param,
     checkpoint_sqlite,
@@ -293,15 +294,24 @@ def _update_statement() -> DriverStatement:
         .where(SubjectField.subject_id == bindparam("subject"), ~(SubjectField.name == any_(named)))
         .scalar_subquery()
     )
-    per_entry = exists().where(
-        SubjectCategory.subject_id == bindparam("subject"),
-        SubjectCategory.category == any_(array_param("per_entry", SubjectCategory.category)),
-    )
+    per_entry = in_any_category("subject", "per_entry")
     result = select(touched.c.id, others.label("others"), per_entry.label("per_entry")).select_from(touched)
     return DriverStatement(result.add_cte(gone.cte("gone"), upserted.cte("upserted")))
 
 
 _UPDATE = _update_statement()
+
+# a create's rows on PostgreSQL in one statement, executed with ``subject``, ``now``, ``version``
+# and the fields' columns ``rows_0``...``rows_4`` (see vault.store.db.insert_from_arrays):
+# WITH subject AS (INSERT INTO subjects ...) INSERT INTO subject_fields ... FROM unnest(...);
+# the fields' foreign key is checked when the whole statement ends, the subject's row in
+_CREATE = DriverStatement(
+    insert_from_arrays(SubjectField, ("subject_id", "name", "ciphertext", "schema_version", "collected_at")).add_cte(
+        insert(Subject)
+        .values(id=bindparam("subject"), created_at=bindparam("now"), updated_at=bindparam("now"), schema_version=bindparam("version"))
+        .cte("subject")
+    )
+)
 
 
 def _field_rows(subject_id: str, sealed: Mapping[str, tuple[bytes, int]], now: datetime) -> list[dict[str, Any]]:
@@ -384,9 +394,7 @@ class SubjectService:
             now = self._clock.now()
             rows = _field_rows(subject_id, self._seal(cipher, values), now)
             with session_scope(self._engine, write=True) as session:  # the subject and its audit entry: one commit
-                insert_rows(session, Subject, [{"id": subject_id, "created_at": now, "updated_at": now,
-                                                "schema_version": SCHEMA_VERSION}])
-                insert_rows(session, SubjectField, rows)
+                self._insert_subject(session, subject_id, rows, now)
                 self._audit.append("subject.create", targets=[subject_id], detail={"fields": len(rows)}, session=session)
                 if then is not None:
                     then(session, subject_id, now)
@@ -407,6 +415,18 @@ class SubjectService:
             raise
         log.info("created subject %s with %d fields", subject_id, len(values))
         return subject_id
+
+    @staticmethod
+    def _insert_subject(session: Session, subject_id: str, rows: builtins.list[dict[str, Any]], now: datetime) -> None:
+        """The subject's row and its fields' rows: one statement on PostgreSQL (``_CREATE``)."""
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            columns = ("subject_id", "name", "ciphertext", "schema_version", "collected_at")
+            params: dict[str, Any] = {f"rows_{i}": [row[name] for row in rows] for i, name in enumerate(columns)}
+            _CREATE.rows(connection, {**params, "subject": subject_id, "now": now, "version": SCHEMA_VERSION})
+            return
+        insert_rows(session, Subject, [{"id": subject_id, "created_at": now, "updated_at": now, "schema_version": SCHEMA_VERSION}])
+        insert_rows(session, SubjectField, rows)
 
     def _stored(self, subject_id: str) -> bool | None:
         """Whether the subject's row is in the data store; None when the store cannot say."""

@@ -249,3 +249,32 @@ def test_epoch_keys_are_cached_and_survive_a_cache_clear(vault: Vault, provider:
     for subject_id in stored:
         vault.subjects.read(subject_id)
     assert calls == 1
+
+
+def test_keys_made_after_another_process_rotated_the_epoch_are_wrapped_under_the_new_one(
+    store_urls: Any, provider: FakeKmsProvider, clock: FrozenClock
+) -> None:
+    """On PostgreSQL a process wraps its next data key under the epoch it last wrapped under, in
+    one statement that checks that epoch is still the current one: after a rotation by another
+    process (here another vault object on the same stores), and after the old epoch is destroyed
+    by a rewrap, new subjects' and records' keys are under the current epoch and readable."""
+    with Vault.create(provider, store_urls.data, store_urls.keys, clock=clock) as vault, Vault.open(
+        provider, store_urls.data, store_urls.keys, clock=clock
+    ) as other:
+        first = vault.subjects.create({"name": "Kim"})
+        assert _subject_keys(vault)[first]["epoch"] == 1
+        provider.rotate()
+        assert other.keys.rotate_epoch() == 2
+        second = vault.subjects.create({"name": "Lee"})
+        record_id = vault.records.create([("email", "ban@example.com")], category="fraudulent_transaction",
+                                         reason_code="fraud", reason="chargebacks")
+        keys = _subject_keys(vault)
+        assert (keys[first]["epoch"], keys[second]["epoch"]) == (1, 2)
+        with vault.keys_engine.connect() as connection:
+            record_epoch = connection.execute(text("SELECT epoch FROM record_keys WHERE record_id = :r"), {"r": record_id}).scalar()
+        assert record_epoch == 2
+        other.keys.rewrap()  # epoch 1 destroyed, every key under epoch 2
+        third = vault.subjects.create({"name": "Park"})
+        assert _subject_keys(vault)[third]["epoch"] == 2
+        assert [vault.subjects.read(s) for s in (first, second, third)] == [{"name": "Kim"}, {"name": "Lee"}, {"name": "Park"}]
+        assert vault.records.reveal(record_id, purpose="check").reason == "chargebacks"

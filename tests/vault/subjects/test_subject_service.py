@@ -307,7 +307,7 @@ def _commit_answer_lost(vault: Vault) -> Iterator[list[bool]]:
     inserted = [False]  # a subject row was written in the data store's current unit of work
 
     def after_cursor_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO SUBJECTS "):
+        if "INSERT INTO SUBJECTS " in statement.upper():  # on PostgreSQL inside a WITH with its fields
             inserted[0] = True
 
     def after_commit(session: Session) -> None:
