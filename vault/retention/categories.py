@@ -34,13 +34,9 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Exists, any_, bindparam, exists
-
 from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.ids import CODE
 from pseudovault.vault.retention.periods import Period, add_period, parse_period
-from pseudovault.vault.store.data_models import SubjectCategory
-from pseudovault.vault.store.db import array_param
 from pseudovault.vault.views import View
 
 __all__ = [
@@ -52,7 +48,6 @@ __all__ = [
     "CategoryCatalogue",
     "TRIGGERS",
     "add_period",
-    "in_any_category",
     "parse_period",
 ]
 
@@ -213,13 +208,3 @@ class CategoryCatalogue:
     def __repr__(self) -> str:
         return f"CategoryCatalogue({len(self)} categories)"
 
-
-def in_any_category(subject: str, codes: str) -> Exists:
-    """``EXISTS`` a category of the subject whose id is the parameter named ``subject`` among the
-    codes of the array parameter named ``codes`` (PostgreSQL): a part of another statement (a
-    subject's update reads whether a per-entry category covers it in the statement that writes
-    its values)."""
-    return exists().where(
-        SubjectCategory.subject_id == bindparam(subject, type_=SubjectCategory.subject_id.type),
-        SubjectCategory.category == any_(array_param(codes, SubjectCategory.category)),
-    )

@@ -66,8 +66,8 @@ from pseudovault.vault.errors import InvalidInputError, NotFoundError
 from pseudovault.vault.idempotency import IdempotencyClaim
 from pseudovault.vault.ids import validate_field_name, validate_reason_code, validate_subject_id
 from pseudovault.vault.records import repository as records_repository
-from pseudovault.vault.retention.categories import in_any_category
 from pseudovault.vault.retention.holds import HeldError, active_hold_rows, oldest_holds
+from pseudovault.vault.retention.repository import in_any_category
 from pseudovault.vault.retention.restrictions import RestrictedError, use_blocking_reasons
 from pseudovault.vault.store.data_models import Subject, SubjectField, Tombstone
 from pseudovault.vault.store.db import (
