@@ -2,8 +2,11 @@
 next to the Prometheus endpoint (which stays as it is).
 
 What is traced: every HTTP request but ``/healthz``, ``/readyz`` and ``/metrics`` (the FastAPI
-instrumentation: one span per request, named ``METHOD /route/{template}``), and every SQL statement
-on the data, keys and check-read stores (the SQLAlchemy instrumentation). What is measured: the
+instrumentation: one span per request, named ``METHOD /route/{template}``), every SQL statement
+on the data, keys and check-read stores (the SQLAlchemy instrumentation), and every lookup a ban
+check sends to its store, which runs on connections of the check service's own, outside
+SQLAlchemy (a ``pseudovault.checks.lookup`` client span: the database system, the statement's
+text and how many pseudonyms it asked for; a check the miss filter answers sends none). What is measured: the
 HTTP server's request durations and active requests, the stores' connection pools.
 
 No data of the people in the vault reaches them, by construction rather than by filtering: span
@@ -22,8 +25,10 @@ OpenTelemetry and never fail a request. Needs ``pip install 'pseudovault[otel]'`
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import FastAPI
 
@@ -49,10 +54,13 @@ class Telemetry:
     tracer_provider: Any
     meter_provider: Any
     sqlalchemy: Any
+    vault: Vault | None = None
 
     def close(self) -> None:
         try:
             self.sqlalchemy.uninstrument()
+            if self.vault is not None:
+                self.vault.checks.lookup_span = None
         finally:
             self.tracer_provider.shutdown()  # sends the spans still in the batch
             self.meter_provider.shutdown()
@@ -119,5 +127,23 @@ def install_telemetry(
         enable_commenter=False,
         skip_dep_check=True,
     )
+    vault.checks.lookup_span = _lookup_spans(tracer_provider, (vault.check_read_engine or vault.data_engine).dialect.name)
     log.info("OpenTelemetry on: service %s", service_name)
-    return Telemetry(tracer_provider, meter_provider, sqlalchemy)
+    return Telemetry(tracer_provider, meter_provider, sqlalchemy, vault)
+
+
+def _lookup_spans(tracer_provider: Any, system: str) -> Callable[[str, int], AbstractContextManager[Any]]:
+    """The check service's lookup spans (see the module docstring): the statement's text with its
+    placeholders, as the SQLAlchemy instrumentation records one, never its parameters."""
+    from opentelemetry.trace import SpanKind
+
+    tracer = tracer_provider.get_tracer("pseudovault.checks")
+
+    def lookup_span(sql: str, pseudonyms: int) -> AbstractContextManager[Any]:
+        return cast(AbstractContextManager[Any], tracer.start_as_current_span(
+            "pseudovault.checks.lookup",
+            kind=SpanKind.CLIENT,
+            attributes={"db.system": system, "db.statement": sql, "pseudovault.check.pseudonyms": pseudonyms},
+        ))
+
+    return lookup_span

@@ -96,6 +96,14 @@ def test_traces_and_metrics_reach_the_collector_without_personal_data(
     assert not [name for name in names if "healthz" in name]
     statements = [span for span in spans if any(a.key == "db.system" or a.key == "db.system.name" for a in span.attributes)]
     assert statements, "no span of the stores' SQL"
+    # the check's lookup runs outside SQLAlchemy: a span of its own, inside the request's
+    (lookup,) = [span for span in spans if span.name == "pseudovault.checks.lookup"]
+    assert [span.name for span in spans if span.span_id == lookup.parent_span_id] == ["POST /v1/checks"]
+    attributes = {a.key: a.value for a in lookup.attributes}
+    assert attributes["db.system"].string_value == vault.data_engine.dialect.name
+    assert "record_identifiers" in attributes["db.statement"].string_value
+    assert attributes["pseudovault.check.pseudonyms"].int_value >= 1
+    assert vault.checks.lookup_span is None, "the app's shutdown took the lookup spans off"
     assert any(subject_id in str(span.attributes) for span in spans if span.name.startswith("POST /v1/subjects/"))
     everything = b"".join(body for bodies in receiver.received.values() for body in bodies)
     assert receiver.received.get("/v1/metrics"), "no metrics arrived"

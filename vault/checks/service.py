@@ -48,9 +48,11 @@ decision rules; split apart, each piece would reach into the others' private sta
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
@@ -246,6 +248,10 @@ class CheckService:
         self._async_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _AsyncPool] = weakref.WeakKeyDictionary()
         #: PostgreSQL: the in-process filter that answers misses (vault.checks.missfilter), if on
         self.miss_filter: MissFilter | None = None
+        #: a context around each lookup statement sent to the store, given its SQL (placeholders,
+        #: never a value) and how many pseudonyms it asks for: set by the API's OpenTelemetry
+        #: (api.telemetry), whose SQLAlchemy instrumentation cannot see these detached connections
+        self.lookup_span: Callable[[str, int], AbstractContextManager[Any]] | None = None
         self._shared = isinstance(self._read.pool, StaticPool)  # SQLite in memory: never detach
         self._disconnects: tuple[type[BaseException], ...] = (self._read.dialect.loaded_dbapi.OperationalError,)
         self._closed = False
@@ -486,7 +492,12 @@ class CheckService:
         for start in range(0, len(items), QUERY_CHUNK):
             chunk = items[start : start + QUERY_CHUNK]
             sql, params = self._bound(chunk, domain, now)
-            rows.extend(driver.execute(sql, params).fetchall())
+            span = self.lookup_span
+            if span is None:
+                rows.extend(driver.execute(sql, params).fetchall())
+                continue
+            with span(sql, len(chunk)):
+                rows.extend(driver.execute(sql, params).fetchall())
         return rows
 
     def _fetch(self, pseudonyms: list[bytes], domain: str) -> list[Any]:
@@ -537,9 +548,12 @@ class CheckService:
                 try:
                     rows: list[Any] = []
                     for start in range(0, len(pseudonyms), QUERY_CHUNK):
-                        sql, params = self._bound(pseudonyms[start : start + QUERY_CHUNK], domain, bound_now)
-                        cursor = await connection.execute(sql, params)
-                        rows.extend(await cursor.fetchall())
+                        chunk = pseudonyms[start : start + QUERY_CHUNK]
+                        sql, params = self._bound(chunk, domain, bound_now)
+                        span = self.lookup_span
+                        with span(sql, len(chunk)) if span is not None else contextlib.nullcontext():
+                            cursor = await connection.execute(sql, params)
+                            rows.extend(await cursor.fetchall())
                 except self._disconnects as exc:
                     _close_now(connection)
                     _close_idle(pool.idle)
