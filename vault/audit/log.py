@@ -318,6 +318,17 @@ def _write_on_known_head(move: Update, *, signed: bool) -> DriverStatement:
 _WRITE_ON_KNOWN_HEAD = {False: _write_on_known_head(_MOVE, signed=False), True: _write_on_known_head(_MOVE_SIGNED, signed=True)}
 
 
+class _What(NamedTuple):
+    """What an append records, validated (the entry's content but its seq, time and hashes)."""
+
+    action: str
+    targets_json: str
+    purpose: str | None
+    outcome: str
+    detail_json: str
+    actor: Actor
+
+
 class _KnownHead(NamedTuple):
     """The head as this process last wrote it, and the seq of the last checkpoint it knew of."""
 
@@ -414,21 +425,13 @@ class AuditLog:
         detail_json = _validate_detail(detail)
         targets_json = json.dumps(list(targets), separators=(",", ":"))
         actor = actor or current_actor()
+        what = _What(action, targets_json, purpose, outcome, detail_json, actor)
         if session is None:
             with session_scope(self._engine, write=True) as own:
-                return self._append(own, action, targets_json, purpose, outcome, detail_json, actor)
-        return self._append(session, action, targets_json, purpose, outcome, detail_json, actor)
+                return self._append(own, what)
+        return self._append(session, what)
 
-    def _append(
-        self,
-        session: Session,
-        action: str,
-        targets_json: str,
-        purpose: str | None,
-        outcome: str,
-        detail_json: str,
-        actor: Actor,
-    ) -> int:
+    def _append(self, session: Session, what: _What) -> int:
         # statements built once, on the session's connection: the head locked and read
         # (with the last checkpoint's seq when signing), the entry inserted, the head updated
         # (signature and all; on PostgreSQL with the insert, see _WRITE_ENTRY_ONE); every unit
@@ -438,13 +441,12 @@ class AuditLog:
             session.flush()  # what the caller left pending is written first, the head among it
         connection = session.connection()
         signing = self._signer is not None
-        what = (action, targets_json, purpose, outcome, detail_json, actor)
         row: tuple[Any, ...] | None = None
         known = self._known_head if connection.dialect.name == "postgresql" else None
         # a checkpoint that may be due is made on the locked path (the last one's seq read afresh)
         if known is not None and not (signing and known.last_seq + 1 - known.last_checkpoint >= self._checkpoint_every):
             head = _HeadState(known.last_seq, known.last_hash, known.anchor_seq, known.anchor_hash)
-            entry = self._entry(head, *what)
+            entry = self._entry(head, what)
             move, _signed = self._move(head, signing)
             found = _WRITE_ON_KNOWN_HEAD[signing].first(connection, {
                 **entry,
@@ -457,6 +459,7 @@ class AuditLog:
             assert found is not None  # the head exists: this process wrote it
             if found[-1]:  # moved: the entry is in
                 self._known_head = known._replace(last_seq=head.last_seq, last_hash=head.last_hash)
+                log.debug("audit %s seq=%d outcome=%s", what.action, head.last_seq, what.outcome)
                 return head.last_seq
             row = found[:-1]  # another writer was first: the head as it stands, locked now
         if row is None:
@@ -468,8 +471,9 @@ class AuditLog:
                 assert row is not None
         head = _HeadState(row[0], row[1], row[2], row[3])  # _HEAD_COLUMNS
         last = int(row[4] or 0) if signing else 0
-        entry = self._entry(head, *what)
+        entry = self._entry(head, what)
         seq, entry_hash = head.last_seq, head.last_hash
+        log.debug("audit %s seq=%d outcome=%s", what.action, seq, what.outcome)
         if not signing:
             self._write_entry(connection, entry, self._move(head, signing)[0], signed=False)
             self._known_head = _KnownHead(seq, entry_hash, head.anchor_seq, head.anchor_hash, 0)
@@ -501,30 +505,22 @@ class AuditLog:
             self._publish_on_commit(session, seq, signed)
         return seq
 
-    def _entry(
-        self,
-        head: _HeadState,
-        action: str,
-        targets_json: str,
-        purpose: str | None,
-        outcome: str,
-        detail_json: str,
-        actor: Actor,
-    ) -> dict[str, Any]:
+    def _entry(self, head: _HeadState, what: _What) -> dict[str, Any]:
         """The next entry's row, chained to ``head``, which is moved onto it (seq and hash)."""
         seq = head.last_seq + 1
         at = self._clock.now()
+        actor = what.actor
         fields = entry_fields(
             seq=seq,
             at=at,
             actor_kind=actor.kind,
             actor_id=actor.id,
-            action=action,
-            targets=targets_json,
-            purpose=purpose,
-            outcome=outcome,
+            action=what.action,
+            targets=what.targets_json,
+            purpose=what.purpose,
+            outcome=what.outcome,
             client=actor.client,
-            detail=detail_json,
+            detail=what.detail_json,
         )
         entry_hash = chain_hash(head.last_hash, fields)
         entry = {
@@ -532,18 +528,17 @@ class AuditLog:
             "at": at,
             "actor_kind": actor.kind,
             "actor_id": actor.id,
-            "action": action,
-            "targets": targets_json,
-            "purpose": purpose,
-            "outcome": outcome,
+            "action": what.action,
+            "targets": what.targets_json,
+            "purpose": what.purpose,
+            "outcome": what.outcome,
             "client": actor.client,
-            "detail": detail_json,
+            "detail": what.detail_json,
             "prev_hash": head.last_hash,
             "entry_hash": entry_hash,
         }
         head.last_seq = seq
         head.last_hash = entry_hash
-        log.debug("audit %s seq=%d outcome=%s", action, seq, outcome)
         return entry
 
     def _move(self, head: _HeadState, signing: bool) -> tuple[dict[str, Any], SignedHead | None]:

@@ -493,10 +493,7 @@ class CheckService:
             chunk = items[start : start + QUERY_CHUNK]
             sql, params = self._bound(chunk, domain, now)
             span = self.lookup_span
-            if span is None:
-                rows.extend(driver.execute(sql, params).fetchall())
-                continue
-            with span(sql, len(chunk)):
+            with span(sql, len(chunk)) if span is not None else contextlib.nullcontext():
                 rows.extend(driver.execute(sql, params).fetchall())
         return rows
 

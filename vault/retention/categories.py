@@ -207,4 +207,3 @@ class CategoryCatalogue:
 
     def __repr__(self) -> str:
         return f"CategoryCatalogue({len(self)} categories)"
-

@@ -89,6 +89,7 @@ __all__ = [
     "one_of_param",
     "insert_rows",
     "insert_from_arrays",
+    "array_rows",
     "array_param",
     "postgres_async_connect",
     "BUSY_TIMEOUT_MS",
@@ -461,7 +462,7 @@ def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]])
         executemany(connection, sql, params)  # on the driver's cursor (vault.store.driver)
         return
     stmt = _insert_statement(table, tuple(names), postgres=postgres)
-    connection.execute(stmt, {f"rows_{i}": [row[name] for row in rows] for i, name in enumerate(names)})
+    connection.execute(stmt, array_rows(names, rows))
 
 
 @functools.lru_cache(maxsize=256)
@@ -511,10 +512,16 @@ def insert_from_arrays(model: Any, names: Sequence[str]) -> postgresql.Insert:
     """PostgreSQL's INSERT of :func:`insert_rows`, to be built once into a statement of the
     caller's own (with WITH parts beside it, or ON CONFLICT, say): ``INSERT INTO t (names) SELECT
     ... FROM unnest(:rows_0, :rows_1, ...)``, executed with ``{f"rows_{i}": [each row's value of
-    names[i]]}``. An empty list inserts nothing."""
+    names[i]]}`` (:func:`array_rows`). An empty list inserts nothing."""
     table: Table = model if isinstance(model, Table) else model.__table__
     _check_columns(table, tuple(names))
     return cast(postgresql.Insert, _insert_statement(table, tuple(names), postgres=True))
+
+
+def array_rows(names: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """The parameters of :func:`insert_from_arrays`' INSERT of ``names`` for ``rows``:
+    ``{"rows_0": [each row's names[0]], "rows_1": ...}``."""
+    return {f"rows_{i}": [row[name] for row in rows] for i, name in enumerate(names)}
 
 
 def connection_failure(exc: BaseException) -> str | None:

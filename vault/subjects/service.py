@@ -72,6 +72,7 @@ from pseudovault.vault.retention.restrictions import RestrictedError, use_blocki
 from pseudovault.vault.store.data_models import Subject, SubjectField, Tombstone
 from pseudovault.vault.store.db import (
     array_param,
+    array_rows,
     checkpoint_sqlite,
     insert_from_arrays,
     insert_rows,
@@ -305,8 +306,9 @@ _UPDATE = _update_statement()
 # and the fields' columns ``rows_0``...``rows_4`` (see vault.store.db.insert_from_arrays):
 # WITH subject AS (INSERT INTO subjects ...) INSERT INTO subject_fields ... FROM unnest(...);
 # the fields' foreign key is checked when the whole statement ends, the subject's row in
+_FIELD_COLUMNS = ("subject_id", "name", "ciphertext", "schema_version", "collected_at")
 _CREATE = DriverStatement(
-    insert_from_arrays(SubjectField, ("subject_id", "name", "ciphertext", "schema_version", "collected_at")).add_cte(
+    insert_from_arrays(SubjectField, _FIELD_COLUMNS).add_cte(
         insert(Subject)
         .values(id=bindparam("subject"), created_at=bindparam("now"), updated_at=bindparam("now"), schema_version=bindparam("version"))
         .cte("subject")
@@ -421,8 +423,7 @@ class SubjectService:
         """The subject's row and its fields' rows: one statement on PostgreSQL (``_CREATE``)."""
         connection = session.connection()
         if connection.dialect.name == "postgresql":
-            columns = ("subject_id", "name", "ciphertext", "schema_version", "collected_at")
-            params: dict[str, Any] = {f"rows_{i}": [row[name] for row in rows] for i, name in enumerate(columns)}
+            params = array_rows(_FIELD_COLUMNS, rows)
             _CREATE.rows(connection, {**params, "subject": subject_id, "now": now, "version": SCHEMA_VERSION})
             return
         insert_rows(session, Subject, [{"id": subject_id, "created_at": now, "updated_at": now, "schema_version": SCHEMA_VERSION}])
@@ -533,28 +534,13 @@ class SubjectService:
         with session_scope(self._engine, write=True) as session:
             connection = session.connection()
             now = self._clock.now()
+            in_category: bool | None = None  # whether a per-entry category covers it (None: not read yet)
             if connection.dialect.name == "postgresql":
-                self._update_in_one(session, subject_id, ciphertexts, removed, now)
-                log.info("updated subject %s: %d fields set, %d deleted", subject_id, len(ciphertexts), len(removed))
-                return
-            if _TOUCH_SUBJECT.first(connection, {"subject": subject_id, "now": now}) is None:
-                raise NotFoundError("subject", subject_id)
-            existing = {name for (name,) in _FIELD_NAMES.rows(connection, {"subject": subject_id})}
-            remaining = (existing - removed) | ciphertexts.keys()
-            if len(remaining) > MAX_FIELDS:
-                raise InvalidInputError("fields", f"at most {MAX_FIELDS} fields per subject")
-            if removed & existing:
-                connection.execute(_DELETE_NAMED_FIELDS, {"subject": subject_id, "names": sorted(removed & existing)})
-            changed = [
-                {"subject": subject_id, "field": name, "value": ciphertext, "version": version, "now": now}
-                for name, (ciphertext, version) in ciphertexts.items()
-                if name in existing
-            ]
-            _SET_FIELD.run_many(connection, changed)
-            added = {name: sealed for name, sealed in ciphertexts.items() if name not in existing}
-            insert_rows(session, SubjectField, _field_rows(subject_id, added, now))
+                in_category = self._update_in_one(session, subject_id, ciphertexts, removed, now)
+            else:
+                self._update_each(session, subject_id, ciphertexts, removed, now)
             if self.on_fields_set is not None and ciphertexts:  # per-entry retention schedules the new values
-                self.on_fields_set.fields_set(session, subject_id, now)
+                self.on_fields_set.fields_set(session, subject_id, now, in_category=in_category)
             self._audit.append(
                 "subject.update",
                 targets=[subject_id],
@@ -563,12 +549,36 @@ class SubjectService:
             )
         log.info("updated subject %s: %d fields set, %d deleted", subject_id, len(ciphertexts), len(removed))
 
+    @staticmethod
+    def _update_each(
+        session: Session, subject_id: str, ciphertexts: Mapping[str, tuple[bytes, int]], removed: set[str], now: datetime
+    ) -> None:
+        """:meth:`update`'s statements on SQLite, each a few microseconds: the subject touched,
+        its field names read, the values deleted, changed and added."""
+        connection = session.connection()
+        if _TOUCH_SUBJECT.first(connection, {"subject": subject_id, "now": now}) is None:
+            raise NotFoundError("subject", subject_id)
+        existing = {name for (name,) in _FIELD_NAMES.rows(connection, {"subject": subject_id})}
+        remaining = (existing - removed) | ciphertexts.keys()
+        if len(remaining) > MAX_FIELDS:
+            raise InvalidInputError("fields", f"at most {MAX_FIELDS} fields per subject")
+        if removed & existing:
+            connection.execute(_DELETE_NAMED_FIELDS, {"subject": subject_id, "names": sorted(removed & existing)})
+        changed = [
+            {"subject": subject_id, "field": name, "value": ciphertext, "version": version, "now": now}
+            for name, (ciphertext, version) in ciphertexts.items()
+            if name in existing
+        ]
+        _SET_FIELD.run_many(connection, changed)
+        added = {name: sealed for name, sealed in ciphertexts.items() if name not in existing}
+        insert_rows(session, SubjectField, _field_rows(subject_id, added, now))
+
     def _update_in_one(
         self, session: Session, subject_id: str, ciphertexts: Mapping[str, tuple[bytes, int]], removed: set[str], now: datetime
-    ) -> None:
-        """:meth:`update`'s unit of work on PostgreSQL: the subject touched, its values set and
-        deleted, what retention needs read, in one statement (``_update_statement``); then the
-        retention hook when a per-entry category covers the subject, and the audit entry."""
+    ) -> bool:
+        """:meth:`update`'s statements on PostgreSQL, where each is a round trip: the subject
+        touched, its values set and deleted, and what retention needs read, in one
+        (``_update_statement``). Returns whether a per-entry category covers the subject."""
         hook = self.on_fields_set if ciphertexts else None
         per_entry = list(hook.per_entry_categories()) if hook is not None else []
         found = _UPDATE.first(session.connection(), {
@@ -586,14 +596,7 @@ class SubjectService:
         _, others, in_category = found
         if int(others) + len(ciphertexts) > MAX_FIELDS:
             raise InvalidInputError("fields", f"at most {MAX_FIELDS} fields per subject")
-        if hook is not None and per_entry:
-            hook.fields_set(session, subject_id, now, in_category=bool(in_category))
-        self._audit.append(
-            "subject.update",
-            targets=[subject_id],
-            detail={"fields_set": len(ciphertexts), "fields_deleted": len(removed)},
-            session=session,
-        )
+        return bool(in_category)
 
     def verify(self, subject_id: str, name: str, value: str) -> bool:
         """Whether ``value`` matches the subject's one-way field ``name`` (a password, say): the
