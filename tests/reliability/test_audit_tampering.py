@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 from pseudovault.keys.signing import SigningKey
 from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.audit.chain import GENESIS_HASH, chain_hash, checkpoint_message, row_fields
+from pseudovault.vault.audit.external import CheckpointFile, RestoreLine
 from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.errors import ConflictError
 from pseudovault.vault.store.data_models import AuditCheckpoint, AuditEntry, AuditHead
 from pseudovault.vault.store.key_models import LedgerReplay
 from pseudovault.vault.vault import AuditConfig, Vault
@@ -273,3 +275,124 @@ def test_an_old_copy_left_in_place_goes_stale(vault: Vault, clock: FrozenClock) 
     clock.advance(timedelta(hours=3))
     report = vault.audit.verify()
     assert not report.ok and "the newest signed head is from" in (report.reason or "")
+
+
+# --- a restore acknowledged ------------------------------------------------------------------------
+
+
+def _lines(vault: Vault) -> CheckpointFile:
+    path = vault.audit_config.checkpoint_file
+    assert path is not None
+    return CheckpointFile(path)
+
+
+def _restored(vault: Vault, clock: FrozenClock) -> int:
+    """Entries 13 to 23 taken back by restoring a backup made at 12; the signed heads the file
+    holds past 12, returned, are the branch the restore took back."""
+    _fill(vault, 12, clock)
+    backup = _snapshot(vault)
+    _fill(vault, ENTRIES - 12, clock)
+    _restore(vault, backup)
+    heads, _ = _lines(vault).read()
+    return len(heads)
+
+
+def test_an_acknowledged_restore_verifies_again(vault: Vault, clock: FrozenClock) -> None:
+    written = _restored(vault, clock)
+    assert written >= 4  # the checkpoints at 5, 10, 15 and 20
+    assert not vault.audit.verify().ok
+    record = vault.audit.acknowledge_restore()
+    assert (record.seq, record.log_ended_at, record.had_reached, record.superseded_lines) == (13, 12, 20, written)
+    report = vault.audit.verify()
+    assert report.ok, report
+    assert report.superseded_lines == written and report.restore_acknowledged_at == record.acknowledged_at
+    (entry,) = vault.audit.query(action="audit.acknowledge_restore")
+    assert entry.seq == 13 and entry.detail == {"log_ended_at": 12, "had_reached": 20, "superseded_lines": written}
+    lines, damaged = _lines(vault).read_lines()
+    assert damaged == [] and isinstance(lines[-1], RestoreLine) and lines[-1].last_seq == 13
+    # the new branch grows past the seqs the superseded lines name, with other hashes: still intact
+    _fill(vault, 15, clock)
+    report = vault.audit.verify()
+    assert report.ok and report.last_seq == 28, report
+    # and it is a log like any other: a second restore is caught, and can be acknowledged in turn
+    backup = _snapshot(vault)
+    _fill(vault, 7, clock)
+    _restore(vault, backup)
+    assert "it had reached seq 35" in (vault.audit.verify().reason or "")
+    assert vault.audit.acknowledge_restore().had_reached == 35
+    assert vault.audit.verify().ok
+
+
+def test_an_acknowledged_restore_still_holds_the_chain_to_its_line(vault: Vault, clock: FrozenClock) -> None:
+    _restored(vault, clock)
+    vault.audit.acknowledge_restore()
+    _fill(vault, 3, clock)
+    backup_at_16 = _snapshot(vault)
+    # an entry before the acknowledgement rewritten, and the chain after it recomputed
+    with Session(vault.data_engine) as s, s.begin():
+        _entry(s, 11).outcome = "denied"
+        _recompute(s, 11)
+        s.execute(delete(AuditCheckpoint))
+    report = vault.audit.verify()
+    assert not report.ok and report.first_broken_seq == 13, report
+    assert "the checkpoint file's signed head at seq 13" in (report.reason or ""), report
+    # taken back to before the acknowledgement, with the key store's mark lowered too
+    _restore(vault, backup_at_16)
+    with Session(vault.data_engine) as s, s.begin():
+        _truncate(s, 12)
+    with Session(vault.keys_engine) as s, s.begin():
+        s.execute(delete(LedgerReplay))
+    report = vault.audit.verify()
+    assert not report.ok and "the checkpoint file shows it reached seq 15" in (report.reason or ""), report
+
+
+def test_an_altered_restore_line_does_not_verify(vault: Vault, clock: FrozenClock) -> None:
+    _restored(vault, clock)
+    vault.audit.acknowledge_restore()
+    path = _lines(vault).path
+    original = path.read_bytes()
+    path.write_bytes(original.replace(b'"reached":20', b'"reached":12'))
+    report = vault.audit.verify()
+    assert not report.ok and "of the checkpoint file does not verify" in (report.reason or ""), report
+    path.write_bytes(original.replace(b'"kind":"restore"', b'"kind":"other"'))
+    assert "is not a signed head" in (vault.audit.verify().reason or "")
+
+
+def test_a_restore_is_acknowledged_over_an_intact_chain_only(vault: Vault, clock: FrozenClock) -> None:
+    _fill(vault, ENTRIES, clock)
+    with pytest.raises(ConflictError, match="there is no restore to acknowledge"):
+        vault.audit.acknowledge_restore()
+    clock.advance(timedelta(hours=3))  # the head's signature too old: that is no restore either
+    assert "the newest signed head is from" in (vault.audit.verify().reason or "")
+    with pytest.raises(ConflictError, match="only its head's signature is too old"):
+        vault.audit.acknowledge_restore()
+    vault.audit.checkpoint()
+    # a restore whose chain was also tampered with: refused, and nothing written anywhere
+    backup = _snapshot(vault)
+    _fill(vault, 6, clock)
+    _restore(vault, backup)
+    with Session(vault.data_engine) as s, s.begin():
+        _entry(s, 23).outcome = "denied"
+        _recompute(s, 23)
+    before = (_lines(vault).path.read_bytes(), vault.audit.count())
+    with pytest.raises(ConflictError, match="broken by itself at seq 24"):
+        vault.audit.acknowledge_restore()
+    assert (_lines(vault).path.read_bytes(), vault.audit.count()) == before
+    assert not vault.audit.verify().ok
+
+
+def test_a_restore_without_a_checkpoint_file_is_acknowledged_by_the_mark(
+    store_urls: Any, provider: FakeKmsProvider, clock: FrozenClock
+) -> None:
+    config = AuditConfig(checkpoint_every=EVERY, checkpoint_file=None)
+    with Vault.create(provider, store_urls.data, store_urls.keys, clock=clock, audit_config=config) as v:
+        _fill(v, 12, clock)
+        backup = _snapshot(v)
+        _fill(v, 9, clock)
+        _restore(v, backup)
+        assert "it had reached seq 20" in (v.audit.verify().reason or "")
+        record = v.audit.acknowledge_restore()
+        assert (record.had_reached, record.superseded_lines) == (20, 0)
+        assert v.audit.verify().ok
+        _restore(v, backup)  # back to 12 again: under the mark, which the acknowledgement set to 13
+        assert "it had reached seq 13" in (v.audit.verify().reason or "")

@@ -11,7 +11,7 @@ This package gives their public names; its own modules import each other directl
 from pseudovault.vault.audit.actors import SYSTEM, Actor, acting_as, current_actor
 from pseudovault.vault.audit.chain import GENESIS_HASH, chain_hash, checkpoint_message
 from pseudovault.vault.audit.log import DEFAULT_CHECKPOINT_EVERY, AuditLog, CheckpointSigner, validate_purpose
-from pseudovault.vault.audit.views import AuditRecord, CheckpointRecord, VerifyReport
+from pseudovault.vault.audit.views import AuditRecord, CheckpointRecord, RestoreRecord, VerifyReport
 
 __all__ = [
     "SYSTEM",
@@ -22,6 +22,7 @@ __all__ = [
     "CheckpointSigner",
     "DEFAULT_CHECKPOINT_EVERY",
     "GENESIS_HASH",
+    "RestoreRecord",
     "VerifyReport",
     "acting_as",
     "chain_hash",

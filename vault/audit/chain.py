@@ -11,7 +11,7 @@ from typing import Any
 
 from pseudovault.vault.store.data_models import AuditEntry
 
-__all__ = ["GENESIS_HASH", "canonical", "chain_hash", "checkpoint_message", "entry_fields", "head_message", "row_fields", "timestamp_text"]
+__all__ = ["GENESIS_HASH", "canonical", "chain_hash", "checkpoint_message", "entry_fields", "head_message", "restore_message", "row_fields", "timestamp_text"]
 
 
 GENESIS_HASH = "0" * 64
@@ -22,6 +22,7 @@ _DOMAIN = b"pseudovault/audit/v1\x00"
 
 _CHECKPOINT_DOMAIN = b"pseudovault/audit-checkpoint/v1\x00"
 _HEAD_DOMAIN = b"pseudovault/audit-head/v1\x00"
+_RESTORE_DOMAIN = b"pseudovault/audit-restore/v1\x00"
 
 
 def checkpoint_message(seq: int, entry_hash: str, signed_at: datetime, key_id: str, prev_seq: int) -> bytes:
@@ -49,6 +50,30 @@ def head_message(
         "key_id": key_id,
     }
     return _HEAD_DOMAIN + canonical(fields)
+
+
+def restore_message(
+    last_seq: int,
+    last_hash: str,
+    anchor_seq: int,
+    anchor_hash: str,
+    reached: int,
+    acknowledged_at: datetime,
+    key_id: str,
+) -> bytes:
+    """The bytes an acknowledged restore covers: the chain's end and anchor it was acknowledged
+    at, how far the log had reached before it (what the restore took back), when, and by which
+    key. Its own domain: a signed head is never read as one, nor one as a signed head."""
+    fields = {
+        "last_seq": last_seq,
+        "last_hash": last_hash,
+        "anchor_seq": anchor_seq,
+        "anchor_hash": anchor_hash,
+        "reached": reached,
+        "acknowledged_at": timestamp_text(acknowledged_at),
+        "key_id": key_id,
+    }
+    return _RESTORE_DOMAIN + canonical(fields)
 
 
 def canonical(fields: Mapping[str, Any]) -> bytes:

@@ -16,7 +16,20 @@ times and key ids, no entry's content.
 
 ``audit verify`` checks the store against the lines (vault.audit.log): each line's signature, that
 the chain still has each line's hash at its seq, that the log reaches the newest line's seq and
-that its anchor has not moved back. Where the file lives decides what it protects against: beside
+that its anchor has not moved back.
+
+A restore of the data store from a backup takes the log back, on purpose: the lines written since
+the backup name entries it no longer has, and every later verification would fail on them. ``audit
+acknowledge-restore`` records the restore, once the restored chain verifies by itself, as a line of
+its own, signed with the same key over ``restore_message`` (vault.audit.chain)::
+
+    {"v": 1, "kind": "restore", "last_seq": 1180, "last_hash": "<hex>", "anchor_seq": 0,
+     "anchor_hash": "<hex>", "reached": 1200, "acknowledged_at": "...", "key_id": "...", "signature": "..."}
+
+``last_seq``/``last_hash`` are the chain's end once the acknowledgement's own audit entry is in it,
+``reached`` how far the log had reached before the restore. Verification then holds the chain to
+that line and the lines after it; the lines before it are still checked for their signatures and
+counted as superseded (the branch the restore took back), and never compared with the chain. Where the file lives decides what it protects against: beside
 the keyring (the default), on another host, on a write-once mount or with ``chattr +a`` (append
 only, even for its owner).
 """
@@ -31,11 +44,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from pseudovault.vault.audit.chain import head_message, timestamp_text
+from pseudovault.vault.audit.chain import head_message, restore_message, timestamp_text
 from pseudovault.vault.errors import UnavailableError
 from pseudovault.vault.store.files import append_durably, read_whole_lines
 
-__all__ = ["CheckpointFile", "SignedHead"]
+__all__ = ["CheckpointFile", "Line", "RestoreLine", "SignedHead"]
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +89,8 @@ class SignedHead:
         """ValueError when the line is not a signed head of this format."""
         try:
             item = json.loads(line)
-            if not isinstance(item, dict) or item.get("v") != _VERSION:
-                raise ValueError("not a version 1 line")
+            if not isinstance(item, dict) or item.get("v") != _VERSION or "kind" in item:
+                raise ValueError("not a version 1 signed head")
             head = cls(
                 last_seq=_count(item["last_seq"]),
                 last_hash=_hex(item["last_hash"]),
@@ -92,6 +105,71 @@ class SignedHead:
         if head.signed_at.tzinfo is None or head.anchor_seq > head.last_seq:
             raise ValueError("inconsistent line")
         return head
+
+
+@dataclass(frozen=True)
+class RestoreLine:
+    """A restore of the data store acknowledged at ``acknowledged_at``: from here on the chain is
+    the one that ends at ``last_seq`` with ``last_hash``; the log had reached ``reached`` before."""
+
+    last_seq: int
+    last_hash: str
+    anchor_seq: int
+    anchor_hash: str
+    reached: int
+    acknowledged_at: datetime
+    key_id: str
+    signature: bytes
+
+    def message(self) -> bytes:
+        return restore_message(
+            self.last_seq, self.last_hash, self.anchor_seq, self.anchor_hash, self.reached, self.acknowledged_at, self.key_id
+        )
+
+    def to_line(self) -> bytes:
+        fields = {
+            "v": _VERSION,
+            "kind": "restore",
+            "last_seq": self.last_seq,
+            "last_hash": self.last_hash,
+            "anchor_seq": self.anchor_seq,
+            "anchor_hash": self.anchor_hash,
+            "reached": self.reached,
+            "acknowledged_at": timestamp_text(self.acknowledged_at),
+            "key_id": self.key_id,
+            "signature": base64.b64encode(self.signature).decode("ascii"),
+        }
+        return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode("ascii") + b"\n"
+
+    @classmethod
+    def from_item(cls, item: dict[str, object]) -> RestoreLine:
+        """ValueError when ``item`` (a parsed line) is not a restore line of this format."""
+        try:
+            line = cls(
+                last_seq=_count(item["last_seq"]),
+                last_hash=_hex(item["last_hash"]),
+                anchor_seq=_count(item["anchor_seq"]),
+                anchor_hash=_hex(item["anchor_hash"]),
+                reached=_count(item["reached"]),
+                acknowledged_at=datetime.fromisoformat(_text(item["acknowledged_at"])),
+                key_id=_text(item["key_id"]),
+                signature=base64.b64decode(_text(item["signature"]), validate=True),
+            )
+        except (KeyError, TypeError, binascii.Error) as exc:
+            raise ValueError(type(exc).__name__) from None
+        if line.acknowledged_at.tzinfo is None or line.anchor_seq > line.last_seq:
+            raise ValueError("inconsistent line")
+        return line
+
+
+#: a line of the checkpoint file
+Line = SignedHead | RestoreLine
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    return value
 
 
 def _count(value: object) -> int:
@@ -115,8 +193,9 @@ class CheckpointFile:
     def __repr__(self) -> str:
         return f"CheckpointFile({str(self.path)!r})"
 
-    def append(self, head: SignedHead) -> None:
-        """Append one signed head durably; UnavailableError when it cannot be written."""
+    def append(self, head: Line) -> None:
+        """Append one line (a signed head, an acknowledged restore) durably; UnavailableError when
+        it cannot be written."""
         try:
             append_durably(self.path, head.to_line())
         except OSError as exc:
@@ -128,9 +207,16 @@ class CheckpointFile:
         return self.path.exists()
 
     def read(self) -> tuple[list[SignedHead], list[int]]:
-        """The signed heads in the file, in file order, and the numbers (from 1) of the lines that
-        are not signed heads (damaged or altered). A torn last line (a crash mid-append) is left out;
-        no file reads as no lines. UnavailableError when it cannot be read."""
+        """The signed heads in the file, in file order, and the numbers of the damaged lines (see
+        :meth:`read_lines`); acknowledged restores left out."""
+        lines, damaged = self.read_lines()
+        return [line for line in lines if isinstance(line, SignedHead)], damaged
+
+    def read_lines(self) -> tuple[list[Line], list[int]]:
+        """Every line of the file, in file order (signed heads and acknowledged restores), and the
+        numbers (from 1) of the lines that are neither (damaged or altered). A torn last line (a
+        crash mid-append) is left out; no file reads as no lines. UnavailableError when it cannot
+        be read."""
         try:
             data, _end = read_whole_lines(self.path, 0, _MAX_READ)
         except FileNotFoundError:
@@ -139,11 +225,21 @@ class CheckpointFile:
             raise UnavailableError(
                 f"the audit checkpoint file cannot be read ({exc.strerror or type(exc).__name__})"
             ) from exc
-        heads: list[SignedHead] = []
+        lines: list[Line] = []
         damaged: list[int] = []
-        for number, line in enumerate(data.splitlines(), start=1):
+        for number, text in enumerate(data.splitlines(), start=1):
             try:
-                heads.append(SignedHead.from_line(line))
+                lines.append(_parse(text))
             except ValueError:
                 damaged.append(number)
-        return heads, damaged
+        return lines, damaged
+
+
+def _parse(text: bytes) -> Line:
+    try:
+        item = json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError("not JSON") from None
+    if isinstance(item, dict) and item.get("kind") == "restore" and item.get("v") == _VERSION:
+        return RestoreLine.from_item(item)
+    return SignedHead.from_line(text)

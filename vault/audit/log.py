@@ -63,6 +63,12 @@ checkpoint file it checks each line's signature, that the chain has each line's 
 that the log reaches the newest line and that the anchor is not behind any line's. The report
 names the first broken sequence number.
 
+A restore of the data store takes the log back, and verification fails on it like on any
+rollback. :meth:`AuditLog.acknowledge_restore` records one, over a chain that verifies by itself
+only: an ``audit.acknowledge_restore`` entry, a restore line signed with the same key in the
+checkpoint file (vault.audit.external) and the mark set to that entry. Verification then holds the
+chain to the last such line and the lines after it; earlier lines keep their signatures checked.
+
 What stays undetectable, and why: an attacker who can write to both stores and the checkpoint
 file can roll all three back together (they are kept apart so that one compromise is not all);
 a rollback to a state newer than the last mark and line (the entries appended since the last
@@ -115,9 +121,24 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from pseudovault.vault.audit.actors import Actor, current_actor
-from pseudovault.vault.audit.chain import GENESIS_HASH, chain_hash, checkpoint_message, entry_fields, head_message, row_fields
-from pseudovault.vault.audit.external import CheckpointFile, SignedHead
-from pseudovault.vault.audit.views import AuditRecord, CheckpointRecord, VerifyReport, to_checkpoint, to_record
+from pseudovault.vault.audit.chain import (
+    GENESIS_HASH,
+    chain_hash,
+    checkpoint_message,
+    entry_fields,
+    head_message,
+    restore_message,
+    row_fields,
+)
+from pseudovault.vault.audit.external import CheckpointFile, Line, RestoreLine, SignedHead
+from pseudovault.vault.audit.views import (
+    AuditRecord,
+    CheckpointRecord,
+    RestoreRecord,
+    VerifyReport,
+    to_checkpoint,
+    to_record,
+)
 from pseudovault.vault.clock import Clock
 from pseudovault.vault.errors import ConflictError, InvalidInputError
 from pseudovault.vault.ids import CODE
@@ -159,6 +180,10 @@ _OUTCOMES = frozenset({"ok", "denied", "not_found", "invalid", "conflict", "erro
 _CODE_VALUE = re.compile(r"^[A-Za-z0-9_.:\-]{0,64}$")
 
 
+def _written_at(line: Line) -> datetime:
+    return line.acknowledged_at if isinstance(line, RestoreLine) else line.signed_at
+
+
 class AuditMark(Protocol):
     """How far the log has reached, kept outside the data store (the vault keeps it in the key
     store): it only grows. A log that ends before it was cut or rolled back."""
@@ -166,6 +191,10 @@ class AuditMark(Protocol):
     def read(self) -> int: ...
 
     def raise_to(self, seq: int) -> None: ...
+
+    def reset_to(self, seq: int) -> None:
+        """Set the mark to ``seq``, lower or not: only an acknowledged restore does."""
+        ...
 
 
 class CheckpointSigner(Protocol):
@@ -711,10 +740,19 @@ class AuditLog:
         """Walk the chain from the anchor, checking checkpoints on the way, and report the first
         broken link, if any (see the module docstring for what is checked). With a signer, the
         chain is also checked against the signed heads of ``against`` (default: the checkpoint file
-        this log writes to, if any; vault.audit.external)."""
+        this log writes to, if any; vault.audit.external), from its last acknowledged restore on."""
+        return self._verify(page_size, against)
+
+    def _verify(
+        self, page_size: int, against: CheckpointFile | None, *, held: bool = True, fresh: bool = True
+    ) -> VerifyReport:
+        """:meth:`verify`. ``held=False``: the chain by itself (hashes, links, checkpoints, the
+        head's signature), not held to the mark and the lines outside the data store (what a
+        restore takes back); ``fresh=False``: whatever the age of the head's signature."""
+        chain_only = not held
         signed = self._signer is not None
         external = (against or self._external) if signed else None
-        lines, damaged = external.read() if external is not None else ([], [])
+        all_lines, damaged = external.read_lines() if external is not None else ([], [])
         with session_scope(self._engine) as session:
             head = session.get(AuditHead, 1)
             anchor_seq, anchor_hash = (head.anchor_seq, head.anchor_hash) if head else (0, GENESIS_HASH)
@@ -734,16 +772,24 @@ class AuditLog:
 
             def broken(seq: int, reason: str) -> VerifyReport:
                 return VerifyReport(
-                    False, count, seq, reason, expected_seq - 1, prev, signed, verified_cps, last_cp, len(lines)
+                    False, count, seq, reason, expected_seq - 1, prev, signed, verified_cps, last_cp, len(all_lines)
                 )
 
-            # the checkpoint file: every line a signed head, each signature good
+            # the checkpoint file: every line a signed head or an acknowledged restore, each
+            # signature good
             if damaged:
                 return broken(anchor_seq, f"line {damaged[0]} of the checkpoint file is not a signed head (damaged or altered)")
-            for number, line in enumerate(lines, start=1):
+            for number, any_line in enumerate(all_lines, start=1):
                 assert self._signer is not None
-                if not self._signer.verify(line.key_id, line.message(), line.signature):
-                    return broken(line.last_seq, f"line {number} of the checkpoint file does not verify (altered)")
+                if not self._signer.verify(any_line.key_id, any_line.message(), any_line.signature):
+                    return broken(any_line.last_seq, f"line {number} of the checkpoint file does not verify (altered)")
+            # the chain is held to the last acknowledged restore and the lines after it; the lines
+            # before it describe the branch the restore took back (vault.audit.external)
+            restores = [i for i, line in enumerate(all_lines) if isinstance(line, RestoreLine)]
+            lines: list[Line] = [] if chain_only else all_lines[restores[-1] :] if restores else list(all_lines)
+            restore = all_lines[restores[-1]] if restores else None
+            acknowledged_at = restore.acknowledged_at if isinstance(restore, RestoreLine) else None
+            superseded = sum(1 for line in all_lines[: restores[-1]] if isinstance(line, SignedHead)) if restores else 0
             # what the lines say the chain was: checked on the walk (those before the anchor were pruned)
             outside: dict[int, str] = {}
             for line in lines:
@@ -825,7 +871,7 @@ class AuditLog:
                         f" (more than {self._checkpoint_every}: checkpoints removed, or signing failing)",
                     )
             if signed:
-                reached = self._mark.read() if self._mark is not None else 0
+                reached = self._mark.read() if self._mark is not None and not chain_only else 0
                 if last_seq < reached:
                     return broken(
                         last_seq + 1,
@@ -836,7 +882,7 @@ class AuditLog:
                     return broken(
                         last_seq + 1,
                         f"the log ends at seq {last_seq}, but the checkpoint file shows it reached seq "
-                        f"{reached_outside.last_seq} at {reached_outside.signed_at.isoformat()}: entries were removed, "
+                        f"{reached_outside.last_seq} at {_written_at(reached_outside).isoformat()}: entries were removed, "
                         "or the log was rolled back or emptied",
                     )
                 if anchor_seq < anchored_outside:
@@ -846,7 +892,7 @@ class AuditLog:
                         "the log was rolled back to an older copy",
                     )
                 if head is not None and head.last_seq > 0:
-                    fault = self._head_fault(head) or self._stale_head(head)
+                    fault = self._head_fault(head) or (self._stale_head(head) if fresh else None)
                     if fault is not None:
                         return broken(last_seq, fault)
             return VerifyReport(
@@ -859,8 +905,10 @@ class AuditLog:
                 signed,
                 verified_cps,
                 last_cp,
-                len(lines),
+                len(all_lines),
                 head.head_signed_at if head is not None else None,
+                superseded,
+                acknowledged_at,
             )
 
     def _stale_head(self, head: AuditHead) -> str | None:
@@ -887,6 +935,72 @@ class AuditLog:
         if not self._signer.verify(head.head_key_id, message, bytes(head.head_signature)):
             return "the head's signature does not cover it: the newest entries or the anchor were changed"
         return None
+
+    def acknowledge_restore(self) -> RestoreRecord:
+        """Record that the data store was restored from a backup, so that the log verifies again.
+
+        A restore takes the log back to the backup's chain: the mark in the key store and the
+        checkpoint file's lines name entries it no longer has, and :meth:`verify` fails on them,
+        as it must. This records the restore on the chain as it now stands, once it verifies by
+        itself (its hashes, links, checkpoints and head signature): an ``audit.acknowledge_restore``
+        entry (how far the log ended and had reached), a signed restore line in the checkpoint file
+        (vault.audit.external) and the mark set to that entry. From then on the chain is held to
+        the line and what follows; the lines before it are counted as superseded.
+
+        ConflictError, and nothing recorded, when this log has no signer, when it verifies (there
+        is nothing to acknowledge), when only the age of its head's signature fails it (sign it:
+        :meth:`checkpoint`), or when the chain itself is broken: a restore is acknowledged over an
+        intact chain only, never over tampering. UnavailableError when the line cannot be written
+        (the entry is in the log: run it again once the file can be written)."""
+        if self._signer is None:
+            raise ConflictError("this audit log has no signing key: a restore cannot be acknowledged")
+        if self.verify().ok:
+            raise ConflictError("the audit log verifies: there is no restore to acknowledge")
+        chain = self._verify(1000, None, held=False, fresh=False)
+        if not chain.ok:
+            raise ConflictError(
+                f"the audit chain is broken by itself at seq {chain.first_broken_seq} ({chain.reason}): "
+                "a restore is acknowledged over an intact chain only"
+            )
+        if self._verify(1000, None, fresh=False).ok:
+            raise ConflictError(
+                "the audit log reaches every mark: only its head's signature is too old (sign it with an audit checkpoint)"
+            )
+        lines, _damaged = self._external.read_lines() if self._external is not None else ([], [])
+        restores = [i for i, line in enumerate(lines) if isinstance(line, RestoreLine)]
+        held = lines[restores[-1] :] if restores else lines
+        reached = max([self._mark.read() if self._mark is not None else 0, *(line.last_seq for line in held)])
+        superseded = sum(1 for line in held if isinstance(line, SignedHead))
+        detail = {"log_ended_at": chain.last_seq, "had_reached": reached, "superseded_lines": superseded}
+        with session_scope(self._engine, write=True) as session:
+            seq = self.append("audit.acknowledge_restore", detail=detail, session=session)
+            head = self._head(session)
+            acknowledged_at = self._clock.now()
+            key_id = self._signer.key_id()
+            message = restore_message(
+                head.last_seq, head.last_hash, head.anchor_seq, head.anchor_hash, reached, acknowledged_at, key_id
+            )
+            line = RestoreLine(
+                head.last_seq,
+                head.last_hash,
+                head.anchor_seq,
+                head.anchor_hash,
+                reached,
+                acknowledged_at,
+                key_id,
+                self._signer.sign(key_id, message),
+            )
+        if self._external is not None:
+            self._external.append(line)
+        if self._mark is not None:
+            self._mark.reset_to(seq)
+        log.warning(
+            "audit: a restore of the data store was acknowledged at seq %d (the log had reached seq %d, ended at %d)",
+            seq,
+            reached,
+            chain.last_seq,
+        )
+        return RestoreRecord(seq, chain.last_seq, reached, superseded, acknowledged_at, key_id)
 
     # --- retention ----------------------------------------------------------------------------
 

@@ -40,8 +40,11 @@ class VerifyReport(View):
     ``ok``); ``last_seq``/``last_hash`` are where the verified chain ends. ``signed`` says whether
     checkpoints were checked at all (an AuditLog without a signer checks the hash chain only);
     ``checkpoints`` counts the checkpoints verified and ``last_checkpoint_seq`` names the newest;
-    ``external_checkpoints`` counts the signed heads of the checkpoint file it was checked against
-    and ``head_signed_at`` is when the head was last signed.
+    ``external_checkpoints`` counts the lines of the checkpoint file it was checked against (each
+    signature verified) and ``head_signed_at`` is when the head was last signed. After an
+    acknowledged restore (:meth:`AuditLog.acknowledge_restore`), ``restore_acknowledged_at`` says
+    when, and ``superseded_lines`` counts the signed heads written before it, of the branch the
+    restore took back: their signatures are checked, the chain is not held to them.
     """
 
     ok: bool
@@ -55,6 +58,22 @@ class VerifyReport(View):
     last_checkpoint_seq: int | None = None
     external_checkpoints: int = 0
     head_signed_at: datetime | None = None
+    superseded_lines: int = 0
+    restore_acknowledged_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RestoreRecord(View):
+    """An acknowledged restore of the data store (:meth:`AuditLog.acknowledge_restore`): its audit
+    entry ``seq``, where the restored log ended and how far it had reached before, how many of the
+    checkpoint file's signed heads it superseded, when and with which key it was signed."""
+
+    seq: int
+    log_ended_at: int
+    had_reached: int
+    superseded_lines: int
+    acknowledged_at: datetime
+    key_id: str
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,8 @@ class EpochInfo:
 
 
 class PositionMark:
-    """A position kept in the key store that only grows (e.g. how far the audit log reached)."""
+    """A position kept in the key store that only grows (e.g. how far the audit log reached), but
+    by :meth:`reset_to` (an acknowledged restore of the audit log)."""
 
     def __init__(self, keys: KeyHierarchy, source: str) -> None:
         self._keys = keys
@@ -114,6 +115,9 @@ class PositionMark:
 
     def raise_to(self, position: int) -> None:
         self._keys.set_ledger_position(self._source, position, never_back=True)
+
+    def reset_to(self, position: int) -> None:
+        self._keys.set_ledger_position(self._source, position)
 
     def __repr__(self) -> str:
         return f"PositionMark({self._source!r})"
