@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -9,8 +10,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pseudovault.api.cli._base import ExitCode, JsonOpt, audit_app, emit, load_settings, open_from_env, out, run_command
+from pseudovault.api.cli._base import (
+    ExitCode,
+    JsonOpt,
+    audit_app,
+    cli_error,
+    emit,
+    load_settings,
+    open_from_env,
+    out,
+    run_command,
+)
 from pseudovault.vault.audit.external import CheckpointFile
+from pseudovault.vault.errors import InvalidInputError
 
 
 @audit_app.command("verify")
@@ -39,9 +51,15 @@ def audit_verify(
                 out.print(
                     f"Audit log intact: {report.entries} entries up to seq {report.last_seq}, "
                     f"{report.checkpoints} signed checkpoints and "
-                    f"{report.external_checkpoints} signed heads from the checkpoint file verified",
+                    f"{report.external_checkpoints} lines of the checkpoint file verified",
                     markup=False,
                 )
+                if report.restore_acknowledged_at is not None:
+                    out.print(
+                        f"A restore of the data store was acknowledged at {report.restore_acknowledged_at.isoformat()}; "
+                        f"{report.superseded_lines} signed heads written before it are superseded",
+                        markup=False,
+                    )
             else:
                 out.print(
                     f"Audit log BROKEN at seq {report.first_broken_seq}: {report.reason} "
@@ -52,6 +70,35 @@ def audit_verify(
         emit(data, as_json, render)
     if not report.ok:
         raise typer.Exit(int(ExitCode.AUDIT_BROKEN))
+
+
+@audit_app.command("acknowledge-restore")
+def audit_acknowledge_restore(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """After restoring the data store from a backup: record the restore, so that the log verifies
+    again. Refused (exit 8) when the log verifies already or the restored chain is itself broken."""
+    with run_command():
+        if not yes:
+            if not sys.stdin.isatty():
+                raise InvalidInputError("--yes", "acknowledging a restore is permanent: confirm with --yes when not interactive")
+            if not typer.confirm(
+                "Record, permanently, that the data store was restored and the entries after its backup are gone?",
+                default=False,
+            ):
+                cli_error("not acknowledged", ExitCode.ERROR)
+        with open_from_env() as vault:
+            record = vault.audit.acknowledge_restore()
+        emit(
+            record.as_dict(),
+            as_json,
+            lambda: out.print(
+                f"Restore acknowledged at seq {record.seq}: the log ended at seq {record.log_ended_at} and had reached "
+                f"seq {record.had_reached}; {record.superseded_lines} signed heads of the checkpoint file superseded",
+                markup=False,
+            ),
+        )
 
 
 @audit_app.command("list")

@@ -1,4 +1,5 @@
-"""The operator's pages (``admin``): the audit log (list with filters, verify, sign a checkpoint) and
+"""The operator's pages (``admin``): the audit log (list with filters, verify, sign a checkpoint,
+acknowledge a restore of the data store) and
 keys (versions, epochs and how many data keys each still wraps, rotate, rewrap; the API keys, with
 their last use and expiry, and revocation: never a token)."""
 
@@ -17,12 +18,13 @@ _AUDIT_FILTERS = ("action", "actor_id", "target", "since", "until", "cursor")
 
 
 def routes(console: Console) -> list[tuple[str, str, Any]]:
-    async def audit_page(ctx: Ctx, *, verified: Any = None, checkpoint: Any = None) -> Response:
+    async def audit_page(ctx: Ctx, *, verified: Any = None, checkpoint: Any = None, restored: Any = None) -> Response:
         filters = ctx.query(*_AUDIT_FILTERS)
         page = await console.run(ctx, audit.list_audit, **filters, limit=50)
         shown = {name: value for name, value in filters.items() if name != "cursor" and value}
         return console.render(
-            ctx, "audit.html", title="Audit", page=page, filters=shown, verified=verified, checkpoint=checkpoint
+            ctx, "audit.html", title="Audit", page=page, filters=shown, verified=verified, checkpoint=checkpoint,
+            restored=restored,
         )
 
     async def audit_get(ctx: Ctx) -> Response:
@@ -33,6 +35,9 @@ def routes(console: Console) -> list[tuple[str, str, Any]]:
 
     async def audit_checkpoint(ctx: Ctx) -> Response:
         return await audit_page(ctx, checkpoint=await console.run(ctx, audit.checkpoint_audit))
+
+    async def audit_acknowledge_restore(ctx: Ctx) -> Response:
+        return await audit_page(ctx, restored=await console.run(ctx, audit.acknowledge_restore))
 
     async def keys_page(ctx: Ctx, *, rotated: Any = None, rewrapped: Any = None, revoked: Any = None) -> Response:
         state = await console.run(ctx, keys.key_status)
@@ -62,6 +67,7 @@ def routes(console: Console) -> list[tuple[str, str, Any]]:
         ("/audit", "GET", audit_get),
         ("/audit/verify", "POST", audit_verify),
         ("/audit/checkpoint", "POST", audit_checkpoint),
+        ("/audit/acknowledge-restore", "POST", audit_acknowledge_restore),
         ("/keys", "GET", keys_get),
         ("/keys/rotate", "POST", keys_rotate),
         ("/keys/rewrap", "POST", keys_rewrap),

@@ -241,6 +241,16 @@ KO: dict[str, str] = {
     "Checkpoint signed": "체크포인트 서명 완료",
     "Verify the chain": "체인 검증",
     "Sign a checkpoint": "체크포인트 서명",
+    "A restore of the data store was acknowledged": "데이터 저장소 복원이 확인되었습니다",
+    "signed heads superseded": "개의 서명 헤드 대체됨",
+    "If the data store was restored from a backup, record the restore: it is refused when the chain itself is broken.":
+        "데이터 저장소를 백업에서 복원했다면 복원을 기록하십시오. 체인 자체가 손상된 경우에는 거부됩니다.",
+    "Record, permanently, that the data store was restored and the entries after its backup are gone?":
+        "데이터 저장소가 복원되어 백업 이후의 항목이 사라졌음을 영구히 기록하시겠습니까?",
+    "Acknowledge a restore": "복원 확인",
+    "Restore acknowledged": "복원 확인 완료",
+    "the log ended at": "로그 끝",
+    "had reached": "이전 도달 지점",
     "Actor": "행위자",
     "Since": "시작 시각",
     "When": "시각",

@@ -2,7 +2,8 @@
 
 Entries carry ids, codes and counts, never PII; ``purpose`` is the text a caller stated for a
 reveal, as given. Reading the log is not itself audited; making a checkpoint is
-(``audit.checkpoint``, signed together with the head it covers).
+(``audit.checkpoint``, signed together with the head it covers), and so is acknowledging a restore
+of the data store (``audit.acknowledge_restore``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from fastapi import APIRouter, Query
 
 from pseudovault.api.auth import Admin, ApiRoute
 from pseudovault.api.deps import VaultDep
-from pseudovault.api.schemas.audit import AuditEntry, AuditPage, Checkpoint, VerifyReport
+from pseudovault.api.schemas.audit import AuditEntry, AuditPage, Checkpoint, RestoreAcknowledged, VerifyReport
 from pseudovault.api.schemas.common import IsoDatetime
 
 __all__ = ["router"]
@@ -81,3 +82,18 @@ def verify_audit(vault: VaultDep, _caller: Admin) -> VerifyReport:
 )
 def checkpoint_audit(vault: VaultDep, _caller: Admin) -> Checkpoint:
     return Checkpoint.of(vault.audit.checkpoint())
+
+
+@router.post(
+    "/acknowledge-restore",
+    summary="Acknowledge a restore of the data store",
+    description="After the data store was restored from a backup, the log ends before what the key store's "
+    "mark and the checkpoint file recorded, and verification fails on it. Once the restored chain verifies by "
+    "itself, this records the restore: an `audit.acknowledge_restore` entry, a signed restore line in the "
+    "checkpoint file and the mark set to that entry; verification holds the chain to them from then on. "
+    "409 when the log verifies already, when only its head's signature is too old, or when the chain itself "
+    "is broken (never acknowledged over tampering); nothing is recorded then.",
+    responses={409: {"description": "Nothing to acknowledge, or the chain itself is broken."}},
+)
+def acknowledge_restore(vault: VaultDep, _caller: Admin) -> RestoreAcknowledged:
+    return RestoreAcknowledged.of(vault.audit.acknowledge_restore())

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from pseudovault.api.schemas.common import HexText, ResponseModel
 
-__all__ = ["AuditEntry", "AuditPage", "VerifyReport", "Checkpoint"]
+__all__ = ["AuditEntry", "AuditPage", "Checkpoint", "RestoreAcknowledged", "VerifyReport"]
 
 
 class AuditEntry(ResponseModel):
@@ -45,6 +45,13 @@ class VerifyReport(ResponseModel):
         description="Signed heads of the checkpoint file kept outside the data store that the log was checked against."
     )
     head_signed_at: datetime | None = Field(description="When the head was last signed (the log is fresh up to then).")
+    superseded_lines: int = Field(
+        description="Signed heads of the checkpoint file written before the last acknowledged restore: their "
+        "signatures are checked, the chain is not held to them (they name the entries the restore took back).",
+    )
+    restore_acknowledged_at: datetime | None = Field(
+        description="When a restore of the data store was last acknowledged (`POST /v1/audit/acknowledge-restore`)."
+    )
 
 
 class Checkpoint(ResponseModel):
@@ -53,3 +60,12 @@ class Checkpoint(ResponseModel):
     signed_at: datetime
     key_id: str = Field(examples=["ed25519:3f9c0a1b2c3d4e5f"])
     signature: HexText = Field(description="The Ed25519 signature, hex.")
+
+
+class RestoreAcknowledged(ResponseModel):
+    seq: int = Field(description="The `audit.acknowledge_restore` entry; the chain is held from it on.")
+    log_ended_at: int = Field(description="Where the restored log ended.")
+    had_reached: int = Field(description="How far the log had reached before the restore.")
+    superseded_lines: int = Field(description="Signed heads of the checkpoint file this acknowledgement supersedes.")
+    acknowledged_at: datetime
+    key_id: str = Field(examples=["ed25519:3f9c0a1b2c3d4e5f"])

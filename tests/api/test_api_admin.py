@@ -8,10 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import delete, insert, select, update
 
 from pseudovault.vault.clock import FrozenClock
-from pseudovault.vault.store.data_models import AuditEntry
+from pseudovault.vault.store.data_models import AuditCheckpoint, AuditEntry, AuditHead
 from pseudovault.vault.vault import Vault
 
 Auth = Callable[..., dict[str, str]]
@@ -146,3 +146,53 @@ class TestAuditCheckpoint:
         assert entry.seq == checkpoint["seq"] and entry.actor_id == _key_id(headers)
         report = client.get("/v1/audit/verify", headers=headers).json()
         assert report["ok"] and report["last_checkpoint_seq"] == checkpoint["seq"]
+
+
+class TestAuditAcknowledgeRestore:
+    def _restore_a_backup(self, vault: Vault) -> int:
+        """The audit tables restored to a copy taken before the last checkpoint; returns how far the
+        log had reached."""
+        tables = (AuditEntry, AuditCheckpoint, AuditHead)
+        vault.subjects.create({"name": "Kim"})
+        with vault.data_engine.connect() as connection:
+            backup = {t: [dict(r) for r in connection.execute(select(t.__table__)).mappings()] for t in tables}
+        vault.subjects.create({"name": "Lee"})
+        reached = vault.audit.checkpoint().seq
+        with vault.data_engine.begin() as connection:
+            for t in tables:
+                connection.execute(delete(t.__table__))
+                if backup[t]:
+                    connection.execute(insert(t.__table__), backup[t])
+        return reached
+
+    def test_anonymous_and_missing_scope(self, client: TestClient, auth: Auth, vault: Vault) -> None:
+        self._restore_a_backup(vault)
+        _denied(client, auth, "POST", "/v1/audit/acknowledge-restore")
+        assert vault.audit.query(action="audit.acknowledge_restore") == []
+
+    def test_valid_records_the_restore_and_the_log_verifies(self, client: TestClient, auth: Auth, vault: Vault) -> None:
+        headers = auth("admin")
+        reached = self._restore_a_backup(vault)
+        ended = vault.audit.head()[0]
+        assert client.get("/v1/audit/verify", headers=headers).json()["ok"] is False
+        response = client.post("/v1/audit/acknowledge-restore", headers=headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["seq"], body["log_ended_at"], body["had_reached"]) == (ended + 1, ended, reached)
+        [entry] = vault.audit.query(action="audit.acknowledge_restore")
+        assert entry.seq == body["seq"] and entry.actor_id == _key_id(headers)
+        assert client.get("/v1/audit/verify", headers=headers).json()["ok"] is True
+        # no checkpoint file here: the acknowledgement lives in the log and the key store's mark
+        assert client.post("/v1/audit/acknowledge-restore", headers=headers).status_code == 409
+
+    def test_nothing_to_acknowledge_is_a_conflict_that_records_nothing(
+        self, client: TestClient, auth: Auth, vault: Vault
+    ) -> None:
+        vault.subjects.create({"name": "Kim"})
+        headers = auth("admin")
+        count = vault.audit.count()
+        response = client.post("/v1/audit/acknowledge-restore", headers=headers)
+        assert response.status_code == 409
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert "there is no restore to acknowledge" in response.json()["detail"]
+        assert vault.audit.count() == count

@@ -12,9 +12,10 @@ import pytest
 from canary import CANARY_PII
 from console_support import csrf_of, post_form, sign_in
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import delete, insert, select, text
 
 from pseudovault.api.console.web import CSP
+from pseudovault.vault.store.data_models import AuditCheckpoint, AuditEntry, AuditHead
 from pseudovault.vault.vault import Vault
 
 EMAIL = "console.person@example.com"
@@ -255,6 +256,30 @@ def test_audit_and_keys_pages(web: TestClient, make_key: Any, vault: Vault) -> N
     assert rotated.status_code == 200 and len(vault.keys.epochs()) == before + 1
     rewrapped = post_form(web, "/console/keys/rewrap", csrf)
     assert rewrapped.status_code == 200 and "data-rewrapped" in rewrapped.text
+
+
+def test_a_restore_of_the_data_store_is_acknowledged_from_the_audit_page(
+    web: TestClient, make_key: Any, vault: Vault
+) -> None:
+    csrf = sign_in(web, make_key("admin"))
+    tables = [t.__table__ for t in (AuditEntry, AuditCheckpoint, AuditHead)]
+    with vault.data_engine.connect() as connection:
+        backup = {t: [dict(r) for r in connection.execute(select(t)).mappings()] for t in tables}
+    vault.subjects.create({"name": "Kim"})
+    vault.audit.checkpoint()  # the key store's mark moves past the backup
+    with vault.data_engine.begin() as connection:
+        for t in tables:
+            connection.execute(delete(t))
+            if backup[t]:
+                connection.execute(insert(t), backup[t])
+    broken = post_form(web, "/console/audit/verify", csrf)
+    assert 'data-verified="broken"' in broken.text and "/console/audit/acknowledge-restore" in broken.text
+    restored = post_form(web, "/console/audit/acknowledge-restore", csrf)
+    assert restored.status_code == 200 and "data-restored=" in restored.text
+    assert [e.action for e in vault.audit.query(action="audit.acknowledge_restore")] == ["audit.acknowledge_restore"]
+    verified = post_form(web, "/console/audit/verify", csrf)
+    assert 'data-verified="ok"' in verified.text and "/console/audit/acknowledge-restore" not in verified.text
+    assert post_form(web, "/console/audit/acknowledge-restore", csrf).status_code == 409
 
 
 def test_language_from_the_browser_and_the_switch(web: TestClient, make_key: Any) -> None:

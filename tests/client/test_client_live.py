@@ -14,7 +14,7 @@ import httpx
 import pytest
 from client_support import Live
 from pseudovault_client import AsyncClient, Client, RetryPolicy, models, verify_receipt
-from pseudovault_client.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from pseudovault_client.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 
 from pseudovault.vault.apikeys import SCOPES
 
@@ -77,6 +77,10 @@ def test_the_walk_through_with_the_sync_client(live: Live, everything: str, tmp_
         actions = [entry.action for entry in vault.audit.iterate(limit=3)]
         assert actions[:2] == ["apikey.create", "subject.create"] and "erasure.request" in actions
         assert "pseudovault_" in vault.metrics() and vault.status().subjects is not None
+        assert vault.audit.verify().restore_acknowledged_at is None
+        with pytest.raises(Conflict) as nothing:  # no restore to acknowledge: refused, nothing recorded
+            vault.audit.acknowledge_restore()
+        assert nothing.value.status == 409
 
 
 def test_the_walk_through_with_the_async_client(live: Live, everything: str) -> None:
@@ -143,6 +147,7 @@ OPERATIONS = {
     "record_subject_event": "subjects.record_event", "preview_subject_event": "subjects.preview_event",
     "key_status": "keys.status", "rotate_keys": "keys.rotate", "rewrap_keys": "keys.rewrap",
     "list_audit": "audit.list", "verify_audit": "audit.verify", "checkpoint_audit": "audit.checkpoint",
+    "acknowledge_restore": "audit.acknowledge_restore",
     "list_policies": "retention.policies", "diff_policies": "retention.diff", "apply_policies": "retention.apply",
     "report": "retention.report", "retention_notice": "retention.notice", "sweep": "retention.sweep",
     "items": "retention.items", "review": "retention.review",

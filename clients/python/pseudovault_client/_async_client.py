@@ -578,6 +578,11 @@ class AsyncAudit(_Group):
     async def checkpoint(self) -> m.Checkpoint:
         return await self._client.send(Call("POST", "/v1/audit/checkpoint", model(m.Checkpoint)))
 
+    async def acknowledge_restore(self) -> m.RestoreAcknowledged:
+        """Record that the data store was restored from a backup (409 when there is nothing to
+        acknowledge, or the restored chain is itself broken). Never retried."""
+        return await self._client.send(Call("POST", "/v1/audit/acknowledge-restore", model(m.RestoreAcknowledged)))
+
 
 class AsyncApiKeys(_Group):
     async def own(self) -> m.ApiKeyOut:

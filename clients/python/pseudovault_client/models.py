@@ -2013,6 +2013,30 @@ class RequestId(RootModel[str]):
     """
 
 
+class RestoreAcknowledged(Model):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    seq: Annotated[int, Field(title='Seq')]
+    """
+    The `audit.acknowledge_restore` entry; the chain is held from it on.
+    """
+    log_ended_at: Annotated[int, Field(title='Log Ended At')]
+    """
+    Where the restored log ended.
+    """
+    had_reached: Annotated[int, Field(title='Had Reached')]
+    """
+    How far the log had reached before the restore.
+    """
+    superseded_lines: Annotated[int, Field(title='Superseded Lines')]
+    """
+    Signed heads of the checkpoint file this acknowledgement supersedes.
+    """
+    acknowledged_at: Annotated[AwareDatetime, Field(title='Acknowledged At')]
+    key_id: Annotated[str, Field(examples=['ed25519:3f9c0a1b2c3d4e5f'], title='Key Id')]
+
+
 class RestrictionLifted(Model):
     model_config = ConfigDict(
         extra='allow',
@@ -2768,4 +2792,14 @@ class VerifyReport(Model):
     head_signed_at: Annotated[AwareDatetime | None, Field(title='Head Signed At')]
     """
     When the head was last signed (the log is fresh up to then).
+    """
+    superseded_lines: Annotated[int, Field(title='Superseded Lines')]
+    """
+    Signed heads of the checkpoint file written before the last acknowledged restore: their signatures are checked, the chain is not held to them (they name the entries the restore took back).
+    """
+    restore_acknowledged_at: Annotated[
+        AwareDatetime | None, Field(title='Restore Acknowledged At')
+    ]
+    """
+    When a restore of the data store was last acknowledged (`POST /v1/audit/acknowledge-restore`).
     """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import stat
 from pathlib import Path
 from typing import Any
@@ -187,3 +188,26 @@ def test_audit_checkpoints_go_to_a_file_beside_the_keyring_and_verify_against_a_
     assert missing.exit_code == 2
     off = cli("audit", "checkpoint", env={"PSEUDOVAULT_AUDIT_CHECKPOINT_FILE": "off"})
     assert off.exit_code == 0 and len(file.read_text().splitlines()) == 1
+
+
+def test_a_restore_of_the_data_store_is_acknowledged_from_the_cli(initialised: Any, cli_env: dict[str, str]) -> None:
+    cli = initialised
+    store = Path(cli_env["PSEUDOVAULT_HOME"]) / "data.sqlite3"
+    cli.json("subjects", "add", "--field", "email=kim@example.com")
+    backup = store.with_suffix(".backup")
+    with sqlite3.connect(store) as source, sqlite3.connect(backup) as copy:
+        source.backup(copy)
+    cli.json("subjects", "add", "--field", "email=lee@example.com")
+    reached = cli.json("audit", "checkpoint")["seq"]
+    with sqlite3.connect(backup) as source, sqlite3.connect(store) as target:
+        source.backup(target)  # the data store restored from its backup
+    assert cli("audit", "verify").exit_code == 9
+    unconfirmed = cli("audit", "acknowledge-restore")
+    assert unconfirmed.exit_code == 4 and "--yes" in unconfirmed.stderr
+    done = cli.json("audit", "acknowledge-restore", "--yes")
+    assert done["had_reached"] == reached and done["superseded_lines"] == 1
+    report = cli.json("audit", "verify")
+    assert report["ok"] and report["superseded_lines"] == 1 and report["restore_acknowledged_at"] == done["acknowledged_at"]
+    assert "acknowledged" in cli.ok("audit", "verify").stdout
+    again = cli("audit", "acknowledge-restore", "--yes")
+    assert again.exit_code == 8 and "there is no restore to acknowledge" in again.stderr
