@@ -29,9 +29,10 @@ its own, signed with the same key over ``restore_message`` (vault.audit.chain)::
 ``last_seq``/``last_hash`` are the chain's end once the acknowledgement's own audit entry is in it,
 ``reached`` how far the log had reached before the restore. Verification then holds the chain to
 that line and the lines after it; the lines before it are still checked for their signatures and
-counted as superseded (the branch the restore took back), and never compared with the chain. Where the file lives decides what it protects against: beside
-the keyring (the default), on another host, on a write-once mount or with ``chattr +a`` (append
-only, even for its owner).
+counted as superseded (the branch the restore took back), and never compared with the chain.
+
+Where the file lives decides what it protects against: beside the keyring (the default), on another
+host, on a write-once mount or with ``chattr +a`` (append only, even for its owner).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from pseudovault.vault.audit.chain import head_message, restore_message, timesta
 from pseudovault.vault.errors import UnavailableError
 from pseudovault.vault.store.files import append_durably, read_whole_lines
 
-__all__ = ["CheckpointFile", "Line", "RestoreLine", "SignedHead"]
+__all__ = ["CheckpointFile", "Line", "RestoreLine", "SignedHead", "since_last_restore"]
 
 log = logging.getLogger(__name__)
 
@@ -85,22 +86,19 @@ class SignedHead:
         return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode("ascii") + b"\n"
 
     @classmethod
-    def from_line(cls, line: bytes) -> SignedHead:
-        """ValueError when the line is not a signed head of this format."""
+    def from_item(cls, item: dict[str, object]) -> SignedHead:
+        """ValueError when ``item`` (a parsed line) is not a signed head of this format."""
         try:
-            item = json.loads(line)
-            if not isinstance(item, dict) or item.get("v") != _VERSION or "kind" in item:
-                raise ValueError("not a version 1 signed head")
             head = cls(
                 last_seq=_count(item["last_seq"]),
                 last_hash=_hex(item["last_hash"]),
                 anchor_seq=_count(item["anchor_seq"]),
                 anchor_hash=_hex(item["anchor_hash"]),
-                signed_at=datetime.fromisoformat(item["signed_at"]),
-                key_id=str(item["key_id"]),
-                signature=base64.b64decode(item["signature"], validate=True),
+                signed_at=datetime.fromisoformat(_text(item["signed_at"])),
+                key_id=_text(item["key_id"]),
+                signature=base64.b64decode(_text(item["signature"]), validate=True),
             )
-        except (KeyError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        except (KeyError, TypeError, binascii.Error) as exc:
             raise ValueError(type(exc).__name__) from None
         if head.signed_at.tzinfo is None or head.anchor_seq > head.last_seq:
             raise ValueError("inconsistent line")
@@ -236,10 +234,28 @@ class CheckpointFile:
 
 
 def _parse(text: bytes) -> Line:
+    """One line of the file; ValueError when it is neither a signed head nor a restore line of
+    this format."""
     try:
         item = json.loads(text)
     except json.JSONDecodeError:
         raise ValueError("not JSON") from None
-    if isinstance(item, dict) and item.get("kind") == "restore" and item.get("v") == _VERSION:
+    if not isinstance(item, dict) or item.get("v") != _VERSION:
+        raise ValueError("not a version 1 line")
+    kind = item.get("kind", "head")
+    if kind == "restore":
         return RestoreLine.from_item(item)
-    return SignedHead.from_line(text)
+    if kind != "head" or "kind" in item:
+        raise ValueError("an unknown kind of line")
+    return SignedHead.from_item(item)
+
+
+def since_last_restore(lines: list[Line]) -> tuple[list[Line], RestoreLine | None, int]:
+    """What the chain is held to: the last restore line and the lines after it (all of them when
+    there is none), that restore line, and how many signed heads came before it (superseded)."""
+    last = max((i for i, line in enumerate(lines) if isinstance(line, RestoreLine)), default=None)
+    if last is None:
+        return list(lines), None, 0
+    restore = lines[last]
+    assert isinstance(restore, RestoreLine)
+    return lines[last:], restore, sum(1 for line in lines[:last] if isinstance(line, SignedHead))

@@ -130,7 +130,7 @@ from pseudovault.vault.audit.chain import (
     restore_message,
     row_fields,
 )
-from pseudovault.vault.audit.external import CheckpointFile, Line, RestoreLine, SignedHead
+from pseudovault.vault.audit.external import CheckpointFile, Line, RestoreLine, SignedHead, since_last_restore
 from pseudovault.vault.audit.views import (
     AuditRecord,
     CheckpointRecord,
@@ -785,11 +785,9 @@ class AuditLog:
                     return broken(any_line.last_seq, f"line {number} of the checkpoint file does not verify (altered)")
             # the chain is held to the last acknowledged restore and the lines after it; the lines
             # before it describe the branch the restore took back (vault.audit.external)
-            restores = [i for i, line in enumerate(all_lines) if isinstance(line, RestoreLine)]
-            lines: list[Line] = [] if chain_only else all_lines[restores[-1] :] if restores else list(all_lines)
-            restore = all_lines[restores[-1]] if restores else None
-            acknowledged_at = restore.acknowledged_at if isinstance(restore, RestoreLine) else None
-            superseded = sum(1 for line in all_lines[: restores[-1]] if isinstance(line, SignedHead)) if restores else 0
+            lines, restore, superseded = since_last_restore(all_lines)
+            if chain_only:
+                lines = []
             # what the lines say the chain was: checked on the walk (those before the anchor were pruned)
             outside: dict[int, str] = {}
             for line in lines:
@@ -908,7 +906,7 @@ class AuditLog:
                 len(all_lines),
                 head.head_signed_at if head is not None else None,
                 superseded,
-                acknowledged_at,
+                restore.acknowledged_at if restore is not None else None,
             )
 
     def _stale_head(self, head: AuditHead) -> str | None:
@@ -954,21 +952,20 @@ class AuditLog:
         (the entry is in the log: run it again once the file can be written)."""
         if self._signer is None:
             raise ConflictError("this audit log has no signing key: a restore cannot be acknowledged")
-        if self.verify().ok:
-            raise ConflictError("the audit log verifies: there is no restore to acknowledge")
         chain = self._verify(1000, None, held=False, fresh=False)
-        if not chain.ok:
+        if not chain.ok:  # checked first: a chain broken by itself fails every verification
             raise ConflictError(
                 f"the audit chain is broken by itself at seq {chain.first_broken_seq} ({chain.reason}): "
                 "a restore is acknowledged over an intact chain only"
             )
-        if self._verify(1000, None, fresh=False).ok:
+        if self._verify(1000, None, fresh=False).ok:  # held to every mark: nothing was taken back
+            if self.verify().ok:
+                raise ConflictError("the audit log verifies: there is no restore to acknowledge")
             raise ConflictError(
                 "the audit log reaches every mark: only its head's signature is too old (sign it with an audit checkpoint)"
             )
         lines, _damaged = self._external.read_lines() if self._external is not None else ([], [])
-        restores = [i for i, line in enumerate(lines) if isinstance(line, RestoreLine)]
-        held = lines[restores[-1] :] if restores else lines
+        held, _restore, _before = since_last_restore(lines)
         reached = max([self._mark.read() if self._mark is not None else 0, *(line.last_seq for line in held)])
         superseded = sum(1 for line in held if isinstance(line, SignedHead))
         detail = {"log_ended_at": chain.last_seq, "had_reached": reached, "superseded_lines": superseded}
