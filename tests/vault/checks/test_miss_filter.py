@@ -284,7 +284,8 @@ def test_a_filter_that_outgrew_its_size_is_rebuilt_larger(filtered: Vault) -> No
     assert first_capacity >= 100_000 and not miss_filter.overfull
     block = os.urandom(32 * (first_capacity + 50_000))
     miss_filter.add(block[i : i + 32] for i in range(0, len(block), 32))  # as a large import adds them
-    assert miss_filter.overfull
+    # outgrown: flagged, unless the follower, which rebuilds an overfull filter at once, already has
+    assert miss_filter.overfull or miss_filter.built_at > built
     assert _rebuilt_after(miss_filter, built, timeout=60)
     assert miss_filter.capacity >= 2 * (first_capacity + 50_000) and not miss_filter.overfull
     for pseudonym in _pseudonyms_any(vault, banned):
