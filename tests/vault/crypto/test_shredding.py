@@ -365,7 +365,20 @@ def test_shredded_bytes_are_gone_from_the_sqlite_files(
 
 
 def _pages(engine: Engine) -> dict[str, bytes]:
-    with engine.connect() as connection:
+    """Every page of every table, index and TOAST relation of the public schema.
+
+    The key store's background VACUUM FULL may rewrite a relation at any moment; the tables are
+    locked first (ACCESS SHARE, which VACUUM FULL's ACCESS EXCLUSIVE waits for) so that a relation's
+    size and its pages are read from the same file."""
+    with engine.connect() as connection, connection.begin():
+        tables = connection.execute(
+            text(
+                "SELECT quote_ident(c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = 'public' AND c.relkind = 'r'"
+            )
+        ).scalars().all()
+        if tables:
+            connection.execute(text(f"LOCK TABLE {', '.join(tables)} IN ACCESS SHARE MODE"))
         relations = connection.execute(
             text(
                 "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
