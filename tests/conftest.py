@@ -3,10 +3,12 @@ the suite-wide log canary.
 
 Store backends
     ``store_urls`` is parametrized over ``sqlite`` (two files in ``tmp_path``) and ``postgres``
-    (marked ``postgres``): two empty databases per test, of its own, created through an
-    autocommit connection to the database named in ``PSEUDOVAULT_TEST_POSTGRES_URL``. Dropping a
-    database costs ~0.15 s on the server, so a pair is emptied after its test (schema dropped and
-    re-created) and reused, and all are dropped ``WITH (FORCE)`` when the session ends. Without
+    (marked ``postgres``): two databases per test, of its own, created through an autocommit
+    connection to the database named in ``PSEUDOVAULT_TEST_POSTGRES_URL``. Dropping a database
+    costs ~0.15 s on the server, so a pair is emptied after its test and reused, and all are
+    dropped ``WITH (FORCE)`` when the session ends. A test gets empty databases, except one that
+    builds the ``vault`` fixture: it may get a pair that is migrated to head and holds no row
+    (see :class:`_PostgresDatabases`). Without
     the variable the postgres tests are skipped, or fail when ``CI`` is set: CI must not silently
     skip them.
     ``sqlite_urls`` and ``postgres_urls`` give one backend only.
@@ -116,12 +118,19 @@ def _postgres_url_or_skip() -> str:
 
 
 class _PostgresDatabases:
-    """Hands each test two empty databases of its own.
+    """Hands each test two databases of its own (data, keys).
 
     Creating a database is quick, dropping one is not (~0.15 s each, serialised by the server),
     so a pair is created on first need and, when its test ends, emptied for the next test: other
     sessions on it are terminated, then its ``public`` schema is dropped and created again. Every
     database is dropped ``WITH (FORCE)`` when the session ends.
+
+    Migrating a pair to head takes ~0.3 s, and most PostgreSQL tests build a vault. So a pair
+    whose schema is, object for object, the one the migrations make (its fingerprint equal to
+    that of a pair this process migrated for reference, no grant added, nothing else in
+    ``public``) has its rows deleted instead (its version rows kept) and goes to the tests that
+    build the ``vault`` fixture, whose ``Vault.create`` then finds its stores at head. Any other
+    pair is emptied. A test that does not build ``vault`` always gets empty databases.
     """
 
     def __init__(self, url: str) -> None:
@@ -136,6 +145,8 @@ class _PostgresDatabases:
         self._prefix = f"pvt_{secrets.token_hex(4)}"
         self._created: list[str] = []
         self._free: list[tuple[str, str]] = []
+        self._migrated: list[tuple[str, str]] = []  # at head, no row
+        self._reference: tuple[str, str] | None = None  # the schema fingerprints of a fresh migration
 
     def _libpq(self, database: str | None) -> str:
         return self._url.set(drivername="postgresql", database=database).render_as_string(hide_password=False)
@@ -143,9 +154,15 @@ class _PostgresDatabases:
     def _sqlalchemy_url(self, database: str) -> str:
         return self._url.set(drivername="postgresql+psycopg", database=database).render_as_string(hide_password=False)
 
-    def acquire(self) -> tuple[str, str]:
+    def acquire(self, *, migrated: bool = False) -> tuple[str, str]:
+        """An empty pair; with ``migrated``, a pair at head with no row when one is free."""
+        if migrated and self._migrated:
+            return self._migrated.pop()
         if self._free:
             return self._free.pop()
+        return self._create()
+
+    def _create(self) -> tuple[str, str]:
         pair = []
         for store in ("data", "keys"):
             name = f"{self._prefix}_{len(self._created) // 2 + 1}_{store}"
@@ -154,11 +171,92 @@ class _PostgresDatabases:
             pair.append(name)
         return pair[0], pair[1]
 
+    @staticmethod
+    def _fingerprint(connection: Any, version_table: str) -> str:
+        """A digest of everything in the ``public`` schema that a migration makes or a test could
+        change: relations and their grants, columns, constraints, indexes, triggers, functions,
+        sequences, and the version row."""
+        row = connection.execute(
+            "SELECT md5(string_agg(x, '|' ORDER BY x)) FROM ("
+            " SELECT 'r:' || c.relname || ':' || c.relkind::text || ':' || coalesce(c.relacl::text, '')"
+            "  FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace"
+            " UNION ALL SELECT 'a:' || c.relname || '.' || a.attname || ':' || format_type(a.atttypid, a.atttypmod)"
+            "  || ':' || a.attnotnull::text || ':' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')"
+            "  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+            "  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
+            "  WHERE c.relnamespace = 'public'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped"
+            " UNION ALL SELECT 'k:' || conrelid::regclass::text || ':' || conname || ':' || pg_get_constraintdef(oid)"
+            "  FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
+            " UNION ALL SELECT 'i:' || indexdef FROM pg_indexes WHERE schemaname = 'public'"
+            " UNION ALL SELECT 't:' || tgrelid::regclass::text || ':' || tgname || ':' || tgenabled::text || ':'"
+            "  || pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal"
+            "  AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace)"
+            " UNION ALL SELECT 'f:' || p.oid::regprocedure::text || ':' || md5(p.prosrc) || ':' || coalesce(p.proacl::text, '')"
+            "  FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace"
+            " UNION ALL SELECT 'e:' || extname FROM pg_extension WHERE extnamespace = 'public'::regnamespace"
+            f" UNION ALL SELECT 'v:' || version_num FROM {version_table}"
+            ") s (x)"
+        ).fetchone()
+        return str(row[0])
+
+    def _references(self) -> tuple[str, str]:
+        """The fingerprints of a pair freshly migrated to head (once per test process)."""
+        if self._reference is None:
+            from pseudovault.vault.store import migrate
+
+            self._reference = ("", "")  # matches no pair: if this fails, every pair is emptied
+            pair = self._create()
+            fingerprints = []
+            for name, store in zip(pair, (migrate.DATA, migrate.KEYS), strict=True):
+                migrate.upgrade_store(self._sqlalchemy_url(name), store)
+                with self._psycopg.connect(self._libpq(name), autocommit=True) as connection:
+                    fingerprints.append(self._fingerprint(connection, store.version_table))
+            self._reference = (fingerprints[0], fingerprints[1])
+        return self._reference
+
+    def _reset_if_at_head(self, pair: tuple[str, str]) -> bool:
+        """Delete every row but the version's when both databases hold exactly the schema a fresh
+        migration makes; False (nothing changed) otherwise."""
+        from pseudovault.vault.store import migrate
+
+        references = self._references()
+        stores = (migrate.DATA, migrate.KEYS)
+        connections = [self._psycopg.connect(self._libpq(name), autocommit=True) for name in pair]
+        try:
+            for connection, store, reference in zip(connections, stores, references, strict=True):
+                try:
+                    if self._fingerprint(connection, store.version_table) != reference:
+                        return False
+                except self._psycopg.Error:  # no version table: not migrated
+                    return False
+            for connection, store in zip(connections, stores, strict=True):
+                tables = [
+                    name for (name,) in connection.execute(
+                        "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' AND tablename <> %s",
+                        (store.version_table,),
+                    )
+                ]
+                sequences = [name for (name,) in connection.execute(
+                    "SELECT quote_ident(sequencename) FROM pg_sequences WHERE schemaname = 'public'"
+                )]
+                with connection.transaction():
+                    # neither foreign keys nor triggers (the audit log's guards) fire for these
+                    connection.execute("SET LOCAL session_replication_role = replica")
+                    connection.execute(
+                        "".join(f"DELETE FROM {table};" for table in tables)
+                        + "".join(f"ALTER SEQUENCE {sequence} RESTART;" for sequence in sequences)
+                    )
+            return True
+        finally:
+            for connection in connections:
+                connection.close()
+
     def urls(self, pair: tuple[str, str]) -> tuple[str, str]:
         return self._sqlalchemy_url(pair[0]), self._sqlalchemy_url(pair[1])
 
     def release(self, pair: tuple[str, str]) -> None:
-        """Empty both databases and offer them to the next test; on any trouble, retire them."""
+        """Offer both databases to the next test, rows deleted when they are at head (see the
+        class docstring), emptied otherwise; on any trouble, retire them."""
         try:
             for name in pair:
                 self._admin.execute(
@@ -166,6 +264,10 @@ class _PostgresDatabases:
                     " WHERE datname = %s AND pid <> pg_backend_pid()",
                     (name,),
                 )
+            if self._reset_if_at_head(pair):
+                self._migrated.append(pair)
+                return
+            for name in pair:
                 with self._psycopg.connect(self._libpq(name), autocommit=True) as connection:
                     connection.execute(
                         "DROP SCHEMA public CASCADE;"
@@ -203,8 +305,10 @@ def sqlite_urls(tmp_path: Path) -> StoreUrls:
 
 
 @pytest.fixture
-def postgres_urls(_postgres_databases: _PostgresDatabases) -> Iterator[StoreUrls]:
-    pair = _postgres_databases.acquire()
+def postgres_urls(_postgres_databases: _PostgresDatabases, request: pytest.FixtureRequest) -> Iterator[StoreUrls]:
+    # a test that builds the vault fixture may start on stores at head (Vault.create migrates
+    # nothing then); every other test gets empty databases
+    pair = _postgres_databases.acquire(migrated="vault" in request.fixturenames)
     data, keys = _postgres_databases.urls(pair)
     try:
         yield StoreUrls(backend="postgres", data=data, keys=keys)
