@@ -39,7 +39,7 @@ from pseudovault.api.keycache import KeyCache
 from pseudovault.api.keymaint import PeriodicKeyMaintenance
 from pseudovault.api.metrics import Metrics
 from pseudovault.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from pseudovault.api.openapi import install_openapi
+from pseudovault.api.openapi import install_openapi, route_declared_names
 from pseudovault.api.ratelimit import NoRateLimit, RateLimiter, RedisRateLimiter, TokenBucketLimiter
 from pseudovault.api.routers import ROUTERS
 from pseudovault.api.settings import ApiSettings
@@ -196,6 +196,8 @@ def create_app(
         install_console(app)  # over the routers: its actions are their operations
         _check_routes(app)
         install_openapi(app)
+        # the names an invalid request's pointers may quote (api.errors), read once, from the routes
+        app.state.declared_names = route_declared_names(app)
         check_route = next(
             route for path, route in iter_routes(app.routes)
             if path == FAST_CHECK_PATH and isinstance(route, APIRoute) and "POST" in (route.methods or ())

@@ -17,6 +17,7 @@ entry).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, get_args
 from uuid import UUID
 
@@ -193,3 +194,58 @@ def install_openapi(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to replace the schema
+
+
+def _model_names(annotation: Any, names: set[str], seen: set[type[BaseModel]]) -> None:
+    """The property names (as the OpenAPI document spells them: aliases first) of every model
+    that ``annotation`` is or holds (in a list, a union, a mapping, ...), recursively."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation in seen:
+            return
+        seen.add(annotation)
+        for name, field in annotation.model_fields.items():
+            names.add(field.alias or name)
+            _model_names(field.annotation, names, seen)
+        for name, computed in annotation.model_computed_fields.items():
+            names.add(computed.alias or name)
+            _model_names(computed.return_type, names, seen)
+        return
+    for argument in get_args(annotation):
+        _model_names(argument, names, seen)
+
+
+def route_declared_names(app: FastAPI) -> frozenset[str]:
+    """What :func:`pseudovault.api.errors.declared_names` finds in ``app``'s OpenAPI document,
+    read from its routes instead: their parameters (through their dependencies), bodies,
+    response models and documented answers, and the problem models. Building the document takes
+    about 0.2 s of CPU; this about 1 ms, so a server's first invalid request does not pay for the
+    document (a test holds the two equal)."""
+    names: set[str] = set()
+    seen: set[type[BaseModel]] = set()
+    for model in (Problem, ProblemFieldError):
+        _model_names(model, names, seen)
+    for _path, route in iter_routes(app.routes):
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        parameters: list[Any] = []
+        bodies: list[Any] = []
+        dependants = [route.dependant]
+        while dependants:
+            dependant = dependants.pop()
+            parameters += [*dependant.path_params, *dependant.query_params, *dependant.header_params, *dependant.cookie_params]
+            bodies += dependant.body_params
+            dependants.extend(dependant.dependencies)
+        for parameter in parameters:
+            if getattr(parameter.field_info, "include_in_schema", True):
+                names.add(parameter.alias)
+                _model_names(parameter.field_info.annotation, names, seen)
+        if len(bodies) > 1 or any(getattr(body.field_info, "embed", False) for body in bodies):
+            names.update(body.alias for body in bodies)  # the body is an object of these
+        for body in bodies:
+            _model_names(body.field_info.annotation, names, seen)
+        if route.response_model is not None:
+            _model_names(route.response_model, names, seen)
+        for answer in route.responses.values():
+            if isinstance(answer, Mapping) and "model" in answer:
+                _model_names(answer["model"], names, seen)
+    return frozenset(names)
