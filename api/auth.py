@@ -30,11 +30,13 @@ as ``x-required-scopes``, and by the route x scope test).
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import email.message
 import logging
+import types
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from fastapi import Depends
 from fastapi.dependencies.models import Dependant
@@ -285,10 +287,22 @@ def _require_json(request: Request) -> None:
         raise ApiProblem(415, "send the request body as application/json")
 
 
-def _refuse_unknown_query(request: Request, known: frozenset[str]) -> None:
+def _takes_many(annotation: Any) -> bool:
+    """Whether a parameter of this type takes a list of values (``?tag=a&tag=b``)."""
+    origin = get_origin(annotation)
+    if origin in (list, tuple, set, frozenset, collections.abc.Sequence, collections.abc.Set):
+        return True
+    if origin in (Union, types.UnionType, Annotated):
+        return any(_takes_many(argument) for argument in get_args(annotation))
+    return False
+
+
+def _refuse_unknown_query(request: Request, known: frozenset[str], many: frozenset[str] = frozenset()) -> None:
     """Query parameters the operation does not take are refused, like unknown body fields (a
-    misspelt ``limt=5`` must not be silently ignored)."""
-    unknown = [name for name in request.query_params if name not in known]
+    misspelt ``limt=5`` must not be silently ignored); so is one that takes a single value given
+    more than once (``until=a&until=b``: which one was meant?), except those in ``many``."""
+    query = request.query_params
+    unknown = [name for name in query if name not in known]
     if unknown:
         raise RequestValidationError(
             [
@@ -296,6 +310,20 @@ def _refuse_unknown_query(request: Request, known: frozenset[str]) -> None:
                 for name in dict.fromkeys(unknown)
             ]
         )
+    if len(query.multi_items()) != len(query):  # a name given more than once
+        repeated = [name for name in query if name not in many and len(query.getlist(name)) > 1]
+        if repeated:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "multiple_values",
+                        "loc": ("query", name),
+                        "msg": "Given more than once; this parameter takes one value",
+                        "input": None,
+                    }
+                    for name in repeated
+                ]
+            )
 
 
 def _json_invalid(position: int) -> RequestValidationError:
@@ -328,17 +356,20 @@ class ApiRoute(APIRoute):
         guard = authenticator_of(self)
         takes_body = self.body_field is not None
         known_query = frozenset(param.alias for param in self.dependant.query_params)
+        many_query = frozenset(
+            param.alias for param in self.dependant.query_params if _takes_many(param.field_info.annotation)
+        )
 
         async def guarded(request: Request) -> Response:
             if guard is None:
-                _refuse_unknown_query(request, known_query)
+                _refuse_unknown_query(request, known_query, many_query)
                 if takes_body:
                     _require_json(request)
                     await _require_utf8(request)
                 return await handler(request)
             principal = await _admit(request, guard)
             request.scope.setdefault("state", {})[_PRINCIPAL] = principal
-            _refuse_unknown_query(request, known_query)
+            _refuse_unknown_query(request, known_query, many_query)
             if takes_body:
                 _require_json(request)
                 await _require_utf8(request)

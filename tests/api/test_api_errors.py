@@ -255,3 +255,34 @@ def test_the_names_an_error_may_quote_are_those_the_openapi_document_declares(ap
     assert {"fields", "purpose", "identifiers", "signups"} <= from_routes  # bodies, through their models
     assert "reason" in from_routes and CANARY_PII not in from_routes
 
+
+def test_a_query_parameter_given_twice_is_refused(client: TestClient, auth: Auth) -> None:
+    """``until=a&until=b``: which one was meant? A parameter that takes one value, given more
+    than once (even empty), is a 422 naming it, not the last value silently taken."""
+    headers = auth("admin")
+    for query in ("until=&until=2026-01-01T00:00:00Z", "limit=5&limit=6", "limit=5&limit=5"):
+        body = _problem(client.get(f"/v1/audit?{query}", headers=headers), 422)
+        name = query.split("=", 1)[0]
+        assert body["errors"] == [
+            {
+                "location": "query",
+                "pointer": f"#/{name}",
+                "detail": "Given more than once; this parameter takes one value",
+                "code": "multiple_values",
+            }
+        ], body
+    assert client.get("/v1/audit?limit=5&until=2026-01-01T00:00:00Z", headers=headers).status_code == 200
+
+
+def test_only_a_list_parameter_takes_many_values() -> None:
+    from typing import Annotated, Optional
+
+    from fastapi import Query
+
+    from pseudovault.api.auth import _takes_many
+
+    typing_union = Optional[list[int]]  # noqa: UP045 - typing.Union, as older annotations spell it
+    assert _takes_many(list[str]) and _takes_many(typing_union) and _takes_many(Annotated[tuple[str, ...], Query()])
+    assert _takes_many(list[str] | None)
+    singles = (str, int, Optional[str], str | None, Annotated[int, Query()], dict[str, str])  # noqa: UP045
+    assert not any(_takes_many(t) for t in singles)
