@@ -182,7 +182,14 @@ def iter_routes(routes: Sequence[BaseRoute]) -> Iterator[tuple[str, BaseRoute]]:
 
 
 def _bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization")
+    given = request.headers.getlist("authorization")
+    if len(given) > 1:  # which one would a proxy in front have read? Neither is taken.
+        raise ApiProblem(
+            401,
+            "send one Authorization header",
+            headers={"WWW-Authenticate": 'Bearer realm="pseudovault", error="invalid_request"'},
+        )
+    header = given[0] if given else None
     if not header:
         raise ApiProblem(
             401,

@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pseudovault.api.auth import refresh_in_background
 from pseudovault.api.errors import problem_of, problem_response
-from pseudovault.api.middleware import PayloadTooLarge, header_value
+from pseudovault.api.middleware import PayloadTooLarge, header_value, only_header_value
 from pseudovault.api.routers.checks import decision_response, run_single_check
 from pseudovault.api.schemas.checks import CheckRequest
 from pseudovault.vault.apikeys import Scope as KeyScope
@@ -54,7 +54,7 @@ class FastCheck:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST" or scope["query_string"]:
             await self.app(scope, receive, send)
             return
-        token = _token(header_value(scope, b"authorization"))
+        token = _token(only_header_value(scope, b"authorization"))  # none, or two: the route answers
         app_state = scope["app"].state
         info = app_state.key_cache.get(token) if token is not None else None
         if (

@@ -51,6 +51,20 @@ def header_value(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def only_header_value(scope: Scope, name: bytes) -> str | None:
+    """The value of the request header ``name`` (lower case) when it is given exactly once;
+    None when it is absent or repeated."""
+    found: str | None = None
+    key: bytes
+    value: bytes
+    for key, value in scope["headers"]:
+        if key == name or key.lower() == name:
+            if found is not None:
+                return None
+            found = value.decode("latin-1")
+    return found
+
+
 class PayloadTooLarge(StarletteHTTPException):
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"the request body is larger than the limit of {limit} bytes")

@@ -119,3 +119,24 @@ def test_an_answer_without_matches_is_the_decisions_own_json() -> None:
     hit = Decision("deny", (match,), ("email",))
     assert json.loads(decision_response(hit).body) == hit.as_dict()
     assert json.loads(decision_response(Decision("allow", (), ("email",))).body)["matches"] == []
+
+
+def test_two_authorization_headers_are_refused_on_either_path(app: FastAPI, make_key: Callable[..., str]) -> None:
+    """Two Authorization headers: which one did a proxy in front check? Neither is taken, even
+    when both are valid and the first key is cached (the fast path hands over to the route)."""
+    body = {"identifiers": [{"kind": "email", "value": "a@example.com"}]}
+    checks, other = make_key("checks"), make_key("checks", "subjects:write")
+    with TestClient(app) as client:
+        assert client.post("/v1/checks", json=body, headers={"Authorization": f"Bearer {checks}"}).status_code == 200
+        assert app.state.key_cache.get(checks) is not None  # cached now: the fast path would answer it
+        for path, method in (("/v1/checks", "POST"), ("/v1/subjects", "GET")):
+            for pair in ((checks, other), (checks, checks), (checks, "pvk_not_a_key")):
+                response = client.request(
+                    method,
+                    path,
+                    json=body if method == "POST" else None,
+                    headers=[("Authorization", f"Bearer {pair[0]}"), ("Authorization", f"Bearer {pair[1]}")],
+                )
+                assert response.status_code == 401, (path, response.text)
+                assert response.json()["detail"] == "send one Authorization header"
+                assert 'error="invalid_request"' in response.headers["WWW-Authenticate"]
