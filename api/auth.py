@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import collections.abc
 import email.message
+import json
 import logging
 import types
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
@@ -352,6 +353,46 @@ async def _require_utf8(request: Request) -> None:
         body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _json_invalid(exc.start) from None
+    _parse_once(request, body)
+
+
+class _NameGivenTwice(ValueError):
+    pass
+
+
+def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise _NameGivenTwice
+    return found
+
+
+def parse_json_body(body: bytes) -> Any:
+    """``body`` parsed as JSON, each object's names unique: ``{"purpose": "a", "purpose": "b"}``
+    is refused (a 422), where a parser would keep one of the two (which one depends on the
+    parser: a proxy or a gateway in front may have read the other). ``ValueError`` when it is
+    not JSON, and what the parser raises otherwise (a body nested too deep)."""
+    try:
+        return json.loads(body, object_pairs_hook=_unique_names)
+    except _NameGivenTwice:
+        raise RequestValidationError(
+            [{"type": "duplicate_name", "loc": ("body",), "msg": "An object gives a name twice", "input": None}]
+        ) from None
+
+
+def _parse_once(request: Request, body: bytes) -> None:
+    """Parse the body for FastAPI (which reads ``request.json()``, Starlette's cache of it), with
+    :func:`parse_json_body`'s check. Anything it cannot parse is left to FastAPI, which parses it
+    again and answers it as it always does."""
+    if not body:
+        return
+    try:
+        parsed = parse_json_body(body)
+    except RequestValidationError:
+        raise
+    except Exception:  # not JSON, or too deep: FastAPI's own answer
+        return
+    request._json = parsed  # the attribute Request.json() caches in
 
 
 class ApiRoute(APIRoute):

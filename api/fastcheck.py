@@ -27,12 +27,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pseudovault.api.auth import refresh_in_background
+from pseudovault.api.auth import parse_json_body, refresh_in_background
 from pseudovault.api.errors import problem_of, problem_response
 from pseudovault.api.middleware import PayloadTooLarge, header_value, only_header_value
 from pseudovault.api.routers.checks import decision_response, run_single_check
@@ -84,9 +85,10 @@ class FastCheck:
 
     async def _answer(self, scope: Scope, state: Any, key_id: str, body: bytes) -> Response | None:
         """The answer, or None to let the route answer (a body its model refuses)."""
-        try:
-            request = CheckRequest.model_validate_json(body)
-        except (ValidationError, ValueError):
+        try:  # as the route parses it (api.auth), then validates the parsed value
+            request = CheckRequest.model_validate(parse_json_body(body))
+        except (ValidationError, ValueError, RecursionError, RequestValidationError):
+            # a body the model refuses, not JSON, too deep, a name given twice: the route answers
             return None
         try:
             return decision_response(await run_single_check(state, key_id, request))

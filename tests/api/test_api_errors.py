@@ -286,3 +286,24 @@ def test_only_a_list_parameter_takes_many_values() -> None:
     assert _takes_many(list[str] | None)
     singles = (str, int, Optional[str], str | None, Annotated[int, Query()], dict[str, str])  # noqa: UP045
     assert not any(_takes_many(t) for t in singles)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"fields": {"email": "a@example.com"}, "fields": {"email": "b@example.com"}}',
+        b'{"fields": {"email": "a@example.com", "email": "b@example.com"}}',
+    ],
+    ids=["top level", "nested"],
+)
+def test_a_name_given_twice_in_a_body_is_refused(client: TestClient, auth: Auth, vault: Vault, raw: bytes) -> None:
+    """A parser keeps one of two values given under one name (which one depends on the parser: a
+    gateway in front may have read the other); the API takes neither, and writes nothing."""
+    headers = {**auth("subjects:write"), "Content-Type": "application/json"}
+    body = _problem(client.post("/v1/subjects", content=raw, headers=headers), 422)
+    assert body["errors"] == [
+        {"location": "body", "pointer": "#", "detail": "An object gives a name twice", "code": "duplicate_name"}
+    ]
+    assert vault.subjects.count() == 0
+    fine = client.post("/v1/subjects", content=b'{"fields": {"email": "a@example.com"}}', headers=headers)
+    assert fine.status_code == 201

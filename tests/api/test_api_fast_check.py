@@ -29,6 +29,9 @@ REQUESTS: list[tuple[str, Any]] = [
     ("an unknown kind", {"identifiers": [{"kind": "shoe_size", "value": "44"}]}),
     ("too many of a kind", {"identifiers": [{"kind": "email", "value": f"u{n}@example.com"} for n in range(5)]}),
     ("not JSON", "{not json"),
+    ("a name given twice", '{"identifiers": [{"kind": "email", "value": "a@example.com"}], "identifiers": []}'),
+    ("a nested name given twice", '{"identifiers": [{"kind": "email", "value": "someone@example.com", "value": "%s"}]}' % BANNED),
+    ("nested too deep", "[" * 20_000 + "]" * 20_000),
     ("a JSON array", [1, 2]),
 ]
 
