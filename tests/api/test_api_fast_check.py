@@ -29,6 +29,7 @@ REQUESTS: list[tuple[str, Any]] = [
     ("an unknown kind", {"identifiers": [{"kind": "shoe_size", "value": "44"}]}),
     ("too many of a kind", {"identifiers": [{"kind": "email", "value": f"u{n}@example.com"} for n in range(5)]}),
     ("not JSON", "{not json"),
+    ("an IPv6 address (colons in a value)", {"identifiers": [{"kind": "ip", "value": "2001:db8::1"}]}),
     ("a name given twice", '{"identifiers": [{"kind": "email", "value": "a@example.com"}], "identifiers": []}'),
     ("a nested name given twice", '{"identifiers": [{"kind": "email", "value": "someone@example.com", "value": "%s"}]}' % BANNED),
     ("nested too deep", "[" * 20_000 + "]" * 20_000),
@@ -143,3 +144,18 @@ def test_two_authorization_headers_are_refused_on_either_path(app: FastAPI, make
                 assert response.status_code == 401, (path, response.text)
                 assert response.json()["detail"] == "send one Authorization header"
                 assert 'error="invalid_request"' in response.headers["WWW-Authenticate"]
+
+
+def test_a_check_body_holds_no_object_but_its_identifiers() -> None:
+    """The fast path tells a body that gives no name twice by its colons (api.fastcheck
+    _may_name_twice): that holds while the request's only objects are itself and its
+    identifiers, each refusing unknown names."""
+    from pseudovault.api.schemas.checks import CheckRequest
+    from pseudovault.api.schemas.identifiers import Identifier
+
+    assert set(CheckRequest.model_fields) == {"identifiers", "domain"}
+    assert CheckRequest.model_fields["identifiers"].annotation == list[Identifier]
+    assert CheckRequest.model_fields["domain"].annotation is str
+    assert set(Identifier.model_fields) == {"kind", "value"}
+    assert all(field.annotation is str for field in Identifier.model_fields.values())
+    assert CheckRequest.model_config.get("extra") == Identifier.model_config.get("extra") == "forbid"
