@@ -387,10 +387,8 @@ def _parse_once(request: Request, body: bytes) -> None:
     if not body:
         return
     try:
-        parsed = parse_json_body(body)
-    except RequestValidationError:
-        raise
-    except Exception:  # not JSON, or too deep: FastAPI's own answer
+        parsed = parse_json_body(body)  # a name given twice: its RequestValidationError, a 422
+    except (ValueError, RecursionError):  # not JSON, or too deep: FastAPI's own answer
         return
     request._json = parsed  # the attribute Request.json() caches in
 
