@@ -628,18 +628,31 @@ class CheckService:
         if not hits:
             return _allow(identifiers)
         if len(hits) == 1:  # the common hit: one stored identifier, one record, nothing to merge
-            return self._decide_one(hits, identifiers)
+            return self._decide_one(*next(iter(hits.items())), identifiers)
+        if len(hits) == 2:
+            # an email or account id that is banned matches both rows of its stored identifier
+            # (the identity row and the look-alike row): one match, as _decide_merged finds it
+            # (the exact hit hides the look-alike one; two look-alike hits of one row pair are
+            # one match of that record and kind)
+            (first, first_hit), (second, second_hit) = hits.items()
+            if first[:2] == second[:2]:
+                if second_hit[1].match == "exact":
+                    return self._decide_one(second, second_hit, identifiers)
+                return self._decide_one(first, first_hit, identifiers)
         return self._decide_merged(hits, identifiers)
 
     def _decide_one(
         self,
-        hits: dict[tuple[str, int, bool], tuple[set[int], _Candidate, Any]],
+        key: tuple[str, int, bool],
+        hit: tuple[set[int], _Candidate, Any],
         identifiers: Sequence[NormalizedIdentifier],
     ) -> Decision:
-        """:meth:`_decide_merged` for a single hit, without its grouping and sorting (a test
+        """:meth:`_decide_merged` for hits that make one match (``key`` and ``hit``: the one
+        that decides), without its grouping and sorting (tests/vault/checks/test_decide_one.py
         holds the two equal)."""
         checked = _allow(identifiers).checked_kinds
-        ((record_id, _slot, _lookalike), (_versions, candidate, row)) = next(iter(hits.items()))
+        record_id = key[0]
+        _versions, candidate, row = hit
         decision = self._policy.decide(
             row[_CATEGORY], candidate.kind, row[_SEVERITY], candidate.match, under_review=row[_STATUS] == "under_review"
         )

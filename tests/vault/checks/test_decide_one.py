@@ -1,7 +1,8 @@
-"""A check with one hit takes a short path to its decision (CheckService._decide_one); it must
-give exactly what the general path (CheckService._decide_merged) gives for the same hit, under
-the default policy and one that decides differently, for any category, kind, severity, status
-and match type."""
+"""A check whose hits make one match takes a short path to its decision
+(CheckService._decide_one): one hit, or the two rows of one stored identifier (its identity row
+and its look-alike row, as a banned email matches). It must give exactly what the general path
+(CheckService._decide_merged) gives for the same hits, under the default policy and one that
+decides differently, for any category, kind, severity, status and match type."""
 
 from __future__ import annotations
 
@@ -73,9 +74,66 @@ def test_one_hit_decides_as_the_general_path(
     previous = service._policy
     service._policy = POLICY if custom_policy else previous
     try:
-        one = service._decide_one(hits, identifiers)
+        one = service._decide_one(*next(iter(hits.items())), identifiers)
+        assert service._decide(hits, identifiers) == one
         merged = service._decide_merged(hits, identifiers)
     finally:
         service._policy = previous
     assert one == merged
     assert one.as_dict() == merged.as_dict()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    category=st.sampled_from(CATALOGUE.record_codes()),
+    kind=st.sampled_from(KINDS),
+    severity=st.sampled_from(["low", "medium", "high", "critical"]),
+    status=st.sampled_from(["active", "under_review"]),
+    identity_match=st.sampled_from(["exact", "lookalike"]),
+    identity_first=st.booleans(),
+    custom_policy=st.booleans(),
+)
+def test_both_rows_of_one_stored_identifier_decide_as_the_general_path(
+    service: CheckService,
+    category: str,
+    kind: str,
+    severity: str,
+    status: str,
+    identity_match: str,
+    identity_first: bool,
+    custom_policy: bool,
+) -> None:
+    identifiers = [NormalizedIdentifier(kind, "value-0", 1)]
+    # the identity row, matched exactly or by the value's skeleton; the look-alike row, by the
+    # skeleton under the look-alike label
+    identity = (
+        ("record-1", 2, False),
+        ({1}, _Candidate(0, kind, identity_match, False, kind, "value-0", 1), (b"\x01" * 32, "record-1", 2, 1, 0, kind, 1, category, "fraud", severity, status)),
+    )
+    lookalike = (
+        ("record-1", 2, True),
+        ({1}, _Candidate(0, kind, "lookalike", True, f"lookalike:{kind}", "value-0", 1), (b"\x02" * 32, "record-1", 2, 1, 1, kind, 1, category, "fraud", severity, status)),
+    )
+    hits = dict([identity, lookalike] if identity_first else [lookalike, identity])
+    previous = service._policy
+    service._policy = POLICY if custom_policy else previous
+    try:
+        short = service._decide(hits, identifiers)
+        merged = service._decide_merged(hits, identifiers)
+    finally:
+        service._policy = previous
+    assert short == merged
+    assert short.as_dict() == merged.as_dict()
+    assert len(short.matches) == 1 and short.matches[0].match == identity_match
+
+
+def test_two_rows_of_different_stored_identifiers_are_two_matches(service: CheckService) -> None:
+    identifiers = [NormalizedIdentifier("email", "value-0", 1)]
+    row = (b"\x01" * 32, "record-1", 0, 1, 0, "email", 1, "fraudulent_transaction", "fraud", "high", "active")
+    hits = {
+        ("record-1", 0, False): ({1}, _Candidate(0, "email", "exact", False, "email", "value-0", 1), row),
+        ("record-2", 0, True): ({1}, _Candidate(0, "email", "lookalike", True, "lookalike:email", "value-0", 1), (*row[:1], "record-2", *row[2:])),
+    }
+    decision = service._decide(hits, identifiers)
+    assert decision == service._decide_merged(hits, identifiers)
+    assert [(m.record_id, m.match) for m in decision.matches] == [("record-1", "exact"), ("record-2", "lookalike")]
