@@ -40,7 +40,12 @@ The last line printed is JSON. Per engine E and worker count N: the rounds' rang
 ``sched_autogroup`` setting (see :func:`sched_autogroup`: it moves the p99 of the checks that query
 a PostgreSQL server on the same host); ratios under keys ending in ``_ratio``: ``E_wN_check_vs_bare_ratio`` (the
 median of the rounds' check / bare throughput; aim >= 0.6), ``E_wN_check_vs_bare_min_ratio`` and
-``_max_ratio`` (its range), and ``E_wN_check_p99_with_batches_vs_alone_ratio``.
+``_max_ratio`` (its range), and ``E_wN_check_p99_with_batches_vs_alone_ratio``. On Linux, also the
+servers' own CPU time per request in each round (``E_wN_bare_cpu_us_per_request``,
+``E_wN_check_cpu_us_per_request``: the server's process and its workers, read from ``/proc``
+around each run; not the load generator's, nor a PostgreSQL server's) and the median of the
+rounds' bare / check CPU per request, ``E_wN_check_vs_bare_cpu_ratio``: on a host shared with
+the load generator (and the database) it moves far less from run to run than throughput does.
 
 (Named ``http_api.py``: a script named ``http.py`` would shadow the standard library's ``http``
 package for every script of this folder.)
@@ -213,13 +218,54 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 180
     raise RuntimeError(f"the server did not answer {url} within {timeout:.0f} s")
 
 
+def process_tree_cpu_seconds(pid: int) -> float | None:
+    """The CPU time (user and system) used so far by process ``pid`` and every process under it
+    (uvicorn's workers are children of the server's process), from Linux's ``/proc``; None
+    elsewhere. A process that ended is no longer counted: read it while the server is up."""
+    proc = Path("/proc")
+    if not (proc / str(pid) / "stat").exists():
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent pid, CPU seconds)
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text(encoding="ascii", errors="replace")
+        except OSError:  # ended meanwhile
+            continue
+        fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) ": state, ppid, ...
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += stats.get(current, (0, 0.0))[1]
+        todo.extend(child for child, (parent, _) in stats.items() if parent == current)
+    return total
+
+
+class Started:
+    """A server started by :func:`server`: ``wait()`` until it answers; ``cpu_seconds()`` used
+    by it and its workers so far (None off Linux)."""
+
+    def __init__(self, process: subprocess.Popen[bytes], ready_url: str) -> None:
+        self.process = process
+        self.ready_url = ready_url
+
+    def wait(self) -> None:
+        _wait_ready(self.ready_url, self.process)
+
+    def cpu_seconds(self) -> float | None:
+        return process_tree_cpu_seconds(self.process.pid)
+
+
 @contextmanager
-def server(command: list[str], env: dict[str, str], ready_url: str) -> Iterator[Any]:
-    """Start the server; yield a function that waits until it answers (so that two servers start
-    at once); stop it at the end."""
+def server(command: list[str], env: dict[str, str], ready_url: str) -> Iterator[Started]:
+    """Start the server; yield it (its ``wait()`` returns once it answers, so that two servers
+    start at once); stop it at the end."""
     process = subprocess.Popen(command, env=env, cwd=_REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        yield lambda: _wait_ready(ready_url, process)
+        yield Started(process, ready_url)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -459,15 +505,20 @@ def _measure(
     bare_base, base = f"http://127.0.0.1:{bare_port}", f"http://127.0.0.1:{port}"
     bare_runs: list[dict[str, float]] = []
     check_runs: list[dict[str, float]] = []
-    with bare_server(env, bare_port, workers) as bare_ready, vault_server(env, port, workers) as vault_ready:
-        bare_ready()
-        vault_ready()
+    with bare_server(env, bare_port, workers) as bare, vault_server(env, port, workers) as vault:
+        bare.wait()
+        vault.wait()
         load(bare_base, "/bare", 1)  # warm-ups (long enough for a miss filter to build)
         load(base, "/v1/checks", max(1.0, records / 500_000))
         for number in range(rounds):
-            sides = [("bare", bare_base, "/bare"), ("check", base, "/v1/checks")]
-            for side, url, path in sides if number % 2 == 0 else reversed(sides):
-                (bare_runs if side == "bare" else check_runs).append(load(url, path, seconds))
+            sides = [("bare", bare_base, "/bare", bare), ("check", base, "/v1/checks", vault)]
+            for side, url, path, started in sides if number % 2 == 0 else reversed(sides):
+                cpu_before = started.cpu_seconds()
+                run = load(url, path, seconds)
+                cpu_after = started.cpu_seconds()
+                if cpu_before is not None and cpu_after is not None and run["requests"]:
+                    run["cpu_us"] = (cpu_after - cpu_before) / run["requests"] * 1e6
+                (bare_runs if side == "bare" else check_runs).append(run)
         with BatchClient(base + "/v1/checks/batch", token, records) as batches:
             beside = load(base, "/v1/checks", seconds)
     errors = sum(run["errors"] for run in check_runs) + beside["errors"] + batches.errors
@@ -488,6 +539,15 @@ def _measure(
     figures[f"{key}_check_vs_bare_min_ratio"] = round(min(ratios), 3)
     figures[f"{key}_check_vs_bare_max_ratio"] = round(max(ratios), 3)
     figures[f"{key}_check_p99_with_batches_vs_alone_ratio"] = round(beside["p99_ms"] / statistics.median(p99), 3)
+    if all("cpu_us" in run for run in bare_runs + check_runs):
+        # the servers' own CPU time per request (their processes and workers; not the load
+        # generator's, nor a PostgreSQL server's): steadier than throughput on a shared host
+        bare_cpu = [run["cpu_us"] for run in bare_runs]
+        check_cpu = [run["cpu_us"] for run in check_runs]
+        figures[f"{key}_bare_cpu_us_per_request"] = _spread(bare_cpu)
+        figures[f"{key}_check_cpu_us_per_request"] = _spread(check_cpu)
+        cpu_ratios = [b / c for b, c in zip(bare_cpu, check_cpu, strict=True)]
+        figures[f"{key}_check_vs_bare_cpu_ratio"] = round(statistics.median(cpu_ratios), 3)
 
 
 def _loadgen_child(argv: list[str]) -> None:
