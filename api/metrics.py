@@ -10,7 +10,19 @@ pseudovault_check_decisions_total          counter    decision: allow | review |
 pseudovault_retention_sweeps_total         counter    outcome: completed | refused | failed | stopped
 pseudovault_retention_swept_items_total    counter    outcome: shredded, deleted, separated, ... (the
                                                       sweeper's outcomes)
+pseudovault_check_filter_current           gauge      (none): 1 while checks use the miss filter, 0
+                                                      while they query the store (not built yet,
+                                                      or behind its staleness bound); with several
+                                                      workers, the lowest of them
+pseudovault_check_filter_age_seconds       gauge      (none): since the filter last held every
+                                                      committed ban's pseudonyms (+Inf: not built);
+                                                      with several workers, the highest
+pseudovault_check_filter_pseudonyms        gauge      (none): pseudonyms the filter holds; with
+                                                      several workers, the highest
 =========================================  =========  ==========================================
+
+The three ``pseudovault_check_filter_*`` gauges exist when the check miss filter is on
+(``PSEUDOVAULT_CHECK_FILTER``); each worker sets them every second and when it answers a scrape.
 
 Labels carry route templates (``/v1/subjects/{subject_id}``), never raw paths, so neither ids nor
 anything a caller typed become label values, and cardinality stays bounded; requests that match
@@ -24,15 +36,19 @@ several worker processes, set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
+
+if TYPE_CHECKING:
+    from pseudovault.vault.checks.missfilter import FilterState
 
 __all__ = ["Metrics", "CONTENT_TYPE_LATEST", "UNMATCHED_ROUTE"]
 
@@ -41,7 +57,10 @@ _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5
 
 
 class Metrics:
-    def __init__(self) -> None:
+    """The API's metrics; ``check_filter``: whether the vault runs the check miss filter (its
+    gauges exist only then)."""
+
+    def __init__(self, *, check_filter: bool = False) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._decision_children: dict[str, Any] = {}
@@ -89,6 +108,38 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+
+        self.filter_gauges: tuple[Gauge, Gauge, Gauge] | None = None
+        if check_filter:
+            self.filter_gauges = (
+                Gauge(
+                    "pseudovault_check_filter_current",
+                    "1 while ban checks answer misses from the in-process filter, 0 while they query the store.",
+                    registry=self.registry,
+                    multiprocess_mode="livemin",
+                ),
+                Gauge(
+                    "pseudovault_check_filter_age_seconds",
+                    "Seconds since the check miss filter last held every committed pseudonym (+Inf: not built).",
+                    registry=self.registry,
+                    multiprocess_mode="livemax",
+                ),
+                Gauge(
+                    "pseudovault_check_filter_pseudonyms",
+                    "Pseudonyms the check miss filter holds.",
+                    registry=self.registry,
+                    multiprocess_mode="livemax",
+                ),
+            )
+
+    def observe_filter(self, state: FilterState) -> None:
+        """The check miss filter's state (vault.checks.missfilter.MissFilter.state)."""
+        if self.filter_gauges is None:
+            return
+        current, age, pseudonyms = self.filter_gauges
+        current.set(1 if state.current else 0)
+        age.set(state.age_seconds)
+        pseudonyms.set(state.pseudonyms)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         # the labelled children are kept: ``labels()`` costs more than the count itself, and

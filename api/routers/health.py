@@ -44,9 +44,12 @@ def readyz(vault: VaultDep, request: Request) -> Readiness:
     "/metrics",
     summary="Prometheus metrics",
     description="Request counts and latencies per route template and status, shreds, check "
-    "decisions, in the Prometheus text format.",
+    "decisions and, when it is on, the state of the check miss filter, in the Prometheus text format.",
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Metrics."}},
 )
-async def metrics(metrics: MetricsDep) -> Response:
+async def metrics(metrics: MetricsDep, vault: VaultDep) -> Response:
+    miss_filter = vault.checks.miss_filter
+    if miss_filter is not None:  # this worker's, as of now (the others set theirs every second)
+        metrics.observe_filter(miss_filter.state())
     return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

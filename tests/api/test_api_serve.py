@@ -5,6 +5,7 @@ worker processes over the same vault."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -15,12 +16,13 @@ from servers import child_env, free_port, pseudovault_command, wait_until_ready
 PASSPHRASE = "correct horse battery staple"
 
 
-def _serve(home: Path, *extra: str) -> tuple[str, str, str]:
+def _serve(home: Path, *extra: str, env: dict[str, str] | None = None) -> tuple[str, str, str, str]:
+    """Run ``pseudovault serve``; its base URL, output, logs and the ``/metrics`` it answered."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [*pseudovault_command(), "serve", "--port", str(port), *extra],
-        env=child_env(home, PASSPHRASE),
+        env={**child_env(home, PASSPHRASE), **(env or {})},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -44,12 +46,13 @@ def _serve(home: Path, *extra: str) -> tuple[str, str, str]:
             process.kill()
             process.communicate()
     assert process.returncode == 0, err
-    return base, out, err
+    return base, out, err, metrics
 
 
 def test_serve_initialises_a_fresh_home_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    base, out, err = _serve(home)
+    base, out, err, metrics = _serve(home)
+    assert "pseudovault_check_filter" not in metrics  # off by default
     assert (home / "keyring.json").exists() and (home / "data.sqlite3").exists()
     assert "Initialised a new vault" in out
     assert f"{base}/docs" in out and f"{base}/v1" in out
@@ -69,6 +72,9 @@ def test_serve_with_two_workers_over_an_existing_vault(tmp_path: Path) -> None:
         [*pseudovault_command(), "init"], env=child_env(home, PASSPHRASE), capture_output=True, text=True, timeout=60, check=False
     )
     assert init.returncode == 0, init.stderr
-    _base, out, err = _serve(home, "--workers", "2")
+    _base, out, err, metrics = _serve(home, "--workers", "2", env={"PSEUDOVAULT_CHECK_FILTER": "true"})
     assert "Initialised" not in out and "/docs" in out
     assert PASSPHRASE not in out + err
+    # each worker sets the miss filter's gauges; /metrics aggregates them (the lowest "current")
+    for name in ("current", "age_seconds", "pseudonyms"):
+        assert re.search(rf"^pseudovault_check_filter_{name} \S+$", metrics, re.MULTILINE), name

@@ -50,14 +50,14 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from rbloom import Bloom
 from sqlalchemy import Engine
 
 from pseudovault.vault.store.db import sqlite_path
 
-__all__ = ["CHANNEL", "MissFilter"]
+__all__ = ["CHANNEL", "FilterState", "MissFilter"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,14 @@ _SQLITE_FEED_AFTER = (
     "SELECT f.seq, r.pseudonym FROM identifier_feed AS f"
     " LEFT JOIN record_identifiers AS r ON r.rowid = f.identifier WHERE f.seq > ? ORDER BY f.seq"
 )
+
+
+class FilterState(NamedTuple):
+    """A snapshot of a :class:`MissFilter` (:meth:`MissFilter.state`)."""
+
+    current: bool  # built and fresh within its staleness bound: checks use it
+    age_seconds: float  # since it last held every committed pseudonym (inf: never built)
+    pseudonyms: int  # held (the last build's, and those added since)
 
 
 class MissFilter:
@@ -176,6 +184,17 @@ class MissFilter:
     @property
     def ready(self) -> bool:
         return self._bloom is not None and time.monotonic() - self.fresh_at <= self.max_staleness
+
+    def state(self) -> FilterState:
+        """What an operator watches (the API's ``/metrics``): whether checks use the filter now,
+        how long ago it was last known to hold every committed pseudonym, and how many it holds."""
+        age = time.monotonic() - self.fresh_at  # inf before the first build
+        built = self._bloom is not None
+        return FilterState(
+            current=built and age <= self.max_staleness,
+            age_seconds=age if built else float("inf"),
+            pseudonyms=self.pseudonyms + self._added if built else 0,
+        )
 
     # --- the listener -----------------------------------------------------------------------------
 
