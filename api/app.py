@@ -168,6 +168,7 @@ def create_app(
                     filter_gauges.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await filter_gauges
+                    metrics.close()
                 if deliveries is not None:
                     await deliveries.stop()
                 if maintenance is not None:

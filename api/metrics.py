@@ -22,7 +22,8 @@ pseudovault_check_filter_pseudonyms        gauge      (none): pseudonyms the fil
 =========================================  =========  ==========================================
 
 The three ``pseudovault_check_filter_*`` gauges exist when the check miss filter is on
-(``PSEUDOVAULT_CHECK_FILTER``); each worker sets them every second and when it answers a scrape.
+(``PSEUDOVAULT_CHECK_FILTER``); each worker sets them every second and when it answers a scrape,
+and a worker that stops leaves them (:meth:`Metrics.close`).
 
 Labels carry route templates (``/v1/subjects/{subject_id}``), never raw paths, so neither ids nor
 anything a caller typed become label values, and cardinality stays bounded; requests that match
@@ -140,6 +141,16 @@ class Metrics:
         current.set(1 if state.current else 0)
         age.set(state.age_seconds)
         pseudonyms.set(state.pseudonyms)
+
+    def close(self) -> None:
+        """This process leaves the live gauges (a worker that stops: its last filter state no
+        longer counts in the lowest ``current`` or highest age). A worker killed outright cannot
+        do this; its last values stay in ``PROMETHEUS_MULTIPROC_DIR`` until the server restarts
+        (``pseudovault serve --workers N`` makes a new directory each time)."""
+        if self.filter_gauges is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]  # untyped module
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         # the labelled children are kept: ``labels()`` costs more than the count itself, and

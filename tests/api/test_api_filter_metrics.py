@@ -4,8 +4,12 @@ when it is off. On SQLite files and PostgreSQL."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,3 +70,28 @@ def test_a_filter_that_falls_behind_is_not_current(filtered: Vault, api_settings
 
 def test_no_filter_no_filter_gauges(client: TestClient) -> None:
     assert "pseudovault_check_filter" not in client.get("/metrics").text
+
+
+
+_STOPPING_WORKER = """
+from pseudovault.api.metrics import Metrics
+from pseudovault.vault.checks.missfilter import FilterState
+metrics = Metrics(check_filter=True)
+metrics.observe_filter(FilterState(current=False, age_seconds=float("inf"), pseudonyms=0))
+print(metrics.render().decode())
+metrics.close()
+print("--- closed ---")
+print(metrics.render().decode())
+"""
+
+
+def test_a_worker_that_stops_leaves_the_live_gauges(tmp_path: Path) -> None:
+    # multiprocess values are chosen when prometheus_client is imported: a process of its own
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", _STOPPING_WORKER], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    running, closed = result.stdout.split("--- closed ---")
+    assert _gauge(running, "pseudovault_check_filter_current") == 0.0
+    # its last "not current" no longer holds the workers' lowest down
+    assert "pseudovault_check_filter_current" not in closed
+    assert not list(tmp_path.glob("gauge_live*.db"))
