@@ -7,6 +7,7 @@ decides differently, for any category, kind, severity, status and match type."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from hypothesis import given, settings
@@ -45,6 +46,17 @@ def service() -> Iterator[CheckService]:
         yield vault.checks
 
 
+@contextmanager
+def _policy(service: CheckService, custom: bool) -> Iterator[None]:
+    """The service decides under POLICY (``custom``) or its own policy, for the block."""
+    previous = service._policy
+    service._policy = POLICY if custom else previous
+    try:
+        yield
+    finally:
+        service._policy = previous
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     category=st.sampled_from(CATALOGUE.record_codes()),
@@ -71,14 +83,10 @@ def test_one_hit_decides_as_the_general_path(
     candidate = _Candidate(0, kind, match, row_lookalike, kind, "value-0", 1)
     row = (b"\x01" * 32, "record-1", 0, 1, int(row_lookalike), kind, 1, category, "fraud", severity, status)
     hits = {("record-1", 0, row_lookalike): ({1}, candidate, row)}
-    previous = service._policy
-    service._policy = POLICY if custom_policy else previous
-    try:
+    with _policy(service, custom_policy):
         one = service._decide_one(*next(iter(hits.items())), identifiers)
         assert service._decide(hits, identifiers) == one
         merged = service._decide_merged(hits, identifiers)
-    finally:
-        service._policy = previous
     assert one == merged
     assert one.as_dict() == merged.as_dict()
 
@@ -115,13 +123,9 @@ def test_both_rows_of_one_stored_identifier_decide_as_the_general_path(
         ({1}, _Candidate(0, kind, "lookalike", True, f"lookalike:{kind}", "value-0", 1), (b"\x02" * 32, "record-1", 2, 1, 1, kind, 1, category, "fraud", severity, status)),
     )
     hits = dict([identity, lookalike] if identity_first else [lookalike, identity])
-    previous = service._policy
-    service._policy = POLICY if custom_policy else previous
-    try:
+    with _policy(service, custom_policy):
         short = service._decide(hits, identifiers)
         merged = service._decide_merged(hits, identifiers)
-    finally:
-        service._policy = previous
     assert short == merged
     assert short.as_dict() == merged.as_dict()
     assert len(short.matches) == 1 and short.matches[0].match == identity_match
