@@ -3,7 +3,8 @@
 Rules create records over a small pool of identifiers (variants that normalize alike, digit and
 letter look-alikes, NAT64 and IPv4-mapped forms of one address, two addresses of one IPv6 /64),
 in two domains, some linked to a subject; change their status, severity and expiry; revoke them;
-restrict, lift and shred their subjects; move the clock; rotate the lookup key. Checks and
+restrict, lift and shred their subjects; move the clock; run retention (which must never delete
+a record that still matches); rotate the lookup key. Checks and
 batches of checks are compared with a model written from the documented rules (docs/api.md, "Ban
 checks"): a record matches while it is active or under review, unexpired, of the check's domain
 and its subject is not restricted; an identifier of the same kind matches ``exact`` when its
@@ -307,6 +308,26 @@ class CheckMachine(RuleBasedStateMachine):
     @rule(days=st.one_of(st.integers(min_value=1, max_value=30), st.integers(min_value=31, max_value=500)))
     def advance(self, days: int) -> None:
         self.clock.advance(timedelta(days=days))
+
+    @rule()
+    def sweep(self) -> None:
+        """Run retention: it may delete records whose period ended, never one that still matches."""
+        now = self.clock.now()
+        matching = {rid for rid, record in self.model.records.items() if self._changeable(record)}
+        self.vault.retention.sweeper.sweep()
+        for record_id, record in list(self.model.records.items()):
+            try:
+                view = self.vault.records.get(record_id)
+            except NotFoundError:
+                assert record_id not in matching, "a sweep deleted a ban that still matched"
+                del self.model.records[record_id]
+                continue
+            if view.subject_id != record.subject_id:  # the subject's own period ended: shredded
+                assert view.subject_id is None and record.subject_id is not None
+                self.shredded.add(record.subject_id)
+                record.subject_id = None
+            record.status, record.expires_at, record.severity = view.status, view.expires_at, view.severity
+        assert self.clock.now() == now
 
     @precondition(lambda self: self.rotations < MAX_ROTATIONS)
     @rule()
