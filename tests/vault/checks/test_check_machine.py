@@ -1,6 +1,6 @@
 """Ban checks against a model, driven by a Hypothesis state machine on SQLite and PostgreSQL.
 
-Rules create records over a small pool of identifiers (variants that normalize alike, digit and
+Rules create records (one at a time, or through the bulk import) over a small pool of identifiers (variants that normalize alike, digit and
 letter look-alikes, NAT64 and IPv4-mapped forms of one address, two addresses of one IPv6 /64),
 in two domains, some linked to a subject; change their status, severity and expiry; revoke them;
 restrict, lift and shred their subjects; move the clock; run retention (which must never delete
@@ -22,7 +22,9 @@ Each example works in domains of its own, so the records of earlier examples nev
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -37,6 +39,7 @@ from pseudovault.vault.checks.decisions import Decision, strongest
 from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
 from pseudovault.vault.identifiers import NormalizedIdentifier
+from pseudovault.vault.records.bulk import import_records
 from pseudovault.vault.records.validation import normalize_identifiers
 from pseudovault.vault.vault import RecordsConfig, Vault
 
@@ -103,6 +106,7 @@ class CheckMachine(RuleBasedStateMachine):
         self.shredded: set[str] = set()
         self.stored: list[tuple[str, str]] = []  # the identifiers records of this example were made with
         self.rotations = 0
+        self.imports = 0
         for info in self.vault.lookup.versions():  # each example starts with its primary version alone
             if info.status == "enabled" and not info.primary:
                 self.vault.lookup.disable(info.version)
@@ -227,6 +231,46 @@ class CheckMachine(RuleBasedStateMachine):
         self.model.records[record_id] = ModelRecord(pairs, items, category, severity, self._domain(side), subject)
         self._sync(record_id)
         return record_id
+
+    @rule(
+        pairs=st.lists(st.sampled_from(PAIRS), min_size=1, max_size=3, unique=True),
+        category=st.sampled_from(CATEGORIES),
+        severity=st.sampled_from(SEVERITIES),
+        side=sides,
+        days=st.none() | st.integers(min_value=1, max_value=400),
+    )
+    def import_record(
+        self, pairs: list[tuple[str, str]], category: str, severity: str, side: str, days: int | None
+    ) -> None:
+        """The same record through the bulk import (its own normalization and row writer)."""
+        now = self.clock.now()
+        row: dict[str, Any] = {
+            "identifiers": [{"kind": kind, "value": value} for kind, value in pairs],
+            "category": category, "reason_code": "fraud", "severity": severity,
+        }
+        if days is not None:
+            row["expires_at"] = (now + timedelta(days=days)).isoformat()
+        period = self.vault.records.catalogue.for_record(category)
+        limit = None if period.waits_for_event else period.expires_at(now)
+        too_late = days is not None and limit is not None and now + timedelta(days=days) > limit
+        domain = self._domain(side)
+        before = self._listed(domain)
+        self.imports += 1
+        report = import_records(
+            self.vault.records, io.StringIO(json.dumps(row) + "\n"), format="jsonl", domain=domain,
+            import_id=f"{self.prefix}-{self.imports}",
+        )
+        assert (report.imported, report.rejected) == ((0, 1) if too_late else (1, 0)), report.as_dict()
+        if too_late:
+            return
+        (record_id,) = self._listed(domain) - before
+        items = normalize_identifiers(self.vault.normalizer, pairs)
+        self.model.records[record_id] = ModelRecord(pairs, items, category, severity, domain, None)
+        self._sync(record_id)
+        self.stored.extend(pairs)
+
+    def _listed(self, domain: str) -> set[str]:
+        return {view.record_id for view in self.vault.records.list(domain=domain, limit=1000).items}
 
     @rule(record_id=records, status=st.sampled_from(LIVE))
     def set_status(self, record_id: str, status: str) -> None:
