@@ -263,6 +263,7 @@ class Vault:
             self.retention_policies,
         )
         self.subjects.on_fields_set = self.retention  # per-entry retention follows new values
+        self.records.on_expiry_changed = self.retention  # a record's deletion follows its expiry
         self.erasure = ErasureService(self.retention, self.signing, self.clock, self.audit)
         self.rights = RightsService(self.retention, self.records, self.clock, self.audit)
         self.rights.webhooks = self.erasure.webhooks = self.webhook_config

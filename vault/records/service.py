@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import CursorResult, Engine, delete, func, select, update
 from sqlalchemy.orm import Session
@@ -93,10 +93,17 @@ from pseudovault.vault.retention.policy_file import CATALOGUE
 from pseudovault.vault.store.data_models import Record, RecordField
 from pseudovault.vault.store.db import checkpoint_sqlite, session_scope
 
-__all__ = ["RecordService"]
+__all__ = ["ExpiryHook", "RecordService"]
 
 
 log = logging.getLogger(__name__)
+
+
+class ExpiryHook(Protocol):
+    """What follows a record's new expiry in its update's unit of work (vault.retention)."""
+
+    def record_expiry_changed(self, session: Session, record_id: str, now: datetime) -> None:
+        """The record's ``expires_at`` was set (flushed, not committed) ``now``."""
 
 
 class RecordService(RecordCreation, RecordReading):
@@ -119,6 +126,9 @@ class RecordService(RecordCreation, RecordReading):
         self._clock = clock
         self._audit = audit
         self._catalogue = catalogue
+        #: what follows a record's new expiry in its update's unit of work (vault.retention: the
+        #: record's retention item is due at its expiry), if anything
+        self.on_expiry_changed: ExpiryHook | None = None
 
     def __repr__(self) -> str:
         return "RecordService()"
@@ -246,6 +256,9 @@ class RecordService(RecordCreation, RecordReading):
                     row.severity = severity
                 if expires_at is not None:
                     row.expires_at = expires_at
+                    if self.on_expiry_changed is not None:
+                        session.flush()
+                        self.on_expiry_changed.record_expiry_changed(session, record_id, self._clock.now())
                 if ciphertext is not None:
                     session.execute(
                         delete(RecordField).where(RecordField.record_id == record_id, RecordField.name == "notes")

@@ -600,6 +600,17 @@ class RetentionService:
             return
         self._refresh_subjects(session, [subject_id], self._policies, now)
 
+    def record_expiry_changed(self, session: Session, record_id: str, now: datetime) -> None:
+        """A record's expiry was moved (vault.records, in its update's transaction): its retention
+        item, due at the expiry, is dated again, so that a ban extended past its first expiry is
+        not deleted at it, and one brought forward is deleted at its new end. Nothing when the
+        policies in force are not applied yet (applying them dates every item again)."""
+        try:
+            self.ensure_applied(session)
+        except PoliciesChangedError:
+            return
+        self._refresh_records(session, [record_id], self._policies, now)
+
     def _refresh_records(self, session: Session, record_ids: Sequence[str], policies: PolicySet, now: datetime) -> None:
         if not record_ids:
             return

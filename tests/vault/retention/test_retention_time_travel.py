@@ -266,6 +266,27 @@ def test_a_ban_whose_member_never_withdraws_stays_until_an_expiry_set_by_hand(va
     assert not record_exists(vault, limited)
 
 
+@pytest.mark.parametrize("later", [True, False], ids=["extended", "brought_forward"])
+def test_a_record_is_deleted_at_its_expiry_as_last_set(vault: Vault, clock: FrozenClock, later: bool) -> None:
+    # a sweep gives the record its retention item (due at its first expiry); the expiry then moves
+    record_id = vault.records.create(
+        [("email", "moved@example.com")], category="fraudulent_transaction", reason_code="fraud",
+        expires_at=clock.now() + timedelta(days=10),
+    )
+    vault.retention.sweeper.sweep()
+    moved = clock.now() + timedelta(days=20 if later else 5)
+    vault.records.update(record_id, expires_at=moved)
+    first, last = sorted([clock.now() + timedelta(days=10), moved])
+    clock.set(first + timedelta(hours=1))
+    vault.retention.sweeper.sweep()
+    assert record_exists(vault, record_id) == later  # extended: the ban still runs, and stays
+    if later:
+        assert vault.checks.check([("email", "moved@example.com")]).decision == "deny"
+    clock.set(last + timedelta(hours=1))
+    vault.retention.sweeper.sweep()
+    assert not record_exists(vault, record_id)
+
+
 def test_destruction_and_deadlines_follow_the_policies_zone(vault: Vault, clock: FrozenClock) -> None:
     """Finding 10: the presets count days in Seoul, so an access log collected on 2 March is
     destroyed at midnight in Seoul (15:00 UTC the day before), not at 09:00 KST; and a request
