@@ -25,6 +25,7 @@ import asyncio
 import io
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -272,11 +273,12 @@ class CheckMachine(RuleBasedStateMachine):
     def _listed(self, domain: str) -> set[str]:
         return {view.record_id for view in self.vault.records.list(domain=domain, limit=1000).items}
 
-    @rule(record_id=records, status=st.sampled_from(LIVE))
-    def set_status(self, record_id: str, status: str) -> None:
+    def _change(self, record_id: str, change: Callable[[], object]) -> None:
+        """Run a status change of ``record_id``: refused only for a record that does not exist
+        (NotFoundError) or no longer changes (ConflictError: revoked or expired)."""
         record = self._record(record_id)
         try:
-            self.vault.records.set_status(record_id, status, reason_code="reviewed")
+            change()
         except NotFoundError:
             assert record is None
             return
@@ -286,19 +288,13 @@ class CheckMachine(RuleBasedStateMachine):
         assert record is not None
         self._sync(record_id)
 
+    @rule(record_id=records, status=st.sampled_from(LIVE))
+    def set_status(self, record_id: str, status: str) -> None:
+        self._change(record_id, lambda: self.vault.records.set_status(record_id, status, reason_code="reviewed"))
+
     @rule(record_id=records)
     def revoke(self, record_id: str) -> None:
-        record = self._record(record_id)
-        try:
-            self.vault.records.revoke(record_id, reason_code="appeal")
-        except NotFoundError:
-            assert record is None
-            return
-        except ConflictError:
-            assert record is not None and not self._changeable(record)
-            return
-        assert record is not None
-        self._sync(record_id)
+        self._change(record_id, lambda: self.vault.records.revoke(record_id, reason_code="appeal"))
 
     @rule(record_id=records, severity=st.none() | st.sampled_from(SEVERITIES), days=st.none() | st.integers(1, 800))
     def update(self, record_id: str, severity: str | None, days: int | None) -> None:
