@@ -10,6 +10,9 @@ pseudovault_check_decisions_total          counter    decision: allow | review |
 pseudovault_retention_sweeps_total         counter    outcome: completed | refused | failed | stopped
 pseudovault_retention_swept_items_total    counter    outcome: shredded, deleted, separated, ... (the
                                                       sweeper's outcomes)
+pseudovault_lookup_key_versions_enabled    gauge      (none): lookup key versions checks derive
+                                                      pseudonyms under (each check's HMAC work
+                                                      grows with it); the latest any worker set
 pseudovault_check_filter_current           gauge      (none): 1 while checks use the miss filter, 0
                                                       while they query the store (not built yet,
                                                       or behind its staleness bound); with several
@@ -20,6 +23,10 @@ pseudovault_check_filter_age_seconds       gauge      (none): since the filter l
 pseudovault_check_filter_pseudonyms        gauge      (none): pseudonyms the filter holds; with
                                                       several workers, the highest
 =========================================  =========  ==========================================
+
+A worker sets ``pseudovault_lookup_key_versions_enabled`` when it answers a scrape, from its lookup
+keys as of then (they follow the key store within ``PSEUDOVAULT_LOOKUP_REFRESH_SECONDS``); alert
+when it stays above 3 (:data:`~pseudovault.vault.crypto.lookup.ADVISED_ENABLED_VERSIONS`).
 
 The three ``pseudovault_check_filter_*`` gauges exist when the check miss filter is on
 (``PSEUDOVAULT_CHECK_FILTER``); each worker sets them every second and when it answers a scrape,
@@ -110,6 +117,13 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.lookup_versions = Gauge(
+            "pseudovault_lookup_key_versions_enabled",
+            "Lookup key versions ban checks derive pseudonyms under.",
+            registry=self.registry,
+            multiprocess_mode="livemostrecent",
+        )
+
         self.filter_gauges: tuple[Gauge, Gauge, Gauge] | None = None
         if check_filter:
             self.filter_gauges = (
@@ -142,12 +156,16 @@ class Metrics:
         age.set(state.age_seconds)
         pseudonyms.set(state.pseudonyms)
 
+    def observe_lookup_versions(self, enabled: int) -> None:
+        """How many lookup key versions this worker's checks use now."""
+        self.lookup_versions.set(enabled)
+
     def close(self) -> None:
         """This process leaves the live gauges (a worker that stops: its last filter state no
         longer counts in the lowest ``current`` or highest age). A worker killed outright cannot
         do this; its last values stay in ``PROMETHEUS_MULTIPROC_DIR`` until the server restarts
         (``pseudovault serve --workers N`` makes a new directory each time)."""
-        if self.filter_gauges is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             from prometheus_client import multiprocess
 
             multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]  # untyped module

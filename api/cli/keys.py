@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pseudovault.api.cli._base import ExitCode, JsonOpt, cli_error, emit, err, keys_app, open_from_env, out, run_command
+from pseudovault.vault.crypto.lookup import ADVISED_ENABLED_VERSIONS
 from pseudovault.vault.errors import (
     InvalidInputError,
 )
@@ -102,12 +103,20 @@ def keys_rotate_lookup(
     """Add a lookup key version for pseudonyms; older versions keep matching (lazy re-indexing)."""
     with run_command(), open_from_env() as vault:
         version = vault.lookup.rotate(promote=promote)
-        data = {"version": version, "primary": promote}
+        enabled = vault.lookup.enabled_versions()
+        data = {"version": version, "primary": promote, "enabled_versions": enabled}
         emit(
             data,
             as_json,
             lambda: out.print(f"New lookup key version {version}" + (" (primary)" if promote else " (not primary yet)")),
         )
+        if enabled > ADVISED_ENABLED_VERSIONS:
+            err.print(
+                f"warning: {enabled} lookup key versions are enabled, and every check derives its pseudonyms "
+                "under each; disable or destroy the versions that nothing depends on alone "
+                "('keys list-lookup', 'keys disable-lookup')",
+                markup=False,
+            )
 
 
 @keys_app.command("list-lookup")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -12,6 +14,8 @@ from pseudovault.api.metrics import CONTENT_TYPE_LATEST
 from pseudovault.api.schemas.health import Health, Readiness
 
 __all__ = ["router"]
+
+log = logging.getLogger(__name__)
 
 
 router = APIRouter(route_class=ApiRoute, tags=["operations"])
@@ -44,11 +48,15 @@ def readyz(vault: VaultDep, request: Request) -> Readiness:
     "/metrics",
     summary="Prometheus metrics",
     description="Request counts and latencies per route template and status, shreds, check "
-    "decisions and, when it is on, the state of the check miss filter, in the Prometheus text format.",
+    "decisions, the lookup key versions checks use and, when it is on, the state of the check miss filter, in the Prometheus text format.",
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Metrics."}},
 )
 async def metrics(metrics: MetricsDep, vault: VaultDep) -> Response:
+    try:  # the keys as this worker's checks use them (re-read when due)
+        metrics.observe_lookup_versions(len(vault.lookup.current().enabled))
+    except Exception as exc:  # noqa: BLE001 - a scrape answers with a store down; /readyz reports it
+        log.debug("lookup key versions not observed (%s)", type(exc).__name__)
     miss_filter = vault.checks.miss_filter
     if miss_filter is not None:  # this worker's, as of now (the others set theirs every second)
         metrics.observe_filter(miss_filter.state())

@@ -6,8 +6,10 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pytest
 from canary import CANARY_PII
@@ -18,7 +20,12 @@ from pseudovault.api.app import create_app
 from pseudovault.api.logs import JsonFormatter
 from pseudovault.api.routers import ROUTERS
 from pseudovault.api.settings import ApiSettings
+from pseudovault.keys.testing import FakeKmsProvider
+from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.vault import Vault
+
+if TYPE_CHECKING:
+    from conftest import StoreUrls
 
 Auth = Callable[..., dict[str, str]]
 
@@ -113,6 +120,30 @@ def test_metrics_count_requests_per_route_template_and_status(client: TestClient
     )
     assert "pseudovault_check_decisions_total" in text and "pseudovault_shreds_total" in text
     assert subject_id not in text
+
+
+def _lookup_versions(client: TestClient) -> float:
+    found = re.search(r"^pseudovault_lookup_key_versions_enabled (\S+)$", client.get("/metrics").text, re.MULTILINE)
+    assert found is not None, "the lookup key versions gauge is not in /metrics"
+    return float(found.group(1))
+
+
+def test_metrics_show_the_lookup_key_versions_checks_use(
+    client: TestClient, vault: Vault, store_urls: StoreUrls, provider: FakeKmsProvider, clock: FrozenClock
+) -> None:
+    """Each enabled lookup key version adds its pseudonyms to every check: the gauge an operator
+    alerts on follows versions another process enables and disables within the lookup keys'
+    refresh interval."""
+    assert _lookup_versions(client) == 1.0
+    with Vault.open(provider, store_urls.data, store_urls.keys, clock=clock) as other:
+        other.lookup.rotate()
+        other.lookup.rotate()
+        assert _lookup_versions(client) == 1.0  # this worker's keys, read under their bound
+        clock.advance(vault.lookup.refresh_interval)
+        assert _lookup_versions(client) == 3.0
+        other.lookup.disable(1)
+        clock.advance(vault.lookup.refresh_interval)
+        assert _lookup_versions(client) == 2.0
 
 
 def test_liveness_and_readiness(client: TestClient) -> None:

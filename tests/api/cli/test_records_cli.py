@@ -117,7 +117,7 @@ def test_rotate_lookup_keeps_old_bans_matching(cli: Cli) -> None:
     record_id = cli.json(
         "records", "add", "-i", "device_id=dev-42", "--category", "bad_usage_rejoin", "--severity", "critical"
     )["record_id"]  # fmt: skip
-    assert cli.json("keys", "rotate-lookup") == {"version": 2, "primary": True}
+    assert cli.json("keys", "rotate-lookup") == {"version": 2, "primary": True, "enabled_versions": 2}
     assert cli.json("check", "-i", "device_id=dev-42")["decision"] == "deny"
     versions = cli.json("keys", "list-lookup")
     assert [(k["version"], k["primary"], k["pseudonyms"]) for k in versions] == [(1, False, 1), (2, True, 1)]
@@ -164,3 +164,21 @@ def test_a_decision_policy_file_from_the_environment(cli: Cli, tmp_path: Path) -
     broken = cli("check", "-i", "ip=192.0.2.9", env={"PSEUDOVAULT_DECISION_POLICY": str(policy)})
     assert broken.exit_code == 4
     assert "line 3" in broken.stderr and "decision" in broken.stderr and "policy.toml" in broken.stderr
+
+
+def test_rotate_lookup_warns_past_three_enabled_versions(cli: Cli) -> None:
+    """Every enabled lookup key version adds its pseudonyms to every check: a rotation past three
+    enabled versions says so on stderr, and retiring one brings the count back under."""
+    for version in (2, 3):
+        rotated = cli("keys", "rotate-lookup", "--json")
+        assert json.loads(rotated.stdout)["enabled_versions"] == version and "warning" not in rotated.stderr
+    rotated = cli("keys", "rotate-lookup", "--json")
+    assert rotated.exit_code == 0 and json.loads(rotated.stdout)["enabled_versions"] == 4
+    assert "warning: 4 lookup key versions are enabled" in " ".join(rotated.stderr.split())
+    cli.ok("keys", "disable-lookup", "1")
+    rotated = cli("keys", "rotate-lookup")
+    assert rotated.exit_code == 0 and "warning: 4 lookup key versions" in " ".join(rotated.stderr.split())
+    cli.ok("keys", "disable-lookup", "2")
+    cli.ok("keys", "disable-lookup", "3")
+    rotated = cli("keys", "rotate-lookup", "--json")
+    assert json.loads(rotated.stdout)["enabled_versions"] == 3 and "warning" not in rotated.stderr
