@@ -1,7 +1,8 @@
 """The check's fast path (api.fastcheck) answers exactly as the route does: each request is sent
 twice, first while the key is not cached (the route answers, and caches the key), then while it is
 (the fast path answers, or hands over to the route); status, body (but the request id) and headers
-that matter are the same, and so is what each charged to the rate limiter."""
+that matter are the same, and so is what each charged to the rate limiter. Listed requests first,
+then generated bodies (Hypothesis), mostly valid, else with one fault each."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pseudovault.api import fastcheck
 from pseudovault.vault.vault import Vault
@@ -159,3 +162,128 @@ def test_a_check_body_holds_no_object_but_its_identifiers() -> None:
     assert set(Identifier.model_fields) == {"kind", "value"}
     assert all(field.annotation is str for field in Identifier.model_fields.values())
     assert CheckRequest.model_config.get("extra") == Identifier.model_config.get("extra") == "forbid"
+
+
+# --- generated bodies -------------------------------------------------------------------------
+
+_KINDS = ["email", "phone", "ip", "device_id", "card_fingerprint", "national_id", "custom:handle", "shoe_size", "", "EMAIL"]
+_VALUES = [
+    BANNED,
+    BANNED.upper(),
+    "  " + BANNED + " ",
+    "someone@example.com",
+    "j0hnny@example.com",
+    "010-1234-5678",
+    "+82 10-1234-5678",
+    "2001:db8::1",
+    "::ffff:192.0.2.1",
+    "64:ff9b::192.0.2.1",
+    "192.0.2.300",
+    "dev-0001",
+    "DEV:0001",
+    "",
+]
+#: pairs the route takes (hits, misses, the formats one identifier is typed in)
+_GOOD = [
+    ("email", BANNED),
+    ("email", BANNED.upper()),
+    ("email", "  " + BANNED + " "),
+    ("email", "someone@example.com"),
+    ("email", "j0hnny@example.com"),
+    ("email", "b\u00e4nned.person@example.com"),
+    ("phone", "010-1234-5678"),
+    ("phone", "+82 10-1234-5678"),
+    ("phone", "01099998888"),
+    ("ip", "2001:db8::1"),
+    ("ip", "::ffff:192.0.2.1"),
+    ("ip", "64:ff9b::192.0.2.1"),
+    ("ip", "192.0.2.7"),
+    ("device_id", "dev-0001"),
+    ("device_id", "DEV:0001"),
+    ("custom:handle", "someone"),
+]
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), st.just([]), st.just({}))
+
+
+@st.composite
+def _bodies(draw: st.DrawFn) -> str:
+    """A check body as text: mostly one the route takes, else with one fault of those a fast path
+    that reads its own bytes could take differently (a name given twice, an unknown or missing
+    name, a wrong type, an invalid value or domain, a body cut short or with more after it); written with or without unicode escapes and
+    spacing."""
+    ascii_only = draw(st.booleans())
+    space = draw(st.sampled_from(["", " ", "\n  "]))
+    fault = draw(st.sampled_from([None] * 6 + ["identifier", "extra", "missing", "twice", "domain", "top", "not a list", "none", "cut"]))
+
+    def obj(members: list[tuple[str, Any]]) -> str:
+        return "{" + space + ("," + space).join(
+            json.dumps(n, ensure_ascii=ascii_only) + ":" + space + (v if isinstance(v, _Raw) else json.dumps(v, ensure_ascii=ascii_only))
+            for n, v in members
+        ) + space + "}"
+
+    count = 0 if fault == "none" else draw(st.integers(1, 4))
+    faulty = draw(st.integers(0, max(count - 1, 0)))  # the identifier a fault of an identifier is in
+    identifiers = []
+    for n in range(count):
+        kind, value = draw(st.sampled_from(_GOOD))
+        if fault == "identifier" and n == faulty:
+            kind = draw(st.one_of(st.sampled_from(_KINDS), _SCALARS))
+            value = draw(st.one_of(st.sampled_from(_VALUES), st.text(max_size=12), _SCALARS))
+        members: list[tuple[str, Any]] = [("kind", kind), ("value", value)]
+        if n == faulty and fault in ("extra", "twice"):
+            name = "extra" if fault == "extra" else draw(st.sampled_from(["kind", "value"]))
+            members.append((name, draw(st.sampled_from(_VALUES))))
+        if n == faulty and fault == "missing":
+            members.pop(draw(st.integers(0, 1)))
+        identifiers.append(obj(draw(st.permutations(members))))
+    top: list[tuple[str, Any]] = [("identifiers", _Raw("[" + ("," + space).join(identifiers) + "]"))]
+    if fault == "domain":
+        top.append(("domain", draw(st.one_of(st.sampled_from(["Shop B", "", "a" * 70]), _SCALARS))))
+    elif draw(st.booleans()):
+        top.append(("domain", draw(st.sampled_from(["default", "shop-b"]))))
+    if fault == "top":
+        top.append((draw(st.sampled_from(["identifiers", "domain", "extra"])), draw(st.one_of(st.sampled_from(_VALUES), _SCALARS))))
+    if fault == "not a list":
+        top = [("identifiers", draw(_SCALARS))]
+    body = obj(draw(st.permutations(top)))
+    if fault == "cut":  # not JSON, or JSON with something after it
+        body = body[: draw(st.integers(0, len(body) - 1))] if draw(st.booleans()) else body + draw(st.sampled_from(["}", " x", "[]"]))
+    return body
+
+
+class _Raw(str):
+    """JSON text put into a body as it is."""
+
+
+def test_generated_bodies_are_answered_alike_on_both_paths(
+    app: FastAPI, vault: Vault, make_key: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Generated bodies: the route (its key not cached) and the fast path (cached) answer each
+    one with the same status, body and headers; a 200 comes from the fast path."""
+    vault.records.create([("email", BANNED), ("phone", "010-1234-5678")], category="fraudulent_transaction", reason_code="fraud")
+    fast: list[int] = []
+    original = fastcheck.run_single_check
+
+    async def spy(*args: Any, **kwargs: Any) -> Any:
+        fast.append(1)
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(fastcheck, "run_single_check", spy)
+    token = make_key("checks")
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    with TestClient(app) as client:
+
+        @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+        @given(body=_bodies())
+        def alike(body: str) -> None:
+            app.state.key_cache.clear()  # the route answers, and caches the key
+            by_route = client.post("/v1/checks", content=body.encode(), headers=headers)
+            assert app.state.key_cache.get(token) is not None
+            before = len(fast)
+            by_fast = client.post("/v1/checks", content=body.encode(), headers=headers)
+            assert _comparable(by_route) == _comparable(by_fast), body
+            assert by_route.status_code != 500, body
+            if by_fast.status_code == 200:
+                assert len(fast) == before + 1, "a 200 came from the route"
+
+        alike()
