@@ -387,6 +387,10 @@ class RetentionService:
                     raise NotFoundError(target_kind, target_id)
                 subjects = [target_id] if target_kind == "subject" else []
                 records = records_repository.ids_of_subject(session, target_id) if subjects else [target_id]
+                # what is due without the event, planned as it stands (a record gets its item at the
+                # first sweep after its creation, so one may have none yet, and one whose expiry passed
+                # is due anyway): only what the event makes due at once is the event's to confirm
+                self._refresh(session, subjects, records, now)
                 due_before = {row.id for row in session.scalars(self._due_now_items(subjects, records, now))}
                 row = session.get(RetentionEvent, (target_kind, target_id, event))
                 if row is None:
@@ -394,10 +398,7 @@ class RetentionService:
                 else:
                     row.at = at
                 session.flush()
-                if subjects:
-                    self._refresh_subjects(session, subjects, self._policies, now)
-                self._refresh_records(session, records, self._policies, now)
-                session.flush()
+                self._refresh(session, subjects, records, now)
                 preview = EventPreview(
                     target_kind=target_kind,
                     target_id=target_id,
@@ -424,6 +425,13 @@ class RetentionService:
         if target_kind == "subject" and event == "withdrawal":
             self.sweeper.sweep(target_id=target_id, actions=("separate",))
         return preview
+
+    def _refresh(self, session: Session, subject_ids: Sequence[str], record_ids: Sequence[str], now: datetime) -> None:
+        """Plan the pending items of these subjects and records again, as their events now stand."""
+        if subject_ids:
+            self._refresh_subjects(session, subject_ids, self._policies, now)
+        self._refresh_records(session, record_ids, self._policies, now)
+        session.flush()
 
     @staticmethod
     def _due_now_items(subject_ids: Sequence[str], record_ids: Sequence[str], now: datetime) -> Any:

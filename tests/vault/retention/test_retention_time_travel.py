@@ -391,6 +391,23 @@ def test_a_backdated_record_event_is_refused_unless_confirmed(vault: Vault, cloc
     assert not record_exists(vault, record_id)
 
 
+def test_an_event_is_not_refused_for_what_was_due_without_it(vault: Vault, clock: FrozenClock) -> None:
+    """A record gets its retention item at the first sweep after its creation; one whose expiry
+    passed before that sweep is due with or without a new event. An event that moves nothing (a
+    withdrawal, on a record whose period runs from its collection) makes nothing due at once: it
+    is recorded without a confirmation, and the record goes at the next sweep as it would have."""
+    record_id = vault.records.create(
+        [("email", "expired-unswept@example.com")], category="fraudulent_transaction", reason_code="fraud",
+        expires_at=clock.now() + timedelta(days=1),
+    )  # fmt: skip
+    clock.advance(timedelta(days=7))
+    assert vault.retention.preview_event("record", record_id, "withdrawal").due_now == ()
+    vault.retention.record_event("record", record_id, "withdrawal")
+    assert record_exists(vault, record_id)
+    vault.retention.sweeper.sweep()
+    assert not record_exists(vault, record_id)
+
+
 CEILING_7Y = DORMANT_ON + """
 [policies.payment_supply]
 period = "5y"
