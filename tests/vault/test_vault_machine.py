@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 from canary import CANARY_PII
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+from machine_support import run_machine
 from sqlalchemy import text
 
 from pseudovault.keys.testing import FakeKmsProvider
@@ -149,15 +149,7 @@ def _run(store_urls: StoreUrls, *, max_examples: int, steps: int) -> None:
             pass
 
         Machine.vault, Machine.fresh, Machine.provider, Machine.clock = vault, fresh, provider, clock
-        run_state_machine_as_test(
-            Machine,
-            settings=settings(
-                max_examples=max_examples,
-                stateful_step_count=steps,
-                deadline=None,
-                suppress_health_check=[HealthCheck.too_slow],
-            ),
-        )
+        run_machine(Machine, max_examples=max_examples, steps=steps)
 
 
 def test_vault_state_machine_sqlite(sqlite_urls: StoreUrls) -> None:

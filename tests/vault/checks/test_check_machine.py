@@ -31,9 +31,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, precondition, rule
+from machine_support import run_machine
 
 from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.checks.decisions import Decision, strongest
@@ -427,15 +427,7 @@ def _run(store_urls: StoreUrls, *, max_examples: int, steps: int) -> None:
                 pass
 
             Machine.vault, Machine.fresh, Machine.clock, Machine.loop = vault, fresh, clock, loop
-            run_state_machine_as_test(
-                Machine,
-                settings=settings(
-                    max_examples=max_examples,
-                    stateful_step_count=steps,
-                    deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-                ),
-            )
+            run_machine(Machine, max_examples=max_examples, steps=steps)
     finally:
         if loop is not None:
             loop.close()

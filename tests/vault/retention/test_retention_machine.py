@@ -22,9 +22,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from machine_support import run_machine
 
 from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.clock import FrozenClock
@@ -262,15 +262,7 @@ def _run(store_urls: StoreUrls, *, max_examples: int, steps: int) -> None:
             pass
 
         Machine.vault, Machine.clock = vault, clock
-        run_state_machine_as_test(
-            Machine,
-            settings=settings(
-                max_examples=max_examples,
-                stateful_step_count=steps,
-                deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-            ),
-        )
+        run_machine(Machine, max_examples=max_examples, steps=steps)
 
 
 def test_retention_follows_the_model_sqlite(sqlite_urls: StoreUrls) -> None:
