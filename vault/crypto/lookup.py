@@ -76,7 +76,7 @@ log = logging.getLogger(__name__)
 DEFAULT_DOMAIN = "default"
 DEFAULT_REFRESH_INTERVAL = timedelta(seconds=5)
 #: every check derives one pseudonym per candidate under each enabled version: past this many
-#: enabled versions, a rotation warns (the CLI, the log) that older ones should be retired
+#: enabled versions, ``keys rotate-lookup`` warns that older ones should be retired
 ADVISED_ENABLED_VERSIONS = 3
 
 #: look-alike pseudonyms are derived under the kind label ``lookalike:<kind>`` (their own HMAC keys)
@@ -274,7 +274,7 @@ class LookupKeys:
         """Add a new version (wrapped by the provider's primary root KEK); primary unless ``promote=False``."""
         try:
             with session_scope(self._keys_engine, write=True) as session:
-                enabled = 1 + sum(1 for row in self._lock_all(session) if row.status == _ENABLED)
+                self._lock_all(session)
                 version = self._insert(session, primary=promote)
         except IntegrityError:
             self._audit.append("keys.rotate_lookup", outcome="conflict")
@@ -282,12 +282,6 @@ class LookupKeys:
         self._invalidate()
         self._audit.append("keys.rotate_lookup", detail={"version": version, "promoted": promote})
         log.info("added lookup key version %d (primary: %s)", version, promote)
-        if enabled > ADVISED_ENABLED_VERSIONS:
-            log.warning(
-                "%d lookup key versions are enabled, and every check derives its pseudonyms under each; "
-                "disable or destroy the versions that nothing depends on alone (keys list-lookup)",
-                enabled,
-            )
         return version
 
     def enabled_versions(self) -> int:

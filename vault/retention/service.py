@@ -430,8 +430,7 @@ class RetentionService:
         """Plan the pending items of these subjects and records again, as their events now stand."""
         if subject_ids:
             self._refresh_subjects(session, subject_ids, self._policies, now)
-        self._refresh_records(session, record_ids, self._policies, now)
-        session.flush()
+        self._refresh_records(session, record_ids, self._policies, now)  # each flushes what it planned
 
     @staticmethod
     def _due_now_items(subject_ids: Sequence[str], record_ids: Sequence[str], now: datetime) -> Any:
