@@ -254,6 +254,33 @@ def test_a_rejoin_ban_runs_from_the_withdrawal_never_from_its_creation(vault: Va
     assert not record_exists(vault, record_id)
 
 
+@pytest.mark.parametrize("on", ["record", "subject"])
+def test_an_event_recorded_again_starts_the_period_from_its_new_time(vault: Vault, clock: FrozenClock, on: str) -> None:
+    """A member who withdrew, came back and withdrew again: the rejoin ban runs its year from the
+    second withdrawal (its own, or its subject's), and the first one's year ending does not end it."""
+    subject_id = vault.subjects.create({"name": "Kim"}) if on == "subject" else None
+    record_id = vault.records.create(
+        [("email", f"twice-{on}@example.com")], category="bad_usage_rejoin", reason_code="bad_usage",
+        subject_id=subject_id,
+    )
+    target = subject_id if subject_id is not None else record_id
+    clock.set(T0 + timedelta(days=10))
+    vault.retention.record_event(on, target, "withdrawal")
+    vault.retention.sweeper.sweep()
+    first_due = _due_of(vault, record_id, "bad_usage_rejoin")
+    clock.set(T0 + timedelta(days=200))
+    vault.retention.record_event(on, target, "withdrawal")
+    second_due = _due_of(vault, record_id, "bad_usage_rejoin")
+    assert second_due == first_due + timedelta(days=190)
+    clock.set(first_due + timedelta(days=1))
+    vault.retention.sweeper.sweep()
+    assert record_exists(vault, record_id), "the ban ended a year after the first withdrawal, not the second"
+    assert vault.checks.check([("email", f"twice-{on}@example.com")]).decision == "deny"
+    clock.set(second_due)
+    vault.retention.sweeper.sweep()
+    assert not record_exists(vault, record_id)
+
+
 def test_a_ban_whose_member_never_withdraws_stays_until_an_expiry_set_by_hand(vault: Vault, clock: FrozenClock) -> None:
     waiting = _record(vault, "bad_usage_rejoin", "bad_usage")
     limited = vault.records.create(
