@@ -17,7 +17,8 @@ Each store is one SQLAlchemy URL. Two backends are supported:
   ``BEGIN IMMEDIATE`` and so takes the write lock up front instead of failing when it upgrades
   from reading to writing while another writer got there first.
 * **PostgreSQL** through psycopg 3 (``postgresql+psycopg://...``; a bare ``postgresql://`` is
-  taken to mean psycopg 3 as well), with a bounded, pre-pinged connection pool. List parameters
+  taken to mean psycopg 3 as well), with a bounded connection pool whose idle connections are checked
+  at checkout without a round trip (:func:`_closed_while_idle`). List parameters
   (the arrays of :func:`one_of`) are sent in binary form. :func:`postgres_async_connect` opens
   an asyncio connection to an engine's server with the engine's own parameters and timeouts
   (the API's ban checks wait for their lookup on the event loop with it).
@@ -37,6 +38,7 @@ import functools
 import logging
 import operator
 import os
+import select as selectors_
 import sqlite3
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -62,7 +64,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, StatementError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
@@ -219,8 +221,10 @@ def _postgres_engine(url: URL, timeouts: DbTimeouts) -> Engine:
         max_overflow=10,
         pool_timeout=30,
         pool_recycle=1800,
-        pool_pre_ping=True,
     )
+    # instead of the pool's pre-ping (a round trip per checkout), a look at the socket: see
+    # _closed_while_idle
+    event.listen(engine, "checkout", _check_idle_connection)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -233,6 +237,39 @@ def _postgres_engine(url: URL, timeouts: DbTimeouts) -> Engine:
 
     _CONNECT_ARGS[engine] = connect_args
     return engine
+
+
+def _closed_while_idle(dbapi_connection: Any) -> bool:
+    """Whether a pooled psycopg connection, idle since it was returned, can no longer be used:
+    closed or broken on this side, or with anything to read on its socket. Nothing is sent to
+    an idle connection's server process, and it sends nothing unasked, except when it ends the
+    connection (terminated, the server shutting down or restarting: its last words and the
+    socket's end arrive, and the socket turns readable), so a readable socket is one to let go.
+    No round trip: a check per unit of work and store that costs microseconds, where a ping
+    cost one round trip. (Like a ping, it cannot see a connection cut silently, with nothing
+    arriving: that fails the statement, which the interfaces answer with a 503.)"""
+    if dbapi_connection.closed or dbapi_connection.broken:
+        return True
+    import psycopg
+    from psycopg import pq
+
+    pgconn = dbapi_connection.pgconn
+    if pgconn.status != pq.ConnStatus.OK or pgconn.transaction_status != pq.TransactionStatus.IDLE:
+        return True
+    try:
+        poller = selectors_.poll()
+        poller.register(pgconn.socket, selectors_.POLLIN | selectors_.POLLERR | selectors_.POLLHUP)
+        return bool(poller.poll(0))
+    except (OSError, ValueError, psycopg.OperationalError):  # the socket of a connection that is gone
+        return True
+
+
+def _check_idle_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """The pool's checkout hook: a connection :func:`_closed_while_idle` is given up, and the pool
+    checks out another (SQLAlchemy's DisconnectionError: the connection is discarded, the pool
+    tries again, with a new one if need be)."""
+    if _closed_while_idle(dbapi_connection):
+        raise DisconnectionError("the pooled connection was closed while it was idle")
 
 
 async def postgres_async_connect(engine: Engine) -> Any:

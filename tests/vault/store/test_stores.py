@@ -7,8 +7,9 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import psycopg
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 
 from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.store.db import checkpoint_sqlite, make_engine, redact_url, session_scope, sqlite_path
@@ -135,6 +136,31 @@ def test_postgres_uses_psycopg_3(postgres_urls: StoreUrls) -> None:
                 assert connection.exec_driver_sql("SELECT 1").scalar() == 1
         finally:
             engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_pooled_connection_is_kept_while_alive_and_replaced_once_terminated(postgres_urls: StoreUrls) -> None:
+    """The pool checks an idle connection at checkout without a round trip: a live one is used
+    again, one whose server process was terminated while it
+    waited in the pool is replaced before a unit of work gets it, and the work succeeds."""
+    engine = make_engine(postgres_urls.data)
+    admin = psycopg.connect(make_url(postgres_urls.data).set(drivername="postgresql").render_as_string(hide_password=False),
+                            autocommit=True)
+    try:
+        def pid() -> int:
+            with session_scope(engine, write=True) as session:
+                return int(session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+        first = pid()
+        assert pid() == first  # the live connection is used again
+        # terminated while idle in the pool (waiting until the server process has ended)
+        assert admin.execute("SELECT pg_terminate_backend(%s, 5000)", (first,)).fetchone() == (True,)
+        second = pid()  # no error: the pool saw it gone and opened another
+        assert second != first
+        assert pid() == second
+    finally:
+        admin.close()
+        engine.dispose()
 
 
 @pytest.mark.parametrize(
