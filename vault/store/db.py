@@ -38,13 +38,13 @@ import functools
 import logging
 import operator
 import os
-import select as selectors_
 import sqlite3
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from select import POLLERR, POLLHUP, POLLIN, poll
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -246,8 +246,9 @@ def _closed_while_idle(dbapi_connection: Any) -> bool:
     connection (terminated, the server shutting down or restarting: its last words and the
     socket's end arrive, and the socket turns readable), so a readable socket is one to let go.
     No round trip: a check per unit of work and store that costs microseconds, where a ping
-    cost one round trip. (Like a ping, it cannot see a connection cut silently, with nothing
-    arriving: that fails the statement, which the interfaces answer with a 503.)"""
+    cost one round trip. A connection cut with nothing arriving shows nothing, to this as to a
+    ping, until it is used: its statement fails (a 503 at the interfaces), once TCP gives up
+    (keepalives bound that while it waits in the pool, docs/operations.md)."""
     if dbapi_connection.closed or dbapi_connection.broken:
         return True
     import psycopg
@@ -257,8 +258,8 @@ def _closed_while_idle(dbapi_connection: Any) -> bool:
     if pgconn.status != pq.ConnStatus.OK or pgconn.transaction_status != pq.TransactionStatus.IDLE:
         return True
     try:
-        poller = selectors_.poll()
-        poller.register(pgconn.socket, selectors_.POLLIN | selectors_.POLLERR | selectors_.POLLHUP)
+        poller = poll()
+        poller.register(pgconn.socket, POLLIN | POLLERR | POLLHUP)
         return bool(poller.poll(0))
     except (OSError, ValueError, psycopg.OperationalError):  # the socket of a connection that is gone
         return True
