@@ -69,7 +69,7 @@ from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.records.validation import normalize_identifiers
 from pseudovault.vault.records.views import LIVE_STATUSES
 from pseudovault.vault.retention.restrictions import processable_records
-from pseudovault.vault.store.db import postgres_async_connect, session_scope
+from pseudovault.vault.store.db import closed_while_idle, postgres_async_connect, session_scope
 
 __all__ = ["CheckService", "PreparedCheck", "MAX_BATCH_SIGNUPS", "QUERY_CHUNK", "KEPT_CONNECTIONS", "ASYNC_CONNECTIONS"]
 
@@ -193,6 +193,15 @@ def _close_now(connection: Any) -> None:
     connection.pgconn.finish()
 
 
+def _close_quietly(connection: Any) -> None:
+    """Close a kept connection that failed or was found gone: closing it may fail too, and it is
+    dropped either way."""
+    try:
+        connection.close()
+    except Exception as exc:  # a dead connection may fail to close
+        log.debug("closing a failed check connection failed (%s)", type(exc).__name__)
+
+
 def _close_idle(idle: list[Any]) -> None:
     while idle:
         _close_now(idle.pop())
@@ -282,18 +291,24 @@ class CheckService:
     def _acquire(self) -> Any:
         if self._shared:  # one in-memory database behind one connection: borrow it from the pool
             return self._read.raw_connection()
-        try:
-            return self._idle.pop()
-        except IndexError:
-            connection = self._read.raw_connection()
-            connection.detach()  # ours now: the engine's pool neither counts nor recycles it
-            driver = connection.dbapi_connection
-            if driver is None:  # a connection fresh from the pool always has its driver connection
-                raise RuntimeError("the pool gave a connection without a driver connection") from None
-            if self._read.dialect.name == "postgresql":
-                driver.rollback()
-                driver.autocommit = True  # one statement, one snapshot; no transaction left open
-            return connection
+        postgres = self._read.dialect.name == "postgresql"
+        while True:
+            try:
+                kept = self._idle.pop()
+            except IndexError:
+                break
+            if not (postgres and closed_while_idle(kept.dbapi_connection)):
+                return kept
+            _close_quietly(kept)  # terminated while it waited (its socket says so): not tried
+        connection = self._read.raw_connection()
+        connection.detach()  # ours now: the engine's pool neither counts nor recycles it
+        driver = connection.dbapi_connection
+        if driver is None:  # a connection fresh from the pool always has its driver connection
+            raise RuntimeError("the pool gave a connection without a driver connection") from None
+        if postgres:
+            driver.rollback()
+            driver.autocommit = True  # one statement, one snapshot; no transaction left open
+        return connection
 
     def _drop_idle(self) -> None:
         """Close every kept connection (after one failed: the others are likely dead too)."""
@@ -302,10 +317,7 @@ class CheckService:
                 connection = self._idle.pop()
             except IndexError:
                 return
-            try:
-                connection.close()
-            except Exception as exc:  # a dead connection may fail to close; it is dropped either way
-                log.debug("closing a failed check connection failed (%s)", type(exc).__name__)
+            _close_quietly(connection)
 
     def _release(self, connection: Any) -> None:
         if self._shared or self._closed or len(self._idle) >= KEPT_CONNECTIONS:
@@ -537,6 +549,9 @@ class CheckService:
             for attempt in (1, 2):
                 try:
                     connection = pool.idle.pop()
+                    while closed_while_idle(connection):  # terminated while it waited: not tried
+                        _close_now(connection)
+                        connection = pool.idle.pop()
                 except IndexError:
                     try:
                         connection = await postgres_async_connect(self._read)

@@ -18,7 +18,7 @@ Each store is one SQLAlchemy URL. Two backends are supported:
   from reading to writing while another writer got there first.
 * **PostgreSQL** through psycopg 3 (``postgresql+psycopg://...``; a bare ``postgresql://`` is
   taken to mean psycopg 3 as well), with a bounded connection pool whose idle connections are checked
-  at checkout without a round trip (:func:`_closed_while_idle`). List parameters
+  at checkout without a round trip (:func:`closed_while_idle`). List parameters
   (the arrays of :func:`one_of`) are sent in binary form. :func:`postgres_async_connect` opens
   an asyncio connection to an engine's server with the engine's own parameters and timeouts
   (the API's ban checks wait for their lookup on the event loop with it).
@@ -79,6 +79,7 @@ from pseudovault.vault.errors import InvalidInputError
 from pseudovault.vault.store.driver import DriverStatement, executemany
 
 __all__ = [
+    "closed_while_idle",
     "connection_failure",
     "DbTimeouts",
     "make_engine",
@@ -223,7 +224,7 @@ def _postgres_engine(url: URL, timeouts: DbTimeouts) -> Engine:
         pool_recycle=1800,
     )
     # instead of the pool's pre-ping (a round trip per checkout), a look at the socket: see
-    # _closed_while_idle
+    # closed_while_idle
     event.listen(engine, "checkout", _check_idle_connection)
 
     @event.listens_for(engine, "connect")
@@ -239,8 +240,9 @@ def _postgres_engine(url: URL, timeouts: DbTimeouts) -> Engine:
     return engine
 
 
-def _closed_while_idle(dbapi_connection: Any) -> bool:
-    """Whether a pooled psycopg connection, idle since it was returned, can no longer be used:
+def closed_while_idle(dbapi_connection: Any) -> bool:
+    """Whether an idle psycopg connection (a pooled one, or one a check keeps; sync or asyncio)
+    can no longer be used:
     closed or broken on this side, or with anything to read on its socket. Nothing is sent to
     an idle connection's server process, and it sends nothing unasked, except when it ends the
     connection (terminated, the server shutting down or restarting: its last words and the
@@ -266,10 +268,10 @@ def _closed_while_idle(dbapi_connection: Any) -> bool:
 
 
 def _check_idle_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-    """The pool's checkout hook: a connection :func:`_closed_while_idle` is given up, and the pool
+    """The pool's checkout hook: a connection :func:`closed_while_idle` is given up, and the pool
     checks out another (SQLAlchemy's DisconnectionError: the connection is discarded, the pool
     tries again, with a new one if need be)."""
-    if _closed_while_idle(dbapi_connection):
+    if closed_while_idle(dbapi_connection):
         raise DisconnectionError("the pooled connection was closed while it was idle")
 
 

@@ -1,6 +1,6 @@
 """vault.checks.CheckService.finish_async on PostgreSQL: the decisions of ``finish`` (hits, misses,
-look-alikes, lazy re-indexing after a lookup-key rotation), the retry on a connection the server
-dropped, a cancelled check that does not keep its connection, one pool per event loop, and
+look-alikes, lazy re-indexing after a lookup-key rotation), a kept connection the server ended let
+go before use, the retry on a connection the server dropped, a cancelled check that does not keep its connection, one pool per event loop, and
 ``close`` closing the connections."""
 
 from __future__ import annotations
@@ -96,25 +96,51 @@ def test_a_match_under_an_older_lookup_key_is_reindexed(pg_vault: Vault) -> None
     assert under_v2() == 2
 
 
-def _terminate_others(vault: Vault) -> int:
+def _terminate_others(vault: Vault, *, wait_ms: int = 0) -> int:
+    """Terminate every other connection to the data store; with ``wait_ms``, wait (up to that)
+    until each server process has ended, so that its socket is closed when this returns."""
     with vault.data_engine.connect() as connection:
         return int(
             connection.execute(
                 text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    "SELECT count(pg_terminate_backend(pid, :wait)) FROM pg_stat_activity"
                     " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
+                ),
+                {"wait": wait_ms},
             ).scalar_one()
         )
+
+
+def test_a_connection_terminated_while_kept_is_not_tried(
+    pg_vault: Vault, opened: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A kept connection whose server process ended while it waited (its socket closed) is let go
+    before a check uses it, on the event loop's connections and the worker threads' alike: the
+    check is answered on a new connection at its first try, with no failed query to retry."""
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop.run_until_complete(_finish(pg_vault, [EMAIL])).decision == "deny"
+        assert pg_vault.checks.check([EMAIL]).decision == "deny"
+        assert _terminate_others(pg_vault, wait_ms=5000) >= 2
+        with caplog.at_level("WARNING", logger=check_service.__name__):
+            assert loop.run_until_complete(_finish(pg_vault, [EMAIL])).decision == "deny"
+            assert pg_vault.checks.check([EMAIL]).decision == "deny"
+        assert not [r for r in caplog.records if "retrying" in r.getMessage()]
+        assert len(opened) == 2 and opened[0].closed and not opened[1].closed
+    finally:
+        loop.close()
 
 
 def test_a_dropped_connection_is_retried_once_then_unavailable(
     pg_vault: Vault, opened: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the query's own failure and its retry: a termination the socket does not show yet (the
+    # server process still ending), as the check service sees it when it is not closed_while_idle
+    monkeypatch.setattr(check_service, "closed_while_idle", lambda connection: False)
     loop = asyncio.new_event_loop()
     try:
         assert loop.run_until_complete(_finish(pg_vault, [EMAIL])).decision == "deny"
-        assert _terminate_others(pg_vault) >= 1
+        assert _terminate_others(pg_vault, wait_ms=5000) >= 1
         assert loop.run_until_complete(_finish(pg_vault, [EMAIL])).decision == "deny"  # on a new connection
         assert len(opened) == 2 and opened[0].closed and not opened[1].closed
 
