@@ -17,9 +17,9 @@ Each store is one SQLAlchemy URL. Two backends are supported:
   ``BEGIN IMMEDIATE`` and so takes the write lock up front instead of failing when it upgrades
   from reading to writing while another writer got there first.
 * **PostgreSQL** through psycopg 3 (``postgresql+psycopg://...``; a bare ``postgresql://`` is
-  taken to mean psycopg 3 as well), with a bounded connection pool whose idle connections are checked
-  at checkout without a round trip (:func:`closed_while_idle`). List parameters
-  (the arrays of :func:`one_of`) are sent in binary form. :func:`postgres_async_connect` opens
+  taken to mean psycopg 3 as well), with a bounded connection pool whose idle connections are
+  checked at checkout without a round trip (:func:`closed_while_idle`). List parameters (the
+  arrays of :func:`one_of`) are sent in binary form. :func:`postgres_async_connect` opens
   an asyncio connection to an engine's server with the engine's own parameters and timeouts
   (the API's ban checks wait for their lookup on the event loop with it).
 
@@ -242,14 +242,14 @@ def _postgres_engine(url: URL, timeouts: DbTimeouts) -> Engine:
 
 def closed_while_idle(dbapi_connection: Any) -> bool:
     """Whether an idle psycopg connection (a pooled one, or one a check keeps; sync or asyncio)
-    can no longer be used:
-    closed or broken on this side, or with anything to read on its socket. Nothing is sent to
-    an idle connection's server process, and it sends nothing unasked, except when it ends the
-    connection (terminated, the server shutting down or restarting: its last words and the
-    socket's end arrive, and the socket turns readable), so a readable socket is one to let go.
-    No round trip: a check per unit of work and store that costs microseconds, where a ping
-    cost one round trip. A connection cut with nothing arriving shows nothing, to this as to a
-    ping, until it is used: its statement fails (a 503 at the interfaces), once TCP gives up
+    can no longer be used: closed or broken on this side, or with anything to read on its socket.
+
+    Nothing is sent to an idle connection's server process, and it sends nothing unasked, except
+    when it ends the connection (terminated, the server shutting down or restarting: its last
+    words and the socket's end arrive, and the socket turns readable), so a readable socket is one
+    to let go. No round trip: a check per unit of work and store that costs microseconds, where a
+    ping cost one round trip. A connection cut with nothing arriving shows nothing, to this as to
+    a ping, until it is used: its statement fails (a 503 at the interfaces), once TCP gives up
     (keepalives bound that while it waits in the pool, docs/operations.md)."""
     if dbapi_connection.closed or dbapi_connection.broken:
         return True

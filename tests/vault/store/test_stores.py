@@ -141,8 +141,8 @@ def test_postgres_uses_psycopg_3(postgres_urls: StoreUrls) -> None:
 @pytest.mark.postgres
 def test_a_pooled_connection_is_kept_while_alive_and_replaced_once_terminated(postgres_urls: StoreUrls) -> None:
     """The pool checks an idle connection at checkout without a round trip: a live one is used
-    again, one whose server process was terminated while it
-    waited in the pool is replaced before a unit of work gets it, and the work succeeds."""
+    again, one whose server process was terminated while it waited in the pool is replaced
+    before a unit of work gets it, and the work succeeds."""
     engine = make_engine(postgres_urls.data)
     admin = psycopg.connect(make_url(postgres_urls.data).set(drivername="postgresql").render_as_string(hide_password=False),
                             autocommit=True)
