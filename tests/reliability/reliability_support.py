@@ -59,11 +59,18 @@ class LaterClock(Clock):
 
 
 class Deployment:
-    """A vault initialised over ``urls`` (PostgreSQL) in ``home``, driven as real processes."""
+    """A vault initialised over ``urls`` (PostgreSQL) in ``home``, driven as real processes.
+
+    ``settings`` (``AUDIT_CHECKPOINT_EVERY="7"``) are every process's; those of the vault's own
+    configuration apply to the vault :meth:`open` gives this process too, so that it and the
+    processes work alike (the interfaces' settings, a rate limit, concern processes only)."""
 
     def __init__(self, home: Path, urls: Any, **settings: str) -> None:
         self.home = home
         self.urls = urls
+        self.vault_settings = {
+            name.lower(): value for name, value in settings.items() if name.lower() in Settings.model_fields
+        }
         self.env = child_env(home, PASSPHRASE, DATA_URL=urls.data, KEYS_URL=urls.keys, **settings)
         self.run("init")
 
@@ -117,6 +124,7 @@ class Deployment:
             kdf_time_cost=1,
             kdf_memory_kib=8,
             kdf_parallelism=1,
+            **self.vault_settings,  # type: ignore[arg-type]
         )
 
     def open(self, clock: Clock | None = None) -> Vault:
