@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import struct
 import threading
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -141,16 +140,6 @@ def test_thread_safe() -> None:
     for t in threads:
         t.join()
     assert len(results) == 8 and all(r == expected for r in results)
-
-
-def test_fast_enough_for_the_check_path() -> None:
-    p = Pseudonymizer(generate_key(), 1)
-    p.derive("email", "signup", "warm@example.org", 1)
-    start = time.perf_counter()
-    for i in range(20_000):
-        p.derive("email", "signup", f"user{i}@example.org", 1)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 2.0, f"{20_000 / elapsed:.0f} derives/s; the check path needs well over 10,000/s"
 
 
 @pytest.mark.parametrize(
