@@ -1,0 +1,229 @@
+"""Retention of subjects' data against a model, driven by a Hypothesis state machine on SQLite and
+PostgreSQL.
+
+Rules create subjects whose fields carry subject categories (one covering every field, others
+naming some of them), record the categories' starting events (again, too: recording an event again
+replaces its time), place legal holds on subjects (open-ended or until a day) and release them,
+move the clock, and sweep. The model is written from docs/retention.md: a category is due at the
+end of its period from its event (``member_data`` waits for a withdrawal, which no rule records:
+withdrawal's separate storage is left to the scenario tests); a sweep applies every due category of
+every subject no active hold covers; applying a category destroys the fields no category still
+pending covers, and a subject with no field left is shredded (its row gone, a tombstone left).
+After each step every subject's fields, its existence and each category's state and due date are
+what the model says. Each example ends ten years on, with a sweep before and after its holds are
+released.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from machine_support import run_machine
+from retention_support import rows, subject_exists
+
+from pseudovault.keys.testing import FakeKmsProvider
+from pseudovault.vault.clock import FrozenClock
+from pseudovault.vault.errors import NotFoundError
+from pseudovault.vault.vault import Vault
+
+if TYPE_CHECKING:
+    from conftest import StoreUrls
+
+#: the subject categories in play, by the event their period runs from (None: a withdrawal)
+EVENTS: dict[str, str | None] = {
+    "contract_withdrawal": "contract_end",
+    "payment_supply": "payment",
+    "consumer_complaint": "complaint_closed",
+    "member_data": None,
+}
+FIELDS = ("name", "email", "order_ref", "note")
+T0 = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+#: clock moves per example (each example starts at T0 again)
+MOVES = 12
+
+
+@dataclass
+class Subj:
+    fields: set[str]
+    pending: dict[str, frozenset[str] | None]  # category -> the fields it names (None: every field)
+    events: dict[str, datetime] = field(default_factory=dict)
+    applied: set[str] = field(default_factory=set)
+    shredded: bool = False
+
+
+@dataclass
+class Hold:
+    target: str
+    until: datetime | None
+    released: bool = False
+
+
+#: a subject's categories: one covering every field, up to two naming a few of them
+categories = st.lists(st.sampled_from(list(EVENTS)), min_size=1, max_size=3, unique=True).flatmap(
+    lambda codes: st.tuples(
+        st.just(codes[0]),
+        st.tuples(*(st.sets(st.sampled_from(FIELDS), min_size=1, max_size=2) for _ in codes[1:])).map(
+            lambda named, codes=codes: dict(zip(codes[1:], named, strict=True))
+        ),
+    )
+)
+
+
+class SubjectRetentionMachine(RuleBasedStateMachine):
+    vault: Vault
+    clock: FrozenClock
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock.set(T0)  # every example starts on the same day (see the record machine)
+        self.subjects: dict[str, Subj] = {}
+        self.holds: dict[str, Hold] = {}
+        self.moves = 0
+
+    # --- the model -------------------------------------------------------------------------
+
+    def _due(self, subject: Subj, category: str) -> datetime | None:
+        event = EVENTS[category]
+        if event is None or event not in subject.events:
+            return None
+        policies = self.vault.retention.policies
+        return policies.due(policies[category], subject.events[event])
+
+    def _held(self, subject_id: str, now: datetime) -> bool:
+        return any(
+            not hold.released and (hold.until is None or hold.until > now) and hold.target == subject_id
+            for hold in self.holds.values()
+        )
+
+    def _live(self) -> list[str]:
+        return [sid for sid, subject in self.subjects.items() if not subject.shredded]
+
+    # --- rules -----------------------------------------------------------------------------
+
+    @precondition(lambda self: len(self.subjects) < 4)
+    @rule(spec=categories)
+    def create_subject(self, spec: tuple[str, dict[str, set[str]]]) -> None:
+        everything, named = spec
+        values = {"name": "Kim", "email": "kim@example.com", "order_ref": "o-1", "note": "called twice"}
+        wanted: dict[str, list[str] | None] = {everything: None, **{code: sorted(names) for code, names in named.items()}}
+        subject_id = self.vault.retention.create_subject(values, wanted)
+        self.subjects[subject_id] = Subj(
+            set(FIELDS), {code: None if names is None else frozenset(names) for code, names in wanted.items()}
+        )
+
+    @precondition(lambda self: self._live())
+    @rule(event=st.sampled_from([e for e in EVENTS.values() if e is not None]), data=st.data())
+    def record_event(self, event: str, data: st.DataObject) -> None:
+        subject_id = data.draw(st.sampled_from(self._live()))
+        subject = self.subjects[subject_id]
+        # an event whose category was applied starts nothing new the model could say (its fields are gone)
+        if any(EVENTS[code] == event for code in subject.applied):
+            return
+        items = self.vault.retention.record_event("subject", subject_id, event)
+        subject.events[event] = self.clock.now()
+        assert {i.category for i in items} == set(subject.pending) | subject.applied
+
+    @precondition(lambda self: any(s.shredded for s in self.subjects.values()))
+    @rule(event=st.sampled_from([e for e in EVENTS.values() if e is not None]), data=st.data())
+    def record_event_on_a_shredded_subject(self, event: str, data: st.DataObject) -> None:
+        subject_id = data.draw(st.sampled_from([sid for sid, s in self.subjects.items() if s.shredded]))
+        with pytest.raises(NotFoundError):
+            self.vault.retention.record_event("subject", subject_id, event)
+
+    @precondition(lambda self: self._live())
+    @rule(days=st.none() | st.integers(1, 800), data=st.data())
+    def place_hold(self, days: int | None, data: st.DataObject) -> None:
+        subject_id = data.draw(st.sampled_from(self._live()))
+        until = self.clock.now() + timedelta(days=days, hours=6) if days is not None else None
+        hold = self.vault.holds.place("subject", subject_id, reason_code="litigation", reference="CASE-2", until=until)
+        self.holds[hold.hold_id] = Hold(subject_id, until)
+
+    @precondition(lambda self: any(not hold.released for hold in self.holds.values()))
+    @rule(data=st.data())
+    def release_hold(self, data: st.DataObject) -> None:
+        hold_id = data.draw(st.sampled_from([h for h, hold in self.holds.items() if not hold.released]))
+        self.vault.holds.release(hold_id)
+        self.holds[hold_id].released = True
+
+    @precondition(lambda self: self.moves < MOVES)
+    @rule(days=st.sampled_from([1, 30, 100, 400, 800, 1100]))
+    def move_clock(self, days: int) -> None:
+        self.moves += 1
+        self.clock.advance(timedelta(days=days))
+
+    @rule()
+    def sweep(self) -> None:
+        self.vault.retention.sweeper.sweep()
+        now = self.clock.now()
+        for subject_id, subject in self.subjects.items():
+            if subject.shredded or self._held(subject_id, now):
+                continue
+            due = {code for code in subject.pending if (at := self._due(subject, code)) is not None and at <= now}
+            if not due:
+                continue
+            for code in due:
+                del subject.pending[code]
+            subject.applied |= due
+            kept = set().union(*(subject.fields if names is None else names for names in subject.pending.values()))
+            subject.fields &= kept
+            subject.shredded = not subject.fields
+
+    # --- what must hold --------------------------------------------------------------------
+
+    @invariant()
+    def subjects_are_as_the_model_says(self) -> None:
+        for subject_id, subject in self.subjects.items():
+            found = rows(self.vault.data_engine, "SELECT name FROM subject_fields WHERE subject_id = :id", id=subject_id)
+            stored = {row["name"] for row in found}
+            assert stored == subject.fields, (subject_id, subject, stored)
+            assert subject_exists(self.vault, subject_id) == (not subject.shredded), subject
+            assert (self.vault.subjects.tombstone(subject_id) is not None) == subject.shredded, subject
+            if subject.shredded:
+                continue
+            items = {i.category: i for i in self.vault.retention.items(subject_id)}
+            assert set(items) == set(subject.pending) | subject.applied, (items, subject)
+            for code, item in items.items():
+                assert item.state == ("done" if code in subject.applied else "pending"), (item, subject)
+                assert item.due_at == self._due(subject, code), (item, subject)
+
+    def teardown(self) -> None:
+        """Ten years on, every category whose event was recorded is due: a sweep applies those of
+        the subjects no hold covers; once every hold is released (holds left active would be
+        seen by every later example's sweeps), the next sweep applies the rest."""
+        if self.subjects:
+            self.clock.advance(timedelta(days=3653))
+            self.sweep()
+            self.subjects_are_as_the_model_says()
+        for hold_id, hold in self.holds.items():
+            if not hold.released:
+                self.vault.holds.release(hold_id)
+                hold.released = True
+        if self.subjects:
+            self.sweep()
+            self.subjects_are_as_the_model_says()
+
+
+def _run(store_urls: StoreUrls, *, max_examples: int, steps: int) -> None:
+    clock = FrozenClock()
+    provider = FakeKmsProvider(now=clock.now())
+    with Vault.create(provider, store_urls.data, store_urls.keys, clock=clock) as vault:
+
+        class Machine(SubjectRetentionMachine):
+            pass
+
+        Machine.vault, Machine.clock = vault, clock
+        run_machine(Machine, max_examples=max_examples, steps=steps)
+
+
+def test_subject_retention_follows_the_model_sqlite(sqlite_urls: StoreUrls) -> None:
+    _run(sqlite_urls, max_examples=50, steps=30)
+
+
+@pytest.mark.postgres
+def test_subject_retention_follows_the_model_postgres(postgres_urls: StoreUrls) -> None:
+    _run(postgres_urls, max_examples=25, steps=25)
