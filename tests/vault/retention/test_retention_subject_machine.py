@@ -3,15 +3,22 @@ PostgreSQL.
 
 Rules create subjects whose fields carry subject categories (one covering every field, others
 naming some of them), record the categories' starting events (again, too: recording an event again
-replaces its time), place legal holds on subjects (open-ended or until a day) and release them,
-move the clock, and sweep. The model is written from docs/retention.md: a category is due at the
-end of its period from its event (``member_data`` waits for a withdrawal, which no rule records:
-withdrawal's separate storage is left to the scenario tests); a sweep applies every due category of
-every subject no active hold covers; applying a category destroys the fields no category still
-pending covers, and a subject with no field left is shredded (its row gone, a tombstone left).
-After each step every subject's fields, its existence and each category's state and due date are
-what the model says. Each example ends ten years on, with a sweep before and after its holds are
-released.
+replaces its time) and members' withdrawals, place legal holds on subjects (open-ended or until a
+day) and release them, move the clock, and sweep. The model is written from docs/retention.md: a
+category is due at the end of its period from its event (``member_data``'s event is the
+withdrawal); a sweep applies every due category of every subject no active hold covers; applying a
+category destroys the fields no category still pending covers, and a subject with no field left is
+shredded (its row gone, a tombstone left). A withdrawal moves each pending category's fields to
+separate storage at once (every category here keeps its data apart on withdrawal), due at the end
+of the category's period from its own event or, when that was never recorded, from the withdrawal;
+the subject is then shredded, and a sweep destroys each separated item that is due, unless a hold
+on the subject covers it. After each step every subject's fields, its existence, each category's
+state and due date, and its separated items are what the model says. Each example ends ten years
+on, with a sweep before and after its holds are released.
+
+A withdrawal of a held subject (moved at the first sweep after the release) and one recorded while
+a category is already due (its move destroys at once) are left to the scenario tests of
+test_retention_time_travel.py and test_retention_rights.py: the rule records neither.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from machine_support import run_machine
-from retention_support import rows, subject_exists
+from retention_support import rows, separated_of, subject_exists
 
 from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.clock import FrozenClock
@@ -34,12 +41,12 @@ from pseudovault.vault.vault import Vault
 if TYPE_CHECKING:
     from conftest import StoreUrls
 
-#: the subject categories in play, by the event their period runs from (None: a withdrawal)
-EVENTS: dict[str, str | None] = {
+#: the subject categories in play, by the event their period runs from
+EVENTS = {
     "contract_withdrawal": "contract_end",
     "payment_supply": "payment",
     "consumer_complaint": "complaint_closed",
-    "member_data": None,
+    "member_data": "withdrawal",
 }
 FIELDS = ("name", "email", "order_ref", "note")
 T0 = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
@@ -54,6 +61,8 @@ class Subj:
     events: dict[str, datetime] = field(default_factory=dict)
     applied: set[str] = field(default_factory=set)
     shredded: bool = False
+    # after a withdrawal: category -> (its fields in separate storage, their due date)
+    separated: dict[str, tuple[frozenset[str], datetime]] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,11 +97,11 @@ class SubjectRetentionMachine(RuleBasedStateMachine):
     # --- the model -------------------------------------------------------------------------
 
     def _due(self, subject: Subj, category: str) -> datetime | None:
-        event = EVENTS[category]
-        if event is None or event not in subject.events:
+        start = subject.events.get(EVENTS[category])
+        if start is None:
             return None
         policies = self.vault.retention.policies
-        return policies.due(policies[category], subject.events[event])
+        return policies.due(policies[category], start)
 
     def _held(self, subject_id: str, now: datetime) -> bool:
         return any(
@@ -117,7 +126,7 @@ class SubjectRetentionMachine(RuleBasedStateMachine):
         )
 
     @precondition(lambda self: self._live())
-    @rule(event=st.sampled_from([e for e in EVENTS.values() if e is not None]), data=st.data())
+    @rule(event=st.sampled_from([e for e in EVENTS.values() if e != "withdrawal"]), data=st.data())
     def record_event(self, event: str, data: st.DataObject) -> None:
         subject_id = data.draw(st.sampled_from(self._live()))
         subject = self.subjects[subject_id]
@@ -128,17 +137,39 @@ class SubjectRetentionMachine(RuleBasedStateMachine):
         subject.events[event] = self.clock.now()
         assert {i.category for i in items} == set(subject.pending) | subject.applied
 
+    @precondition(lambda self: self._live())
+    @rule(data=st.data())
+    def withdraw(self, data: st.DataObject) -> None:
+        subject_id = data.draw(st.sampled_from(self._live()))
+        subject = self.subjects[subject_id]
+        now = self.clock.now()
+        if self._held(subject_id, now) or any(
+            (due := self._due(subject, code)) is not None and due <= now for code in subject.pending
+        ):
+            return  # see the module docstring
+        self.vault.retention.record_event("subject", subject_id, "withdrawal")
+        subject.events["withdrawal"] = now
+        policies = self.vault.retention.policies
+        for code, names in subject.pending.items():
+            start = subject.events.get(EVENTS[code], now)
+            subject.separated[code] = (frozenset(subject.fields if names is None else names), policies.due(policies[code], start))
+        subject.applied |= set(subject.pending)
+        subject.pending.clear()
+        subject.fields = set()
+        subject.shredded = True
+
     @precondition(lambda self: any(s.shredded for s in self.subjects.values()))
-    @rule(event=st.sampled_from([e for e in EVENTS.values() if e is not None]), data=st.data())
+    @rule(event=st.sampled_from(list(EVENTS.values())), data=st.data())
     def record_event_on_a_shredded_subject(self, event: str, data: st.DataObject) -> None:
         subject_id = data.draw(st.sampled_from([sid for sid, s in self.subjects.items() if s.shredded]))
         with pytest.raises(NotFoundError):
             self.vault.retention.record_event("subject", subject_id, event)
 
-    @precondition(lambda self: self._live())
+    @precondition(lambda self: self.subjects)
     @rule(days=st.none() | st.integers(1, 800), data=st.data())
     def place_hold(self, days: int | None, data: st.DataObject) -> None:
-        subject_id = data.draw(st.sampled_from(self._live()))
+        # a subject shredded after its withdrawal may be held too: the hold covers its separated data
+        subject_id = data.draw(st.sampled_from(list(self.subjects)))
         until = self.clock.now() + timedelta(days=days, hours=6) if days is not None else None
         hold = self.vault.holds.place("subject", subject_id, reason_code="litigation", reference="CASE-2", until=until)
         self.holds[hold.hold_id] = Hold(subject_id, until)
@@ -161,7 +192,10 @@ class SubjectRetentionMachine(RuleBasedStateMachine):
         self.vault.retention.sweeper.sweep()
         now = self.clock.now()
         for subject_id, subject in self.subjects.items():
-            if subject.shredded or self._held(subject_id, now):
+            if self._held(subject_id, now):
+                continue
+            subject.separated = {code: kept for code, kept in subject.separated.items() if kept[1] > now}
+            if subject.shredded:
                 continue
             due = {code for code in subject.pending if (at := self._due(subject, code)) is not None and at <= now}
             if not due:
@@ -183,6 +217,9 @@ class SubjectRetentionMachine(RuleBasedStateMachine):
             assert stored == subject.fields, (subject_id, subject, stored)
             assert subject_exists(self.vault, subject_id) == (not subject.shredded), subject
             assert (self.vault.subjects.tombstone(subject_id) is not None) == subject.shredded, subject
+            separated = {s["category"]: (frozenset(s["fields"]), s["due_at"]) for s in separated_of(self.vault, subject_id)}
+            expected = {code: (names, due.isoformat()) for code, (names, due) in subject.separated.items()}
+            assert separated == expected, (subject, separated)
             if subject.shredded:
                 continue
             items = {i.category: i for i in self.vault.retention.items(subject_id)}
@@ -192,9 +229,16 @@ class SubjectRetentionMachine(RuleBasedStateMachine):
                 assert item.due_at == self._due(subject, code), (item, subject)
 
     def teardown(self) -> None:
-        """Ten years on, every category whose event was recorded is due: a sweep applies those of
-        the subjects no hold covers; once every hold is released (holds left active would be
-        seen by every later example's sweeps), the next sweep applies the rest."""
+        """Ten years on, every category whose event was recorded, and every separated item, is due:
+        a sweep applies those of the subjects no hold covers (one withdrawn subject's separated
+        data is held open-ended first, if no hold covers it yet, so that each example with a
+        withdrawal sees held separated data outlive its due date); once every hold is released
+        (holds left active would be seen by every later example's sweeps), the next sweep
+        applies the rest."""
+        withdrawn = [sid for sid, s in self.subjects.items() if s.separated and not self._held(sid, self.clock.now())]
+        if withdrawn:
+            hold = self.vault.holds.place("subject", withdrawn[0], reason_code="litigation", reference="CASE-3")
+            self.holds[hold.hold_id] = Hold(withdrawn[0], None)
         if self.subjects:
             self.clock.advance(timedelta(days=3653))
             self.sweep()
