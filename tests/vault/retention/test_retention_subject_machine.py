@@ -168,9 +168,14 @@ class SubjectRetentionMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.subjects)
     @rule(days=st.none() | st.integers(1, 800), data=st.data())
     def place_hold(self, days: int | None, data: st.DataObject) -> None:
-        # a subject shredded after its withdrawal may be held too: the hold covers its separated data
+        # a subject shredded after its withdrawal may be held too, while its separated data lasts
         subject_id = data.draw(st.sampled_from(list(self.subjects)))
+        subject = self.subjects[subject_id]
         until = self.clock.now() + timedelta(days=days, hours=6) if days is not None else None
+        if subject.shredded and not subject.separated:  # nothing of it is left to hold
+            with pytest.raises(NotFoundError):
+                self.vault.holds.place("subject", subject_id, reason_code="litigation", reference="CASE-2", until=until)
+            return
         hold = self.vault.holds.place("subject", subject_id, reason_code="litigation", reference="CASE-2", until=until)
         self.holds[hold.hold_id] = Hold(subject_id, until)
 
