@@ -1,4 +1,5 @@
-"""Helpers for the retention tests: the start of time, policy sets, raw rows, audit entries."""
+"""Helpers for the retention tests: the start of time, policy sets, raw rows, audit entries, and
+the runner of the retention state machines."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from hypothesis.stateful import RuleBasedStateMachine
+from machine_support import run_machine
 from sqlalchemy import Engine, text
 
+from pseudovault.keys.testing import FakeKmsProvider
+from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.retention.policies import PolicySet
 from pseudovault.vault.retention.policy_file import parse_policies, shipped_presets
 from pseudovault.vault.vault import Vault
@@ -79,3 +84,20 @@ def record_exists(vault: Vault, record_id: str) -> bool:
 
 def separated_of(vault: Vault, subject_id: str) -> list[dict[str, Any]]:
     return [v.as_dict() for v in vault.separate.origins(subject_id)]
+
+
+def run_retention_machine(
+    machine: type[RuleBasedStateMachine], data_url: str, keys_url: str, *, max_examples: int, steps: int
+) -> None:
+    """Run ``machine`` (a retention state machine reading the class attributes ``vault`` and
+    ``clock``) over a new vault on the stores ``data_url`` and ``keys_url``, on a frozen clock that
+    its rules move; the examples share the vault (their rows apart)."""
+    clock = FrozenClock()
+    provider = FakeKmsProvider(now=clock.now())
+    with Vault.create(provider, data_url, keys_url, clock=clock) as vault:
+
+        class Machine(machine):  # type: ignore[valid-type,misc]
+            pass
+
+        Machine.vault, Machine.clock = vault, clock
+        run_machine(Machine, max_examples=max_examples, steps=steps)

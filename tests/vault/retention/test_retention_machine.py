@@ -18,15 +18,14 @@ are released.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from machine_support import run_machine
+from retention_support import T0, run_retention_machine
 
-from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
 from pseudovault.vault.retention.policy_file import CATALOGUE
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
 
 #: the record categories whose end is a deletion (rejoin_restriction ends in a review)
 CATEGORIES = ["fraudulent_transaction", "unauthorized_registration", "bad_usage_rejoin"]
-T0 = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 #: clock moves per example (each example starts at T0 again)
 MOVES = 12
 
@@ -254,15 +252,7 @@ def _exists(vault: Vault, record_id: str) -> bool:
 
 
 def _run(store_urls: StoreUrls, *, max_examples: int, steps: int) -> None:
-    clock = FrozenClock()
-    provider = FakeKmsProvider(now=clock.now())
-    with Vault.create(provider, store_urls.data, store_urls.keys, clock=clock) as vault:
-
-        class Machine(RetentionMachine):
-            pass
-
-        Machine.vault, Machine.clock = vault, clock
-        run_machine(Machine, max_examples=max_examples, steps=steps)
+    run_retention_machine(RetentionMachine, store_urls.data, store_urls.keys, max_examples=max_examples, steps=steps)
 
 
 def test_retention_follows_the_model_sqlite(sqlite_urls: StoreUrls) -> None:

@@ -24,16 +24,14 @@ test_retention_time_travel.py and test_retention_rights.py: the rule records nei
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from machine_support import run_machine
-from retention_support import rows, separated_of, subject_exists
+from retention_support import T0, rows, run_retention_machine, separated_of, subject_exists
 
-from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.errors import NotFoundError
 from pseudovault.vault.vault import Vault
@@ -49,7 +47,6 @@ EVENTS = {
     "member_data": "withdrawal",
 }
 FIELDS = ("name", "email", "order_ref", "note")
-T0 = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 #: clock moves per example (each example starts at T0 again)
 MOVES = 12
 
@@ -258,15 +255,7 @@ class SubjectRetentionMachine(RuleBasedStateMachine):
 
 
 def _run(store_urls: StoreUrls, *, max_examples: int, steps: int) -> None:
-    clock = FrozenClock()
-    provider = FakeKmsProvider(now=clock.now())
-    with Vault.create(provider, store_urls.data, store_urls.keys, clock=clock) as vault:
-
-        class Machine(SubjectRetentionMachine):
-            pass
-
-        Machine.vault, Machine.clock = vault, clock
-        run_machine(Machine, max_examples=max_examples, steps=steps)
+    run_retention_machine(SubjectRetentionMachine, store_urls.data, store_urls.keys, max_examples=max_examples, steps=steps)
 
 
 def test_subject_retention_follows_the_model_sqlite(sqlite_urls: StoreUrls) -> None:
