@@ -26,6 +26,9 @@ from pseudovault.vault.identifiers.tokens import (
 
 __all__ = ["Normalizer"]
 
+#: values the rules of this module make are valid ones: built without checking them again
+_make = NormalizedIdentifier._from_normalizer
+
 
 class Normalizer:
     """Turns ``(kind, raw)`` into a ``NormalizedIdentifier`` or raises ``InvalidIdentifierError``.
@@ -50,6 +53,9 @@ class Normalizer:
             "card_fingerprint": normalize_card_fingerprint,
             "national_id": normalize_national_id,
         }
+        #: the kinds without a look-alike: (their rules, their version), found by the kind as
+        #: given (a built-in kind's name is its parsed form: nothing to parse on a check's path)
+        self._plain_kinds = {kind: (rule, version_of(kind)) for kind, rule in self._plain.items()}
 
     @property
     def config(self) -> NormalizerConfig:
@@ -61,17 +67,20 @@ class Normalizer:
         return parse_kind(kind)
 
     def normalize(self, kind: str, raw: str) -> NormalizedIdentifier:
+        plain = self._plain_kinds.get(kind) if type(kind) is str else None
+        if plain is not None:
+            rule, version = plain
+            return _make(kind, rule(raw), version, None)
         kind = parse_kind(kind)
         version = version_of(kind)
-        make = NormalizedIdentifier._from_normalizer  # values the rules below make are valid ones
         if kind == "email":
             value, lookalike = self._email.normalize(raw)
-            return make(kind, value, version, lookalike if lookalike != value else None)
+            return _make(kind, value, version, lookalike if lookalike != value else None)
         if kind == "account_id" or kind.startswith(CUSTOM_PREFIX):
             value = normalize_account_id(raw) if kind == "account_id" else normalize_custom(raw, kind)
             look = lookalike_key(value)
-            return make(kind, value, version, look if look != value else None)
-        return make(kind, self._plain[kind](raw), version, None)
+            return _make(kind, value, version, look if look != value else None)
+        return _make(kind, self._plain[kind](raw), version, None)
 
     def normalize_many(self, items: Iterable[tuple[str, str]]) -> list[NormalizedIdentifier]:
         """Normalize every ``(kind, raw)`` pair, in order; the first invalid one raises, naming its index."""

@@ -32,7 +32,14 @@ import uuid
 from typing import NoReturn
 
 from pseudovault.vault.identifiers.errors import InvalidIdentifierError
-from pseudovault.vault.identifiers.text import HEX_ONLY, collapse_inner_space, fold_digits, prepare, reject_inner_space
+from pseudovault.vault.identifiers.text import (
+    HEX_ONLY,
+    collapse_inner_space,
+    fold_digits,
+    plain_token,
+    prepare,
+    reject_inner_space,
+)
 
 __all__ = [
     "luhn_valid",
@@ -70,8 +77,10 @@ def luhn_valid(digits: str) -> bool:
 
 
 def normalize_device_id(raw: object, kind: str = "device_id") -> str:
-    text = prepare(kind, raw, DEVICE_ID_MAX)
-    reject_inner_space(kind, text)
+    text = plain_token(raw, DEVICE_ID_MAX)
+    if text is None:
+        text = prepare(kind, raw, DEVICE_ID_MAX)
+        reject_inner_space(kind, text)
     if match := _UUID.fullmatch(text):
         value = uuid.UUID(match.group(2))
         if value in _PLACEHOLDER_UUIDS:
@@ -91,8 +100,10 @@ def normalize_device_id(raw: object, kind: str = "device_id") -> str:
 
 
 def normalize_account_id(raw: object, kind: str = "account_id") -> str:
-    text = prepare(kind, raw, ACCOUNT_ID_MAX)
-    reject_inner_space(kind, text)
+    text = plain_token(raw, ACCOUNT_ID_MAX)
+    if text is None:
+        text = prepare(kind, raw, ACCOUNT_ID_MAX)
+        reject_inner_space(kind, text)
     return text
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from pseudovault.vault.errors import InvalidInputError
-from pseudovault.vault.identifiers import NormalizedIdentifier, Normalizer
+from pseudovault.vault.identifiers import InvalidIdentifierError, NormalizedIdentifier, Normalizer
 from pseudovault.vault.ids import validate_reason_code
 from pseudovault.vault.records.views import MAX_IDENTIFIERS, MAX_LIST_LIMIT, MAX_TEXT_BYTES, SEVERITIES
 
@@ -108,6 +108,13 @@ def identifier_pairs(identifiers: object) -> list[tuple[str, str]]:
 
 def normalize_identifiers(normalizer: Normalizer, identifiers: object) -> list[NormalizedIdentifier]:
     """Validated, normalized and de-duplicated identifiers (in their first-seen order)."""
+    if type(identifiers) is list and len(identifiers) == 1 and type(identifiers[0]) is tuple and len(identifiers[0]) == 2:
+        # a signup's single (kind, value) pair (a device check, say): what the general path below
+        # does for it, without building the pairs again or looking for duplicates
+        try:
+            return [normalizer.normalize(*identifiers[0])]
+        except InvalidIdentifierError as error:
+            raise error.with_index(0) from None
     normalized = normalizer.normalize_many(identifier_pairs(identifiers))
     if len(normalized) == 1:  # a signup's single identifier (a device check, say): nothing to merge
         return normalized

@@ -572,6 +572,75 @@ def test_the_normalizers_values_pass_the_checked_constructor(kind: str, raw: str
 
 
 
+#: near the token fast path's edges: visible ASCII with a space, a tab, a control character, a
+#: non-ASCII letter or an invisible one mixed in, surrounding whitespace, lengths around the
+#: limit (128 for both kinds), UUIDs and all-hex values in their forms, all-zero values
+_TOKEN_PARTS = st.sampled_from(
+    ["a", "Z", "0", "f", "-", "_", "~", "!", "{", "}", ":", "urn:uuid:", " ", "\t", "\x00", "\x7f", "\u00a0",
+     "\u3000", "\u00e9", "e\u0301", "\u200b", "\u200d", "\ufeff", "\U0001f600", "\u0130"]
+)
+NEAR_TOKENS = st.one_of(
+    st.lists(_TOKEN_PARTS, min_size=0, max_size=12).map("".join),
+    st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=120, max_size=136),
+    st.uuids().flatmap(lambda u: st.sampled_from([str(u), str(u).upper(), u.hex, "{" + str(u) + "}", "urn:uuid:" + str(u)])),
+    st.text("0", min_size=1, max_size=40),
+    st.text(st.characters(), max_size=20),
+)
+
+
+def _token_outcome(kind: str, raw: object) -> object:
+    try:
+        return N.normalize(kind, raw)  # type: ignore[arg-type]
+    except InvalidIdentifierError as error:
+        return error.reason_code
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(["device_id", "account_id"]), st.one_of(NEAR_TOKENS, TOKEN, st.just(b"abc"), st.none()))
+def test_the_plain_token_fast_path_agrees_with_the_shared_rules(kind: str, raw: object) -> None:
+    """A value the token fast path takes is exactly what the shared rules and the no-inner-space
+    rule give for it, and the normalizer's answer (value, look-alike or refusal) is the same with
+    the fast path and without it."""
+    from unittest import mock
+
+    from pseudovault.vault.identifiers import text, tokens
+
+    limit = tokens.DEVICE_ID_MAX if kind == "device_id" else tokens.ACCOUNT_ID_MAX
+    fast = text.plain_token(raw, limit)
+    with_fast_path = _token_outcome(kind, raw)
+    with mock.patch.object(tokens, "plain_token", lambda _raw, _limit: None):
+        assert _token_outcome(kind, raw) == with_fast_path
+    if fast is None:
+        return
+    assert fast is raw
+    assert text.prepare(kind, raw, limit) == raw
+    text.reject_inner_space(kind, fast)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.sampled_from(["email", "device_id", "ip", "phone", "account_id", "custom:handle", "nope", 7]),
+    st.one_of(NEAR_TOKENS, emails(), st.ip_addresses().map(str), st.none()),
+    st.sampled_from(["tuple", "list"]),
+)
+def test_one_identifier_is_normalized_as_in_a_list_of_several(kind: object, raw: object, shape: str) -> None:
+    """A signup of a single (kind, value) pair takes a shorter path (records.validation): the same
+    result, or the same refusal naming the same item, as the general path over the pairs."""
+    from pseudovault.vault.records import validation
+
+    pair = (kind, raw) if shape == "tuple" else [kind, raw]
+
+    def outcome(normalize: Callable[[], object]) -> object:
+        try:
+            return normalize()
+        except InvalidIdentifierError as error:
+            return (type(error), error.kind, error.reason_code, str(error))
+
+    single = outcome(lambda: validation.normalize_identifiers(N, [pair]))
+    general = outcome(lambda: N.normalize_many(validation.identifier_pairs([pair])))
+    assert single == general
+
+
 _PHONE_TYPES = [phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.TOLL_FREE]
 
 
