@@ -12,13 +12,13 @@ shredded (its row gone, a tombstone left). A withdrawal moves each pending categ
 separate storage at once (every category here keeps its data apart on withdrawal), due at the end
 of the category's period from its own event or, when that was never recorded, from the withdrawal;
 the subject is then shredded, and a sweep destroys each separated item that is due, unless a hold
-on the subject covers it. After each step every subject's fields, its existence, each category's
+on the subject covers it. A category whose period in separate storage has already run when it
+would move (a withdrawal recorded when it was already due) is destroyed instead of moved. A
+withdrawal recorded while a hold covers the subject moves nothing: every pending category is then
+due at the withdrawal, the subject keeps its fields, and the first sweep after the release makes
+the move, by the same rules, as of then. After each step every subject's fields, its existence, each category's
 state and due date, and its separated items are what the model says. Each example ends ten years
 on, with a sweep before and after its holds are released.
-
-A withdrawal of a held subject (moved at the first sweep after the release) and one recorded while
-a category is already due (its move destroys at once) are left to the scenario tests of
-test_retention_time_travel.py and test_retention_rights.py: the rule records neither.
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ class Subj:
     shredded: bool = False
     # after a withdrawal: category -> (its fields in separate storage, their due date)
     separated: dict[str, tuple[frozenset[str], datetime]] = field(default_factory=dict)
+    # a withdrawal recorded while held: its time, until a sweep after the release moves the data
+    withdrawn_at: datetime | None = None
 
 
 @dataclass
@@ -94,6 +96,8 @@ class SubjectRetentionMachine(RuleBasedStateMachine):
     # --- the model -------------------------------------------------------------------------
 
     def _due(self, subject: Subj, category: str) -> datetime | None:
+        if subject.withdrawn_at is not None and category in subject.pending:
+            return subject.withdrawn_at  # the move to separate storage, waiting for the release
         start = subject.events.get(EVENTS[category])
         if start is None:
             return None
@@ -125,7 +129,9 @@ class SubjectRetentionMachine(RuleBasedStateMachine):
     @precondition(lambda self: self._live())
     @rule(event=st.sampled_from([e for e in EVENTS.values() if e != "withdrawal"]), data=st.data())
     def record_event(self, event: str, data: st.DataObject) -> None:
-        subject_id = data.draw(st.sampled_from(self._live()))
+        self._record(data.draw(st.sampled_from(self._live())), event)
+
+    def _record(self, subject_id: str, event: str) -> None:
         subject = self.subjects[subject_id]
         # an event whose category was applied starts nothing new the model could say (its fields are gone)
         if any(EVENTS[code] == event for code in subject.applied):
@@ -137,23 +143,33 @@ class SubjectRetentionMachine(RuleBasedStateMachine):
     @precondition(lambda self: self._live())
     @rule(data=st.data())
     def withdraw(self, data: st.DataObject) -> None:
-        subject_id = data.draw(st.sampled_from(self._live()))
+        self._withdraw(data.draw(st.sampled_from(self._live())))
+
+    def _withdraw(self, subject_id: str) -> None:
         subject = self.subjects[subject_id]
         now = self.clock.now()
-        if self._held(subject_id, now) or any(
-            (due := self._due(subject, code)) is not None and due <= now for code in subject.pending
-        ):
-            return  # see the module docstring
         self.vault.retention.record_event("subject", subject_id, "withdrawal")
         subject.events["withdrawal"] = now
+        subject.withdrawn_at = now
+        if not self._held(subject_id, now):
+            self._move(subject, now)
+
+    def _move(self, subject: Subj, now: datetime) -> None:
+        """The withdrawal's move to separate storage, made ``now``: each pending category's fields,
+        due at the end of its period from its own event, else from the withdrawal; destroyed
+        instead when that has passed. The subject is shredded."""
+        assert subject.withdrawn_at is not None
         policies = self.vault.retention.policies
         for code, names in subject.pending.items():
-            start = subject.events.get(EVENTS[code], now)
-            subject.separated[code] = (frozenset(subject.fields if names is None else names), policies.due(policies[code], start))
+            start = subject.events.get(EVENTS[code], subject.withdrawn_at)
+            due = policies.due(policies[code], start)
+            if due > now:
+                subject.separated[code] = (frozenset(subject.fields if names is None else names), due)
         subject.applied |= set(subject.pending)
         subject.pending.clear()
         subject.fields = set()
         subject.shredded = True
+        subject.withdrawn_at = None
 
     @precondition(lambda self: any(s.shredded for s in self.subjects.values()))
     @rule(event=st.sampled_from(list(EVENTS.values())), data=st.data())
@@ -199,6 +215,9 @@ class SubjectRetentionMachine(RuleBasedStateMachine):
             subject.separated = {code: kept for code, kept in subject.separated.items() if kept[1] > now}
             if subject.shredded:
                 continue
+            if subject.withdrawn_at is not None:
+                self._move(subject, now)
+                continue
             due = {code for code in subject.pending if (at := self._due(subject, code)) is not None and at <= now}
             if not due:
                 continue
@@ -236,11 +255,19 @@ class SubjectRetentionMachine(RuleBasedStateMachine):
         data is held open-ended first, if no hold covers it yet, so that each example with a
         withdrawal sees held separated data outlive its due date); once every hold is released
         (holds left active would be seen by every later example's sweeps), the next sweep
-        applies the rest."""
-        withdrawn = [sid for sid, s in self.subjects.items() if s.separated and not self._held(sid, self.clock.now())]
-        if withdrawn:
-            hold = self.vault.holds.place("subject", withdrawn[0], reason_code="litigation", reference="CASE-3")
-            self.holds[hold.hold_id] = Hold(withdrawn[0], None)
+        applies the rest. One subject still live is held open-ended first, with every event of its
+        pending categories recorded, and withdraws after the release (if it has not yet): its
+        categories whose periods have run are then destroyed, not moved to separate storage."""
+        now = self.clock.now()
+        withdrawn = [sid for sid, s in self.subjects.items() if s.separated and not self._held(sid, now)]
+        late = self._live()[:1]
+        for subject_id in late:
+            for code in list(self.subjects[subject_id].pending):
+                if EVENTS[code] != "withdrawal":
+                    self._record(subject_id, EVENTS[code])
+        for subject_id in [*withdrawn[:1], *late]:
+            hold = self.vault.holds.place("subject", subject_id, reason_code="litigation", reference="CASE-3")
+            self.holds[hold.hold_id] = Hold(subject_id, None)
         if self.subjects:
             self.clock.advance(timedelta(days=3653))
             self.sweep()
@@ -249,6 +276,9 @@ class SubjectRetentionMachine(RuleBasedStateMachine):
             if not hold.released:
                 self.vault.holds.release(hold_id)
                 hold.released = True
+        for subject_id in late:
+            if self.subjects[subject_id].withdrawn_at is None:
+                self._withdraw(subject_id)
         if self.subjects:
             self.sweep()
             self.subjects_are_as_the_model_says()
