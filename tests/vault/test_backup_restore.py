@@ -93,6 +93,56 @@ def test_without_the_ledger_the_restored_subject_would_come_back(
         assert vault.subjects.read(gone, purpose="restore check")["email"] == CANARY_PII
 
 
+@pytest.fixture(params=["file", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
+    """Where the shred ledger is: the file beside the keyring (the default), or a database."""
+    if request.param == "file":
+        return None
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    urls = request.getfixturevalue("postgres_urls")  # an empty database of its own
+    return str(urls.data)
+
+
+def test_a_restore_from_long_ago_is_undone_whole_at_open(
+    tmp_path: Path, ledger_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many shreds since the backup: the open reads the ledger window by window (a read is bounded;
+    here three entries a window) to its end, and every restored subject is destroyed again before
+    the vault is in use, not one window per open."""
+    import pseudovault.vault.crypto.ledger as ledger_module
+
+    monkeypatch.setattr(ledger_module, "_MAX_READ", 300)  # a file ledger's lines are about 90 bytes
+    monkeypatch.setattr(ledger_module, "_MAX_ROWS", 3)
+    settings = Settings(
+        home=tmp_path / "home",
+        passphrase=PASSPHRASE,  # type: ignore[arg-type]
+        kdf_time_cost=1,
+        kdf_memory_kib=8,
+        kdf_parallelism=1,
+        ledger_url=ledger_url,
+    )
+    with init_vault(settings).vault as vault:
+        gone = [vault.subjects.create({"email": f"gone{i}@example.com"}) for i in range(8)]
+        kept = vault.subjects.create({"email": "kept@example.com"})
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    for name in STORES:
+        shutil.copy2(settings.home_dir / name, backup / name)
+    with open_vault(settings) as vault:
+        for subject_id in gone:
+            vault.subjects.shred(subject_id)
+    _restore(settings, backup, *STORES)
+    with open_vault(settings) as vault:
+        for subject_id in gone:
+            _assert_gone(vault, subject_id)
+        assert vault.subjects.read(kept, purpose="restore check")["email"] == "kept@example.com"
+        replays = vault.audit.query(action="subject.replay_shreds")
+        assert len(replays) == 1 and sorted(replays[0].targets) == sorted(gone)
+    with open_vault(settings) as vault:  # the position is at the ledger's end: nothing to do
+        assert len(vault.audit.query(action="subject.replay_shreds")) == 1
+
+
 @pytest.mark.parametrize("restored", [STORES, ("keys.sqlite3",)], ids=["both", "keys"])
 def test_after_rotate_and_rewrap_an_old_key_store_does_not_open(
     settings: Settings, shredded: tuple[str, str, Path], restored: tuple[str, ...]

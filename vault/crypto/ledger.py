@@ -45,7 +45,10 @@ __all__ = ["ShredLedger", "FileLedger", "DatabaseLedger", "open_ledger", "SOURCE
 
 #: the ledger_replay source name of the external ledger
 SOURCE = "external"
-_MAX_READ = 64 * 1024 * 1024
+#: what one read returns at most (a replay reads window after window to the end): bytes of a file
+#: ledger, rows of a database ledger
+_MAX_READ = 16 * 1024 * 1024
+_MAX_ROWS = 100_000
 
 
 class ShredLedger(abc.ABC):
@@ -57,7 +60,8 @@ class ShredLedger(abc.ABC):
 
     @abc.abstractmethod
     def read(self, after: int) -> tuple[list[tuple[str, datetime]], int]:
-        """The entries after position ``after`` and the position of their end."""
+        """The entries after position ``after`` and the position of their end: a window of them
+        (a bounded amount), so a reader reads again from that end until it stays where it was."""
 
     def close(self) -> None:
         """Release what the ledger holds open."""
@@ -146,6 +150,7 @@ class DatabaseLedger(ShredLedger):
                     select(self._table.c.seq, self._table.c.subject_id, self._table.c.shredded_at)
                     .where(self._table.c.seq > after)
                     .order_by(self._table.c.seq)
+                    .limit(_MAX_ROWS)
                 ).all()
         except Exception as exc:
             raise UnavailableError(f"the shred ledger cannot be read ({type(exc).__name__})") from exc

@@ -855,26 +855,33 @@ class SubjectService:
         """Replay the shred ledger kept outside the stores (vault.crypto.ledger) from where this key
         store last left it: every subject it names whose data key or data is present again (the
         stores were restored from a backup) is destroyed again, audited and logged. Returns how
-        many; moves the key store's position to the ledger's end."""
+        many; moves the key store's position to the ledger's end.
+
+        The ledger is read window by window (each a bounded read) to its end, and the position is
+        moved after each window: a store restored from long ago is cleaned up whole before the
+        vault opens, and a replay cut short goes on from where it was."""
         position = self._keys.ledger_position(LEDGER_SOURCE)
-        entries, end = ledger.read(position)
-        latest: dict[str, datetime] = {}
-        for subject_id, shredded_at in entries:
-            latest.setdefault(subject_id, shredded_at)
-        ids = list(latest)
         destroyed: list[str] = []
-        for start in range(0, len(ids), _REPLAY_BATCH):
-            batch = ids[start : start + _REPLAY_BATCH]
-            with session_scope(self._keys.engine) as key_session:
-                with_keys = self._keys.data_keys_present(key_session, batch)
-            with session_scope(self._engine) as session:
-                with_data = set(session.scalars(select(Subject.id).where(one_of(Subject.id, batch))))
-            for subject_id in batch:
-                if subject_id in with_keys or subject_id in with_data:
-                    self._destroy(subject_id, latest[subject_id], REPLAY_REASON_CODE)
-                    destroyed.append(subject_id)
-        if end != position:
+        while True:
+            entries, end = ledger.read(position)
+            latest: dict[str, datetime] = {}
+            for subject_id, shredded_at in entries:
+                latest.setdefault(subject_id, shredded_at)
+            ids = list(latest)
+            for start in range(0, len(ids), _REPLAY_BATCH):
+                batch = ids[start : start + _REPLAY_BATCH]
+                with session_scope(self._keys.engine) as key_session:
+                    with_keys = self._keys.data_keys_present(key_session, batch)
+                with session_scope(self._engine) as session:
+                    with_data = set(session.scalars(select(Subject.id).where(one_of(Subject.id, batch))))
+                for subject_id in batch:
+                    if subject_id in with_keys or subject_id in with_data:
+                        self._destroy(subject_id, latest[subject_id], REPLAY_REASON_CODE)
+                        destroyed.append(subject_id)
+            if end == position:
+                break
             self._keys.set_ledger_position(LEDGER_SOURCE, end)
+            position = end
         if destroyed:
             self._checkpoint()
             log.warning(
