@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
-from sqlalchemy import BigInteger, Column, DateTime, Engine, Integer, MetaData, String, Table, insert, select
+from sqlalchemy import BigInteger, Column, DateTime, Engine, Integer, MetaData, String, Table, insert, inspect, select
 
 from pseudovault.vault.errors import UnavailableError
 from pseudovault.vault.store.db import make_engine
@@ -124,9 +124,16 @@ class DatabaseLedger(ShredLedger):
         return f"DatabaseLedger({self._engine.dialect.name})"
 
     def _ensure(self) -> None:
-        if not self._ready:
+        if self._ready:
+            return
+        try:
             self._metadata.create_all(self._engine, checkfirst=True)
-            self._ready = True
+        except Exception:
+            # servers starting together on a new ledger database race to create the table (the
+            # check and the CREATE are two statements): the loser finds it there and goes on
+            if not inspect(self._engine).has_table(self._table.name):
+                raise
+        self._ready = True
 
     def append(self, entries: Sequence[tuple[str, datetime]]) -> None:
         if not entries:
