@@ -138,9 +138,41 @@ def test_a_restore_from_long_ago_is_undone_whole_at_open(
             _assert_gone(vault, subject_id)
         assert vault.subjects.read(kept, purpose="restore check")["email"] == "kept@example.com"
         replays = vault.audit.query(action="subject.replay_shreds")
-        assert len(replays) == 1 and sorted(replays[0].targets) == sorted(gone)
+        assert sorted(target for entry in replays for target in entry.targets) == sorted(gone)
+        assert all(len(entry.targets) == 1 for entry in replays)  # each in its own destroy's commit
     with open_vault(settings) as vault:  # the position is at the ledger's end: nothing to do
-        assert len(vault.audit.query(action="subject.replay_shreds")) == 1
+        assert len(vault.audit.query(action="subject.replay_shreds")) == len(gone)
+
+
+def test_a_replay_destroys_nothing_it_cannot_audit(
+    settings: Settings, shredded: tuple[str, str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit entry of a subject destroyed again is written in the commit that destroys its
+    data: when it cannot be written, the data stays (the key is already gone, so it is unreadable)
+    and the ledger's position does not move; the next open destroys the data and audits it."""
+    from pseudovault.vault.audit import AuditLog
+
+    gone, kept, backup = shredded
+    _restore(settings, backup, *STORES)
+    original = AuditLog.append
+
+    def failing(self: AuditLog, action: str, *args: object, **kwargs: object) -> object:
+        if action == "subject.replay_shreds":
+            raise RuntimeError("the audit log cannot be written")
+        return original(self, action, *args, **kwargs)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patched:
+        patched.setattr(AuditLog, "append", failing)
+        with pytest.raises(RuntimeError):
+            open_vault(settings)
+    import sqlite3
+
+    with sqlite3.connect(settings.home_dir / "data.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM subjects WHERE id = ?", (gone,)).fetchone() == (1,)
+    with open_vault(settings) as vault:
+        _assert_gone(vault, gone)
+        assert [entry.targets for entry in vault.audit.query(action="subject.replay_shreds")] == [(gone,)]
+        assert vault.subjects.read(kept, purpose="restore check")["email"] == "kept@example.com"
 
 
 @pytest.mark.parametrize("restored", [STORES, ("keys.sqlite3",)], ids=["both", "keys"])

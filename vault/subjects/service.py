@@ -835,10 +835,16 @@ class SubjectService:
         return int(connection.execute(_DELETE_SUBJECTS, {"ids": ids}).rowcount or 0)
 
     def _destroy(
-        self, subject_id: str, shredded_at: datetime, reason_code: str, *, audit: Mapping[str, Any] | None = None
+        self,
+        subject_id: str,
+        shredded_at: datetime,
+        reason_code: str,
+        *,
+        audit: Mapping[str, Any] | None = None,
+        action: str = "subject.shred",
     ) -> None:
         """Key store first (data key deleted, ledger entry), then the data store (data, tombstone,
-        and the ``subject.shred`` entry with ``audit`` as its detail, in the same commit). A crash
+        and the ``action`` entry with ``audit`` as its detail, in the same commit). A crash
         between the two leaves the data unreadable (its key is gone) and the shred in the ledger:
         the next open, or shredding again, finishes it."""
         with session_scope(self._keys.engine, write=True) as key_session:
@@ -849,19 +855,20 @@ class SubjectService:
             if session.get(Tombstone, subject_id) is None:
                 session.add(Tombstone(subject_id=subject_id, shredded_at=shredded_at, reason_code=reason_code))
             if audit is not None:
-                self._audit.append("subject.shred", targets=[subject_id], detail=audit, session=session)
+                self._audit.append(action, targets=[subject_id], detail=audit, session=session)
 
     def replay_external_ledger(self, ledger: ShredLedger) -> int:
         """Replay the shred ledger kept outside the stores (vault.crypto.ledger) from where this key
         store last left it: every subject it names whose data key or data is present again (the
-        stores were restored from a backup) is destroyed again, audited and logged. Returns how
-        many; moves the key store's position to the ledger's end.
+        stores were restored from a backup) is destroyed again and logged, each with its own
+        ``subject.replay_shreds`` audit entry in the data store's commit that destroys its data.
+        Returns how many; moves the key store's position to the ledger's end.
 
         The ledger is read window by window (each a bounded read) to its end, and the position is
         moved after each window: a store restored from long ago is cleaned up whole before the
         vault opens, and a replay cut short goes on from where it was."""
         position = self._keys.ledger_position(LEDGER_SOURCE)
-        destroyed: list[str] = []
+        destroyed = 0
         while True:
             entries, end = ledger.read(position)
             latest: dict[str, datetime] = {}
@@ -876,8 +883,11 @@ class SubjectService:
                     with_data = set(session.scalars(select(Subject.id).where(one_of(Subject.id, batch))))
                 for subject_id in batch:
                     if subject_id in with_keys or subject_id in with_data:
-                        self._destroy(subject_id, latest[subject_id], REPLAY_REASON_CODE)
-                        destroyed.append(subject_id)
+                        self._destroy(
+                            subject_id, latest[subject_id], REPLAY_REASON_CODE,
+                            audit={"destroyed": 1, "source": LEDGER_SOURCE}, action="subject.replay_shreds",
+                        )
+                        destroyed += 1
             if end == position:
                 break
             self._keys.set_ledger_position(LEDGER_SOURCE, end)
@@ -886,12 +896,9 @@ class SubjectService:
             self._checkpoint()
             log.warning(
                 "shred ledger replayed at open: %d subject(s) restored from a backup were destroyed again",
-                len(destroyed),
+                destroyed,
             )
-            self._audit.append(
-                "subject.replay_shreds", targets=destroyed, detail={"destroyed": len(destroyed), "source": LEDGER_SOURCE}
-            )
-        return len(destroyed)
+        return destroyed
 
     def replay_shred_ledger(self) -> int:
         """After restoring either store from a backup, shred again every subject that came back.
@@ -899,7 +906,9 @@ class SubjectService:
         Walks the shred ledger (key store) and the tombstones (data store): every subject in
         either whose data key or data is present again is destroyed, and each of the two lists is
         completed from the other (a tombstone written back carries the reason code
-        ``ledger_replay``). Returns how many subjects were destroyed again.
+        ``ledger_replay``). Each subject destroyed again has its ``subject.replay_shreds`` audit
+        entry in the commit that destroys its data; one more, without targets, gives the count.
+        Returns how many subjects were destroyed again.
         """
         destroyed = 0
         # ledger -> data store (and keys that came back with a restored key store)
@@ -918,7 +927,10 @@ class SubjectService:
             missing_tombstones = []
             for subject_id, shredded_at in page:
                 if subject_id in with_keys or subject_id in with_data:
-                    self._destroy(subject_id, shredded_at, REPLAY_REASON_CODE)
+                    self._destroy(
+                        subject_id, shredded_at, REPLAY_REASON_CODE,
+                        audit={"destroyed": 1, "source": "key_store"}, action="subject.replay_shreds",
+                    )
                     destroyed += 1
                 elif subject_id not in tombstoned:
                     missing_tombstones.append(
@@ -948,7 +960,10 @@ class SubjectService:
             missing_ledger = []
             for subject_id, shredded_at, reason_code in page_rows:
                 if subject_id in with_keys or subject_id in with_data:
-                    self._destroy(subject_id, shredded_at, reason_code)
+                    self._destroy(
+                        subject_id, shredded_at, reason_code,
+                        audit={"destroyed": 1, "source": "tombstones"}, action="subject.replay_shreds",
+                    )
                     destroyed += 1
                 elif subject_id not in ledgered:
                     missing_ledger.append((subject_id, shredded_at))
