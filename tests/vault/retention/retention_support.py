@@ -7,7 +7,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from hypothesis.stateful import RuleBasedStateMachine
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 from machine_support import run_machine
 from sqlalchemy import Engine, text
 
@@ -101,3 +102,26 @@ def run_retention_machine(
 
         Machine.vault, Machine.clock = vault, clock
         run_machine(Machine, max_examples=max_examples, steps=steps)
+
+
+class HoldingMachine(RuleBasedStateMachine):
+    """What the retention machines share over their legal holds (``holds``: hold id -> the
+    model's hold, with its ``released`` flag): a rule that releases an active one, and
+    :meth:`release_all` for the teardown (holds left active would be seen by every later
+    example's sweeps)."""
+
+    vault: Vault
+    holds: dict[str, Any]
+
+    @precondition(lambda self: any(not hold.released for hold in self.holds.values()))
+    @rule(data=st.data())
+    def release_hold(self, data: st.DataObject) -> None:
+        hold_id = data.draw(st.sampled_from([h for h, hold in self.holds.items() if not hold.released]))
+        self.vault.holds.release(hold_id)
+        self.holds[hold_id].released = True
+
+    def release_all(self) -> None:
+        for hold_id, hold in self.holds.items():
+            if not hold.released:
+                self.vault.holds.release(hold_id)
+                hold.released = True

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from retention_support import T0, run_retention_machine
+from hypothesis.stateful import invariant, precondition, rule
+from retention_support import T0, HoldingMachine, run_retention_machine
 
 from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
@@ -58,7 +58,7 @@ class Hold:
     released: bool = False
 
 
-class RetentionMachine(RuleBasedStateMachine):
+class RetentionMachine(HoldingMachine):
     vault: Vault
     clock: FrozenClock
 
@@ -186,13 +186,6 @@ class RetentionMachine(RuleBasedStateMachine):
         assert kind == "subject" or not self.records[target].deleted
         self.holds[hold.hold_id] = Hold(kind, target, until)
 
-    @precondition(lambda self: any(not hold.released for hold in self.holds.values()))
-    @rule(data=st.data())
-    def release_hold(self, data: st.DataObject) -> None:
-        hold_id = data.draw(st.sampled_from([h for h, hold in self.holds.items() if not hold.released]))
-        self.vault.holds.release(hold_id)
-        self.holds[hold_id].released = True
-
     @precondition(lambda self: self.moves < MOVES)
     @rule(days=st.sampled_from([1, 30, 100, 200, 400, 800]))
     def move_clock(self, days: int) -> None:
@@ -228,10 +221,7 @@ class RetentionMachine(RuleBasedStateMachine):
             self.clock.advance(timedelta(days=3653))
             self.sweep()
             self.records_exist_as_the_model_says()
-        for hold_id, hold in self.holds.items():
-            if not hold.released:
-                self.vault.holds.release(hold_id)
-                hold.released = True
+        self.release_all()
         if self.records:
             self.sweep()
             self.records_exist_as_the_model_says()

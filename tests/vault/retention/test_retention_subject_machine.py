@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from retention_support import T0, rows, run_retention_machine, separated_of, subject_exists
+from hypothesis.stateful import invariant, precondition, rule
+from retention_support import T0, HoldingMachine, rows, run_retention_machine, separated_of, subject_exists
 
 from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.errors import NotFoundError
@@ -82,7 +82,7 @@ categories = st.lists(st.sampled_from(list(EVENTS)), min_size=1, max_size=3, uni
 )
 
 
-class SubjectRetentionMachine(RuleBasedStateMachine):
+class SubjectRetentionMachine(HoldingMachine):
     vault: Vault
     clock: FrozenClock
 
@@ -192,13 +192,6 @@ class SubjectRetentionMachine(RuleBasedStateMachine):
         hold = self.vault.holds.place("subject", subject_id, reason_code="litigation", reference="CASE-2", until=until)
         self.holds[hold.hold_id] = Hold(subject_id, until)
 
-    @precondition(lambda self: any(not hold.released for hold in self.holds.values()))
-    @rule(data=st.data())
-    def release_hold(self, data: st.DataObject) -> None:
-        hold_id = data.draw(st.sampled_from([h for h, hold in self.holds.items() if not hold.released]))
-        self.vault.holds.release(hold_id)
-        self.holds[hold_id].released = True
-
     @precondition(lambda self: self.moves < MOVES)
     @rule(days=st.sampled_from([1, 30, 100, 400, 800, 1100]))
     def move_clock(self, days: int) -> None:
@@ -272,10 +265,7 @@ class SubjectRetentionMachine(RuleBasedStateMachine):
             self.clock.advance(timedelta(days=3653))
             self.sweep()
             self.subjects_are_as_the_model_says()
-        for hold_id, hold in self.holds.items():
-            if not hold.released:
-                self.vault.holds.release(hold_id)
-                hold.released = True
+        self.release_all()
         for subject_id in late:
             if self.subjects[subject_id].withdrawn_at is None:
                 self._withdraw(subject_id)
