@@ -229,6 +229,10 @@ def _shred_data_statement() -> DriverStatement:
 
 
 _SHRED_DATA = _shred_data_statement()
+#: ``_SHRED_FINDS`` on the driver's cursor, for PostgreSQL, where its id list is one array
+#: parameter (SQLite's expanding ``IN`` list is not a plain bind): SQLAlchemy's execute of it
+#: cost a sixth of a one-subject shred's time there
+_SHRED_FINDS_DRIVER = DriverStatement(_SHRED_FINDS)
 # an update's statements, built once likewise: the subject touched (and so locked on PostgreSQL)
 # first, which also says whether it exists; its field names; a field set, or some deleted
 _TOUCH_SUBJECT = DriverStatement(
@@ -786,8 +790,10 @@ class SubjectService:
         present: set[str] = set()
         tombstoned: dict[str, datetime] = {}
         holds: builtins.list[tuple[str, str, datetime]] = []
+        postgres = connection.dialect.name == "postgresql"
         for start in range(0, len(ids), _FINDS_BATCH):
-            rows = connection.execute(_SHRED_FINDS, {"ids": ids[start : start + _FINDS_BATCH], "now": now})
+            params = {"ids": ids[start : start + _FINDS_BATCH], "now": now}
+            rows = _SHRED_FINDS_DRIVER.rows(connection, params) if postgres else connection.execute(_SHRED_FINDS, params)
             for subject_id, shredded_at, hold_id, placed_at in rows:
                 if hold_id is not None:
                     holds.append((subject_id, hold_id, placed_at))
