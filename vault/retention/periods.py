@@ -32,6 +32,7 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 from typing import TypeVar
 
 __all__ = ["MAX_YEARS", "Period", "PeriodError", "add_period", "due_at", "parse_period"]
@@ -117,7 +118,13 @@ def due_at(event_at: datetime, period: Period, zone: tzinfo = UTC) -> datetime:
     """
     if event_at.tzinfo is None or event_at.utcoffset() is None:
         raise ValueError("event_at must be timezone-aware")
-    local_day = event_at.astimezone(zone).date()
+    return _due_after(event_at.astimezone(zone).date(), period, zone)
+
+
+@lru_cache(maxsize=4096)
+def _due_after(local_day: date, period: Period, zone: tzinfo) -> datetime:
+    """:func:`due_at` of an event on ``local_day`` (in ``zone``): one computation per day,
+    period and zone (the entries a sweep batch or an import schedules mostly share their day)."""
     last_day = add_period(local_day, period)
     start = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=zone)
     return start.astimezone(UTC)
