@@ -505,7 +505,7 @@ class RetentionService:
         out: dict[str, dict[str, datetime]] = {}
         listed = list(ids)
         for start in range(0, len(listed), 1000):
-            for target_id, event, at in session.execute(
+            for target_id, event, at in session.connection().execute(
                 select(RetentionEvent.target_id, RetentionEvent.event, RetentionEvent.at).where(
                     RetentionEvent.target_kind == target_kind,
                     one_of(RetentionEvent.target_id, listed[start : start + 1000]),
@@ -830,7 +830,7 @@ class RetentionService:
         out: dict[str, dict[str, set[str]]] = {sid: {} for sid in subject_ids}
         listed = list(subject_ids)
         for start in range(0, len(listed), 1000):
-            for sid, code, name in session.execute(
+            for sid, code, name in session.connection().execute(
                 select(SubjectCategory.subject_id, SubjectCategory.category, SubjectCategory.field).where(
                     one_of(SubjectCategory.subject_id, listed[start : start + 1000])
                 )

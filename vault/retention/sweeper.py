@@ -246,7 +246,7 @@ class Sweeper:
             )
         with session_scope(self._engine, write=True) as session:
             ids = list(
-                session.scalars(
+                session.connection().scalars(
                     stmt.order_by(RetentionItem.due_at, RetentionItem.id)
                     .limit(batch_size)
                     .with_for_update(skip_locked=True)
@@ -371,26 +371,26 @@ class Sweeper:
                 state = result.state if result.state in ("done", "review") else "pending"
                 groups.setdefault((state, result.outcome), []).append(item.id)
         with session_scope(self._engine, write=True) as session:
+            # Core statements on the session's connection: nothing of the ORM's is loaded or kept
+            connection = session.connection()
             for (state, outcome), ids in groups.items():
                 values: dict[str, Any] = {"state": state, "outcome": outcome, "claim": None, "claimed_at": None,
                                           "updated_at": now}
                 if state == "done":
                     values["done_at"] = now
-                session.execute(
+                connection.execute(
                     update(RetentionItem)
                     .where(one_of(RetentionItem.id, ids), RetentionItem.claim == token)
                     .values(**values)
-                    .execution_options(synchronize_session=False)
                 )
             for item_id, result in reschedules:
                 assert result.plan is not None
                 stage, trigger_at, due_at, action = result.plan
-                session.execute(
+                connection.execute(
                     update(RetentionItem)
                     .where(RetentionItem.id == item_id, RetentionItem.claim == token)
                     .values(state="pending", outcome=result.outcome, stage=stage, trigger_at=trigger_at,
                             due_at=due_at, action=action, claim=None, claimed_at=None, updated_at=now)
-                    .execution_options(synchronize_session=False)
                 )
 
     # --- applying -------------------------------------------------------------------------------
@@ -542,7 +542,7 @@ class Sweeper:
             others: dict[str, set[str]] = {sid: set() for sid in present}
             claimed_ids = {i.id for i in items}
             # by target id only (its index), the state is checked here
-            for sid, code, item_id, kind, state in session.execute(
+            for sid, code, item_id, kind, state in session.connection().execute(
                 select(
                     RetentionItem.target_id,
                     RetentionItem.category,

@@ -47,7 +47,7 @@ def field_times(session: Session, subject_ids: Collection[str]) -> dict[str, dic
     out: dict[str, dict[str, datetime | None]] = {sid: {} for sid in subject_ids}
     listed = list(dict.fromkeys(subject_ids))
     for start in range(0, len(listed), 1000):
-        for sid, name, at in session.execute(
+        for sid, name, at in session.connection().execute(
             select(SubjectField.subject_id, SubjectField.name, SubjectField.collected_at).where(
                 one_of(SubjectField.subject_id, listed[start : start + 1000])
             )
@@ -61,7 +61,7 @@ def present(session: Session, subject_ids: Collection[str]) -> set[str]:
     listed = list(dict.fromkeys(subject_ids))
     found: set[str] = set()
     for start in range(0, len(listed), _BATCH):
-        found.update(session.scalars(select(Subject.id).where(one_of(Subject.id, listed[start : start + _BATCH]))))
+        found.update(session.connection().scalars(select(Subject.id).where(one_of(Subject.id, listed[start : start + _BATCH]))))
     return found
 
 
@@ -75,7 +75,7 @@ def field_names(session: Session, subject_ids: Collection[str]) -> dict[str, set
     out: dict[str, set[str]] = {sid: set() for sid in subject_ids}
     listed = list(subject_ids)
     for start in range(0, len(listed), _BATCH):
-        for sid, name in session.execute(
+        for sid, name in session.connection().execute(
             select(SubjectField.subject_id, SubjectField.name).where(
                 one_of(SubjectField.subject_id, listed[start : start + _BATCH])
             )
