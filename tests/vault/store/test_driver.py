@@ -9,13 +9,28 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import Connection, Engine, Integer, LargeBinary, String, bindparam, event, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    LargeBinary,
+    String,
+    and_,
+    bindparam,
+    event,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from pseudovault.vault.store.base import UtcDateTime
-from pseudovault.vault.store.db import make_engine, session_scope
-from pseudovault.vault.store.driver import DriverStatement, executemany
+from pseudovault.vault.store.db import make_engine, one_of_param, session_scope
+from pseudovault.vault.store.driver import MAX_SHAPES, DriverStatement, executemany
 
 if TYPE_CHECKING:
     from conftest import StoreUrls
@@ -107,6 +122,10 @@ def test_the_driver_path_stores_and_reads_what_sqlalchemy_does(engine: Engine, m
             missing = _BUMP.first(session.connection(), {"key": "nothing", "to": 1})
             _SET_N.run_many(session.connection(), [{"key": "item-11", "to": 101}, {"key": "item-12", "to": 102}])
             _SET_N.run_many(session.connection(), [])
+            counted = [_SET_N.run(session.connection(), {"key": key, "to": 103}) for key in ("item-13", "nothing")]
+    with _Watch(engine) as watch, session_scope(engine, write=True) as session:
+        counted += [_SET_N.run(session.connection(), {"key": key, "to": 13}) for key in ("item-13", "nothing")]
+    assert counted == [1, 0, 1, 0] and len(watch.seen) == 2
     assert bumped == ("item-10", T.astimezone(UTC) + timedelta(seconds=10)) and missing is None
     # every value as SQLAlchemy's own select reads it: aware UTC timestamps, bytes, NULLs
     with session_scope(engine) as session:
@@ -163,12 +182,59 @@ def test_executemany_runs_the_drivers_sql_watched_or_not(engine: Engine, monkeyp
         assert session.scalars(select(Item.id).order_by(Item.n)).all() == ["w-1", "w-2", "d-3"]
 
 
+#: lists as SQLite expands them (IN (?, ...)) and PostgreSQL takes them (= ANY(array)): the id
+#: list twice, a list of timestamps (each value bind-processed), a constant of the statement
+_LISTED = DriverStatement(
+    select(Item.id, Item.at, Item.n)
+    .where(
+        or_(
+            one_of_param(Item.id, "ids"),
+            and_(Item.n >= 100, one_of_param(Item.id, "ids")),
+            and_(one_of_param(Item.at, "ats"), Item.blob.is_(None), Item.n != literal(-1)),
+        )
+    )
+    .order_by(Item.n)
+)
+
+
+def test_lists_are_expanded_as_sqlalchemy_expands_them(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    with session_scope(engine, write=True) as session:
+        for i in range(12):
+            _INSERT.rows(session.connection(), _item(i))
+    shapes = [([], []), ([], [T]), (["item-3"], []), (["item-1", "item-2", "nothing", "item-2"], [T + timedelta(seconds=4)])]
+    # more list lengths than a statement keeps: the ones past the bound are expanded per call
+    shapes += [([f"item-{j}" for j in range(n)], [T + timedelta(seconds=n), T.astimezone(UTC)]) for n in range(1, MAX_SHAPES + 6)]
+    with session_scope(engine) as session:
+        expected = [
+            [tuple(row) for row in session.execute(_LISTED.statement, {"ids": ids, "ats": ats})] for ids, ats in shapes
+        ]
+    assert expected[1] == [("item-0", T.astimezone(UTC), 0)] and expected[2][0][0] == "item-3"
+    assert [r[0] for r in expected[3]] == ["item-1", "item-2", "item-4"]
+    with monkeypatch.context() as patched:
+        _sqlalchemy_forbidden(patched)
+        with session_scope(engine) as session:
+            got = [_LISTED.rows(session.connection(), {"ids": ids, "ats": ats}) for ids, ats in shapes]
+            again = _LISTED.rows(session.connection(), {"ids": tuple(shapes[3][0]), "ats": shapes[3][1]})
+            if engine.dialect.name == "sqlite":  # expanded: a string is not taken for a list of characters
+                with pytest.raises(ValueError, match="list or a tuple"):
+                    _LISTED.rows(session.connection(), {"ids": "item-1", "ats": []})
+            with pytest.raises(ValueError, match="missing"):
+                _LISTED.rows(session.connection(), {"ids": ["item-1"]})
+    assert got == expected and again == expected[3]
+    expander = _LISTED._for(engine.dialect).expander
+    if engine.dialect.name == "sqlite":  # the expanded forms kept stay bounded
+        assert expander is not None and len(expander._shapes) == MAX_SHAPES
+    else:  # one array parameter each: nothing to expand
+        assert expander is None
+
+
 def test_statements_it_cannot_run_alike_are_refused(engine: Engine) -> None:
-    expanding = DriverStatement(select(Item.id).where(Item.id.in_(bindparam("ids", expanding=True))))
+    literal_list = DriverStatement(select(Item.id).where(Item.id.in_(["a", "b"])))
     defaulted = DriverStatement(insert(Defaulted).values(id=bindparam("id")))
     with session_scope(engine, write=True) as session:
-        with pytest.raises(ValueError, match="plain bind"):
-            expanding.rows(session.connection(), {"ids": ["a"]})
+        if engine.dialect.name == "sqlite":  # a list in the statement itself (PostgreSQL takes it as one array)
+            with pytest.raises(ValueError, match="named parameters"):
+                literal_list.rows(session.connection(), {})
         with pytest.raises(ValueError, match="defaults"):
             defaulted.rows(session.connection(), {"id": 1})
         with pytest.raises(ValueError, match="returns rows"):
