@@ -143,10 +143,13 @@ class _EpochRow(NamedTuple):
 
 
 # built once (see vault.store.db.one_of_param): the shred path's statements, executed with "ids"
-_DELETE_SUBJECT_KEYS = delete(SubjectKey).where(one_of_param(SubjectKey.subject_id, "ids")).returning(SubjectKey.subject_id)
-_LEDGER_ENTRIES = select(ShredLedgerEntry.subject_id, ShredLedgerEntry.shredded_at).where(
+# on the driver's cursor
+_DELETE_SUBJECT_KEYS_DELETE = delete(SubjectKey).where(one_of_param(SubjectKey.subject_id, "ids")).returning(SubjectKey.subject_id)
+_LEDGER_ENTRIES_SELECT = select(ShredLedgerEntry.subject_id, ShredLedgerEntry.shredded_at).where(
     one_of_param(ShredLedgerEntry.subject_id, "ids")
 )
+_DELETE_SUBJECT_KEYS = DriverStatement(_DELETE_SUBJECT_KEYS_DELETE)
+_LEDGER_ENTRIES = DriverStatement(_LEDGER_ENTRIES_SELECT)
 
 
 def _shred_keys_statement() -> DriverStatement:
@@ -163,8 +166,8 @@ def _shred_keys_statement() -> DriverStatement:
     Every part runs once, in the statement's snapshot: the rows say which keys there were and what
     the ledger held before. ON CONFLICT covers a shred of the same subject committed meanwhile
     (the DELETE waits for its lock; the snapshot predates its ledger row)."""
-    deleted = _DELETE_SUBJECT_KEYS.cte("deleted")
-    ledgered = _LEDGER_ENTRIES.cte("ledgered")
+    deleted = _DELETE_SUBJECT_KEYS_DELETE.cte("deleted")
+    ledgered = _LEDGER_ENTRIES_SELECT.cte("ledgered")
     given = func.unnest(
         array_param("ids", ShredLedgerEntry.subject_id), array_param("at", ShredLedgerEntry.shredded_at)
     ).table_valued("subject_id", "shredded_at").render_derived()
@@ -523,7 +526,7 @@ class KeyHierarchy(Rewrapping):
             return set()
         # on the session's connection: a SubjectKey the session holds as an object is not marked
         # deleted (the callers load none: they work with ids)
-        deleted = set(session.connection().execute(_DELETE_SUBJECT_KEYS, {"ids": ids}).scalars())
+        deleted = {row[0] for row in _DELETE_SUBJECT_KEYS.rows(session.connection(), {"ids": ids})}
         self._evict_data_keys(session, ids)
         return deleted
 
@@ -669,7 +672,7 @@ class KeyHierarchy(Rewrapping):
     @staticmethod
     def ledger_entries(session: Session, subject_ids: Collection[str]) -> dict[str, datetime]:
         """``{subject id: shredded at}`` for the subjects among ``subject_ids`` in the shred ledger."""
-        rows = session.connection().execute(_LEDGER_ENTRIES, {"ids": list(subject_ids)})
+        rows = _LEDGER_ENTRIES.rows(session.connection(), {"ids": list(subject_ids)})
         return {subject_id: shredded_at for subject_id, shredded_at in rows}
 
     @staticmethod

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session, aliased
 
 from pseudovault.vault.store.data_models import Record, RecordField, RecordIdentifier
 from pseudovault.vault.store.db import one_of, one_of_param
+from pseudovault.vault.store.driver import DriverStatement
 
 __all__ = [
     "RecordFacts",
@@ -292,11 +293,12 @@ def reindex_insert(dialect_name: str) -> Insert:
 # --- changing -------------------------------------------------------------------------------------
 
 
-# built once (see vault.store.db.one_of_param); executed with "ids"
-_UNLINK_SUBJECTS = (
+# built once (see vault.store.db.one_of_param), run on the driver's cursor; executed with "ids"
+_UNLINK_SUBJECTS_UPDATE = (
     update(Record).where(one_of_param(Record.subject_id, "ids")).values(subject_id=None).returning(Record.id, Record.own_key)
 )
-_DELETE_RECORD_FIELDS = delete(RecordField).where(one_of_param(RecordField.record_id, "ids"))
+_UNLINK_SUBJECTS = DriverStatement(_UNLINK_SUBJECTS_UPDATE)
+_DELETE_RECORD_FIELDS = DriverStatement(delete(RecordField).where(one_of_param(RecordField.record_id, "ids")))
 
 
 def unlink_subjects_parts() -> tuple[CTE, CTE]:
@@ -305,7 +307,7 @@ def unlink_subjects_parts() -> tuple[CTE, CTE]:
     ...)``), executed with the subject ids as ``ids``: the shred of a subject deletes its data,
     cuts these links and writes its tombstone in one round trip to the server. Both run once
     whether or not the statement reads them, in its snapshot."""
-    unlinked = _UNLINK_SUBJECTS.cte("unlinked")
+    unlinked = _UNLINK_SUBJECTS_UPDATE.cte("unlinked")
     under_subject_key = select(unlinked.c.id).where(unlinked.c.own_key.is_(False))
     record_text = delete(RecordField).where(RecordField.record_id.in_(under_subject_key)).cte("record_text")
     return unlinked, record_text
@@ -318,10 +320,10 @@ def unlink_subjects(session: Session, subject_ids: Collection[str]) -> None:
     # records were linked, and only the text of those under the subject's key is then deleted;
     # both go to the session's connection (the callers load no record as an object)
     connection = session.connection()
-    unlinked = connection.execute(_UNLINK_SUBJECTS, {"ids": list(subject_ids)}).all()
+    unlinked = _UNLINK_SUBJECTS.rows(connection, {"ids": list(subject_ids)})
     under_subject_key = [record_id for record_id, own_key in unlinked if not own_key]
     if under_subject_key:
-        connection.execute(_DELETE_RECORD_FIELDS, {"ids": under_subject_key})
+        _DELETE_RECORD_FIELDS.run(connection, {"ids": under_subject_key})
 
 
 def delete_records(session: Session, record_ids: Collection[str]) -> None:

@@ -229,10 +229,11 @@ def _shred_data_statement() -> DriverStatement:
 
 
 _SHRED_DATA = _shred_data_statement()
-#: ``_SHRED_FINDS`` on the driver's cursor, for PostgreSQL, where its id list is one array
-#: parameter (SQLite's expanding ``IN`` list is not a plain bind): SQLAlchemy's execute of it
-#: cost a sixth of a one-subject shred's time there
+#: the shred's statements on the driver's cursor: SQLAlchemy's execute of them cost a sixth of a
+#: one-subject shred's time on PostgreSQL and more on SQLite
 _SHRED_FINDS_DRIVER = DriverStatement(_SHRED_FINDS)
+_DELETE_FIELDS_DRIVER = DriverStatement(_DELETE_FIELDS)
+_DELETE_SUBJECTS_DRIVER = DriverStatement(_DELETE_SUBJECTS)
 # an update's statements, built once likewise: the subject touched (and so locked on PostgreSQL)
 # first, which also says whether it exists; its field names; a field set, or some deleted
 _TOUCH_SUBJECT = DriverStatement(
@@ -790,10 +791,8 @@ class SubjectService:
         present: set[str] = set()
         tombstoned: dict[str, datetime] = {}
         holds: builtins.list[tuple[str, str, datetime]] = []
-        postgres = connection.dialect.name == "postgresql"
         for start in range(0, len(ids), _FINDS_BATCH):
-            params = {"ids": ids[start : start + _FINDS_BATCH], "now": now}
-            rows = _SHRED_FINDS_DRIVER.rows(connection, params) if postgres else connection.execute(_SHRED_FINDS, params)
+            rows = _SHRED_FINDS_DRIVER.rows(connection, {"ids": ids[start : start + _FINDS_BATCH], "now": now})
             for subject_id, shredded_at, hold_id, placed_at in rows:
                 if hold_id is not None:
                     holds.append((subject_id, hold_id, placed_at))
@@ -834,11 +833,11 @@ class SubjectService:
         # these statements go to its connection, with nothing in the session to synchronise
         connection = session.connection()
         # fields first: the FK cascade is not relied upon (SQLite needs foreign_keys=ON for it)
-        connection.execute(_DELETE_FIELDS, {"ids": ids})
+        _DELETE_FIELDS_DRIVER.run(connection, {"ids": ids})
         # fraud records (vault.records) outlive the subject: they lose the link and the text that
         # was under the subject's data key; their codes and pseudonyms stay (bans survive erasure)
         records_repository.unlink_subjects(session, ids)
-        return int(connection.execute(_DELETE_SUBJECTS, {"ids": ids}).rowcount or 0)
+        return _DELETE_SUBJECTS_DRIVER.run(connection, {"ids": ids})
 
     def _destroy(
         self,
