@@ -79,6 +79,9 @@ log = logging.getLogger(__name__)
 MAX_BATCH_SIGNUPS = 1000
 #: at most this many pseudonyms in one ``IN`` list
 QUERY_CHUNK = 2000
+#: how many one-match decisions a check service keeps for repeated hits (record ids and codes:
+#: a few hundred bytes each)
+MAX_REMEMBERED_DECISIONS = 4096
 #: SQLite: at most this many idle DBAPI connections kept for checks
 KEPT_CONNECTIONS = 16
 #: PostgreSQL, CheckService.finish_async: at most this many asyncio connections per event loop
@@ -244,6 +247,10 @@ class CheckService:
         self._normalizer = normalizer
         self._clock = clock
         self._policy = policy or DecisionPolicy.default()
+        #: one-match decisions made, by what decided them (the policy, the record id and codes, the
+        #: kind and the match, the kinds checked; no identifier), at most MAX_REMEMBERED_DECISIONS (emptied
+        #: when full)
+        self._decisions: dict[tuple[Any, ...], Decision] = {}
         self._domains: set[str] = {DEFAULT_DOMAIN}
         # one statement (vault.records.repository): the pseudonyms' rows by the pseudonym index,
         # joined to their records, kept when live, unexpired and processable; restricted records
@@ -500,6 +507,9 @@ class CheckService:
         return self._bind_now(now) if self._bind_now is not None else now
 
     def _execute(self, driver: Any, items: list[bytes], domain: str, now: Any) -> list[Any]:
+        if len(items) <= QUERY_CHUNK and self.lookup_span is None:  # a signup's few: one statement
+            sql, params = self._bound(items, domain, now)
+            return driver.execute(sql, params).fetchall()  # type: ignore[no-any-return]
         rows: list[Any] = []
         for start in range(0, len(items), QUERY_CHUNK):
             chunk = items[start : start + QUERY_CHUNK]
@@ -668,7 +678,15 @@ class CheckService:
         checked = _allow(identifiers).checked_kinds
         record_id = key[0]
         _versions, candidate, row = hit
-        decision = self._policy.decide(
+        # the same record matched the same way under the same policy answers the same: a repeated
+        # hit takes the decision made before
+        policy = self._policy
+        memo_key = (policy, record_id, row[_CATEGORY], row[_REASON_CODE], row[_SEVERITY], row[_STATUS],
+                    candidate.kind, candidate.match, checked)
+        found = self._decisions.get(memo_key)
+        if found is not None:
+            return found
+        decision = policy.decide(
             row[_CATEGORY], candidate.kind, row[_SEVERITY], candidate.match, under_review=row[_STATUS] == "under_review"
         )
         only = Match(
@@ -680,7 +698,11 @@ class CheckService:
             matched_kinds=(candidate.kind,),
             match=candidate.match,
         )
-        return Decision(decision, (only,), checked)
+        made = Decision(decision, (only,), checked)
+        if len(self._decisions) >= MAX_REMEMBERED_DECISIONS:  # full: start again with the hits of now
+            self._decisions.clear()
+        self._decisions[memo_key] = made
+        return made
 
     def _decide_merged(
         self,

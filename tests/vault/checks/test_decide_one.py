@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pseudovault.keys.testing import FakeKmsProvider
-from pseudovault.vault.checks.decisions import DecisionPolicy
+from pseudovault.vault.checks import service as service_module
+from pseudovault.vault.checks.decisions import Decision, DecisionPolicy
 from pseudovault.vault.checks.service import CheckService, _Candidate
 from pseudovault.vault.identifiers import NormalizedIdentifier
 from pseudovault.vault.retention.policy_file import CATALOGUE
@@ -141,3 +142,31 @@ def test_two_rows_of_different_stored_identifiers_are_two_matches(service: Check
     decision = service._decide(hits, identifiers)
     assert decision == service._decide_merged(hits, identifiers)
     assert [(m.record_id, m.match) for m in decision.matches] == [("record-1", "exact"), ("record-2", "lookalike")]
+
+
+def test_repeated_hits_take_the_decision_made_before_within_a_bound(
+    service: CheckService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service_module, "MAX_REMEMBERED_DECISIONS", 3)
+    service._decisions.clear()
+    identifiers = [NormalizedIdentifier("device_id", "value-0", 1)]
+    candidate = _Candidate(0, "device_id", "exact", False, "device_id", "value-0", 1)
+
+    def decide(record_id: str, status: str = "active", severity: str = "high") -> Decision:
+        row = (b"\x01" * 32, record_id, 0, 1, 0, "device_id", 1, "fraudulent_transaction", "fraud", severity, status)
+        return service._decide_one((record_id, 0, False), ({1}, candidate, row), identifiers)
+
+    first = decide("record-1")
+    assert decide("record-1") is first  # made once
+    # what the store says of the record now decides: a changed status or severity is a new answer
+    reviewed = decide("record-1", status="under_review")
+    assert reviewed.matches[0].status == "under_review" and reviewed != first
+    assert decide("record-1", severity="critical").matches[0].severity == "critical"
+    assert len(service._decisions) <= 3
+    for n in range(2, 9):  # more records than it keeps: it stays within its bound
+        assert decide(f"record-{n}").matches[0].record_id == f"record-{n}"
+        assert len(service._decisions) <= 3
+    with _policy(service, custom=True):  # another policy decides afresh
+        assert decide("record-8").decision == POLICY.decide(
+            "fraudulent_transaction", "device_id", "high", "exact", under_review=False
+        )
