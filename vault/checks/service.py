@@ -50,6 +50,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -61,7 +62,7 @@ from sqlalchemy.pool import StaticPool
 
 from pseudovault.vault.checks.decisions import Decision, DecisionPolicy, Match, strongest
 from pseudovault.vault.checks.missfilter import MissFilter
-from pseudovault.vault.clock import Clock
+from pseudovault.vault.clock import Clock, SystemClock
 from pseudovault.vault.crypto.lookup import DEFAULT_DOMAIN, LookupKeys, LookupSet, lookalike_label, validate_domain
 from pseudovault.vault.errors import InvalidInputError, UnavailableError
 from pseudovault.vault.identifiers import InvalidIdentifierError, NormalizedIdentifier, Normalizer
@@ -162,6 +163,30 @@ def _sqlite_now(value: datetime) -> str:
             raise ValueError("timestamps must be timezone-aware")  # as UtcDateTime refuses them
         value = value.astimezone(UTC)
     return value.isoformat(" ", "microseconds")[:-6]  # without its "+00:00"
+
+
+class SystemTimeText:
+    """The system clock's time now as :func:`_sqlite_now` writes it (``YYYY-MM-DD HH:MM:SS.ffffff``,
+    UTC), read from ``time.time_ns`` with the text of the current second made once per second:
+    about a third of ``_sqlite_now(SystemClock().now())``'s cost, on every hit of a check."""
+
+    __slots__ = ("_second",)
+
+    def __init__(self) -> None:
+        self._second: tuple[int, str] = (-1, "")
+
+    def of(self, ns: int) -> str:
+        """The text of ``ns`` nanoseconds since the epoch (cut to the microsecond, as a
+        datetime is)."""
+        second, rest = divmod(ns, 1_000_000_000)
+        known = self._second  # one tuple read: another thread may replace it, never tear it
+        if known[0] != second:
+            known = (second, datetime.fromtimestamp(second, UTC).isoformat(" ")[:-6])
+            self._second = known
+        return f"{known[1]}.{rest // 1000:06d}"
+
+    def __call__(self) -> str:
+        return self.of(time.time_ns())
 
 
 def now_binder(column_type: Any, engine: Engine) -> Callable[[datetime], Any] | None:
@@ -273,6 +298,8 @@ class CheckService:
         self._closed = False
         expires_at = records_repository.expires_at_type()
         self._bind_now = now_binder(expires_at, data_engine)
+        # the system clock's time bound on SQLite: its text made straight from time.time_ns
+        self._system_text = SystemTimeText() if self._bind_now is _sqlite_now and type(clock) is SystemClock else None
         self._reindex_statement = records_repository.reindex_insert(data_engine.dialect.name)
 
     def __repr__(self) -> str:
@@ -503,6 +530,8 @@ class CheckService:
 
     def _now(self) -> Any:
         """The clock's time as the driver takes it for ``records.expires_at``."""
+        if self._system_text is not None:
+            return self._system_text()
         now = self._clock.now()
         return self._bind_now(now) if self._bind_now is not None else now
 

@@ -5,12 +5,13 @@ move."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import create_engine
 
-from pseudovault.vault.checks.service import now_binder
+from pseudovault.vault.checks.service import SystemTimeText, _sqlite_now, now_binder
 from pseudovault.vault.records.repository import expires_at_type
 
 _OFFSETS = st.builds(
@@ -64,3 +65,34 @@ def test_postgresql_binds_the_aware_utc_time() -> None:
     now = datetime(2026, 12, 4, 22, 5, 1, 7, tzinfo=timezone(timedelta(hours=9)))
     bound = binder(now)
     assert isinstance(bound, datetime) and bound.tzinfo is not None and bound == now
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SYSTEM_TEXT = SystemTimeText()  # one for every example: its second's text is reused or remade
+
+
+@given(
+    st.integers(min_value=0, max_value=(datetime(9998, 12, 31, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1) * 1000),
+    st.integers(min_value=0, max_value=2_000_000_000),
+)
+def test_the_system_clocks_text_is_the_fast_forms(ns: int, later: int) -> None:
+    for at in (ns, ns + later, ns):  # the same second again, the next ones, back
+        expected = _sqlite_now(_EPOCH + timedelta(microseconds=at // 1000))
+        assert _SYSTEM_TEXT.of(at) == expected
+
+
+def test_a_check_on_sqlite_reads_the_system_clock_as_text(tmp_path: Path) -> None:
+    from pseudovault.keys.testing import FakeKmsProvider
+    from pseudovault.vault.clock import FrozenClock, SystemClock
+    from pseudovault.vault.vault import Vault
+
+    data, keys = f"sqlite:///{tmp_path / 'data.db'}", f"sqlite:///{tmp_path / 'keys.db'}"
+    provider = FakeKmsProvider()
+    with Vault.create(provider, data, keys, clock=SystemClock()) as vault:
+        before = _sqlite_now(datetime.now(UTC))
+        bound = vault.checks._now()
+        after = _sqlite_now(datetime.now(UTC))
+        assert vault.checks._system_text is not None and before <= bound <= after
+    frozen = FrozenClock(datetime(2026, 12, 6, 7, 30, tzinfo=UTC))
+    with Vault.open(provider, data, keys, clock=frozen) as vault:  # a clock of its own: it is asked
+        assert vault.checks._system_text is None and vault.checks._now() == "2026-12-06 07:30:00.000000"
