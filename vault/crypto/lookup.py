@@ -40,6 +40,8 @@ import hashlib
 import logging
 import re
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -52,7 +54,7 @@ from pseudovault.keys.provider import KekProvider, WrappedKey
 from pseudovault.keys.pseudonym import Pseudonymizer
 from pseudovault.keys.wrap import generate_key
 from pseudovault.vault.audit import AuditLog
-from pseudovault.vault.clock import Clock
+from pseudovault.vault.clock import Clock, SystemClock
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError, NotInitialisedError
 from pseudovault.vault.records import repository as records_repository
 from pseudovault.vault.store.db import checkpoint_sqlite, session_scope
@@ -158,7 +160,13 @@ class LookupKeys:
         self._lock = threading.Lock()
         self._set: LookupSet | None = None
         self._stamp: tuple[tuple[Any, ...], ...] | None = None
-        self._loaded_at: datetime | None = None
+        # (the set, when it was loaded, until when it is used) in float seconds: time.monotonic
+        # for the system clock (every check reads it: no datetime made), the injected clock's own
+        # time otherwise (tests travel in it); None: to be (re)loaded
+        self._seconds: Callable[[], float] = (
+            time.monotonic if type(clock) is SystemClock else (lambda: clock.now().timestamp())
+        )
+        self._fresh: tuple[LookupSet, float, float] | None = None
         # (version, fingerprint of kek_id and wrapped bytes) -> Pseudonymizer
         self._pseudonymizers: dict[tuple[int, str], Pseudonymizer] = {}
 
@@ -176,12 +184,15 @@ class LookupKeys:
 
     def current(self) -> LookupSet:
         """The enabled versions' Pseudonymizers, re-read from the key store when due."""
-        current, loaded_at = self._set, self._loaded_at
-        if current is not None and loaded_at is not None:
-            now = self._clock.now()
-            if loaded_at <= now < loaded_at + self._refresh_interval:
-                return current
+        fresh = self._fresh  # one read: a refresh replaces the tuple whole
+        if fresh is not None and fresh[1] <= self._seconds() < fresh[2]:
+            return fresh[0]
         return self.refresh()
+
+    def _loaded(self, loaded: LookupSet) -> None:
+        """``loaded`` is the set to use from now until the refresh interval has passed."""
+        now = self._seconds()
+        self._fresh = (loaded, now, now + self._refresh_interval.total_seconds())
 
     def refresh(self) -> LookupSet:
         """Re-read the versions now; unwrap only versions not seen before."""
@@ -194,7 +205,7 @@ class LookupKeys:
         stamp = tuple((r.version, r.is_primary, _fingerprint(r.kek_id, r.wrapped)) for r in rows)
         with self._lock:
             if stamp == self._stamp and self._set is not None:
-                self._loaded_at = self._clock.now()
+                self._loaded(self._set)
                 return self._set
             primary: Pseudonymizer | None = None
             others: list[Pseudonymizer] = []
@@ -213,17 +224,17 @@ class LookupKeys:
                     others.append(pseudonymizer)
             self._pseudonymizers = kept
             if primary is None:
-                self._set, self._stamp, self._loaded_at = None, None, None
+                self._set, self._stamp, self._fresh = None, None, None
                 raise NotInitialisedError("the key store has no primary lookup key; run 'pseudovault init'")
             self._set = LookupSet(primary=primary, enabled=(primary, *others))
             self._stamp = stamp
-            self._loaded_at = self._clock.now()
+            self._loaded(self._set)
             log.debug("lookup keys loaded: primary %d, enabled %s", primary.version, list(self._set.versions))
             return self._set
 
     def _invalidate(self) -> None:
         with self._lock:
-            self._loaded_at = None
+            self._fresh = None
             self._stamp = None
 
     # --- versions -------------------------------------------------------------------------------

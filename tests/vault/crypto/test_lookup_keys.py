@@ -3,6 +3,8 @@ rewrap under the primary root KEK, and other vault objects picking up a rotation
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -11,7 +13,7 @@ from records_support import EMAIL, IP, PHONE, rows, scalar
 from pseudovault.keys.testing import FakeKmsProvider
 from pseudovault.vault.clock import FrozenClock
 from pseudovault.vault.errors import ConflictError, InvalidInputError, NotFoundError
-from pseudovault.vault.vault import Vault
+from pseudovault.vault.vault import RecordsConfig, Vault
 
 if TYPE_CHECKING:
     from conftest import StoreUrls
@@ -147,4 +149,21 @@ def test_another_vault_object_sees_a_rotation_within_the_refresh_interval(
         assert second.checks.check([EMAIL]).decision == "allow"  # still on its cached versions
         clock.advance(second.lookup.refresh_interval)
         assert second.checks.check([EMAIL]).decision == "deny"
+        assert second.lookup.current().versions == (2, 1)
+
+
+def test_on_the_system_clock_a_rotation_is_seen_once_the_interval_has_passed(
+    store_urls: StoreUrls, provider: FakeKmsProvider
+) -> None:
+    # the system clock's path times the loaded versions in monotonic seconds (no datetime)
+    config = RecordsConfig(lookup_refresh=timedelta(seconds=0.5))
+    with Vault.create(provider, store_urls.data, store_urls.keys, records_config=config) as first, Vault.open(
+        provider, store_urls.data, store_urls.keys, records_config=config
+    ) as second:
+        loaded = time.monotonic()
+        assert second.lookup.current().versions == (1,)
+        first.lookup.rotate()
+        if time.monotonic() - loaded < 0.4:  # well inside the interval: still the cached versions
+            assert second.lookup.current().versions == (1,)
+        time.sleep(max(0.0, loaded + 0.6 - time.monotonic()))
         assert second.lookup.current().versions == (2, 1)
