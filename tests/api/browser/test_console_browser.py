@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from canary import CANARY_PII
+from playwright.sync_api import expect
 
 from pseudovault.vault.vault import Vault
 
@@ -160,7 +161,7 @@ def test_privacy_officer_erasure(page: Any, live: str, make_key: Any, vault: Vau
     assert '"REQ-2026-7"' in document and CANARY_PII not in document
     page.get_by_label("The receipt file's text").fill(document)
     page.get_by_role("button", name="Verify").click()
-    assert page.get_by_role("heading", name="The receipt is valid").is_visible()
+    expect(page.get_by_role("heading", name="The receipt is valid")).to_be_visible()  # waits for the answer
     no_secrets_in_sight(page, CANARY_PII, PURPOSE, "Kim Minji")
     clean(page)
 
@@ -206,18 +207,18 @@ def test_admin_audit_and_keys(page: Any, live: str, make_key: Any, vault: Vault,
     page.get_by_role("button", name="Verify the chain").click()
     assert page.locator("[data-verified]").get_attribute("data-verified") == "ok"
     page.get_by_role("button", name="Sign a checkpoint").click()
-    assert page.locator("[data-checkpoint]").is_visible()
+    expect(page.locator("[data-checkpoint]")).to_be_visible()
     page.get_by_label("Action").fill("console.sign_in")
     page.get_by_role("button", name="Filter").click()
-    assert page.locator('tr[data-action="console.sign_in"]').count() == 1
+    expect(page.locator('tr[data-action="console.sign_in"]')).to_have_count(1)
     page.screenshot(path=str(shots / "audit.png"), full_page=True)
     nav(page, "Keys").click()
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Rotate").click()
-    assert page.locator("[data-rotated]").is_visible()
+    expect(page.locator("[data-rotated]")).to_be_visible()
     assert page.locator("progress").get_attribute("value") == "0"
     page.get_by_role("button", name="Rewrap").click()
-    assert page.locator("[data-rewrapped]").is_visible()
+    expect(page.locator("[data-rewrapped]")).to_be_visible()
     assert page.locator("progress").get_attribute("value") == "100"
     service_id = make_key("checks", name="signup-service")[4:14]
     nav(page, "Keys").click()  # the page again, with the new key listed
