@@ -88,7 +88,7 @@ from pseudovault.vault.store.data_models import (
     SeparatedItem,
     SubjectCategory,
 )
-from pseudovault.vault.store.db import one_of, session_scope
+from pseudovault.vault.store.db import one_of, one_of_param, session_scope
 from pseudovault.vault.store.driver import DriverStatement
 from pseudovault.vault.subjects import repository as subjects_repository
 from pseudovault.vault.subjects.service import SubjectService, validate_field_name, validate_reason_code, validate_subject_id
@@ -106,6 +106,19 @@ _OPEN_STATES = ("pending", "claimed", "review")
 
 
 _SYNC_BATCH = 1000
+
+# the sweeper's batch reads of a thousand subjects (or targets) at a time, built once and run on
+# the driver's cursor (vault.store.driver); executed with "ids" (and "kind")
+_CATEGORY_FIELDS = DriverStatement(
+    select(SubjectCategory.subject_id, SubjectCategory.category, SubjectCategory.field).where(
+        one_of_param(SubjectCategory.subject_id, "ids")
+    )
+)
+_TRIGGER_EVENTS = DriverStatement(
+    select(RetentionEvent.target_id, RetentionEvent.event, RetentionEvent.at).where(
+        RetentionEvent.target_kind == bindparam("kind"), one_of_param(RetentionEvent.target_id, "ids")
+    )
+)
 
 @functools.lru_cache(maxsize=32)
 def _in_categories(count: int) -> DriverStatement:
@@ -503,13 +516,11 @@ class RetentionService:
     @staticmethod
     def trigger_events(session: Session, target_kind: str, ids: Collection[str]) -> dict[str, dict[str, datetime]]:
         out: dict[str, dict[str, datetime]] = {}
-        listed = list(ids)
+        listed = list(dict.fromkeys(ids))
+        connection = session.connection()
         for start in range(0, len(listed), 1000):
-            for target_id, event, at in session.connection().execute(
-                select(RetentionEvent.target_id, RetentionEvent.event, RetentionEvent.at).where(
-                    RetentionEvent.target_kind == target_kind,
-                    one_of(RetentionEvent.target_id, listed[start : start + 1000]),
-                )
+            for target_id, event, at in _TRIGGER_EVENTS.rows(
+                connection, {"kind": target_kind, "ids": listed[start : start + 1000]}
             ):
                 out.setdefault(target_id, {})[event] = at
         return out
@@ -828,12 +839,9 @@ class RetentionService:
     def category_fields(session: Session, subject_ids: Collection[str]) -> dict[str, dict[str, set[str]]]:
         """``{subject: {category: field names or {"*"}}}``."""
         out: dict[str, dict[str, set[str]]] = {sid: {} for sid in subject_ids}
-        listed = list(subject_ids)
+        listed = list(dict.fromkeys(subject_ids))
+        connection = session.connection()
         for start in range(0, len(listed), 1000):
-            for sid, code, name in session.connection().execute(
-                select(SubjectCategory.subject_id, SubjectCategory.category, SubjectCategory.field).where(
-                    one_of(SubjectCategory.subject_id, listed[start : start + 1000])
-                )
-            ):
+            for sid, code, name in _CATEGORY_FIELDS.rows(connection, {"ids": listed[start : start + 1000]}):
                 out[sid].setdefault(code, set()).add(name)
         return out

@@ -65,6 +65,7 @@ from pseudovault.vault.retention.policies import Policy, PolicySet
 from pseudovault.vault.retention.separate import SeparateStorage
 from pseudovault.vault.store.data_models import ProcessingRestriction, RetentionEvent, RetentionItem, SeparatedItem
 from pseudovault.vault.store.db import checkpoint_sqlite, one_of, one_of_param, session_scope
+from pseudovault.vault.store.driver import DriverStatement
 from pseudovault.vault.subjects import repository as subjects_repository
 from pseudovault.vault.subjects.service import SubjectService
 from pseudovault.vault.views import View
@@ -92,11 +93,38 @@ class Claimed(NamedTuple):
 
 
 # a batch claimed and read back in one statement (built once; see vault.store.db.one_of_param)
-_CLAIM = (
+_CLAIM = DriverStatement(
     update(RetentionItem)
     .where(one_of_param(RetentionItem.id, "ids"))
     .values(state="claimed", claim=bindparam("token"), claimed_at=bindparam("now"), updated_at=bindparam("now"))
     .returning(*(getattr(RetentionItem, name) for name in Claimed._fields))
+)
+# a batch's other items of its subjects (those of other categories protect their fields); at most
+# _READ_BATCH ids a statement
+_READ_BATCH = 1000
+_SUBJECT_ITEMS = DriverStatement(
+    select(RetentionItem.target_id, RetentionItem.category, RetentionItem.id, RetentionItem.kind, RetentionItem.state).where(
+        one_of_param(RetentionItem.target_id, "ids")
+    )
+)
+# how a batch's items ended: one statement per (state, outcome) group, done ones stamped, each only
+# where this run's claim still holds; a rescheduled item's own
+_FINISH = DriverStatement(
+    update(RetentionItem)
+    .where(one_of_param(RetentionItem.id, "ids"), RetentionItem.claim == bindparam("token"))
+    .values(state=bindparam("state"), outcome=bindparam("outcome"), claim=None, claimed_at=None, updated_at=bindparam("now"))
+)
+_FINISH_DONE = DriverStatement(
+    update(RetentionItem)
+    .where(one_of_param(RetentionItem.id, "ids"), RetentionItem.claim == bindparam("token"))
+    .values(state="done", outcome=bindparam("outcome"), claim=None, claimed_at=None, updated_at=bindparam("now"),
+            done_at=bindparam("now"))
+)
+_RESCHEDULE = DriverStatement(
+    update(RetentionItem)
+    .where(RetentionItem.id == bindparam("id"), RetentionItem.claim == bindparam("token"))
+    .values(state="pending", outcome=bindparam("outcome"), stage=bindparam("stage"), trigger_at=bindparam("trigger_at"),
+            due_at=bindparam("due_at"), action=bindparam("action"), claim=None, claimed_at=None, updated_at=bindparam("now"))
 )
 
 
@@ -256,7 +284,7 @@ class Sweeper:
                 return []
             # claimed and read back in one statement, as rows (the session holds no RetentionItem:
             # nothing to synchronise, and no objects to build)
-            rows = session.connection().execute(_CLAIM, {"ids": ids, "token": token, "now": now})
+            rows = _CLAIM.rows(session.connection(), {"ids": ids, "token": token, "now": now})
             return sorted((Claimed(*row) for row in rows), key=lambda item: (item.due_at, item.id))
 
     def _release(self, token: str) -> int:
@@ -374,24 +402,18 @@ class Sweeper:
             # Core statements on the session's connection: nothing of the ORM's is loaded or kept
             connection = session.connection()
             for (state, outcome), ids in groups.items():
-                values: dict[str, Any] = {"state": state, "outcome": outcome, "claim": None, "claimed_at": None,
-                                          "updated_at": now}
-                if state == "done":
-                    values["done_at"] = now
-                connection.execute(
-                    update(RetentionItem)
-                    .where(one_of(RetentionItem.id, ids), RetentionItem.claim == token)
-                    .values(**values)
-                )
-            for item_id, result in reschedules:
-                assert result.plan is not None
-                stage, trigger_at, due_at, action = result.plan
-                connection.execute(
-                    update(RetentionItem)
-                    .where(RetentionItem.id == item_id, RetentionItem.claim == token)
-                    .values(state="pending", outcome=result.outcome, stage=stage, trigger_at=trigger_at,
-                            due_at=due_at, action=action, claim=None, claimed_at=None, updated_at=now)
-                )
+                for start in range(0, len(ids), _READ_BATCH):
+                    params = {"ids": ids[start : start + _READ_BATCH], "token": token, "outcome": outcome, "now": now}
+                    if state == "done":
+                        _FINISH_DONE.run(connection, params)
+                    else:
+                        _FINISH.run(connection, {**params, "state": state})
+            _RESCHEDULE.run_many(connection, [
+                {"id": item_id, "token": token, "outcome": result.outcome, "stage": result.plan[0],
+                 "trigger_at": result.plan[1], "due_at": result.plan[2], "action": result.plan[3], "now": now}
+                for item_id, result in reschedules
+                if result.plan is not None
+            ])
 
     # --- applying -------------------------------------------------------------------------------
 
@@ -542,17 +564,14 @@ class Sweeper:
             others: dict[str, set[str]] = {sid: set() for sid in present}
             claimed_ids = {i.id for i in items}
             # by target id only (its index), the state is checked here
-            for sid, code, item_id, kind, state in session.connection().execute(
-                select(
-                    RetentionItem.target_id,
-                    RetentionItem.category,
-                    RetentionItem.id,
-                    RetentionItem.kind,
-                    RetentionItem.state,
-                ).where(one_of(RetentionItem.target_id, present))
-            ):
-                if kind == "subject_category" and state != "done" and item_id not in claimed_ids:
-                    others[sid].add(code)
+            connection = session.connection()
+            listed = list(present)
+            for start in range(0, len(listed), _READ_BATCH):
+                for sid, code, item_id, kind, state in _SUBJECT_ITEMS.rows(
+                    connection, {"ids": listed[start : start + _READ_BATCH]}
+                ):
+                    if kind == "subject_category" and state != "done" and item_id not in claimed_ids:
+                        others[sid].add(code)
             events = self._service.trigger_events(session, "subject", present)
             policies = self._service.policies
             per_entry = [sid for sid in present if any(
