@@ -26,10 +26,12 @@ would write instead of the vault (:class:`UserNormalizer`): email-validator, pho
 lookup of those keys in a plain table (``sqlite3`` / ``psycopg``) holding the same pseudonym rows
 with an index on the pseudonym column. (The vault does more: look-alike candidates, the domain's
 policy, the decision.) Each check figure is the median of six alternating rounds, with the range
-of the rounds' ratios under ``*_ratio_range``. The import baseline does the import's durable work
-with the same de-duplication (a batch's source references looked up, stored ones skipped), the
-vault's normalizer and look-alike rows, and a raw ``executemany`` (1,000 rows per transaction)
-into plain tables.
+of the rounds' ratios under ``*_ratio_range``. The import baseline (:class:`RawImport`) does the
+import's durable work with the same de-duplication (a batch's source references looked up, stored
+ones skipped), the vault's normalizer and look-alike rows, stdlib ``hmac`` pseudonyms, and a raw
+``executemany`` (1,000 rows per transaction, with one hash-chained audit row) of the rows the vault
+writes, every column, into the vault's own ``records`` and ``record_identifiers`` tables: the same
+keys and indexes, growing alike as the rounds alternate.
 
     python benchmarks/checks.py [--quick] [--records N] [--import-rows M] [--seconds S] [--no-postgres]
 
@@ -60,7 +62,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Paired, emit, interleaved, postgres_stores, postgres_url, sqlite_stores, timed
+from _common import Paired, RawStores, emit, interleaved, postgres_stores, postgres_url, sqlite_stores, timed
 from sqlalchemy.engine import make_url
 
 from pseudovault.keys.pseudonym import derive_kind_key
@@ -320,18 +322,6 @@ class RawBaseline:
         self.db.execute(
             "CREATE INDEX ix_raw_identifiers_pseudonym ON raw_identifiers (pseudonym)"
         )
-        self.db.execute(
-            "CREATE TABLE raw_import_records (id TEXT PRIMARY KEY, category TEXT, reason_code TEXT,"
-            " external_ref TEXT UNIQUE)"
-        )
-        self.db.execute(
-            "CREATE TABLE raw_import_identifiers (record_id TEXT, slot INTEGER, lookalike BOOLEAN, pseudonym "
-            + ("BLOB" if engine_name == "sqlite" else "BYTEA")
-            + ")"
-        )
-        self.db.execute(
-            "CREATE INDEX ix_raw_import_identifiers_pseudonym ON raw_import_identifiers (pseudonym)"
-        )
         self._queries: dict[int, str] = {}
 
     def _executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
@@ -422,39 +412,89 @@ def raw_check(user: UserNormalizer, raw: RawBaseline, groups: list[list[tuple[st
     return raw.lookup(keys)
 
 
-def raw_import(normalizer: Normalizer, raw: RawBaseline, lo: int, hi: int) -> None:
-    """The import's durable work without the vault: per batch of 1,000 rows the same
-    de-duplication (which of the batch's source references are stored already: one indexed
-    ``IN`` query; those rows are skipped), the same normalization and pseudonyms (look-alike rows
-    included), and the rows written in one transaction."""
-    p = raw.param
-    import_id = uuid.uuid4().hex
-    for start in range(lo, hi, BATCH):
-        lines = range(start, min(hi, start + BATCH))
-        refs = [f"import:{import_id}:{i + 1}" for i in lines]
-        found = raw.db.execute(
-            "SELECT external_ref FROM raw_import_records WHERE external_ref IN (" + ", ".join([p] * len(refs)) + ")",
-            refs,
-        ).fetchall()
-        stored = {row[0] for row in found}
-        records = []
-        idents = []
-        for i, ref in zip(lines, refs, strict=True):
-            if ref in stored:
-                continue
-            record_id = str(uuid.uuid4())
-            records.append((record_id, CATEGORY, "fraud", ref))
-            for slot, lookalike, label, value, version in stored_rows(normalizer, identifiers(i)):
-                idents.append((record_id, slot, lookalike, raw.pseudonyms.derive(label, value, version)))
-        if raw.engine_name == "sqlite":
-            raw.db.execute("BEGIN")
-            raw.db.executemany(f"INSERT INTO raw_import_records VALUES ({p}, {p}, {p}, {p})", records)
-            raw.db.executemany(f"INSERT INTO raw_import_identifiers VALUES ({p}, {p}, {p}, {p})", idents)
-            raw.db.execute("COMMIT")
-        else:
-            with raw.db.transaction(), raw.db.cursor() as cursor:
-                cursor.executemany(f"INSERT INTO raw_import_records VALUES ({p}, {p}, {p}, {p})", records)
-                cursor.executemany(f"INSERT INTO raw_import_identifiers VALUES ({p}, {p}, {p}, {p})", idents)
+class RawImport(RawStores):
+    """The import's durable work without the vault, into the vault's own ``records`` and
+    ``record_identifiers`` tables (their columns, keys and indexes) through the driver alone: per
+    batch of 1,000 rows the same de-duplication (which of the batch's source references are
+    stored already: one indexed ``IN`` query on ``records.external_ref``; those rows are skipped),
+    the same normalization (the vault's normalizer, look-alike rows included) with the baseline's
+    own stdlib-``hmac`` pseudonyms, every column of the rows the vault writes, and one
+    hash-chained audit row, in one transaction. The column values are those of a record the
+    vault's import wrote (``template``: read once from the store)."""
+
+    RECORD_COLUMNS = ("id", "domain", "category", "reason_code", "severity", "status", "status_reason_code", "source",
+                      "external_ref", "subject_id", "own_key", "created_at", "updated_at", "expires_at", "review_at",
+                      "schema_version")
+
+    def __init__(self, data_url: str, keys_url: str, normalizer: Normalizer, pseudonyms: RawPseudonyms,
+                 lookup_version: int) -> None:
+        super().__init__(data_url, keys_url)
+        self.normalizer, self.pseudonyms, self.lookup_version = normalizer, pseudonyms, lookup_version
+        self.template: dict[str, Any] | None = None
+        self.expiry: timedelta | None = None
+        self.written: list[str] = []  # the records' ids, to remove them after the measurement
+        p = self.param
+        self.insert_record = (f"INSERT INTO records ({', '.join(self.RECORD_COLUMNS)})"
+                              f" VALUES ({', '.join([p] * len(self.RECORD_COLUMNS))})")
+        self.insert_identifier = ("INSERT INTO record_identifiers (record_id, slot, lookup_version, lookalike, kind,"
+                                  f" norm_version, pseudonym) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})")
+
+    def _template(self) -> dict[str, Any]:
+        """The stored columns of a record the vault's import wrote (setup: read once)."""
+        if self.template is None:
+            cursor = self.data.cursor()
+            cursor.execute(f"SELECT {', '.join(self.RECORD_COLUMNS)} FROM records WHERE external_ref LIKE 'import:%'"
+                           " ORDER BY created_at LIMIT 1")
+            row = cursor.fetchone()
+            cursor.close()
+            assert row is not None, "the vault imports first: its rows are the template"
+            self.template = dict(zip(self.RECORD_COLUMNS, row, strict=True))
+            created, expires = self.template["created_at"], self.template["expires_at"]
+            if isinstance(created, str):  # SQLite's text timestamps
+                created = datetime.fromisoformat(created)
+                expires = datetime.fromisoformat(expires) if expires is not None else None
+            self.expiry = expires - created if expires is not None else None
+        return self.template
+
+    def run(self, lo: int, hi: int, at: datetime) -> None:
+        template = self._template()
+        stamp = self._stamp(at)
+        expires = self._stamp(at + self.expiry) if self.expiry is not None else None
+        import_id = uuid.uuid4().hex
+        for start in range(lo, hi, BATCH):
+            lines = range(start, min(hi, start + BATCH))
+            refs = [f"import:{import_id}:{i + 1}" for i in lines]
+            cursor = self.data.cursor()
+            cursor.execute(f"SELECT external_ref FROM records WHERE external_ref IN {self._in(len(refs))}", refs)
+            stored = {row[0] for row in cursor.fetchall()}
+            cursor.close()
+            records, idents, ids = [], [], []
+            for i, ref in zip(lines, refs, strict=True):
+                if ref in stored:
+                    continue
+                record_id = str(uuid.uuid4())
+                ids.append(record_id)
+                self.written.append(record_id)
+                records.append(tuple(
+                    {"id": record_id, "external_ref": ref, "created_at": stamp, "updated_at": stamp,
+                     "expires_at": expires}.get(column, template[column])
+                    for column in self.RECORD_COLUMNS
+                ))
+                values = identifiers(i)
+                for slot, lookalike, label, value, version in stored_rows(self.normalizer, values):
+                    idents.append((record_id, slot, self.lookup_version, lookalike, values[slot][0], version,
+                                   self.pseudonyms.derive(label, value, version)))
+            self._run(self.data, [(self.insert_record, records), (self.insert_identifier, idents),
+                                  *self._audit_row("record.create_many", ids, at)])
+
+    def remove(self) -> None:
+        """Delete the records written (setup, not measured): the population the checks measure
+        is the vault's alone."""
+        for start in range(0, len(self.written), BATCH):
+            chunk = self.written[start : start + BATCH]
+            self._run(self.data, [(f"DELETE FROM record_identifiers WHERE record_id IN {self._in(len(chunk))}", chunk),
+                                  (f"DELETE FROM records WHERE id IN {self._in(len(chunk))}", chunk)])
+        self.written.clear()
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -523,6 +563,7 @@ def measure(
         # in IMPORT_ROUNDS rounds of a slice each (alternating which side goes first); then rows
         # with a reason, in rounds alternating with rows without (a data key each, the text
         # encrypted), against those
+        raw_import = RawImport(data_url, keys_url, normalizer, raw.pseudonyms, vault.lookup.current().primary.version)
         bounds = [m * r // IMPORT_ROUNDS for r in range(IMPORT_ROUNDS + 1)]
         vault_rates, raw_rates = [], []
         for r, (lo, hi) in enumerate(itertools.pairwise(bounds)):
@@ -533,13 +574,15 @@ def measure(
                 import_records(vault.records, source, batch_size=BATCH)
 
             def run_raw(lo: int = lo, hi: int = hi) -> None:
-                raw_import(normalizer, raw, lo, hi)
+                raw_import.run(lo, hi, vault.clock.now())
 
             first, second = (run_vault, run_raw) if r % 2 == 0 else (run_raw, run_vault)
             t_first, t_second = timed(first), timed(second)
             t_vault, t_raw = (t_first, t_second) if r % 2 == 0 else (t_second, t_first)
             vault_rates.append((hi - lo) / t_vault)
             raw_rates.append((hi - lo) / t_raw)
+        raw_import.remove()
+        raw_import.close()
         imported = Paired(vault_rates, raw_rates)
         figures[f"{p}_import_rows_per_s"] = round(imported.vault, 1)
         figures[f"{p}_import_raw_rows_per_s"] = round(imported.raw, 1)
