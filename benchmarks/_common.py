@@ -178,8 +178,15 @@ class RawStores:
         self.keys = connect(keys_url)
         self.seq, self.last_hash = 0, "0" * 64
         stamp_type = "TEXT" if self.sqlite else "TIMESTAMPTZ"
-        self._run(self.data, [(f"CREATE TABLE IF NOT EXISTS bench_raw_audit (seq INTEGER PRIMARY KEY, at {stamp_type},"
-                               " action TEXT, targets TEXT, entry_hash TEXT)", [])])
+        # the columns and indexes of the vault's audit_entries
+        self._run(self.data, [
+            (f"CREATE TABLE IF NOT EXISTS bench_raw_audit (seq INTEGER PRIMARY KEY, at {stamp_type} NOT NULL,"
+             " actor_kind VARCHAR(16) NOT NULL, actor_id VARCHAR(64) NOT NULL, action VARCHAR(64) NOT NULL,"
+             " targets TEXT NOT NULL, purpose VARCHAR(200), outcome VARCHAR(32) NOT NULL, client VARCHAR(64),"
+             " detail TEXT NOT NULL, prev_hash VARCHAR(64) NOT NULL, entry_hash VARCHAR(64) NOT NULL)", []),
+            ("CREATE INDEX IF NOT EXISTS ix_bench_raw_audit_at ON bench_raw_audit (at)", []),
+            ("CREATE INDEX IF NOT EXISTS ix_bench_raw_audit_action ON bench_raw_audit (action)", []),
+        ])
 
     def _in(self, n: int) -> str:
         return "(" + ",".join([self.param] * n) + ")"
@@ -201,16 +208,22 @@ class RawStores:
                     else:
                         cursor.execute(sql, params)
 
-    def _audit_row(self, action: str, ids: list[str], at: datetime) -> list[tuple[str, list[Any]]]:
-        """One audit row of the operation, chained to the previous one by SHA-256 (a table of the
-        baseline's own, in the data store)."""
+    def _audit_row(self, action: str, ids: list[str], at: datetime, detail: dict[str, Any] | None = None) -> list[tuple[str, list[Any]]]:
+        """One audit row of the operation (every column of the vault's ``audit_entries``, in a
+        table of the baseline's own with the same indexes, in the data store), chained to the
+        previous one by SHA-256 over its fields."""
         self.seq += 1
         targets = json.dumps(ids, separators=(",", ":"))
-        entry_hash = hashlib.sha256(f"{self.last_hash}|{self.seq}|{at.isoformat()}|{action}|{targets}".encode()).hexdigest()
-        self.last_hash = entry_hash
+        detail_json = json.dumps(detail or {}, separators=(",", ":"), sort_keys=True)
+        fields = json.dumps([self.seq, at.isoformat(), "system", "bench", action, targets, None, "ok", None, detail_json],
+                            separators=(",", ":"))
+        prev_hash = self.last_hash
+        self.last_hash = hashlib.sha256(f"{prev_hash}|{fields}".encode()).hexdigest()
         p = self.param
-        return [(f"INSERT INTO bench_raw_audit (seq, at, action, targets, entry_hash) VALUES ({p}, {p}, {p}, {p}, {p})",
-                 [self.seq, self._stamp(at), action, targets, entry_hash])]
+        return [("INSERT INTO bench_raw_audit (seq, at, actor_kind, actor_id, action, targets, purpose, outcome, client,"
+                 f" detail, prev_hash, entry_hash) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})",
+                 [self.seq, self._stamp(at), "system", "bench", action, targets, None, "ok", None, detail_json,
+                  prev_hash, self.last_hash])]
 
     def _stamp(self, at: datetime) -> Any:
         return at.replace(tzinfo=None).isoformat(sep=" ") if self.sqlite else at
@@ -243,7 +256,7 @@ class RawStores:
                 (f"UPDATE retention_items SET state = 'done', outcome = 'shredded', done_at = {p}, updated_at = {p}"
                  f" WHERE id IN {self._in(len(item_ids))}", [stamp, stamp, *item_ids])
             )
-        self._run(self.data, statements + self._audit_row("subject.shred_many", ids, at))
+        self._run(self.data, statements + self._audit_row("subject.shred_many", ids, at, {"reason": "retention", "subjects": len(ids), "already": 0}))
         if self.sqlite:
             for connection in (self.keys, self.data):
                 connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()

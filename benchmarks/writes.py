@@ -18,7 +18,9 @@ raw baseline doing the same durable work with the driver alone, in the same run.
 
 Both sides write into the same tables of the same two stores (the vault's schema), one operation
 per transaction per store, with the vault's SQLite settings (WAL, ``synchronous=NORMAL``,
-``secure_delete``). Rounds alternate which side goes first; each ratio (vault rate / raw rate) is
+``secure_delete``); the raw side's audit row goes into a table of its own with the columns and
+indexes of the vault's ``audit_entries`` (the vault also moves and signs its audit head, which
+the raw side does not: DESIGN's invariant 9). Rounds alternate which side goes first; each ratio (vault rate / raw rate) is
 the median of the rounds', with the range under ``*_ratio_range``.
 
     python benchmarks/writes.py [--quick] [--no-postgres]
@@ -110,7 +112,7 @@ class RawWrites(RawStores):
             [
                 (self.sql["subject"], [subject_id, stamp, stamp, SCHEMA_VERSION]),
                 (self.sql["subject_field"], rows),
-                *self._audit_row("subject.create", [subject_id], at),
+                *self._audit_row("subject.create", [subject_id], at, {"fields": len(rows)}),
             ],
         )
         return subject_id
@@ -123,7 +125,7 @@ class RawWrites(RawStores):
             [
                 (self.sql["upsert_field"], [subject_id, name, ciphertext, SCHEMA_VERSION, stamp]),
                 (self.sql["touch"], [stamp, subject_id]),
-                *self._audit_row("subject.update", [subject_id], at),
+                *self._audit_row("subject.update", [subject_id], at, {"fields_set": 1, "fields_deleted": 0}),
             ],
         )
 
@@ -146,7 +148,9 @@ class RawWrites(RawStores):
                     [record_id, "reason", self._seal(aead, reason.encode(), f"record|{record_id}|reason".encode()), SCHEMA_VERSION],
                 ),
                 (self.sql["identifier"], [record_id, 0, 1, False, "email", norm_version, pseudonym]),
-                *self._audit_row("record.create", [record_id], at),
+                *self._audit_row("record.create", [record_id], at, {
+                    "category": CATEGORY, "reason_code": "fraud", "severity": "high", "source": "manual",
+                    "identifiers": 1, "linked": False}),
             ],
         )
         return record_id
