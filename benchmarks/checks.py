@@ -2,7 +2,7 @@
 
 Population: N records (default 1,000,000; ``--quick`` 30,000), each banning three identifiers
 (an email, a KR mobile phone, an IPv4 address), category ``fraudulent_transaction``. The first
-``--import-rows`` of them (default 100,000; quick 3,000) go through the vault's own bulk import
+``--import-rows`` of them (default 100,000; quick 8,000) go through the vault's own bulk import
 (:func:`vault.records.bulk.import_records`, a JSON Lines file, batches of 1,000): that is the import
 figure. The rest are **generated directly** (the same normal forms, pseudonyms derived with the
 vault's own Pseudonymizer, rows written with the driver's executemany / ``COPY``), because
@@ -713,7 +713,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     args.records = args.records or (30_000 if args.quick else 1_000_000)
-    args.import_rows = args.import_rows or (3_000 if args.quick else 100_000)
+    args.import_rows = args.import_rows or (8_000 if args.quick else 100_000)
     args.reason_rows = args.reason_rows or (500 if args.quick else 5_000)
     args.seconds = args.seconds or (1.0 if args.quick else 6.0)
 
