@@ -9,12 +9,15 @@ import logging
 import re
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
 from canary import CANARY_PII
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from pseudovault.api.app import create_app
 from pseudovault.api.logs import JsonFormatter
@@ -102,6 +105,20 @@ def test_the_json_formatter_writes_exceptions_by_class_and_place_only() -> None:
     assert line["message"] == "failed id-1" and line["request_id"] == "r1" and line["level"] == "error"
     assert line["exception"].startswith("ValueError at test_api_operability.py:")
     assert CANARY_PII not in json.dumps(line)
+
+
+@given(st.lists(st.floats(min_value=0, max_value=4_102_444_800, allow_nan=False), min_size=1, max_size=20))
+@example([1_700_000_001.37])  # a fraction just under .370: datetime rounds it to the microsecond first
+@example([1_700_000_000.9999996, 1_700_000_001.0, 1_700_000_000.0005])  # rounding into the next second
+def test_the_json_formatters_timestamps_are_datetimes_own(instants: list[float]) -> None:
+    """The formatter makes each second's text once and adds the milliseconds: the same ``ts`` as
+    ``datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")``, in any order."""
+    formatter = JsonFormatter()
+    for created in instants:
+        record = logging.LogRecord("api.x", logging.INFO, __file__, 1, "m", (), None)
+        record.created = created
+        expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+        assert json.loads(formatter.format(record))["ts"] == expected
 
 
 def test_metrics_count_requests_per_route_template_and_status(client: TestClient, auth: Auth, vault: Vault) -> None:
