@@ -43,6 +43,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from select import POLLERR, POLLHUP, POLLIN, poll
 from typing import Any, cast
@@ -455,6 +456,8 @@ def one_of_param(column: Any, key: str) -> ColumnElement[bool]:
 
 # --- insert_rows: a batch of rows in one statement on PostgreSQL --------------------------------------
 
+_UNSET = object()
+
 
 def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert ``rows`` into the table of ``model`` (a mapped class or a Table) in ``session``.
@@ -492,10 +495,22 @@ def insert_rows(session: Session, model: Any, rows: Sequence[Mapping[str, Any]])
         params: list[Any] = [values_of(row) for row in rows]
         try:
             if processed:
+                # a batch's rows mostly share their timestamps (created_at, a shred's time): each
+                # distinct one is processed once (keyed with its zone and fold, which equality
+                # ignores but the stored text may not)
+                memo: dict[tuple[datetime, Any, int, int], Any] = {}
                 for at, values in enumerate(params):
                     changed = list(values)
                     for index, process in processed:
-                        changed[index] = process(changed[index])
+                        value = changed[index]
+                        if type(value) is datetime:
+                            key = (value, value.tzinfo, value.fold, index)
+                            done = memo.get(key, _UNSET)
+                            if done is _UNSET:
+                                done = memo[key] = process(value)
+                            changed[index] = done
+                        else:
+                            changed[index] = process(value)
                     params[at] = tuple(changed)
         except Exception as exc:  # a value its column's type refuses: as SQLAlchemy reports it (no values shown)
             raise StatementError(f"({type(exc).__module__}.{type(exc).__name__}) {exc}", sql, None, exc) from None

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import Engine, Integer, LargeBinary, String, Table, event, func, insert, select
+from sqlalchemy import DateTime, Engine, Integer, LargeBinary, String, Table, event, func, insert, select
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -35,6 +35,14 @@ class Row(_Base):
     blob: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     n: Mapped[int] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class Stamped(_Base):
+    __tablename__ = "insert_rows_stamped"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # SQLite stores the wall time as given
+    utc: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Defaulted(_Base):
@@ -130,6 +138,24 @@ def test_a_single_row_is_a_plain_insert_stored_alike(engine: Engine, store_urls:
     with pytest.raises(IntegrityError), session_scope(engine, write=True) as session:
         insert_rows(session, Row, _rows(1))
     assert len(_stored(engine)) == 4
+
+
+def test_rows_sharing_an_instant_are_each_stored_as_given(engine: Engine) -> None:
+    """A batch processes each distinct timestamp once: equal instants in other zones (equal to
+    Python, not the same text to SQLite's DateTime) are still each stored as a row of its own is."""
+    seoul = timezone(timedelta(hours=9))
+    instant = datetime(2026, 3, 1, 3, tzinfo=UTC)
+    values = [instant, instant.astimezone(seoul), instant, instant + timedelta(microseconds=1), instant.astimezone(seoul)] * 3
+    with session_scope(engine, write=True) as session:
+        insert_rows(session, Stamped, [{"id": i, "at": v, "utc": v} for i, v in enumerate(values)])
+    for i, v in enumerate(values):  # one row a statement: nothing shared
+        with session_scope(engine, write=True) as session:
+            insert_rows(session, Stamped, [{"id": 100 + i, "at": v, "utc": v}])
+    with engine.connect() as connection:
+        stored = [tuple(r) for r in connection.exec_driver_sql("SELECT id, at, utc FROM insert_rows_stamped ORDER BY id")]
+    batch, single = stored[: len(values)], stored[len(values) :]
+    assert [row[1:] for row in batch] == [row[1:] for row in single]
+    assert len({row[1] for row in batch}) == 3 if engine.dialect.name == "sqlite" else 2  # the zones kept apart
 
 
 def test_a_duplicate_fails_the_whole_batch(engine: Engine) -> None:
