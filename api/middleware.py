@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 access_log = logging.getLogger("pseudovault.api.access")
 
 
-
 def _log_request(fields: dict[str, object]) -> None:
     """The request log's line, made and handled as ``access_log.info("request", extra=fields)``
     would (the logger's filters, handlers and level apply), without the caller lookup that walks

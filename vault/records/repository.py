@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, aliased
 
 from pseudovault.vault.store.data_models import Record, RecordField, RecordIdentifier
 from pseudovault.vault.store.db import one_of, one_of_param
-from pseudovault.vault.store.driver import DriverStatement
+from pseudovault.vault.store.driver import DriverStatement, id_batches
 
 __all__ = [
     "RecordFacts",
@@ -65,7 +65,6 @@ __all__ = [
     "unlink_subjects",
 ]
 
-_BATCH = 1000
 _UNSYNCHRONISED = {"synchronize_session": False}  # the session holds none of these rows as objects
 
 
@@ -92,11 +91,6 @@ _FACTS = (
 )
 
 
-def _batches(ids: Collection[str]) -> list[list[str]]:
-    listed = list(dict.fromkeys(ids))
-    return [listed[start : start + _BATCH] for start in range(0, len(listed), _BATCH)]
-
-
 # --- reading ----------------------------------------------------------------------------------
 
 
@@ -107,7 +101,7 @@ def exists(session: Session, record_id: str) -> bool:
 def present(session: Session, record_ids: Collection[str]) -> set[str]:
     """The ids among ``record_ids`` whose record exists."""
     found: set[str] = set()
-    for batch in _batches(record_ids):
+    for batch in id_batches(record_ids):
         found.update(session.scalars(select(Record.id).where(one_of(Record.id, batch))))
     return found
 
@@ -115,7 +109,7 @@ def present(session: Session, record_ids: Collection[str]) -> set[str]:
 def facts(session: Session, record_ids: Collection[str]) -> list[RecordFacts]:
     """The facts of the records among ``record_ids`` that exist, in no particular order."""
     out: list[RecordFacts] = []
-    for batch in _batches(record_ids):
+    for batch in id_batches(record_ids):
         out.extend(RecordFacts(*row) for row in session.execute(select(*_FACTS).where(one_of(Record.id, batch))))
     return out
 
@@ -146,7 +140,7 @@ def created_at_of(record_id: Any) -> Any:
 def subjects_of(session: Session, record_ids: Collection[str]) -> dict[str, str]:
     """``{record id: subject id}`` for the records among ``record_ids`` linked to a subject."""
     out: dict[str, str] = {}
-    for batch in _batches(record_ids):
+    for batch in id_batches(record_ids):
         for record_id, subject_id in session.execute(select(Record.id, Record.subject_id).where(one_of(Record.id, batch))):
             if subject_id is not None:
                 out[record_id] = subject_id
@@ -156,7 +150,7 @@ def subjects_of(session: Session, record_ids: Collection[str]) -> dict[str, str]
 def own_keys(session: Session, record_ids: Collection[str]) -> dict[str, bool]:
     """``{record id: whether its text is under a key of its own}`` for the records that exist."""
     out: dict[str, bool] = {}
-    for batch in _batches(record_ids):
+    for batch in id_batches(record_ids):
         out.update((record_id, own_key) for record_id, own_key in session.execute(select(Record.id, Record.own_key).where(one_of(Record.id, batch))))
     return out
 
@@ -164,7 +158,7 @@ def own_keys(session: Session, record_ids: Collection[str]) -> dict[str, bool]:
 def categories(session: Session, record_ids: Collection[str]) -> dict[str, str]:
     """``{record id: category}`` for the records that exist."""
     out: dict[str, str] = {}
-    for batch in _batches(record_ids):
+    for batch in id_batches(record_ids):
         out.update((record_id, category) for record_id, category in session.execute(select(Record.id, Record.category).where(one_of(Record.id, batch))))
     return out
 

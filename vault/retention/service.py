@@ -89,7 +89,7 @@ from pseudovault.vault.store.data_models import (
     SubjectCategory,
 )
 from pseudovault.vault.store.db import one_of, one_of_param, session_scope
-from pseudovault.vault.store.driver import DriverStatement
+from pseudovault.vault.store.driver import DriverStatement, id_batches
 from pseudovault.vault.subjects import repository as subjects_repository
 from pseudovault.vault.subjects.service import SubjectService, validate_field_name, validate_reason_code, validate_subject_id
 
@@ -119,6 +119,7 @@ _TRIGGER_EVENTS = DriverStatement(
         RetentionEvent.target_kind == bindparam("kind"), one_of_param(RetentionEvent.target_id, "ids")
     )
 )
+
 
 @functools.lru_cache(maxsize=32)
 def _in_categories(count: int) -> DriverStatement:
@@ -516,12 +517,9 @@ class RetentionService:
     @staticmethod
     def trigger_events(session: Session, target_kind: str, ids: Collection[str]) -> dict[str, dict[str, datetime]]:
         out: dict[str, dict[str, datetime]] = {}
-        listed = list(dict.fromkeys(ids))
         connection = session.connection()
-        for start in range(0, len(listed), 1000):
-            for target_id, event, at in _TRIGGER_EVENTS.rows(
-                connection, {"kind": target_kind, "ids": listed[start : start + 1000]}
-            ):
+        for batch in id_batches(ids):
+            for target_id, event, at in _TRIGGER_EVENTS.rows(connection, {"kind": target_kind, "ids": batch}):
                 out.setdefault(target_id, {})[event] = at
         return out
 
@@ -839,9 +837,8 @@ class RetentionService:
     def category_fields(session: Session, subject_ids: Collection[str]) -> dict[str, dict[str, set[str]]]:
         """``{subject: {category: field names or {"*"}}}``."""
         out: dict[str, dict[str, set[str]]] = {sid: {} for sid in subject_ids}
-        listed = list(dict.fromkeys(subject_ids))
         connection = session.connection()
-        for start in range(0, len(listed), 1000):
-            for sid, code, name in _CATEGORY_FIELDS.rows(connection, {"ids": listed[start : start + 1000]}):
+        for batch in id_batches(subject_ids):
+            for sid, code, name in _CATEGORY_FIELDS.rows(connection, {"ids": batch}):
                 out[sid].setdefault(code, set()).add(name)
         return out

@@ -65,7 +65,7 @@ from pseudovault.vault.retention.policies import Policy, PolicySet
 from pseudovault.vault.retention.separate import SeparateStorage
 from pseudovault.vault.store.data_models import ProcessingRestriction, RetentionEvent, RetentionItem, SeparatedItem
 from pseudovault.vault.store.db import checkpoint_sqlite, one_of, one_of_param, session_scope
-from pseudovault.vault.store.driver import DriverStatement
+from pseudovault.vault.store.driver import DriverStatement, id_batches
 from pseudovault.vault.subjects import repository as subjects_repository
 from pseudovault.vault.subjects.service import SubjectService
 from pseudovault.vault.views import View
@@ -99,9 +99,7 @@ _CLAIM = DriverStatement(
     .values(state="claimed", claim=bindparam("token"), claimed_at=bindparam("now"), updated_at=bindparam("now"))
     .returning(*(getattr(RetentionItem, name) for name in Claimed._fields))
 )
-# a batch's other items of its subjects (those of other categories protect their fields); at most
-# _READ_BATCH ids a statement
-_READ_BATCH = 1000
+# a batch's other items of its subjects (those of other categories protect their fields)
 _SUBJECT_ITEMS = DriverStatement(
     select(RetentionItem.target_id, RetentionItem.category, RetentionItem.id, RetentionItem.kind, RetentionItem.state).where(
         one_of_param(RetentionItem.target_id, "ids")
@@ -402,8 +400,8 @@ class Sweeper:
             # Core statements on the session's connection: nothing of the ORM's is loaded or kept
             connection = session.connection()
             for (state, outcome), ids in groups.items():
-                for start in range(0, len(ids), _READ_BATCH):
-                    params = {"ids": ids[start : start + _READ_BATCH], "token": token, "outcome": outcome, "now": now}
+                for batch in id_batches(ids):
+                    params = {"ids": batch, "token": token, "outcome": outcome, "now": now}
                     if state == "done":
                         _FINISH_DONE.run(connection, params)
                     else:
@@ -565,11 +563,8 @@ class Sweeper:
             claimed_ids = {i.id for i in items}
             # by target id only (its index), the state is checked here
             connection = session.connection()
-            listed = list(present)
-            for start in range(0, len(listed), _READ_BATCH):
-                for sid, code, item_id, kind, state in _SUBJECT_ITEMS.rows(
-                    connection, {"ids": listed[start : start + _READ_BATCH]}
-                ):
+            for batch in id_batches(present):
+                for sid, code, item_id, kind, state in _SUBJECT_ITEMS.rows(connection, {"ids": batch}):
                     if kind == "subject_category" and state != "done" and item_id not in claimed_ids:
                         others[sid].add(code)
             events = self._service.trigger_events(session, "subject", present)

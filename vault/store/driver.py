@@ -28,20 +28,32 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.expression import Executable
 
-__all__ = ["DriverStatement", "executemany"]
+__all__ = ["ID_BATCH", "DriverStatement", "executemany", "id_batches"]
 
 _Processor = Callable[[Any], Any]
 
 #: how many list lengths of an expanding statement keep their expanded SQL
 MAX_SHAPES = 64
+
+_Id = TypeVar("_Id", str, int)
+
+#: the most ids a statement's list takes in the batch reads and writes (see :func:`id_batches`)
+ID_BATCH = 1000
+
+
+def id_batches(ids: Iterable[_Id], size: int = ID_BATCH) -> list[list[_Id]]:
+    """``ids`` without repeats, in their order, in lists of at most ``size``: one statement's list
+    each."""
+    listed = list(dict.fromkeys(ids))
+    return [listed[start : start + size] for start in range(0, len(listed), size)]
 
 
 class _Compiled(NamedTuple):

@@ -20,14 +20,13 @@ from sqlalchemy.orm import Session
 
 from pseudovault.vault.store.data_models import Subject, SubjectField, Tombstone
 from pseudovault.vault.store.db import one_of_param
-from pseudovault.vault.store.driver import DriverStatement
+from pseudovault.vault.store.driver import DriverStatement, id_batches
 
 __all__ = ["created_at", "exists", "field_ciphertexts", "field_names", "is_tombstoned", "present"]
 
-_BATCH = 1000
 
 # the batch reads (the retention sweeper's, a thousand subjects at a time), built once and run on
-# the driver's cursor (vault.store.driver); executed with "ids", a list of at most _BATCH ids
+# the driver's cursor (vault.store.driver); executed with "ids", one of vault.store.driver.id_batches
 _PRESENT = DriverStatement(select(Subject.id).where(one_of_param(Subject.id, "ids")))
 _FIELD_NAMES = DriverStatement(
     select(SubjectField.subject_id, SubjectField.name).where(one_of_param(SubjectField.subject_id, "ids"))
@@ -58,21 +57,19 @@ def created_at_of(subject_id: Any) -> Any:
 def field_times(session: Session, subject_ids: Collection[str]) -> dict[str, dict[str, datetime | None]]:
     """``{subject: {field name: when its value was collected (None: before that was kept)}}``."""
     out: dict[str, dict[str, datetime | None]] = {sid: {} for sid in subject_ids}
-    listed = list(dict.fromkeys(subject_ids))
     connection = session.connection()
-    for start in range(0, len(listed), _BATCH):
-        for sid, name, at in _FIELD_TIMES.rows(connection, {"ids": listed[start : start + _BATCH]}):
+    for batch in id_batches(subject_ids):
+        for sid, name, at in _FIELD_TIMES.rows(connection, {"ids": batch}):
             out[sid][name] = at
     return out
 
 
 def present(session: Session, subject_ids: Collection[str]) -> set[str]:
     """The ids among ``subject_ids`` whose subject exists."""
-    listed = list(dict.fromkeys(subject_ids))
     found: set[str] = set()
     connection = session.connection()
-    for start in range(0, len(listed), _BATCH):
-        found.update(sid for (sid,) in _PRESENT.rows(connection, {"ids": listed[start : start + _BATCH]}))
+    for batch in id_batches(subject_ids):
+        found.update(sid for (sid,) in _PRESENT.rows(connection, {"ids": batch}))
     return found
 
 
@@ -84,10 +81,9 @@ def is_tombstoned(session: Session, subject_id: str) -> bool:
 def field_names(session: Session, subject_ids: Collection[str]) -> dict[str, set[str]]:
     """``{subject id: names of its stored fields}`` for each of ``subject_ids``."""
     out: dict[str, set[str]] = {sid: set() for sid in subject_ids}
-    listed = list(dict.fromkeys(subject_ids))
     connection = session.connection()
-    for start in range(0, len(listed), _BATCH):
-        for sid, name in _FIELD_NAMES.rows(connection, {"ids": listed[start : start + _BATCH]}):
+    for batch in id_batches(subject_ids):
+        for sid, name in _FIELD_NAMES.rows(connection, {"ids": batch}):
             out[sid].add(name)
     return out
 
