@@ -484,8 +484,9 @@ class RawImport(RawStores):
                 for slot, lookalike, label, value, version in stored_rows(self.normalizer, values):
                     idents.append((record_id, slot, self.lookup_version, lookalike, values[slot][0], version,
                                    self.pseudonyms.derive(label, value, version)))
+            detail = {"records": len(ids), "identifiers": sum(1 for row in idents if not row[3])}
             self._run(self.data, [(self.insert_record, records), (self.insert_identifier, idents),
-                                  *self._audit_row("record.create_many", ids, at, {"records": len(ids), "identifiers": 3 * len(ids)})])
+                                  *self._audit_row("record.create_many", ids, at, detail)])
 
     def remove(self) -> None:
         """Delete the records written (setup, not measured): the population the checks measure
