@@ -26,6 +26,9 @@ even ones) and machine noise falls on both alike:
   one email each) back to back: the batches' p50/p99 and the single checks' p99 beside them,
   next to the single checks' p99 alone (a batch must not stall the other requests).
 
+Each server, and each run of the load generator, is started in a session of its own, as a service
+manager starts a daemon (see :func:`sched_autogroup` for why it matters on Linux).
+
 Load generator: ``wrk`` (``-t2 -c32``, a Lua script cycling through the request bodies) when it
 is installed, else an asyncio httpx client in a separate process (32 tasks over 32 keep-alive
 connections). Loopback only; every run is bounded by ``--seconds`` (``--quick``: 1) and a
@@ -263,7 +266,10 @@ class Started:
 def server(command: list[str], env: dict[str, str], ready_url: str) -> Iterator[Started]:
     """Start the server; yield it (its ``wait()`` returns once it answers, so that two servers
     start at once); stop it at the end."""
-    process = subprocess.Popen(command, env=env, cwd=_REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # a session of its own, as a service manager starts a daemon (see sched_autogroup)
+    process = subprocess.Popen(
+        command, env=env, cwd=_REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         yield Started(process, ready_url)
     finally:
@@ -301,6 +307,7 @@ def run_wrk(url: str, path: str, token: str, bodies: Path, seconds: float, work:
         text=True,
         timeout=seconds + 60,
         check=True,
+        start_new_session=True,  # a program of its own, like the servers (see sched_autogroup)
     )
     for line in result.stdout.splitlines():
         if line.startswith("WRKJSON "):
@@ -360,6 +367,7 @@ def run_httpx(url: str, path: str, token: str, bodies: Path, seconds: float) -> 
         text=True,
         timeout=seconds + 60,
         check=True,
+        start_new_session=True,
     )
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
@@ -433,10 +441,13 @@ def _load(loadgen: str, token: str, bodies: Path, work: Path, base: str, path: s
 
 def sched_autogroup() -> str:
     """Linux's ``kernel.sched_autogroup_enabled`` ("1", "0", or "n/a" elsewhere). With it on, the
-    scheduler shares the CPU out per session first: a PostgreSQL server started in a session of
-    its own is one entity against the servers and the load generator, and on a saturated host
-    its backends waited up to a second for a core (the checks that query it: a p99 of 100-600 ms
-    in some rounds, against 15-20 ms with it off). The figures of a run say which it was."""
+    scheduler shares the CPU out per session first. When the servers and the load generator were
+    children in this script's session, they were one entity against a PostgreSQL server in a
+    session of its own, and on the saturated host its backends waited up to a second for a core:
+    the checks that query it had a p99 of 100-800 ms in some rounds (with batches beside them too),
+    against 8-15 ms with autogroup off. Each server and load generator now runs in a session of its
+    own, as services do (each in its own session or cgroup), and the same rounds keep 7-13 ms with
+    autogroup on. The figures of a run say which setting it ran under."""
     try:
         return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text(encoding="ascii").strip()
     except OSError:
