@@ -13,6 +13,7 @@ the decision is its output, not an error.
 
 from __future__ import annotations
 
+import gc
 import getpass
 import json
 import os
@@ -269,6 +270,11 @@ def open_from_env() -> Iterator[Any]:
     from pseudovault.vault.bootstrap import open_vault
 
     vault = open_vault(load_settings(), prompt_passphrase)
+    # what opening built (modules, the vault and its caches) lives as long as the command: moved
+    # out of the collector's reach, as the API server does after its startup, a long command (a
+    # sweep of a backlog, an import) no longer walks it in every full collection (~70 ms each,
+    # about a fifth of a SQLite sweep's time)
+    gc.freeze()
     try:
         with acting_as(Actor("cli", _cli_user())):
             yield vault

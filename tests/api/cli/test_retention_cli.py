@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 from typing import Any
@@ -288,3 +289,13 @@ def test_webhook_commands_say_when_no_endpoint_is_configured(cli: Cli) -> None:
     assert cli.json("webhooks", "list") == []
     half = cli("webhooks", "list", env={"PSEUDOVAULT_WEBHOOK_URL": "https://hooks.example/x"})
     assert half.exit_code == ExitCode.INVALID and "go together" in half.stderr
+
+
+def test_a_command_moves_what_opening_built_out_of_the_collectors_reach(cli: Cli) -> None:
+    """A command that opens the vault (a sweep of a backlog, an import) freezes what opening built
+    (gc.freeze), as the API server does after its startup: full collections during the command
+    walk only what it makes, not the whole process."""
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    assert cli.json("retention", "sweep", "--dry-run") is not None
+    assert gc.get_freeze_count() > 10_000
