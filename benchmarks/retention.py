@@ -10,8 +10,9 @@
    alternate the two (vault first, then raw first), each on a population of its own.
 2. **Shred one subject** holding 1, 10, 100 and 1,000 fields (64-byte values): the median time of
    ``SubjectService.shred`` next to the raw statements of the same durable work for one subject
-   (as above, without items), interleaved. Shredding destroys one data key whatever the subject
-   holds, so the time should stay flat; ``shred_1000_vs_1_fields_ratio`` says how flat.
+   (as above, without items), interleaved, after 20 untimed shreds a side. Shredding destroys one
+   data key whatever the subject holds, so the time should stay flat;
+   ``shred_1000_vs_1_fields_ratio`` says how flat.
 
 The populations are written in bulk (real data keys wrapped under the vault's epoch key, real
 AES-GCM ciphertext, items computed by the retention policies), which is setup, not measured.
@@ -57,6 +58,7 @@ T0 = datetime(2026, 1, 15, 10, tzinfo=UTC)
 DUE = datetime(2026, 4, 16, 1, tzinfo=UTC)  # access logs collected at T0 are due
 CHUNK = 5000
 BATCH = 1000
+WARMUP = 20  # untimed shreds a side before the timed ones
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -161,6 +163,14 @@ def shred_times(data_url: str, keys_url: str, repeats: int) -> dict[int, tuple[f
     with Vault.create(FakeKmsProvider(now=T0), data_url, keys_url, clock=FrozenClock(T0)) as vault:
         raw = RawStores(data_url, keys_url)
         try:
+            # warm-up, not timed: each side's first shreds prepare its statements on the server
+            # (PostgreSQL prepares a statement at its fifth run on a connection) and fill its
+            # caches; timed, they fell on the first size alone (a one-field shred measured slower
+            # than a ten-field one)
+            warm = populate(vault, 2 * WARMUP, 1, items=False)
+            for sid, other in zip(warm[:WARMUP], warm[WARMUP:], strict=True):
+                vault.subjects.shred(sid, "benchmark")
+                raw.shred([other], T0)
             for n_fields in (1, 10, 100, 1000):
                 ids = populate(vault, 2 * repeats, n_fields, items=False)
                 vault_times, raw_times = [], []
