@@ -72,10 +72,21 @@ class Paired:
 
 
 def interleaved(
-    vault_fn: Callable[[], object], raw_fn: Callable[[], object], *, seconds: float, rounds: int = 6, min_calls: int = 50
+    vault_fn: Callable[[], object],
+    raw_fn: Callable[[], object],
+    *,
+    seconds: float,
+    rounds: int = 6,
+    min_calls: int = 50,
+    warmup: int = 10,
 ) -> Paired:
     """``rounds`` rounds of ``seconds / rounds`` each side, alternating which side goes first
-    (``min_calls``: the calls between two looks at the clock; a few for slow calls)."""
+    (``min_calls``: the calls between two looks at the clock; a few for slow calls), after
+    ``warmup`` untimed calls a side (statements prepared on the server, caches filled: otherwise
+    paid in the first round only)."""
+    for _ in range(warmup):
+        vault_fn()
+        raw_fn()
     per_side = seconds / rounds
     vault_rates: list[float] = []
     raw_rates: list[float] = []
