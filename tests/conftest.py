@@ -27,6 +27,7 @@ Log canary
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import secrets
@@ -95,6 +96,15 @@ def _log_canary(_log_canary_session: _CanaryHandler) -> Iterator[None]:
     yield
     new = _log_canary_session.leaks[before:]
     assert not new, f"canary PII reached log records during this test: {new}"
+
+
+@pytest.fixture(autouse=True)
+def _unfreeze_after_test() -> Iterator[None]:
+    """The API server and the CLI freeze what their startup built (gc.freeze): once per process
+    when deployed, but once per test here, where what each froze (the test's vault and app, and any
+    garbage not collected yet) would stay out of the collector's reach for the rest of the run."""
+    yield
+    gc.unfreeze()
 
 
 # --- store URLs ---------------------------------------------------------------------------
