@@ -38,8 +38,10 @@ _ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
 class JsonFormatter(logging.Formatter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._second: int | None = None  # the whole second whose ts prefix is cached
-        self._prefix = ""
+        # the whole second whose ts prefix is cached, with that prefix: one tuple, replaced whole,
+        # so that handlers sharing this formatter under locks of their own never pair a second
+        # with another second's text
+        self._second_prefix: tuple[int, str] | None = None
 
     def _timestamp(self, created: float) -> str:
         """``created`` as ISO 8601 in UTC to the millisecond; the part down to the second is made
@@ -52,10 +54,10 @@ class JsonFormatter(logging.Formatter):
         elif micros < 0:
             second, micros = second - 1, micros + 1_000_000
         millis = micros // 1000
-        if second != self._second:
-            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-            self._second = second
-        return f"{self._prefix}.{millis:03d}+00:00"
+        cached = self._second_prefix
+        if cached is None or cached[0] != second:
+            cached = self._second_prefix = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+        return f"{cached[1]}.{millis:03d}+00:00"
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
