@@ -388,11 +388,13 @@ class Sweeper:
         """Record how each claimed item ended, one UPDATE per (state, outcome) group (per item for
         a reschedule), each only where this run's claim still holds."""
         groups: dict[tuple[str, str | None], list[int]] = {}
-        reschedules: list[tuple[int, _Result]] = []
+        reschedules: list[dict[str, Any]] = []
         for item in claimed:
             result = results.get(item.id) or _Result("release", "unapplied")
             if result.state == "reschedule" and result.plan is not None:
-                reschedules.append((item.id, result))
+                stage, trigger_at, due_at, action = result.plan
+                reschedules.append({"id": item.id, "token": token, "outcome": result.outcome, "stage": stage,
+                                    "trigger_at": trigger_at, "due_at": due_at, "action": action, "now": now})
             else:
                 state = result.state if result.state in ("done", "review") else "pending"
                 groups.setdefault((state, result.outcome), []).append(item.id)
@@ -406,12 +408,7 @@ class Sweeper:
                         _FINISH_DONE.run(connection, params)
                     else:
                         _FINISH.run(connection, {**params, "state": state})
-            _RESCHEDULE.run_many(connection, [
-                {"id": item_id, "token": token, "outcome": result.outcome, "stage": result.plan[0],
-                 "trigger_at": result.plan[1], "due_at": result.plan[2], "action": result.plan[3], "now": now}
-                for item_id, result in reschedules
-                if result.plan is not None
-            ])
+            _RESCHEDULE.run_many(connection, reschedules)
 
     # --- applying -------------------------------------------------------------------------------
 
